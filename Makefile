@@ -1,0 +1,50 @@
+# minikn: the two commands a new user needs are `make demo` and `make test`.
+PY ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+EXTRAS ?= test,sklearn,xgboost,lightgbm,s3,plot
+STAMP := $(VENV)/.installed
+
+.PHONY: venv demo test lint typecheck unit integration images base-image bench clean
+
+$(STAMP): pyproject.toml
+	$(PY) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+	$(BIN)/pip install -q -e '.[$(EXTRAS)]'
+	touch $(STAMP)
+
+venv: $(STAMP)
+
+lint: $(STAMP)
+	$(BIN)/ruff format --check minikn tests bench
+	$(BIN)/ruff check minikn tests bench
+	$(BIN)/lint-imports
+
+typecheck: $(STAMP)
+	$(BIN)/mypy
+
+unit: $(STAMP)
+	$(BIN)/pytest tests/unit -q
+
+integration: $(STAMP)
+	$(BIN)/pytest tests/integration -q
+
+# The whole gate: format, lint, layering, types, then every test (Docker ones included).
+test: lint typecheck
+	$(BIN)/pytest -q --cov --cov-report=term:skip-covered
+
+# Serve the example sklearn ISVC on http://localhost:8080 (Ctrl-C to stop).
+demo: $(STAMP)
+	$(BIN)/minikn demo
+
+base-image:
+	scripts/build-base-image.sh
+
+images: $(STAMP)
+	$(BIN)/minikn images build
+
+bench: $(STAMP)
+	$(BIN)/python -m bench
+
+clean:
+	rm -rf $(VENV) build *.egg-info .mypy_cache .ruff_cache .pytest_cache

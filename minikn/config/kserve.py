@@ -1,0 +1,65 @@
+"""KServe's ``inferenceservice-config`` (the parts a local emulator acts on).
+
+Source: kserve/kserve ``config/configmap/inferenceservice.yaml``.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import Field
+
+from minikn.config.types import ConfigGroup
+
+__all__ = [
+    "AgentBatcherConfig",
+    "AgentLoggerConfig",
+    "DeployConfig",
+    "InferenceServiceConfig",
+    "IngressConfig",
+]
+
+
+class IngressConfig(ConfigGroup):
+    """``ingress``: how ISVC URLs are formed."""
+
+    ingress_domain: str = Field("example.com", alias="ingressDomain")
+    """The domain in ``http://<isvc>.<namespace>.<domain>``."""
+    domain_template: str = Field("{{ .Name }}-{{ .Namespace }}.{{ .IngressDomain }}", alias="domainTemplate")
+    """KServe's template for raw-deployment hosts (kept for fidelity; Knative mode uses config-network)."""
+    url_scheme: Literal["http", "https"] = Field("http", alias="urlScheme")
+    """Scheme of status URLs."""
+
+
+class AgentLoggerConfig(ConfigGroup):
+    """``logger``: defaults of the payload logger."""
+
+    default_url: str = Field("http://default-broker", alias="defaultUrl")
+    """Sink used when ``logger.url`` is not set."""
+
+
+class AgentBatcherConfig(ConfigGroup):
+    """``batcher``: defaults of the batcher (KServe's agent code: 32 instances, 5000 ms)."""
+
+    max_batch_size: int = Field(32, alias="maxBatchSize", ge=1)
+    """Instances per batch."""
+    max_latency: int = Field(5000, alias="maxLatency", ge=1)
+    """Milliseconds the first queued instance may wait."""
+
+
+class DeployConfig(ConfigGroup):
+    """``deploy``."""
+
+    default_deployment_mode: Literal["Knative", "Serverless"] = Field(
+        "Knative", alias="defaultDeploymentMode"
+    )
+    """minikn emulates Knative (serverless) mode only."""
+
+
+class InferenceServiceConfig(ConfigGroup):
+    """``inferenceservice-config``."""
+
+    ingress: IngressConfig = IngressConfig()
+    logger: AgentLoggerConfig = AgentLoggerConfig()
+    batcher: AgentBatcherConfig = AgentBatcherConfig()
+    deploy: DeployConfig = DeployConfig()

@@ -1,0 +1,73 @@
+"""Sub-groups of ``minikn``: the server, the activator, the replica backends, model storage."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import Field
+
+from minikn.config.types import ConfigGroup, Duration
+
+__all__ = ["ActivatorConfig", "ReplicasConfig", "ServerConfig", "StorageConfig"]
+
+
+class ServerConfig(ConfigGroup):
+    """``minikn.server``: listeners (CLI flags override these)."""
+
+    ingress_host: str = Field("0.0.0.0", alias="ingressHost")
+    """Address the ingress (router) binds."""
+    ingress_port: int = Field(8080, alias="ingressPort", ge=0, le=65535)
+    """The ingress port (Istio's gateway on a cluster)."""
+    api_host: str = Field("127.0.0.1", alias="apiHost")
+    """Address the API binds; anything but loopback requires MINIKN_API_TOKEN."""
+    api_port: int = Field(8081, alias="apiPort", ge=0, le=65535)
+    """The control-plane API port (also serves /metrics)."""
+    shutdown_grace: Duration = Field(10.0, alias="shutdownGrace")
+    """How long shutdown waits for in-flight requests."""
+
+
+class ActivatorConfig(ConfigGroup):
+    """``minikn.activator``: the buffer and the request limits of the data path."""
+
+    max_buffered_requests: int = Field(10_000, alias="maxBufferedRequests", ge=0)
+    """Requests one revision may hold waiting for capacity; beyond it 503 + Retry-After."""
+    max_body_bytes: int = Field(100 * 1024 * 1024, alias="maxBodyBytes", ge=1)
+    """Largest request body accepted (413 above it)."""
+    retry_after_seconds: int = Field(1, alias="retryAfterSeconds", ge=0)
+    """Value of Retry-After on a full buffer."""
+
+
+class ReplicasConfig(ConfigGroup):
+    """``minikn.replicas``: backends, images and GPUs."""
+
+    backend: Literal["auto", "docker", "process"] = "auto"
+    """Which backend runs replicas; auto picks Docker when an engine answers."""
+    docker_network: str = Field("minikn", alias="dockerNetwork")
+    """Docker network replicas join."""
+    base_image: str = Field("python:3.11-slim", alias="baseImage")
+    """Base of the model-server image (use a local debootstrap image offline)."""
+    model_server_image: str = Field("minikn/modelserver", alias="modelServerImage")
+    """Repository of the built-in model-server image (tagged by a hash of its inputs)."""
+    stop_grace: Duration = Field(10.0, alias="stopGrace")
+    """SIGTERM, then kill after this long."""
+    gpus: list[str] | None = None
+    """GPU device IDs to hand out; null = discover with nvidia-smi."""
+    gpu_sharing: int = Field(1, alias="gpuSharing", ge=1)
+    """How many replicas may share one GPU (1 = exclusive)."""
+
+
+class StorageConfig(ConfigGroup):
+    """``minikn.storage``: the storage initializer and its cache."""
+
+    cache_dir: str | None = Field(None, alias="cacheDir")
+    """Content-addressed model cache; null = <state-dir>/models."""
+    allowed_roots: list[str] = Field(default_factory=list, alias="allowedRoots")
+    """Local paths a storageUri may point under; empty = the working directory and config/."""
+    pvc: dict[str, str] = Field(default_factory=dict)
+    """``pvc://NAME/PATH`` -> host directory for NAME."""
+    gcs: dict[str, str] = Field(default_factory=dict)
+    """``gs://BUCKET/PATH`` -> host directory for BUCKET (no GCS client is bundled)."""
+    s3_endpoint: str | None = Field(None, alias="s3Endpoint")
+    """S3-compatible endpoint URL; null = AWS_ENDPOINT_URL or AWS."""
+    s3_region: str | None = Field(None, alias="s3Region")
+    """Region; null = AWS_DEFAULT_REGION."""

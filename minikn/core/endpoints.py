@@ -1,0 +1,42 @@
+"""Replica addresses and data-path statistics shared by the replicas, activator and autoscaler."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Protocol
+
+__all__ = ["Endpoint", "RevisionStats", "ScalePoker", "StatsSink"]
+
+
+@dataclass(frozen=True, slots=True)
+class Endpoint:
+    """A ready replica the data path may send requests to."""
+
+    replica_id: str
+    host: str
+    port: int
+
+
+@dataclass(frozen=True, slots=True)
+class RevisionStats:
+    """One 1-second bucket of data-path metrics for a revision (Knative's Stat, summed)."""
+
+    revision: str
+    time: float
+    """Monotonic seconds at the end of the bucket."""
+    concurrency: float
+    """Time-weighted average in-flight requests over the bucket."""
+    rps: float
+    """Requests that arrived in the bucket, per second."""
+
+
+class StatsSink(Protocol):
+    """Where the data path reports per-revision metrics (the autoscaler)."""
+
+    def record(self, stats: RevisionStats) -> None: ...
+
+
+class ScalePoker(Protocol):
+    """Knative's Poke: a request arrived for a revision with no capacity; decide now."""
+
+    def poke(self, revision: str) -> None: ...

@@ -1,0 +1,1 @@
+"""The control plane: ISVC schema, validation, revisions, traffic, status, persistence, API, CLI."""
