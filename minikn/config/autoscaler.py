@@ -12,7 +12,7 @@ from pydantic import Field, field_validator, model_validator
 
 from minikn.config.types import ConfigGroup, Duration
 
-__all__ = ["KPA_CLASS", "HPA_CLASS", "AutoscalerConfig"]
+__all__ = ["HPA_CLASS", "KPA_CLASS", "AutoscalerConfig"]
 
 KPA_CLASS = "kpa.autoscaling.knative.dev"
 HPA_CLASS = "hpa.autoscaling.knative.dev"
@@ -162,14 +162,18 @@ class AutoscalerConfig(ConfigGroup):
             )
         if self.requests_per_second_target_default < TARGET_MIN:
             raise ValueError(f"requests-per-second-target-default must be at least {TARGET_MIN}")
-        if self.initial_scale < 0 or (self.initial_scale == 0 and not self.allow_zero_initial_scale):
+        if self.initial_scale < 0 or (
+            self.initial_scale == 0 and not self.allow_zero_initial_scale
+        ):
             raise ValueError(
                 "initial-scale must be at least 1 (0 only with allow-zero-initial-scale: true)"
             )
         if self.max_scale and self.min_scale > self.max_scale:
             raise ValueError("min-scale must not be greater than max-scale")
         if self.max_scale_limit and not 1 <= self.max_scale <= self.max_scale_limit:
-            raise ValueError("max-scale must be in [1, max-scale-limit] when max-scale-limit is set")
+            raise ValueError(
+                "max-scale must be in [1, max-scale-limit] when max-scale-limit is set"
+            )
         return self
 
     @property

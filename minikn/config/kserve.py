@@ -25,8 +25,10 @@ class IngressConfig(ConfigGroup):
 
     ingress_domain: str = Field("example.com", alias="ingressDomain")
     """The domain in ``http://<isvc>.<namespace>.<domain>``."""
-    domain_template: str = Field("{{ .Name }}-{{ .Namespace }}.{{ .IngressDomain }}", alias="domainTemplate")
-    """KServe's template for raw-deployment hosts (kept for fidelity; Knative mode uses config-network)."""
+    domain_template: str = Field(
+        "{{ .Name }}-{{ .Namespace }}.{{ .IngressDomain }}", alias="domainTemplate"
+    )
+    """KServe's raw-deployment host template (kept for fidelity; unused in Knative mode)."""
     url_scheme: Literal["http", "https"] = Field("http", alias="urlScheme")
     """Scheme of status URLs."""
 

@@ -9,8 +9,8 @@ import yaml
 from pydantic import Field, ValidationError
 
 from minikn.config.autoscaler import AutoscalerConfig
-from minikn.config.kserve import InferenceServiceConfig
 from minikn.config.knative import DefaultsConfig, DeploymentConfig, NetworkConfig
+from minikn.config.kserve import InferenceServiceConfig
 from minikn.config.minikn import MiniknConfig
 from minikn.config.types import ConfigGroup
 
@@ -24,10 +24,14 @@ class ConfigError(ValueError):
 class Settings(ConfigGroup):
     """All platform settings, one field per ConfigMap-style group."""
 
-    autoscaler: AutoscalerConfig = Field(default_factory=AutoscalerConfig, alias="config-autoscaler")
+    autoscaler: AutoscalerConfig = Field(
+        default_factory=AutoscalerConfig, alias="config-autoscaler"
+    )
     defaults: DefaultsConfig = Field(default_factory=DefaultsConfig, alias="config-defaults")
     network: NetworkConfig = Field(default_factory=NetworkConfig, alias="config-network")
-    deployment: DeploymentConfig = Field(default_factory=DeploymentConfig, alias="config-deployment")
+    deployment: DeploymentConfig = Field(
+        default_factory=DeploymentConfig, alias="config-deployment"
+    )
     kserve: InferenceServiceConfig = Field(
         default_factory=InferenceServiceConfig, alias="inferenceservice-config"
     )

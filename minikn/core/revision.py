@@ -112,7 +112,7 @@ class RevisionSpec(_Frozen):
     container: ContainerSpec
     model: ModelRef | None = None
     builtin_server: bool = False
-    """The container runs ``python -m minikn.modelserver`` (the process backend runs it natively)."""
+    """The container runs ``python -m minikn.modelserver`` (the process backend runs it as is)."""
     predictor_host: str | None = None
     """For transformers and explainers: the predictor's host, reached through the router."""
     protocol: ProtocolVersion = "v1"
@@ -126,6 +126,6 @@ class RevisionSpec(_Frozen):
     logger: LoggerSpec | None = None
     batcher: BatcherSpec | None = None
     network_internal: bool = False
-    """Put replicas on an internal (no egress) network (annotation ``minikn.io/internal-network``)."""
+    """Replicas on an internal (no egress) network (annotation ``minikn.io/internal-network``)."""
     created_at: float = 0.0
     """Wall-clock Unix seconds."""

@@ -38,7 +38,7 @@ class IsvcRoute(_Frozen):
     namespace: str = "default"
     components: tuple[ComponentRoute, ...] = ()
     model_names: tuple[str, ...] = ()
-    """Model names served (for the path fallback ``/v1/models/<name>``); the ISVC name by default."""
+    """Model names served (path fallback ``/v1/models/<name>``); the ISVC name by default."""
 
     def component(self, name: ComponentName) -> ComponentRoute | None:
         return next((c for c in self.components if c.component == name), None)

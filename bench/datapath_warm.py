@@ -1,0 +1,239 @@
+"""Warm-path benchmark: one load generator (wrk) against a trivial replica, directly and through
+minikn's router + activator, in the same run, at concurrency 1, 10 and 50.
+
+    python bench/datapath_warm.py [--duration 5] [--runs 3] [--upstream raw|aiohttp]
+
+Prints, per concurrency, throughput direct and through minikn, their ratio, and the added p50/p99
+latency (medians over the runs). Needs ``wrk`` on PATH (``apt-get install wrk``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import re
+import shutil
+import socket
+import statistics
+import subprocess
+import sys
+import time
+from typing import cast
+
+_BODY = b'{"predictions": [1]}'
+_RESPONSE = b"HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: %d\r\n\r\n%b" % (
+    len(_BODY),
+    _BODY,
+)
+
+
+class _Hello(asyncio.Protocol):
+    """A trivial keep-alive HTTP/1.1 server: one fixed answer per request head."""
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        # uvloop's transports are not asyncio.Transport subclasses, but have its interface.
+        self.transport = cast(asyncio.Transport, transport)
+        self.buf = b""
+
+    def data_received(self, data: bytes) -> None:
+        self.buf += data
+        while True:
+            end = self.buf.find(b"\r\n\r\n")
+            if end < 0:
+                return
+            head = self.buf[:end].lower()
+            m = re.search(rb"content-length:\s*(\d+)", head)
+            length = int(m.group(1)) if m else 0
+            if len(self.buf) < end + 4 + length:
+                return
+            self.buf = self.buf[end + 4 + length :]
+            self.transport.write(_RESPONSE)
+
+
+def _use_uvloop() -> None:
+    try:
+        import uvloop
+
+        uvloop.install()
+    except ImportError:  # pragma: no cover - optional speedup
+        pass
+
+
+def serve_upstream(port: int, kind: str) -> None:
+    _use_uvloop()
+    if kind == "aiohttp":
+        from aiohttp import web
+
+        async def hello(request: web.Request) -> web.Response:
+            await request.read()
+            return web.Response(body=_BODY, content_type="application/json")
+
+        app = web.Application()
+        app.router.add_route("*", "/{tail:.*}", hello)
+        web.run_app(app, host="127.0.0.1", port=port, print=None, access_log=None)
+        return
+
+    async def main() -> None:
+        server = await asyncio.get_running_loop().create_server(_Hello, "127.0.0.1", port)
+        async with server:
+            await server.serve_forever()
+
+    asyncio.run(main())
+
+
+def serve_minikn(port: int, upstream_port: int) -> None:
+    _use_uvloop()
+    from minikn.activator import Activator
+    from minikn.config import Settings
+    from minikn.core.clock import SystemClock
+    from minikn.core.endpoints import Endpoint, RevisionStats
+    from minikn.core.metrics import Metrics
+    from minikn.core.revision import ContainerSpec, RevisionSpec
+    from minikn.core.routes import ComponentRoute, IsvcRoute, RouteTable, TrafficTarget
+    from minikn.router import Router
+
+    class _Sink:
+        def record(self, stats: RevisionStats) -> None:
+            pass
+
+        def poke(self, revision: str) -> None:
+            pass
+
+    async def main() -> None:
+        settings, clock, metrics, sink = Settings(), SystemClock(), Metrics(), _Sink()
+        spec = RevisionSpec(
+            name="hello-predictor-00001",
+            isvc="hello",
+            component="predictor",
+            generation=1,
+            container=ContainerSpec(),
+        )
+        activator = Activator(settings, clock=clock, stats=sink, poker=sink, metrics=metrics)
+        activator.upsert_revision(spec)
+        activator.set_endpoints(spec.name, [Endpoint("r1", "127.0.0.1", upstream_port)])
+        router = Router(settings, activator, clock=clock, metrics=metrics)
+        target = TrafficTarget(revision=spec.name, percent=100)
+        comp = ComponentRoute(component="predictor", targets=(target,))
+        router.update_routes(RouteTable(isvcs=(IsvcRoute(name="hello", components=(comp,)),)))
+        await activator.start()
+        await router.start("127.0.0.1", port)
+        await asyncio.Event().wait()
+
+    asyncio.run(main())
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _wait_port(port: int, deadline: float = 20.0) -> None:
+    end = time.monotonic() + deadline
+    while time.monotonic() < end:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
+            return
+        except OSError:
+            time.sleep(0.05)
+    raise RuntimeError(f"nothing listens on {port}")
+
+
+_UNITS = {"us": 1e-3, "ms": 1.0, "s": 1e3}
+
+
+def _ms(text: str) -> float:
+    m = re.fullmatch(r"([\d.]+)(us|ms|s)", text)
+    assert m, text
+    return float(m.group(1)) * _UNITS[m.group(2)]
+
+
+def wrk(url: str, concurrency: int, duration: float) -> tuple[float, float, float]:
+    """(requests/s, p50 ms, p99 ms) of one wrk run."""
+    threads = 1 if concurrency < 10 else 2
+    out = subprocess.run(
+        [
+            "wrk",
+            f"-t{threads}",
+            f"-c{concurrency}",
+            f"-d{max(1, round(duration))}s",
+            "--latency",
+            url,
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    rps = float(re.search(r"Requests/sec:\s*([\d.]+)", out).group(1))  # type: ignore[union-attr]
+    p50 = _ms(re.search(r"50%\s+(\S+)", out).group(1))  # type: ignore[union-attr]
+    p99 = _ms(re.search(r"99%\s+(\S+)", out).group(1))  # type: ignore[union-attr]
+    return rps, p50, p99
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--duration", type=float, default=5.0)
+    parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--concurrency", type=int, nargs="+", default=[1, 10, 50])
+    parser.add_argument(
+        "--upstream",
+        choices=["raw", "aiohttp"],
+        default="raw",
+        help="the replica: a raw asyncio protocol (fastest) or an aiohttp hello app",
+    )
+    parser.add_argument("--serve-upstream", type=int, help=argparse.SUPPRESS)
+    parser.add_argument("--serve-minikn", type=int, nargs=2, help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.serve_upstream is not None:
+        serve_upstream(args.serve_upstream, args.upstream)
+        return
+    if args.serve_minikn is not None:
+        serve_minikn(*args.serve_minikn)
+        return
+    if shutil.which("wrk") is None:
+        sys.exit("wrk not found: apt-get install wrk")
+    up_port, kn_port = _free_port(), _free_port()
+    me = os.path.abspath(__file__)
+    procs = [
+        subprocess.Popen(
+            [sys.executable, me, "--serve-upstream", str(up_port), "--upstream", args.upstream]
+        ),
+        subprocess.Popen([sys.executable, me, "--serve-minikn", str(kn_port), str(up_port)]),
+    ]
+    try:
+        _wait_port(up_port)
+        _wait_port(kn_port)
+        direct_url = f"http://127.0.0.1:{up_port}/v1/models/hello:predict"
+        minikn_url = f"http://127.0.0.1:{kn_port}/v1/models/hello:predict"
+        wrk(minikn_url, 10, 1.0)  # warm-up: pooled connections, caches
+        rows = []
+        for c in args.concurrency:
+            runs = []
+            for _ in range(args.runs):
+                d = wrk(direct_url, c, args.duration)
+                k = wrk(minikn_url, c, args.duration)
+                runs.append((d, k, k[0] / d[0], k[1] - d[1], k[2] - d[2]))
+            med = [statistics.median(r[i][j] for r in runs) for i in (0, 1) for j in (0, 1, 2)]
+            ratio = statistics.median(r[2] for r in runs)
+            add50 = statistics.median(r[3] for r in runs)
+            add99 = statistics.median(r[4] for r in runs)
+            rows.append((c, med, ratio, add50, add99))
+        print(
+            f"{'conc':>4} {'direct rps':>11} {'minikn rps':>11} {'ratio':>6} "
+            f"{'direct p50':>10} {'minikn p50':>10} {'added p50':>9} {'added p99':>9}  (ms)"
+        )
+        for c, med, ratio, add50, add99 in rows:
+            print(
+                f"{c:>4} {med[0]:>11.0f} {med[3]:>11.0f} {ratio:>6.2f} "
+                f"{med[1]:>10.3f} {med[4]:>10.3f} {add50:>9.3f} {add99:>9.3f}"
+            )
+    finally:
+        for p in procs:
+            p.terminate()
+        for p in procs:
+            p.wait(timeout=10)
+
+
+if __name__ == "__main__":
+    main()

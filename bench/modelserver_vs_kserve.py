@@ -1,0 +1,183 @@
+"""minikn's built-in sklearn server vs KServe's own Python ModelServer, same model, same load.
+
+    .venv/bin/python bench/modelserver_vs_kserve.py --kserve-python /path/to/kserve-venv/bin/python
+
+The KServe side runs bench/modelserver_kserve_model.py (a kserve.Model with sklearnserver's
+predict path) under a separate virtualenv holding ``kserve`` and the same scikit-learn version.
+Load: a closed-loop aiohttp client (keep-alive), each of C workers sending V1 iris predictions
+back to back; throughput and p50/p99 latency at concurrency 1 and 16. Each configuration runs
+--runs times; the table shows the medians and the minikn/KServe ratio.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import socket
+import statistics
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import aiohttp
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from minikn.modelserver.examples import ensure_example_models  # noqa: E402
+
+BODY = json.dumps({"instances": [[6.8, 2.8, 4.8, 1.4], [6.0, 3.4, 4.5, 1.6]]}).encode()
+
+
+@dataclass
+class Result:
+    rps: float
+    p50_ms: float
+    p99_ms: float
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+async def wait_ready(url: str, deadline_s: float = 60.0) -> None:
+    end = time.monotonic() + deadline_s
+    async with aiohttp.ClientSession() as session:
+        while time.monotonic() < end:
+            try:
+                async with session.get(url) as resp:
+                    if resp.status == 200:
+                        return
+            except aiohttp.ClientError:
+                pass
+            await asyncio.sleep(0.1)
+    raise RuntimeError(f"{url} never became ready")
+
+
+async def load(url: str, concurrency: int, seconds: float, warmup: float) -> Result:
+    latencies: list[float] = []
+    connector = aiohttp.TCPConnector(limit=concurrency)
+    headers = {"Content-Type": "application/json"}
+    async with aiohttp.ClientSession(connector=connector) as session:
+        start = time.perf_counter()
+        stop_at = start + warmup + seconds
+
+        async def worker() -> None:
+            while True:
+                t0 = time.perf_counter()
+                if t0 >= stop_at:
+                    return
+                async with session.post(url, data=BODY, headers=headers) as resp:
+                    await resp.read()
+                    if resp.status != 200:
+                        raise RuntimeError(f"{url}: HTTP {resp.status}")
+                t1 = time.perf_counter()
+                if t0 >= start + warmup:
+                    latencies.append(t1 - t0)
+
+        await asyncio.gather(*(worker() for _ in range(concurrency)))
+    latencies.sort()
+    return Result(
+        rps=len(latencies) / seconds,
+        p50_ms=latencies[len(latencies) // 2] * 1000,
+        p99_ms=latencies[int(len(latencies) * 0.99)] * 1000,
+    )
+
+
+async def start(cmd: list[str], ready_url: str) -> asyncio.subprocess.Process:
+    proc = await asyncio.create_subprocess_exec(
+        *cmd, stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL
+    )
+    await wait_ready(ready_url)
+    return proc
+
+
+async def bench_server(
+    label: str, cmd: list[str], port: int, args: argparse.Namespace
+) -> dict[int, list[Result]]:
+    base = f"http://127.0.0.1:{port}"
+    proc = await start(cmd, f"{base}/v1/models/iris")
+    out: dict[int, list[Result]] = {c: [] for c in args.concurrency}
+    try:
+        for run in range(args.runs):
+            for c in args.concurrency:
+                r = await load(f"{base}/v1/models/iris:predict", c, args.seconds, args.warmup)
+                out[c].append(r)
+                print(
+                    f"  {label} run {run + 1} c={c}: {r.rps:.0f} req/s p50 {r.p50_ms:.2f} ms "
+                    f"p99 {r.p99_ms:.2f} ms",
+                    flush=True,
+                )
+    finally:
+        proc.terminate()
+        await proc.wait()
+    return out
+
+
+def median(results: list[Result]) -> Result:
+    return Result(
+        rps=statistics.median(r.rps for r in results),
+        p50_ms=statistics.median(r.p50_ms for r in results),
+        p99_ms=statistics.median(r.p99_ms for r in results),
+    )
+
+
+async def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--kserve-python", required=True, help="python of a venv with kserve")
+    parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--seconds", type=float, default=10.0)
+    parser.add_argument("--warmup", type=float, default=2.0)
+    parser.add_argument("--concurrency", type=int, nargs="+", default=[1, 16])
+    args = parser.parse_args()
+    models = ensure_example_models(Path(tempfile.mkdtemp(prefix="minikn-bench-")), ["sklearn-iris"])
+    model_dir = str(models["sklearn-iris"])
+    p1, p2 = free_port(), free_port()
+    minikn_cmd = [
+        sys.executable,
+        "-m",
+        "minikn.modelserver",
+        "--model_name",
+        "iris",
+        "--model_dir",
+        model_dir,
+        "--http_port",
+        str(p1),
+        "--host",
+        "127.0.0.1",
+    ]
+    kserve_cmd = [
+        args.kserve_python,
+        str(ROOT / "bench" / "modelserver_kserve_model.py"),
+        "--model_name",
+        "iris",
+        "--model_dir",
+        model_dir,
+        "--http_port",
+        str(p2),
+    ]
+    kserve = await bench_server("kserve", kserve_cmd, p2, args)
+    minikn = await bench_server("minikn", minikn_cmd, p1, args)
+    print()
+    print(
+        f"median of {args.runs} runs, {args.seconds:.0f} s each (after {args.warmup:.0f} s warm-up)"
+    )
+    print(
+        f"{'c':>3} | {'KServe req/s':>12} | {'minikn req/s':>12} | {'ratio':>5} | "
+        f"{'KServe p50/p99 ms':>17} | {'minikn p50/p99 ms':>17}"
+    )
+    for c in args.concurrency:
+        k, m = median(kserve[c]), median(minikn[c])
+        print(
+            f"{c:>3} | {k.rps:>12.0f} | {m.rps:>12.0f} | {m.rps / k.rps:>5.2f} | "
+            f"{k.p50_ms:>7.2f} / {k.p99_ms:>7.2f} | {m.p50_ms:>7.2f} / {m.p99_ms:>7.2f}"
+        )
+
+
+if __name__ == "__main__":
+    asyncio.run(main())

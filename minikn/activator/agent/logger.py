@@ -1,0 +1,230 @@
+"""KServe's payload logger: each request and/or response as a CloudEvent to ``logger.url``.
+
+The inference request never waits on the sink and never fails because of it: ``log_request`` and
+``log_response`` only put an event on a bounded queue (``put_nowait``; a full queue drops the event
+and counts it in ``minikn_logger_events_dropped``). A few sender tasks POST the events, each
+waiting ``linger_s`` after the first event, then taking up to ``pipeline`` queued events and
+sending them pipelined on one kept-alive connection (one write for many events: sending is
+syscall-bound, bench/agent_logger.py). Connection
+errors, 429 and 5xx answers are retried with exponential backoff on the injected clock; an event
+that still fails, or gets another 4xx, is dropped and counted. KServe's agent has the same shape
+(a queue of 100 and a worker pool) but blocks the request when its queue is full; minikn drops.
+
+Only responses with status 200 are logged, as KServe's handler does.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+import uuid
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from minikn.activator.agent.cloudevents import (
+    CE_REQUEST,
+    CE_RESPONSE,
+    CloudEvent,
+    MetadataMatcher,
+    base_headers,
+    encode_metadata,
+    with_event,
+)
+from minikn.activator.agent.sender import EventSender, HttpEventSender, SinkError
+from minikn.activator.agent.types import header_get
+from minikn.activator.agent.wire import RawHttpSender
+from minikn.core.clock import Clock
+from minikn.core.metrics import Metrics
+from minikn.core.revision import LoggerSpec
+
+__all__ = ["LoggedRequest", "PayloadLogger", "default_sender"]
+
+log = logging.getLogger("minikn.activator.logger")
+
+
+@dataclass(frozen=True, slots=True)
+class LoggedRequest:
+    """What a response event shares with its request event: every header but type and time."""
+
+    ce_id: str
+    headers: Mapping[str, str]
+
+
+def _new_id() -> str:
+    """A random (version 4) UUID. Drawn from ``random``, seeded from the OS at start, rather than
+    ``uuid4()``'s per-call ``os.urandom``: ids need to be unique, not unguessable, and this runs
+    on every logged request."""
+    return str(uuid.UUID(int=random.getrandbits(128), version=4))
+
+
+def default_sender(url: str) -> EventSender:
+    """The lean client for ``http://`` sinks; aiohttp (TLS) for anything else."""
+    if url.startswith("http://"):
+        return RawHttpSender(url)
+    return HttpEventSender()
+
+
+class PayloadLogger:
+    """Payload logging for one revision; ``start()`` before use, ``close()`` at the end."""
+
+    def __init__(
+        self,
+        spec: LoggerSpec,
+        *,
+        isvc: str,
+        namespace: str,
+        component: str,
+        revision: str,
+        source: str,
+        metrics: Metrics,
+        clock: Clock,
+        endpoint: str = "",
+        sender: EventSender | None = None,
+        queue_size: int = 100,
+        workers: int = 4,
+        pipeline: int = 64,
+        linger_s: float = 0.005,
+        max_attempts: int = 3,
+        backoff_s: float = 0.05,
+    ) -> None:
+        self.spec = spec
+        self._ident = {
+            "source": source,
+            "isvc": isvc,
+            "namespace": namespace,
+            "component": component,
+            "endpoint": endpoint,
+        }
+        self._metadata = MetadataMatcher(spec.metadata_headers)
+        self._revision = revision
+        self._clock = clock
+        self._sender = sender if sender is not None else default_sender(spec.url)
+        self._queue: asyncio.Queue[CloudEvent] = asyncio.Queue(maxsize=queue_size)
+        self._workers = workers
+        self._pipeline = max(1, pipeline)
+        self._linger_s = linger_s
+        self._max_attempts = max_attempts
+        self._backoff_s = backoff_s
+        self._tasks: list[asyncio.Task[None]] = []
+        labels = {"namespace": namespace, "isvc": isvc, "revision": revision}
+        self._dropped = metrics.logger_dropped.labels(**labels)
+        self._sent = metrics.logger_sent.labels(**labels)
+
+    async def start(self) -> None:
+        await self._sender.start()
+        for i in range(self._workers):
+            task = asyncio.create_task(self._run(), name=f"logger-sender-{self._revision}-{i}")
+            self._tasks.append(task)
+
+    async def drain(self, *, timeout_s: float) -> bool:
+        """Wait until every queued event was sent or dropped, up to ``timeout_s`` (clock time)."""
+        if not self._tasks:
+            return self._queue.empty()
+        joined = asyncio.create_task(self._queue.join(), name="logger-drain")
+        timer = asyncio.create_task(self._clock.sleep(timeout_s), name="logger-drain-timer")
+        await asyncio.wait({joined, timer}, return_when=asyncio.FIRST_COMPLETED)
+        done = joined.done() and not joined.cancelled()
+        for task in (joined, timer):
+            task.cancel()
+        await asyncio.gather(joined, timer, return_exceptions=True)
+        return done
+
+    async def close(self, *, drain_s: float = 1.0) -> None:
+        """Give queued events up to ``drain_s`` (clock time) to go out, then stop; rest dropped."""
+        await self.drain(timeout_s=drain_s)
+        for task in self._tasks:
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        self._tasks.clear()
+        while not self._queue.empty():
+            self._queue.get_nowait()
+            self._dropped.inc()
+        await self._sender.close()
+
+    def pending(self) -> int:
+        """Events queued and not yet taken by a sender."""
+        return self._queue.qsize()
+
+    def log_request(self, headers: Mapping[str, str], body: bytes) -> LoggedRequest:
+        """Queue the request event (modes ``all``/``request``); returns what its response needs.
+
+        The id is the incoming ``Ce-Id`` header, else a new UUID, as KServe does.
+        """
+        ce_id = header_get(headers, "Ce-Id") or _new_id()
+        req = LoggedRequest(
+            ce_id,
+            base_headers(
+                ce_id=ce_id,
+                metadata_json=encode_metadata(self._metadata.match(headers.items())),
+                content_type=header_get(headers, "Content-Type") or "",
+                **self._ident,
+            ),
+        )
+        if self.spec.mode in ("all", "request"):
+            self._enqueue(CE_REQUEST, req, body)
+        return req
+
+    def log_response(self, req: LoggedRequest, status: int, body: bytes) -> None:
+        """Queue the response event (modes ``all``/``response``) when ``status`` is 200."""
+        if status == 200 and self.spec.mode in ("all", "response"):
+            self._enqueue(CE_RESPONSE, req, body)
+
+    def _enqueue(self, ce_type: str, req: LoggedRequest, body: bytes) -> None:
+        headers = with_event(req.headers, ce_type, self._clock.time())
+        try:
+            self._queue.put_nowait(CloudEvent(self.spec.url, headers, body))
+        except asyncio.QueueFull:
+            self._dropped.inc()
+            log.debug("payload log queue full, dropped %s id=%s revision=%s", ce_type,
+                      req.ce_id, self._revision)  # fmt: skip
+
+    async def _run(self) -> None:
+        while True:
+            batch = [await self._queue.get()]
+            if self._linger_s > 0:
+                # Let more events queue up: one pipelined write then carries many of them.
+                await self._clock.sleep(self._linger_s)
+            while len(batch) < self._pipeline and not self._queue.empty():
+                batch.append(self._queue.get_nowait())
+            settled = [0]
+            try:
+                await self._deliver(batch, settled)
+            finally:  # also on cancellation at close: events in hand are lost, and counted
+                self._dropped.inc(len(batch) - settled[0])
+                for _ in batch:
+                    self._queue.task_done()
+
+    async def _deliver(self, batch: list[CloudEvent], settled: list[int]) -> None:
+        """Send ``batch`` (pipelined), retrying what failed transiently; count each outcome."""
+        pending = batch
+        for attempt in range(1, self._max_attempts + 1):
+            results = await self._sender.send_batch(pending)
+            retry: list[CloudEvent] = []
+            failed: list[str] = []
+            accepted = 0
+            for event, result in zip(pending, results, strict=True):
+                if isinstance(result, int) and 200 <= result < 300:
+                    accepted += 1
+                    continue
+                retryable = not isinstance(result, int) or result >= 500 or result == 429
+                if retryable and attempt < self._max_attempts:
+                    retry.append(event)
+                else:
+                    failed.append(str(result) if isinstance(result, SinkError) else f"{result}")
+            if accepted:
+                self._sent.inc(accepted)
+            if failed:
+                self._dropped.inc(len(failed))
+            settled[0] += accepted + len(failed)
+            if failed:  # one line per batch, not per event: a down sink would flood the log
+                log.warning(
+                    "payload log: %d event(s) to %s dropped after %d attempt(s), first: %s "
+                    "(isvc=%s revision=%s)",
+                    len(failed), self.spec.url, attempt, failed[0],
+                    self._ident["isvc"], self._revision,
+                )  # fmt: skip
+            if not retry:
+                return
+            pending = retry
+            await self._clock.sleep(self._backoff_s * 2 ** (attempt - 1))

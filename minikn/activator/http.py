@@ -1,0 +1,179 @@
+"""The request and response seams between the router, the activator and the replica.
+
+The router parses the client's request head and hands the activator a :class:`ProxyRequest`
+(body still streaming in through :class:`BodyStream`) and a :class:`ResponseSink` that writes to the
+client. A :data:`Middleware` wraps the per-revision :data:`Handler` chain: this is where a payload
+logger or a batcher plugs in, between the activator's routing and the replica.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections import deque
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Protocol
+
+from minikn.core.errors import PayloadTooLarge
+from minikn.core.revision import RevisionSpec
+
+__all__ = ["BodyStream", "Handler", "Middleware", "ProxyRequest", "ResponseSink"]
+
+_HIGH_WATER = 256 * 1024
+
+
+class _Reader(Protocol):
+    def pause_reading(self) -> None: ...
+    def resume_reading(self) -> None: ...
+
+
+class BodyStream:
+    """A request body arriving from the client, read once by whoever forwards it.
+
+    Reading pauses the client's socket above a high-water mark, so a buffered request holds at
+    most about that much body in memory until it gets a replica.
+    """
+
+    __slots__ = (
+        "_chunks",
+        "_eof",
+        "_limit",
+        "_paused",
+        "_size",
+        "_source",
+        "_waiter",
+        "received",
+    )
+
+    def __init__(self, source: _Reader | None, limit: int | None = None) -> None:
+        self._source = source
+        self._limit = limit
+        self._chunks: deque[bytes] = deque()
+        self._size = 0
+        self._eof = False
+        self._paused = False
+        self._waiter: asyncio.Future[None] | None = None
+        self.received = 0
+        """Bytes received so far (for the body-size limit)."""
+
+    @property
+    def too_large(self) -> bool:
+        return self._limit is not None and self.received > self._limit
+
+    @property
+    def complete(self) -> bool:
+        """The whole body has arrived (some may still be unread)."""
+        return self._eof
+
+    @property
+    def at_eof(self) -> bool:
+        return self._eof and not self._chunks
+
+    def feed(self, data: bytes) -> None:
+        self._chunks.append(data)
+        self._size += len(data)
+        self.received += len(data)
+        if self._limit is not None and self.received > self._limit:
+            self._chunks.clear()  # refused: keep nothing, read() raises
+            self._size = 0
+        if self._size > _HIGH_WATER and self._source is not None and not self._paused:
+            self._paused = True
+            self._source.pause_reading()
+        self._wake()
+
+    def feed_eof(self) -> None:
+        self._eof = True
+        self._wake()
+
+    def _wake(self) -> None:
+        if self._waiter is not None and not self._waiter.done():
+            self._waiter.set_result(None)
+
+    def read_nowait(self) -> bytes:
+        """Everything buffered now, joined (empty when nothing is)."""
+        if self._limit is not None and self.received > self._limit:
+            raise PayloadTooLarge(f"request body larger than {self._limit} bytes")
+        if not self._chunks:
+            return b""
+        data = self._chunks[0] if len(self._chunks) == 1 else b"".join(self._chunks)
+        self._chunks.clear()
+        self._size = 0
+        if self._paused and self._source is not None:
+            self._paused = False
+            self._source.resume_reading()
+        return data
+
+    async def read(self) -> bytes:
+        """The next chunk of body; ``b""`` once the body has ended."""
+        while not self._chunks and not self._eof and not self.too_large:
+            self._waiter = asyncio.get_running_loop().create_future()
+            try:
+                await self._waiter
+            finally:
+                self._waiter = None
+        return self.read_nowait()
+
+
+class ResponseSink(Protocol):
+    """Where a response goes (the client connection)."""
+
+    @property
+    def status(self) -> int:
+        """The status sent, 0 before the head."""
+        ...
+
+    @property
+    def started(self) -> bool:
+        """True once the response head was sent: errors can no longer become a status."""
+        ...
+
+    def start(
+        self, status: int, reason: bytes, headers: list[tuple[bytes, bytes]], length: int | None
+    ) -> None:
+        """Send the head; ``length`` None means a streamed body of unknown length."""
+        ...
+
+    def write(self, data: bytes) -> None:
+        """Queue body bytes (``flush`` or ``end`` sends them)."""
+        ...
+
+    def flush(self) -> None:
+        """Send what was queued (after each batch of bytes from the replica)."""
+        ...
+
+    def end(self) -> None:
+        """The body is complete (flushes)."""
+        ...
+
+    def abort(self) -> None:
+        """Cut the client connection (a response that started cannot become an error)."""
+        ...
+
+    def bind_producer(self, producer: asyncio.Transport | None) -> None:
+        """Pause ``producer`` while the client reads slower than the replica writes."""
+        ...
+
+
+@dataclass(slots=True, eq=False)
+class ProxyRequest:
+    """A request on its way to a replica."""
+
+    method: bytes
+    target: bytes
+    """Path and query as the client sent them."""
+    headers: bytes
+    """Header lines for the replica (``Name: value\\r\\n`` each), hop-by-hop and framing removed,
+    forwarding headers added."""
+    request_id: str
+    body: BodyStream | None = None
+    content_length: int | None = None
+    """Set when the client framed the body by length; None with a body means chunked."""
+    extra: dict[str, object] = field(default_factory=dict)
+    """Free slot for middlewares (trace context, logger ids)."""
+
+
+Handler = Callable[[ProxyRequest, ResponseSink], Awaitable[None]]
+"""Serve one request of one revision (the innermost handler proxies it to a replica)."""
+
+Middleware = Callable[[RevisionSpec, Handler], Handler]
+"""Wrap a revision's handler; called once per revision version with its spec."""

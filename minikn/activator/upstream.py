@@ -1,0 +1,252 @@
+"""Pooled keep-alive HTTP/1.1 connections to replicas, and the byte pump of one request.
+
+A connection is an :class:`asyncio.Protocol` whose response parser (httptools, llhttp in C) calls
+straight into the client's :class:`ResponseSink`: the response body is never buffered, so chunked
+responses and server-sent events reach the client as the replica writes them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Callable
+from typing import cast
+
+import httptools
+
+from minikn.activator.http import ProxyRequest, ResponseSink
+from minikn.core.endpoints import Endpoint
+from minikn.core.errors import BadGateway
+
+__all__ = ["NeverReached", "UpstreamConnection", "UpstreamPool", "send"]
+
+log = logging.getLogger("minikn.activator.upstream")
+
+_HOP = frozenset(
+    (b"connection", b"keep-alive", b"transfer-encoding", b"proxy-connection", b"upgrade", b"te")
+)
+_IDLE_SECONDS = 4.0
+"""Idle connections older than this are dropped, not reused: servers close idle keep-alive
+connections (uvicorn after 5 s), and reusing one that is closing would fail a request."""
+_CONNECT_TIMEOUT = 5.0
+
+
+class NeverReached(Exception):
+    """The request never reached the replica; it is safe to try another."""
+
+
+class UpstreamConnection(asyncio.Protocol):
+    """One keep-alive connection to a replica; serves one request at a time."""
+
+    def __init__(self, endpoint: Endpoint) -> None:
+        self.endpoint = endpoint
+        self.transport: asyncio.Transport | None = None
+        self._parser = httptools.HttpResponseParser(self)
+        self._sink: ResponseSink | None = None
+        self._headers: list[tuple[bytes, bytes]] = []
+        self._head: asyncio.Future[None] | None = None
+        self._done: asyncio.Future[None] | None = None
+        self._head_only = False
+        self._drain: asyncio.Future[None] | None = None
+        self.received = False
+        self.reusable = False
+        self.idle_since = 0.0
+
+    # asyncio.Protocol --------------------------------------------------------------------------
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        # uvloop's transports are not asyncio.Transport subclasses, but have its interface.
+        self.transport = cast(asyncio.Transport, transport)
+
+    def data_received(self, data: bytes) -> None:
+        self.received = True
+        sink = self._sink
+        try:
+            self._parser.feed_data(data)
+            if sink is not None:
+                sink.flush()
+        except httptools.HttpParserError as exc:
+            self._fail(BadGateway(f"replica {self.endpoint.replica_id} sent bad HTTP: {exc}"))
+            if self.transport is not None:
+                self.transport.close()
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self.reusable = False
+        self.transport = None
+        if self._drain is not None and not self._drain.done():
+            self._drain.set_result(None)
+        self._fail(BadGateway(f"replica {self.endpoint.replica_id} closed the connection"))
+
+    def pause_writing(self) -> None:
+        self._drain = asyncio.get_running_loop().create_future()
+
+    def resume_writing(self) -> None:
+        if self._drain is not None and not self._drain.done():
+            self._drain.set_result(None)
+        self._drain = None
+
+    # httptools callbacks ----------------------------------------------------------------------
+
+    def on_header(self, name: bytes, value: bytes) -> None:
+        self._headers.append((name, value))
+
+    def on_headers_complete(self) -> None:
+        status = self._parser.get_status_code()
+        if 100 <= status < 200:  # an interim response: the real head follows
+            self._headers = []
+            return
+        length: int | None = None
+        headers: list[tuple[bytes, bytes]] = []
+        for name, value in self._headers:
+            lname = name.lower()
+            if lname in _HOP:
+                continue
+            if lname == b"content-length":
+                length = int(value)
+            headers.append((name, value))
+        self._headers = []
+        if status in (204, 304):
+            length = 0
+        if self._sink is not None:
+            self._sink.start(status, b"", headers, length)
+            self._sink.bind_producer(self.transport)
+        if self._head is not None and not self._head.done():
+            self._head.set_result(None)
+        if self._head_only:
+            self.on_message_complete()
+
+    def on_body(self, body: bytes) -> None:
+        if self._sink is not None:
+            self._sink.write(body)
+
+    def on_message_complete(self) -> None:
+        if self._done is None or self._done.done() or self._head is None or not self._head.done():
+            return  # the end of an interim response, or after a HEAD answer
+        self.reusable = not self._head_only and self._parser.should_keep_alive()
+        sink, self._sink = self._sink, None
+        if sink is not None:
+            sink.bind_producer(None)
+            sink.end()
+        self._done.set_result(None)
+
+    # Use --------------------------------------------------------------------------------------
+
+    def _fail(self, exc: Exception) -> None:
+        for fut in (self._head, self._done):
+            if fut is not None and not fut.done():
+                fut.set_exception(exc)
+                fut.exception()  # the other future may never be awaited: mark it retrieved
+
+    def begin(self, sink: ResponseSink, *, head_only: bool) -> None:
+        loop = asyncio.get_running_loop()
+        self._sink = sink
+        self._head_only = head_only
+        self._head = loop.create_future()
+        self._done = loop.create_future()
+        self.received = False
+        self.reusable = False
+
+    async def drain(self) -> None:
+        if self._drain is not None:
+            await self._drain
+
+
+class UpstreamPool:
+    """Idle keep-alive connections per replica address."""
+
+    def __init__(self) -> None:
+        self._idle: dict[tuple[str, int], list[UpstreamConnection]] = {}
+
+    async def acquire(self, endpoint: Endpoint) -> tuple[UpstreamConnection, bool]:
+        """A connection to ``endpoint`` and whether it was reused; NeverReached when none opens."""
+        idle = self._idle.get((endpoint.host, endpoint.port))
+        now = time.monotonic()
+        while idle:
+            conn = idle.pop()
+            if conn.transport is not None and not conn.transport.is_closing():
+                if now - conn.idle_since < _IDLE_SECONDS:
+                    return conn, True
+                conn.transport.close()
+        loop = asyncio.get_running_loop()
+        factory: Callable[[], UpstreamConnection] = lambda: UpstreamConnection(endpoint)  # noqa: E731
+        try:
+            async with asyncio.timeout(_CONNECT_TIMEOUT):
+                _, conn = await loop.create_connection(factory, endpoint.host, endpoint.port)
+        except (OSError, TimeoutError) as exc:
+            raise NeverReached(f"connect to {endpoint.host}:{endpoint.port}: {exc}") from exc
+        return conn, False
+
+    def release(self, conn: UpstreamConnection) -> None:
+        if conn.reusable and conn.transport is not None and not conn.transport.is_closing():
+            conn.idle_since = time.monotonic()
+            ep = conn.endpoint
+            self._idle.setdefault((ep.host, ep.port), []).append(conn)
+        elif conn.transport is not None:
+            conn.transport.close()
+
+    def forget(self, endpoint: Endpoint) -> None:
+        """Close the idle connections of a replica that went away."""
+        for conn in self._idle.pop((endpoint.host, endpoint.port), []):
+            if conn.transport is not None:
+                conn.transport.close()
+
+    def close(self) -> None:
+        for conns in self._idle.values():
+            for conn in conns:
+                if conn.transport is not None:
+                    conn.transport.close()
+        self._idle.clear()
+
+
+_IDEMPOTENT = frozenset((b"GET", b"HEAD", b"OPTIONS"))
+
+
+async def send(
+    conn: UpstreamConnection,
+    head: bytes,
+    request: ProxyRequest,
+    sink: ResponseSink,
+    *,
+    reused: bool,
+    on_head: Callable[[], None],
+) -> None:
+    """Send ``request`` over ``conn`` and stream the response into ``sink``.
+
+    Raises NeverReached when a reused connection turned out closed before any answer and the
+    request can be replayed (idempotent, no body); BadGateway when the replica dropped it.
+    """
+    transport = conn.transport
+    if transport is None:
+        raise NeverReached("connection closed before use")
+    conn.begin(sink, head_only=request.method == b"HEAD")
+    assert conn._head is not None
+    assert conn._done is not None
+    body = request.body
+    try:
+        if body is None:
+            transport.write(head)
+        elif request.content_length is not None:
+            first = body.read_nowait()
+            transport.write(head + first if first else head)
+            while not body.at_eof:
+                await conn.drain()
+                chunk = await body.read()
+                if chunk:
+                    transport.write(chunk)
+        else:
+            transport.write(head)
+            while True:
+                await conn.drain()
+                chunk = await body.read()
+                if not chunk:
+                    break
+                transport.write(b"%x\r\n%b\r\n" % (len(chunk), chunk))
+            transport.write(b"0\r\n\r\n")
+        await conn._head
+    except BadGateway:
+        if reused and not conn.received and body is None and request.method in _IDEMPOTENT:
+            raise NeverReached("reused connection was closed") from None
+        raise
+    on_head()
+    await conn._done

@@ -1,0 +1,163 @@
+"""The per-tick KPA decision: Knative's ``Scale()`` as a pure function.
+
+Mirrors knative/serving ``pkg/autoscaler/scaling/autoscaler.go`` (``Scale``, ``newAutoscaler``) and
+the decider's initial status in ``multiscaler.go``. No clock, no I/O: the caller passes the window
+averages, the ready count and ``now``; the returned state is fed back on the next tick.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, replace
+
+from minikn.autoscaler.spec import ScalingSpec
+from minikn.autoscaler.window import MaxQueue, max_window_push
+
+__all__ = ["DeciderState", "Decision", "decide", "initial_ebc", "initial_state"]
+
+DELAY_GRANULARITY = 2.0
+"""Slot of the scale-down-delay max window: Knative's tick interval."""
+
+
+@dataclass(frozen=True, slots=True)
+class DeciderState:
+    """What one revision's decider carries from tick to tick."""
+
+    desired: int = -1
+    """Latest desired scale; -1 = unknown (no decision yet), as Knative's ``DesiredScale``."""
+    ebc: float = 0.0
+    """Excess burst capacity; negative keeps the activator in the path."""
+    panic_time: float | None = None
+    """When the panic window last crossed the threshold; None = stable mode."""
+    max_panic_pods: int = 0
+    delay_maxima: MaxQueue = ()
+    """Monotonic (slot, desired) queue of the scale-down-delay window (max at the front)."""
+    reason: str = "initial"
+    """Why ``desired`` last changed."""
+
+
+@dataclass(frozen=True, slots=True)
+class Decision:
+    """One tick's outcome, with the numbers that led to it (for status and the decision log)."""
+
+    desired: int
+    ebc: float
+    stable: float
+    panic: float
+    ready: int
+    dspc: int
+    dppc: int
+    panic_mode: bool
+    reason: str
+    no_data: bool = False
+
+
+def initial_ebc(spec: ScalingSpec) -> float:
+    """EBC before any decision: TBC if TBC is -1 or 0, else initial-scale x TotalValue - TBC.
+
+    Defaults: 1 x 100 - 211 = -111 (activator in the path).
+    """
+    tbc = spec.target_burst_capacity
+    if tbc in (-1.0, 0.0):
+        return tbc
+    return spec.initial_scale * spec.total_value - tbc
+
+
+def initial_state(spec: ScalingSpec, *, ready: int, now: float) -> DeciderState:
+    """A new decider; with more than one ready replica it starts in panic mode holding them.
+
+    Knative's ``newAutoscaler``: metric history is lost on (re)creation, so keep the current scale
+    until enough data arrives instead of scaling down on an empty window.
+    """
+    if ready > 1:
+        return DeciderState(ebc=initial_ebc(spec), panic_time=now, max_panic_pods=ready)
+    return DeciderState(ebc=initial_ebc(spec))
+
+
+def decide(
+    spec: ScalingSpec,
+    state: DeciderState,
+    stable: float | None,
+    panic: float | None,
+    ready: int,
+    *,
+    now: float,
+    reachable: bool,
+) -> tuple[Decision, DeciderState]:
+    """One tick. ``stable``/``panic`` are the window averages, None when there is no data.
+
+    Worked example (defaults, CC=0 -> TargetValue 70): ready 1, stable 150, panic 300 ->
+    dspc = ceil(150/70) = 3, dppc = ceil(300/70) = 5; 5/1 >= 2.0 so panic starts and
+    desired = max(3, 5) = 5 (within [floor(1/2)=0, ceil(1000x1)=1000]).
+    """
+    if stable is None or panic is None:
+        return (
+            Decision(state.desired, state.ebc, 0.0, 0.0, ready, 0, 0, state.panic_time is not None,
+                     "no data", no_data=True),
+            state,
+        )  # fmt: skip
+    r = float(max(1, ready))
+    max_up = math.ceil(spec.max_scale_up_rate * r)
+    max_down = math.floor(r / spec.max_scale_down_rate) if reachable else 0
+    target = spec.target_value
+    dspc = math.ceil(stable / target)
+    dppc = math.ceil(panic / target)
+    desired_stable = min(max(dspc, max_down), max_up)
+    desired_panic = min(max(dppc, max_down), max_up)
+    act = spec.activation_scale
+    if act > 1:
+        if dspc > 0 and act > desired_stable:
+            desired_stable = act
+        if dppc > 0 and act > desired_panic:
+            desired_panic = act
+
+    over = dppc / r >= spec.panic_threshold
+    panic_time, max_panic = state.panic_time, state.max_panic_pods
+    if over:
+        panic_time = now  # enter, or extend while still over the threshold
+    elif panic_time is not None and panic_time + spec.stable_window < now:
+        panic_time, max_panic = None, 0  # un-panic a stable window after the last time over it
+
+    desired = desired_stable
+    why = f"stable: ceil({stable:g}/{target:g})={dspc} within [{max_down}, {max_up}]"
+    if act > 1 and desired_stable == act and dspc > 0:
+        why = f"activation-scale {act} (stable wants {dspc})"
+    if panic_time is not None:
+        desired = max(desired, desired_panic)
+        max_panic = max(max_panic, desired)
+        why = (
+            f"panic: ceil({panic:g}/{target:g})={dppc} over {spec.panic_threshold:g}x ready {ready}"
+        )
+        if desired < max_panic:
+            why = f"panic: holding {max_panic} (never scale down while panicking)"
+        desired = max_panic
+
+    maxima = state.delay_maxima
+    if reachable and spec.scale_down_delay > 0:
+        maxima, delayed = max_window_push(
+            maxima, now, desired, duration=spec.scale_down_delay, granularity=DELAY_GRANULARITY
+        )
+        if delayed != desired:
+            why = f"scale-down-delay {spec.scale_down_delay:g}s holds {delayed} (wants {desired})"
+            desired = delayed
+
+    tbc = spec.target_burst_capacity
+    if tbc == 0:
+        ebc = 0.0
+    elif tbc > 0:
+        ebc = float(math.floor(ready * spec.total_value - tbc - panic))
+    else:
+        ebc = -1.0
+
+    reason = why if desired != state.desired else state.reason
+    new_state = replace(
+        state,
+        desired=desired,
+        ebc=ebc,
+        panic_time=panic_time,
+        max_panic_pods=max_panic,
+        delay_maxima=maxima,
+        reason=reason,
+    )
+    decision = Decision(desired, ebc, stable, panic, ready, dspc, dppc, panic_time is not None, why)
+    return decision, new_state

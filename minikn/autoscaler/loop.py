@@ -1,0 +1,295 @@
+"""The live autoscaler: ticks every 2 s on the injected clock, decides at once on a poke.
+
+Implements :class:`~minikn.core.endpoints.StatsSink` (the activator's per-second stats) and
+:class:`~minikn.core.endpoints.ScalePoker` (a request is waiting for a revision at zero). Each
+revision's math lives in :class:`~minikn.autoscaler.engine.RevisionEngine`; this module only reads
+the clock, talks to the :class:`Scaler` (the replica manager) and reports.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+from dataclasses import dataclass, replace
+from typing import Protocol
+
+from prometheus_client import Gauge
+
+from minikn.autoscaler.engine import Evaluation, RevisionEngine
+from minikn.autoscaler.spec import ScalingSpec, build_spec
+from minikn.config.loader import Settings
+from minikn.core.clock import Clock
+from minikn.core.endpoints import RevisionStats
+from minikn.core.listeners import RevisionListener
+from minikn.core.metrics import Metrics
+from minikn.core.revision import RevisionSpec
+from minikn.core.usage import ResourceUsage
+
+__all__ = ["TICK_INTERVAL", "Autoscaler", "ResourceUsage", "Scaler", "ScalerStatus"]
+
+TICK_INTERVAL = 2.0
+"""Knative's ``tickInterval`` (multiscaler.go)."""
+
+log = logging.getLogger("minikn.autoscaler")
+
+_GAUGES = (
+    "desired_pods",
+    "actual_pods",
+    "target_concurrency",
+    "stable_concurrency",
+    "panic_concurrency",
+    "panic_mode",
+    "excess_burst_capacity",
+)
+"""Metrics attributes set per revision (pending_pods is the replica manager's)."""
+
+
+class Scaler(Protocol):
+    """Where decisions go (the replica manager)."""
+
+    def ready_count(self, revision: str) -> int: ...
+    def set_desired(self, revision: str, replicas: int) -> None: ...
+    def usage(self, revision: str) -> ResourceUsage: ...
+
+
+@dataclass(frozen=True, slots=True)
+class ScalerStatus:
+    """What ``describe`` and the API show for one revision."""
+
+    revision: str
+    autoscaler_class: str
+    metric: str
+    desired: int
+    """Replicas asked of the scaler (the last applied scale)."""
+    ready: int
+    pending: int
+    stable: float
+    """Average of the metric over the stable window (HPA: utilization in percent)."""
+    panic: float
+    target: float
+    panic_mode: bool
+    excess_burst_capacity: float
+    active: str
+    """The PA Active condition: activating | active | inactive."""
+    reason: str
+    """Why the desired scale last changed."""
+    last_decision: float | None
+    """Wall-clock Unix seconds of the last decision."""
+    failed: bool
+
+
+@dataclass(slots=True)
+class _Entry:
+    engine: RevisionEngine
+    labels: tuple[str, str, str]
+    gauges: tuple[Gauge, ...] = ()
+    """The labelled children, in _GAUGES order (looked up once: labels() is costly)."""
+
+
+class Autoscaler:
+    """Knative's KPA (and HPA-style scaling) for every live revision."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        clock: Clock,
+        scaler: Scaler,
+        listener: RevisionListener,
+        metrics: Metrics,
+    ) -> None:
+        self._settings = settings
+        self._clock = clock
+        self._scaler = scaler
+        self._listener = listener
+        self._metrics = metrics
+        self._entries: dict[str, _Entry] = {}
+
+    # -- revisions -------------------------------------------------------------------------
+
+    def scaling_spec(self, spec: RevisionSpec) -> ScalingSpec:
+        """The resolved scaling settings of ``spec``."""
+        res = spec.container.resources
+        return build_spec(
+            spec.name,
+            spec.annotations,
+            container_concurrency=spec.container_concurrency,
+            config=self._settings.autoscaler,
+            progress_deadline=self._settings.deployment.progress_deadline,
+            cpu_request=res.cpu,
+            memory_request=res.memory,
+        )
+
+    def upsert(self, spec: RevisionSpec, *, routable: bool) -> None:
+        """Start scaling a revision (created with its initial scale) or update its settings."""
+        ss = self.scaling_spec(spec)
+        entry = self._entries.get(spec.name)
+        if entry is not None:
+            entry.engine.update(ss, reachable=routable)
+            return
+        now = self._clock.monotonic()
+        ready = self._scaler.ready_count(spec.name)
+        engine = RevisionEngine(ss, now=now, reachable=routable, ready=ready)
+        labels = (spec.namespace, spec.isvc, spec.name)
+        children = tuple(getattr(self._metrics, g).labels(*labels) for g in _GAUGES)
+        self._entries[spec.name] = _Entry(engine, labels, children)
+        replicas = max(engine.applied, ready)
+        engine.kpa = replace(engine.kpa, applied=replicas)  # adopted replicas stay (restart)
+        log.info(
+            "revision %s: created, %d replicas (class %s, metric %s, target %g, routable %s)",
+            spec.name, replicas, ss.autoscaler_class, ss.metric, ss.target_value, routable,
+        )  # fmt: skip
+        self._scaler.set_desired(spec.name, replicas)
+
+    def remove(self, revision: str) -> None:
+        """Stop scaling ``revision`` and drop its gauges."""
+        entry = self._entries.pop(revision, None)
+        if entry is None:
+            return
+        for g in _GAUGES:
+            with contextlib.suppress(KeyError):
+                getattr(self._metrics, g).remove(*entry.labels)
+
+    # -- data path -------------------------------------------------------------------------
+
+    def record(self, stats: RevisionStats) -> None:
+        """A per-second stat; a non-zero one for a revision at zero decides at once (Poke)."""
+        entry = self._entries.get(stats.revision)
+        if entry is None:
+            return
+        entry.engine.record(stats.time, concurrency=stats.concurrency, rps=stats.rps)
+        if stats.concurrency > 0 and entry.engine.desired == 0:
+            self._evaluate(stats.revision, entry, self._clock.monotonic())
+
+    def poke(self, revision: str) -> None:
+        """A request waits for ``revision``: when its desired scale is 0, decide now."""
+        entry = self._entries.get(revision)
+        if entry is None:
+            return
+        now = self._clock.monotonic()
+        if entry.engine.wants_poke(now):
+            self._evaluate(revision, entry, now)
+
+    # -- status ----------------------------------------------------------------------------
+
+    def status(self, revision: str) -> ScalerStatus | None:
+        entry = self._entries.get(revision)
+        if entry is None:
+            return None
+        eng = entry.engine
+        ev = eng.last
+        dec = ev.decision if ev else None
+        stable = dec.stable if dec else (ev.hpa.utilization if ev and ev.hpa else 0.0)
+        return ScalerStatus(
+            revision=revision,
+            autoscaler_class=eng.spec.autoscaler_class,
+            metric=eng.spec.metric,
+            desired=eng.applied,
+            ready=self._scaler.ready_count(revision),
+            pending=self._pending(revision),
+            stable=stable,
+            panic=dec.panic if dec else stable,
+            target=eng.spec.target_value,
+            panic_mode=eng.decider.panic_time is not None,
+            excess_burst_capacity=eng.decider.ebc,
+            active=eng.kpa.active,
+            reason=eng.hpa.reason if eng.spec.is_hpa else eng.decider.reason,
+            last_decision=self._wall(eng.last_time),
+            failed=eng.kpa.failed,
+        )
+
+    def _pending(self, revision: str) -> int:
+        status_of = getattr(self._scaler, "status", None)
+        if status_of is None:
+            return 0
+        pending = getattr(status_of(revision), "pending", 0)
+        return pending if isinstance(pending, int) else 0
+
+    def _wall(self, t: float | None) -> float | None:
+        if t is None:
+            return None
+        return self._clock.time() - (self._clock.monotonic() - t)
+
+    # -- the loop --------------------------------------------------------------------------
+
+    async def run(self) -> None:
+        """Tick every 2 s (and wake at the KPA's timers) until cancelled."""
+        clock = self._clock
+        next_tick = clock.monotonic() + TICK_INTERVAL
+        while True:
+            now = clock.monotonic()
+            timers = [
+                e.engine.last.requeue_at
+                for e in self._entries.values()
+                if e.engine.last is not None and e.engine.last.requeue_at is not None
+            ]
+            wake = min([next_tick, *(t for t in timers if t > now)])
+            await clock.sleep(wake - now)
+            now = clock.monotonic()
+            if now >= next_tick:
+                while next_tick <= now:
+                    next_tick += TICK_INTERVAL
+                self.tick(now)
+            else:
+                for name, entry in list(self._entries.items()):
+                    last = entry.engine.last
+                    if last is not None and last.requeue_at is not None and last.requeue_at <= now:
+                        self._evaluate(name, entry, now)
+
+    def tick(self, now: float) -> None:
+        """Decide for every revision at ``now``."""
+        for name, entry in list(self._entries.items()):
+            self._evaluate(name, entry, now)
+
+    def _evaluate(self, name: str, entry: _Entry, now: float) -> None:
+        eng = entry.engine
+        before_desired, before_applied = eng.desired, eng.applied
+        try:
+            ready = self._scaler.ready_count(name)
+            usage = self._scaler.usage(name) if eng.spec.is_hpa else None
+            ev = eng.evaluate(now, ready=ready, usage=usage)
+            if ev.apply is not None:
+                self._scaler.set_desired(name, ev.apply)
+        except Exception:
+            log.exception("revision %s: autoscaler evaluation failed", name)
+            return
+        if ev.desired != before_desired or eng.applied != before_applied:
+            self._log(name, eng, ev, ready, before_applied)
+        if ev.failed:
+            msg = (
+                f"revision {name} did not become ready within the progress deadline "
+                f"({eng.spec.progress_deadline:g}s); scaled to zero"
+            )
+            log.warning("revision %s: ProgressDeadlineExceeded: %s", name, msg)
+            self._listener.revision_failed(name, "ProgressDeadlineExceeded", msg)
+        if ev.recovered:
+            self._listener.revision_recovered(name)
+        self._gauges(entry, ev, ready)
+
+    def _log(self, name: str, eng: RevisionEngine, ev: Evaluation, ready: int, before: int) -> None:
+        d = ev.decision
+        if d is not None:
+            log.info(
+                "revision %s: desired %d, replicas %d -> %d (%s; stable %.3f panic %.3f target "
+                "%g ready %d panic-mode %s ebc %g pa %s)",
+                name, ev.desired, before, eng.applied, eng.decider.reason, d.stable, d.panic,
+                eng.spec.target_value, ready, d.panic_mode, d.ebc, eng.kpa.active,
+            )  # fmt: skip
+        elif ev.hpa is not None:
+            log.info(
+                "revision %s: replicas %d -> %d (%s; %s utilization %.1f%% target %g%% ready %d)",
+                name, before, eng.applied, ev.hpa.reason, eng.spec.metric, ev.hpa.utilization,
+                eng.spec.target_value, ready,
+            )  # fmt: skip
+
+    def _gauges(self, entry: _Entry, ev: Evaluation, ready: int) -> None:
+        desired, actual, target, stable, panic, mode, ebc = entry.gauges
+        eng = entry.engine
+        desired.set(eng.applied)
+        actual.set(ready)
+        target.set(eng.spec.target_value)
+        if ev.decision is not None:
+            stable.set(ev.decision.stable)
+            panic.set(ev.decision.panic)
+            mode.set(1 if ev.decision.panic_mode else 0)
+            ebc.set(ev.decision.ebc)

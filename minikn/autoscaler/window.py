@@ -1,0 +1,178 @@
+"""Windowed metric averages in 1-second buckets, and the max-over-time window of scale-down-delay.
+
+Pure. Mirrors knative/serving ``pkg/autoscaler/aggregation/bucketing.go`` (``TimedFloat64Buckets``,
+``WeightedFloat64Buckets``) and ``aggregation/max/timewindow.go``. Times are seconds on any
+monotonic clock; a bucket is ``floor(t)`` (Knative uses the Unix second; only differences matter).
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Protocol
+
+__all__ = [
+    "LinearWindow",
+    "MaxQueue",
+    "MetricWindow",
+    "WeightedWindow",
+    "make_window",
+    "max_window_push",
+    "smoothing_coefficient",
+]
+
+_PRECISION = 1e6
+"""Linear averages are floored to 6 decimal places (``roundToNDigits`` uses math.Floor)."""
+_WEIGHT_PRECISION = 0.9999
+_MIN_EXPONENT = 0.2
+
+
+class MetricWindow(Protocol):
+    """A windowed average of per-second samples."""
+
+    def record(self, t: float, value: float) -> None: ...
+    def average(self, now: float) -> float: ...
+    def is_empty(self, now: float) -> bool: ...
+
+
+class LinearWindow:
+    """Knative's ``linear`` algorithm: the mean of the valid 1-second buckets.
+
+    Edge rules (bucketing.go):
+
+    * partial window: until a full window of data exists the divisor is the number of seconds
+      since the first write, e.g. 10 at t=0..4 in a 60 s window reads 10, not 50/60;
+    * stale tail: ``d`` seconds after the last write the last ``d`` buckets are dropped and the
+      divisor is ``min(span, n - d)``: silence is not counted as zeros;
+    * a whole window with no write resets the window (the next write starts a partial window);
+    * writes older than a window are dropped; samples in the same second are summed.
+    """
+
+    __slots__ = ("_buckets", "_first", "_last", "_n", "_total")
+
+    def __init__(self, window: float) -> None:
+        self._n = max(1, math.ceil(window))
+        self._buckets = [0.0] * self._n
+        self._first: int | None = None
+        self._last: int | None = None
+        self._total = 0.0
+
+    @property
+    def size(self) -> int:
+        """Number of 1-second buckets."""
+        return self._n
+
+    def record(self, t: float, value: float) -> None:
+        b = math.floor(t)
+        last, n = self._last, self._n
+        if last is None:
+            self._first = self._last = b
+        elif b != last:
+            if b + n <= last:
+                return  # older than the window: ignored
+            if self._first is None or self._first > b:
+                self._first = b
+            if b > last:
+                if b - last >= n:
+                    # A window of silence: reset, the next average is a partial window again.
+                    self._first = b
+                    self._buckets = [0.0] * n
+                    self._total = 0.0
+                else:
+                    buckets = self._buckets
+                    for i in range(last + 1, b + 1):
+                        idx = i % n
+                        self._total -= buckets[idx]
+                        buckets[idx] = 0.0
+                self._last = b
+        self._buckets[b % n] += value
+        self._total += value
+
+    def is_empty(self, now: float) -> bool:
+        """No write within the window (Knative's ``IsEmpty``: now - lastWrite > window)."""
+        return self._last is None or math.floor(now) - self._last > self._n
+
+    def average(self, now: float) -> float:
+        last, first = self._last, self._first
+        if last is None or first is None:
+            return 0.0
+        n = self._n
+        d = math.floor(now) - last
+        span = last - first + 1
+        if d <= 0:
+            return math.floor(self._total / min(span, n) * _PRECISION) / _PRECISION
+        if d < n:
+            ret = self._total
+            buckets = self._buckets
+            for i in range(last + 1, last + d + 1):
+                ret -= buckets[i % n]
+            return math.floor(ret / min(span, n - d) * _PRECISION) / _PRECISION
+        return 0.0
+
+
+def smoothing_coefficient(buckets: int) -> float:
+    """a = max(1 - (1 - 0.9999)^(1/n), 0.2): 0.2 for 60 buckets, ~0.785 for 6."""
+    return max(1.0 - math.pow(1.0 - _WEIGHT_PRECISION, 1.0 / buckets), _MIN_EXPONENT)
+
+
+class WeightedWindow(LinearWindow):
+    """Knative's ``weighted-exponential``: sum of bucket*a(1-a)^age, newest first, not renormalized.
+
+    Worked example (bucketing.go's comment, a=0.6): data [10, 10, 5, 5] newest last ->
+    5*0.6 + 5*0.6*0.4 + 10*0.6*0.4^2 + 10*0.6*0.4^3 = 5.544. ``d`` idle seconds after the last
+    write the series starts at a(1-a)^d and covers ``n - d`` buckets. Not rounded.
+    """
+
+    __slots__ = ("alpha",)
+
+    def __init__(self, window: float) -> None:
+        super().__init__(window)
+        self.alpha = smoothing_coefficient(self._n)
+
+    def average(self, now: float) -> float:
+        last = self._last
+        if last is None or self.is_empty(now):
+            return 0.0
+        n, alpha = self._n, self.alpha
+        num = n
+        multiplier = alpha
+        d = math.floor(now) - last
+        if d > 0:
+            multiplier *= (1.0 - alpha) ** d
+            num -= d
+        buckets = self._buckets
+        ret = 0.0
+        for i in range(num):
+            ret += buckets[(last - i) % n] * multiplier
+            multiplier *= 1.0 - alpha
+        return ret
+
+
+def make_window(algorithm: str, window: float) -> LinearWindow:
+    """The window of ``algorithm`` (``linear`` or ``weighted-exponential``)."""
+    if algorithm in ("weighted-exponential", "weightedExponential"):
+        return WeightedWindow(window)
+    return LinearWindow(window)
+
+
+MaxQueue = tuple[tuple[int, int], ...]
+"""Monotonic (slot, value) queue, largest value at the front: a max-over-time window's state."""
+
+
+def max_window_push(
+    queue: MaxQueue, t: float, value: int, *, duration: float, granularity: float = 2.0
+) -> tuple[MaxQueue, int]:
+    """Record ``value`` at ``t`` and return (new queue, max over the last ``duration`` seconds).
+
+    Knative's scale-down-delay window (``max.NewTimeWindow(delay, tickInterval=2s)``): a slot is
+    ``floor(t / granularity)``; the maximum covers the ``ceil(duration / granularity)`` newest
+    slots.
+    Worked example (delay 10 s, 2 s slots -> 5 slots): values 5@t=0, 2@t=2, then at t=10 slot 5
+    evicts slot 0 and the max falls to 2.
+    """
+    size = max(1, math.ceil(duration / granularity))
+    slot = math.floor(t / granularity)
+    kept = [item for item in queue if item[0] > slot - size]
+    while kept and kept[-1][1] <= value:
+        kept.pop()
+    kept.append((slot, value))
+    return tuple(kept), kept[0][1]

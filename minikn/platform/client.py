@@ -1,0 +1,75 @@
+"""A small blocking client of the control-plane API for the CLI (standard library only)."""
+
+from __future__ import annotations
+
+import json
+import os
+import urllib.error
+import urllib.request
+from typing import Any
+
+from minikn.core.errors import MiniknError
+
+__all__ = ["DEFAULT_SERVER", "SERVER_ENV", "ApiClient", "ApiError"]
+
+SERVER_ENV = "MINIKN_SERVER"
+DEFAULT_SERVER = "http://127.0.0.1:8081"
+
+
+class ApiError(MiniknError):
+    """The API answered an error (``status`` is its HTTP code) or could not be reached."""
+
+    def __init__(self, message: str, *, status: int = 0) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+class ApiClient:
+    def __init__(
+        self, server: str | None = None, token: str | None = None, timeout: float = 30.0
+    ) -> None:
+        self.server = (server or os.environ.get(SERVER_ENV) or DEFAULT_SERVER).rstrip("/")
+        self.token = token if token is not None else os.environ.get("MINIKN_API_TOKEN")
+        self.timeout = timeout
+
+    def request(
+        self,
+        method: str,
+        path: str,
+        *,
+        body: str | None = None,
+        content_type: str = "application/yaml",
+    ) -> Any:
+        headers = {"Accept": "application/json"}
+        if body is not None:
+            headers["Content-Type"] = content_type
+        if self.token:
+            headers["Authorization"] = f"Bearer {self.token}"
+        req = urllib.request.Request(
+            self.server + path,
+            data=body.encode() if body is not None else None,
+            method=method,
+            headers=headers,
+        )
+        try:
+            with urllib.request.urlopen(req, timeout=self.timeout) as resp:
+                return json.loads(resp.read() or b"null")
+        except urllib.error.HTTPError as exc:
+            raw = exc.read()
+            try:
+                message = json.loads(raw).get("message") or json.loads(raw).get("error")
+            except (ValueError, AttributeError):
+                message = raw.decode(errors="replace") or exc.reason
+            raise ApiError(str(message), status=exc.code) from exc
+        except (urllib.error.URLError, OSError) as exc:
+            reason = getattr(exc, "reason", exc)
+            raise ApiError(
+                f"cannot reach the minikn API at {self.server} ({reason}); is `minikn serve` "
+                f"running? (set --server or {SERVER_ENV})"
+            ) from exc
+
+    def isvc_path(self, namespace: str | None, name: str | None = None) -> str:
+        if namespace is None:
+            return "/apis/serving.kserve.io/v1beta1/inferenceservices"
+        base = f"/apis/serving.kserve.io/v1beta1/namespaces/{namespace}/inferenceservices"
+        return f"{base}/{name}" if name else base

@@ -1,0 +1,101 @@
+"""``minikn describe isvc NAME``: spec summary, revisions, traffic, conditions, events."""
+
+from __future__ import annotations
+
+import argparse
+from typing import Any
+
+from rich.table import Table
+
+from minikn.core.errors import MiniknError
+from minikn.platform.commands.common import SubParsers, add_client_args, age, client, console, fail
+
+__all__ = ["register"]
+
+
+def register(sub: SubParsers) -> None:
+    p = sub.add_parser("describe", help="show one InferenceService in detail")
+    p.add_argument("resource", choices=("isvc", "inferenceservice"))
+    p.add_argument("name")
+    add_client_args(p)
+    p.set_defaults(func=run)
+
+
+def _spec_lines(spec: dict[str, Any]) -> list[str]:
+    lines = []
+    for comp in ("predictor", "transformer", "explainer", "default", "canary"):
+        body = spec.get(comp)
+        if not isinstance(body, dict):
+            continue
+        impl = [k for k in body if isinstance(body[k], dict) and k not in ("logger", "batcher")]
+        what = ", ".join(impl) or ("containers" if "containers" in body else "?")
+        extras = [
+            f"{k}={body[k]}"
+            for k in ("minReplicas", "maxReplicas", "canaryTrafficPercent", "containerConcurrency")
+            if k in body
+        ]
+        lines.append(f"  {comp}: {what} {' '.join(extras)}".rstrip())
+    return lines
+
+
+def run(args: argparse.Namespace) -> int:
+    api = client(args)
+    ns, name = args.namespace, args.name
+    try:
+        item = api.request("GET", api.isvc_path(ns, name))
+        revisions = api.request(
+            "GET", f"/api/v1/namespaces/{ns}/inferenceservices/{name}/revisions"
+        )["items"]
+        events = api.request("GET", f"/api/v1/namespaces/{ns}/inferenceservices/{name}/events")[
+            "items"
+        ]
+    except MiniknError as exc:
+        return fail(exc.message)
+    out = console()
+    status = item.get("status") or {}
+    meta = item.get("metadata") or {}
+    out.print(f"Name:        {meta.get('name')}")
+    out.print(f"Namespace:   {meta.get('namespace')}")
+    out.print(f"API version: {item.get('apiVersion')}")
+    out.print(f"URL:         {status.get('url')}")
+    out.print(f"Age:         {age(meta.get('creationTimestamp'))}")
+    out.print("Spec:")
+    for line in _spec_lines(item.get("spec") or {}):
+        out.print(line)
+    rev_table = Table(title="Revisions", box=None, title_justify="left")
+    for col in ("NAME", "COMPONENT", "READY", "TRAFFIC", "TAGS", "IMAGE / RUNTIME", "FAILURE"):
+        rev_table.add_column(col)
+    for r in revisions:
+        spec = r["spec"]
+        model = spec.get("model") or {}
+        runtime = model.get("runtime") or spec["container"].get("image") or ""
+        failure = r["failure"]
+        rev_table.add_row(
+            r["name"],
+            r["component"],
+            "True" if r["ready"] else "False",
+            f"{r['percent']}%",
+            ",".join(r["tags"]),
+            runtime,
+            f"{failure['reason']}: {failure['message']}" if failure else "",
+        )
+    out.print(rev_table)
+    cond_table = Table(title="Conditions", box=None, title_justify="left")
+    for col in ("TYPE", "STATUS", "REASON", "MESSAGE", "SINCE"):
+        cond_table.add_column(col)
+    for c in status.get("conditions", []):
+        cond_table.add_row(
+            c["type"],
+            c["status"],
+            c.get("reason", ""),
+            c.get("message", ""),
+            age(c.get("lastTransitionTime")),
+        )
+    out.print(cond_table)
+    ev_table = Table(title="Events", box=None, title_justify="left")
+    for col in ("TYPE", "REASON", "REVISION", "MESSAGE"):
+        ev_table.add_column(col)
+    for e in events:
+        ev_table.add_row(e["type"], e["reason"], e.get("revision") or "", e["message"])
+    out.print(ev_table)
+    return 0

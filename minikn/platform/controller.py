@@ -1,0 +1,379 @@
+"""The control plane: apply/delete ISVCs, keep revisions, traffic and status, tell the data path.
+
+``apply`` validates every document first and commits only when all are accepted, so a refused
+apply changes nothing. Replica reports (``revision_ready`` ...) recompute traffic at once; the
+state is persisted by an owned background task.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import copy
+import logging
+from collections.abc import Callable, Sequence
+from typing import Any, Protocol
+
+from minikn.config import Settings
+from minikn.core.clock import Clock
+from minikn.core.errors import Conflict, InvalidInput, NotFound
+from minikn.core.events import Event, EventSink
+from minikn.core.revision import RevisionSpec
+from minikn.core.routes import RouteTable
+from minikn.platform.documents import Document
+from minikn.platform.reconcile import (
+    TAG_ROUTING,
+    isvc_route,
+    live_revisions,
+    plan_component,
+    refresh,
+)
+from minikn.platform.results import ApplyResult, named, validate_documents
+from minikn.platform.runtimes import RuntimeRegistry
+from minikn.platform.state import IsvcState, PlaneState, isvc_key
+from minikn.platform.store import StateStore
+from minikn.platform.validate import AnnotationValidator, ParsedIsvc, ParsedRuntime, parse_document
+from minikn.platform.views import isvc_resource, revision_rows
+
+__all__ = ["ApplyResult", "ControlPlaneListener", "Controller", "validate_documents"]
+# ApplyResult and validate_documents live in results.py; re-exported here for callers.
+
+log = logging.getLogger("minikn.platform.controller")
+
+
+class ControlPlaneListener(Protocol):
+    """Where the controller publishes what should run and how traffic splits."""
+
+    def revisions_changed(self, live: Sequence[RevisionSpec], routable: set[str]) -> None: ...
+
+    def routes_changed(self, table: RouteTable) -> None: ...
+
+
+class Controller:
+    """Owns the applied ISVCs; implements RevisionListener minus ``endpoints_changed``."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        clock: Clock,
+        store: StateStore,
+        registry: RuntimeRegistry,
+        events: EventSink,
+        listener: ControlPlaneListener | None = None,
+        check_annotations: AnnotationValidator | None = None,
+    ) -> None:
+        self.settings = settings
+        self._clock = clock
+        self._store = store
+        self.registry = registry
+        self.events = events
+        self._listener = listener
+        self._check = check_annotations
+        self._state = PlaneState()
+        self._lock = asyncio.Lock()
+        self._dirty = asyncio.Event()
+        self._saver: asyncio.Task[None] | None = None
+        self.status_extras: Callable[[str], dict[str, Any]] | None = None
+        """Hook: per-revision extras (autoscaler, replicas) merged into GET responses."""
+
+    def set_listener(self, listener: ControlPlaneListener | None) -> None:
+        self._listener = listener
+
+    # --- lifecycle -----------------------------------------------------------------------------
+
+    async def start(self) -> None:
+        """Restore the saved state, publish it, start the persister."""
+        self._state = await asyncio.to_thread(self._store.load)
+        for doc in self._state.runtimes:
+            self.registry.add(doc)
+        now = self._clock.time()
+        for isvc in self._state.isvcs.values():
+            refresh(isvc, ready=set(self._state.ready), failures=self._state.failures, now=now)
+        log.info(
+            "restored %d isvcs, %d revisions", len(self._state.isvcs), len(self._state.revisions)
+        )
+        self._publish()
+        self._saver = asyncio.create_task(self._persist_loop(), name="minikn.platform.persist")
+
+    async def close(self) -> None:
+        if self._saver is not None:
+            self._saver.cancel()
+            await asyncio.gather(self._saver, return_exceptions=True)
+            self._saver = None
+        await self._save()
+
+    async def _save(self) -> None:
+        snapshot = self._state.model_copy(deep=True)
+        self._dirty.clear()
+        await asyncio.to_thread(self._store.save, snapshot)
+
+    async def _persist_loop(self) -> None:
+        while True:
+            await self._dirty.wait()
+            try:
+                async with self._lock:
+                    await self._save()
+            except OSError:
+                log.exception("cannot save the control-plane state; will retry on the next change")
+
+    # --- apply/delete --------------------------------------------------------------------------
+
+    def _plan(
+        self, state: PlaneState, registry: RuntimeRegistry, parsed: ParsedIsvc, doc: Document
+    ) -> ApplyResult:
+        key = isvc_key(parsed.namespace, parsed.name)
+        for other in state.isvcs.values():
+            if other.name == parsed.name and other.namespace != parsed.namespace:
+                raise Conflict(
+                    f"{doc.where()}: metadata.name: an InferenceService named {parsed.name} "
+                    f"exists in namespace {other.namespace} (revision names are global in minikn)"
+                )
+        now = self._clock.time()
+        old = state.isvcs.get(key)
+        isvc = (
+            old.model_copy(deep=True)
+            if old is not None
+            else IsvcState(
+                name=parsed.name,
+                namespace=parsed.namespace,
+                api_version=parsed.api_version,
+                doc=parsed.doc,
+                created_at=now,
+                updated_at=now,
+            )
+        )
+        if old is not None and old.doc.get("spec") != parsed.doc.get("spec"):
+            isvc.generation += 1
+        isvc.doc, isvc.api_version, isvc.updated_at = parsed.doc, parsed.api_version, now
+        isvc.tag_routing = parsed.annotations.get(TAG_ROUTING, "").lower() == "true"
+        created: list[str] = []
+        warnings: list[tuple[str, str]] = []
+        components = {}
+        for name, intent in parsed.components.items():
+            try:
+                planned = plan_component(
+                    isvc.components.get(name),
+                    isvc=parsed.name,
+                    namespace=parsed.namespace,
+                    component=name,
+                    intent=intent,
+                    meta_annotations=parsed.annotations,
+                    settings=self.settings,
+                    registry=registry,
+                    now=now,
+                )
+            except InvalidInput as exc:
+                raise InvalidInput(f"{doc.where()}: spec.{name}: {exc.message}") from exc
+            components[name] = planned.state
+            for rev in planned.created:
+                state.revisions[rev.name] = rev
+                created.append(rev.name)
+            warnings.extend(planned.errors)
+        for name, cs in isvc.components.items():
+            if name not in components:  # a removed transformer/explainer takes its revisions along
+                _forget(state, cs.revisions)
+        isvc.components = components
+        state.isvcs[key] = isvc
+        action = (
+            "created"
+            if old is None
+            else ("configured" if created or old.doc != parsed.doc else "unchanged")
+        )
+        return ApplyResult(
+            doc.where(),
+            "InferenceService",
+            parsed.name,
+            parsed.namespace,
+            action,
+            created,
+            warnings,
+        )
+
+    async def apply(
+        self, docs: Sequence[Document], *, create_only: bool = False
+    ) -> list[ApplyResult]:
+        """Validate all documents, then commit all of them or none (InvalidInput names each)."""
+        async with self._lock:
+            state = self._state.model_copy(deep=True)
+            registry = copy.deepcopy(self.registry)
+            results: list[ApplyResult] = []
+            problems: list[str] = []
+            for doc in docs:
+                try:
+                    parsed = parse_document(doc, self.settings, self._check)
+                    if isinstance(parsed, ParsedRuntime):
+                        registry.add(parsed.doc)
+                        state.runtimes = [
+                            d
+                            for d in state.runtimes
+                            if d.get("metadata", {}).get("name") != parsed.name
+                        ]
+                        state.runtimes.append(parsed.doc)
+                        results.append(
+                            ApplyResult(doc.where(), parsed.kind, parsed.name, "", "configured")
+                        )
+                        continue
+                    if create_only and isvc_key(parsed.namespace, parsed.name) in state.isvcs:
+                        raise Conflict(f'inferenceservices "{parsed.name}" already exists')
+                    results.append(self._plan(state, registry, parsed, doc))
+                except InvalidInput as exc:
+                    problems.append(named(doc, exc))
+            if problems:
+                raise InvalidInput("\n".join(problems), reason="Invalid")
+            now = self._clock.time()
+            for r in results:
+                isvc = state.isvcs.get(isvc_key(r.namespace, r.name))
+                if isvc is not None:
+                    refresh(isvc, ready=set(state.ready), failures=state.failures, now=now)
+                    for rev in r.revisions:
+                        self._emit(isvc, "RevisionCreated", f"created revision {rev}", revision=rev)
+                    for reason, message in r.warnings:
+                        self._emit(isvc, reason, message, warning=True)
+            self._state, self.registry = state, registry
+            await self._save()
+        self._publish()
+        return results
+
+    async def delete(self, namespace: str, name: str) -> None:
+        async with self._lock:
+            key = isvc_key(namespace, name)
+            isvc = self._state.isvcs.pop(key, None)
+            if isvc is None:
+                raise NotFound(f'inferenceservices "{name}" not found in namespace {namespace}')
+            for cs in isvc.components.values():
+                _forget(self._state, cs.revisions)
+            self.events.forget(namespace, name)
+            await self._save()
+        log.info("deleted isvc %s/%s", namespace, name)
+        self._publish()
+
+    # --- replica reports (RevisionListener) ----------------------------------------------------
+
+    def _owner(self, revision: str) -> IsvcState | None:
+        spec = self._state.revisions.get(revision)
+        return None if spec is None else self._state.isvcs.get(isvc_key(spec.namespace, spec.isvc))
+
+    def _changed(self, isvc: IsvcState) -> None:
+        refresh(
+            isvc,
+            ready=set(self._state.ready),
+            failures=self._state.failures,
+            now=self._clock.time(),
+        )
+        self._dirty.set()
+        self._publish()
+
+    def revision_ready(self, revision: str) -> None:
+        isvc = self._owner(revision)
+        if isvc is None or revision in self._state.ready:
+            return
+        self._state.ready.append(revision)
+        self._emit(isvc, "RevisionReady", f"revision {revision} is ready", revision=revision)
+        self._changed(isvc)
+
+    def revision_failed(self, revision: str, reason: str, message: str) -> None:
+        isvc = self._owner(revision)
+        if isvc is None or self._state.failures.get(revision) == (reason, message):
+            return
+        self._state.failures[revision] = (reason, message)
+        self._emit(isvc, reason, message, revision=revision, warning=True)
+        self._changed(isvc)
+
+    def revision_recovered(self, revision: str) -> None:
+        isvc = self._owner(revision)
+        if isvc is None or self._state.failures.pop(revision, None) is None:
+            return
+        self._emit(isvc, "RevisionRecovered", f"revision {revision} recovered", revision=revision)
+        self._changed(isvc)
+
+    # --- reads ---------------------------------------------------------------------------------
+
+    def _get(self, namespace: str, name: str) -> IsvcState:
+        isvc = self._state.isvcs.get(isvc_key(namespace, name))
+        if isvc is None:
+            raise NotFound(f'inferenceservices "{name}" not found in namespace {namespace}')
+        return isvc
+
+    def resource(self, isvc: IsvcState) -> dict[str, Any]:
+        """The ISVC as the API returns it: the applied document plus a KServe status."""
+        return isvc_resource(isvc, self.settings, self.status_extras)
+
+    def get(self, namespace: str, name: str) -> dict[str, Any]:
+        return self.resource(self._get(namespace, name))
+
+    def list_isvcs(self, namespace: str | None = None) -> list[dict[str, Any]]:
+        return [
+            self.resource(i)
+            for _, i in sorted(self._state.isvcs.items())
+            if namespace is None or i.namespace == namespace
+        ]
+
+    def revisions(self, namespace: str, name: str) -> list[RevisionSpec]:
+        isvc = self._get(namespace, name)
+        names = [r for cs in isvc.components.values() for r in cs.revisions]
+        return [self._state.revisions[r] for r in names if r in self._state.revisions]
+
+    def revision_states(self, namespace: str, name: str) -> list[dict[str, Any]]:
+        """Each revision with its traffic share, readiness and failure (``minikn revisions``)."""
+        isvc = self._get(namespace, name)
+        return revision_rows(isvc, self.revisions(namespace, name), self._state)
+
+    def recent_events(self, namespace: str, name: str) -> list[Event]:
+        self._get(namespace, name)
+        return self.events.recent(namespace, name)
+
+    def live(self) -> tuple[list[RevisionSpec], set[str]]:
+        live: set[str] = set()
+        routable: set[str] = set()
+        for isvc in self._state.isvcs.values():
+            lv, rt = live_revisions(isvc)
+            live |= lv
+            routable |= rt
+        return [
+            self._state.revisions[r] for r in sorted(live) if r in self._state.revisions
+        ], routable
+
+    def route_table(self) -> RouteTable:
+        return RouteTable(
+            domain=self.settings.kserve.ingress.ingress_domain,
+            isvcs=tuple(isvc_route(i) for _, i in sorted(self._state.isvcs.items())),
+        )
+
+    # --- helpers -------------------------------------------------------------------------------
+
+    def _publish(self) -> None:
+        if self._listener is None:
+            return
+        live, routable = self.live()
+        self._listener.revisions_changed(live, routable)
+        self._listener.routes_changed(self.route_table())
+
+    def _emit(
+        self,
+        isvc: IsvcState,
+        reason: str,
+        message: str,
+        *,
+        revision: str | None = None,
+        warning: bool = False,
+    ) -> None:
+        log.info("isvc %s/%s: %s: %s", isvc.namespace, isvc.name, reason, message)
+        self.events.emit(
+            Event(
+                time=self._clock.time(),
+                type="Warning" if warning else "Normal",
+                reason=reason,
+                message=message,
+                isvc=isvc.name,
+                namespace=isvc.namespace,
+                revision=revision,
+            )
+        )
+
+
+def _forget(state: PlaneState, revisions: Sequence[str]) -> None:
+    gone = set(revisions)
+    for rev in gone:
+        state.revisions.pop(rev, None)
+        state.failures.pop(rev, None)
+    state.ready = [r for r in state.ready if r not in gone]

@@ -1,0 +1,243 @@
+"""``minikn load``: argument parsing, target resolution and the run, wired together.
+
+The CLI calls :func:`add_load_arguments` on its ``load`` sub-parser and :func:`load_command` with
+the parsed arguments; the exit code is 0 on success, 1 when a threshold failed, 2 on bad input.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import sys
+from dataclasses import replace
+from pathlib import Path
+
+import aiohttp
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+from minikn.core.clock import Clock, SystemClock
+from minikn.core.errors import InvalidInput, MiniknError, NotFound
+from minikn.platform.commands.common import SubParsers
+from minikn.platform.load.api import PlatformClient, ReplicaPoller
+from minikn.platform.load.coldstart import analyze_cold_start
+from minikn.platform.load.output import write_csv, write_plot
+from minikn.platform.load.report import print_report
+from minikn.platform.load.runner import LoadPlan, LoadRunner
+from minikn.platform.load.stats import RequestRecord, summarize
+from minikn.platform.load.target import (
+    EXAMPLE_INPUT_ANNOTATION,
+    IsvcInfo,
+    Target,
+    example_body,
+    find_isvc_yaml,
+    isvc_from_doc,
+    model_path,
+    read_body,
+    resolve_host,
+)
+from minikn.platform.load.thresholds import Thresholds, check_thresholds, parse_duration
+
+__all__ = ["add_load_arguments", "load_command", "register"]
+
+
+def _duration(text: str) -> float:
+    try:
+        return parse_duration(text)
+    except InvalidInput as exc:
+        raise argparse.ArgumentTypeError(exc.message) from exc
+
+
+def add_load_arguments(parser: argparse.ArgumentParser) -> None:
+    """Add ``minikn load``'s arguments to ``parser``."""
+    env = os.environ.get
+    parser.add_argument("target", help="an ISVC name, an ISVC YAML file, or a URL")
+    g = parser.add_argument_group("load")
+    g.add_argument("-c", "--concurrency", type=int, default=10, help="closed model: workers")
+    g.add_argument("-n", "--requests", type=int, help="requests to send (default 200)")
+    g.add_argument("-z", "--duration", type=_duration, help="send for this long (e.g. 30s)")
+    g.add_argument("--rate", type=float, help="open model: requests per second (like vegeta)")
+    g.add_argument("--max-inflight", type=int, default=10_000, help="open model: in-flight cap")
+    g.add_argument("--timeout", type=_duration, default=300.0, help="per request (default 300s)")
+    r = parser.add_argument_group("request")
+    r.add_argument("-d", "--data", type=Path, help="request body file (default: example input)")
+    r.add_argument("--protocol", choices=("v1", "v2"), help="default: the ISVC's protocolVersion")
+    r.add_argument("--content-type", default="application/json")
+    r.add_argument("--host", help="Host header (default: <isvc>.<namespace>.<domain>)")
+    r.add_argument("--namespace", default="default")
+    r.add_argument("--component", default="predictor", help="whose replicas to follow")
+    r.add_argument("--isvc", help="with a URL target: the ISVC whose replicas to follow")
+    r.add_argument("--domain", default="example.com", help="ingress domain")
+    r.add_argument("--examples-dir", type=Path, default=Path("config/examples"))
+    r.add_argument("--revision-header", default="x-minikn-revision")
+    p = parser.add_argument_group("platform")
+    p.add_argument("--ingress", default=env("MINIKN_INGRESS", "http://127.0.0.1:8080"))
+    p.add_argument("--server", default=env("MINIKN_SERVER", "http://127.0.0.1:8081"))
+    p.add_argument("--token", default=env("MINIKN_API_TOKEN"), help="API bearer token")
+    p.add_argument("--poll-interval", type=_duration, default=0.5, help="replica sampling")
+    o = parser.add_argument_group("output")
+    o.add_argument("--csv", type=Path, help="write one row per request")
+    o.add_argument("--plot", type=Path, help="draw concurrency, replicas, latency (PNG)")
+    o.add_argument("--no-progress", action="store_true", help="no progress bar")
+    o.add_argument("--max-error-rate", type=float, help="fail above this error fraction")
+    o.add_argument("--p99-under", type=_duration, help="fail unless p99 is below (e.g. 2s)")
+
+
+def register(sub: SubParsers) -> None:
+    """Add ``minikn load`` to the CLI (a ``minikn.platform.commands`` registry module)."""
+    p = sub.add_parser(
+        "load",
+        help="load-test an ISVC or URL, with a scale-from-zero report",
+        description="Send V1/V2 inference load (closed model with -c, open model with --rate) "
+        "and report counts, latency percentiles and what the cold start cost.",
+    )
+    add_load_arguments(p)
+    p.set_defaults(func=load_command)
+
+
+def load_command(args: argparse.Namespace) -> int:
+    """Run ``minikn load``; the exit code for the shell."""
+    try:
+        return asyncio.run(run_load(args, clock=SystemClock()))
+    except MiniknError as exc:
+        print(f"minikn load: {exc.message}", file=sys.stderr)
+        return 2
+
+
+async def _resolve(args: argparse.Namespace, client: PlatformClient) -> Target:
+    ns: str = args.namespace
+    if args.target.startswith(("http://", "https://")):
+        if args.data is None:
+            raise InvalidInput("a URL target needs a request body: pass -d/--data FILE")
+        info = IsvcInfo(args.isvc, ns, args.protocol or "v1") if args.isvc else None
+        return Target(args.target, args.host, read_body(args.data), args.content_type, info)
+    info = find_isvc_yaml(args.target, namespace=ns, examples_dir=args.examples_dir)
+    name = info.name if info is not None else args.target
+    api = isvc_from_doc(await client.get_isvc(ns, name), default_namespace=ns)
+    found = info or api
+    if found is None:
+        raise NotFound(
+            f"no InferenceService {ns}/{name}: not under {args.examples_dir} "
+            f"and the API at {args.server} does not know it"
+        )
+    if info is not None and api is not None:
+        found = replace(
+            info,
+            status_url=api.status_url,
+            example_input=info.example_input or api.example_input,
+        )
+    info = found
+    if args.protocol:
+        info = replace(info, protocol=args.protocol)
+    body = read_body(args.data) if args.data is not None else example_body(info)
+    if body is None:
+        raise InvalidInput(
+            f"the ISVC {info.name} has no example input (annotation {EXAMPLE_INPUT_ANNOTATION} "
+            "or an input file beside its YAML); pass -d/--data FILE"
+        )
+    url = args.ingress.rstrip("/") + model_path(info.name, info.protocol)
+    host = args.host or resolve_host(info, args.domain)
+    return Target(url, host, body, args.content_type, info)
+
+
+def _plan(args: argparse.Namespace) -> LoadPlan:
+    return LoadPlan(
+        concurrency=args.concurrency,
+        requests=args.requests,
+        duration=args.duration,
+        rate=args.rate,
+        timeout=args.timeout,
+        max_inflight=args.max_inflight,
+        revision_header=args.revision_header,
+    ).validate()
+
+
+def _progress(plan: LoadPlan, console: Console) -> Progress:
+    return Progress(
+        TextColumn("[bold]minikn load"),
+        BarColumn(),
+        MofNCompleteColumn() if plan.requests is not None else TextColumn("{task.fields[sent]}"),
+        TextColumn("{task.fields[failed]} failed"),
+        TimeElapsedColumn(),
+        console=console,
+        transient=True,
+    )
+
+
+async def run_load(
+    args: argparse.Namespace, *, clock: Clock, console: Console | None = None
+) -> int:
+    """The whole run; ``console`` receives the report (stdout by default)."""
+    out = console or Console()
+    err = Console(stderr=True)
+    plan = _plan(args)
+    thresholds = Thresholds(max_error_rate=args.max_error_rate, p99_under=args.p99_under)
+    connector = aiohttp.TCPConnector(limit=0, force_close=False)
+    async with aiohttp.ClientSession(connector=connector) as session:
+        client = PlatformClient(session, args.server, token=args.token)
+        target = await _resolve(args, client)
+        origin = clock.monotonic()
+        wall_origin = clock.time()
+        poller = (
+            ReplicaPoller(
+                client,
+                namespace=target.isvc.namespace,
+                name=target.isvc.name,
+                component=args.component,
+                clock=clock,
+                origin=origin,
+                interval=args.poll_interval,
+            )
+            if target.isvc is not None
+            else None
+        )
+        show = not args.no_progress and err.is_terminal
+        progress = _progress(plan, err)
+        task = progress.add_task("load", total=plan.requests or plan.duration, sent=0, failed=0)
+        failed = 0
+
+        def on_record(record: RequestRecord) -> None:
+            nonlocal failed
+            failed += not record.ok
+            done = len(runner.records)
+            completed = done if plan.requests is not None else clock.monotonic() - origin
+            progress.update(task, completed=completed, sent=done, failed=failed)
+
+        runner = LoadRunner(
+            target, plan, session=session, clock=clock, origin=origin, on_record=on_record
+        )
+        if poller is not None:
+            await poller.sample()  # before the first request: did the run start at zero?
+        stop = asyncio.Event()
+        with progress if show else _Null():
+            async with asyncio.TaskGroup() as tg:
+                if poller is not None:
+                    tg.create_task(poller.run(stop), name="minikn-load-replica-poller")
+                try:
+                    await runner.run()
+                finally:
+                    stop.set()
+    records = runner.records
+    samples = poller.samples if poller is not None else []
+    summary = summarize(records)
+    cold = analyze_cold_start(records, samples)
+    failures = check_thresholds(summary, thresholds)
+    out.print(
+        f"[bold]minikn load[/bold] {target.url}"
+        + (f" (Host: {target.host})" if target.host else "")
+    )
+    print_report(out, summary, cold, failures)
+    if args.csv is not None:
+        write_csv(args.csv, records, wall_origin=wall_origin, ready_at=cold.ready_at)
+    if args.plot is not None:
+        await asyncio.to_thread(write_plot, args.plot, records, samples, title=args.target)
+    return 1 if failures else 0
+
+
+class _Null:
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(self, *exc: object) -> None:
+        return None

@@ -1,0 +1,171 @@
+"""``minikn serve``: the Platform that owns the store, controller, API and --watch.
+
+Startup in order, shutdown in reverse. The data path (router, activator), autoscaler and replica
+manager plug in where marked: they subscribe to the controller through :class:`ListenerFanOut`
+and report replica events through :class:`RevisionFanOut`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import signal
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from aiohttp import web
+
+from minikn.config import Settings
+from minikn.core.clock import Clock, SystemClock
+from minikn.core.endpoints import Endpoint
+from minikn.core.events import EventSink
+from minikn.core.listeners import RevisionListener
+from minikn.core.revision import RevisionSpec
+from minikn.core.routes import RouteTable
+from minikn.platform.api import TOKEN_ENV, check_bind, create_api_app
+from minikn.platform.controller import Controller, ControlPlaneListener
+from minikn.platform.runtimes import default_registry
+from minikn.platform.store import StateStore
+from minikn.platform.watch import DirectoryWatcher
+
+__all__ = ["ListenerFanOut", "Platform", "PlatformOptions", "RevisionFanOut", "run_platform"]
+
+log = logging.getLogger("minikn.platform.server")
+
+
+class ListenerFanOut:
+    """The controller's one listener, forwarding to every subscriber (replicas, autoscaler, ...)."""
+
+    def __init__(self) -> None:
+        self.subscribers: list[ControlPlaneListener] = []
+
+    def revisions_changed(self, live: Sequence[RevisionSpec], routable: set[str]) -> None:
+        for s in self.subscribers:
+            s.revisions_changed(live, routable)
+
+    def routes_changed(self, table: RouteTable) -> None:
+        for s in self.subscribers:
+            s.routes_changed(table)
+
+
+class RevisionFanOut:
+    """The replica manager's RevisionListener: the controller plus any data-path subscriber."""
+
+    def __init__(self, controller: Controller) -> None:
+        self._controller = controller
+        self.subscribers: list[RevisionListener] = []
+
+    def endpoints_changed(self, revision: str, endpoints: Sequence[Endpoint]) -> None:
+        for s in self.subscribers:
+            s.endpoints_changed(revision, endpoints)
+
+    def revision_ready(self, revision: str) -> None:
+        self._controller.revision_ready(revision)
+        for s in self.subscribers:
+            s.revision_ready(revision)
+
+    def revision_failed(self, revision: str, reason: str, message: str) -> None:
+        self._controller.revision_failed(revision, reason, message)
+        for s in self.subscribers:
+            s.revision_failed(revision, reason, message)
+
+    def revision_recovered(self, revision: str) -> None:
+        self._controller.revision_recovered(revision)
+        for s in self.subscribers:
+            s.revision_recovered(revision)
+
+
+@dataclass(frozen=True)
+class PlatformOptions:
+    """What ``minikn serve`` was asked for (flags over config)."""
+
+    state_dir: Path
+    api_host: str = "127.0.0.1"
+    api_port: int = 8081
+    ingress_host: str = "0.0.0.0"
+    ingress_port: int = 8080
+    backend: str = "auto"
+    watch: Path | None = None
+    token: str | None = field(default=None, repr=False)
+
+
+class Platform:
+    """Everything ``minikn serve`` runs, with an explicit lifecycle."""
+
+    def __init__(
+        self, settings: Settings, options: PlatformOptions, *, clock: Clock | None = None
+    ) -> None:
+        check_bind(options.api_host, options.token)
+        self.settings = settings
+        self.options = options
+        self.clock: Clock = clock or SystemClock()
+        self.events = EventSink()
+        self.store = StateStore(options.state_dir)
+        self.fanout = ListenerFanOut()
+        self.controller = Controller(
+            settings,
+            clock=self.clock,
+            store=self.store,
+            registry=default_registry(),
+            events=self.events,
+            listener=self.fanout,
+        )
+        self.revision_listener = RevisionFanOut(self.controller)
+        self.api_app = create_api_app(self.controller, token=options.token)
+        self._runner: web.AppRunner | None = None
+        self._tasks: list[asyncio.Task[None]] = []
+        self.api_port = 0
+        self.ingress_port = 0
+        # PLUG-IN POINT (lead): build the replica manager with listener=self.revision_listener,
+        # the autoscaler, activator and router here, subscribe them to self.fanout, mount /metrics
+        # on self.api_app and set self.controller.status_extras.
+
+    async def start(self) -> None:
+        await self.controller.start()
+        # PLUG-IN POINT (lead): start replicas (with self.controller.live()), autoscaler task and
+        # router here; set self.ingress_port from Router.start.
+        self._runner = web.AppRunner(self.api_app, handle_signals=False, access_log=None)
+        await self._runner.setup()
+        site = web.TCPSite(self._runner, self.options.api_host, self.options.api_port)
+        await site.start()
+        self.api_port = int(self._runner.addresses[0][1])
+        log.info("API listening on http://%s:%d", self.options.api_host, self.api_port)
+        if self.options.watch is not None:
+            watcher = DirectoryWatcher(self.options.watch, self.controller, clock=self.clock)
+            self._tasks.append(asyncio.create_task(watcher.run(), name="minikn.platform.watch"))
+
+    async def close(self) -> None:
+        for task in reversed(self._tasks):
+            task.cancel()
+        for task in self._tasks:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        self._tasks.clear()
+        if self._runner is not None:
+            await self._runner.cleanup()
+            self._runner = None
+        # PLUG-IN POINT (lead): close router, activator, autoscaler, replicas (reverse of start).
+        await self.controller.close()
+
+
+async def run_platform(settings: Settings, options: PlatformOptions) -> None:
+    """Run until SIGTERM/SIGINT, then shut down gracefully."""
+    platform = Platform(settings, options)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    await platform.start()
+    print(f"minikn: API on http://{options.api_host}:{platform.api_port}", flush=True)
+    try:
+        await stop.wait()
+    finally:
+        log.info("shutting down")
+        await platform.close()
+
+
+def token_from_env() -> str | None:
+    return os.environ.get(TOKEN_ENV) or None

@@ -1,0 +1,288 @@
+"""Replicas as local processes: the built-in model server, or a custom container's command.
+
+Each replica runs in a new process group with its output in a log file and a pid file in the
+state directory (so a restarted platform can adopt it); stop ends the whole process tree.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import dataclasses
+import json
+import logging
+import os
+import signal
+import socket
+import subprocess
+import sys
+from collections.abc import AsyncIterator, Sequence
+from pathlib import Path
+from typing import Any
+
+import psutil
+
+from minikn.core.revision import MODEL_MOUNT, RevisionSpec
+from minikn.core.usage import ResourceUsage
+from minikn.replicas.backend import LABEL_GPUS, replica_env, replica_labels
+from minikn.replicas.logtail import follow_file
+from minikn.replicas.types import ReplicaExit, ReplicaHandle, ReplicaStartError
+
+__all__ = ["ProcessBackend", "process_command"]
+
+log = logging.getLogger("minikn.replicas.process")
+
+EXIT_POLL = 0.1
+"""How often exits are checked (well within the one-second promise)."""
+
+
+def _free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _rewrite_args(args: Sequence[str], model_dir: Path | None, port: int) -> list[str]:
+    out: list[str] = []
+    skip_next = False
+    for raw in args:
+        if skip_next:
+            out.append(str(port))
+            skip_next = False
+            continue
+        arg = raw.replace(MODEL_MOUNT, str(model_dir)) if model_dir is not None else raw
+        if arg == "--http_port":
+            skip_next = True
+        elif arg.startswith("--http_port="):
+            arg = f"--http_port={port}"
+        out.append(arg)
+    return out
+
+
+def process_command(spec: RevisionSpec, model_dir: Path | None, port: int) -> list[str]:
+    """The host command for a replica (pure): the model server natively, else command + args."""
+    c = spec.container
+    if spec.builtin_server:
+        args = _rewrite_args(c.args, model_dir, port)
+        if not any(a == "--http_port" or a.startswith("--http_port=") for a in args):
+            args.append(f"--http_port={port}")
+        if not any(a == "--host" or a.startswith("--host=") for a in args):
+            args.append("--host=127.0.0.1")  # a host process listens on loopback only
+        return [sys.executable, "-m", "minikn.modelserver", *args]
+    if not c.command:
+        raise ReplicaStartError(
+            f"revision {spec.name}: the process backend needs the container's command "
+            "(the image's entrypoint is unknown without Docker)",
+            reason="NoCommand",
+        )
+    return [*_rewrite_args(c.command, model_dir, port), *_rewrite_args(c.args, model_dir, port)]
+
+
+class ProcessBackend:
+    """Local processes on free loopback ports."""
+
+    name = "process"
+
+    def __init__(self, state_dir: Path) -> None:
+        self._dir = state_dir / "replicas"
+        self._children: dict[str, subprocess.Popen[bytes]] = {}
+        self._known: dict[str, ReplicaHandle] = {}
+        self._exits: asyncio.Queue[ReplicaExit] = asyncio.Queue()
+        self._watch: asyncio.Task[None] | None = None
+        self._procs: dict[str, psutil.Process] = {}
+
+    async def start(self) -> None:
+        self._dir.mkdir(parents=True, exist_ok=True)
+        self._watch = asyncio.create_task(self._watch_exits(), name="minikn-process-exits")
+
+    async def close(self) -> None:
+        if self._watch is not None:
+            self._watch.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._watch
+        for child in self._children.values():
+            if child.poll() is None:
+                # Detach: the replica outlives this backend (a restarted platform adopts it by
+                # its pid file), so this Popen must not report it as a leaked child.
+                child.returncode = 0
+        self._children.clear()
+
+    def _paths(self, replica_id: str) -> tuple[Path, Path]:
+        return self._dir / f"{replica_id}.json", self._dir / f"{replica_id}.log"
+
+    async def create(
+        self,
+        spec: RevisionSpec,
+        replica_id: str,
+        *,
+        model_dir: Path | None,
+        gpus: Sequence[str] = (),
+    ) -> ReplicaHandle:
+        port = _free_port()
+        cmd = process_command(spec, model_dir, port)
+        if spec.container.image and not spec.builtin_server:
+            log.warning(
+                "replica %s: process backend ignores image %s", replica_id, spec.container.image
+            )
+        env = {**os.environ, **replica_env(spec, port)}
+        env["CUDA_VISIBLE_DEVICES"] = ",".join(gpus)
+        handle = ReplicaHandle(
+            replica_id=replica_id, revision=spec.name, backend=self.name, ref="",
+            host="127.0.0.1", port=port, labels=replica_labels(spec, replica_id, gpus),
+            gpus=tuple(gpus),
+        )  # fmt: skip
+        return await asyncio.to_thread(self._spawn, spec, handle, cmd, env)
+
+    def _spawn(
+        self, spec: RevisionSpec, handle: ReplicaHandle, cmd: list[str], env: dict[str, str]
+    ) -> ReplicaHandle:
+        replica_id = handle.replica_id
+        pid_file, log_file = self._paths(replica_id)
+        self._dir.mkdir(parents=True, exist_ok=True)
+        cwd = spec.container.working_dir if spec.container.working_dir else None
+        with log_file.open("ab") as out:
+            try:
+                proc = subprocess.Popen(
+                    cmd, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                    env=env, cwd=cwd, start_new_session=True,
+                )  # fmt: skip
+            except OSError as exc:
+                raise ReplicaStartError(
+                    f"replica {replica_id}: cannot run {cmd[0]}: {exc.strerror}",
+                    reason="StartFailed",
+                ) from exc
+        ps = psutil.Process(proc.pid)
+        record = {
+            "pid": proc.pid, "create_time": ps.create_time(), "port": handle.port,
+            "labels": handle.labels,
+        }  # fmt: skip
+        pid_file.write_text(json.dumps(record))
+        handle = dataclasses.replace(handle, ref=str(proc.pid))
+        self._children[replica_id] = proc
+        self._procs[replica_id] = ps
+        self._known[replica_id] = handle
+        return handle
+
+    async def stop(self, handle: ReplicaHandle, *, grace: float) -> None:
+        await asyncio.to_thread(self._stop, handle, grace)
+
+    def _stop(self, handle: ReplicaHandle, grace: float) -> None:
+        ps = self._procs.pop(handle.replica_id, None) or self._process(handle)
+        if ps is not None:
+            with contextlib.suppress(psutil.Error):
+                tree = [ps, *ps.children(recursive=True)]
+                with contextlib.suppress(OSError):
+                    os.killpg(ps.pid, signal.SIGTERM)
+                for p in tree:
+                    with contextlib.suppress(psutil.Error):
+                        p.terminate()
+                _, alive = psutil.wait_procs(tree, timeout=grace)
+                for p in alive:
+                    with contextlib.suppress(psutil.Error):
+                        p.kill()
+                psutil.wait_procs(alive, timeout=5)
+        child = self._children.pop(handle.replica_id, None)
+        if child is not None:
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                child.wait(timeout=1)
+        self._known.pop(handle.replica_id, None)
+        for path in self._paths(handle.replica_id):
+            path.unlink(missing_ok=True)
+
+    def _process(self, handle: ReplicaHandle) -> psutil.Process | None:
+        try:
+            ps = psutil.Process(int(handle.ref))
+        except (psutil.Error, ValueError):
+            return None
+        return ps
+
+    async def list_replicas(self) -> list[ReplicaHandle]:
+        return await asyncio.to_thread(self._list)
+
+    def _list(self) -> list[ReplicaHandle]:
+        handles = []
+        for pid_file in sorted(self._dir.glob("*.json")):
+            replica_id = pid_file.stem
+            try:
+                record: dict[str, Any] = json.loads(pid_file.read_text())
+                ps = psutil.Process(int(record["pid"]))
+                alive = abs(ps.create_time() - float(record["create_time"])) < 0.01
+                alive = alive and ps.status() != psutil.STATUS_ZOMBIE
+            except (OSError, ValueError, KeyError, psutil.Error):
+                alive = False
+            if not alive:
+                for path in self._paths(replica_id):
+                    path.unlink(missing_ok=True)
+                continue
+            labels = {str(k): str(v) for k, v in record["labels"].items()}
+            handle = ReplicaHandle(
+                replica_id=replica_id, revision=labels.get("minikn.io/revision", ""),
+                backend=self.name, ref=str(ps.pid), host="127.0.0.1", port=int(record["port"]),
+                labels=labels, gpus=tuple(g for g in labels.get(LABEL_GPUS, "").split(",") if g),
+            )  # fmt: skip
+            self._known[replica_id] = handle
+            self._procs.setdefault(replica_id, ps)
+            handles.append(handle)
+        return handles
+
+    async def exec(self, handle: ReplicaHandle, command: Sequence[str], *, limit_s: float) -> int:
+        proc = await asyncio.create_subprocess_exec(
+            *command, stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL
+        )
+        try:
+            return await asyncio.wait_for(proc.wait(), limit_s)
+        except TimeoutError:
+            proc.kill()
+            await proc.wait()
+            raise
+
+    def logs(self, handle: ReplicaHandle, *, follow: bool, tail: int = 200) -> AsyncIterator[str]:
+        _, log_file = self._paths(handle.replica_id)
+        proc = self._procs.get(handle.replica_id)
+        return follow_file(log_file, follow=follow, tail=tail, alive=lambda: _running(proc))
+
+    async def usage(self, handle: ReplicaHandle) -> ResourceUsage:
+        ps = self._procs.get(handle.replica_id)
+        if ps is None:
+            return ResourceUsage()
+        return await asyncio.to_thread(_tree_usage, ps)
+
+    async def exits(self) -> AsyncIterator[ReplicaExit]:
+        while True:
+            yield await self._exits.get()
+
+    async def _watch_exits(self) -> None:
+        while True:
+            for replica_id, ps in list(self._procs.items()):
+                child = self._children.get(replica_id)
+                code = child.poll() if child is not None else None
+                if child is not None and code is None:
+                    continue
+                if child is None and _running(ps):
+                    continue
+                self._procs.pop(replica_id, None)
+                self._children.pop(replica_id, None)
+                handle = self._known.get(replica_id)
+                revision = handle.revision if handle is not None else ""
+                log.info("replica %s of %s exited (code %s)", replica_id, revision, code)
+                self._exits.put_nowait(ReplicaExit(replica_id, revision, code, "exited"))
+            await asyncio.sleep(EXIT_POLL)
+
+
+def _running(ps: psutil.Process | None) -> bool:
+    if ps is None:
+        return False
+    try:
+        return ps.is_running() and ps.status() != psutil.STATUS_ZOMBIE
+    except psutil.Error:
+        return False
+
+
+def _tree_usage(ps: psutil.Process) -> ResourceUsage:
+    cores, memory = 0.0, 0
+    with contextlib.suppress(psutil.Error):
+        for p in [ps, *ps.children(recursive=True)]:
+            with contextlib.suppress(psutil.Error):
+                cores += p.cpu_percent(interval=None) / 100.0
+                memory += p.memory_info().rss
+    return ResourceUsage(cpu_cores=cores, memory_bytes=memory, replicas=1)

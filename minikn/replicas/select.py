@@ -1,0 +1,69 @@
+"""Pick the replica backend: ``docker``, ``process``, or ``auto``; auto = Docker when it answers."""
+
+from __future__ import annotations
+
+import logging
+import os
+from pathlib import Path
+from typing import Any, Literal
+
+from minikn.config.loader import Settings
+from minikn.core.errors import Unavailable
+from minikn.replicas.backend import ReplicaBackend
+from minikn.replicas.docker_backend import DockerBackend
+from minikn.replicas.process_backend import ProcessBackend
+
+__all__ = ["docker_client_or_none", "select_backend"]
+
+log = logging.getLogger("minikn.replicas.select")
+
+PING_TIMEOUT = 2
+
+
+def docker_client_or_none(timeout: int = PING_TIMEOUT) -> Any:
+    """A Docker client whose engine answered a ping within ``timeout`` seconds, else None.
+
+    Blocking: callers on the event loop run it in a thread.
+    """
+    try:
+        from docker.client import from_env
+
+        client = from_env(timeout=timeout)
+        client.ping()
+    except Exception as exc:  # no socket, refused, timeout, bad DOCKER_HOST
+        log.debug("no Docker engine answers: %s", exc)
+        return None
+    client.api.timeout = 60  # pings are quick; builds, stops and logs are not
+    return client
+
+
+def _state_dir(state_dir: Path | None) -> Path:
+    if state_dir is not None:
+        return state_dir
+    env = os.environ.get("MINIKN_STATE_DIR")
+    return Path(env) if env else Path.home() / ".minikn"
+
+
+def select_backend(
+    kind: Literal["auto", "docker", "process"],
+    settings: Settings,
+    *,
+    state_dir: Path | None = None,
+) -> ReplicaBackend:
+    """The backend for ``kind``; ``auto`` logs which one it chose and why."""
+    config = settings.minikn.replicas
+    if kind == "process":
+        return ProcessBackend(_state_dir(state_dir))
+    client = docker_client_or_none()
+    if client is not None:
+        if kind == "auto":
+            log.info("replica backend: docker (an engine answered)")
+        return DockerBackend(config, client=client)
+    if kind == "docker":
+        raise Unavailable(
+            "replica backend docker: no Docker engine answers "
+            "(start one, or use --backend process)",
+            reason="NoDockerEngine",
+        )
+    log.info("replica backend: process (no Docker engine answers)")
+    return ProcessBackend(_state_dir(state_dir))

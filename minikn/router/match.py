@@ -1,0 +1,174 @@
+"""Pure Host/path matching and the weighted revision pick (no I/O, no aiohttp).
+
+Hosts follow Knative's ``domain-template`` ``{{.Name}}.{{.Namespace}}.{{.Domain}}`` where a KServe
+component's Knative Service is named ``<isvc>-<component>`` and a tagged target's name is
+``tag-template`` ``{{.Tag}}-{{.Name}}``:
+
+=============================================  =========================================
+Host                                           Reaches
+=============================================  =========================================
+``<isvc>.<ns>.<domain>``                       the ISVC's entry component (transformer)
+``<isvc>-predictor.<ns>.<domain>``             the predictor (also ``-predictor-default``)
+``latest-<isvc>-predictor.<ns>.<domain>``      the predictor's revision tagged ``latest``
+``<name>.<ns>``, ``<name>.<ns>.svc[.cluster.local]``  the same, cluster-local short forms
+=============================================  =========================================
+
+A Host that matches no ISVC and is not under the domain (``localhost:8080``, an IP) falls back to
+the path: ``/v1/models/<name>...`` and ``/v2/models/<name>...`` reach the ISVC serving model
+``<name>`` in the default namespace. ``:explain`` on an ISVC's own host reaches its explainer.
+"""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass, replace
+
+from minikn.core.errors import NotFound, Unavailable
+from minikn.core.revision import ComponentName
+from minikn.core.routes import ComponentRoute, IsvcRoute, RouteTable
+
+__all__ = ["HOST_PREFIX", "Match", "RouteIndex", "pick_revision", "split_host"]
+
+_LOCAL_SUFFIXES = ("", ".svc", ".svc.cluster.local")
+DEFAULT_NAMESPACE = "default"
+HOST_PREFIX = "/_host/"
+
+
+@dataclass(frozen=True, slots=True)
+class Match:
+    """Where a request goes: one component of one ISVC, optionally pinned to a tag."""
+
+    route: IsvcRoute
+    component: ComponentName
+    tag: str | None = None
+    explicit: bool = False
+    """The Host named the component (``<isvc>-predictor...``), so ``:explain`` does not redirect."""
+    strip: int = 0
+    """Leading characters of the path to remove before proxying (the ``/_host/<host>`` prefix)."""
+
+
+def split_host(host: str) -> str:
+    """Lower-case ``host`` without its port (``[::1]:8080`` keeps its brackets)."""
+    host = host.strip().lower()
+    if host.startswith("["):
+        end = host.find("]")
+        return host[: end + 1] if end != -1 else host
+    return host.partition(":")[0]
+
+
+def _model_from_path(path: str) -> str | None:
+    """``/v1/models/iris:predict`` -> ``iris``; ``/v2/models/iris/infer`` -> ``iris``."""
+    for prefix in ("/v1/models/", "/v2/models/"):
+        if path.startswith(prefix):
+            rest = path[len(prefix) :].partition("?")[0]
+            name = rest.partition("/")[0].partition(":")[0]
+            return name or None
+    return None
+
+
+class RouteIndex:
+    """A :class:`RouteTable` indexed by every host and model name it serves (built per table)."""
+
+    def __init__(self, table: RouteTable) -> None:
+        self.domain = table.domain.lower().strip(".")
+        self._hosts: dict[str, Match] = {}
+        self._models: dict[tuple[str, str], IsvcRoute] = {}
+        for isvc in table.isvcs:
+            self._add_isvc(isvc)
+
+    def _add_names(self, name: str, namespace: str, match: Match) -> None:
+        self._hosts[f"{name}.{namespace}.{self.domain}"] = match
+        for suffix in _LOCAL_SUFFIXES:
+            self._hosts[f"{name}.{namespace}{suffix}"] = match
+
+    def _add_isvc(self, isvc: IsvcRoute) -> None:
+        ns = isvc.namespace
+        self._add_names(isvc.name, ns, Match(isvc, isvc.entry))
+        for comp in isvc.components:
+            service = f"{isvc.name}-{comp.component}"
+            for svc in (service, f"{service}-default"):
+                self._add_names(svc, ns, Match(isvc, comp.component, explicit=True))
+                for target in comp.targets:
+                    if target.tag:
+                        tagged = Match(isvc, comp.component, target.tag, explicit=True)
+                        self._add_names(f"{target.tag}-{svc}", ns, tagged)
+        for model in isvc.model_names or (isvc.name,):
+            self._models.setdefault((ns, model), isvc)
+
+    def match(self, host: str, path: str) -> Match:
+        """The component a request for ``host`` and ``path`` reaches, or :class:`NotFound`.
+
+        A path ``/_host/<host>/rest`` is routed as ``/rest`` with Host ``<host>``: replicas that
+        cannot resolve ISVC host names (local processes) reach another component that way, e.g.
+        ``--predictor_host 127.0.0.1:8080/_host/iris-predictor.default``.
+        """
+        strip = 0
+        if path.startswith(HOST_PREFIX):
+            host, _, rest = path[len(HOST_PREFIX) :].partition("/")
+            strip = len(HOST_PREFIX) + len(host)
+            path = "/" + rest
+            found = self._hosts.get(split_host(host))
+            if found is None:
+                raise NotFound(f"no InferenceService serves host {split_host(host)!r}")
+            return replace(self._explain(found, path), strip=strip)
+        name = split_host(host)
+        found = self._hosts.get(name)
+        if found is None:
+            if name.endswith("." + self.domain):
+                raise NotFound(f"no InferenceService serves host {name!r}")
+            model = _model_from_path(path)
+            if model is None:
+                raise NotFound(
+                    f"host {name!r} matches no InferenceService and path {path!r} names no model"
+                )
+            isvc = self._models.get((DEFAULT_NAMESPACE, model))
+            if isvc is None:
+                raise NotFound(f"no InferenceService serves model {model!r} in namespace default")
+            found = Match(isvc, isvc.entry)
+        return self._explain(found, path)
+
+    @staticmethod
+    def _explain(found: Match, path: str) -> Match:
+        if (
+            not found.explicit
+            and found.route.component("explainer") is not None
+            and path.partition("?")[0].endswith(":explain")
+        ):
+            return Match(found.route, "explainer")
+        return found
+
+
+def _component(match: Match) -> ComponentRoute:
+    comp = match.route.component(match.component)
+    if comp is None:  # only possible for an inconsistent table
+        raise NotFound(f"InferenceService {match.route.name!r} has no {match.component}")
+    return comp
+
+
+def pick_revision(match: Match, rng: random.Random) -> str:
+    """The revision serving this request: the tagged one, else a weighted random pick.
+
+    Targets at 0% are reachable only through their tag, as on Knative. Example: targets
+    ``[(r1, 90), (r2, 10)]`` and ``rng.random() = 0.93`` -> ``0.93 * 100 = 93 >= 90`` -> ``r2``.
+    """
+    comp = _component(match)
+    if match.tag is not None:
+        for target in comp.targets:
+            if target.tag == match.tag:
+                return target.revision
+        raise NotFound(f"no traffic target tagged {match.tag!r}")  # pragma: no cover
+    total = sum(t.percent for t in comp.targets if t.percent > 0)
+    if total <= 0:
+        raise Unavailable(
+            f"{match.route.name} {match.component} has no routable revision yet",
+            reason="NoRoutableRevision",
+            retry_after=1,
+        )
+    point = rng.random() * total
+    for target in comp.targets:
+        if target.percent <= 0:
+            continue
+        point -= target.percent
+        if point < 0:
+            return target.revision
+    return next(t.revision for t in reversed(comp.targets) if t.percent > 0)

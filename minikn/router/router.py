@@ -1,0 +1,201 @@
+"""The ingress (Istio's gateway): route by Host/path, split traffic, hand over to the activator.
+
+Per request: match the head (:mod:`minikn.router.match`), pick a revision by traffic weight, build
+the header block the replica sees (hop-by-hop headers removed; ``X-Request-Id``, ``Forwarded`` and
+``X-Forwarded-*`` set) and let the activator serve it. Errors before the response head become
+``{"error": ...}`` answers with the status of :func:`minikn.core.errors.http_status`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+
+from minikn.activator import Activator, BodyStream, ProxyRequest
+from minikn.config import Settings
+from minikn.core.clock import Clock
+from minikn.core.errors import MiniknError, PayloadTooLarge, http_status
+from minikn.core.metrics import Metrics
+from minikn.core.routes import RouteTable
+from minikn.router.connection import ClientConnection, IncomingRequest
+from minikn.router.match import RouteIndex, pick_revision
+
+__all__ = ["REVISION_HEADER", "Router"]
+
+log = logging.getLogger("minikn.router")
+
+REVISION_HEADER = b"x-minikn-revision"
+"""Response header naming the revision that served the request."""
+
+_DROP = frozenset(
+    (
+        b"connection",
+        b"keep-alive",
+        b"proxy-connection",
+        b"te",
+        b"trailer",
+        b"transfer-encoding",
+        b"upgrade",
+        b"expect",
+        b"content-length",
+        b"knative-serving-revision",
+        b"knative-serving-namespace",
+        b"forwarded",
+        b"x-forwarded-proto",
+        b"x-forwarded-host",
+    )
+)
+
+
+class _Head:
+    """What the router reads from a request head in one pass."""
+
+    __slots__ = ("chunked", "content_length", "expect", "forwarded_for", "host", "lines", "rid")
+
+    def __init__(self, headers: list[tuple[bytes, bytes]]) -> None:
+        self.host = b""
+        self.rid = b""
+        self.forwarded_for = b""
+        self.content_length: int | None = None
+        self.chunked = False
+        self.expect = False
+        lines: list[bytes] = []
+        for name, value in headers:
+            lname = name.lower()
+            if lname == b"host":
+                self.host = value
+                lines.append(b"host: %b\r\n" % value)
+            elif lname == b"x-request-id":
+                self.rid = value
+            elif lname == b"x-forwarded-for":
+                self.forwarded_for = value
+            elif lname in _DROP:
+                if lname == b"content-length":
+                    self.content_length = int(value)
+                elif lname == b"transfer-encoding":
+                    self.chunked = b"chunked" in value.lower()
+                elif lname == b"expect":
+                    self.expect = value.lower() == b"100-continue"
+            else:
+                lines.append(b"%b: %b\r\n" % (name, value))
+        self.lines = lines
+
+
+class Router:
+    """Host/path routing and weighted traffic splits in front of the activator."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        activator: Activator,
+        *,
+        clock: Clock,
+        metrics: Metrics,
+        rng: random.Random | None = None,
+    ) -> None:
+        self._settings = settings
+        self._activator = activator
+        self._clock = clock
+        self._metrics = metrics
+        self._rng = rng if rng is not None else random.Random()
+        self._ids = random.Random()  # request ids: no syscall per request, unlike uuid4
+        self._index = RouteIndex(RouteTable())
+        self._server: asyncio.Server | None = None
+        self._conns: set[ClientConnection] = set()
+
+    def update_routes(self, table: RouteTable) -> None:
+        """Serve ``table`` from the next request on (replaced whole)."""
+        self._index = RouteIndex(table)
+
+    async def start(self, host: str, port: int) -> int:
+        """Listen on ``host:port`` (0 picks a free port); returns the bound port."""
+        max_body = self._settings.minikn.activator.max_body_bytes
+
+        def factory() -> ClientConnection:
+            conn = ClientConnection(self._serve, self._conns.discard, max_body=max_body)
+            self._conns.add(conn)
+            return conn
+
+        loop = asyncio.get_running_loop()
+        self._server = await loop.create_server(factory, host, port, backlog=1024)
+        bound = int(self._server.sockets[0].getsockname()[1])
+        log.info("router: listening on %s:%d", host, bound)
+        return bound
+
+    async def close(self) -> None:
+        if self._server is not None:
+            self._server.close()
+        for conn in list(self._conns):
+            conn.close()
+        if self._server is not None:
+            await self._server.wait_closed()
+            self._server = None
+
+    async def _serve(self, request: IncomingRequest, conn: ClientConnection) -> None:
+        head = _Head(request.headers)
+        rid = head.rid or b"%032x" % self._ids.getrandbits(128)
+        conn.response_headers.append((b"x-request-id", rid))
+        labels = ("", "", "", "")
+        reached = False
+        try:
+            path = request.url.decode("latin-1")
+            match = self._index.match(head.host.decode("latin-1"), path)
+            route = match.route
+            labels = (route.namespace, route.name, match.component, "")
+            revision = pick_revision(match, self._rng)
+            conn.response_headers.append((REVISION_HEADER, revision.encode()))
+            limit = self._settings.minikn.activator.max_body_bytes
+            if head.content_length is not None and head.content_length > limit:
+                raise PayloadTooLarge(
+                    f"request body of {head.content_length} bytes is larger than {limit} bytes"
+                )
+            if head.expect and request.version == "1.1":
+                conn.continue_100()
+            reached = True
+            if not head.host:  # HTTP/1.0 may omit it; HTTP/1.1 replicas require one
+                head.host = f"{route.name}-{match.component}.{route.namespace}".encode()
+                head.lines.append(b"host: %b\r\n" % head.host)
+            proxied = self._proxy_request(request, conn, head, rid)
+            if match.strip:
+                proxied.target = request.url[match.strip :] or b"/"
+            await self._activator.handle(revision, proxied, conn)
+        except MiniknError as exc:
+            if not reached:  # the activator counts what reached it
+                self._metrics.requests.labels(*labels, str(http_status(exc))).inc()
+            self._answer_error(conn, exc)
+
+    def _proxy_request(
+        self, request: IncomingRequest, conn: ClientConnection, head: _Head, rid: bytes
+    ) -> ProxyRequest:
+        peer = conn.peer.encode()
+        host = head.host
+        xff = b"%b, %b" % (head.forwarded_for, peer) if head.forwarded_for else peer
+        head.lines.append(
+            b"x-request-id: %b\r\nx-forwarded-for: %b\r\nx-forwarded-proto: http\r\n"
+            b'x-forwarded-host: %b\r\nforwarded: for="%b";host="%b";proto=http\r\n'
+            b"k-original-host: %b\r\n" % (rid, xff, host, peer, host, host)
+        )
+        body: BodyStream | None = request.body
+        if (head.content_length is None and not head.chunked) or head.content_length == 0:
+            body = None
+        return ProxyRequest(
+            method=request.method,
+            target=request.url,
+            headers=b"".join(head.lines),
+            request_id=rid.decode("latin-1"),
+            body=body,
+            content_length=head.content_length if not head.chunked else None,
+        )
+
+    def _answer_error(self, conn: ClientConnection, exc: MiniknError) -> None:
+        status = http_status(exc)
+        if conn.started:
+            log.info("router: %s after the response started; cutting the connection", exc)
+            conn.abort()
+            return
+        extra: list[tuple[bytes, bytes]] = []
+        retry_after = getattr(exc, "retry_after", None)
+        if isinstance(retry_after, int):
+            extra.append((b"retry-after", str(retry_after).encode()))
+        conn.send_error(status, exc.message, extra)

@@ -1,0 +1,74 @@
+"""``minikn simulate`` end to end in a child process: ISVC file + CSV trace -> summary, CSV, PNG."""
+
+from __future__ import annotations
+
+import csv
+import subprocess
+import sys
+from pathlib import Path
+
+ISVC = """\
+apiVersion: serving.kserve.io/v1beta1
+kind: InferenceService
+metadata:
+  name: iris
+spec:
+  predictor:
+    minReplicas: 0
+    maxReplicas: 4
+    scaleTarget: 2
+    containerConcurrency: 2
+    model:
+      modelFormat: {name: sklearn}
+      storageUri: file:///models/iris
+"""
+
+RUNNER = """\
+import argparse, sys
+from minikn.autoscaler.cli import add_simulate_arguments, simulate_command
+parser = argparse.ArgumentParser(prog="minikn simulate")
+add_simulate_arguments(parser)
+sys.exit(simulate_command(parser.parse_args(sys.argv[1:])))
+"""
+
+
+def run(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-c", RUNNER, *args],
+        check=False,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+
+def test_simulate_writes_summary_csv_and_plot(tmp_path: Path) -> None:
+    isvc = tmp_path / "isvc.yaml"
+    isvc.write_text(ISVC)
+    trace = tmp_path / "trace.csv"
+    trace.write_text("arrival,service\n" + "".join(f"{i / 4},1.0\n" for i in range(40)))
+    out = tmp_path / "out"
+    args = ("--isvc", str(isvc), "--trace", str(trace), "--start-time", "3", "--out", str(out))
+    first = run(*args)
+    assert first.returncode == 0, first.stderr
+    assert "revision iris-predictor-00001: metric concurrency, target 1.4/replica" in first.stdout
+    assert "cold starts (requests that found no ready replica)   12" in first.stdout
+    assert "max replicas                                         4" in first.stdout
+    rows = list(csv.reader((out / "simulation.csv").read_text().splitlines()))
+    assert rows[0] == ["time", "concurrency", "desired", "ready", "queued", "panic"]
+    assert max(int(r[2]) for r in rows[1:]) == 4  # maxReplicas caps the panic decision
+    assert (out / "simulation.png").read_bytes()[:4] == b"\x89PNG"
+    assert run(*args[:-2]).stdout == first.stdout  # deterministic (no plot this time)
+
+
+def test_simulate_refuses_out_of_range_annotations(tmp_path: Path) -> None:
+    isvc = tmp_path / "isvc.yaml"
+    isvc.write_text(
+        ISVC.replace(
+            "  name: iris\n",
+            "  name: iris\n  annotations:\n    autoscaling.knative.dev/window: 2s\n",
+        )
+    )
+    res = run("--isvc", str(isvc), "--trace", "builtin:step")
+    assert res.returncode == 2
+    assert "autoscaling.knative.dev/window: 2s: must be in [6s, 1h]" in res.stderr

@@ -1,0 +1,54 @@
+"""A real control-plane API on 127.0.0.1 port 0, backed by a controller with a temp state dir."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import aiohttp
+import pytest
+from aiohttp import web
+
+from minikn.config import Settings
+from minikn.core.clock import FakeClock
+from minikn.core.events import EventSink
+from minikn.platform.api import create_api_app
+from minikn.platform.controller import Controller
+from minikn.platform.runtimes import default_registry
+from minikn.platform.store import StateStore
+
+
+@dataclass
+class Api:
+    url: str
+    controller: Controller
+    session: aiohttp.ClientSession
+
+
+async def start_api(
+    tmp_path: Path, token: str | None = None, host: str = "127.0.0.1"
+) -> tuple[Controller, web.AppRunner, str]:
+    ctl = Controller(
+        Settings(),
+        clock=FakeClock(),
+        store=StateStore(tmp_path / "state"),
+        registry=default_registry(),
+        events=EventSink(),
+    )
+    await ctl.start()
+    runner = web.AppRunner(create_api_app(ctl, token=token), access_log=None)
+    await runner.setup()
+    site = web.TCPSite(runner, host, 0)
+    await site.start()
+    port = runner.addresses[0][1]
+    return ctl, runner, f"http://127.0.0.1:{port}"
+
+
+@pytest.fixture
+async def api(tmp_path: Path) -> AsyncIterator[Api]:
+    ctl, runner, url = await start_api(tmp_path)
+    async with aiohttp.ClientSession() as session:
+        yield Api(url, ctl, session)
+    await runner.cleanup()
+    await ctl.close()

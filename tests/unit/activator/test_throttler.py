@@ -1,0 +1,128 @@
+"""The per-revision throttler: FIFO buffer, bound, poke, failure, abandonment, draining."""
+
+from __future__ import annotations
+
+import asyncio
+import random
+
+import pytest
+
+from minikn.activator.balance import Tracker
+from minikn.activator.throttler import Throttler
+from minikn.core.endpoints import Endpoint
+from minikn.core.errors import Unavailable
+
+
+def _throttler(cc: int = 1, max_buffered: int = 10) -> tuple[Throttler, list[str]]:
+    pokes: list[str] = []
+    t = Throttler(
+        "r-00001",
+        container_concurrency=cc,
+        max_buffered=max_buffered,
+        retry_after=2,
+        poke=lambda: pokes.append("poke"),
+        rng=random.Random(0),
+    )
+    return t, pokes
+
+
+EP1, EP2 = Endpoint("a", "127.0.0.1", 1), Endpoint("b", "127.0.0.1", 2)
+
+
+async def test_buffered_requests_get_slots_in_fifo_order_once_replicas_arrive() -> None:
+    t, pokes = _throttler(cc=1)
+    assert t.try_acquire() is None
+    waiters = [t.enqueue() for _ in range(3)]
+    assert pokes == ["poke"]  # only the first buffered request at zero replicas pokes
+    t.set_endpoints([EP1])
+    assert [w.done() for w in waiters] == [True, False, False]
+    first = waiters[0].result()
+    t.release(first)
+    assert [w.done() for w in waiters] == [True, True, False]
+    t.release(waiters[1].result())
+    t.release(waiters[2].result())
+    assert first.in_flight == 0
+    await asyncio.sleep(0)
+    assert t.buffered == 0
+
+
+async def test_new_request_does_not_overtake_the_buffer() -> None:
+    t, _ = _throttler(cc=1)
+    waiter = t.enqueue()
+    t.set_endpoints([EP1])
+    slot = waiter.result()
+    late = t.enqueue()
+    t.release(slot)
+    assert late.done()
+    assert t.try_acquire() is None  # the only slot belongs to `late` now
+
+
+async def test_buffer_is_bounded() -> None:
+    t, _ = _throttler(max_buffered=2)
+    t.enqueue()
+    t.enqueue()
+    with pytest.raises(Unavailable, match="buffer full") as info:
+        t.enqueue()
+    assert info.value.retry_after == 2
+
+
+async def test_abandoned_waiter_gives_back_a_slot_it_was_handed() -> None:
+    t, _ = _throttler(cc=1)
+    gone, staying = t.enqueue(), t.enqueue()
+    t.set_endpoints([EP1])
+    assert gone.done()
+    t.abandon(gone)  # the client left after the slot was handed over
+    assert staying.done()
+    t.release(staying.result())
+    assert t.trackers[0].in_flight == 0
+
+
+async def test_abandoned_waiter_before_a_slot_is_skipped() -> None:
+    t, _ = _throttler(cc=1)
+    gone, staying = t.enqueue(), t.enqueue()
+    t.abandon(gone)
+    t.set_endpoints([EP1])
+    assert gone.cancelled()
+    assert staying.done()
+
+
+async def test_failure_fails_buffered_and_new_requests_until_a_replica_is_ready() -> None:
+    t, _ = _throttler()
+    waiter = t.enqueue()
+    t.fail("ImageNotFound", "no such image")
+    with pytest.raises(Unavailable, match="ImageNotFound"):
+        waiter.result()
+    with pytest.raises(Unavailable, match="ImageNotFound"):
+        t.enqueue()
+    t.set_endpoints([EP1])
+    assert t.try_acquire() is not None
+
+
+async def test_removed_replica_drains_and_gets_no_new_requests() -> None:
+    t, _ = _throttler(cc=2)
+    t.set_endpoints([EP1])
+    old = t.try_acquire()
+    assert isinstance(old, Tracker)
+    t.set_endpoints([EP2])
+    assert old.draining
+    new = t.try_acquire()
+    assert new is not None
+    assert new.endpoint == EP2
+    t.release(old)
+    assert old.in_flight == 0
+    assert [x.endpoint for x in t.trackers] == [EP2]
+
+
+async def test_close_fails_everything_waiting() -> None:
+    t, _ = _throttler()
+    waiter = t.enqueue()
+    t.close("gone")
+    with pytest.raises(Unavailable, match="gone"):
+        waiter.result()
+
+
+async def test_unlimited_concurrency_never_buffers_with_a_ready_replica() -> None:
+    t, _ = _throttler(cc=0)
+    t.set_endpoints([EP1])
+    slots = [t.try_acquire() for _ in range(1000)]
+    assert all(s is not None for s in slots)

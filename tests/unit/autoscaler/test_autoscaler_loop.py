@@ -1,0 +1,221 @@
+"""The live Autoscaler on a FakeClock: 2 s ticks, immediate pokes, status, gauges, decision log."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import AsyncIterator, Sequence
+from dataclasses import dataclass, field
+
+import pytest
+
+from minikn.autoscaler.loop import Autoscaler
+from minikn.config.loader import Settings
+from minikn.core.clock import FakeClock
+from minikn.core.endpoints import Endpoint, RevisionStats
+from minikn.core.metrics import Metrics
+from minikn.core.revision import ContainerSpec, RevisionSpec
+from minikn.core.usage import ResourceUsage
+
+REV = "iris-predictor-00001"
+
+
+@dataclass
+class FakeScaler:
+    ready: dict[str, int] = field(default_factory=dict)
+    desired: dict[str, list[int]] = field(default_factory=dict)
+    cpu: float = 0.0
+
+    def ready_count(self, revision: str) -> int:
+        return self.ready.get(revision, 0)
+
+    def set_desired(self, revision: str, replicas: int) -> None:
+        self.desired.setdefault(revision, []).append(replicas)
+
+    def usage(self, revision: str) -> ResourceUsage:
+        n = self.ready.get(revision, 0)
+        return ResourceUsage(self.cpu, 0, n)
+
+
+@dataclass
+class FakeListener:
+    failed: list[tuple[str, str, str]] = field(default_factory=list)
+    recovered: list[str] = field(default_factory=list)
+
+    def endpoints_changed(self, revision: str, endpoints: Sequence[Endpoint]) -> None:
+        pass
+
+    def revision_ready(self, revision: str) -> None:
+        pass
+
+    def revision_failed(self, revision: str, reason: str, message: str) -> None:
+        self.failed.append((revision, reason, message))
+
+    def revision_recovered(self, revision: str) -> None:
+        self.recovered.append(revision)
+
+
+def revision(annotations: dict[str, str] | None = None) -> RevisionSpec:
+    return RevisionSpec(
+        name=REV,
+        isvc="iris",
+        component="predictor",
+        generation=1,
+        container=ContainerSpec(image="x"),
+        annotations=annotations or {},
+    )
+
+
+@dataclass
+class Rig:
+    clock: FakeClock
+    scaler: FakeScaler
+    listener: FakeListener
+    metrics: Metrics
+    autoscaler: Autoscaler
+
+
+@pytest.fixture
+async def rig(fake_clock: FakeClock) -> AsyncIterator[Rig]:
+    scaler, listener, metrics = FakeScaler(), FakeListener(), Metrics()
+    a = Autoscaler(Settings(), clock=fake_clock, scaler=scaler, listener=listener, metrics=metrics)
+    task = asyncio.create_task(a.run(), name="autoscaler-test")
+    yield Rig(fake_clock, scaler, listener, metrics, a)
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+
+
+def gauge(m: Metrics, name: str) -> float | None:
+    return m.registry.get_sample_value(
+        name, {"namespace": "default", "isvc": "iris", "revision": REV}
+    )
+
+
+async def test_upsert_creates_the_revision_with_its_initial_scale(rig: Rig) -> None:
+    rig.autoscaler.upsert(revision({"autoscaling.knative.dev/initial-scale": "2"}), routable=True)
+    assert rig.scaler.desired[REV] == [2]
+    st = rig.autoscaler.status(REV)
+    assert st is not None
+    assert st.desired == 2
+    assert st.last_decision is None
+
+
+async def test_ticks_every_two_seconds(rig: Rig) -> None:
+    rig.autoscaler.upsert(revision(), routable=True)
+    rig.scaler.ready[REV] = 1
+    await rig.clock.advance(1.9)
+    st = rig.autoscaler.status(REV)
+    assert st is not None
+    assert st.last_decision is None
+    await rig.clock.advance(0.1)
+    st = rig.autoscaler.status(REV)
+    assert st is not None
+    assert st.last_decision == rig.clock.time()
+    first = st.last_decision
+    await rig.clock.advance(2.0)
+    st = rig.autoscaler.status(REV)
+    assert st is not None
+    assert st.last_decision == first + 2.0
+
+
+async def test_poke_at_zero_decides_immediately(rig: Rig) -> None:
+    rig.autoscaler.upsert(revision(), routable=False)
+    rig.scaler.ready[REV] = 1
+    # Unreachable and idle: the first tick finds desired 0 and, after a stable window of being
+    # active, the revision goes to zero (min ignored, no down-rate limit).
+    await rig.clock.advance(64.0)
+    assert rig.scaler.desired[REV][-1] == 0
+    rig.scaler.ready[REV] = 0
+    rig.autoscaler.poke(REV)  # no clock advance: must decide now
+    assert rig.scaler.desired[REV][-1] == 1
+    st = rig.autoscaler.status(REV)
+    # The activator's immediate first report (concurrency 1) over a window of zeros: 1/60.
+    assert st is not None
+    assert st.desired == 1
+    assert st.reason.startswith("stable: ceil(0.016666/70)=1")
+
+
+async def test_a_stat_for_a_revision_at_zero_decides_immediately(rig: Rig) -> None:
+    rig.autoscaler.upsert(revision(), routable=False)
+    rig.scaler.ready[REV] = 1
+    await rig.clock.advance(64.0)
+    assert rig.scaler.desired[REV][-1] == 0
+    now = rig.clock.monotonic()
+    rig.autoscaler.record(RevisionStats(REV, now, concurrency=140.0, rps=3.0))
+    # No tick needed; 140 over a 60 s window of scraped zeros -> ceil(2.333333/70) = 1.
+    assert rig.scaler.desired[REV][-1] == 1
+
+
+async def test_status_and_gauges_show_the_decision(rig: Rig) -> None:
+    rig.autoscaler.upsert(revision(), routable=True)
+    rig.scaler.ready[REV] = 1
+    now = rig.clock.monotonic()
+    for dt in (1.0, 2.0):
+        rig.autoscaler.record(RevisionStats(REV, now + dt, concurrency=300.0, rps=10.0))
+    await rig.clock.advance(2.0)
+    st = rig.autoscaler.status(REV)
+    assert st is not None
+    # ceil(300/70) = 5 over R 1 -> panic; EBC = floor(1 x 100 - 211 - 300) = -411
+    assert (st.desired, st.panic_mode, st.excess_burst_capacity, st.target) == (
+        5,
+        True,
+        -411.0,
+        70.0,
+    )
+    assert (st.stable, st.panic, st.ready, st.active) == (300.0, 300.0, 1, "active")
+    assert gauge(rig.metrics, "autoscaler_desired_pods") == 5
+    assert gauge(rig.metrics, "autoscaler_panic_mode") == 1
+    assert gauge(rig.metrics, "autoscaler_excess_burst_capacity") == -411
+    assert gauge(rig.metrics, "autoscaler_stable_request_concurrency") == 300.0
+    rig.autoscaler.remove(REV)
+    assert rig.autoscaler.status(REV) is None
+    assert gauge(rig.metrics, "autoscaler_desired_pods") is None
+
+
+async def test_decision_log_line_has_the_numbers(
+    rig: Rig, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO, logger="minikn.autoscaler")
+    rig.autoscaler.upsert(revision(), routable=True)
+    rig.scaler.ready[REV] = 1
+    rig.autoscaler.record(RevisionStats(REV, rig.clock.monotonic() + 1, 140.0, 2.0))
+    await rig.clock.advance(2.0)
+    lines = [r.getMessage() for r in caplog.records if "replicas 1 -> 2" in r.getMessage()]
+    assert len(lines) == 1
+    assert REV in lines[0]
+    assert "ceil(140/70)=2" in lines[0]
+    assert "target 70" in lines[0]
+
+
+async def test_activation_failure_is_reported_once(rig: Rig) -> None:
+    ann = {"serving.knative.dev/progress-deadline": "20s"}
+    rig.autoscaler.upsert(revision(ann), routable=True)
+    await rig.clock.advance(60.0)  # never ready: 20 s + 30 s buffer, then zero
+    assert rig.scaler.desired[REV][-1] == 0
+    assert [(r, reason) for r, reason, _ in rig.listener.failed] == [
+        (REV, "ProgressDeadlineExceeded")
+    ]
+    st = rig.autoscaler.status(REV)
+    assert st is not None
+    assert st.failed
+
+
+async def test_hpa_class_scales_on_cpu(rig: Rig) -> None:
+    ann = {"autoscaling.knative.dev/class": "hpa.autoscaling.knative.dev"}
+    rig.autoscaler.upsert(revision(ann), routable=True)
+    rig.scaler.ready[REV], rig.scaler.cpu = 1, 2.0  # 200 % of 1 core vs 80 % -> 3
+    await rig.clock.advance(2.0)
+    assert rig.scaler.desired[REV] == [1, 3]
+    st = rig.autoscaler.status(REV)
+    assert st is not None
+    assert st.stable == pytest.approx(200.0)
+    assert st.metric == "cpu"
+
+
+async def test_unknown_revisions_are_ignored(rig: Rig) -> None:
+    rig.autoscaler.poke("nope")
+    rig.autoscaler.record(RevisionStats("nope", 1.0, 1.0, 1.0))
+    rig.autoscaler.remove("nope")
+    assert rig.autoscaler.status("nope") is None
+    assert rig.scaler.desired == {}

@@ -1,0 +1,70 @@
+"""Fixtures for the control-plane unit tests: a controller on a fake clock and a temp state dir."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Sequence
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from minikn.config import Settings
+from minikn.core.clock import FakeClock
+from minikn.core.events import EventSink
+from minikn.core.revision import RevisionSpec
+from minikn.core.routes import RouteTable
+from minikn.platform.controller import Controller
+from minikn.platform.documents import Document, parse_text
+from minikn.platform.runtimes import default_registry
+from minikn.platform.store import StateStore
+
+
+class RecordingListener:
+    def __init__(self) -> None:
+        self.live: list[list[str]] = []
+        self.routable: list[set[str]] = []
+        self.tables: list[RouteTable] = []
+
+    def revisions_changed(self, live: Sequence[RevisionSpec], routable: set[str]) -> None:
+        self.live.append([r.name for r in live])
+        self.routable.append(set(routable))
+
+    def routes_changed(self, table: RouteTable) -> None:
+        self.tables.append(table)
+
+
+def isvc_doc(name: str = "iris", **predictor: Any) -> dict[str, Any]:
+    pred = predictor or {"sklearn": {"storageUri": "gs://bucket/model"}}
+    return {
+        "apiVersion": "serving.kserve.io/v1beta1",
+        "kind": "InferenceService",
+        "metadata": {"name": name},
+        "spec": {"predictor": pred},
+    }
+
+
+def docs_of(*bodies: dict[str, Any], source: str = "test.yaml") -> list[Document]:
+    return parse_text(yaml.safe_dump_all(bodies), source)
+
+
+@pytest.fixture
+def listener() -> RecordingListener:
+    return RecordingListener()
+
+
+@pytest.fixture
+async def controller(
+    tmp_path: Path, fake_clock: FakeClock, listener: RecordingListener
+) -> AsyncIterator[Controller]:
+    ctl = Controller(
+        Settings(),
+        clock=fake_clock,
+        store=StateStore(tmp_path / "state"),
+        registry=default_registry(),
+        events=EventSink(),
+        listener=listener,
+    )
+    await ctl.start()
+    yield ctl
+    await ctl.close()

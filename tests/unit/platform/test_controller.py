@@ -1,0 +1,300 @@
+"""Revisions, traffic and status through the controller, driven by simulated replica reports."""
+
+from __future__ import annotations
+
+import copy
+from typing import Any
+
+import pytest
+
+from minikn.core.errors import Conflict, InvalidInput
+from minikn.platform.controller import Controller
+
+from .conftest import RecordingListener, docs_of, isvc_doc
+
+P1, P2, P3 = "iris-predictor-00001", "iris-predictor-00002", "iris-predictor-00003"
+
+
+def _traffic(
+    ctl: Controller, component: str = "predictor", name: str = "iris"
+) -> list[tuple[str, int, str | None]]:
+    comp = ctl.get("default", name)["status"]["components"][component]
+    return [(t["revisionName"], t["percent"], t.get("tag")) for t in comp["traffic"]]
+
+
+def _comp(ctl: Controller, name: str = "iris") -> dict[str, Any]:
+    comp: dict[str, Any] = ctl.get("default", name)["status"]["components"]["predictor"]
+    return comp
+
+
+def _cond(ctl: Controller, ctype: str, name: str = "iris") -> dict[str, Any]:
+    conds = ctl.get("default", name)["status"]["conditions"]
+    found: dict[str, Any] = next(c for c in conds if c["type"] == ctype)
+    return found
+
+
+def _v(uri: str, **extra: Any) -> dict[str, Any]:
+    return isvc_doc(sklearn={"storageUri": uri}, **extra)
+
+
+async def test_first_apply_creates_revision_00001_and_routes_once_ready(
+    controller: Controller,
+) -> None:
+    [result] = await controller.apply(docs_of(_v("gs://b/1")))
+    assert (result.action, result.revisions) == ("created", [P1])
+    assert _traffic(controller) == []
+    assert _cond(controller, "Ready")["status"] == "Unknown"
+    controller.revision_ready(P1)
+    assert _traffic(controller) == [(P1, 100, None)]
+    assert _comp(controller)["latestRolledoutRevision"] == P1
+    assert _cond(controller, "PredictorReady")["status"] == "True"
+    assert _cond(controller, "Ready")["status"] == "True"
+
+
+@pytest.mark.parametrize(
+    ("change", "new_revision"),
+    [
+        pytest.param(lambda d: d, False, id="unchanged"),
+        pytest.param(
+            lambda d: d["metadata"].update(labels={"team": "a"}), False, id="metadata-label"
+        ),
+        pytest.param(
+            lambda d: d["metadata"].update(annotations={"note": "x"}),
+            False,
+            id="metadata-annotation",
+        ),
+        pytest.param(
+            lambda d: d["spec"]["predictor"].update(canaryTrafficPercent=10),
+            False,
+            id="canary-percent",
+        ),
+        pytest.param(
+            lambda d: d["spec"]["predictor"].update(minReplicas=2), True, id="min-replicas"
+        ),
+        pytest.param(
+            lambda d: d["spec"]["predictor"]["sklearn"].update(storageUri="gs://b/2"),
+            True,
+            id="storage",
+        ),
+        pytest.param(
+            lambda d: d["metadata"].update(annotations={"autoscaling.knative.dev/target": "5"}),
+            True,
+            id="autoscaling-annotation-on-metadata",
+        ),
+    ],
+)
+async def test_revision_created_only_for_spec_changes(
+    controller: Controller, change: Any, new_revision: bool
+) -> None:
+    doc = _v("gs://b/1")
+    await controller.apply(docs_of(doc))
+    doc2 = copy.deepcopy(doc)
+    change(doc2)
+    [result] = await controller.apply(docs_of(doc2))
+    assert result.revisions == ([P2] if new_revision else [])
+    names = [r.name for r in controller.revisions("default", "iris")]
+    assert names == ([P1, P2] if new_revision else [P1])
+
+
+async def test_canary_promote_and_rollback(controller: Controller) -> None:
+    await controller.apply(docs_of(_v("gs://b/1")))
+    controller.revision_ready(P1)
+    await controller.apply(docs_of(_v("gs://b/2", canaryTrafficPercent=10)))
+    # The new revision is not ready: latestRevision still resolves to the old one.
+    assert _traffic(controller) == [(P1, 10, None), (P1, 90, "prev")]
+    controller.revision_ready(P2)
+    assert _traffic(controller) == [(P2, 10, None), (P1, 90, "prev")]
+    assert _comp(controller)["latestRolledoutRevision"] == P1
+    # Rollback: 0% pins the rolled-out revision, the new one stays deployed.
+    await controller.apply(docs_of(_v("gs://b/2", canaryTrafficPercent=0)))
+    assert _traffic(controller) == [(P2, 0, None), (P1, 100, "prev")]
+    live, routable = controller.live()
+    assert {r.name for r in live} == {P1, P2}
+    assert routable == {P1}  # 0% and untagged: live (kept deployed) but not routable
+    # Promote: remove the percent.
+    await controller.apply(docs_of(_v("gs://b/2")))
+    assert _traffic(controller) == [(P2, 100, None)]
+    comp = _comp(controller)
+    assert (comp["latestRolledoutRevision"], comp["previousRolledoutRevision"]) == (P2, P1)
+    live, routable = controller.live()
+    assert [r.name for r in live] == [P2]
+    assert routable == {P2}
+
+
+async def test_tag_routing_adds_latest_and_prev_tags_with_urls(controller: Controller) -> None:
+    ann = {"serving.kserve.io/enable-tag-routing": "true"}
+    doc = _v("gs://b/1")
+    doc["metadata"]["annotations"] = ann
+    await controller.apply(docs_of(doc))
+    controller.revision_ready(P1)
+    doc2 = _v("gs://b/2", canaryTrafficPercent=30)
+    doc2["metadata"]["annotations"] = ann
+    await controller.apply(docs_of(doc2))
+    controller.revision_ready(P2)
+    assert _traffic(controller) == [(P2, 30, "latest"), (P1, 70, "prev")]
+    urls = [t["url"] for t in _comp(controller)["traffic"]]
+    assert urls == [
+        "http://latest-iris-predictor.default.example.com",
+        "http://prev-iris-predictor.default.example.com",
+    ]
+
+
+async def test_v1alpha2_default_and_canary_are_two_live_revisions(controller: Controller) -> None:
+    doc = {
+        "apiVersion": "serving.kubeflow.org/v1alpha2",
+        "kind": "InferenceService",
+        "metadata": {"name": "iris"},
+        "spec": {
+            "default": {"predictor": {"sklearn": {"storageUri": "gs://b/1"}}},
+            "canary": {"predictor": {"sklearn": {"storageUri": "gs://b/2"}}},
+            "canaryTrafficPercent": 20,
+        },
+    }
+    [result] = await controller.apply(docs_of(doc))
+    assert result.revisions == [P1, P2]
+    controller.revision_ready(P1)
+    assert _traffic(controller) == [(P1, 20, None), (P1, 80, "prev")]
+    controller.revision_ready(P2)
+    assert _traffic(controller) == [(P2, 20, None), (P1, 80, "prev")]
+    assert _comp(controller)["latestRolledoutRevision"] == P1
+    # Promotion as the v1alpha2 docs do it: canary spec moved to default, canary removed.
+    promoted = copy.deepcopy(doc)
+    promoted["spec"] = {"default": doc["spec"]["canary"]}
+    [result] = await controller.apply(docs_of(promoted))
+    assert result.revisions == []
+    assert _traffic(controller) == [(P2, 100, None)]
+
+
+async def test_transformer_gets_predictor_host_and_its_own_traffic(controller: Controller) -> None:
+    doc = _v("gs://b/1")
+    doc["spec"]["transformer"] = {
+        "containers": [{"image": "me/transformer:1"}],
+        "containerConcurrency": 4,
+    }
+    await controller.apply(docs_of(doc))
+    [pred, trans] = sorted(controller.revisions("default", "iris"), key=lambda r: r.component)
+    assert trans.name == "iris-transformer-00001"
+    assert trans.predictor_host == "iris-predictor.default.example.com"
+    assert trans.container_concurrency == 4
+    controller.revision_ready(pred.name)
+    assert _cond(controller, "TransformerReady")["status"] == "Unknown"
+    assert _cond(controller, "IngressReady")["status"] == "Unknown"
+    controller.revision_ready(trans.name)
+    assert _cond(controller, "Ready")["status"] == "True"
+
+
+async def test_no_supporting_runtime_is_a_condition_not_a_refusal(controller: Controller) -> None:
+    doc = isvc_doc(model={"modelFormat": {"name": "caffe"}, "storageUri": "gs://b/1"})
+    [result] = await controller.apply(docs_of(doc))
+    assert result.revisions == []
+    cond = _cond(controller, "PredictorReady")
+    assert (cond["status"], cond["reason"]) == ("False", "NoSupportingRuntime")
+    assert "caffe" in cond["message"]
+    assert _cond(controller, "Ready")["reason"] == "NoSupportingRuntime"
+    events = controller.recent_events("default", "iris")
+    assert [e.reason for e in events] == ["NoSupportingRuntime"]
+
+
+async def test_runtime_applied_with_the_isvc_resolves_it(controller: Controller) -> None:
+    runtime = {
+        "apiVersion": "serving.kserve.io/v1alpha1",
+        "kind": "ClusterServingRuntime",
+        "metadata": {"name": "caffe-rt"},
+        "spec": {
+            "supportedModelFormats": [{"name": "caffe", "autoSelect": True}],
+            "protocolVersions": ["v1"],
+            "containers": [{"name": "kserve-container", "image": "me/caffe:1"}],
+        },
+    }
+    doc = isvc_doc(model={"modelFormat": {"name": "caffe"}, "storageUri": "gs://b/1"})
+    results = await controller.apply(docs_of(runtime, doc))
+    assert results[1].revisions == [P1]
+    [rev] = controller.revisions("default", "iris")
+    assert rev.model is not None
+    assert rev.model.runtime == "caffe-rt"
+    assert rev.container.image == "me/caffe:1"
+
+
+async def test_refused_apply_changes_nothing(
+    controller: Controller, listener: RecordingListener
+) -> None:
+    await controller.apply(docs_of(_v("gs://b/1")))
+    published = len(listener.live)
+    bad = _v("gs://b/2", minReplicas=-1)
+    with pytest.raises(InvalidInput) as info:
+        await controller.apply(docs_of(_v("gs://b/2"), isvc_doc("other"), bad, source="many.yaml"))
+    assert "many.yaml[2] InferenceService/iris: spec.predictor" in info.value.message
+    assert [r.name for r in controller.revisions("default", "iris")] == [P1]
+    assert [i["metadata"]["name"] for i in controller.list_isvcs()] == ["iris"]
+    assert len(listener.live) == published
+
+
+async def test_create_only_conflicts_on_an_existing_name(controller: Controller) -> None:
+    await controller.apply(docs_of(_v("gs://b/1")))
+    with pytest.raises(Conflict):
+        await controller.apply(docs_of(_v("gs://b/1")), create_only=True)
+
+
+async def test_failure_and_recovery_show_in_conditions(controller: Controller) -> None:
+    await controller.apply(docs_of(_v("gs://b/1")))
+    controller.revision_failed(P1, "InsufficientGPU", "needs 1 GPU, 0 free")
+    cond = _cond(controller, "PredictorReady")
+    assert (cond["status"], cond["reason"]) == ("False", "InsufficientGPU")
+    assert _cond(controller, "Ready")["status"] == "False"
+    controller.revision_recovered(P1)
+    controller.revision_ready(P1)
+    assert _cond(controller, "Ready")["status"] == "True"
+
+
+async def test_listener_gets_live_routable_and_routes(
+    controller: Controller, listener: RecordingListener
+) -> None:
+    await controller.apply(docs_of(_v("gs://b/1")))
+    assert listener.live[-1] == [P1]
+    assert listener.routable[-1] == set()
+    controller.revision_ready(P1)
+    assert listener.routable[-1] == {P1}
+    [route] = listener.tables[-1].isvcs
+    assert route.name == "iris"
+    assert route.model_names == ("iris",)
+    [comp] = route.components
+    assert [(t.revision, t.percent) for t in comp.targets] == [(P1, 100)]
+
+
+async def test_delete_removes_isvc_and_revisions(
+    controller: Controller, listener: RecordingListener
+) -> None:
+    await controller.apply(docs_of(_v("gs://b/1")))
+    await controller.delete("default", "iris")
+    assert controller.list_isvcs() == []
+    assert listener.live[-1] == []
+    assert listener.tables[-1].isvcs == ()
+
+
+async def test_removing_a_transformer_drops_its_revisions(controller: Controller) -> None:
+    doc = _v("gs://b/1")
+    doc["spec"]["transformer"] = {"containers": [{"image": "me/transformer:1"}]}
+    await controller.apply(docs_of(doc))
+    await controller.apply(docs_of(_v("gs://b/1")))
+    assert [r.name for r in controller.revisions("default", "iris")] == [P1]
+    live, _ = controller.live()
+    assert [r.name for r in live] == [P1]
+    assert "transformer" not in controller.get("default", "iris")["status"]["components"]
+
+
+async def test_art_explainer_builds_its_container(controller: Controller) -> None:
+    doc = _v("gs://b/1")
+    doc["spec"]["explainer"] = {
+        "art": {"type": "SquareAttack", "storageUri": "gs://b/art", "config": {"nb_classes": "10"}}
+    }
+    await controller.apply(docs_of(doc))
+    [exp] = [r for r in controller.revisions("default", "iris") if r.component == "explainer"]
+    assert exp.container.image == "kserve/art-explainer:latest"
+    assert exp.container.args == (
+        "--model_name=iris",
+        "--http_port=8080",
+        "--adversary_type=SquareAttack",
+        "--storage_uri=/mnt/models",
+        "--nb_classes=10",
+    )
+    assert exp.predictor_host == "iris-predictor.default.example.com"

@@ -1,0 +1,98 @@
+"""What the Docker backend sends to the engine, against an in-tree fake client."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import docker.errors
+import pytest
+from docker.types import DeviceRequest
+
+from minikn.config.local import ReplicasConfig
+from minikn.core.revision import ContainerSpec, ModelRef, ResourceSpec, RevisionSpec
+from minikn.replicas.docker_backend import DockerBackend, container_config
+from minikn.replicas.types import NoGPURuntime
+
+
+def _spec(gpus: int = 1) -> RevisionSpec:
+    return RevisionSpec(
+        name="iris-predictor-00001", isvc="iris", component="predictor", generation=1,
+        container=ContainerSpec(
+            image="minikn/modelserver:latest", args=("--model_name=iris",),
+            resources=ResourceSpec(cpu=1.5, memory=1 << 30, gpus=gpus),
+        ),
+        model=ModelRef(name="iris", format="sklearn", storage_uri="file:///m"),
+    )  # fmt: skip
+
+
+def test_gpu_replica_requests_exactly_the_allocated_device_ids() -> None:
+    kwargs = container_config(
+        _spec(2), "r1", model_dir=Path("/m"), gpus=["GPU-a", "GPU-c"], network="n", publish=False
+    )
+    assert kwargs["device_requests"] == [
+        DeviceRequest(driver="nvidia", device_ids=["GPU-a", "GPU-c"], capabilities=[["gpu"]])
+    ]
+    assert kwargs["labels"]["minikn.io/gpus"] == "GPU-a,GPU-c"
+    assert kwargs["nano_cpus"] == 1_500_000_000
+    assert kwargs["mem_limit"] == 1 << 30
+    assert kwargs["volumes"] == {"/m": {"bind": "/mnt/models", "mode": "ro"}}
+    assert kwargs["command"] == ["--model_name=iris"]
+    assert "entrypoint" not in kwargs
+    assert "ports" not in kwargs
+
+
+def test_cpu_replica_has_no_device_request_and_publishes_on_loopback() -> None:
+    kwargs = container_config(_spec(0), "r1", model_dir=None, gpus=[], network="n", publish=True)
+    assert "device_requests" not in kwargs
+    assert "volumes" not in kwargs
+    assert kwargs["ports"] == {"8080/tcp": ("127.0.0.1", None)}
+
+
+@dataclass
+class FakeContainer:
+    start_error: Exception | None
+    removed: bool = False
+    id: str = "c1"
+
+    def start(self) -> None:
+        if self.start_error is not None:
+            raise self.start_error
+
+    def remove(self, force: bool = False) -> None:
+        self.removed = True
+
+
+@dataclass
+class FakeContainers:
+    start_error: Exception | None = None
+    created: list[dict[str, Any]] = field(default_factory=list)
+    made: list[FakeContainer] = field(default_factory=list)
+
+    def create(self, **kwargs: Any) -> FakeContainer:
+        self.created.append(kwargs)
+        self.made.append(FakeContainer(self.start_error))
+        return self.made[-1]
+
+
+@dataclass
+class FakeClient:
+    containers: FakeContainers
+
+
+async def test_engine_without_nvidia_runtime_gives_no_gpu_runtime_and_leaves_nothing() -> None:
+    refusal = docker.errors.APIError(
+        "500 Server Error",
+        explanation='could not select device driver "nvidia" with capabilities: [[gpu]]',
+    )
+    client = FakeClient(FakeContainers(start_error=refusal))
+    backend = DockerBackend(ReplicasConfig(), client=client)
+    with pytest.raises(NoGPURuntime) as err:
+        await backend.create(_spec(1), "r1", model_dir=None, gpus=["GPU-a"])
+    assert err.value.message == (
+        "no GPU runtime: the Docker engine has no NVIDIA runtime (install nvidia-container-toolkit)"
+    )
+    sent = client.containers.created[0]["device_requests"]
+    assert sent == [DeviceRequest(driver="nvidia", device_ids=["GPU-a"], capabilities=[["gpu"]])]
+    assert client.containers.made[0].removed
