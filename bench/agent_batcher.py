@@ -17,6 +17,7 @@ import asyncio
 import json
 import statistics
 import time
+from collections.abc import Mapping
 
 import aiohttp
 from agent_common import percentile, replica, use_uvloop
@@ -35,7 +36,7 @@ class _Counting:
         self.calls = 0
 
     async def __call__(
-        self, method: str, path: str, headers: dict[str, str], body: bytes
+        self, method: str, path: str, headers: Mapping[str, str], body: bytes
     ) -> UpstreamResponse:
         self.calls += 1
         return await self.inner(method, path, headers, body)

@@ -1,13 +1,16 @@
 """Payload-logger benchmark: latency added per request with ``logger: {mode: all}`` against no
 logger, same run, at concurrency 10 (goal: under 5 %).
 
-    python bench/agent_logger.py [--requests 4000] [--concurrency 10] [--runs 3]
+    python bench/agent_logger.py [--via direct|activator] [--requests 4000] [--runs 3]
 
 The replica (``--cost-ms`` per request, concurrent) and the CloudEvents sink (answers 202) are
-separate aiohttp processes on loopback. Clients call the agent chain directly (``Agent.handle``
-around an ``HttpUpstream``), not through the router; the logger's sender tasks share the clients'
-event loop, as they share the activator's. Prints mean and p50/p99 latency off and on, the added
-mean latency, and the events sent/dropped per run, then the medians.
+separate processes on loopback. ``--via direct`` calls the agent chain itself (``Agent.handle``
+around an ``HttpUpstream``) against the bare ``HttpUpstream``; ``--via activator`` sends the same
+requests through minikn's ``Activator.handle`` with the ``AgentMiddleware`` against an activator
+without it (no router, no client socket). Off and on alternate in blocks (order flipped every
+block) so drift on a shared machine hits both. Prints mean, p50 and p99 latency off and on, the
+added mean latency, the process CPU per request (the logger's senders included) and the events
+sent/dropped per run, then the medians.
 """
 
 from __future__ import annotations
@@ -17,80 +20,100 @@ import asyncio
 import json
 import statistics
 import time
+from collections.abc import Awaitable, Callable
 
 import aiohttp
 from agent_common import percentile, replica, sink, use_uvloop
 
-from minikn.activator.agent import Agent, HttpUpstream
+from minikn.activator import Activator, BodyStream, ProxyRequest
+from minikn.activator.agent import Agent, AgentMiddleware, BufferSink, HttpUpstream, PayloadLogger
+from minikn.config import Settings
 from minikn.core.clock import SystemClock
+from minikn.core.endpoints import Endpoint, RevisionStats
 from minikn.core.metrics import Metrics
 from minikn.core.revision import ContainerSpec, LoggerSpec, RevisionSpec
 
 PATH = "/v1/models/m:predict"
 LABELS = {"namespace": "default", "isvc": "m", "revision": "m-predictor-00001"}
+Call = Callable[[bytes], Awaitable[int]]
+"""Send one request body; the answer's status."""
 
 
-async def _load(
-    agent: Agent | None, upstream: HttpUpstream, requests: int, concurrency: int
-) -> list[float]:
+async def _load(call: Call, requests: int, concurrency: int) -> list[float]:
     latencies: list[float] = []
     todo = iter(range(requests))
-    headers = {"Content-Type": "application/json", "X-User": "bench"}
 
     async def worker() -> None:
         for i in todo:
             body = json.dumps({"instances": [[i, 1.0, 2.0, 3.0]]}).encode()
             started = time.perf_counter()
-            if agent is None:
-                answer = await upstream("POST", PATH, headers, body)
-            else:
-                answer = await agent.handle("POST", PATH, headers, body, upstream)
+            status = await call(body)
             latencies.append(time.perf_counter() - started)
-            if answer.status != 200:
-                raise RuntimeError(f"request {i} failed: {answer.status}")
+            if status != 200:
+                raise RuntimeError(f"request {i} failed: {status}")
 
     await asyncio.gather(*(worker() for _ in range(concurrency)))
     return latencies
+
+
+async def _measure(
+    call: Call, logger: PayloadLogger | None, requests: int, concurrency: int
+) -> tuple[list[float], float]:
+    """Latencies, and process CPU seconds including the logger's sending of what was queued."""
+    cpu = time.process_time()
+    latencies = await _load(call, requests, concurrency)
+    if logger is not None:
+        await logger.drain(timeout_s=30)
+    return latencies, time.process_time() - cpu
+
+
+async def _run(
+    off_call: Call, on_call: Call, logger: PayloadLogger, args: argparse.Namespace
+) -> tuple[list[float], list[float], float, float]:
+    """All latencies and CPU seconds per request, off and on, over alternating blocks."""
+    off: list[float] = []
+    on: list[float] = []
+    cpu_off = cpu_on = 0.0
+    per_block = max(1, args.requests // args.blocks)
+    for block in range(args.blocks):
+        for logging_on in (False, True) if block % 2 == 0 else (True, False):
+            if logging_on:
+                lat, cpu = await _measure(on_call, logger, per_block, args.concurrency)
+                on.extend(lat)
+                cpu_on += cpu
+            else:
+                lat, cpu = await _measure(off_call, None, per_block, args.concurrency)
+                off.extend(lat)
+                cpu_off += cpu
+    n = per_block * args.blocks
+    return off, on, cpu_off / n, cpu_on / n
 
 
 def _sample(metrics: Metrics, name: str) -> float:
     return metrics.registry.get_sample_value(name, LABELS) or 0.0
 
 
-async def _measure(
-    agent: Agent | None, upstream: HttpUpstream, requests: int, concurrency: int
-) -> tuple[list[float], float]:
-    """Latencies, and process CPU seconds including the logger's sending of what was queued."""
-    cpu = time.process_time()
-    latencies = await _load(agent, upstream, requests, concurrency)
-    if agent is not None and agent.logger is not None:
-        await agent.logger.drain(timeout_s=30)
-    return latencies, time.process_time() - cpu
+class _Quiet:
+    def record(self, stats: RevisionStats) -> None:
+        pass
+
+    def poke(self, revision: str) -> None:
+        pass
 
 
-async def _run(
-    agent: Agent, upstream: HttpUpstream, args: argparse.Namespace
-) -> tuple[list[float], list[float], float, float]:
-    """Alternate off/on blocks (order flipped every block) so drift on a shared machine hits both
-    sides alike; returns all latencies and CPU seconds per request, off and on."""
-    off: list[float] = []
-    on: list[float] = []
-    cpu_off = cpu_on = 0.0
-    per_block = max(1, args.requests // args.blocks)
-    for block in range(args.blocks):
-        order = (False, True) if block % 2 == 0 else (True, False)
-        for logging_on in order:
-            lat, cpu = await _measure(
-                agent if logging_on else None, upstream, per_block, args.concurrency
-            )
-            if logging_on:
-                on.extend(lat)
-                cpu_on += cpu
-            else:
-                off.extend(lat)
-                cpu_off += cpu
-    n = per_block * args.blocks
-    return off, on, cpu_off / n, cpu_on / n
+def _activator_call(act: Activator, revision: str) -> Call:
+    headers = b"host: m.default.example.com\r\ncontent-type: application/json\r\nx-user: bench\r\n"
+
+    async def call(body: bytes) -> int:
+        stream = BodyStream(None)
+        stream.feed(body)
+        stream.feed_eof()
+        request = ProxyRequest(b"POST", PATH.encode(), headers, "r", stream, len(body))
+        out = BufferSink()
+        await act.handle(revision, request, out)
+        return out.status
+
+    return call
 
 
 async def _main(args: argparse.Namespace, replica_url: str, sink_url: str) -> None:
@@ -103,13 +126,55 @@ async def _main(args: argparse.Namespace, replica_url: str, sink_url: str) -> No
         logger=LoggerSpec(url=sink_url, mode="all", metadata_headers=("X-User",)),
     )
     metrics = Metrics()
+    clock = SystemClock()
+    headers = {"Content-Type": "application/json", "X-User": "bench"}
+    closers: list[Callable[[], Awaitable[None]]] = []
+    off_call: Call
+    on_call: Call
     async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=0)) as session:
-        upstream = HttpUpstream(session, replica_url)
-        agent = Agent.for_revision(spec, metrics=metrics, clock=SystemClock())
-        assert agent is not None
-        await agent.start()
-        await _load(agent, upstream, 300, args.concurrency)  # warm-up, both paths
-        await _load(None, upstream, 300, args.concurrency)
+        if args.via == "direct":
+            upstream = HttpUpstream(session, replica_url)
+            agent = Agent.for_revision(spec, metrics=metrics, clock=clock)
+            assert agent is not None
+            assert agent.logger is not None
+            logger = agent.logger
+
+            async def direct(body: bytes) -> int:
+                return (await upstream("POST", PATH, headers, body)).status
+
+            async def through_agent(body: bytes) -> int:
+                return (await agent.handle("POST", PATH, headers, body, upstream)).status
+
+            off_call, on_call = direct, through_agent
+
+            closers.append(agent.close)
+        else:
+            port = int(replica_url.rsplit(":", 1)[1])
+            endpoint = [Endpoint("r0", "127.0.0.1", port)]
+            agents = AgentMiddleware(metrics=metrics, clock=clock)
+            acts = []
+            for middlewares in ((), (agents,)):
+                act = Activator(
+                    Settings(),
+                    clock=clock,
+                    stats=_Quiet(),
+                    poker=_Quiet(),
+                    metrics=metrics,
+                    middlewares=middlewares,
+                )
+                act.upsert_revision(spec)
+                act.set_endpoints(spec.name, endpoint)
+                acts.append(act)
+            off_call = _activator_call(acts[0], spec.name)
+            on_call = _activator_call(acts[1], spec.name)
+            await on_call(b'{"instances": [1]}')
+            entry = agents.agent(spec.name)
+            assert entry is not None
+            assert entry.logger is not None
+            logger = entry.logger
+            closers.extend([agents.close, acts[0].close, acts[1].close])
+        await _load(on_call, 300, args.concurrency)  # warm-up, both paths
+        await _load(off_call, 300, args.concurrency)
         rows = []
         print(
             f"{'run':>3} {'off mean':>8} {'on mean':>8} {'added':>7} {'off p50':>7} "
@@ -119,7 +184,7 @@ async def _main(args: argparse.Namespace, replica_url: str, sink_url: str) -> No
         for run in range(1, args.runs + 1):
             sent0 = _sample(metrics, "minikn_logger_events_sent_total")
             drop0 = _sample(metrics, "minikn_logger_events_dropped_total")
-            off, on, cpu_off, cpu_on = await _run(agent, upstream, args)
+            off, on, cpu_off, cpu_on = await _run(off_call, on_call, logger, args)
             sent = _sample(metrics, "minikn_logger_events_sent_total") - sent0
             dropped = _sample(metrics, "minikn_logger_events_dropped_total") - drop0
             off_mean, on_mean = statistics.fmean(off) * 1e3, statistics.fmean(on) * 1e3
@@ -131,17 +196,19 @@ async def _main(args: argparse.Namespace, replica_url: str, sink_url: str) -> No
                 f"{percentile(off, 0.99) * 1e3:>7.3f} {percentile(on, 0.99) * 1e3:>7.3f} "
                 f"{cpu_off * 1e6:>10.0f} {cpu_on * 1e6:>9.0f} {sent:>6.0f} {dropped:>7.0f}"
             )
-        await agent.close()
+        for close in closers:
+            await close()
     med = [statistics.median(r[i] for r in rows) for i in range(5)]
     print(
-        f"median: mean latency off {med[0]:.3f} ms, on {med[1]:.3f} ms, added {med[2]:+.1%}; "
-        f"CPU per request off {med[3]:.0f} us, on {med[4]:.0f} us "
+        f"median ({args.via}): mean latency off {med[0]:.3f} ms, on {med[1]:.3f} ms, added "
+        f"{med[2]:+.1%}; CPU per request off {med[3]:.0f} us, on {med[4]:.0f} us "
         f"(concurrency {args.concurrency}, replica cost {args.cost_ms} ms)"
     )
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--via", choices=("direct", "activator"), default="direct")
     parser.add_argument("--requests", type=int, default=4000)
     parser.add_argument("--concurrency", type=int, default=10)
     parser.add_argument("--runs", type=int, default=3)

@@ -14,6 +14,7 @@ import argparse
 import logging
 import statistics
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from minikn.autoscaler.engine import Evaluation, RevisionEngine
@@ -41,7 +42,7 @@ class Scaler:
 
 
 class Listener:
-    def endpoints_changed(self, revision: str, endpoints: list[Endpoint]) -> None: ...
+    def endpoints_changed(self, revision: str, endpoints: Sequence[Endpoint]) -> None: ...
     def revision_ready(self, revision: str) -> None: ...
     def revision_failed(self, revision: str, reason: str, message: str) -> None: ...
     def revision_recovered(self, revision: str) -> None: ...
@@ -70,7 +71,7 @@ def measure(n: int, ticks: int, *, empty: bool) -> float:
         ) -> Evaluation:
             return frozen
 
-        RevisionEngine.evaluate = evaluate  # type: ignore[assignment, method-assign]
+        RevisionEngine.evaluate = evaluate  # type: ignore[method-assign]
     now = clock.monotonic()
     total = 0.0
     for k in range(ticks):

@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import aiohttp
+import psutil
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
@@ -37,6 +38,8 @@ class Result:
     rps: float
     p50_ms: float
     p99_ms: float
+    cpu_us: float = 0.0
+    """Server CPU time per request (user+system, all threads): robust to a busy machine."""
 
 
 def free_port() -> int:
@@ -59,8 +62,16 @@ async def wait_ready(url: str, deadline_s: float = 60.0) -> None:
     raise RuntimeError(f"{url} never became ready")
 
 
-async def load(url: str, concurrency: int, seconds: float, warmup: float) -> Result:
+def cpu_seconds(proc: psutil.Process) -> float:
+    times = proc.cpu_times()
+    return float(times.user + times.system)
+
+
+async def load(
+    url: str, concurrency: int, seconds: float, warmup: float, server: psutil.Process
+) -> Result:
     latencies: list[float] = []
+    cpu_marks: list[float] = []
     connector = aiohttp.TCPConnector(limit=concurrency)
     headers = {"Content-Type": "application/json"}
     async with aiohttp.ClientSession(connector=connector) as session:
@@ -80,12 +91,18 @@ async def load(url: str, concurrency: int, seconds: float, warmup: float) -> Res
                 if t0 >= start + warmup:
                     latencies.append(t1 - t0)
 
-        await asyncio.gather(*(worker() for _ in range(concurrency)))
+        async def mark_cpu() -> None:
+            await asyncio.sleep(warmup)
+            cpu_marks.append(cpu_seconds(server))
+
+        await asyncio.gather(mark_cpu(), *(worker() for _ in range(concurrency)))
+        cpu_marks.append(cpu_seconds(server))
     latencies.sort()
     return Result(
         rps=len(latencies) / seconds,
         p50_ms=latencies[len(latencies) // 2] * 1000,
         p99_ms=latencies[int(len(latencies) * 0.99)] * 1000,
+        cpu_us=(cpu_marks[1] - cpu_marks[0]) / max(len(latencies), 1) * 1e6,
     )
 
 
@@ -97,25 +114,34 @@ async def start(cmd: list[str], ready_url: str) -> asyncio.subprocess.Process:
     return proc
 
 
-async def bench_server(
-    label: str, cmd: list[str], port: int, args: argparse.Namespace
-) -> dict[int, list[Result]]:
-    base = f"http://127.0.0.1:{port}"
-    proc = await start(cmd, f"{base}/v1/models/iris")
-    out: dict[int, list[Result]] = {c: [] for c in args.concurrency}
+async def bench_all(
+    servers: dict[str, tuple[list[str], int]], args: argparse.Namespace
+) -> dict[str, dict[int, list[Result]]]:
+    """Both servers up at once; runs interleave (KServe, minikn, KServe, ...) so a change in
+    background load hits both alike."""
+    procs = [
+        await start(cmd, f"http://127.0.0.1:{port}/v1/models/iris")
+        for cmd, port in servers.values()
+    ]
+    out: dict[str, dict[int, list[Result]]] = {
+        label: {c: [] for c in args.concurrency} for label in servers
+    }
     try:
         for run in range(args.runs):
             for c in args.concurrency:
-                r = await load(f"{base}/v1/models/iris:predict", c, args.seconds, args.warmup)
-                out[c].append(r)
-                print(
-                    f"  {label} run {run + 1} c={c}: {r.rps:.0f} req/s p50 {r.p50_ms:.2f} ms "
-                    f"p99 {r.p99_ms:.2f} ms",
-                    flush=True,
-                )
+                for (label, (_, port)), proc in zip(servers.items(), procs, strict=True):
+                    url = f"http://127.0.0.1:{port}/v1/models/iris:predict"
+                    r = await load(url, c, args.seconds, args.warmup, psutil.Process(proc.pid))
+                    out[label][c].append(r)
+                    print(
+                        f"  {label} run {run + 1} c={c}: {r.rps:.0f} req/s "
+                        f"p50 {r.p50_ms:.2f} ms p99 {r.p99_ms:.2f} ms cpu {r.cpu_us:.0f} us/req",
+                        flush=True,
+                    )
     finally:
-        proc.terminate()
-        await proc.wait()
+        for proc in procs:
+            proc.terminate()
+            await proc.wait()
     return out
 
 
@@ -124,6 +150,7 @@ def median(results: list[Result]) -> Result:
         rps=statistics.median(r.rps for r in results),
         p50_ms=statistics.median(r.p50_ms for r in results),
         p99_ms=statistics.median(r.p99_ms for r in results),
+        cpu_us=statistics.median(r.cpu_us for r in results),
     )
 
 
@@ -161,21 +188,23 @@ async def main() -> None:
         "--http_port",
         str(p2),
     ]
-    kserve = await bench_server("kserve", kserve_cmd, p2, args)
-    minikn = await bench_server("minikn", minikn_cmd, p1, args)
+    results = await bench_all({"kserve": (kserve_cmd, p2), "minikn": (minikn_cmd, p1)}, args)
+    kserve, minikn = results["kserve"], results["minikn"]
     print()
     print(
         f"median of {args.runs} runs, {args.seconds:.0f} s each (after {args.warmup:.0f} s warm-up)"
     )
     print(
         f"{'c':>3} | {'KServe req/s':>12} | {'minikn req/s':>12} | {'ratio':>5} | "
-        f"{'KServe p50/p99 ms':>17} | {'minikn p50/p99 ms':>17}"
+        f"{'KServe p50/p99 ms':>17} | {'minikn p50/p99 ms':>17} | "
+        f"{'CPU us/req KServe/minikn':>24}"
     )
     for c in args.concurrency:
         k, m = median(kserve[c]), median(minikn[c])
         print(
             f"{c:>3} | {k.rps:>12.0f} | {m.rps:>12.0f} | {m.rps / k.rps:>5.2f} | "
-            f"{k.p50_ms:>7.2f} / {k.p99_ms:>7.2f} | {m.p50_ms:>7.2f} / {m.p99_ms:>7.2f}"
+            f"{k.p50_ms:>7.2f} / {k.p99_ms:>7.2f} | {m.p50_ms:>7.2f} / {m.p99_ms:>7.2f} | "
+            f"{k.cpu_us:>11.0f} / {m.cpu_us:<10.0f}"
         )
 
 

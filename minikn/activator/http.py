@@ -9,7 +9,6 @@ logger or a batcher plugs in, between the activator's routing and the replica.
 from __future__ import annotations
 
 import asyncio
-from collections import deque
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Protocol
@@ -48,7 +47,7 @@ class BodyStream:
     def __init__(self, source: _Reader | None, limit: int | None = None) -> None:
         self._source = source
         self._limit = limit
-        self._chunks: deque[bytes] = deque()
+        self._chunks: list[bytes] = []
         self._size = 0
         self._eof = False
         self._paused = False

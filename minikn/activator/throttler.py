@@ -38,6 +38,7 @@ class Throttler:
         rng: random.Random,
     ) -> None:
         self.revision = revision
+        self._rng = rng
         self._balancer = Balancer(container_concurrency, rng)
         self._max_buffered = max_buffered
         self._retry_after = retry_after
@@ -66,7 +67,7 @@ class Throttler:
 
     def set_container_concurrency(self, cc: int) -> None:
         if cc != self._balancer.container_concurrency:
-            self._balancer = Balancer(cc, random.Random())
+            self._balancer = Balancer(cc, self._rng)
             self._dispatch()
 
     # Endpoints and failures -------------------------------------------------------------------

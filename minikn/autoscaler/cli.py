@@ -20,6 +20,7 @@ import yaml
 from minikn.autoscaler.simulate import SimResult, simulate
 from minikn.autoscaler.spec import PREFIX, ScalingSpec, build_spec, validate_annotations
 from minikn.autoscaler.traces import load_trace, parse_start_model
+from minikn.config.autoscaler import HPA_CLASS
 from minikn.config.loader import ConfigError, Settings, load_settings
 from minikn.core.errors import InvalidInput
 
@@ -51,7 +52,8 @@ def _memory(q: Any) -> int | None:
 
 def read_isvc(path: Path, settings: Settings, component: str = "predictor") -> RevisionInputs:
     """KServe's Knative-mode mapping of one component: minReplicas -> min-scale (default 1),
-    maxReplicas -> max-scale (0 = unlimited), scaleTarget -> target, scaleMetric -> metric."""
+    maxReplicas -> max-scale (0 = unlimited), scaleTarget -> target, scaleMetric -> metric
+    (cpu/memory -> the hpa class unless a class is set)."""
     try:
         docs = [d for d in yaml.safe_load_all(path.read_text()) if d]
     except (OSError, yaml.YAMLError) as exc:
@@ -78,6 +80,8 @@ def read_isvc(path: Path, settings: Settings, component: str = "predictor") -> R
         ann[PREFIX + "target"] = str(comp["scaleTarget"])
     if comp.get("scaleMetric") is not None:
         ann[PREFIX + "metric"] = str(comp["scaleMetric"])
+        if ann[PREFIX + "metric"] in ("cpu", "memory"):
+            ann.setdefault(PREFIX + "class", HPA_CLASS)  # resource metrics scale HPA-style
     cc = int(comp.get("containerConcurrency", settings.defaults.container_concurrency))
     container: Mapping[str, Any] = comp.get("model") or next(iter(comp.get("containers") or []), {})
     res = container.get("resources") or {}
@@ -104,6 +108,11 @@ def add_simulate_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--seed", type=int, default=0, help="random seed (trace and starts)")
     parser.add_argument("--duration", type=float, help="simulated seconds (default: until idle)")
+    parser.add_argument(
+        "--timeout",
+        type=float,
+        help="seconds a request may wait in the buffer (default: revision-timeout-seconds)",
+    )
 
 
 def simulate_command(args: argparse.Namespace, *, load_revision: LoadRevision | None = None) -> int:
@@ -128,7 +137,10 @@ def simulate_command(args: argparse.Namespace, *, load_revision: LoadRevision | 
     except (InvalidInput, ConfigError) as exc:
         print(f"minikn simulate: {exc}", file=sys.stderr)
         return 2
-    result = simulate(spec, trace, start_model=model, seed=args.seed, duration=args.duration)
+    timeout = args.timeout or float(settings.defaults.revision_timeout_seconds)
+    result = simulate(
+        spec, trace, start_model=model, seed=args.seed, duration=args.duration, timeout=timeout
+    )
     _print(spec, result, str(model))
     if args.out is not None:
         write_outputs(result, args.out)

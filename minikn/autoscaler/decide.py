@@ -8,7 +8,7 @@ averages, the ready count and ``now``; the returned state is fed back on the nex
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, replace
+from typing import NamedTuple
 
 from minikn.autoscaler.spec import ScalingSpec
 from minikn.autoscaler.window import MaxQueue, max_window_push
@@ -19,8 +19,7 @@ DELAY_GRANULARITY = 2.0
 """Slot of the scale-down-delay max window: Knative's tick interval."""
 
 
-@dataclass(frozen=True, slots=True)
-class DeciderState:
+class DeciderState(NamedTuple):
     """What one revision's decider carries from tick to tick."""
 
     desired: int = -1
@@ -36,8 +35,7 @@ class DeciderState:
     """Why ``desired`` last changed."""
 
 
-@dataclass(frozen=True, slots=True)
-class Decision:
+class Decision(NamedTuple):
     """One tick's outcome, with the numbers that led to it (for status and the decision log)."""
 
     desired: int
@@ -72,6 +70,27 @@ def initial_state(spec: ScalingSpec, *, ready: int, now: float) -> DeciderState:
     if ready > 1:
         return DeciderState(ebc=initial_ebc(spec), panic_time=now, max_panic_pods=ready)
     return DeciderState(ebc=initial_ebc(spec))
+
+
+_STABLE, _ACTIVATION, _PANIC, _PANIC_HOLD, _DELAY = range(5)
+
+
+def _explain(
+    why: int, spec: ScalingSpec, *, stable: float, panic: float, ready: int, dspc: int, dppc: int,
+    bounds: tuple[int, int], wanted: int,
+) -> str:  # fmt: skip
+    target = spec.target_value
+    if why == _ACTIVATION:
+        return f"activation-scale {spec.activation_scale} (stable wants {dspc})"
+    if why == _PANIC:
+        return (
+            f"panic: ceil({panic:g}/{target:g})={dppc} over {spec.panic_threshold:g}x ready {ready}"
+        )
+    if why == _PANIC_HOLD:
+        return f"panic: holding {wanted} (never scale down while panicking)"
+    if why == _DELAY:
+        return f"scale-down-delay {spec.scale_down_delay:g}s holds the recent max (wants {wanted})"
+    return f"stable: ceil({stable:g}/{target:g})={dspc} within [{bounds[0]}, {bounds[1]}]"
 
 
 def decide(
@@ -119,18 +138,15 @@ def decide(
         panic_time, max_panic = None, 0  # un-panic a stable window after the last time over it
 
     desired = desired_stable
-    why = f"stable: ceil({stable:g}/{target:g})={dspc} within [{max_down}, {max_up}]"
+    why = _STABLE
     if act > 1 and desired_stable == act and dspc > 0:
-        why = f"activation-scale {act} (stable wants {dspc})"
+        why = _ACTIVATION
     if panic_time is not None:
         desired = max(desired, desired_panic)
         max_panic = max(max_panic, desired)
-        why = (
-            f"panic: ceil({panic:g}/{target:g})={dppc} over {spec.panic_threshold:g}x ready {ready}"
-        )
-        if desired < max_panic:
-            why = f"panic: holding {max_panic} (never scale down while panicking)"
+        why = _PANIC if desired >= max_panic else _PANIC_HOLD
         desired = max_panic
+    wanted = desired
 
     maxima = state.delay_maxima
     if reachable and spec.scale_down_delay > 0:
@@ -138,7 +154,7 @@ def decide(
             maxima, now, desired, duration=spec.scale_down_delay, granularity=DELAY_GRANULARITY
         )
         if delayed != desired:
-            why = f"scale-down-delay {spec.scale_down_delay:g}s holds {delayed} (wants {desired})"
+            why = _DELAY
             desired = delayed
 
     tbc = spec.target_burst_capacity
@@ -149,15 +165,16 @@ def decide(
     else:
         ebc = -1.0
 
-    reason = why if desired != state.desired else state.reason
-    new_state = replace(
-        state,
-        desired=desired,
-        ebc=ebc,
-        panic_time=panic_time,
-        max_panic_pods=max_panic,
-        delay_maxima=maxima,
-        reason=reason,
+    if desired != state.desired:
+        # Formatted only on a change: this runs every tick for every revision.
+        reason = _explain(
+            why, spec, stable=stable, panic=panic, ready=ready, dspc=dspc, dppc=dppc,
+            bounds=(max_down, max_up), wanted=wanted,
+        )  # fmt: skip
+    else:
+        reason = state.reason
+    new_state = DeciderState(desired, ebc, panic_time, max_panic, maxima, reason)
+    decision = Decision(
+        desired, ebc, stable, panic, ready, dspc, dppc, panic_time is not None, reason
     )
-    decision = Decision(desired, ebc, stable, panic, ready, dspc, dppc, panic_time is not None, why)
     return decision, new_state

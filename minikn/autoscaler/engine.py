@@ -13,7 +13,7 @@ an empty window reads 0 (Knative's activator-only behaviour) instead of "no data
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from minikn.autoscaler.decide import DeciderState, Decision, decide, initial_state
 from minikn.autoscaler.hpa import HpaDecision, HpaState, decide_hpa
@@ -22,7 +22,10 @@ from minikn.autoscaler.spec import ScalingSpec
 from minikn.autoscaler.window import LinearWindow, make_window
 from minikn.core.usage import ResourceUsage
 
-__all__ = ["Evaluation", "RevisionEngine", "initial_replicas"]
+__all__ = ["HPA_SYNC_PERIOD", "Evaluation", "RevisionEngine", "initial_replicas"]
+
+HPA_SYNC_PERIOD = 15.0
+"""Kubernetes' ``--horizontal-pod-autoscaler-sync-period``: HPA revisions re-decide this often."""
 
 
 def initial_replicas(spec: ScalingSpec, *, reachable: bool) -> int:
@@ -38,8 +41,7 @@ def initial_replicas(spec: ScalingSpec, *, reachable: bool) -> int:
     return n
 
 
-@dataclass(frozen=True, slots=True)
-class Evaluation:
+class Evaluation(NamedTuple):
     """The outcome of one evaluation."""
 
     apply: int | None
@@ -104,7 +106,7 @@ class RevisionEngine:
         The activator's first request for a revision reports concurrency 1 immediately; if nothing
         was recorded for this second yet, that sample is recorded here.
         """
-        if self.desired > 0:
+        if self.spec.is_hpa or self.desired > 0:
             return False
         if self.panic_window.average(now) == 0.0:
             self.record(now, concurrency=1.0, rps=1.0)
@@ -112,8 +114,14 @@ class RevisionEngine:
 
     def evaluate(self, now: float, *, ready: int, usage: ResourceUsage | None = None) -> Evaluation:
         """Decide and reconcile at ``now`` with ``ready`` replicas."""
-        self.last_time = now
         if self.spec.is_hpa:
+            if (
+                self.last is not None
+                and self.last_time is not None
+                and now - self.last_time < HPA_SYNC_PERIOD
+            ):
+                return Evaluation(None, self.hpa.desired, None, self.last.hpa, None)
+            self.last_time = now
             hd, self.hpa = decide_hpa(self.spec, self.hpa, usage or ResourceUsage(), ready, now=now)
             apply = hd.desired if hd.desired != self.kpa.applied else None
             if apply is not None:
@@ -123,6 +131,7 @@ class RevisionEngine:
             ev = Evaluation(apply, hd.desired, None, hd, None)
             self.last = ev
             return ev
+        self.last_time = now
         if ready > 0:
             # The scraper's sample: every complete second without a report reads as zero.
             self.stable_window.record(now - 1.0, 0.0)

@@ -20,8 +20,7 @@ reported failed with reason ``ProgressDeadlineExceeded``.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
-from typing import Literal
+from typing import Literal, NamedTuple
 
 from minikn.autoscaler.spec import ScalingSpec
 
@@ -33,8 +32,7 @@ ACTIVATION_TIMEOUT_BUFFER = 30.0
 Active = Literal["activating", "active", "inactive"]
 
 
-@dataclass(frozen=True, slots=True)
-class KpaState:
+class KpaState(NamedTuple):
     """The PodAutoscaler status minikn keeps per revision."""
 
     active: Active = "activating"
@@ -52,8 +50,7 @@ class KpaState:
     reason: str = "Queued"
 
 
-@dataclass(frozen=True, slots=True)
-class KpaResult:
+class KpaResult(NamedTuple):
     """What to do now."""
 
     apply: int | None
@@ -67,8 +64,9 @@ class KpaResult:
 
 
 def _bounds(spec: ScalingSpec, state: KpaState, reachable: bool) -> tuple[int, int]:
-    lo = spec.min_scale if reachable else 0  # min is ignored when the revision is unreachable
-    if spec.initial_scale > 1 and not state.initialized:
+    # min-scale and initial-scale are ignored while the revision is unreachable (no route).
+    lo = spec.min_scale if reachable else 0
+    if reachable and spec.initial_scale > 1 and not state.initialized:
         lo = max(lo, spec.initial_scale)
     return lo, spec.max_scale
 
@@ -154,16 +152,7 @@ def _pass(
     failed = (state.failed or timed_out) and active != "active"
     serve = want > 0 and ebc >= 0
     proxy_since = None if serve else (state.proxy_since if state.proxy_since is not None else now)
-    new = replace(
-        state,
-        active=active,
-        since=since,
-        initialized=initialized,
-        proxy_since=proxy_since,
-        applied=applied,
-        failed=failed,
-        reason=reason,
-    )
+    new = KpaState(active, since, initialized, proxy_since, applied, failed, reason)
     return (
         KpaResult(
             apply,
@@ -206,7 +195,9 @@ def reconcile(
         state = new
         if not changed:
             break
-    return replace(result, apply=apply, failed=failed, recovered=recovered), state
+    if apply is result.apply and failed is result.failed and recovered is result.recovered:
+        return result, state
+    return KpaResult(apply, result.want, result.requeue_at, failed, recovered), state
 
 
 def new_state(*, now: float, replicas: int) -> KpaState:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import Protocol
 
 from prometheus_client import Gauge
@@ -134,7 +134,7 @@ class Autoscaler:
         children = tuple(getattr(self._metrics, g).labels(*labels) for g in _GAUGES)
         self._entries[spec.name] = _Entry(engine, labels, children)
         replicas = max(engine.applied, ready)
-        engine.kpa = replace(engine.kpa, applied=replicas)  # adopted replicas stay (restart)
+        engine.kpa = engine.kpa._replace(applied=replicas)  # adopted replicas stay (restart)
         log.info(
             "revision %s: created, %d replicas (class %s, metric %s, target %g, routable %s)",
             spec.name, replicas, ss.autoscaler_class, ss.metric, ss.target_value, routable,

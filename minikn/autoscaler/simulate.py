@@ -26,7 +26,7 @@ from minikn.autoscaler.traces import StartModel, Trace
 __all__ = ["SimResult", "SimRow", "simulate"]
 
 _TICK = 2.0
-_READY, _DONE, _SECOND, _TICK_EV, _WAKE = 0, 1, 2, 3, 4
+_READY, _DONE, _TIMEOUT, _SECOND, _TICK_EV, _WAKE = 0, 1, 2, 3, 4, 5
 """Event kinds; at equal times replicas turn ready and requests finish before stats and ticks."""
 
 
@@ -46,6 +46,8 @@ class SimRow:
 class SimResult:
     requests: int = 0
     served: int = 0
+    timed_out: int = 0
+    """Requests that waited in the buffer longer than the revision timeout (504)."""
     cold_starts: int = 0
     """Requests that arrived while the revision had no ready replica."""
     replica_starts: int = 0
@@ -68,6 +70,7 @@ class SimResult:
         return {
             "requests": str(self.requests),
             "served": str(self.served),
+            "timed out in the buffer (504)": str(self.timed_out),
             "cold starts (requests that found no ready replica)": str(self.cold_starts),
             "replica starts": str(self.replica_starts),
             "queue wait p50 (s)": f"{self.percentile(50):.3f}",
@@ -93,26 +96,30 @@ def simulate(
     start_model: StartModel,
     seed: int = 0,
     duration: float | None = None,
-    start_time: float = 0.0,
+    t0: float = 0.0,
+    timeout: float = 300.0,
 ) -> SimResult:
-    """Run ``trace`` against ``spec``; return the summary figures and one row per second.
+    """Run ``trace`` (arrivals relative to ``t0``) against ``spec``; return the summary figures
+    and one row per second.
 
     The hot paths (arrival, completion) are inlined on local variables: this loop runs once per
     request, hundreds of thousands of times for an hour of traffic.
     """
     rng = random.Random(seed)
-    end = start_time + (duration if duration is not None else default_duration(spec, trace))
-    res = SimResult(duration=end - start_time)
+    end = t0 + (duration if duration is not None else default_duration(spec, trace))
+    res = SimResult(duration=end - t0)
     cc = spec.container_concurrency
-    engine = RevisionEngine(spec, now=start_time)
+    engine = RevisionEngine(spec, now=t0)
     events: list[tuple[float, int, int]] = []
     starting: dict[int, float] = {}
-    queue: deque[tuple[float, float]] = deque()
+    queue: deque[tuple[float, float, int]] = deque()
+    waiting: set[int] = set()
+    """Ids of buffered requests; one that times out leaves this set (and is skipped later)."""
     waits = res.waits
     push, pop = heapq.heappush, heapq.heappop
     seq = ready = busy = load = arrivals = 0
     cap = 0.0
-    area, area_t, alive_t = 0.0, start_time, start_time
+    area, area_t, alive_t = 0.0, t0, t0
 
     def capacity() -> float:
         return float(ready * cc) if cc > 0 else (math.inf if ready else 0.0)
@@ -120,7 +127,10 @@ def simulate(
     def start_queued(now: float) -> None:
         nonlocal busy
         while queue and busy < cap:
-            arrival, service = queue.popleft()
+            arrival, service, qid = queue.popleft()
+            if qid not in waiting:
+                continue  # timed out already
+            waiting.discard(qid)
             waits.append(now - arrival)
             busy += 1
             push(events, (now + service, _DONE, 0))
@@ -153,11 +163,11 @@ def simulate(
         if ev.requeue_at is not None and ev.requeue_at < end:
             push(events, (ev.requeue_at, _WAKE, 0))
 
-    scale_to(engine.applied, start_time)
-    push(events, (start_time + 1.0, _SECOND, 0))
-    push(events, (start_time + _TICK, _TICK_EV, 0))
+    scale_to(engine.applied, t0)
+    push(events, (t0 + 1.0, _SECOND, 0))
+    push(events, (t0 + _TICK, _TICK_EV, 0))
     i, n_trace = 0, len(trace)
-    next_arrival = trace[0][0] + start_time if n_trace else math.inf
+    next_arrival = trace[0][0] + t0 if n_trace else math.inf
     while True:
         if events and events[0][0] <= next_arrival:
             now, kind, rid = pop(events)
@@ -171,6 +181,11 @@ def simulate(
                 res.served += 1
                 if queue:
                     start_queued(now)
+            elif kind == _TIMEOUT:
+                if rid in waiting:
+                    waiting.discard(rid)
+                    load -= 1
+                    res.timed_out += 1
             elif kind == _READY:
                 if rid in starting:
                     del starting[rid]
@@ -182,7 +197,7 @@ def simulate(
                 panic = engine.decider.panic_time is not None
                 res.panic_seconds += panic
                 res.rows.append(
-                    SimRow(round(now - start_time), area, engine.applied, ready, len(queue), panic)
+                    SimRow(round(now - t0), area, engine.applied, ready, len(waiting), panic)
                 )
                 area = 0.0
                 arrivals = 0
@@ -198,7 +213,7 @@ def simulate(
         now = next_arrival
         service = trace[i][1]
         i += 1
-        next_arrival = trace[i][0] + start_time if i < n_trace else math.inf
+        next_arrival = trace[i][0] + t0 if i < n_trace else math.inf
         area += load * (now - area_t)
         area_t = now
         load += 1
@@ -207,12 +222,15 @@ def simulate(
             res.cold_starts += 1
             if engine.wants_poke(now):
                 evaluate(now)
-        if busy < cap and not queue:
+        if busy < cap and not waiting:
             waits.append(0.0)
             busy += 1
             push(events, (now + service, _DONE, 0))
         else:
-            queue.append((now, service))
+            seq += 1
+            queue.append((now, service, seq))
+            waiting.add(seq)
+            push(events, (now + timeout, _TIMEOUT, seq))
     res.requests = i
     res.replica_seconds += (ready + len(starting)) * (end - alive_t)
     return res

@@ -184,9 +184,13 @@ def validate_annotations(
     cls_ann = annotation(annotations, "class")
     cls = cls_ann[1] if cls_ann else config.pod_autoscaler_class
     ints = {k: _int(v[1]) for k in ("min-scale", "max-scale") if (v := annotation(annotations, k))}
-    min_scale = ints.get("min-scale") or config.min_scale
-    max_scale = ints.get("max-scale")
-    ctx = _Ctx(cls, config, min_scale, config.max_scale if max_scale is None else max_scale)
+    min_scale, max_scale = ints.get("min-scale"), ints.get("max-scale")
+    ctx = _Ctx(
+        cls,
+        config,
+        config.min_scale if min_scale is None else min_scale,
+        config.max_scale if max_scale is None else max_scale,
+    )
     for key in ALIASES:
         found = annotation(annotations, key)
         if found is None:
@@ -321,7 +325,8 @@ def build_spec(
         initial_scale=initial,
         activation_scale=whole("activation-scale", 0),
         stable_window=window,
-        panic_window=max(1.0, float(round(window * panic_pct / 100.0))),
+        # time.Duration.Round(time.Second): halves round away from zero (65 s x 10 % -> 7 s).
+        panic_window=max(1.0, float(math.floor(window * panic_pct / 100.0 + 0.5))),
         panic_threshold=num("panic-threshold-percentage", config.panic_threshold_percentage) / 100,
         max_scale_up_rate=config.max_scale_up_rate,
         max_scale_down_rate=config.max_scale_down_rate,

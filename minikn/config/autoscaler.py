@@ -184,5 +184,6 @@ class AutoscalerConfig(ConfigGroup):
 
     @property
     def panic_window(self) -> float:
-        """round(stable x pct / 100) seconds, at least 1 s (Knative's ``metric.go``)."""
-        return max(1.0, float(round(self.stable_window * self.panic_window_percentage / 100.0)))
+        """round(stable x pct / 100) seconds, at least 1 s (Knative's ``metric.go``); halves round
+        up, as Go's ``Duration.Round`` does (65 s x 10 % -> 7 s)."""
+        return max(1.0, float(int(self.stable_window * self.panic_window_percentage / 100.0 + 0.5)))

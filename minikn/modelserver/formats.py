@@ -88,11 +88,27 @@ class _FileModel(Model):
             raise InferenceError(str(exc)) from exc
 
 
+def _limit_blas_threads(nthread: int) -> None:
+    """Cap BLAS/OpenMP pools at ``nthread`` (``--nthread``, 1 by default, as KServe's xgbserver
+    and lgbserver run their boosters): a replica answers many small requests, and idle BLAS
+    threads spinning after each one take CPU from the event loop. Scale with replicas instead."""
+    try:
+        from threadpoolctl import threadpool_limits  # type: ignore[import-untyped]
+    except ImportError:  # pragma: no cover - a scikit-learn dependency
+        return
+    threadpool_limits(limits=nthread)
+
+
 class SKLearnModel(_FileModel):
     fmt = "sklearn"
 
+    def __init__(self, name: str, model_dir: Path, nthread: int = 1) -> None:
+        super().__init__(name, model_dir)
+        self.nthread = nthread
+
     def load(self) -> bool:
         joblib = _import("joblib", self.fmt)
+        _limit_blas_threads(self.nthread)
         path = _model_file(self.model_dir, self.fmt)
         self._model = joblib.load(path)
         log.info("model %s: loaded sklearn model %s", self.name, path.name)
@@ -149,7 +165,7 @@ class LightGBMModel(_FileModel):
         return self._model.predict(instances, num_threads=self.nthread)
 
 
-_CLASSES: dict[str, type[_FileModel]] = {
+_CLASSES: dict[str, type[SKLearnModel | XGBoostModel | LightGBMModel]] = {
     "sklearn": SKLearnModel,
     "xgboost": XGBoostModel,
     "lightgbm": LightGBMModel,
@@ -189,6 +205,4 @@ def build_model(
     fmt = model_format or detect_format(model_dir)
     if fmt not in _CLASSES:
         raise InvalidInput(f"--model_format {fmt!r}: expected one of {', '.join(_CLASSES)}")
-    if fmt == "sklearn":
-        return SKLearnModel(name, model_dir)
-    return _CLASSES[fmt](name, model_dir, nthread)  # type: ignore[call-arg]
+    return _CLASSES[fmt](name, model_dir, nthread)

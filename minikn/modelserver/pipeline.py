@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import inspect
 import json
+import time
 import uuid
 from collections.abc import Callable, Mapping
 from typing import Any
@@ -18,6 +19,7 @@ import numpy as np
 
 from minikn.core.errors import MiniknError
 from minikn.modelserver.errors import InferenceError
+from minikn.modelserver.metrics import StepMetrics
 from minikn.modelserver.model import Model
 from minikn.modelserver.tensors import InferRequest, encode_output
 
@@ -106,9 +108,19 @@ def _request_json(payload: Any) -> Any:
 class Pipeline:
     """One model's request path."""
 
-    def __init__(self, model: Model, session: Callable[[], aiohttp.ClientSession]) -> None:
+    def __init__(
+        self,
+        model: Model,
+        session: Callable[[], aiohttp.ClientSession],
+        metrics: StepMetrics | None = None,
+    ) -> None:
         self.model = model
         self._session = session
+        steps = metrics or StepMetrics()
+        self._h_pre = steps.histogram(model.name, "preprocess")
+        self._h_predict = steps.histogram(model.name, "predict")
+        self._h_post = steps.histogram(model.name, "postprocess")
+        self._h_explain = steps.histogram(model.name, "explain")
         self.pre = _Step(getattr(model, "preprocess", _identity))
         self.post = _Step(getattr(model, "postprocess", _identity))
         own_predict = getattr(type(model), "predict", None)
@@ -118,14 +130,21 @@ class Pipeline:
         self.has_explainer = bool(getattr(model, "has_explainer", False))
 
     async def run(self, payload: Any, headers: Mapping[str, str], *, explain: bool = False) -> Any:
+        t0 = time.perf_counter()
         value = await self.pre(payload, headers)
+        t1 = time.perf_counter()
         try:
             result = await (self.explain if explain else self.predict)(value, headers)
         except (MiniknError, NotImplementedError):
             raise
         except Exception as exc:  # a user model's own failure: KServe answers 500
             raise InferenceError(f"{type(exc).__name__} : {exc}") from exc
-        return await self.post(result, headers)
+        t2 = time.perf_counter()
+        out = await self.post(result, headers)
+        self._h_pre.observe(t1 - t0)
+        (self._h_explain if explain else self._h_predict).observe(t2 - t1)
+        self._h_post.observe(time.perf_counter() - t2)
+        return out
 
     async def _forward(self, payload: Any, headers: Mapping[str, str]) -> Any:
         """Transformer use: send the preprocessed payload to the predictor."""

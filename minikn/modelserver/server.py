@@ -23,6 +23,7 @@ from minikn.modelserver.errors import (
     NotImplementedByModel,
     error_message,
 )
+from minikn.modelserver.metrics import StepMetrics
 from minikn.modelserver.model import Model, call_maybe_async
 from minikn.modelserver.pipeline import Pipeline, v1_body, v2_body
 from minikn.modelserver.tensors import parse_infer
@@ -54,6 +55,7 @@ class ModelServer:
         self.failures: dict[str, str] = {}
         self._pipelines: dict[str, Pipeline] = {}
         self._session: ClientSession | None = None
+        self.metrics = StepMetrics()
         self.loaded = asyncio.Event()
 
     # -- lifecycle -------------------------------------------------------------------------
@@ -63,6 +65,7 @@ class ModelServer:
         app.router.add_get("/v1/models", self._list)
         app.router.add_get("/v1/models/{name}", self._v1_ready)
         app.router.add_post("/v1/models/{tail}", self._v1_verb)
+        app.router.add_get("/metrics", self._metrics)
         app.router.add_get("/v2", self._v2_metadata)
         app.router.add_get("/v2/health/live", self._v2_live)
         app.router.add_get("/v2/health/ready", self._v2_ready)
@@ -75,6 +78,8 @@ class ModelServer:
         app.router.add_post("/v2/models/{name}/versions/{version}/infer", self._versioned)
         app.router.add_post("/v2/repository/models/{name}/load", self._repo_load)
         app.router.add_post("/v2/repository/models/{name}/unload", self._repo_unload)
+        # Last, so it only answers paths no route above matched (no per-request middleware cost).
+        app.router.add_route("*", "/{tail:.*}", self._not_found)
         app.cleanup_ctx.append(self._background_load)
         return app
 
@@ -102,7 +107,7 @@ class ModelServer:
             model.ready = result is not False
             if not model.ready:
                 raise ModelNotReady(model.name, "load() returned False")
-            self._pipelines[model.name] = Pipeline(model, self.session)
+            self._pipelines[model.name] = Pipeline(model, self.session, self.metrics)
             self.failures.pop(model.name, None)
             log.info("model %s: ready", model.name)
         except Exception as exc:  # a load failure is reported by the readiness endpoints
@@ -130,6 +135,12 @@ class ModelServer:
         if model is None:
             raise ModelNotFound(name)
         return model
+
+    async def _metrics(self, _request: web.Request) -> web.Response:
+        return web.Response(text=self.metrics.render(), content_type="text/plain")
+
+    async def _not_found(self, request: web.Request) -> web.Response:
+        return _json({"error": f"Not Found: {request.method} {request.path}"}, 404)
 
     # -- V1 --------------------------------------------------------------------------------
     async def _live_v1(self, _request: web.Request) -> web.Response:

@@ -82,7 +82,18 @@ async def _errors(request: web.Request, handler: Handler) -> web.StreamResponse:
             if not hmac.compare_digest(given.encode(), f"Bearer {token}".encode()):
                 raise Unauthorized("missing or wrong bearer token (Authorization: Bearer <token>)")
         return await handler(request)
-    except web.HTTPException:
+    except web.HTTPException as exc:
+        if exc.status in (404, 405):  # unknown path or method: a Status body like every error
+            body = {
+                "kind": "Status",
+                "apiVersion": "v1",
+                "status": "Failure",
+                "message": f"{exc.reason}: {request.method} {request.path}",
+                "reason": "NotFound" if exc.status == 404 else "MethodNotAllowed",
+                "code": exc.status,
+                "error": f"{exc.reason}: {request.method} {request.path}",
+            }
+            return web.json_response(body, status=exc.status)
         raise
     except MiniknError as exc:
         return status_response(exc)

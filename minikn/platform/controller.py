@@ -22,6 +22,7 @@ from minikn.core.routes import RouteTable
 from minikn.platform.documents import Document
 from minikn.platform.reconcile import (
     TAG_ROUTING,
+    PlanContext,
     isvc_route,
     live_revisions,
     plan_component,
@@ -107,6 +108,23 @@ class Controller:
         self._dirty.clear()
         await asyncio.to_thread(self._store.save, snapshot)
 
+    async def _commit(self, state: PlaneState) -> None:
+        """Persist ``state``, then make it current: a failed write changes nothing.
+
+        Replica reports may arrive while the file is written (they do not wait for the lock);
+        they went into the current state, so they are merged into ``state`` instead of lost.
+        """
+        saved = (list(state.ready), dict(state.failures))
+        await asyncio.to_thread(self._store.save, state)
+        state.ready = [r for r in self._state.ready if r in state.revisions]
+        state.failures = {r: f for r, f in self._state.failures.items() if r in state.revisions}
+        if (state.ready, state.failures) != saved:
+            now = self._clock.time()
+            for isvc in state.isvcs.values():
+                refresh(isvc, ready=set(state.ready), failures=state.failures, now=now)
+            self._dirty.set()
+        self._state = state
+
     async def _persist_loop(self) -> None:
         while True:
             await self._dirty.wait()
@@ -149,19 +167,17 @@ class Controller:
         created: list[str] = []
         warnings: list[tuple[str, str]] = []
         components = {}
+        ctx = PlanContext(
+            isvc=parsed.name,
+            namespace=parsed.namespace,
+            meta_annotations=parsed.annotations,
+            settings=self.settings,
+            registry=registry,
+            now=now,
+        )
         for name, intent in parsed.components.items():
             try:
-                planned = plan_component(
-                    isvc.components.get(name),
-                    isvc=parsed.name,
-                    namespace=parsed.namespace,
-                    component=name,
-                    intent=intent,
-                    meta_annotations=parsed.annotations,
-                    settings=self.settings,
-                    registry=registry,
-                    now=now,
-                )
+                planned = plan_component(isvc.components.get(name), ctx, name, intent)
             except InvalidInput as exc:
                 raise InvalidInput(f"{doc.where()}: spec.{name}: {exc.message}") from exc
             components[name] = planned.state
@@ -221,29 +237,31 @@ class Controller:
             if problems:
                 raise InvalidInput("\n".join(problems), reason="Invalid")
             now = self._clock.time()
-            for r in results:
-                isvc = state.isvcs.get(isvc_key(r.namespace, r.name))
+            touched = [state.isvcs.get(isvc_key(r.namespace, r.name)) for r in results]
+            for isvc in touched:
                 if isvc is not None:
                     refresh(isvc, ready=set(state.ready), failures=state.failures, now=now)
+            await self._commit(state)
+            self.registry = registry
+            for r, isvc in zip(results, touched, strict=True):
+                if isvc is not None:
                     for rev in r.revisions:
                         self._emit(isvc, "RevisionCreated", f"created revision {rev}", revision=rev)
                     for reason, message in r.warnings:
                         self._emit(isvc, reason, message, warning=True)
-            self._state, self.registry = state, registry
-            await self._save()
         self._publish()
         return results
 
     async def delete(self, namespace: str, name: str) -> None:
         async with self._lock:
-            key = isvc_key(namespace, name)
-            isvc = self._state.isvcs.pop(key, None)
+            state = self._state.model_copy(deep=True)
+            isvc = state.isvcs.pop(isvc_key(namespace, name), None)
             if isvc is None:
                 raise NotFound(f'inferenceservices "{name}" not found in namespace {namespace}')
             for cs in isvc.components.values():
-                _forget(self._state, cs.revisions)
+                _forget(state, cs.revisions)
+            await self._commit(state)
             self.events.forget(namespace, name)
-            await self._save()
         log.info("deleted isvc %s/%s", namespace, name)
         self._publish()
 

@@ -10,17 +10,16 @@ from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field, replace
 
 from minikn.config import Settings
-from minikn.core.errors import PermanentError
 from minikn.core.revision import ComponentName, RevisionSpec
 from minikn.core.routes import ComponentRoute, IsvcRoute
 from minikn.platform.revisions import build_revision, component_hash
-from minikn.platform.runtimes import RuntimeRegistry
+from minikn.platform.runtimes import NoSupportingRuntime, RuntimeRegistry
 from minikn.platform.state import ComponentState, IsvcState
 from minikn.platform.status import compute_conditions, merge_conditions
 from minikn.platform.traffic import settle
 from minikn.platform.validate import Component, ComponentIntent
 
-__all__ = ["Planned", "isvc_route", "live_revisions", "plan_component", "refresh"]
+__all__ = ["PlanContext", "Planned", "isvc_route", "live_revisions", "plan_component", "refresh"]
 
 TAG_ROUTING = "serving.kserve.io/enable-tag-routing"
 
@@ -38,21 +37,33 @@ def _find(cs: ComponentState, digest: str) -> str | None:
     return next((r for r in reversed(cs.revisions) if cs.hashes.get(r) == digest), None)
 
 
+@dataclass(frozen=True)
+class PlanContext:
+    """Everything a component's revisions are built from besides its spec."""
+
+    isvc: str
+    namespace: str
+    meta_annotations: Mapping[str, str]
+    settings: Settings
+    registry: RuntimeRegistry
+    now: float
+
+
 def _ensure(
     planned: Planned,
-    *,
-    isvc: str,
-    namespace: str,
+    ctx: PlanContext,
     component: ComponentName,
     spec: Component,
-    meta_annotations: Mapping[str, str],
-    settings: Settings,
-    registry: RuntimeRegistry,
-    now: float,
+    *,
     reuse_any: bool,
 ) -> str | None:
+    """The revision for ``spec``: an existing one when nothing changed, else a new one.
+
+    ``reuse_any`` matches any earlier revision (v1alpha2's default endpoint); otherwise only the
+    latest one counts, as in Knative (going back to an old spec makes a new revision).
+    """
     cs = planned.state
-    digest = component_hash(spec, meta_annotations)
+    digest = component_hash(spec, ctx.meta_annotations)
     if reuse_any:
         found = _find(cs, digest)
         if found is not None:
@@ -62,20 +73,18 @@ def _ensure(
     generation = cs.generation + 1
     try:
         rev = build_revision(
-            isvc=isvc,
-            namespace=namespace,
+            isvc=ctx.isvc,
+            namespace=ctx.namespace,
             component=component,
             spec=spec,
-            meta_annotations=meta_annotations,
+            meta_annotations=ctx.meta_annotations,
             generation=generation,
-            settings=settings,
-            registry=registry,
-            created_at=now,
+            settings=ctx.settings,
+            registry=ctx.registry,
+            created_at=ctx.now,
         )
-    except PermanentError as exc:  # NoSupportingRuntime: a status condition, not a refusal
-        if exc.reason is None or exc.status == 400:
-            raise
-        planned.errors.append((exc.reason, exc.message))
+    except NoSupportingRuntime as exc:  # a status condition, not a refusal (as in KServe)
+        planned.errors.append((exc.reason or "NoSupportingRuntime", exc.message))
         return None
     cs.generation = generation
     cs.revisions.append(rev.name)
@@ -86,34 +95,16 @@ def _ensure(
 
 
 def plan_component(
-    old: ComponentState | None,
-    *,
-    isvc: str,
-    namespace: str,
-    component: ComponentName,
-    intent: ComponentIntent,
-    meta_annotations: Mapping[str, str],
-    settings: Settings,
-    registry: RuntimeRegistry,
-    now: float,
+    old: ComponentState | None, ctx: PlanContext, component: ComponentName, intent: ComponentIntent
 ) -> Planned:
     """New revisions for a changed spec (none when unchanged), canary share and v1alpha2 pin."""
     cs = old.model_copy(deep=True) if old is not None else ComponentState()
     cs.error_reason = cs.error_message = None
     planned = Planned(cs)
-    common = {
-        "isvc": isvc,
-        "namespace": namespace,
-        "component": component,
-        "meta_annotations": meta_annotations,
-        "settings": settings,
-        "registry": registry,
-        "now": now,
-    }
     cs.pinned_stable = None
     if intent.stable is not None:
-        cs.pinned_stable = _ensure(planned, spec=intent.stable, reuse_any=True, **common)  # type: ignore[arg-type]
-    _ensure(planned, spec=intent.spec, reuse_any=False, **common)  # type: ignore[arg-type]
+        cs.pinned_stable = _ensure(planned, ctx, component, intent.stable, reuse_any=True)
+    _ensure(planned, ctx, component, intent.spec, reuse_any=False)
     if planned.errors:
         cs.error_reason, cs.error_message = planned.errors[-1]
     cs.canary_percent = intent.canary_percent

@@ -14,6 +14,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from minikn.config import Settings
+from minikn.config.autoscaler import HPA_CLASS, KPA_CLASS
 from minikn.core.errors import InvalidInput
 from minikn.core.revision import ComponentName
 from minikn.platform.convert import V1ALPHA2, V1BETA1, convert_v1alpha2, legacy_to_model
@@ -40,6 +41,11 @@ RUNTIME_KINDS = frozenset({"ServingRuntime", "ClusterServingRuntime"})
 ISVC_NAME_FMT = "[a-z]([-a-z0-9]*[a-z0-9])?"
 _ISVC_NAME = re.compile(f"^{ISVC_NAME_FMT}$")
 AUTOSCALING_PREFIX = "autoscaling.knative.dev/"
+_CLASS_METRICS = {
+    KPA_CLASS: ("concurrency", "rps"),
+    HPA_CLASS: ("cpu", "memory"),
+}
+"""Metrics each Knative autoscaler class scales on (KServe's validateScalingKPACompExtension)."""
 
 Component = PredictorSpec | TransformerSpec | ExplainerSpec
 AnnotationValidator = Callable[[Mapping[str, str], int], list[str]]
@@ -139,6 +145,13 @@ def _component_rules(
         )
     merged = {k: v for k, v in meta_annotations.items() if k.startswith(AUTOSCALING_PREFIX)}
     merged.update(comp.annotations or {})
+    klass = merged.get(AUTOSCALING_PREFIX + "class", settings.autoscaler.pod_autoscaler_class)
+    allowed = _CLASS_METRICS.get(klass)
+    if comp.scale_metric is not None and allowed is not None and comp.scale_metric not in allowed:
+        problems.append(
+            f"{path}.scaleMetric: the autoscaling metric {comp.scale_metric} is not supported for "
+            f"class {klass} (use {' or '.join(allowed)})"
+        )
     cc_eff = cc if cc is not None else d.container_concurrency
     problems.extend(f"{path}.annotations: {p}" for p in check_annotations(merged, cc_eff))
     return problems
@@ -235,8 +248,7 @@ def parse_document(
     api = doc.body.get("apiVersion")
     if api not in (V1BETA1, V1ALPHA2):
         raise _invalid(doc, [f"apiVersion: {api!r} is not supported (use {V1BETA1} or {V1ALPHA2})"])
-    if not isinstance(doc.body.get("spec"), dict) or (
-        "predictor" not in doc.body["spec"] and api == V1BETA1
-    ):
+    spec = doc.body.get("spec")
+    if api == V1BETA1 and not (isinstance(spec, dict) and "predictor" in spec):
         raise _invalid(doc, ["spec.predictor: required field is missing"])
     return parse_isvc(doc, settings, check_annotations)

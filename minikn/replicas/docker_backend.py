@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import os
 import socket
 from collections.abc import AsyncIterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -15,9 +14,16 @@ from typing import Any, Literal
 import psutil
 
 from minikn.config.local import ReplicasConfig
-from minikn.core.revision import MODEL_MOUNT, RevisionSpec
+from minikn.core.revision import RevisionSpec
 from minikn.core.usage import ResourceUsage
-from minikn.replicas.backend import LABEL_GPUS, LABEL_PORT, replica_env, replica_labels
+from minikn.replicas.backend import LABEL_GPUS, LABEL_PORT
+from minikn.replicas.docker_spec import (
+    close_stream,
+    container_config,
+    engine_path,
+    in_docker,
+    is_gpu_refusal,
+)
 from minikn.replicas.types import (
     LABEL_MANAGED,
     LABEL_REPLICA,
@@ -30,88 +36,11 @@ from minikn.replicas.types import (
     ReplicaStartError,
 )
 
-__all__ = ["DockerBackend", "container_config", "in_docker"]
+__all__ = ["DockerBackend"]
 
 log = logging.getLogger("minikn.replicas.docker")
 
 AddressMode = Literal["name", "ip", "published"]
-
-
-def in_docker(client: Any) -> bool:
-    """Whether minikn itself runs in a container of this engine (then it reaches replicas by name).
-
-    ``MINIKN_IN_DOCKER=1``/``0`` decides; otherwise ``/.dockerenv`` must exist *and* the engine
-    must know a container by our hostname (a Docker engine inside a container is not enough).
-    Blocking.
-    """
-    import docker.errors
-
-    flag = os.environ.get("MINIKN_IN_DOCKER")
-    if flag in ("0", "1"):
-        return flag == "1"
-    if not Path("/.dockerenv").exists():
-        return False
-    try:
-        client.containers.get(socket.gethostname())
-    except docker.errors.DockerException:
-        return False
-    return True
-
-
-def container_config(
-    spec: RevisionSpec,
-    replica_id: str,
-    *,
-    model_dir: Path | None,
-    gpus: Sequence[str],
-    network: str,
-    publish: bool,
-) -> dict[str, Any]:
-    """The keyword arguments of ``containers.create`` for one replica (pure; tested as is)."""
-    from docker.types import DeviceRequest
-
-    c = spec.container
-    if c.image is None:
-        raise ReplicaStartError(f"revision {spec.name} has no image", reason="NoImage")
-    kwargs: dict[str, Any] = {
-        "image": c.image,
-        "name": f"minikn-{replica_id}",
-        "detach": True,
-        "labels": replica_labels(spec, replica_id, gpus) | {LABEL_PORT: str(c.port)},
-        "environment": replica_env(spec, c.port),
-        "network": network,
-        "privileged": False,
-        "cap_drop": ["ALL"],
-        "security_opt": ["no-new-privileges"],
-        "init": True,
-    }
-    if c.command:
-        kwargs["entrypoint"] = list(c.command)
-    if c.args:
-        kwargs["command"] = list(c.args)
-    if c.working_dir:
-        kwargs["working_dir"] = c.working_dir
-    if spec.builtin_server and hasattr(os, "getuid"):
-        # The model cache belongs to the platform's user: the server reads it as that user.
-        kwargs["user"] = f"{os.getuid()}:{os.getgid()}"
-    if model_dir is not None:
-        kwargs["volumes"] = {str(model_dir): {"bind": MODEL_MOUNT, "mode": "ro"}}
-    if c.resources.cpu is not None:
-        kwargs["nano_cpus"] = int(c.resources.cpu * 1e9)
-    if c.resources.memory is not None:
-        kwargs["mem_limit"] = c.resources.memory
-    if gpus:
-        kwargs["device_requests"] = [
-            DeviceRequest(driver="nvidia", device_ids=list(gpus), capabilities=[["gpu"]])
-        ]
-    if publish:
-        kwargs["ports"] = {f"{c.port}/tcp": ("127.0.0.1", None)}
-    return kwargs
-
-
-def _is_gpu_refusal(exc: Exception) -> bool:
-    text = str(exc).lower()
-    return "could not select device driver" in text or "nvidia" in text
 
 
 class DockerBackend:
@@ -123,6 +52,7 @@ class DockerBackend:
         self._config = config
         self._client = client
         self._mode: AddressMode = "published"
+        self._own_mounts: list[dict[str, Any]] = []
         self._exits: asyncio.Queue[ReplicaExit] = asyncio.Queue()
         self._watch: asyncio.Task[None] | None = None
         self._events: Any = None
@@ -141,6 +71,8 @@ class DockerBackend:
         await asyncio.to_thread(self._ensure_network, self._config.docker_network, False)
         self._mode = await asyncio.to_thread(self._address_mode)
         log.info("docker backend: reaching replicas by %s", self._mode)
+        if self._mode == "name":
+            self._own_mounts = await asyncio.to_thread(self._read_own_mounts)
         self._watch = asyncio.create_task(self._watch_exits(), name="minikn-docker-exits")
 
     def _address_mode(self) -> AddressMode:
@@ -154,10 +86,20 @@ class DockerBackend:
         local = {a.address for addrs in psutil.net_if_addrs().values() for a in addrs}
         return "ip" if gateways & local else "published"
 
+    def _read_own_mounts(self) -> list[dict[str, Any]]:
+        """Our own container's mounts (we run in a container of this engine). Blocking."""
+        import docker.errors
+
+        try:
+            me = self.client.containers.get(socket.gethostname())
+        except docker.errors.DockerException as exc:
+            log.warning("cannot inspect our own container (%s): model dirs bind as is", exc)
+            return []
+        return list(me.attrs.get("Mounts") or [])
+
     async def close(self) -> None:
         if self._events is not None:
-            with contextlib.suppress(Exception):
-                self._events.close()
+            close_stream(self._events)
         if self._watch is not None:
             self._watch.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -191,6 +133,8 @@ class DockerBackend:
         network = self._network_for(spec)
         # Internal networks publish no ports: reach those replicas on their bridge address.
         publish = self._mode == "published" and not spec.network_internal
+        if model_dir is not None and self._own_mounts:
+            model_dir = engine_path(model_dir, self._own_mounts)
         kwargs = container_config(
             spec, replica_id, model_dir=model_dir, gpus=gpus, network=network, publish=publish
         )
@@ -223,7 +167,7 @@ class DockerBackend:
         except docker.errors.APIError as exc:
             with contextlib.suppress(docker.errors.APIError):
                 container.remove(force=True)
-            if kwargs.get("device_requests") and _is_gpu_refusal(exc):
+            if kwargs.get("device_requests") and is_gpu_refusal(exc):
                 raise NoGPURuntime() from exc
             raise ReplicaStartError(
                 f"replica {replica_id}: container failed to start: {exc}", reason="StartFailed"
@@ -320,8 +264,7 @@ class DockerBackend:
                 for line in lines:
                     yield line.decode(errors="replace")
         finally:
-            with contextlib.suppress(Exception):
-                stream.close()
+            close_stream(stream)
         if buf:
             yield buf.decode(errors="replace")
 

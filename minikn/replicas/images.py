@@ -86,6 +86,10 @@ def build_model_server_image(
     from docker.client import from_env
 
     say = progress or (lambda msg: log.info("%s", msg))
+    if not DOCKERFILE.is_file():
+        raise PermanentError(
+            f"minikn images build needs a source checkout of minikn ({DOCKERFILE} is missing)"
+        )
     client = client or from_env(timeout=600)
     repo = (settings or Settings()).minikn.replicas.model_server_image
     base = _base_image(settings, base_image)

@@ -11,7 +11,6 @@ import contextlib
 import logging
 import secrets
 from collections.abc import AsyncIterator, Sequence
-from pathlib import Path
 
 from minikn.config.loader import Settings
 from minikn.core.clock import Clock
@@ -22,11 +21,12 @@ from minikn.core.revision import RevisionSpec
 from minikn.core.usage import ResourceUsage
 from minikn.replicas.backend import ReplicaBackend, spec_hash
 from minikn.replicas.gpus import GpuAllocator
+from minikn.replicas.lifecycle import StartFailure, bring_up
+from minikn.replicas.logtail import merge_logs
 from minikn.replicas.plan import Create, Forget, Stop, WaitGPU, plan
-from minikn.replicas.probe import ReplicaExited, default_probe, wait_ready
 from minikn.replicas.state import ModelStore, ReplicaRecord, RevisionRecord, backoff_seconds
 from minikn.replicas.tasks import TaskOwner
-from minikn.replicas.types import ReplicaExit, ReplicaHandle, ReplicaSetStatus, ReplicaStartError
+from minikn.replicas.types import ReplicaExit, ReplicaSetStatus
 
 __all__ = ["ModelStore", "ReplicaManager"]
 
@@ -157,28 +157,11 @@ class ReplicaManager:
         rev = self._revs.get(revision)
         return ReplicaSetStatus(revision) if rev is None else rev.status()
 
-    async def logs(self, revision: str, *, follow: bool) -> AsyncIterator[str]:
+    def logs(self, revision: str, *, follow: bool) -> AsyncIterator[str]:
+        """Every replica's output, each line prefixed with ``[replica-id]``."""
         rev = self._revs.get(revision)
         handles = [r.handle for r in (rev.replicas.values() if rev else ()) if r.handle]
-        if not follow:
-            for h in handles:
-                async for line in self._backend.logs(h, follow=False):
-                    yield f"[{h.replica_id}] {line}"
-            return
-        queue: asyncio.Queue[str] = asyncio.Queue(maxsize=1000)
-
-        async def pump(h: ReplicaHandle) -> None:
-            async for line in self._backend.logs(h, follow=True):
-                await queue.put(f"[{h.replica_id}] {line}")
-
-        owner = TaskOwner(log)
-        for h in handles:
-            owner.spawn(pump(h), f"logs-{h.replica_id}")
-        try:
-            while True:
-                yield await queue.get()
-        finally:
-            await owner.close()
+        return merge_logs(self._backend, handles, follow=follow)
 
     # -- reconcile -------------------------------------------------------------------------
 
@@ -263,54 +246,18 @@ class ReplicaManager:
 
     async def _run(self, rev: RevisionRecord, rep: ReplicaRecord) -> None:
         """Create (unless adopted) and probe one replica until it is Ready."""
-        spec, started = rev.spec, self._clock.monotonic()
+        started = self._clock.monotonic()
+        deadline = started + self._settings.deployment.progress_deadline
         try:
-            if rep.handle is None:
-                model_dir = await self._fetch_model(spec)
-                creating = asyncio.ensure_future(
-                    self._backend.create(spec, rep.replica_id, model_dir=model_dir, gpus=rep.gpus)
-                )
-                try:
-                    rep.handle = await asyncio.shield(creating)
-                except asyncio.CancelledError:
-                    # Stopped mid-create: learn the handle anyway so the container is removed.
-                    with contextlib.suppress(Exception):
-                        rep.handle = await creating
-                    raise
-            deadline = started + self._settings.deployment.progress_deadline
-            await wait_ready(
-                rep.handle, default_probe(spec), clock=self._clock, exited=rep.exited,
-                exec_=lambda h, cmd, t: self._backend.exec(h, cmd, limit_s=t), deadline=deadline,
-            )  # fmt: skip
-        except ReplicaStartError as exc:
-            await self._start_failed(rev, rep, exc.reason or "StartFailed", exc.message)
-            return
-        except ReplicaExited:
-            tail = await self._log_tail(rep)
-            message = f"replica {rep.replica_id} exited (code {rep.exit_code}) before it was ready"
-            await self._start_failed(rev, rep, "CrashLoopBackOff", f"{message}{tail}")
-            return
-        except TimeoutError:
-            message = f"replica {rep.replica_id} not ready within the progress deadline"
-            await self._start_failed(rev, rep, "ProgressDeadlineExceeded", message)
-            return
-        except Exception as exc:  # engine hiccups, storage errors: retried on the next pass
-            self._metrics.backend_errors.labels(self._backend.name, "create").inc()
-            await self._start_failed(rev, rep, "ReplicaCreateFailed", str(exc))
+            await bring_up(
+                self._backend, self._store, rev.spec, rep, clock=self._clock, deadline=deadline
+            )
+        except StartFailure as failure:
+            if failure.backend_error:
+                self._metrics.backend_errors.labels(self._backend.name, "create").inc()
+            await self._start_failed(rev, rep, failure.reason, failure.message)
             return
         self._became_ready(rev, rep, self._clock.monotonic() - started)
-
-    async def _fetch_model(self, spec: RevisionSpec) -> Path | None:
-        if spec.model is None or not spec.model.storage_uri:
-            return None
-        try:
-            return await self._store.fetch(spec.model.storage_uri)
-        except ReplicaStartError:
-            raise
-        except Exception as exc:
-            raise ReplicaStartError(
-                f"cannot fetch model {spec.model.storage_uri}: {exc}", reason="StorageFailed"
-            ) from exc
 
     def _became_ready(self, rev: RevisionRecord, rep: ReplicaRecord, took: float) -> None:
         spec = rev.spec
@@ -340,15 +287,6 @@ class ReplicaManager:
         rev.backoff_until = self._clock.monotonic() + backoff_seconds(rev.failures)
         self._set_failure(rev, reason, message)
         self._drop(rev, rep)
-
-    async def _log_tail(self, rep: ReplicaRecord, lines: int = 5) -> str:
-        if rep.handle is None:
-            return ""
-        out: list[str] = []
-        with contextlib.suppress(Exception):
-            async for line in self._backend.logs(rep.handle, follow=False, tail=lines):
-                out.append(line)
-        return (": " + " | ".join(out[-lines:])) if out else ""
 
     def _set_failure(self, rev: RevisionRecord, reason: str, message: str) -> None:
         if rev.failure == (reason, message):

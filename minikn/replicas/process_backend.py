@@ -124,7 +124,7 @@ class ProcessBackend:
             log.warning(
                 "replica %s: process backend ignores image %s", replica_id, spec.container.image
             )
-        env = {**os.environ, **replica_env(spec, port)}
+        env = {**_inherited_env(), **replica_env(spec, port)}
         env["CUDA_VISIBLE_DEVICES"] = ",".join(gpus)
         handle = ReplicaHandle(
             replica_id=replica_id, revision=spec.name, backend=self.name, ref="",
@@ -267,6 +267,20 @@ class ProcessBackend:
                 log.info("replica %s of %s exited (code %s)", replica_id, revision, code)
                 self._exits.put_nowait(ReplicaExit(replica_id, revision, code, "exited"))
             await asyncio.sleep(EXIT_POLL)
+
+
+_SECRET_MARKERS = ("TOKEN", "SECRET", "PASSWORD", "CREDENTIAL", "API_KEY")
+
+
+def _inherited_env() -> dict[str, str]:
+    """The platform's environment minus its own settings and anything that looks like a secret
+    (a replica is user code: it gets what a container would, plus PATH and locale)."""
+    return {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith(("MINIKN_", "DOCKER_", "AWS_"))
+        and not any(m in k.upper() for m in _SECRET_MARKERS)
+    }
 
 
 def _running(ps: psutil.Process | None) -> bool:

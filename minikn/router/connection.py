@@ -12,7 +12,6 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-from collections import deque
 from collections.abc import Awaitable, Callable
 from http import HTTPStatus
 from typing import cast
@@ -70,7 +69,7 @@ class ClientConnection(asyncio.Protocol):
         self._url = b""
         self._headers: list[tuple[bytes, bytes]] = []
         self._incoming: IncomingRequest | None = None
-        self._queue: deque[IncomingRequest] = deque()
+        self._queue: list[IncomingRequest] = []  # pipelined requests (rare)
         self._task: asyncio.Task[None] | None = None
         self._producer: asyncio.Transport | None = None
         self._write_paused = False
@@ -187,7 +186,7 @@ class ClientConnection(asyncio.Protocol):
         if not self._keep_alive or not request.body.complete:
             transport.close()
         elif self._queue:
-            self._start(self._queue.popleft())
+            self._start(self._queue.pop(0))
 
     def _reject(self, status: int, message: str) -> None:
         if self._task is None and self.transport is not None:
@@ -272,6 +271,11 @@ class ClientConnection(asyncio.Protocol):
         self.start(status, b"", all_headers, len(body))
         self.write(body)
         self.end()
+
+    @property
+    def task(self) -> asyncio.Task[None] | None:
+        """The request being served, if any."""
+        return self._task
 
     def close(self) -> None:
         """Close now (router shutdown)."""

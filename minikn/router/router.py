@@ -123,9 +123,13 @@ class Router:
         log.info("router: listening on %s:%d", host, bound)
         return bound
 
-    async def close(self) -> None:
+    async def close(self, *, grace: float = 0.0) -> None:
+        """Stop accepting; give requests in flight up to ``grace`` seconds, then cut the rest."""
         if self._server is not None:
             self._server.close()
+        busy = [c.task for c in self._conns if c.task is not None]
+        if busy and grace > 0:
+            await asyncio.wait(busy, timeout=grace)
         for conn in list(self._conns):
             conn.close()
         if self._server is not None:

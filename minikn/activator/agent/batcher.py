@@ -34,7 +34,7 @@ __all__ = ["Batcher"]
 
 log = logging.getLogger("minikn.activator.batcher")
 
-_DROP_HEADERS = frozenset({"content-length", "content-type", "transfer-encoding", "host"})
+_DROP_HEADERS = frozenset({"content-length", "content-type", "transfer-encoding"})
 
 
 @dataclass(eq=False)

@@ -34,6 +34,8 @@ __all__ = [
 CE_REQUEST = "org.kubeflow.serving.inference.request"
 CE_RESPONSE = "org.kubeflow.serving.inference.response"
 SPEC_VERSION = "1.0"
+# One encoder reused: json.dumps with options builds a new encoder on every call.
+_METADATA_ENCODER = json.JSONEncoder(separators=(",", ":"), sort_keys=True, ensure_ascii=False)
 
 
 def canonical_header_key(name: str) -> str:
@@ -89,9 +91,7 @@ def encode_metadata(metadata: Mapping[str, Sequence[str]]) -> str:
     """``Ce-Metadata``: compact JSON, keys sorted, as Go's ``json.Marshal`` writes a map."""
     if not metadata:
         return "{}"
-    return json.dumps(
-        {k: list(v) for k, v in metadata.items()}, separators=(",", ":"), sort_keys=True
-    )
+    return _METADATA_ENCODER.encode({k: list(v) for k, v in metadata.items()})
 
 
 @dataclass(frozen=True, slots=True)

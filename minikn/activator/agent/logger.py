@@ -18,7 +18,6 @@ from __future__ import annotations
 import asyncio
 import logging
 import random
-import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
 
@@ -43,19 +42,34 @@ __all__ = ["LoggedRequest", "PayloadLogger", "default_sender"]
 log = logging.getLogger("minikn.activator.logger")
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True, eq=False)
 class LoggedRequest:
-    """What a response event shares with its request event: every header but type and time."""
+    """What a response event shares with its request event.
+
+    Only what must be read from the request is taken on the request path; the shared headers are
+    built by a sender task, once, when the first of the two events goes out.
+    """
 
     ce_id: str
-    headers: Mapping[str, str]
+    content_type: str
+    metadata: dict[str, list[str]]
+    shared: dict[str, str] | None = None
+    """Every event header but type and time (built lazily)."""
+
+
+_Queued = tuple[str, LoggedRequest, bytes, float]
+"""(event type, its request, body, wall time) waiting for a sender."""
 
 
 def _new_id() -> str:
     """A random (version 4) UUID. Drawn from ``random``, seeded from the OS at start, rather than
     ``uuid4()``'s per-call ``os.urandom``: ids need to be unique, not unguessable, and this runs
     on every logged request."""
-    return str(uuid.UUID(int=random.getrandbits(128), version=4))
+    value = (random.getrandbits(128) & ~(0xF000 << 64) | (0x4000 << 64)) & ~(0xC000 << 48) | (
+        0x8000 << 48
+    )  # version 4, RFC 4122 variant
+    text = f"{value:032x}"
+    return f"{text[:8]}-{text[8:12]}-{text[12:16]}-{text[16:20]}-{text[20:]}"
 
 
 def default_sender(url: str) -> EventSender:
@@ -81,10 +95,10 @@ class PayloadLogger:
         clock: Clock,
         endpoint: str = "",
         sender: EventSender | None = None,
-        queue_size: int = 100,
-        workers: int = 4,
-        pipeline: int = 64,
-        linger_s: float = 0.005,
+        queue_size: int = 1024,
+        workers: int = 2,
+        pipeline: int = 128,
+        linger_s: float = 0.02,
         max_attempts: int = 3,
         backoff_s: float = 0.05,
     ) -> None:
@@ -100,19 +114,26 @@ class PayloadLogger:
         self._revision = revision
         self._clock = clock
         self._sender = sender if sender is not None else default_sender(spec.url)
-        self._queue: asyncio.Queue[CloudEvent] = asyncio.Queue(maxsize=queue_size)
+        self._queue: asyncio.Queue[_Queued] = asyncio.Queue(maxsize=queue_size)
         self._workers = workers
         self._pipeline = max(1, pipeline)
         self._linger_s = linger_s
         self._max_attempts = max_attempts
         self._backoff_s = backoff_s
         self._tasks: list[asyncio.Task[None]] = []
+        self._closed = False
         labels = {"namespace": namespace, "isvc": isvc, "revision": revision}
         self._dropped = metrics.logger_dropped.labels(**labels)
         self._sent = metrics.logger_sent.labels(**labels)
 
     async def start(self) -> None:
+        """Start the sender tasks (else the first logged event starts them)."""
         await self._sender.start()
+        self._spawn()
+
+    def _spawn(self) -> None:
+        if self._tasks or self._closed:
+            return
         for i in range(self._workers):
             task = asyncio.create_task(self._run(), name=f"logger-sender-{self._revision}-{i}")
             self._tasks.append(task)
@@ -133,6 +154,7 @@ class PayloadLogger:
     async def close(self, *, drain_s: float = 1.0) -> None:
         """Give queued events up to ``drain_s`` (clock time) to go out, then stop; rest dropped."""
         await self.drain(timeout_s=drain_s)
+        self._closed = True
         for task in self._tasks:
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
@@ -151,15 +173,10 @@ class PayloadLogger:
 
         The id is the incoming ``Ce-Id`` header, else a new UUID, as KServe does.
         """
-        ce_id = header_get(headers, "Ce-Id") or _new_id()
         req = LoggedRequest(
-            ce_id,
-            base_headers(
-                ce_id=ce_id,
-                metadata_json=encode_metadata(self._metadata.match(headers.items())),
-                content_type=header_get(headers, "Content-Type") or "",
-                **self._ident,
-            ),
+            header_get(headers, "Ce-Id") or _new_id(),
+            header_get(headers, "Content-Type") or "",
+            self._metadata.match(headers.items()),
         )
         if self.spec.mode in ("all", "request"):
             self._enqueue(CE_REQUEST, req, body)
@@ -171,9 +188,12 @@ class PayloadLogger:
             self._enqueue(CE_RESPONSE, req, body)
 
     def _enqueue(self, ce_type: str, req: LoggedRequest, body: bytes) -> None:
-        headers = with_event(req.headers, ce_type, self._clock.time())
+        if self._closed:
+            self._dropped.inc()
+            return
+        self._spawn()
         try:
-            self._queue.put_nowait(CloudEvent(self.spec.url, headers, body))
+            self._queue.put_nowait((ce_type, req, body, self._clock.time()))
         except asyncio.QueueFull:
             self._dropped.inc()
             log.debug("payload log queue full, dropped %s id=%s revision=%s", ce_type,
@@ -181,19 +201,34 @@ class PayloadLogger:
 
     async def _run(self) -> None:
         while True:
-            batch = [await self._queue.get()]
-            if self._linger_s > 0:
-                # Let more events queue up: one pipelined write then carries many of them.
-                await self._clock.sleep(self._linger_s)
-            while len(batch) < self._pipeline and not self._queue.empty():
-                batch.append(self._queue.get_nowait())
+            queued = [await self._queue.get()]
             settled = [0]
             try:
-                await self._deliver(batch, settled)
+                if self._linger_s > 0:
+                    # Let more events queue up: one pipelined write then carries many of them.
+                    await self._clock.sleep(self._linger_s)
+                while len(queued) < self._pipeline and not self._queue.empty():
+                    queued.append(self._queue.get_nowait())
+                await self._deliver([self._event(*item) for item in queued], settled)
+            except Exception:  # a sender bug must not end the task: log, count, go on
+                log.exception(
+                    "payload log: sending to %s failed (isvc=%s revision=%s)",
+                    self.spec.url, self._ident["isvc"], self._revision,
+                )  # fmt: skip
             finally:  # also on cancellation at close: events in hand are lost, and counted
-                self._dropped.inc(len(batch) - settled[0])
-                for _ in batch:
+                self._dropped.inc(len(queued) - settled[0])
+                for _ in queued:
                     self._queue.task_done()
+
+    def _event(self, ce_type: str, req: LoggedRequest, body: bytes, when: float) -> CloudEvent:
+        if req.shared is None:
+            req.shared = base_headers(
+                ce_id=req.ce_id,
+                metadata_json=encode_metadata(req.metadata),
+                content_type=req.content_type,
+                **self._ident,
+            )
+        return CloudEvent(self.spec.url, with_event(req.shared, ce_type, when), body)
 
     async def _deliver(self, batch: list[CloudEvent], settled: list[int]) -> None:
         """Send ``batch`` (pipelined), retrying what failed transiently; count each outcome."""

@@ -39,15 +39,18 @@ class HttpEventSender:
         self._session: aiohttp.ClientSession | None = None
 
     async def start(self) -> None:
+        self._open()
+
+    def _open(self) -> aiohttp.ClientSession:
         if self._session is None:
             connector = aiohttp.TCPConnector(limit=self._max_connections)
             self._session = aiohttp.ClientSession(connector=connector, timeout=self._timeout)
+        return self._session
 
     async def send(self, event: CloudEvent) -> int:
-        if self._session is None:
-            raise SinkError("payload logger sender is not started")
+        session = self._open()
         try:
-            async with self._session.post(
+            async with session.post(
                 event.url,
                 data=event.body,
                 headers=dict(event.headers),

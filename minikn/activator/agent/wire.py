@@ -30,6 +30,11 @@ def parse_head(head: bytes) -> tuple[int, int | None, bool, bool]:
 
     Raises ValueError on a malformed status line.
     """
+    if head.startswith(b"HTTP/1.1 2") and head.count(b"\r\n") == 3:
+        # Fast path for the usual sink answer: one header line, e.g. Content-Length: 0.
+        only, _, raw = head[head.index(b"\r\n") + 2 : -4].partition(b":")
+        if only.lower() == b"content-length" and head[12:13] == b" " and raw.strip().isdigit():
+            return int(head[9:12]), int(raw), False, True
     lines = head.decode("latin-1").split("\r\n")
     parts = lines[0].split(" ", 2)
     if len(parts) < 2 or not parts[0].startswith("HTTP/1.") or not parts[1].isdigit():

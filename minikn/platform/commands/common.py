@@ -7,7 +7,7 @@ import json
 import sys
 import time
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any, TypeAlias
 
 import yaml
@@ -60,7 +60,8 @@ def documents_body(docs: Sequence[Document]) -> str:
                 {"source": d.source, "index": d.index, "body": d.body, "error": d.error}
                 for d in docs
             ]
-        }
+        },
+        default=str,  # YAML timestamps and dates travel as their text
     )
 
 
@@ -74,7 +75,7 @@ def age(timestamp: str | None, now: float | None = None) -> str:
     """kubectl's AGE column (``45s``, ``12m``, ``3h``, ``2d``)."""
     if not timestamp:
         return "<unknown>"
-    then = datetime.strptime(timestamp, "%Y-%m-%dT%H:%M:%SZ").timestamp() - time.timezone
+    then = datetime.strptime(timestamp, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC).timestamp()
     seconds = max(0, int((now if now is not None else time.time()) - then))
     for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
         if seconds >= size:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
+from collections.abc import Callable
 from pathlib import Path
 
 from minikn.config import ConfigError, load_settings
@@ -59,7 +60,18 @@ def run(args: argparse.Namespace) -> int:
         token=token_from_env(),
     )
     try:
-        asyncio.run(run_platform(settings, options))
+        with asyncio.Runner(loop_factory=_loop_factory()) as runner:
+            runner.run(run_platform(settings, options))
     except MiniknError as exc:
         return fail(exc.message)
     return 0
+
+
+def _loop_factory() -> Callable[[], asyncio.AbstractEventLoop] | None:
+    """uvloop when installed (the default on Linux and macOS), else asyncio's loop."""
+    try:
+        import uvloop
+    except ImportError:
+        return None
+    factory: Callable[[], asyncio.AbstractEventLoop] = uvloop.new_event_loop
+    return factory

@@ -5,11 +5,11 @@ from __future__ import annotations
 import argparse
 import sys
 
-from minikn.platform.load.cli import add_load_arguments, load_command
+from minikn.platform.load.cli import DESCRIPTION, add_load_arguments, load_command
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="minikn load", description=__doc__)
+    parser = argparse.ArgumentParser(prog="minikn load", description=DESCRIPTION)
     add_load_arguments(parser)
     return load_command(parser.parse_args(argv))
 

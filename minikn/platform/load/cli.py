@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import os
 import sys
 from dataclasses import replace
@@ -39,7 +40,12 @@ from minikn.platform.load.target import (
 )
 from minikn.platform.load.thresholds import Thresholds, check_thresholds, parse_duration
 
-__all__ = ["add_load_arguments", "load_command", "register"]
+__all__ = ["DESCRIPTION", "add_load_arguments", "load_command", "register"]
+
+DESCRIPTION = (
+    "Send V1/V2 inference load (closed model with -c, open model with --rate) and report "
+    "status codes, latency percentiles and what the cold start cost."
+)
 
 
 def _duration(text: str) -> float:
@@ -65,15 +71,23 @@ def add_load_arguments(parser: argparse.ArgumentParser) -> None:
     r.add_argument("--protocol", choices=("v1", "v2"), help="default: the ISVC's protocolVersion")
     r.add_argument("--content-type", default="application/json")
     r.add_argument("--host", help="Host header (default: <isvc>.<namespace>.<domain>)")
-    r.add_argument("--namespace", default="default")
+    r.add_argument("--namespace", default="default", help="the ISVC's namespace")
     r.add_argument("--component", default="predictor", help="whose replicas to follow")
     r.add_argument("--isvc", help="with a URL target: the ISVC whose replicas to follow")
     r.add_argument("--domain", default="example.com", help="ingress domain")
     r.add_argument("--examples-dir", type=Path, default=Path("config/examples"))
     r.add_argument("--revision-header", default="x-minikn-revision")
     p = parser.add_argument_group("platform")
-    p.add_argument("--ingress", default=env("MINIKN_INGRESS", "http://127.0.0.1:8080"))
-    p.add_argument("--server", default=env("MINIKN_SERVER", "http://127.0.0.1:8081"))
+    p.add_argument(
+        "--ingress",
+        default=env("MINIKN_INGRESS", "http://127.0.0.1:8080"),
+        help="ingress URL (default $MINIKN_INGRESS or http://127.0.0.1:8080)",
+    )
+    p.add_argument(
+        "--server",
+        default=env("MINIKN_SERVER", "http://127.0.0.1:8081"),
+        help="API URL, for the ISVC and its replica counts (default $MINIKN_SERVER or :8081)",
+    )
     p.add_argument("--token", default=env("MINIKN_API_TOKEN"), help="API bearer token")
     p.add_argument("--poll-interval", type=_duration, default=0.5, help="replica sampling")
     o = parser.add_argument_group("output")
@@ -86,12 +100,8 @@ def add_load_arguments(parser: argparse.ArgumentParser) -> None:
 
 def register(sub: SubParsers) -> None:
     """Add ``minikn load`` to the CLI (a ``minikn.platform.commands`` registry module)."""
-    p = sub.add_parser(
-        "load",
-        help="load-test an ISVC or URL, with a scale-from-zero report",
-        description="Send V1/V2 inference load (closed model with -c, open model with --rate) "
-        "and report counts, latency percentiles and what the cold start cost.",
-    )
+    p = sub.add_parser("load", help="load-test an ISVC or URL, with a scale-from-zero report",
+                       description=DESCRIPTION)  # fmt: skip
     add_load_arguments(p)
     p.set_defaults(func=load_command)
 
@@ -113,7 +123,7 @@ async def _resolve(args: argparse.Namespace, client: PlatformClient) -> Target:
         info = IsvcInfo(args.isvc, ns, args.protocol or "v1") if args.isvc else None
         return Target(args.target, args.host, read_body(args.data), args.content_type, info)
     info = find_isvc_yaml(args.target, namespace=ns, examples_dir=args.examples_dir)
-    name = info.name if info is not None else args.target
+    name, ns = (info.name, info.namespace) if info is not None else (args.target, ns)
     api = isvc_from_doc(await client.get_isvc(ns, name), default_namespace=ns)
     found = info or api
     if found is None:
@@ -153,15 +163,58 @@ def _plan(args: argparse.Namespace) -> LoadPlan:
     ).validate()
 
 
-def _progress(plan: LoadPlan, console: Console) -> Progress:
-    return Progress(
-        TextColumn("[bold]minikn load"),
-        BarColumn(),
-        MofNCompleteColumn() if plan.requests is not None else TextColumn("{task.fields[sent]}"),
-        TextColumn("{task.fields[failed]} failed"),
-        TimeElapsedColumn(),
-        console=console,
-        transient=True,
+class _ProgressView:
+    """The progress bar on stderr (only on a terminal): requests done, failures, time."""
+
+    def __init__(self, plan: LoadPlan, clock: Clock, origin: float, *, show: bool) -> None:
+        self._plan = plan
+        self._clock = clock
+        self._origin = origin
+        self._done = 0
+        self._failed = 0
+        console = Console(stderr=True)
+        self.enabled = show and console.is_terminal
+        self._bar = Progress(
+            TextColumn("[bold]minikn load"),
+            BarColumn(),
+            MofNCompleteColumn()
+            if plan.requests is not None
+            else TextColumn("{task.fields[sent]}"),
+            TextColumn("{task.fields[failed]} failed"),
+            TimeElapsedColumn(),
+            console=console,
+            transient=True,
+        )
+        self._task = self._bar.add_task(
+            "load", total=plan.requests or plan.duration, sent=0, failed=0
+        )
+
+    def context(self) -> contextlib.AbstractContextManager[object]:
+        return self._bar if self.enabled else contextlib.nullcontext()
+
+    def record(self, record: RequestRecord) -> None:
+        self._done += 1
+        self._failed += not record.ok
+        if self._plan.requests is not None:
+            completed = float(self._done)
+        else:
+            completed = self._clock.monotonic() - self._origin
+        self._bar.update(self._task, completed=completed, sent=self._done, failed=self._failed)
+
+
+def _poller(
+    args: argparse.Namespace, target: Target, client: PlatformClient, clock: Clock, origin: float
+) -> ReplicaPoller | None:
+    if target.isvc is None:
+        return None
+    return ReplicaPoller(
+        client,
+        namespace=target.isvc.namespace,
+        name=target.isvc.name,
+        component=args.component,
+        clock=clock,
+        origin=origin,
+        interval=args.poll_interval,
     )
 
 
@@ -170,47 +223,24 @@ async def run_load(
 ) -> int:
     """The whole run; ``console`` receives the report (stdout by default)."""
     out = console or Console()
-    err = Console(stderr=True)
     plan = _plan(args)
     thresholds = Thresholds(max_error_rate=args.max_error_rate, p99_under=args.p99_under)
-    connector = aiohttp.TCPConnector(limit=0, force_close=False)
+    # One connector for every worker and the API poller: pooled keep-alive connections.
+    connector = aiohttp.TCPConnector(limit=0)
     async with aiohttp.ClientSession(connector=connector) as session:
         client = PlatformClient(session, args.server, token=args.token)
         target = await _resolve(args, client)
         origin = clock.monotonic()
         wall_origin = clock.time()
-        poller = (
-            ReplicaPoller(
-                client,
-                namespace=target.isvc.namespace,
-                name=target.isvc.name,
-                component=args.component,
-                clock=clock,
-                origin=origin,
-                interval=args.poll_interval,
-            )
-            if target.isvc is not None
-            else None
-        )
-        show = not args.no_progress and err.is_terminal
-        progress = _progress(plan, err)
-        task = progress.add_task("load", total=plan.requests or plan.duration, sent=0, failed=0)
-        failed = 0
-
-        def on_record(record: RequestRecord) -> None:
-            nonlocal failed
-            failed += not record.ok
-            done = len(runner.records)
-            completed = done if plan.requests is not None else clock.monotonic() - origin
-            progress.update(task, completed=completed, sent=done, failed=failed)
-
+        poller = _poller(args, target, client, clock, origin)
+        view = _ProgressView(plan, clock, origin, show=not args.no_progress)
         runner = LoadRunner(
-            target, plan, session=session, clock=clock, origin=origin, on_record=on_record
+            target, plan, session=session, clock=clock, origin=origin, on_record=view.record
         )
         if poller is not None:
             await poller.sample()  # before the first request: did the run start at zero?
         stop = asyncio.Event()
-        with progress if show else _Null():
+        with view.context():
             async with asyncio.TaskGroup() as tg:
                 if poller is not None:
                     tg.create_task(poller.run(stop), name="minikn-load-replica-poller")
@@ -223,21 +253,11 @@ async def run_load(
     summary = summarize(records)
     cold = analyze_cold_start(records, samples)
     failures = check_thresholds(summary, thresholds)
-    out.print(
-        f"[bold]minikn load[/bold] {target.url}"
-        + (f" (Host: {target.host})" if target.host else "")
-    )
+    host = f" (Host: {target.host})" if target.host else ""
+    out.print(f"[bold]minikn load[/bold] {target.url}{host}")
     print_report(out, summary, cold, failures)
     if args.csv is not None:
         write_csv(args.csv, records, wall_origin=wall_origin, ready_at=cold.ready_at)
     if args.plot is not None:
         await asyncio.to_thread(write_plot, args.plot, records, samples, title=args.target)
     return 1 if failures else 0
-
-
-class _Null:
-    def __enter__(self) -> None:
-        return None
-
-    def __exit__(self, *exc: object) -> None:
-        return None

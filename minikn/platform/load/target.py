@@ -124,7 +124,9 @@ def find_isvc_yaml(target: str, *, namespace: str, examples_dir: Path | None) ->
         return found
     if examples_dir is None or not examples_dir.is_dir():
         return None
-    for candidate in sorted([*examples_dir.rglob("*.yaml"), *examples_dir.rglob("*.yml")]):
+    files = [*examples_dir.rglob("*.yaml"), *examples_dir.rglob("*.yml")]
+    # A file named after the ISVC first: variants (a canary of it) may reuse the name.
+    for candidate in sorted(files, key=lambda f: (f.stem != target, f)):
         for info in _isvcs_in_file(candidate, namespace):
             if info.name == target and info.namespace == namespace:
                 return info

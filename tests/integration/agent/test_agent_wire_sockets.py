@@ -9,7 +9,7 @@ import pytest
 from aiohttp import web
 
 from minikn.activator.agent.cloudevents import CloudEvent
-from minikn.activator.agent.sender import SinkError
+from minikn.activator.agent.sender import HttpEventSender, SinkError
 from minikn.activator.agent.wire import RawHttpSender
 
 
@@ -90,3 +90,21 @@ async def test_refused_connection_is_a_sink_error() -> None:
     [result] = await sender.send_batch([_event("x")])
     assert isinstance(result, SinkError)
     await sender.close()
+
+
+async def test_aiohttp_sender_used_for_tls_sinks_reports_statuses_and_errors(
+    server: tuple[str, list[tuple[str, bytes, int]]],
+) -> None:
+    base, seen = server
+    sender = HttpEventSender(timeout_s=5.0)
+    await sender.start()
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        refused = f"http://127.0.0.1:{s.getsockname()[1]}/"
+    ok, closed, down = await sender.send_batch(
+        [_event(base + "/ok", b"a"), _event(base + "/close", b"b"), _event(refused)]
+    )
+    await sender.close()
+    assert (ok, closed) == (202, 503)
+    assert isinstance(down, SinkError)
+    assert sorted(body for _, body, _ in seen) == [b"a", b"b"]

@@ -155,3 +155,26 @@ async def test_replica_removed_from_endpoints_finishes_its_requests_and_gets_no_
         dp.replicas._publish(IRIS.name)  # ready again
         async with await waiting as resp:
             assert resp.status == 200
+
+
+async def test_malformed_request_gets_400_and_a_closed_connection(seen: Seen) -> None:
+    async with running_datapath(ROUTES, [IRIS], aiohttp_factory(seen), warm=[IRIS.name]) as dp:
+        data = await _raw(dp.port, b"NOT HTTP AT ALL\r\n\r\n")
+        assert data.startswith(b"HTTP/1.1 400")
+        assert b"malformed HTTP request" in data
+        assert seen.ids == []
+
+
+async def test_router_close_lets_requests_in_flight_finish_within_the_grace(
+    client: aiohttp.ClientSession, seen: Seen
+) -> None:
+    async with running_datapath(ROUTES, [IRIS], aiohttp_factory(seen), warm=[IRIS.name]) as dp:
+        held = asyncio.create_task(client.post(dp.url + "/v1/models/iris/hold", data=b"{}"))
+        await asyncio.wait_for(seen.started.wait(), 10)
+        closing = asyncio.create_task(dp.router.close(grace=30))
+        await asyncio.sleep(0)
+        assert not closing.done()
+        seen.release.set()
+        async with await held as resp:
+            assert resp.status == 200
+        await asyncio.wait_for(closing, 10)

@@ -11,15 +11,18 @@ import argparse
 import asyncio
 import csv
 import json
+import socket
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
 from aiohttp import web
+from prometheus_client import CollectorRegistry, generate_latest
 from rich.console import Console
 
 from minikn.core.clock import SystemClock
+from minikn.core.metrics import Metrics
 from minikn.platform.load import add_load_arguments, load_command
 from minikn.platform.load.cli import run_load
 
@@ -42,6 +45,8 @@ class FakePlatform:
     fail_every: int = 0
     delay: float = 0.0
     report_replicas: bool = True
+    metrics_only: bool = False
+    """Counts only on /metrics (Knative's autoscaler gauges), none in the ISVC status."""
     ready: asyncio.Event = field(default_factory=asyncio.Event)
     hosts: list[str] = field(default_factory=list)
     bodies: list[bytes] = field(default_factory=list)
@@ -64,18 +69,39 @@ class FakePlatform:
             return web.json_response({"error": "boom"}, status=500, headers=headers)
         return web.json_response({"predictions": [1]}, headers=headers)
 
+    def _ready(self) -> int:
+        return 1 if self.ready.is_set() else 0
+
+    def _desired(self) -> int:
+        return 1 if self._timer is not None or self.ready.is_set() else 0
+
+    async def metrics(self, request: web.Request) -> web.Response:
+        if not self.metrics_only:
+            return web.Response(status=404)
+        m = Metrics(CollectorRegistry())
+        m.actual_pods.labels("default", "iris", "iris-predictor-00001").set(self._ready())
+        m.desired_pods.labels("default", "iris", "iris-predictor-00001").set(self._desired())
+        return web.Response(body=generate_latest(m.registry), content_type="text/plain")
+
     async def isvc(self, request: web.Request) -> web.Response:
         self.api_gets += 1
         if not self.report_replicas:
             return web.json_response({"error": "not found"}, status=404)
-        ready = 1 if self.ready.is_set() else 0
-        desired = 1 if self._timer is not None else 0
-        rev = {"name": "iris-predictor-00001", "ready": ready, "desired": desired}
+        rev = {"name": "iris-predictor-00001", "ready": self._ready(), "desired": self._desired()}
+        if self.metrics_only:
+            rev = {"name": "iris-predictor-00001"}
         return web.json_response(
             {
                 "kind": "InferenceService",
-                "metadata": {"name": "iris", "namespace": "default"},
-                "status": {"components": {"predictor": {"revisions": [rev]}}},
+                "metadata": {
+                    "name": "iris",
+                    "namespace": "default",
+                    "annotations": {"minikn.io/example-input": json.dumps(_INPUT)},
+                },
+                "status": {
+                    "url": "http://iris.default.example.com",
+                    "components": {"predictor": {"revisions": [rev]}},
+                },
             }
         )
 
@@ -88,6 +114,7 @@ async def platform() -> AsyncIterator[tuple[FakePlatform, str]]:
     app.router.add_get(
         "/apis/serving.kserve.io/v1beta1/namespaces/default/inferenceservices/iris", fake.isvc
     )
+    app.router.add_get("/metrics", fake.metrics)
     runner = web.AppRunner(app)
     await runner.setup()
     site = web.TCPSite(runner, "127.0.0.1", 0)
@@ -158,6 +185,18 @@ async def test_closed_model_counts_add_up_and_cold_start_is_seen(
     assert min(cold) >= 0.25  # they waited out the 0.3 s cold start
 
 
+async def test_replica_counts_from_metrics_when_the_status_has_none(
+    platform: tuple[FakePlatform, str], examples: Path
+) -> None:
+    fake, base = platform
+    fake.metrics_only = True
+    code, text = await _run(_args(base, examples, "-n", "12", "-c", "3"))
+    assert code == 0, text
+    assert "started at zero: yes" in text
+    assert "requests that waited on a cold start: 3" in text
+    assert "replicas over time (max ready 1)" in text
+
+
 async def test_failed_thresholds_exit_non_zero(
     platform: tuple[FakePlatform, str], examples: Path
 ) -> None:
@@ -208,6 +247,17 @@ async def test_platform_without_replica_counts_says_so(
     assert "requests sent before the first replica was ready: 3" in text
 
 
+async def test_isvc_known_only_to_the_api(
+    platform: tuple[FakePlatform, str], tmp_path: Path
+) -> None:
+    fake, base = platform
+    code, text = await _run(_args(base, tmp_path / "no-examples", "-n", "4", "-c", "2"))
+    assert code == 0, text
+    assert len(fake.bodies) == 4
+    assert all(json.loads(b) == _INPUT for b in fake.bodies)  # the annotation's example input
+    assert set(fake.hosts) == {"iris.default.example.com"}  # from status.url
+
+
 async def test_url_target_with_data_file(
     platform: tuple[FakePlatform, str], examples: Path
 ) -> None:
@@ -231,6 +281,27 @@ async def test_url_target_with_data_file(
     assert code == 0, text
     assert len(fake.bodies) == 5
     assert fake.api_gets == 0  # no --isvc: nothing to follow
+
+
+async def test_transport_failures_are_counted_as_errors(
+    platform: tuple[FakePlatform, str], examples: Path, tmp_path: Path
+) -> None:
+    fake, base = platform
+    fake.ready.set()
+    fake.delay = 1.0  # longer than --timeout: every request times out
+    code, text = await _run(
+        _args(base, examples, "-n", "3", "-c", "3", "--timeout", "100ms", "--max-error-rate", "0")
+    )
+    assert code == 1
+    assert "error: timeout" in text
+    assert "3 of 3 failed" in text
+    with socket.socket() as s:  # a port nobody listens on
+        s.bind(("127.0.0.1", 0))
+        closed = f"http://127.0.0.1:{s.getsockname()[1]}"
+    code, text = await _run(_args(closed, examples, "-n", "2", "-c", "1"))
+    assert code == 0  # no threshold asked for
+    assert "error: ClientConnectorError" in text
+    assert "0 ok, 2 failed" in text
 
 
 def test_bad_input_exits_2(examples: Path, capsys: pytest.CaptureFixture[str]) -> None:

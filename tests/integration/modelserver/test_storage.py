@@ -300,3 +300,12 @@ def test_cli_copies_the_model_into_dest(tmp_path: Path) -> None:
     assert code == 0
     assert (dest / "model.joblib").read_bytes() == b"m"
     assert storage_main(["/etc", str(dest), "--allowed-root", str(tmp_path)]) == 1
+
+
+async def test_relative_file_uri_resolves_from_the_working_directory(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (tmp_path / "config" / "examples" / "models" / "iris").mkdir(parents=True)
+    monkeypatch.chdir(tmp_path)
+    out = await store(tmp_path).fetch("file://./config/examples/models/iris")
+    assert out == (tmp_path / "config" / "examples" / "models" / "iris").resolve()

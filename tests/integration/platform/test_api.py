@@ -83,6 +83,9 @@ async def test_error_codes(api: Api) -> None:
         assert r.status == 404
     async with s.get(url + "/nothere") as r:
         assert r.status == 404
+    async with s.get(api.url + "/apis/nothing") as r:
+        assert r.status == 404
+        assert (await r.json())["reason"] == "NotFound"
     async with s.post(url, data="a: [1", headers={"Content-Type": "application/yaml"}) as r:
         assert r.status == 400
         assert "invalid YAML" in (await r.json())["error"]

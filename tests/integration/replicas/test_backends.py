@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import signal
 from typing import Any
@@ -90,3 +91,41 @@ async def test_logs_and_usage_are_read(backend: ReplicaBackend, kind: str, isvc_
     usage = await backend.usage(handle)
     assert usage.memory_bytes > 1_000_000
     assert usage.replicas == 1
+
+
+async def test_logs_follow_new_lines_until_the_replica_stops(
+    backend: ReplicaBackend, kind: str, isvc_name: str
+) -> None:
+    script = "echo first; sleep 0.3; echo second; exec {py} -m http.server --bind {bind} $PORT"
+    spec = http_spec(kind, isvc_name, script=script)
+    handle = await backend.create(spec, f"{spec.name}-a", model_dir=None)
+    seen: list[str] = []
+    async with asyncio.timeout(15), contextlib.aclosing(backend.logs(handle, follow=True)) as lines:
+        async for line in lines:
+            seen.append(line)
+            if line == "second":
+                break
+    assert seen[:2] == ["first", "second"]
+
+
+async def test_process_replicas_do_not_inherit_platform_secrets(
+    isvc_name: str, tmp_path: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from minikn.replicas.process_backend import ProcessBackend
+
+    monkeypatch.setenv("MINIKN_API_TOKEN", "s3cret")
+    monkeypatch.setenv("SOME_PASSWORD", "s3cret")
+    backend = ProcessBackend(tmp_path)
+    await backend.start()
+    script = "env; exec {py} -m http.server --bind {bind} $PORT"
+    spec = http_spec("process", isvc_name, script=script)
+    handle = await backend.create(spec, f"{spec.name}-a", model_dir=None)
+    try:
+        await _ready(backend, handle, default_probe(spec))
+        lines = [line async for line in backend.logs(handle, follow=False)]
+        assert f"PORT={handle.port}" in lines
+        assert "CUDA_VISIBLE_DEVICES=" in lines
+        assert not any("s3cret" in line for line in lines)
+    finally:
+        await backend.stop(handle, grace=1)
+        await backend.close()

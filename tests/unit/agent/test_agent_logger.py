@@ -219,3 +219,27 @@ async def test_close_drops_and_counts_what_could_not_be_sent(
     # The one stuck in the hung sender and the two still queued are all dropped and counted.
     assert _count(metrics, "minikn_logger_events_dropped_total") == 3
     assert sender.delivered == []
+
+
+class BrokenSender(FakeSender):
+    async def send_batch(self, events: Sequence[CloudEvent]) -> list[int | SinkError]:
+        if not self.attempts:
+            self.attempts.extend(events)
+            raise RuntimeError("bug")
+        return await super().send_batch(events)
+
+
+async def test_a_sender_bug_drops_the_batch_and_the_worker_goes_on(
+    fake_clock: FakeClock, metrics: Metrics
+) -> None:
+    sender = BrokenSender()
+    logger = _logger(
+        LoggerSpec(url="http://sink", mode="request"), sender, fake_clock, metrics, workers=1
+    )
+    await logger.start()
+    logger.log_request({}, b"lost")
+    await _until(lambda: _count(metrics, "minikn_logger_events_dropped_total") == 1, sender)
+    logger.log_request({}, b"kept")
+    await _until(lambda: len(sender.delivered) == 1, sender)
+    assert sender.delivered[0].body == b"kept"
+    await logger.close()

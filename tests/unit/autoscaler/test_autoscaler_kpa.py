@@ -162,3 +162,16 @@ def test_a_failed_revision_recovers_when_it_becomes_active() -> None:
     assert res.recovered
     assert st.active == "active"
     assert not st.failed
+
+
+def test_changing_the_window_rebuilds_the_windows_and_keeps_the_rest() -> None:
+    eng = RevisionEngine(BASE, now=0.0)
+    eng.record(1.0, concurrency=10.0, rps=1.0)
+    same = eng.stable_window
+    eng.update(mk(target_value=7.0), reachable=False)
+    assert eng.stable_window is same
+    assert not eng.reachable
+    eng.update(mk(stable_window=120.0, panic_window=12.0), reachable=True)
+    assert eng.stable_window is not same
+    assert eng.stable_window.size == 120
+    assert eng.panic_window.size == 12

@@ -219,3 +219,55 @@ async def test_unknown_revisions_are_ignored(rig: Rig) -> None:
     rig.autoscaler.remove("nope")
     assert rig.autoscaler.status("nope") is None
     assert rig.scaler.desired == {}
+
+
+async def test_the_loop_wakes_at_the_kpa_timer_between_ticks(rig: Rig) -> None:
+    ann = {"autoscaling.knative.dev/scale-to-zero-pod-retention-period": "45s"}
+    rig.autoscaler.upsert(revision(ann), routable=False)
+    rig.scaler.ready[REV] = 1
+    # Idle: active at +2, kept a stable window (to +62), Inactive at +62; the 45 s retention
+    # ends at +107, an odd second between two ticks: the loop wakes there, not at +108.
+    await rig.clock.advance(106.9)
+    assert rig.scaler.desired[REV] == [1]
+    await rig.clock.advance(0.1)
+    assert rig.scaler.desired[REV] == [1, 0]
+
+
+async def test_hpa_decides_once_per_sync_period(rig: Rig) -> None:
+    ann = {"autoscaling.knative.dev/class": "hpa.autoscaling.knative.dev"}
+    rig.autoscaler.upsert(revision(ann), routable=True)
+    rig.scaler.ready[REV], rig.scaler.cpu = 1, 0.8  # 80 %: on target -> 1
+    await rig.clock.advance(2.0)
+    rig.scaler.cpu = 2.0  # 200 % -> ceil(1 x 2.5) = 3, but only at the next 15 s sync
+    await rig.clock.advance(14.0)
+    assert rig.scaler.desired[REV] == [1]
+    await rig.clock.advance(2.0)
+    assert rig.scaler.desired[REV] == [1, 3]
+
+
+async def test_upsert_again_updates_settings_without_recreating(rig: Rig) -> None:
+    rig.autoscaler.upsert(revision(), routable=True)
+    rig.autoscaler.upsert(revision({"autoscaling.knative.dev/target": "10"}), routable=True)
+    assert rig.scaler.desired[REV] == [1]  # not re-created
+    st = rig.autoscaler.status(REV)
+    assert st is not None
+    assert st.target == 7.0
+
+
+async def test_a_failing_scaler_is_logged_and_the_loop_goes_on(
+    rig: Rig, caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    rig.autoscaler.upsert(revision(), routable=True)
+
+    def boom(revision: str) -> int:
+        raise RuntimeError("backend down")
+
+    monkeypatch.setattr(rig.scaler, "ready_count", boom)
+    await rig.clock.advance(2.0)
+    assert any("evaluation failed" in r.getMessage() for r in caplog.records)
+    monkeypatch.undo()
+    rig.scaler.ready[REV] = 1
+    await rig.clock.advance(2.0)
+    st = rig.autoscaler.status(REV)
+    assert st is not None
+    assert st.last_decision == rig.clock.time()

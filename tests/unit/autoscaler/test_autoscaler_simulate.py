@@ -32,6 +32,7 @@ def test_golden_summary_of_a_small_trace() -> None:
     assert r.summary() == {
         "requests": "40",
         "served": "40",
+        "timed out in the buffer (504)": "0",
         "cold starts (requests that found no ready replica)": "12",
         "replica starts": "11",
         "queue wait p50 (s)": "2.000",
@@ -111,3 +112,15 @@ def test_start_models() -> None:
     for bad in ("gamma:1", "uniform:3,1", "fixed:1,2", "fixed:x"):
         with pytest.raises(InvalidInput):
             parse_start_model(bad)
+
+
+def test_requests_time_out_in_the_buffer_and_a_never_ready_revision_goes_to_zero() -> None:
+    # Replicas never start (10,000 s); each buffered request gives up after 10 s (504). With no
+    # ready replica the revision stays Activating and is scaled to zero after progress-deadline
+    # 600 s + 30 s: the first tick after 630 s is 632 s.
+    trace = [(float(i), 0.1) for i in range(5)]
+    r = simulate(SMALL, trace, start_model=parse_start_model("fixed:10000"), timeout=10.0,
+                 duration=700.0)  # fmt: skip
+    assert (r.requests, r.served, r.timed_out) == (5, 0, 5)
+    assert r.rows[15].queued == 0  # all gone by t=15
+    assert next(row.time for row in r.rows if row.desired == 0) == 633  # row after the 632 tick

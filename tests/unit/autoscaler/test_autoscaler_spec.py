@@ -203,3 +203,17 @@ def test_config_rules_apply_to_annotations() -> None:
     assert errors == ["autoscaling.knative.dev/max-scale: 11: must be in [1, 10] (max-scale-limit)"]
     errors = validate_annotations({P + "max-scale": "0"}, container_concurrency=0, config=cfg)
     assert errors == ["autoscaling.knative.dev/max-scale: 0: must be in [1, 10] (max-scale-limit)"]
+
+
+@pytest.mark.parametrize(
+    ("window", "pct", "panic"),
+    [("60s", "10", 6.0), ("65s", "10", 7.0), ("6s", "1", 1.0), ("75s", "10", 8.0)],
+)
+def test_panic_window_rounds_half_up_like_go_duration_round(
+    window: str, pct: str, panic: float
+) -> None:
+    # metric.go: stable x pct / 100, Duration.Round(1s), at least the 1 s bucket.
+    s = spec({P + "window": window, P + "panic-window-percentage": pct})
+    assert s.panic_window == panic
+    cfg = AutoscalerConfig.model_validate({"stable-window": window, "panic-window-percentage": pct})
+    assert cfg.panic_window == panic

@@ -130,3 +130,39 @@ def test_max_window_holds_the_largest_value_for_the_delay() -> None:
         seen.append(m)
     # slot 0 (5) leaves at t=10 (slot 5); slot 2 (3) leaves at t=14 (slot 7).
     assert seen == [5, 5, 5, 5, 3, 3, 1]
+
+
+def test_knative_timed_buckets_window_average_sequence() -> None:
+    # bucketing_test.go TestTimedFloat64BucketsWindowAverage, step by step (5 s window).
+    now = 1000.3
+    w = LinearWindow(5)
+    w.record(now, 1)
+    assert w.average(now) == 1.0  # firstWrite is used; without it 0.2
+    for i in range(1, 5):
+        w.record(now + i, i + 1)
+    assert w.average(now + 4) == 15 / 5
+    assert w.average(now + 3.6) == 15 / 5  # now lags behind the last write
+    assert w.average(now + 6) == (15 - 1 - 2) / (5 - 2)  # short hole
+    assert w.average(now + 10) == 0.0  # long hole
+    w.record(now + 6, 91)  # write with holes
+    assert w.average(now + 6) == (15 - 1 - 2 + 91) / 5
+    now += 60  # advance much farther: reset
+    w.record(now, 1984)
+    assert w.average(now) == 1984.0
+    w.record(now - 3, 4)  # an earlier time moves the first write back
+    assert w.average(now) == (4 + 1984) / 4
+    now += 1
+    w.record(now, 5)
+    assert w.average(now) == (4 + 1984 + 5) / 5
+    w.record(now - 3, 10)  # an earlier time again
+    assert w.average(now) == (4 + 10 + 1984 + 5) / 5
+    w.record(now - 6, 10)  # too early: ignored
+    assert w.average(now) == (4 + 10 + 1984 + 5) / 5
+
+
+def test_knative_descending_record() -> None:
+    # bucketing_test.go TestDescendingRecord: 5 every second written newest first.
+    w = LinearWindow(5)
+    for i in range(8, -1, -1):
+        w.record(100.0 + i, 5)
+    assert w.average(105.0) == 5.0

@@ -62,6 +62,13 @@ def test_finds_isvc_by_name_and_namespace(examples: Path) -> None:
     assert find_isvc_yaml("x", namespace="default", examples_dir=examples / "missing") is None
 
 
+def test_the_file_named_after_the_isvc_wins(examples: Path) -> None:
+    (examples / "a-canary.yaml").write_text(_V1)  # sorts first, same ISVC name
+    info = find_isvc_yaml("sklearn-iris", namespace="default", examples_dir=examples)
+    assert info is not None
+    assert info.source == examples / "sklearn-iris.yaml"
+
+
 def test_finds_isvc_by_yaml_path(examples: Path) -> None:
     info = find_isvc_yaml(
         str(examples / "sklearn-iris.yaml"), namespace="default", examples_dir=None

@@ -103,3 +103,18 @@ def test_corrupt_archive_is_invalid_input(tmp_path: Path) -> None:
     archive.write_bytes(b"\x1f\x8b not really gzip")
     with pytest.raises(InvalidInput, match="corrupt archive"):
         safe_extract(archive, tmp_path)
+
+
+@pytest.mark.parametrize(
+    ("before", "after", "logged"),
+    [
+        (0, 10, False),
+        (0, 64 * 2**20, True),
+        (64 * 2**20 - 1, 64 * 2**20 + 5, True),
+        (1, 2**20, False),
+    ],
+)
+def test_progress_marks_every_64_mib(before: int, after: int, logged: bool) -> None:
+    from minikn.modelserver.storage.http import progress_marks
+
+    assert progress_marks(before, after) is logged

@@ -234,3 +234,25 @@ async def test_load_failure_keeps_model_not_ready_with_the_reason(tmp_path: Path
         assert "no sklearn model file" in (await resp.json())["error"]
     finally:
         await client.close()
+
+
+@pytest.mark.parametrize(
+    ("method", "path"),
+    [("GET", "/nope"), ("POST", "/v1/models/iris:frobnicate"), ("DELETE", "/v2")],
+)
+async def test_unknown_routes_answer_json_404(
+    iris: TestClient[Any, Any], method: str, path: str
+) -> None:
+    resp = await iris.request(method, path)
+    assert resp.status == 404
+    assert "Not Found" in (await resp.json())["error"]
+
+
+async def test_metrics_count_each_step_per_model(iris: TestClient[Any, Any]) -> None:
+    for _ in range(3):
+        assert (await iris.post("/v1/models/iris:predict", json={"instances": IRIS})).status == 200
+    text = await (await iris.get("/metrics")).text()
+    assert "# TYPE request_predict_seconds histogram" in text
+    assert 'request_predict_seconds_count{model_name="iris"} 3' in text
+    assert 'request_preprocess_seconds_bucket{model_name="iris",le="+Inf"} 3' in text
+    assert "request_explain_seconds_count" in text

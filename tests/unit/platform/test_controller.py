@@ -298,3 +298,12 @@ async def test_art_explainer_builds_its_container(controller: Controller) -> Non
         "--nb_classes=10",
     )
     assert exp.predictor_host == "iris-predictor.default.example.com"
+
+
+async def test_bad_resource_quantity_is_refused_naming_the_document(controller: Controller) -> None:
+    doc = isvc_doc(sklearn={"storageUri": "gs://b/1", "resources": {"limits": {"cpu": "lots"}}})
+    with pytest.raises(InvalidInput) as info:
+        await controller.apply(docs_of(doc, source="q.yaml"))
+    assert info.value.message.startswith("q.yaml[0] InferenceService/iris: spec.predictor: ")
+    assert "lots" in info.value.message
+    assert controller.list_isvcs() == []

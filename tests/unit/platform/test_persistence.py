@@ -104,3 +104,56 @@ def test_corrupt_state_file_is_an_error_that_says_what_to_do(tmp_path: Path) -> 
 
 def test_missing_state_is_empty(tmp_path: Path) -> None:
     assert StateStore(tmp_path / "nothing").load() == PlaneState()
+
+
+async def test_failed_write_refuses_the_apply_and_changes_nothing(
+    tmp_path: Path, fake_clock: FakeClock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    ctl = _controller(tmp_path, fake_clock)
+    await ctl.start()
+    await ctl.apply(docs_of(isvc_doc(sklearn={"storageUri": "gs://b/1"})))
+
+    def full_disk(state: PlaneState) -> None:
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(ctl._store, "save", full_disk)
+    with pytest.raises(OSError, match="No space"):
+        await ctl.apply(docs_of(isvc_doc(sklearn={"storageUri": "gs://b/2"})))
+    assert [r.name for r in ctl.revisions("default", "iris")] == ["iris-predictor-00001"]
+    monkeypatch.undo()
+    await ctl.close()
+
+
+async def test_replica_report_during_a_write_is_not_lost(
+    tmp_path: Path, fake_clock: FakeClock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    ctl = _controller(tmp_path, fake_clock)
+    await ctl.start()
+    await ctl.apply(docs_of(isvc_doc(sklearn={"storageUri": "gs://b/1"})))
+    real_save = ctl._store.save
+
+    def save_and_report(state: PlaneState) -> None:
+        real_save(state)
+        # The replica manager reports on the loop while the write runs in its thread.
+        loop.call_soon_threadsafe(ctl.revision_ready, "iris-predictor-00001")
+        reported.wait(5)
+
+    import asyncio
+    import threading
+
+    loop = asyncio.get_running_loop()
+    reported = threading.Event()
+    original = ctl.revision_ready
+
+    def ready_and_signal(name: str) -> None:
+        original(name)
+        reported.set()
+
+    monkeypatch.setattr(ctl, "revision_ready", ready_and_signal)
+    monkeypatch.setattr(ctl._store, "save", save_and_report)
+    await ctl.apply(docs_of(isvc_doc("other")))
+    monkeypatch.undo()
+    status = ctl.get("default", "iris")["status"]
+    assert status["components"]["predictor"]["latestReadyRevision"] == "iris-predictor-00001"
+    await ctl.close()
+    assert StateStore(tmp_path).load().ready == ["iris-predictor-00001"]

@@ -25,7 +25,29 @@ def _with(path: str, value: Any, base: dict[str, Any] | None = None) -> dict[str
     return doc
 
 
+V1ALPHA2_NO_CANARY = {
+    "apiVersion": "serving.kubeflow.org/v1alpha2",
+    "kind": "InferenceService",
+    "metadata": {"name": "old"},
+    "spec": {
+        "default": {"predictor": {"sklearn": {"storageUri": "gs://b"}}},
+        "canaryTrafficPercent": 10,
+    },
+}
+
 CASES = [
+    pytest.param(
+        V1ALPHA2_NO_CANARY,
+        "spec.canaryTrafficPercent",
+        "Canary must be specified when CanaryTrafficPercent > 0.",
+        id="v1alpha2-percent-without-canary",
+    ),
+    pytest.param(
+        _with("spec.default.predictor.sklearn.storageUri", None, V1ALPHA2_NO_CANARY),
+        "spec.default.predictor.sklearn.storageUri",
+        "Input should be a valid string",
+        id="v1alpha2-wrong-type",
+    ),
     pytest.param(
         _with("spec", {}), "spec.predictor", "required field is missing", id="missing-predictor"
     ),
@@ -89,6 +111,12 @@ CASES = [
         "spec.predictor.annotations",
         "autoscaling.knative.dev/target",
         id="bad-autoscaling-annotation",
+    ),
+    pytest.param(
+        _with("spec.predictor.scaleMetric", "cpu"),
+        "spec.predictor.scaleMetric",
+        "the autoscaling metric cpu is not supported for class kpa.autoscaling.knative.dev",
+        id="cpu-metric-with-kpa",
     ),
     pytest.param(
         {

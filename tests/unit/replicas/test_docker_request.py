@@ -12,7 +12,8 @@ from docker.types import DeviceRequest
 
 from minikn.config.local import ReplicasConfig
 from minikn.core.revision import ContainerSpec, ModelRef, ResourceSpec, RevisionSpec
-from minikn.replicas.docker_backend import DockerBackend, container_config
+from minikn.replicas.docker_backend import DockerBackend
+from minikn.replicas.docker_spec import container_config
 from minikn.replicas.types import NoGPURuntime
 
 
@@ -96,3 +97,11 @@ async def test_engine_without_nvidia_runtime_gives_no_gpu_runtime_and_leaves_not
     sent = client.containers.created[0]["device_requests"]
     assert sent == [DeviceRequest(driver="nvidia", device_ids=["GPU-a"], capabilities=[["gpu"]])]
     assert client.containers.made[0].removed
+
+
+@pytest.mark.parametrize(("flag", "expected"), [("1", True), ("0", False)])
+def test_in_docker_flag_decides(monkeypatch: pytest.MonkeyPatch, flag: str, expected: bool) -> None:
+    from minikn.replicas.docker_spec import in_docker
+
+    monkeypatch.setenv("MINIKN_IN_DOCKER", flag)
+    assert in_docker(client=None) is expected

@@ -205,3 +205,15 @@ async def test_start_adopts_matching_replicas_and_removes_the_rest() -> None:
     finally:
         await h.manager.close()
     assert "keep-1" in h.backend.stopped
+
+
+async def test_logs_of_every_replica_are_prefixed_with_its_id(h: Harness) -> None:
+    spec = rev()
+    await h.manager.start([spec])
+    h.manager.set_desired(spec.name, 2)
+    await until(lambda: len(h.endpoints(spec.name)) == 2)
+    ports = {e.replica_id: e.port for e in h.endpoints(spec.name)}
+    expected = sorted(f"[{r}] fake replica {r} on port {p}" for r, p in ports.items())
+    for follow in (False, True):
+        lines = [line async for line in h.manager.logs(spec.name, follow=follow)]
+        assert sorted(lines) == expected

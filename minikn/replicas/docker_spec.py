@@ -1,0 +1,125 @@
+"""What a replica container is made of (pure, tested as is) and small docker SDK helpers."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import socket
+from collections.abc import Mapping, Sequence
+from pathlib import Path, PurePosixPath
+from typing import Any
+
+from minikn.core.revision import MODEL_MOUNT, RevisionSpec
+from minikn.replicas.backend import LABEL_PORT, replica_env, replica_labels
+from minikn.replicas.types import ReplicaStartError
+
+__all__ = ["close_stream", "container_config", "engine_path", "in_docker", "is_gpu_refusal"]
+
+
+def in_docker(client: Any) -> bool:
+    """Whether minikn itself runs in a container of this engine (then it reaches replicas by name).
+
+    ``MINIKN_IN_DOCKER=1``/``0`` decides; otherwise ``/.dockerenv`` must exist *and* the engine
+    must know a container by our hostname (a Docker engine inside a container is not enough).
+    Blocking.
+    """
+    import docker.errors
+
+    flag = os.environ.get("MINIKN_IN_DOCKER")
+    if flag in ("0", "1"):
+        return flag == "1"
+    if not Path("/.dockerenv").exists():
+        return False
+    try:
+        client.containers.get(socket.gethostname())
+    except docker.errors.DockerException:
+        return False
+    return True
+
+
+def container_config(
+    spec: RevisionSpec,
+    replica_id: str,
+    *,
+    model_dir: Path | None,
+    gpus: Sequence[str],
+    network: str,
+    publish: bool,
+) -> dict[str, Any]:
+    """The keyword arguments of ``containers.create`` for one replica (pure; tested as is)."""
+    from docker.types import DeviceRequest
+
+    c = spec.container
+    if c.image is None:
+        raise ReplicaStartError(f"revision {spec.name} has no image", reason="NoImage")
+    kwargs: dict[str, Any] = {
+        "image": c.image,
+        "name": f"minikn-{replica_id}",
+        "detach": True,
+        "labels": replica_labels(spec, replica_id, gpus) | {LABEL_PORT: str(c.port)},
+        "environment": replica_env(spec, c.port),
+        "network": network,
+        "privileged": False,
+        "cap_drop": ["ALL"],
+        "security_opt": ["no-new-privileges"],
+        "init": True,
+    }
+    if c.command:
+        kwargs["entrypoint"] = list(c.command)
+    if c.args:
+        kwargs["command"] = list(c.args)
+    if c.working_dir:
+        kwargs["working_dir"] = c.working_dir
+    if spec.builtin_server and hasattr(os, "getuid"):
+        # The model cache belongs to the platform's user: the server reads it as that user.
+        kwargs["user"] = f"{os.getuid()}:{os.getgid()}"
+    if model_dir is not None:
+        kwargs["volumes"] = {str(model_dir): {"bind": MODEL_MOUNT, "mode": "ro"}}
+    if c.resources.cpu is not None:
+        kwargs["nano_cpus"] = int(c.resources.cpu * 1e9)
+    if c.resources.memory is not None:
+        kwargs["mem_limit"] = c.resources.memory
+    if gpus:
+        kwargs["device_requests"] = [
+            DeviceRequest(driver="nvidia", device_ids=list(gpus), capabilities=[["gpu"]])
+        ]
+    if publish:
+        kwargs["ports"] = {f"{c.port}/tcp": ("127.0.0.1", None)}
+    return kwargs
+
+
+def is_gpu_refusal(exc: Exception) -> bool:
+    text = str(exc).lower()
+    return "could not select device driver" in text or "nvidia" in text
+
+
+def close_stream(stream: Any) -> None:
+    """End a docker SDK stream: shut its socket (unblocks a reader thread), release the response."""
+    with contextlib.suppress(Exception):
+        stream.close()
+    response = getattr(stream, "_response", None)
+    with contextlib.suppress(Exception):
+        if response is not None:
+            response.close()
+
+
+def engine_path(path: Path, mounts: Sequence[Mapping[str, Any]]) -> Path:
+    """The engine host's name for ``path`` as seen inside our own container (pure).
+
+    A replica's bind mount is resolved by the engine on its host, not in our container, so a
+    model directory under one of our mounts (compose: ./config -> /app/config, the state volume
+    -> /state) must be named by that mount's ``Source``. The longest matching ``Destination``
+    wins; a path under no mount is returned unchanged.
+    """
+    best: tuple[PurePosixPath, str] | None = None
+    p = PurePosixPath(path)
+    for m in mounts:
+        dest, src = m.get("Destination"), m.get("Source")
+        if not dest or not src:
+            continue
+        d = PurePosixPath(dest)
+        if (p == d or d in p.parents) and (best is None or len(d.parts) > len(best[0].parts)):
+            best = (d, src)
+    if best is None:
+        return path
+    return Path(best[1]) / p.relative_to(best[0])

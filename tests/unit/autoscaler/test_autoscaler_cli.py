@@ -1,0 +1,132 @@
+"""``minikn simulate`` glue in-process: ISVC mapping, the injectable loader, errors, outputs."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+import pytest
+
+from minikn.autoscaler import cli
+from minikn.autoscaler.cli import (
+    RevisionInputs,
+    add_simulate_arguments,
+    read_isvc,
+    simulate_command,
+    write_outputs,
+)
+from minikn.autoscaler.simulate import SimResult, SimRow
+from minikn.config.loader import Settings
+
+ISVC = """\
+apiVersion: serving.kserve.io/v1beta1
+kind: InferenceService
+metadata:
+  name: iris
+  annotations:
+    autoscaling.knative.dev/minScale: "7"
+    autoscaling.knative.dev/window: 30s
+spec:
+  predictor:
+    maxReplicas: 5
+    scaleTarget: 3
+    scaleMetric: rps
+    containerConcurrency: 4
+    model:
+      modelFormat: {name: sklearn}
+      resources:
+        limits: {cpu: 500m, memory: 1Gi}
+        requests: {cpu: 250m}
+"""
+
+
+def parse(*argv: str) -> argparse.Namespace:
+    parser = argparse.ArgumentParser()
+    add_simulate_arguments(parser)
+    return parser.parse_args(list(argv))
+
+
+def test_read_isvc_applies_kserve_mapping(tmp_path: Path) -> None:
+    f = tmp_path / "isvc.yaml"
+    f.write_text(ISVC)
+    name, ann, cc, cpu, mem = read_isvc(f, Settings())
+    assert name == "iris-predictor-00001"
+    assert cc == 4
+    # minReplicas absent -> min-scale 1 (KServe's default); the user's minScale is replaced.
+    assert ann == {
+        "autoscaling.knative.dev/window": "30s",
+        "autoscaling.knative.dev/min-scale": "1",
+        "autoscaling.knative.dev/max-scale": "5",
+        "autoscaling.knative.dev/target": "3",
+        "autoscaling.knative.dev/metric": "rps",
+    }
+    assert (cpu, mem) == (0.25, 1024**3)  # requests over limits
+
+
+def test_simulate_command_prints_the_summary(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    f = tmp_path / "isvc.yaml"
+    f.write_text(ISVC)
+    args = parse("--isvc", str(f), "--trace", "builtin:spike:duration=60", "--seed", "3")
+    assert simulate_command(args) == 0
+    out = capsys.readouterr().out
+    assert "revision iris-predictor-00001: metric rps, target 2.1/replica" in out
+    assert "replica start fixed:2.5" in out
+    assert "queue wait p99 (s)" in out
+
+
+def test_an_injected_loader_replaces_the_built_in_reader(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    seen: list[str] = []
+
+    def loader(path: Path, settings: Settings, component: str) -> RevisionInputs:
+        seen.append(component)
+        return "x-transformer-00002", {}, 0, None, None
+
+    args = parse("--isvc", str(tmp_path / "absent.yaml"), "--trace", "builtin:ramp:duration=30",
+                 "--component", "transformer", "--start-time", "1")  # fmt: skip
+    assert simulate_command(args, load_revision=loader) == 0
+    assert seen == ["transformer"]
+    assert "revision x-transformer-00002" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize(
+    ("isvc", "trace", "message"),
+    [
+        (None, "builtin:step", "cannot read the InferenceService"),
+        ("kind: ConfigMap\n", "builtin:step", "no InferenceService document"),
+        ("kind: InferenceService\nspec: {}\n", "builtin:step", "has no predictor"),
+        (
+            ISVC.replace(
+                "  annotations:\n", "  annotations:\n    autoscaling.knative.dev/metric: cpu\n"
+            ).replace("    scaleMetric: rps\n", ""),
+            "builtin:step",
+            "autoscaling.knative.dev/metric: cpu: must be concurrency or rps",
+        ),
+        (ISVC.replace("scaleMetric: rps", "scaleMetric: memory"), "builtin:step", "models KPA"),
+        (ISVC, "builtin:square", "unknown shape"),
+    ],
+)
+def test_errors_exit_2_with_the_reason(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], isvc: str | None, trace: str, message: str
+) -> None:
+    f = tmp_path / "isvc.yaml"
+    if isvc is not None:
+        f.write_text(isvc)
+    assert simulate_command(parse("--isvc", str(f), "--trace", trace)) == 2
+    assert message in capsys.readouterr().err
+
+
+def test_write_outputs_csv(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # The PNG (matplotlib, slow to import) is checked by the integration test.
+    monkeypatch.setattr(cli, "_plot", lambda result, path: None)
+    res = SimResult(rows=[SimRow(1, 0.5, 1, 0, 2, False), SimRow(2, 3.25, 2, 1, 0, True)])
+    written = write_outputs(res, tmp_path / "out")
+    assert [p.name for p in written] == ["simulation.csv"]
+    assert (tmp_path / "out" / "simulation.csv").read_text().splitlines() == [
+        "time,concurrency,desired,ready,queued,panic",
+        "1,0.500,1,0,2,0",
+        "2,3.250,2,1,0,1",
+    ]
