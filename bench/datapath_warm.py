@@ -19,6 +19,8 @@ import statistics
 import subprocess
 import sys
 import time
+
+import psutil
 from typing import cast
 
 _BODY = b'{"predictions": [1]}'
@@ -207,26 +209,33 @@ def main() -> None:
         direct_url = f"http://127.0.0.1:{up_port}/v1/models/hello:predict"
         minikn_url = f"http://127.0.0.1:{kn_port}/v1/models/hello:predict"
         wrk(minikn_url, 10, 1.0)  # warm-up: pooled connections, caches
+        minikn_proc = psutil.Process(procs[1].pid)
         rows = []
         for c in args.concurrency:
             runs = []
             for _ in range(args.runs):
                 d = wrk(direct_url, c, args.duration)
+                cpu = minikn_proc.cpu_times()
                 k = wrk(minikn_url, c, args.duration)
-                runs.append((d, k, k[0] / d[0], k[1] - d[1], k[2] - d[2]))
+                after = minikn_proc.cpu_times()
+                spent = (after.user + after.system) - (cpu.user + cpu.system)
+                us_per_request = spent / (k[0] * round(args.duration)) * 1e6
+                runs.append((d, k, k[0] / d[0], k[1] - d[1], k[2] - d[2], us_per_request))
             med = [statistics.median(r[i][j] for r in runs) for i in (0, 1) for j in (0, 1, 2)]
-            ratio = statistics.median(r[2] for r in runs)
-            add50 = statistics.median(r[3] for r in runs)
-            add99 = statistics.median(r[4] for r in runs)
-            rows.append((c, med, ratio, add50, add99))
+            ratio, add50, add99, cpu_us = (
+                statistics.median(r[i] for r in runs) for i in (2, 3, 4, 5)
+            )
+            rows.append((c, med, ratio, add50, add99, cpu_us))
         print(
             f"{'conc':>4} {'direct rps':>11} {'minikn rps':>11} {'ratio':>6} "
-            f"{'direct p50':>10} {'minikn p50':>10} {'added p50':>9} {'added p99':>9}  (ms)"
+            f"{'direct p50':>10} {'minikn p50':>10} {'added p50':>9} {'added p99':>9} "
+            f"{'minikn CPU/request':>18}"
         )
-        for c, med, ratio, add50, add99 in rows:
+        for c, med, ratio, add50, add99, cpu_us in rows:
             print(
                 f"{c:>4} {med[0]:>11.0f} {med[3]:>11.0f} {ratio:>6.2f} "
-                f"{med[1]:>10.3f} {med[4]:>10.3f} {add50:>9.3f} {add99:>9.3f}"
+                f"{med[1]:>8.3f}ms {med[4]:>8.3f}ms {add50:>7.3f}ms {add99:>7.3f}ms "
+                f"{cpu_us:>16.0f}us"
             )
     finally:
         for p in procs:

@@ -13,6 +13,7 @@ import asyncio
 import logging
 import random
 from collections.abc import Sequence
+from functools import partial
 from typing import Any
 
 from minikn.activator.accounting import ConcurrencyAccount
@@ -212,15 +213,11 @@ class Activator:
         rev.latency.observe(seconds)
 
     def _terminal(self, rev: _Revision) -> Handler:
-        async def forward(request: ProxyRequest, sink: ResponseSink) -> None:
-            await self._forward(rev, request, sink)
+        return partial(self._forward, rev)
 
-        return forward
-
-    async def _acquire(self, rev: _Revision, avoid: Tracker | None) -> Tracker:
-        tracker = rev.throttler.try_acquire(avoid)
-        if tracker is not None:
-            return tracker
+    @staticmethod
+    async def _wait(rev: _Revision) -> Tracker:
+        """Buffer until a slot frees (FIFO); a waiter that gives up gives its slot back."""
         waiter = rev.throttler.enqueue()
         try:
             return await waiter
@@ -242,21 +239,20 @@ class Activator:
         else:
             head += b"transfer-encoding: chunked\r\n\r\n"
         timeout = request.extra.get("timeout")
-        on_head = timeout.reschedule if isinstance(timeout, asyncio.Timeout) else None
+        # Once the response starts, the timeout no longer applies (streams may run long).
+        on_head = (
+            partial(timeout.reschedule, None) if isinstance(timeout, asyncio.Timeout) else None
+        )
         avoid: Tracker | None = None
         for attempt in range(_ATTEMPTS):
-            tracker = await self._acquire(rev, avoid)
+            tracker = rev.throttler.try_acquire(avoid) or await self._wait(rev)
             conn = None
             try:
-                conn, reused = await self._pool.acquire(tracker.endpoint)
-                await send(
-                    conn,
-                    head,
-                    request,
-                    sink,
-                    reused=reused,
-                    on_head=(lambda: on_head(None)) if on_head is not None else _nothing,
-                )
+                conn = self._pool.idle(tracker.endpoint)
+                reused = conn is not None
+                if conn is None:
+                    conn = await self._pool.connect(tracker.endpoint)
+                await send(conn, head, request, sink, reused=reused, on_head=on_head)
                 return
             except NeverReached as exc:
                 log.info(
@@ -272,7 +268,3 @@ class Activator:
                     self._pool.release(conn)
                 rev.throttler.release(tracker)
         raise BadGateway(f"revision {rev.spec.name}: no replica could be reached")
-
-
-def _nothing() -> None:
-    return None

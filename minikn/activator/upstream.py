@@ -45,7 +45,8 @@ class UpstreamConnection(asyncio.Protocol):
         self._parser = httptools.HttpResponseParser(self)
         self._sink: ResponseSink | None = None
         self._headers: list[tuple[bytes, bytes]] = []
-        self._head: asyncio.Future[None] | None = None
+        self._on_head: Callable[[], None] | None = None
+        self.head_received = False
         self._done: asyncio.Future[None] | None = None
         self._head_only = False
         self._drain: asyncio.Future[None] | None = None
@@ -111,8 +112,9 @@ class UpstreamConnection(asyncio.Protocol):
         if self._sink is not None:
             self._sink.start(status, b"", headers, length)
             self._sink.bind_producer(self.transport)
-        if self._head is not None and not self._head.done():
-            self._head.set_result(None)
+        self.head_received = True
+        if self._on_head is not None:
+            self._on_head()
         if self._head_only:
             self.on_message_complete()
 
@@ -121,7 +123,7 @@ class UpstreamConnection(asyncio.Protocol):
             self._sink.write(body)
 
     def on_message_complete(self) -> None:
-        if self._done is None or self._done.done() or self._head is None or not self._head.done():
+        if self._done is None or self._done.done() or not self.head_received:
             return  # the end of an interim response, or after a HEAD answer
         self.reusable = not self._head_only and self._parser.should_keep_alive()
         sink, self._sink = self._sink, None
@@ -133,19 +135,21 @@ class UpstreamConnection(asyncio.Protocol):
     # Use --------------------------------------------------------------------------------------
 
     def _fail(self, exc: Exception) -> None:
-        for fut in (self._head, self._done):
-            if fut is not None and not fut.done():
-                fut.set_exception(exc)
-                fut.exception()  # the other future may never be awaited: mark it retrieved
+        if self._done is not None and not self._done.done():
+            self._done.set_exception(exc)
 
-    def begin(self, sink: ResponseSink, *, head_only: bool) -> None:
-        loop = asyncio.get_running_loop()
+    def begin(
+        self, sink: ResponseSink, *, head_only: bool, on_head: Callable[[], None] | None
+    ) -> asyncio.Future[None]:
+        """Start an exchange; the future settles when the response has been streamed."""
         self._sink = sink
         self._head_only = head_only
-        self._head = loop.create_future()
-        self._done = loop.create_future()
+        self._on_head = on_head
+        self.head_received = False
         self.received = False
         self.reusable = False
+        self._done = done = asyncio.get_running_loop().create_future()
+        return done
 
     async def drain(self) -> None:
         if self._drain is not None:
@@ -158,16 +162,22 @@ class UpstreamPool:
     def __init__(self) -> None:
         self._idle: dict[tuple[str, int], list[UpstreamConnection]] = {}
 
-    async def acquire(self, endpoint: Endpoint) -> tuple[UpstreamConnection, bool]:
-        """A connection to ``endpoint`` and whether it was reused; NeverReached when none opens."""
+    def idle(self, endpoint: Endpoint) -> UpstreamConnection | None:
+        """A pooled idle connection to ``endpoint``, if one is fresh enough (no await needed)."""
         idle = self._idle.get((endpoint.host, endpoint.port))
+        if not idle:
+            return None
         now = time.monotonic()
         while idle:
             conn = idle.pop()
             if conn.transport is not None and not conn.transport.is_closing():
                 if now - conn.idle_since < _IDLE_SECONDS:
-                    return conn, True
+                    return conn
                 conn.transport.close()
+        return None
+
+    async def connect(self, endpoint: Endpoint) -> UpstreamConnection:
+        """A new connection to ``endpoint``; NeverReached when none opens."""
         loop = asyncio.get_running_loop()
         factory: Callable[[], UpstreamConnection] = lambda: UpstreamConnection(endpoint)  # noqa: E731
         try:
@@ -175,7 +185,7 @@ class UpstreamPool:
                 _, conn = await loop.create_connection(factory, endpoint.host, endpoint.port)
         except (OSError, TimeoutError) as exc:
             raise NeverReached(f"connect to {endpoint.host}:{endpoint.port}: {exc}") from exc
-        return conn, False
+        return conn
 
     def release(self, conn: UpstreamConnection) -> None:
         if conn.reusable and conn.transport is not None and not conn.transport.is_closing():
@@ -209,7 +219,7 @@ async def send(
     sink: ResponseSink,
     *,
     reused: bool,
-    on_head: Callable[[], None],
+    on_head: Callable[[], None] | None,
 ) -> None:
     """Send ``request`` over ``conn`` and stream the response into ``sink``.
 
@@ -219,9 +229,7 @@ async def send(
     transport = conn.transport
     if transport is None:
         raise NeverReached("connection closed before use")
-    conn.begin(sink, head_only=request.method == b"HEAD")
-    assert conn._head is not None
-    assert conn._done is not None
+    done = conn.begin(sink, head_only=request.method == b"HEAD", on_head=on_head)
     body = request.body
     try:
         if body is None:
@@ -243,10 +251,8 @@ async def send(
                     break
                 transport.write(b"%x\r\n%b\r\n" % (len(chunk), chunk))
             transport.write(b"0\r\n\r\n")
-        await conn._head
+        await done
     except BadGateway:
         if reused and not conn.received and body is None and request.method in _IDEMPOTENT:
             raise NeverReached("reused connection was closed") from None
         raise
-    on_head()
-    await conn._done

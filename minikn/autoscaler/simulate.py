@@ -160,7 +160,7 @@ def simulate(
         ev = engine.evaluate(now, ready=ready)
         if ev.apply is not None:
             scale_to(ev.apply, now)
-        if ev.requeue_at is not None and ev.requeue_at < end:
+        if ev.requeue_at is not None and now < ev.requeue_at < end:
             push(events, (ev.requeue_at, _WAKE, 0))
 
     scale_to(engine.applied, t0)

@@ -17,16 +17,19 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from aiohttp import web
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from minikn.config import Settings
 from minikn.core.clock import Clock, SystemClock
 from minikn.core.endpoints import Endpoint
 from minikn.core.events import EventSink
 from minikn.core.listeners import RevisionListener
+from minikn.core.metrics import Metrics
 from minikn.core.revision import RevisionSpec
 from minikn.core.routes import RouteTable
 from minikn.platform.api import TOKEN_ENV, check_bind, create_api_app
 from minikn.platform.controller import Controller, ControlPlaneListener
+from minikn.platform.dataplane import DataPlane
 from minikn.platform.runtimes import default_registry
 from minikn.platform.store import StateStore
 from minikn.platform.watch import DirectoryWatcher
@@ -89,6 +92,8 @@ class PlatformOptions:
     ingress_port: int = 8080
     backend: str = "auto"
     watch: Path | None = None
+    stop_replicas: bool = True
+    """Stop replicas on shutdown (a crash leaves them for the next start to adopt)."""
     token: str | None = field(default=None, repr=False)
 
 
@@ -114,19 +119,41 @@ class Platform:
             listener=self.fanout,
         )
         self.revision_listener = RevisionFanOut(self.controller)
+        self.metrics = Metrics()
         self.api_app = create_api_app(self.controller, token=options.token)
+        self.api_app.router.add_get("/metrics", self._metrics_handler)
+        self.dataplane: DataPlane | None = None
+        if options.backend != "none":
+            self.dataplane = DataPlane(
+                settings,
+                clock=self.clock,
+                backend=options.backend,  # type: ignore[arg-type]
+                state_dir=options.state_dir,
+                listener=self.revision_listener,
+                events=self.events,
+                metrics=self.metrics,
+            )
+            self.fanout.subscribers.append(self.dataplane)
+            self.revision_listener.subscribers.append(self.dataplane.activator_listener)
+            self.controller.status_extras = self.dataplane.revision_status
         self._runner: web.AppRunner | None = None
         self._tasks: list[asyncio.Task[None]] = []
         self.api_port = 0
         self.ingress_port = 0
-        # PLUG-IN POINT (lead): build the replica manager with listener=self.revision_listener,
-        # the autoscaler, activator and router here, subscribe them to self.fanout, mount /metrics
-        # on self.api_app and set self.controller.status_extras.
+
+    async def _metrics_handler(self, request: web.Request) -> web.Response:
+        body = generate_latest(self.metrics.registry)
+        return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE_LATEST})
 
     async def start(self) -> None:
         await self.controller.start()
-        # PLUG-IN POINT (lead): start replicas (with self.controller.live()), autoscaler task and
-        # router here; set self.ingress_port from Router.start.
+        if self.dataplane is not None:
+            self.ingress_port = await self.dataplane.start(
+                self.options.ingress_host, self.options.ingress_port
+            )
+            log.info(
+                "ingress listening on http://%s:%d", self.options.ingress_host, self.ingress_port
+            )
         self._runner = web.AppRunner(self.api_app, handle_signals=False, access_log=None)
         await self._runner.setup()
         site = web.TCPSite(self._runner, self.options.api_host, self.options.api_port)
@@ -147,7 +174,9 @@ class Platform:
         if self._runner is not None:
             await self._runner.cleanup()
             self._runner = None
-        # PLUG-IN POINT (lead): close router, activator, autoscaler, replicas (reverse of start).
+        if self.dataplane is not None:
+            grace = self.settings.minikn.server.shutdown_grace
+            await self.dataplane.close(grace=grace, stop_replicas=self.options.stop_replicas)
         await self.controller.close()
 
 
@@ -160,6 +189,12 @@ async def run_platform(settings: Settings, options: PlatformOptions) -> None:
         loop.add_signal_handler(sig, stop.set)
     await platform.start()
     print(f"minikn: API on http://{options.api_host}:{platform.api_port}", flush=True)
+    if platform.dataplane is not None:
+        print(
+            f"minikn: ingress on http://{options.ingress_host}:{platform.ingress_port} "
+            f"(backend: {platform.dataplane.backend.name})",
+            flush=True,
+        )
     try:
         await stop.wait()
     finally:

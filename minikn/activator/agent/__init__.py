@@ -19,17 +19,13 @@ counted in ``minikn_logger_events_dropped``); the batcher answers with KServe's 
 
 from __future__ import annotations
 
+from minikn.activator.agent.adapters import BufferSink, TeeSink
 from minikn.activator.agent.batcher import Batcher
 from minikn.activator.agent.chain import Agent
 from minikn.activator.agent.cloudevents import CE_REQUEST, CE_RESPONSE, CloudEvent
 from minikn.activator.agent.http_upstream import HttpUpstream
 from minikn.activator.agent.logger import LoggedRequest, PayloadLogger
-from minikn.activator.agent.middleware import (
-    AgentMiddleware,
-    BufferSink,
-    TraceMiddleware,
-    trace_middleware,
-)
+from minikn.activator.agent.middleware import AgentMiddleware, TraceMiddleware, trace_middleware
 from minikn.activator.agent.sender import EventSender, HttpEventSender, SinkError
 from minikn.activator.agent.trace import TraceContext, TraceHop, parse_traceparent, start_hop
 from minikn.activator.agent.types import Upstream, UpstreamResponse
@@ -48,6 +44,7 @@ __all__ = [
     "LoggedRequest",
     "PayloadLogger",
     "SinkError",
+    "TeeSink",
     "TraceContext",
     "TraceHop",
     "TraceMiddleware",

@@ -3,9 +3,10 @@
 ``Activator(..., middlewares=[trace_middleware, AgentMiddleware(metrics=..., clock=...)])``: the
 first is outermost. ``trace_middleware`` rewrites ``traceparent``/``tracestate`` for every revision
 and records the hop (the terminal handler may put the replica id in ``request.extra["replica"]``).
-``AgentMiddleware`` wraps only revisions whose spec sets ``logger`` or ``batcher``: it buffers the
-request body, runs :class:`~minikn.activator.agent.chain.Agent`, whose upstream calls the inner
-handler with a capturing sink, and writes the buffered answer to the client.
+``AgentMiddleware`` wraps only revisions whose spec sets ``logger`` or ``batcher``. With a batcher
+it buffers the request, runs :class:`~minikn.activator.agent.chain.Agent` (whose upstream calls the
+inner handler with a capturing sink) and writes the whole answer; with only a logger it buffers
+the request body but lets the response stream through, keeping a copy for the response event.
 """
 
 from __future__ import annotations
@@ -14,90 +15,31 @@ import asyncio
 import logging
 from collections.abc import Mapping
 from dataclasses import dataclass
-from http import HTTPStatus
 
-from multidict import CIMultiDict
-
+from minikn.activator.agent.adapters import (
+    BufferSink,
+    TeeSink,
+    header_lines,
+    parse_header_lines,
+    read_all,
+    reason_phrase,
+    replay,
+)
 from minikn.activator.agent.chain import Agent
+from minikn.activator.agent.logger import PayloadLogger
 from minikn.activator.agent.trace import start_hop
 from minikn.activator.agent.types import UpstreamResponse
-from minikn.activator.http import BodyStream, Handler, ProxyRequest, ResponseSink
+from minikn.activator.http import Handler, ProxyRequest, ResponseSink
 from minikn.core.clock import Clock, SystemClock
 from minikn.core.metrics import Metrics
 from minikn.core.revision import RevisionSpec
 
-__all__ = ["AgentMiddleware", "BufferSink", "TraceMiddleware", "trace_middleware"]
+__all__ = ["AgentMiddleware", "TraceMiddleware", "trace_middleware"]
 
 log = logging.getLogger("minikn.activator.agent")
 
 _FRAMING = frozenset({"content-length", "transfer-encoding"})
 _TRACE = (b"traceparent", b"tracestate")
-
-
-def parse_header_lines(block: bytes) -> CIMultiDict[str]:
-    """``Name: value\\r\\n`` lines -> a case-insensitive multi-dict (latin-1, as HTTP/1.1)."""
-    headers: CIMultiDict[str] = CIMultiDict()
-    for line in block.split(b"\r\n"):
-        name, sep, value = line.partition(b":")
-        if sep:
-            headers.add(name.strip().decode("latin-1"), value.strip().decode("latin-1"))
-    return headers
-
-
-def header_lines(headers: Mapping[str, str]) -> bytes:
-    """The inverse of :func:`parse_header_lines`, framing headers left out."""
-    return b"".join(
-        f"{name}: {value}\r\n".encode("latin-1")
-        for name, value in headers.items()
-        if name.lower() not in _FRAMING
-    )
-
-
-class BufferSink:
-    """A :class:`~minikn.activator.http.ResponseSink` that keeps the whole response."""
-
-    def __init__(self) -> None:
-        self._status = 0
-        self.headers: list[tuple[bytes, bytes]] = []
-        self.chunks: list[bytes] = []
-        self.ended = False
-
-    @property
-    def status(self) -> int:
-        return self._status
-
-    @property
-    def started(self) -> bool:
-        return self._status != 0
-
-    def start(
-        self, status: int, reason: bytes, headers: list[tuple[bytes, bytes]], length: int | None
-    ) -> None:
-        self._status = status
-        self.headers = headers
-
-    def write(self, data: bytes) -> None:
-        self.chunks.append(data)
-
-    def flush(self) -> None:
-        pass
-
-    def end(self) -> None:
-        self.ended = True
-
-    def abort(self) -> None:
-        self.ended = True
-
-    def bind_producer(self, producer: asyncio.Transport | None) -> None:
-        pass
-
-    def response(self) -> UpstreamResponse:
-        headers = {
-            k.decode("latin-1"): v.decode("latin-1")
-            for k, v in self.headers
-            if k.decode("latin-1").lower() not in _FRAMING
-        }
-        return UpstreamResponse(self._status, headers, b"".join(self.chunks))
 
 
 def _split_trace_headers(block: bytes) -> tuple[bytes, dict[str, str]]:
@@ -214,24 +156,40 @@ class AgentMiddleware:
 
 
 def _wrap(agent: Agent, inner: Handler) -> Handler:
+    if agent.batcher is None and agent.logger is not None:
+        return _wrap_logger(agent.logger, inner)
+    return _wrap_buffered(agent, inner)
+
+
+def _wrap_logger(logger: PayloadLogger, inner: Handler) -> Handler:
+    """Logger only: the request goes on unchanged and the response streams to the client while a
+    copy is kept for the response event (no re-encoding, server-sent events still stream)."""
+
     async def handle(request: ProxyRequest, sink: ResponseSink) -> None:
-        received = b""
+        received = await read_all(request.body)
+        logged = logger.log_request(parse_header_lines(request.headers), received)
         if request.body is not None:
-            parts = []
-            while chunk := await request.body.read():
-                parts.append(chunk)
-            received = b"".join(parts)
+            request.body = replay(received)
+            request.content_length = len(received)
+        tee = TeeSink(sink)
+        await inner(request, tee)
+        logger.log_response(logged, tee.status, tee.body())
+
+    return handle
+
+
+def _wrap_buffered(agent: Agent, inner: Handler) -> Handler:
+    """Batcher (and logger): whole requests in, whole answers out."""
+
+    async def handle(request: ProxyRequest, sink: ResponseSink) -> None:
+        received = await read_all(request.body)
         had_body = request.body is not None
         parsed = parse_header_lines(request.headers)
 
         async def upstream(
             method: str, path: str, headers: Mapping[str, str], body: bytes
         ) -> UpstreamResponse:
-            stream = None
-            if body or had_body:
-                stream = BodyStream(None)
-                stream.feed(body)
-                stream.feed_eof()
+            stream = replay(body) if body or had_body else None
             inner_request = ProxyRequest(
                 method.encode("latin-1"),
                 path.encode("latin-1"),
@@ -253,16 +211,9 @@ def _wrap(agent: Agent, inner: Handler) -> Handler:
             upstream,
         )
         headers = [(k.encode("latin-1"), v.encode("latin-1")) for k, v in answer.headers.items()]
-        sink.start(answer.status, _reason(answer.status), headers, len(answer.body))
+        sink.start(answer.status, reason_phrase(answer.status), headers, len(answer.body))
         if answer.body:
             sink.write(answer.body)
         sink.end()
 
     return handle
-
-
-def _reason(status: int) -> bytes:
-    try:
-        return HTTPStatus(status).phrase.encode()
-    except ValueError:
-        return b""

@@ -12,7 +12,8 @@ import pytest
 from aiohttp import web
 
 from minikn.activator import Activator, BodyStream, ProxyRequest
-from minikn.activator.agent.middleware import AgentMiddleware, BufferSink, trace_middleware
+from minikn.activator.agent.adapters import BufferSink
+from minikn.activator.agent.middleware import AgentMiddleware, trace_middleware
 from minikn.activator.agent.trace import parse_traceparent
 from minikn.config import Settings
 from minikn.core.clock import SystemClock
@@ -136,5 +137,43 @@ async def test_activator_with_agent_middlewares_batches_logs_and_traces(
             await servers.event_arrived.wait()
     kinds = sorted(kind.rsplit(".", 1)[1] for kind, _ in servers.events)
     assert kinds == ["request"] * 8 + ["response"] * 8
+    await agents.close()
+    await act.close()
+
+
+async def test_logger_only_revision_streams_the_answer_and_logs_both_events(
+    servers: Servers,
+) -> None:
+    spec = RevisionSpec(
+        name="m-predictor-00002",
+        isvc="m",
+        component="predictor",
+        generation=2,
+        container=ContainerSpec(),
+        logger=LoggerSpec(url=servers.sink_url, mode="all"),
+    )
+    metrics = Metrics()
+    agents = AgentMiddleware(metrics=metrics, clock=SystemClock())
+    act = Activator(
+        Settings(),
+        clock=SystemClock(),
+        stats=_Quiet(),
+        poker=_Quiet(),
+        metrics=metrics,
+        middlewares=[agents],
+    )
+    act.upsert_revision(spec)
+    act.set_endpoints(spec.name, [Endpoint("r0", "127.0.0.1", servers.replica_port)])
+    sink = BufferSink()
+    await act.handle(spec.name, _request(7), sink)
+    assert sink.status == 200
+    assert json.loads(sink.response().body) == {"predictions": [7]}  # the replica's own answer
+    assert servers.batches == [[7]]
+    async with asyncio.timeout(10):
+        while len(servers.events) < 2:
+            servers.event_arrived.clear()
+            await servers.event_arrived.wait()
+    logged = {kind.rsplit(".", 1)[1]: json.loads(body) for kind, body in servers.events}
+    assert logged == {"request": {"instances": [7]}, "response": {"predictions": [7]}}
     await agents.close()
     await act.close()

@@ -11,6 +11,7 @@ import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -54,6 +55,18 @@ def _start(state: Path) -> tuple[subprocess.Popen[str], str]:
     pytest.fail(f"minikn serve did not start: {proc.stdout.read()}")
 
 
+def _persisted(revisions: dict[str, Any]) -> list[dict[str, Any]]:
+    live = {"replicas", "autoscaler", "failure"}
+    return [{k: v for k, v in item.items() if k not in live} for item in revisions["items"]]
+
+
+def _components(isvc: dict[str, Any]) -> dict[str, Any]:
+    comps = isvc["status"]["components"]
+    return {
+        name: {k: v for k, v in comp.items() if k != "revisions"} for name, comp in comps.items()
+    }
+
+
 @pytest.fixture
 def procs() -> Iterator[list[subprocess.Popen[str]]]:
     started: list[subprocess.Popen[str]] = []
@@ -95,9 +108,11 @@ def test_state_survives_kill_and_restart(
         "iris-predictor-00001",
         "iris-predictor-00002",
     ]
-    assert revs_after == revs_before
+    # Live numbers (replicas, autoscaler, the replica failure the data plane reports about the
+    # unreachable gs:// model) come from the running data plane; the records must be identical.
+    assert _persisted(revs_after) == _persisted(revs_before)
     assert after["spec"] == before["spec"]
-    assert after["status"]["components"] == before["status"]["components"]
+    assert _components(after) == _components(before)
 
 
 def test_sigterm_shuts_down_cleanly(tmp_path: Path, procs: list[subprocess.Popen[str]]) -> None:

@@ -7,13 +7,8 @@ import logging
 import pytest
 
 from minikn.activator import ProxyRequest, ResponseSink
-from minikn.activator.agent.middleware import (
-    AgentMiddleware,
-    BufferSink,
-    header_lines,
-    parse_header_lines,
-    trace_middleware,
-)
+from minikn.activator.agent.adapters import BufferSink, header_lines, parse_header_lines
+from minikn.activator.agent.middleware import AgentMiddleware, trace_middleware
 from minikn.activator.agent.trace import parse_traceparent
 from minikn.core.clock import FakeClock
 from minikn.core.metrics import Metrics

@@ -1,0 +1,154 @@
+"""Adapters between the activator's byte-level seam (``minikn.activator.http``) and the agent
+features' buffered view: header blocks <-> mappings, whole bodies, capturing and teeing sinks."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Mapping
+from http import HTTPStatus
+
+from multidict import CIMultiDict
+
+from minikn.activator.agent.types import UpstreamResponse
+from minikn.activator.http import BodyStream, ResponseSink
+
+__all__ = [
+    "BufferSink",
+    "TeeSink",
+    "header_lines",
+    "parse_header_lines",
+    "read_all",
+    "reason_phrase",
+    "replay",
+]
+
+_FRAMING = frozenset({"content-length", "transfer-encoding"})
+
+
+def parse_header_lines(block: bytes) -> CIMultiDict[str]:
+    """``Name: value\\r\\n`` lines -> a case-insensitive multi-dict (latin-1, as HTTP/1.1)."""
+    headers: CIMultiDict[str] = CIMultiDict()
+    for line in block.split(b"\r\n"):
+        name, sep, value = line.partition(b":")
+        if sep:
+            headers.add(name.strip().decode("latin-1"), value.strip().decode("latin-1"))
+    return headers
+
+
+def header_lines(headers: Mapping[str, str]) -> bytes:
+    """The inverse of :func:`parse_header_lines`, framing headers left out."""
+    return b"".join(
+        f"{name}: {value}\r\n".encode("latin-1")
+        for name, value in headers.items()
+        if name.lower() not in _FRAMING
+    )
+
+
+class BufferSink:
+    """A :class:`~minikn.activator.http.ResponseSink` that keeps the whole response."""
+
+    def __init__(self) -> None:
+        self._status = 0
+        self.headers: list[tuple[bytes, bytes]] = []
+        self.chunks: list[bytes] = []
+        self.ended = False
+
+    @property
+    def status(self) -> int:
+        return self._status
+
+    @property
+    def started(self) -> bool:
+        return self._status != 0
+
+    def start(
+        self, status: int, reason: bytes, headers: list[tuple[bytes, bytes]], length: int | None
+    ) -> None:
+        self._status = status
+        self.headers = headers
+
+    def write(self, data: bytes) -> None:
+        self.chunks.append(data)
+
+    def flush(self) -> None:
+        pass
+
+    def end(self) -> None:
+        self.ended = True
+
+    def abort(self) -> None:
+        self.ended = True
+
+    def bind_producer(self, producer: asyncio.Transport | None) -> None:
+        pass
+
+    def response(self) -> UpstreamResponse:
+        headers = {
+            k.decode("latin-1"): v.decode("latin-1")
+            for k, v in self.headers
+            if k.decode("latin-1").lower() not in _FRAMING
+        }
+        return UpstreamResponse(self._status, headers, b"".join(self.chunks))
+
+
+class TeeSink:
+    """Passes a response through to the client as it streams, keeping a copy of the body."""
+
+    def __init__(self, sink: ResponseSink) -> None:
+        self._sink = sink
+        self._chunks: list[bytes] = []
+
+    @property
+    def status(self) -> int:
+        return self._sink.status
+
+    @property
+    def started(self) -> bool:
+        return self._sink.started
+
+    def start(
+        self, status: int, reason: bytes, headers: list[tuple[bytes, bytes]], length: int | None
+    ) -> None:
+        self._sink.start(status, reason, headers, length)
+
+    def write(self, data: bytes) -> None:
+        self._chunks.append(data)
+        self._sink.write(data)
+
+    def flush(self) -> None:
+        self._sink.flush()
+
+    def end(self) -> None:
+        self._sink.end()
+
+    def abort(self) -> None:
+        self._sink.abort()
+
+    def bind_producer(self, producer: asyncio.Transport | None) -> None:
+        self._sink.bind_producer(producer)
+
+    def body(self) -> bytes:
+        return b"".join(self._chunks)
+
+
+async def read_all(body: BodyStream | None) -> bytes:
+    if body is None:
+        return b""
+    parts = []
+    while chunk := await body.read():
+        parts.append(chunk)
+    return b"".join(parts)
+
+
+def replay(data: bytes) -> BodyStream:
+    stream = BodyStream(None)
+    stream.feed(data)
+    stream.feed_eof()
+    return stream
+
+
+def reason_phrase(status: int) -> bytes:
+    try:
+        return HTTPStatus(status).phrase.encode()
+    except ValueError:
+        return b""

@@ -1,0 +1,174 @@
+"""The runtime half of ``minikn serve``: replicas, autoscaler, activator and router, wired.
+
+Construction order follows the dependencies (each part gets what it calls):
+
+    ReplicaManager(listener=revisions)      -> reports endpoints/ready/failed upward
+    Autoscaler(scaler=replicas)             -> sets each revision's desired replicas
+    Activator(stats=autoscaler, poker=...)  -> reports concurrency, pokes on a cold request
+    Router(activator)                       -> the ingress
+
+The controller's changes reach every part through :class:`DataPlane` (a ControlPlaneListener);
+replica events reach the controller and the activator through the platform's RevisionFanOut.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import dataclasses
+import logging
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any, Literal
+
+from minikn.activator import Activator
+from minikn.autoscaler.loop import Autoscaler
+from minikn.config import Settings
+from minikn.core.clock import Clock
+from minikn.core.endpoints import Endpoint
+from minikn.core.events import EventSink
+from minikn.core.listeners import RevisionListener
+from minikn.core.metrics import Metrics
+from minikn.core.revision import RevisionSpec
+from minikn.core.routes import RouteTable
+from minikn.modelserver.storage import ModelStore
+from minikn.replicas import GpuAllocator, ReplicaManager, select_backend
+from minikn.replicas.gpus import discover_gpus
+from minikn.router import Router
+
+__all__ = ["ActivatorListener", "DataPlane"]
+
+log = logging.getLogger("minikn.platform.dataplane")
+
+BackendKind = Literal["auto", "docker", "process"]
+
+
+class ActivatorListener:
+    """Replica events the activator acts on (the controller gets them from the fan-out)."""
+
+    def __init__(self, activator: Activator) -> None:
+        self._activator = activator
+
+    def endpoints_changed(self, revision: str, endpoints: Sequence[Endpoint]) -> None:
+        self._activator.set_endpoints(revision, endpoints)
+
+    def revision_ready(self, revision: str) -> None:
+        self._activator.revision_recovered(revision)
+
+    def revision_failed(self, revision: str, reason: str, message: str) -> None:
+        self._activator.revision_failed(revision, reason, message)
+
+    def revision_recovered(self, revision: str) -> None:
+        self._activator.revision_recovered(revision)
+
+
+class DataPlane:
+    """Everything that runs replicas and carries requests, driven by the controller."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        clock: Clock,
+        backend: BackendKind,
+        state_dir: Path,
+        listener: RevisionListener,
+        events: EventSink,
+        metrics: Metrics,
+    ) -> None:
+        self.settings = settings
+        rcfg = settings.minikn.replicas
+        self.backend = select_backend(backend, settings, state_dir=state_dir)
+        inventory = rcfg.gpus if rcfg.gpus is not None else discover_gpus()
+        cache = Path(settings.minikn.storage.cache_dir or state_dir / "models")
+        self.replicas = ReplicaManager(
+            self.backend,
+            settings=settings,
+            clock=clock,
+            store=ModelStore(settings.minikn.storage, cache),
+            gpus=GpuAllocator(inventory, sharing=rcfg.gpu_sharing),
+            listener=listener,
+            events=events,
+            metrics=metrics,
+        )
+        self.autoscaler = Autoscaler(
+            settings, clock=clock, scaler=self.replicas, listener=listener, metrics=metrics
+        )
+        self.activator = Activator(
+            settings, clock=clock, stats=self.autoscaler, poker=self.autoscaler, metrics=metrics
+        )
+        self.router = Router(settings, self.activator, clock=clock, metrics=metrics)
+        self.activator_listener = ActivatorListener(self.activator)
+        self._live: dict[str, RevisionSpec] = {}
+        self._latest: tuple[Sequence[RevisionSpec], set[str]] = ((), set())
+        self._started = False
+        self._autoscaler_task: asyncio.Task[None] | None = None
+
+    # -- ControlPlaneListener --------------------------------------------------------------
+
+    def revisions_changed(self, live: Sequence[RevisionSpec], routable: set[str]) -> None:
+        """Level-triggered: make every part hold exactly the live revisions."""
+        self._latest = (live, routable)
+        if not self._started:
+            return  # start() applies the latest state once the replicas are adopted
+        current = {spec.name: spec for spec in live}
+        for name in self._live.keys() - current.keys():
+            self.autoscaler.remove(name)
+            self.activator.remove_revision(name)
+        for spec in live:
+            self.activator.upsert_revision(spec)
+            self.autoscaler.upsert(spec, routable=spec.name in routable)
+        self.replicas.sync(live)
+        self._live = current
+
+    def routes_changed(self, table: RouteTable) -> None:
+        self.router.update_routes(table)
+
+    # -- lifecycle -------------------------------------------------------------------------
+
+    async def start(self, host: str, port: int) -> int:
+        """Adopt replicas, start the loops and the ingress; returns the ingress port."""
+        live, routable = self._latest
+        await self.activator.start()
+        await self.replicas.start(live)
+        self._started = True
+        self.revisions_changed(live, routable)
+        self._autoscaler_task = asyncio.create_task(
+            self.autoscaler.run(), name="minikn.autoscaler.run"
+        )
+        self._autoscaler_task.add_done_callback(_log_crash)
+        return await self.router.start(host, port)
+
+    async def close(self, *, grace: float, stop_replicas: bool = True) -> None:
+        """Reverse of start: stop taking requests, drain, stop scaling, stop replicas."""
+        await self.router.close(grace=grace)
+        if self._autoscaler_task is not None:
+            self._autoscaler_task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._autoscaler_task
+            self._autoscaler_task = None
+        await self.activator.close()
+        await self.replicas.close(stop_replicas=stop_replicas)
+
+    # -- views -----------------------------------------------------------------------------
+
+    def revision_status(self, revision: str) -> dict[str, Any]:
+        """Per-revision replicas and autoscaler numbers for the API and ``describe``."""
+        out: dict[str, Any] = {}
+        rs = self.replicas.status(revision)
+        out["replicas"] = {
+            "desired": rs.desired,
+            "ready": rs.ready,
+            "pending": rs.pending,
+            "reason": rs.reason,
+            "message": rs.message,
+        }
+        scaler = self.autoscaler.status(revision)
+        if scaler is not None:
+            out["autoscaler"] = dataclasses.asdict(scaler)
+        return out
+
+
+def _log_crash(task: asyncio.Task[None]) -> None:
+    if not task.cancelled() and task.exception() is not None:
+        log.error("autoscaler loop crashed", exc_info=task.exception())
