@@ -189,7 +189,8 @@ async def _main(args: argparse.Namespace, replica_url: str, sink_url: str) -> No
             dropped = _sample(metrics, "minikn_logger_events_dropped_total") - drop0
             off_mean, on_mean = statistics.fmean(off) * 1e3, statistics.fmean(on) * 1e3
             added = on_mean / off_mean - 1
-            rows.append((off_mean, on_mean, added, cpu_off * 1e6, cpu_on * 1e6))
+            added_p50 = percentile(on, 0.5) / percentile(off, 0.5) - 1
+            rows.append((off_mean, on_mean, added, cpu_off * 1e6, cpu_on * 1e6, added_p50))
             print(
                 f"{run:>3} {off_mean:>8.3f} {on_mean:>8.3f} {added:>+7.1%} "
                 f"{percentile(off, 0.5) * 1e3:>7.3f} {percentile(on, 0.5) * 1e3:>7.3f} "
@@ -198,10 +199,11 @@ async def _main(args: argparse.Namespace, replica_url: str, sink_url: str) -> No
             )
         for close in closers:
             await close()
-    med = [statistics.median(r[i] for r in rows) for i in range(5)]
+    med = [statistics.median(r[i] for r in rows) for i in range(6)]
     print(
         f"median ({args.via}): mean latency off {med[0]:.3f} ms, on {med[1]:.3f} ms, added "
-        f"{med[2]:+.1%}; CPU per request off {med[3]:.0f} us, on {med[4]:.0f} us "
+        f"{med[2]:+.1%} (p50 added {med[5]:+.1%}); CPU per request off {med[3]:.0f} us, "
+        f"on {med[4]:.0f} us "
         f"(concurrency {args.concurrency}, replica cost {args.cost_ms} ms)"
     )
 

@@ -19,9 +19,9 @@ import statistics
 import subprocess
 import sys
 import time
+from typing import cast
 
 import psutil
-from typing import cast
 
 _BODY = b'{"predictions": [1]}'
 _RESPONSE = b"HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: %d\r\n\r\n%b" % (

@@ -6,6 +6,7 @@ import json
 import os
 import urllib.error
 import urllib.request
+from collections.abc import Iterator
 from typing import Any
 
 from minikn.core.errors import MiniknError
@@ -32,13 +33,8 @@ class ApiClient:
         self.token = token if token is not None else os.environ.get("MINIKN_API_TOKEN")
         self.timeout = timeout
 
-    def request(
-        self,
-        method: str,
-        path: str,
-        *,
-        body: str | None = None,
-        content_type: str = "application/yaml",
+    def _open(
+        self, method: str, path: str, body: str | None, content_type: str, timeout: float | None
     ) -> Any:
         headers = {"Accept": "application/json"}
         if body is not None:
@@ -52,8 +48,7 @@ class ApiClient:
             headers=headers,
         )
         try:
-            with urllib.request.urlopen(req, timeout=self.timeout) as resp:
-                return json.loads(resp.read() or b"null")
+            return urllib.request.urlopen(req, timeout=timeout)
         except urllib.error.HTTPError as exc:
             raw = exc.read()
             try:
@@ -67,6 +62,23 @@ class ApiClient:
                 f"cannot reach the minikn API at {self.server} ({reason}); is `minikn serve` "
                 f"running? (set --server or {SERVER_ENV})"
             ) from exc
+
+    def request(
+        self,
+        method: str,
+        path: str,
+        *,
+        body: str | None = None,
+        content_type: str = "application/yaml",
+    ) -> Any:
+        with self._open(method, path, body, content_type, self.timeout) as resp:
+            return json.loads(resp.read() or b"null")
+
+    def stream_lines(self, path: str) -> Iterator[str]:
+        """GET ``path`` and yield its body line by line as it arrives (no read timeout)."""
+        with self._open("GET", path, None, "", None) as resp:
+            for raw in resp:
+                yield raw.decode(errors="replace")
 
     def isvc_path(self, namespace: str | None, name: str | None = None) -> str:
         if namespace is None:

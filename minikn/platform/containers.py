@@ -1,4 +1,5 @@
-"""Kubernetes core/v1 Container dicts -> minikn's ``ContainerSpec`` (pure).
+"""Kubernetes core/v1 Container dicts -> minikn's ``ContainerSpec``, and the strategic merge and
+templating KServe applies to a runtime's container (pure).
 
 Quantities follow Kubernetes' resource.Quantity spelling: CPU in cores or millicores (``500m``),
 memory with binary (``Ki``/``Mi``/``Gi``/``Ti``/``Pi``/``Ei``) or decimal (``k``/``M``/``G``/...)
@@ -16,7 +17,15 @@ from typing import Any
 from minikn.core.errors import InvalidInput
 from minikn.core.revision import ContainerSpec, ProbeSpec, ResourceSpec
 
-__all__ = ["container_from_k8s", "parse_cpu", "parse_memory", "probe_from_k8s"]
+__all__ = [
+    "apply_template",
+    "container_from_k8s",
+    "merge_container",
+    "parse_cpu",
+    "parse_memory",
+    "probe_from_k8s",
+    "with_image_tag",
+]
 
 _QUANTITY = re.compile(r"^([+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?)([A-Za-z]*)$")
 _BINARY = {"Ki": 2**10, "Mi": 2**20, "Gi": 2**30, "Ti": 2**40, "Pi": 2**50, "Ei": 2**60}
@@ -196,3 +205,70 @@ def container_from_k8s(c: Mapping[str, Any], *, default_port: int = 8080) -> Con
         readiness_probe=None if not probe else probe_from_k8s(probe, named_ports=named),
         working_dir=c.get("workingDir") or None,
     )
+
+
+_TEMPLATE = re.compile(r"\{\{\s*\.(Name|Namespace|Labels\.(\w+)|Annotations\.(\w+))\s*\}\}")
+
+
+def apply_template(
+    value: Any, names: Mapping[str, str], labels: Mapping[str, str], annotations: Mapping[str, str]
+) -> Any:
+    """Replace ``{{.Name}}``, ``{{.Namespace}}``, ``{{.Labels.X}}`` and ``{{.Annotations.X}}`` in
+    every string of a container dict (KServe's Go templates over the ISVC metadata)."""
+    if isinstance(value, str):
+
+        def sub(m: re.Match[str]) -> str:
+            if m.group(2):
+                return labels.get(m.group(2), "")
+            if m.group(3):
+                return annotations.get(m.group(3), "")
+            return names[m.group(1)]
+
+        return _TEMPLATE.sub(sub, value)
+    if isinstance(value, Mapping):
+        return {k: apply_template(v, names, labels, annotations) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [apply_template(v, names, labels, annotations) for v in value]
+    return value
+
+
+def _merge_named(base: Any, over: Any) -> list[Any]:
+    """Strategic merge of a list of {name: ...} dicts (env, ports by name): ``over`` wins."""
+    merged: dict[str, Any] = {}
+    for item in [*(base or []), *(over or [])]:
+        key = (
+            str(item.get("name") or item.get("containerPort"))
+            if isinstance(item, Mapping)
+            else str(item)
+        )
+        merged[key] = item
+    return list(merged.values())
+
+
+def merge_container(base: Mapping[str, Any], over: Mapping[str, Any]) -> dict[str, Any]:
+    """Strategic merge of core/v1 container dicts as KServe does it: args concatenated (base
+    first), env and ports merged by name, resources per key, anything else replaced."""
+    out = dict(base)
+    for key, value in over.items():
+        if value is None:
+            continue
+        if key == "args":
+            out["args"] = [*(base.get("args") or []), *value]
+        elif key in ("env", "ports"):
+            out[key] = _merge_named(base.get(key), value)
+        elif key == "resources":
+            res = dict(base.get("resources") or {})
+            for part in ("limits", "requests"):
+                if value.get(part) is not None:
+                    res[part] = {**(res.get(part) or {}), **value[part]}
+            out["resources"] = res
+        else:
+            out[key] = value
+    return out
+
+
+def with_image_tag(image: str, tag: str) -> str:
+    """``repo/img:old`` (or ``repo/img``) -> ``repo/img:tag``; a registry port is kept."""
+    last = image.rsplit("/", 1)[-1]
+    repository = image.rsplit(":", 1)[0] if ":" in last else image
+    return f"{repository}:{tag}"

@@ -112,13 +112,14 @@ class DataPlane:
         if not self._started:
             return  # start() applies the latest state once the replicas are adopted
         current = {spec.name: spec for spec in live}
+        # Replicas first: the autoscaler's upsert sets the initial scale on them at once.
+        self.replicas.sync(live)
         for name in self._live.keys() - current.keys():
             self.autoscaler.remove(name)
             self.activator.remove_revision(name)
         for spec in live:
             self.activator.upsert_revision(spec)
             self.autoscaler.upsert(spec, routable=spec.name in routable)
-        self.replicas.sync(live)
         self._live = current
 
     def routes_changed(self, table: RouteTable) -> None:

@@ -16,7 +16,6 @@ Only ``RuntimeRegistry.load`` does I/O (reading the YAML files).
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -26,7 +25,12 @@ import yaml
 
 from minikn.core.errors import InvalidInput, PermanentError
 from minikn.core.revision import ContainerSpec
-from minikn.platform.containers import container_from_k8s
+from minikn.platform.containers import (
+    apply_template,
+    container_from_k8s,
+    merge_container,
+    with_image_tag,
+)
 
 __all__ = [
     "BUILTIN_IMAGE",
@@ -279,68 +283,7 @@ class RuntimeRegistry:
         return ordered[0]
 
 
-_TEMPLATE = re.compile(r"\{\{\s*\.(Name|Namespace|Labels\.(\w+)|Annotations\.(\w+))\s*\}\}")
 _GPU_SUFFIX_SERVERS = ("tensorflow/serving", "torchserve", "huggingfaceserver")
-
-
-def _template(
-    value: Any, names: Mapping[str, str], labels: Mapping[str, str], annotations: Mapping[str, str]
-) -> Any:
-    """Replace Go-template placeholders in every string of a container dict."""
-    if isinstance(value, str):
-
-        def sub(m: re.Match[str]) -> str:
-            if m.group(2):
-                return labels.get(m.group(2), "")
-            if m.group(3):
-                return annotations.get(m.group(3), "")
-            return names[m.group(1)]
-
-        return _TEMPLATE.sub(sub, value)
-    if isinstance(value, Mapping):
-        return {k: _template(v, names, labels, annotations) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_template(v, names, labels, annotations) for v in value]
-    return value
-
-
-def _merge_named(base: Any, over: Any) -> list[Any]:
-    """Strategic merge of a list of {name: ...} dicts (env, ports by name): ``over`` wins."""
-    merged: dict[str, Any] = {}
-    for item in [*(base or []), *(over or [])]:
-        key = (
-            str(item.get("name") or item.get("containerPort"))
-            if isinstance(item, Mapping)
-            else str(item)
-        )
-        merged[key] = item
-    return list(merged.values())
-
-
-def _merge_container(base: Mapping[str, Any], over: Mapping[str, Any]) -> dict[str, Any]:
-    out = dict(base)
-    for key, value in over.items():
-        if value is None:
-            continue
-        if key == "args":
-            out["args"] = [*(base.get("args") or []), *value]
-        elif key in ("env", "ports"):
-            out[key] = _merge_named(base.get(key), value)
-        elif key == "resources":
-            res = dict(base.get("resources") or {})
-            for part in ("limits", "requests"):
-                if value.get(part) is not None:
-                    res[part] = {**(res.get(part) or {}), **value[part]}
-            out["resources"] = res
-        else:
-            out[key] = value
-    return out
-
-
-def _with_tag(image: str, tag: str) -> str:
-    last = image.rsplit("/", 1)[-1]
-    repository = image.rsplit(":", 1)[0] if ":" in last else image
-    return f"{repository}:{tag}"
 
 
 def render_container(
@@ -362,20 +305,20 @@ def render_container(
     ``{{.Namespace}}``, ``{{.Labels.X}}`` and ``{{.Annotations.X}}`` refer to the ISVC.
     """
     fields = {k: v for k, v in overrides.items() if k not in ("runtimeVersion", "name")}
-    merged = _merge_container(runtime.container, fields)
+    merged = merge_container(runtime.container, fields)
     all_labels = dict(labels or {})
     if runtime.server_type == "torchserve":
         all_labels.setdefault(
             "serviceEnvelope", "kservev2" if protocol in ("v2", "grpc-v2") else "kserve"
         )
-    rendered = _template(
+    rendered = apply_template(
         merged, {"Name": isvc, "Namespace": namespace}, all_labels, dict(annotations or {})
     )
     spec = container_from_k8s(rendered)
     image = spec.image or ""
     version = overrides.get("runtimeVersion")
     if version:
-        image = _with_tag(image, str(version))
+        image = with_image_tag(image, str(version))
     elif spec.resources.gpus > 0 and any(s in image for s in _GPU_SUFFIX_SERVERS):
         last = image.rsplit("/", 1)[-1]
         if ":" in last and not last.endswith("-gpu"):

@@ -30,6 +30,7 @@ from minikn.core.routes import RouteTable
 from minikn.platform.api import TOKEN_ENV, check_bind, create_api_app
 from minikn.platform.controller import Controller, ControlPlaneListener
 from minikn.platform.dataplane import DataPlane
+from minikn.platform.logs_api import add_logs_route
 from minikn.platform.runtimes import default_registry
 from minikn.platform.store import StateStore
 from minikn.platform.watch import DirectoryWatcher
@@ -136,6 +137,13 @@ class Platform:
             self.fanout.subscribers.append(self.dataplane)
             self.revision_listener.subscribers.append(self.dataplane.activator_listener)
             self.controller.status_extras = self.dataplane.revision_status
+            replicas = self.dataplane.replicas
+            add_logs_route(
+                self.api_app,
+                revisions=self.controller.revisions,
+                live=lambda: {r.name for r in self.controller.live()[0]},
+                source=lambda rev, follow: replicas.logs(rev, follow=follow),
+            )
         self._runner: web.AppRunner | None = None
         self._tasks: list[asyncio.Task[None]] = []
         self.api_port = 0

@@ -16,4 +16,9 @@ COMMAND_MODULES: tuple[str, ...] = (
     "minikn.platform.commands.delete",
     "minikn.platform.commands.validate",
     "minikn.platform.commands.revisions",
+    "minikn.platform.commands.logs",
+    "minikn.platform.load.cli",
+    "minikn.platform.commands.simulate",
+    "minikn.platform.commands.images",
+    "minikn.platform.commands.demo",
 )

@@ -14,7 +14,7 @@ from minikn.platform.commands.common import SubParsers, fail
 from minikn.platform.server import PlatformOptions, run_platform, token_from_env
 from minikn.platform.store import default_state_dir
 
-__all__ = ["register"]
+__all__ = ["loop_factory", "register"]
 
 
 def register(sub: SubParsers) -> None:
@@ -60,14 +60,14 @@ def run(args: argparse.Namespace) -> int:
         token=token_from_env(),
     )
     try:
-        with asyncio.Runner(loop_factory=_loop_factory()) as runner:
+        with asyncio.Runner(loop_factory=loop_factory()) as runner:
             runner.run(run_platform(settings, options))
     except MiniknError as exc:
         return fail(exc.message)
     return 0
 
 
-def _loop_factory() -> Callable[[], asyncio.AbstractEventLoop] | None:
+def loop_factory() -> Callable[[], asyncio.AbstractEventLoop] | None:
     """uvloop when installed (the default on Linux and macOS), else asyncio's loop."""
     try:
         import uvloop

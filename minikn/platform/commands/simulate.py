@@ -1,0 +1,63 @@
+"""``minikn simulate``: replay a trace through the autoscaler on a virtual clock.
+
+The ISVC is read by the control plane's own parser and KServe mapping, so the simulated revision
+gets exactly the annotations ``minikn apply`` would give it.
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from minikn.autoscaler.cli import RevisionInputs, add_simulate_arguments, simulate_command
+from minikn.config import Settings
+from minikn.core.errors import InvalidInput
+from minikn.core.revision import ComponentName
+from minikn.platform.commands.common import SubParsers
+from minikn.platform.containers import parse_cpu, parse_memory
+from minikn.platform.documents import load_paths
+from minikn.platform.revisions import revision_annotations, revision_name
+from minikn.platform.validate import ParsedIsvc, parse_document
+
+__all__ = ["load_revision", "register"]
+
+
+def register(sub: SubParsers) -> None:
+    p = sub.add_parser("simulate", help="replay a request trace through the autoscaler offline")
+    add_simulate_arguments(p)
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    return simulate_command(args, load_revision=load_revision)
+
+
+def load_revision(path: Path, settings: Settings, component: str) -> RevisionInputs:
+    """The first ISVC in ``path``, as the control plane would build the component's revision."""
+    for doc in load_paths([str(path)]):
+        parsed = parse_document(doc, settings)
+        if isinstance(parsed, ParsedIsvc):
+            break
+    else:
+        raise InvalidInput(f"{path}: no InferenceService found")
+    name: ComponentName = component  # type: ignore[assignment]
+    intent = parsed.components.get(name)
+    if intent is None:
+        raise InvalidInput(f"{path}: the InferenceService has no {component}")
+    spec = intent.spec
+    meta = parsed.metadata.annotations or {}
+    annotations = revision_annotations(spec, meta, settings)
+    cc = spec.container_concurrency or settings.defaults.container_concurrency
+    limits = _limits(spec)
+    cpu = parse_cpu(limits["cpu"]) if "cpu" in limits else None
+    memory = parse_memory(limits["memory"]) if "memory" in limits else None
+    return revision_name(parsed.name, name, 1), annotations, cc, cpu, memory
+
+
+def _limits(spec: object) -> dict[str, str]:
+    """Resource limits (falling back to requests) of the component's serving container."""
+    dumped = spec.model_dump(mode="json", by_alias=True, exclude_none=True)  # type: ignore[attr-defined]
+    containers = list(dumped.get("containers") or [])
+    impl = next((v for v in dumped.values() if isinstance(v, dict) and "resources" in v), None)
+    resources = (containers[0] if containers else impl or {}).get("resources") or {}
+    return {**(resources.get("requests") or {}), **(resources.get("limits") or {})}
