@@ -33,14 +33,41 @@ from minikn.core.revision import RevisionSpec
 from minikn.core.routes import RouteTable
 from minikn.modelserver.storage import ModelStore
 from minikn.replicas import GpuAllocator, ReplicaManager, select_backend
+from minikn.replicas.docker_spec import INGRESS_ALIAS
 from minikn.replicas.gpus import discover_gpus
 from minikn.router import Router
 
-__all__ = ["ActivatorListener", "DataPlane"]
+__all__ = ["ActivatorListener", "DataPlane", "with_predictor_args"]
 
 log = logging.getLogger("minikn.platform.dataplane")
 
 BackendKind = Literal["auto", "docker", "process"]
+
+
+def _has_arg(args: Sequence[str], name: str) -> bool:
+    return any(a == name or a.startswith(name + "=") for a in args)
+
+
+def with_predictor_args(spec: RevisionSpec, ingress: str) -> RevisionSpec:
+    """KServe's transformer/explainer arguments, the predictor reached through minikn's ingress.
+
+    KServe appends ``--model_name <isvc>`` and ``--predictor_host <isvc>-predictor.<ns>`` unless
+    the container sets them, and always ``--http_port 8080``. Here the predictor host is the
+    ingress (``ingress`` = host:port reachable from the replica) with the route in the path:
+    ``<ingress>/_host/<isvc>-predictor.<ns>``, so a client that builds
+    ``http://{predictor_host}/v1/models/...`` (as KServe's SDK does) goes through the router,
+    where the call is split, metered and autoscaled like any other. Pure.
+    """
+    if spec.predictor_host is None:
+        return spec
+    args = list(spec.container.args)
+    if not _has_arg(args, "--model_name"):
+        args += ["--model_name", spec.isvc]
+    if not _has_arg(args, "--predictor_host"):
+        args += ["--predictor_host", f"{ingress}/_host/{spec.isvc}-predictor.{spec.namespace}"]
+    args += ["--http_port", str(spec.container.port)]
+    container = spec.container.model_copy(update={"args": tuple(args)})
+    return spec.model_copy(update={"container": container})
 
 
 class ActivatorListener:
@@ -102,6 +129,8 @@ class DataPlane:
         self._live: dict[str, RevisionSpec] = {}
         self._latest: tuple[Sequence[RevisionSpec], set[str]] = ((), set())
         self._started = False
+        self._ingress = ""
+        """host:port of the ingress as replicas reach it (set once the router listens)."""
         self._autoscaler_task: asyncio.Task[None] | None = None
 
     # -- ControlPlaneListener --------------------------------------------------------------
@@ -113,7 +142,7 @@ class DataPlane:
             return  # start() applies the latest state once the replicas are adopted
         current = {spec.name: spec for spec in live}
         # Replicas first: the autoscaler's upsert sets the initial scale on them at once.
-        self.replicas.sync(live)
+        self.replicas.sync([with_predictor_args(spec, self._ingress) for spec in live])
         for name in self._live.keys() - current.keys():
             self.autoscaler.remove(name)
             self.activator.remove_revision(name)
@@ -129,16 +158,19 @@ class DataPlane:
 
     async def start(self, host: str, port: int) -> int:
         """Adopt replicas, start the loops and the ingress; returns the ingress port."""
-        live, routable = self._latest
         await self.activator.start()
-        await self.replicas.start(live)
+        bound = await self.router.start(host, port)
+        alias = INGRESS_ALIAS if self.backend.name == "docker" else "127.0.0.1"
+        self._ingress = f"{alias}:{bound}"
+        live, routable = self._latest
+        await self.replicas.start([with_predictor_args(spec, self._ingress) for spec in live])
         self._started = True
         self.revisions_changed(live, routable)
         self._autoscaler_task = asyncio.create_task(
             self.autoscaler.run(), name="minikn.autoscaler.run"
         )
         self._autoscaler_task.add_done_callback(_log_crash)
-        return await self.router.start(host, port)
+        return bound
 
     async def close(self, *, grace: float, stop_replicas: bool = True) -> None:
         """Reverse of start: stop taking requests, drain, stop scaling, stop replicas."""

@@ -53,6 +53,7 @@ class DockerBackend:
         self._client = client
         self._mode: AddressMode = "published"
         self._own_mounts: list[dict[str, Any]] = []
+        self._ingress_address = "host-gateway"
         self._exits: asyncio.Queue[ReplicaExit] = asyncio.Queue()
         self._watch: asyncio.Task[None] | None = None
         self._events: Any = None
@@ -72,7 +73,7 @@ class DockerBackend:
         self._mode = await asyncio.to_thread(self._address_mode)
         log.info("docker backend: reaching replicas by %s", self._mode)
         if self._mode == "name":
-            self._own_mounts = await asyncio.to_thread(self._read_own_mounts)
+            self._own_mounts, self._ingress_address = await asyncio.to_thread(self._read_self)
         self._watch = asyncio.create_task(self._watch_exits(), name="minikn-docker-exits")
 
     def _address_mode(self) -> AddressMode:
@@ -86,16 +87,20 @@ class DockerBackend:
         local = {a.address for addrs in psutil.net_if_addrs().values() for a in addrs}
         return "ip" if gateways & local else "published"
 
-    def _read_own_mounts(self) -> list[dict[str, Any]]:
-        """Our own container's mounts (we run in a container of this engine). Blocking."""
+    def _read_self(self) -> tuple[list[dict[str, Any]], str]:
+        """Our own container's mounts and address on the replica network (we run in a container
+        of this engine). Blocking."""
         import docker.errors
 
         try:
             me = self.client.containers.get(socket.gethostname())
         except docker.errors.DockerException as exc:
             log.warning("cannot inspect our own container (%s): model dirs bind as is", exc)
-            return []
-        return list(me.attrs.get("Mounts") or [])
+            return [], "host-gateway"
+        networks = me.attrs.get("NetworkSettings", {}).get("Networks") or {}
+        own = networks.get(self._config.docker_network) or {}
+        address = own.get("IPAddress") or "host-gateway"
+        return list(me.attrs.get("Mounts") or []), address
 
     async def close(self) -> None:
         if self._events is not None:
@@ -136,7 +141,13 @@ class DockerBackend:
         if model_dir is not None and self._own_mounts:
             model_dir = engine_path(model_dir, self._own_mounts)
         kwargs = container_config(
-            spec, replica_id, model_dir=model_dir, gpus=gpus, network=network, publish=publish
+            spec,
+            replica_id,
+            model_dir=model_dir,
+            gpus=gpus,
+            network=network,
+            publish=publish,
+            ingress_address=self._ingress_address,
         )
         return await asyncio.to_thread(self._create, spec, replica_id, kwargs, network, publish)
 

@@ -13,7 +13,17 @@ from minikn.core.revision import MODEL_MOUNT, RevisionSpec
 from minikn.replicas.backend import LABEL_PORT, replica_env, replica_labels
 from minikn.replicas.types import ReplicaStartError
 
-__all__ = ["close_stream", "container_config", "engine_path", "in_docker", "is_gpu_refusal"]
+__all__ = [
+    "INGRESS_ALIAS",
+    "close_stream",
+    "container_config",
+    "engine_path",
+    "in_docker",
+    "is_gpu_refusal",
+]
+
+INGRESS_ALIAS = "minikn-ingress"
+"""The host name containers use for minikn's ingress (transformer -> predictor hops)."""
 
 
 def in_docker(client: Any) -> bool:
@@ -45,8 +55,14 @@ def container_config(
     gpus: Sequence[str],
     network: str,
     publish: bool,
+    ingress_address: str = "host-gateway",
 ) -> dict[str, Any]:
-    """The keyword arguments of ``containers.create`` for one replica (pure; tested as is)."""
+    """The keyword arguments of ``containers.create`` for one replica (pure; tested as is).
+
+    Transformers and explainers reach the predictor through minikn's ingress under the name
+    ``INGRESS_ALIAS`` (an ``/etc/hosts`` entry): the host's gateway when minikn runs on the
+    host, minikn's own address on the network when it runs in a container.
+    """
     from docker.types import DeviceRequest
 
     c = spec.container
@@ -85,6 +101,8 @@ def container_config(
         ]
     if publish:
         kwargs["ports"] = {f"{c.port}/tcp": ("127.0.0.1", None)}
+    if spec.predictor_host is not None:
+        kwargs["extra_hosts"] = {INGRESS_ALIAS: ingress_address}
     return kwargs
 
 

@@ -75,7 +75,14 @@ def process_command(spec: RevisionSpec, model_dir: Path | None, port: int) -> li
             "(the image's entrypoint is unknown without Docker)",
             reason="NoCommand",
         )
-    return [*_rewrite_args(c.command, model_dir, port), *_rewrite_args(c.args, model_dir, port)]
+    command = _rewrite_args(c.command, model_dir, port)
+    if command[0] in _PYTHONS:
+        # The image's interpreter is the platform's on the host: same packages, minikn included.
+        command[0] = sys.executable
+    return [*command, *_rewrite_args(c.args, model_dir, port)]
+
+
+_PYTHONS = frozenset({"python", "python3", "/usr/bin/python3", "/usr/local/bin/python"})
 
 
 class ProcessBackend:
