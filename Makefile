@@ -35,7 +35,7 @@ test: lint typecheck
 
 # Serve the example sklearn ISVC on http://localhost:8080 (Ctrl-C to stop).
 demo: $(STAMP)
-	$(BIN)/minikn demo
+	$(BIN)/minikn demo $(DEMO_ARGS)
 
 base-image:
 	scripts/build-base-image.sh
@@ -48,3 +48,19 @@ bench: $(STAMP)
 
 clean:
 	rm -rf $(VENV) build *.egg-info .mypy_cache .ruff_cache .pytest_cache
+
+# docker compose: example models, wheels and the model-server image on the host, then the platform.
+COMPOSE ?= $(shell docker compose version >/dev/null 2>&1 && echo "docker compose" || echo docker-compose)
+.PHONY: compose-up compose-down platform-image
+
+compose-up: $(STAMP)
+	$(BIN)/python config/examples/train.py
+	PYTHON=$(BIN)/python scripts/build-platform-image.sh --wheels-only
+	$(BIN)/minikn images build
+	$(COMPOSE) up -d --build
+
+compose-down:
+	$(COMPOSE) down
+
+platform-image: $(STAMP)
+	PYTHON=$(BIN)/python scripts/build-platform-image.sh

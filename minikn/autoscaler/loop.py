@@ -140,6 +140,11 @@ class Autoscaler:
             spec.name, replicas, ss.autoscaler_class, ss.metric, ss.target_value, routable,
         )  # fmt: skip
         self._scaler.set_desired(spec.name, replicas)
+        if replicas == 0 and ss.initial_scale == 0:
+            # Knative: with allow-zero-initial-scale a revision that starts at zero is Ready
+            # without a pod (its scale target is reached); the route may then send it traffic,
+            # and the first request wakes it through the activator.
+            self._listener.revision_ready(spec.name)
 
     def remove(self, revision: str) -> None:
         """Stop scaling ``revision`` and drop its gauges."""

@@ -41,12 +41,13 @@ class FakeScaler:
 class FakeListener:
     failed: list[tuple[str, str, str]] = field(default_factory=list)
     recovered: list[str] = field(default_factory=list)
+    ready: list[str] = field(default_factory=list)
 
     def endpoints_changed(self, revision: str, endpoints: Sequence[Endpoint]) -> None:
         pass
 
     def revision_ready(self, revision: str) -> None:
-        pass
+        self.ready.append(revision)
 
     def revision_failed(self, revision: str, reason: str, message: str) -> None:
         self.failed.append((revision, reason, message))
@@ -271,3 +272,24 @@ async def test_a_failing_scaler_is_logged_and_the_loop_goes_on(
     st = rig.autoscaler.status(REV)
     assert st is not None
     assert st.last_decision == rig.clock.time()
+
+
+def test_zero_initial_scale_revision_is_ready_without_a_replica(fake_clock: FakeClock) -> None:
+    """Knative: with allow-zero-initial-scale, a revision created at scale 0 is Ready at once
+    (so the route can send it traffic and the first request wakes it); at scale 1 it waits."""
+    settings = Settings.model_validate({"config-autoscaler": {"allow-zero-initial-scale": True}})
+    scaler, listener = FakeScaler(), FakeListener()
+    autoscaler = Autoscaler(
+        settings, clock=fake_clock, scaler=scaler, listener=listener, metrics=Metrics()
+    )
+    autoscaler.upsert(
+        revision({"autoscaling.knative.dev/initial-scale": "0",
+                  "autoscaling.knative.dev/min-scale": "0"}),
+        routable=False,
+    )  # fmt: skip
+    assert scaler.desired[REV] == [0]
+    assert listener.ready == [REV]
+    other = revision().model_copy(update={"name": "iris-predictor-00002"})
+    autoscaler.upsert(other, routable=False)
+    assert scaler.desired["iris-predictor-00002"] == [1]
+    assert listener.ready == [REV]
