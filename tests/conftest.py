@@ -36,6 +36,16 @@ def docker_client() -> Iterator[Any]:
     client.close()
 
 
+@pytest.fixture(scope="session")
+def model_server_image(docker_client: Any) -> str:
+    """``minikn/modelserver:latest`` built from this checkout on MINIKN_BASE_IMAGE (skipped when
+    its inputs are unchanged, so only the first session on a machine pays for the build)."""
+    from minikn.replicas.images import build_model_server_image
+
+    build_model_server_image(base_image=base_image(), client=docker_client)
+    return "minikn/modelserver:latest"
+
+
 @pytest.fixture
 def fake_clock() -> FakeClock:
     return FakeClock()

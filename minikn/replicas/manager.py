@@ -100,9 +100,12 @@ class ReplicaManager:
     async def close(self, *, stop_replicas: bool = True) -> None:
         await self._tasks.close()
         if stop_replicas:
-            handles = [
-                r.handle for rev in self._revs.values() for r in rev.replicas.values() if r.handle
-            ]
+            handles = []
+            for rev in self._revs.values():
+                for rep in rev.replicas.values():
+                    if rep.handle is not None:
+                        rep.phase = "Stopping"  # their exits are expected, not crashes
+                        handles.append(rep.handle)
             await asyncio.gather(
                 *(self._backend.stop(h, grace=self._grace) for h in handles),
                 return_exceptions=True,

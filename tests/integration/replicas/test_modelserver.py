@@ -57,10 +57,15 @@ async def _post(host: str, port: int, path: str, body: dict[str, Any]) -> tuple[
 
 
 async def test_model_server_replica_predicts_then_stops(
-    backend: ReplicaBackend, kind: str, isvc_name: str, iris_dir: Path, docker_client: Any
+    backend: ReplicaBackend,
+    kind: str,
+    isvc_name: str,
+    iris_dir: Path,
+    docker_client: Any,
+    model_server_image: str,
 ) -> None:
     if kind == "docker":
-        await asyncio.to_thread(ensure_image, docker_client, IMAGE)
+        await asyncio.to_thread(ensure_image, docker_client, model_server_image)
     listener = RecordingListener()
     store = DirStore(iris_dir)
     manager, _, _ = make_manager(backend, settings(), listener, store)
