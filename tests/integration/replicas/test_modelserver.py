@@ -56,16 +56,12 @@ async def _post(host: str, port: int, path: str, body: dict[str, Any]) -> tuple[
     return int(status_line.split()[1]), json.loads(rest.partition(b"\r\n\r\n")[2])
 
 
+@pytest.mark.usefixtures("model_server_image")
 async def test_model_server_replica_predicts_then_stops(
-    backend: ReplicaBackend,
-    kind: str,
-    isvc_name: str,
-    iris_dir: Path,
-    docker_client: Any,
-    model_server_image: str,
+    backend: ReplicaBackend, kind: str, isvc_name: str, iris_dir: Path, docker_client: Any
 ) -> None:
     if kind == "docker":
-        await asyncio.to_thread(ensure_image, docker_client, model_server_image)
+        await asyncio.to_thread(ensure_image, docker_client, IMAGE)
     listener = RecordingListener()
     store = DirStore(iris_dir)
     manager, _, _ = make_manager(backend, settings(), listener, store)
