@@ -275,6 +275,7 @@ class Activator:
         avoid: Tracker | None = None
         for attempt in range(_ATTEMPTS):
             tracker = rev.throttler.try_acquire(avoid) or await self._wait(rev)
+            request.extra["replica"] = tracker.endpoint.replica_id  # for the trace hop record
             conn = None
             try:
                 conn = self._pool.idle(tracker.endpoint)

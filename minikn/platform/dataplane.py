@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from minikn.activator import Activator
+from minikn.activator.agent import AgentMiddleware, trace_middleware
 from minikn.autoscaler.loop import Autoscaler
 from minikn.config import Settings
 from minikn.core.clock import Clock
@@ -121,8 +122,15 @@ class DataPlane:
         self.autoscaler = Autoscaler(
             settings, clock=clock, scaler=self.replicas, listener=listener, metrics=metrics
         )
+        # KServe's agent (payload logger, batcher) per revision, inside W3C trace propagation.
+        self.agents = AgentMiddleware(metrics=metrics, clock=clock)
         self.activator = Activator(
-            settings, clock=clock, stats=self.autoscaler, poker=self.autoscaler, metrics=metrics
+            settings,
+            clock=clock,
+            stats=self.autoscaler,
+            poker=self.autoscaler,
+            metrics=metrics,
+            middlewares=[trace_middleware, self.agents],
         )
         self.router = Router(settings, self.activator, clock=clock, metrics=metrics)
         self.activator_listener = ActivatorListener(self.activator)
@@ -146,6 +154,7 @@ class DataPlane:
         for name in self._live.keys() - current.keys():
             self.autoscaler.remove(name)
             self.activator.remove_revision(name)
+            self.agents.discard(name)
         for spec in live:
             self.activator.upsert_revision(spec)
             self.autoscaler.upsert(spec, routable=spec.name in routable)
@@ -180,6 +189,7 @@ class DataPlane:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._autoscaler_task
             self._autoscaler_task = None
+        await self.agents.close()
         await self.activator.close()
         await self.replicas.close(stop_replicas=stop_replicas)
 

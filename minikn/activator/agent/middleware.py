@@ -178,6 +178,9 @@ def _wrap_logger(logger: PayloadLogger, inner: Handler) -> Handler:
     return handle
 
 
+_FRAMING = frozenset({"content-length", "transfer-encoding", "connection", "keep-alive"})
+
+
 def _wrap_buffered(agent: Agent, inner: Handler) -> Handler:
     """Batcher (and logger): whole requests in, whole answers out."""
 
@@ -210,7 +213,13 @@ def _wrap_buffered(agent: Agent, inner: Handler) -> Handler:
             received,
             upstream,
         )
-        headers = [(k.encode("latin-1"), v.encode("latin-1")) for k, v in answer.headers.items()]
+        # The sink frames what it is told: this body is whole, so its length is the framing.
+        headers = [
+            (k.encode("latin-1"), v.encode("latin-1"))
+            for k, v in answer.headers.items()
+            if k.lower() not in _FRAMING
+        ]
+        headers.append((b"content-length", b"%d" % len(answer.body)))
         sink.start(answer.status, reason_phrase(answer.status), headers, len(answer.body))
         if answer.body:
             sink.write(answer.body)
