@@ -6,8 +6,9 @@ logger, same run, at concurrency 10 (goal: under 5 %).
 The replica (``--cost-ms`` per request, concurrent) and the CloudEvents sink (answers 202) are
 separate processes on loopback. ``--via direct`` calls the agent chain itself (``Agent.handle``
 around an ``HttpUpstream``) against the bare ``HttpUpstream``; ``--via activator`` sends the same
-requests through minikn's ``Activator.handle`` with the ``AgentMiddleware`` against an activator
-without it (no router, no client socket). Off and on alternate in blocks (order flipped every
+requests through minikn's ``Activator.handle`` with the trace and agent middlewares (as ``minikn
+serve`` wires them) for a revision with the logger against one without it (no router, no client
+socket). Off and on alternate in blocks (order flipped every
 block) so drift on a shared machine hits both. Prints mean, p50 and p99 latency off and on, the
 added mean latency, the process CPU per request (the logger's senders included) and the events
 sent/dropped per run, then the medians.
@@ -26,7 +27,14 @@ import aiohttp
 from agent_common import percentile, replica, sink, use_uvloop
 
 from minikn.activator import Activator, BodyStream, ProxyRequest
-from minikn.activator.agent import Agent, AgentMiddleware, BufferSink, HttpUpstream, PayloadLogger
+from minikn.activator.agent import (
+    Agent,
+    AgentMiddleware,
+    BufferSink,
+    HttpUpstream,
+    PayloadLogger,
+    trace_middleware,
+)
 from minikn.config import Settings
 from minikn.core.clock import SystemClock
 from minikn.core.endpoints import Endpoint, RevisionStats
@@ -151,9 +159,15 @@ async def _main(args: argparse.Namespace, replica_url: str, sink_url: str) -> No
         else:
             port = int(replica_url.rsplit(":", 1)[1])
             endpoint = [Endpoint("r0", "127.0.0.1", port)]
+            # Both activators as ``minikn serve`` wires them (trace, then agent middleware); only
+            # the second one's revision sets a logger.
             agents = AgentMiddleware(metrics=metrics, clock=clock)
+            plain = AgentMiddleware(metrics=metrics, clock=clock)
             acts = []
-            for middlewares in ((), (agents,)):
+            for middlewares, rev in (
+                ((trace_middleware, plain), spec.model_copy(update={"logger": None})),
+                ((trace_middleware, agents), spec),
+            ):
                 act = Activator(
                     Settings(),
                     clock=clock,
@@ -162,8 +176,8 @@ async def _main(args: argparse.Namespace, replica_url: str, sink_url: str) -> No
                     metrics=metrics,
                     middlewares=middlewares,
                 )
-                act.upsert_revision(spec)
-                act.set_endpoints(spec.name, endpoint)
+                act.upsert_revision(rev)
+                act.set_endpoints(rev.name, endpoint)
                 acts.append(act)
             off_call = _activator_call(acts[0], spec.name)
             on_call = _activator_call(acts[1], spec.name)
@@ -172,7 +186,7 @@ async def _main(args: argparse.Namespace, replica_url: str, sink_url: str) -> No
             assert entry is not None
             assert entry.logger is not None
             logger = entry.logger
-            closers.extend([agents.close, acts[0].close, acts[1].close])
+            closers.extend([agents.close, plain.close, acts[0].close, acts[1].close])
         await _load(on_call, 300, args.concurrency)  # warm-up, both paths
         await _load(off_call, 300, args.concurrency)
         rows = []

@@ -1,5 +1,7 @@
 """Warm-path benchmark: one load generator (wrk) against a trivial replica, directly and through
-minikn's router + activator, in the same run, at concurrency 1, 10 and 50.
+minikn's router + activator, in the same run, at concurrency 1, 10 and 50. The activator has the
+trace and agent middlewares, wired as ``minikn serve`` wires them (the revision sets no logger or
+batcher).
 
     python bench/datapath_warm.py [--duration 5] [--runs 3] [--upstream raw|aiohttp]
 
@@ -87,6 +89,7 @@ def serve_upstream(port: int, kind: str) -> None:
 def serve_minikn(port: int, upstream_port: int) -> None:
     _use_uvloop()
     from minikn.activator import Activator
+    from minikn.activator.agent import AgentMiddleware, trace_middleware
     from minikn.config import Settings
     from minikn.core.clock import SystemClock
     from minikn.core.endpoints import Endpoint, RevisionStats
@@ -111,7 +114,16 @@ def serve_minikn(port: int, upstream_port: int) -> None:
             generation=1,
             container=ContainerSpec(),
         )
-        activator = Activator(settings, clock=clock, stats=sink, poker=sink, metrics=metrics)
+        # The middlewares exactly as ``minikn serve`` wires them (minikn.platform.dataplane).
+        agents = AgentMiddleware(metrics=metrics, clock=clock)
+        activator = Activator(
+            settings,
+            clock=clock,
+            stats=sink,
+            poker=sink,
+            metrics=metrics,
+            middlewares=[trace_middleware, agents],
+        )
         activator.upsert_revision(spec)
         activator.set_endpoints(spec.name, [Endpoint("r1", "127.0.0.1", upstream_port)])
         router = Router(settings, activator, clock=clock, metrics=metrics)

@@ -131,8 +131,8 @@ class RouteIndex:
     def _explain(found: Match, path: str) -> Match:
         if (
             not found.explicit
-            and found.route.component("explainer") is not None
             and path.partition("?")[0].endswith(":explain")
+            and found.route.component("explainer") is not None
         ):
             return Match(found.route, "explainer")
         return found

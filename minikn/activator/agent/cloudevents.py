@@ -15,7 +15,7 @@ import functools
 import json
 import time
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 __all__ = [
     "CE_REQUEST",
@@ -24,6 +24,7 @@ __all__ = [
     "MetadataMatcher",
     "base_headers",
     "canonical_header_key",
+    "encode_header_lines",
     "encode_metadata",
     "event_headers",
     "format_ce_time",
@@ -101,6 +102,9 @@ class CloudEvent:
     url: str
     headers: Mapping[str, str]
     body: bytes
+    head: bytes = field(default=b"", compare=False)
+    """``headers`` already encoded as ``Name: value\\r\\n`` lines (UTF-8), when the producer
+    has them: a sender writing raw HTTP may use them instead of encoding ``headers`` again."""
 
     @property
     def id(self) -> str:
@@ -136,6 +140,11 @@ def base_headers(
     if content_type:  # omitted when the request had none
         headers["Content-Type"] = content_type
     return headers
+
+
+def encode_header_lines(headers: Mapping[str, str]) -> bytes:
+    """``Name: value\\r\\n`` lines, UTF-8 (see :attr:`CloudEvent.head`)."""
+    return "".join([f"{name}: {value}\r\n" for name, value in headers.items()]).encode("utf-8")
 
 
 def with_event(base: Mapping[str, str], ce_type: str, time: float) -> dict[str, str]:

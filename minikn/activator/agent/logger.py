@@ -21,12 +21,14 @@ import random
 from collections.abc import Mapping
 from dataclasses import dataclass
 
+from minikn.activator.agent.adapters import HeaderScanner
 from minikn.activator.agent.cloudevents import (
     CE_REQUEST,
     CE_RESPONSE,
     CloudEvent,
     MetadataMatcher,
     base_headers,
+    encode_header_lines,
     encode_metadata,
     with_event,
 )
@@ -55,6 +57,8 @@ class LoggedRequest:
     metadata: dict[str, list[str]]
     shared: dict[str, str] | None = None
     """Every event header but type and time (built lazily)."""
+    shared_head: bytes = b""
+    """``shared`` encoded as header lines (built with it)."""
 
 
 _Queued = tuple[str, LoggedRequest, bytes, float]
@@ -111,6 +115,9 @@ class PayloadLogger:
             "endpoint": endpoint,
         }
         self._metadata = MetadataMatcher(spec.metadata_headers)
+        self._scanner = HeaderScanner(("ce-id", "content-type", *spec.metadata_headers))
+        self._log_requests = spec.mode in ("all", "request")
+        self._log_responses = spec.mode in ("all", "response")
         self._revision = revision
         self._clock = clock
         self._sender = sender if sender is not None else default_sender(spec.url)
@@ -178,13 +185,28 @@ class PayloadLogger:
             header_get(headers, "Content-Type") or "",
             self._metadata.match(headers.items()),
         )
-        if self.spec.mode in ("all", "request"):
+        if self._log_requests:
+            self._enqueue(CE_REQUEST, req, body)
+        return req
+
+    def log_request_lines(self, block: bytes, body: bytes) -> LoggedRequest:
+        """:meth:`log_request` for a ``Name: value\\r\\n`` header block (the data path's form):
+        only the headers the events need are looked up, none is parsed otherwise."""
+        ce_id = content_type = ""
+        pairs = self._scanner.scan(block)
+        for name, value in pairs:
+            if name == "ce-id":
+                ce_id = ce_id or value
+            elif name == "content-type":
+                content_type = content_type or value
+        req = LoggedRequest(ce_id or _new_id(), content_type, self._metadata.match(pairs))
+        if self._log_requests:
             self._enqueue(CE_REQUEST, req, body)
         return req
 
     def log_response(self, req: LoggedRequest, status: int, body: bytes) -> None:
         """Queue the response event (modes ``all``/``response``) when ``status`` is 200."""
-        if status == 200 and self.spec.mode in ("all", "response"):
+        if status == 200 and self._log_responses:
             self._enqueue(CE_RESPONSE, req, body)
 
     def _enqueue(self, ce_type: str, req: LoggedRequest, body: bytes) -> None:
@@ -228,7 +250,14 @@ class PayloadLogger:
                 content_type=req.content_type,
                 **self._ident,
             )
-        return CloudEvent(self.spec.url, with_event(req.shared, ce_type, when), body)
+            req.shared_head = encode_header_lines(req.shared)
+        headers = with_event(req.shared, ce_type, when)
+        head = b"%bCe-Type: %b\r\nCe-Time: %b\r\n" % (
+            req.shared_head,
+            ce_type.encode(),
+            headers["Ce-Time"].encode(),
+        )
+        return CloudEvent(self.spec.url, headers, body, head)
 
     async def _deliver(self, batch: list[CloudEvent], settled: list[int]) -> None:
         """Send ``batch`` (pipelined), retrying what failed transiently; count each outcome."""

@@ -69,6 +69,7 @@ class RawHttpSender:
         self._port = parts.port or 80
         self._target = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
         self._host_header = parts.netloc
+        self._prefix = f"POST {self._target} HTTP/1.1\r\nHost: {self._host_header}\r\n".encode()
         self._timeout_s = timeout_s
         self._idle: list[_Conn] = []
 
@@ -133,6 +134,13 @@ class RawHttpSender:
             writer.close()
 
     def _request(self, event: CloudEvent) -> bytes:
+        if event.head:  # pre-encoded by the payload logger
+            return b"%b%bContent-Length: %d\r\n\r\n%b" % (
+                self._prefix,
+                event.head,
+                len(event.body),
+                event.body,
+            )
         lines = [f"POST {self._target} HTTP/1.1", f"Host: {self._host_header}"]
         lines.extend(f"{name}: {value}" for name, value in event.headers.items())
         lines.append(f"Content-Length: {len(event.body)}")
@@ -152,7 +160,8 @@ class RawHttpSender:
                 if size == 0:
                     break
         elif length is not None:
-            await reader.readexactly(length)
+            if length:  # a sink's answer is usually empty: no read to wait for
+                await reader.readexactly(length)
         else:  # no framing: the body runs to EOF and the connection cannot be reused
             await reader.read()
             keep = False

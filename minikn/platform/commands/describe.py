@@ -1,4 +1,4 @@
-"""``minikn describe isvc NAME``: spec summary, revisions, traffic, conditions, events."""
+"""``minikn describe isvc NAME``: spec summary, revisions, traffic, scaling, conditions, events."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from rich.table import Table
 from minikn.core.errors import MiniknError
 from minikn.platform.commands.common import SubParsers, add_client_args, age, client, console, fail
 
-__all__ = ["register"]
+__all__ = ["SCALING_COLUMNS", "register", "scaling_rows"]
 
 
 def register(sub: SubParsers) -> None:
@@ -36,6 +36,38 @@ def _spec_lines(spec: dict[str, Any]) -> list[str]:
         ]
         lines.append(f"  {comp}: {what} {' '.join(extras)}".rstrip())
     return lines
+
+
+SCALING_COLUMNS = (
+    "REVISION", "DESIRED", "READY", "PENDING", "STABLE", "PANIC", "TARGET", "PANIC MODE", "EBC",
+    "LAST CHANGE",
+)  # fmt: skip
+
+
+def scaling_rows(revisions: dict[str, Any]) -> list[tuple[str, ...]]:
+    """One row per live revision from ``status.revisions`` (replicas + autoscaler), pure."""
+    rows: list[tuple[str, ...]] = []
+    for name, info in sorted(revisions.items()):
+        reps = info.get("replicas") or {}
+        auto = info.get("autoscaler") or {}
+        reason = str(auto.get("reason") or "")
+        if reps.get("reason"):
+            reason = f"{reps['reason']}: {reps.get('message') or ''}".strip()
+        rows.append(
+            (
+                name,
+                str(reps.get("desired", auto.get("desired", ""))),
+                str(reps.get("ready", "")),
+                str(reps.get("pending", "")),
+                f"{auto['stable']:.2f}" if "stable" in auto else "",
+                f"{auto['panic']:.2f}" if "panic" in auto else "",
+                f"{auto['target']:g}" if "target" in auto else "",
+                ("yes" if auto["panic_mode"] else "no") if "panic_mode" in auto else "",
+                f"{auto['excess_burst_capacity']:g}" if "excess_burst_capacity" in auto else "",
+                reason,
+            )
+        )
+    return rows
 
 
 def run(args: argparse.Namespace) -> int:
@@ -80,6 +112,14 @@ def run(args: argparse.Namespace) -> int:
             f"{failure['reason']}: {failure['message']}" if failure else "",
         )
     out.print(rev_table)
+    scaling = scaling_rows(status.get("revisions") or {})
+    if scaling:
+        scale_table = Table(title="Scaling", box=None, title_justify="left")
+        for col in SCALING_COLUMNS:
+            scale_table.add_column(col)
+        for row in scaling:
+            scale_table.add_row(*row)
+        out.print(scale_table)
     cond_table = Table(title="Conditions", box=None, title_justify="left")
     for col in ("TYPE", "STATUS", "REASON", "MESSAGE", "SINCE"):
         cond_table.add_column(col)
