@@ -2,8 +2,8 @@
 
 The platform CLI calls :func:`add_simulate_arguments` and :func:`simulate_command`. The autoscaler
 may not import the control plane, so the ISVC is turned into a revision by a ``load_revision``
-callable the caller passes (the platform's own loader, which applies every KServe default);
-without one, :func:`read_isvc` applies KServe's autoscaling mapping to the component directly.
+callable the caller passes (the platform's own loader, so the simulated revision gets exactly the
+annotations ``minikn apply`` would give it: one KServe mapping, in one place).
 """
 
 from __future__ import annotations
@@ -11,84 +11,20 @@ from __future__ import annotations
 import argparse
 import csv
 import sys
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
-
-import yaml
 
 from minikn.autoscaler.simulate import SimResult, simulate
-from minikn.autoscaler.spec import PREFIX, ScalingSpec, build_spec, validate_annotations
+from minikn.autoscaler.spec import ScalingSpec, build_spec, validate_annotations
 from minikn.autoscaler.traces import load_trace, parse_start_model
-from minikn.config.autoscaler import HPA_CLASS
 from minikn.config.loader import ConfigError, Settings, load_settings
 from minikn.core.errors import InvalidInput
 
-__all__ = ["RevisionInputs", "add_simulate_arguments", "read_isvc", "simulate_command"]
+__all__ = ["LoadRevision", "RevisionInputs", "add_simulate_arguments", "simulate_command"]
 
 RevisionInputs = tuple[str, dict[str, str], int, float | None, int | None]
 """(revision name, annotations, containerConcurrency, cpu cores, memory bytes)."""
 LoadRevision = Callable[[Path, Settings, str], RevisionInputs]
-
-_UNITS = {"Ki": 1024, "Mi": 1024**2, "Gi": 1024**3, "K": 1000, "M": 1000**2, "G": 1000**3}
-
-
-def _cpu(q: Any) -> float | None:
-    if q is None:
-        return None
-    text = str(q)
-    return float(text[:-1]) / 1000 if text.endswith("m") else float(text)
-
-
-def _memory(q: Any) -> int | None:
-    if q is None:
-        return None
-    text = str(q)
-    for unit, mult in _UNITS.items():
-        if text.endswith(unit):
-            return int(float(text[: -len(unit)]) * mult)
-    return int(float(text))
-
-
-def read_isvc(path: Path, settings: Settings, component: str = "predictor") -> RevisionInputs:
-    """KServe's Knative-mode mapping of one component: minReplicas -> min-scale (default 1),
-    maxReplicas -> max-scale (0 = unlimited), scaleTarget -> target, scaleMetric -> metric
-    (cpu/memory -> the hpa class unless a class is set)."""
-    try:
-        docs = [d for d in yaml.safe_load_all(path.read_text()) if d]
-    except (OSError, yaml.YAMLError) as exc:
-        raise InvalidInput(f"{path}: cannot read the InferenceService: {exc}") from exc
-    isvc = next((d for d in docs if d.get("kind") == "InferenceService"), None)
-    if isvc is None:
-        raise InvalidInput(f"{path}: no InferenceService document")
-    meta = isvc.get("metadata") or {}
-    comp = (isvc.get("spec") or {}).get(component)
-    if not isinstance(comp, dict):
-        raise InvalidInput(f"{path}: the InferenceService has no {component}")
-    ann = {
-        str(k): str(v)
-        for src in (meta.get("annotations") or {}, comp.get("annotations") or {})
-        for k, v in src.items()
-        if str(k).startswith(PREFIX) or str(k) == "serving.knative.dev/progress-deadline"
-    }
-    for legacy in ("min-scale", "minScale", "max-scale", "maxScale"):
-        ann.pop(PREFIX + legacy, None)
-    ann[PREFIX + "min-scale"] = str(comp.get("minReplicas", 1))
-    if comp.get("maxReplicas"):
-        ann[PREFIX + "max-scale"] = str(comp["maxReplicas"])
-    if comp.get("scaleTarget") is not None:
-        ann[PREFIX + "target"] = str(comp["scaleTarget"])
-    if comp.get("scaleMetric") is not None:
-        ann[PREFIX + "metric"] = str(comp["scaleMetric"])
-        if ann[PREFIX + "metric"] in ("cpu", "memory"):
-            ann.setdefault(PREFIX + "class", HPA_CLASS)  # resource metrics scale HPA-style
-    cc = int(comp.get("containerConcurrency", settings.defaults.container_concurrency))
-    container: Mapping[str, Any] = comp.get("model") or next(iter(comp.get("containers") or []), {})
-    res = container.get("resources") or {}
-    req = {**(res.get("limits") or {}), **(res.get("requests") or {})}
-    name = f"{meta.get('name', 'isvc')}-{component}-00001"
-    return name, ann, cc, _cpu(req.get("cpu")), _memory(req.get("memory"))
-
 
 def add_simulate_arguments(parser: argparse.ArgumentParser) -> None:
     """The options of ``minikn simulate``."""
@@ -115,12 +51,11 @@ def add_simulate_arguments(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def simulate_command(args: argparse.Namespace, *, load_revision: LoadRevision | None = None) -> int:
+def simulate_command(args: argparse.Namespace, *, load_revision: LoadRevision) -> int:
     """Run ``minikn simulate``; returns the exit code."""
     try:
         settings = load_settings(args.config)
-        loader = load_revision or read_isvc
-        name, ann, cc, cpu, mem = loader(args.isvc, settings, args.component)
+        name, ann, cc, cpu, mem = load_revision(args.isvc, settings, args.component)
         errors = validate_annotations(ann, container_concurrency=cc, config=settings.autoscaler)
         if errors:
             raise InvalidInput("; ".join(errors))

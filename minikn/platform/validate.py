@@ -148,9 +148,11 @@ def _component_rules(
     klass = merged.get(AUTOSCALING_PREFIX + "class", settings.autoscaler.pod_autoscaler_class)
     allowed = _CLASS_METRICS.get(klass)
     if comp.scale_metric is not None and allowed is not None and comp.scale_metric not in allowed:
+        other = next((c for c, m in _CLASS_METRICS.items() if comp.scale_metric in m), None)
+        hint = f", or set the annotation {AUTOSCALING_PREFIX}class: {other}" if other else ""
         problems.append(
             f"{path}.scaleMetric: the autoscaling metric {comp.scale_metric} is not supported for "
-            f"class {klass} (use {' or '.join(allowed)})"
+            f"class {klass} (use {' or '.join(allowed)}{hint})"
         )
     cc_eff = cc if cc is not None else d.container_concurrency
     problems.extend(f"{path}.annotations: {p}" for p in check_annotations(merged, cc_eff))

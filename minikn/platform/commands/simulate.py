@@ -48,16 +48,17 @@ def load_revision(path: Path, settings: Settings, component: str) -> RevisionInp
     meta = parsed.metadata.annotations or {}
     annotations = revision_annotations(spec, meta, settings)
     cc = spec.container_concurrency or settings.defaults.container_concurrency
-    limits = _limits(spec)
+    limits = _resources(spec)
     cpu = parse_cpu(limits["cpu"]) if "cpu" in limits else None
     memory = parse_memory(limits["memory"]) if "memory" in limits else None
     return revision_name(parsed.name, name, 1), annotations, cc, cpu, memory
 
 
-def _limits(spec: object) -> dict[str, str]:
-    """Resource limits (falling back to requests) of the component's serving container."""
+def _resources(spec: object) -> dict[str, str]:
+    """Resource requests (falling back to limits, as Kubernetes defaults them) of the serving
+    container: what HPA utilization is measured against."""
     dumped = spec.model_dump(mode="json", by_alias=True, exclude_none=True)  # type: ignore[attr-defined]
     containers = list(dumped.get("containers") or [])
     impl = next((v for v in dumped.values() if isinstance(v, dict) and "resources" in v), None)
     resources = (containers[0] if containers else impl or {}).get("resources") or {}
-    return {**(resources.get("requests") or {}), **(resources.get("limits") or {})}
+    return {**(resources.get("limits") or {}), **(resources.get("requests") or {})}

@@ -1,4 +1,4 @@
-"""``minikn simulate`` end to end in a child process: ISVC file + CSV trace -> summary, CSV, PNG."""
+"""`minikn simulate` end to end in a child process: ISVC + CSV trace -> summary, CSV, PNG."""
 
 from __future__ import annotations
 
@@ -23,18 +23,11 @@ spec:
       storageUri: file:///models/iris
 """
 
-RUNNER = """\
-import argparse, sys
-from minikn.autoscaler.cli import add_simulate_arguments, simulate_command
-parser = argparse.ArgumentParser(prog="minikn simulate")
-add_simulate_arguments(parser)
-sys.exit(simulate_command(parser.parse_args(sys.argv[1:])))
-"""
-
 
 def run(*args: str) -> subprocess.CompletedProcess[str]:
+    """``minikn simulate ARGS`` as a user runs it."""
     return subprocess.run(
-        [sys.executable, "-c", RUNNER, *args],
+        [sys.executable, "-m", "minikn.platform.cli", "simulate", *args],
         check=False,
         capture_output=True,
         text=True,

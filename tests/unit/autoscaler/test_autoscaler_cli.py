@@ -1,4 +1,5 @@
-"""``minikn simulate`` glue in-process: ISVC mapping, the injectable loader, errors, outputs."""
+"""``minikn simulate`` glue in-process: the ISVC read by the control plane's loader, the injectable
+loader, errors, outputs."""
 
 from __future__ import annotations
 
@@ -11,12 +12,12 @@ from minikn.autoscaler import cli
 from minikn.autoscaler.cli import (
     RevisionInputs,
     add_simulate_arguments,
-    read_isvc,
     simulate_command,
     write_outputs,
 )
 from minikn.autoscaler.simulate import SimResult, SimRow
 from minikn.config.loader import Settings
+from minikn.platform.commands.simulate import load_revision
 
 ISVC = """\
 apiVersion: serving.kserve.io/v1beta1
@@ -46,14 +47,15 @@ def parse(*argv: str) -> argparse.Namespace:
     return parser.parse_args(list(argv))
 
 
-def test_read_isvc_applies_kserve_mapping(tmp_path: Path) -> None:
+def test_the_platform_loader_applies_kserve_mapping(tmp_path: Path) -> None:
     f = tmp_path / "isvc.yaml"
     f.write_text(ISVC)
-    name, ann, cc, cpu, mem = read_isvc(f, Settings())
+    name, ann, cc, cpu, mem = load_revision(f, Settings(), "predictor")
     assert name == "iris-predictor-00001"
     assert cc == 4
     # minReplicas absent -> min-scale 1 (KServe's default); the user's minScale is replaced.
     assert ann == {
+        "autoscaling.knative.dev/class": "kpa.autoscaling.knative.dev",
         "autoscaling.knative.dev/window": "30s",
         "autoscaling.knative.dev/min-scale": "1",
         "autoscaling.knative.dev/max-scale": "5",
@@ -69,7 +71,7 @@ def test_simulate_command_prints_the_summary(
     f = tmp_path / "isvc.yaml"
     f.write_text(ISVC)
     args = parse("--isvc", str(f), "--trace", "builtin:spike:duration=60", "--seed", "3")
-    assert simulate_command(args) == 0
+    assert simulate_command(args, load_revision=load_revision) == 0
     out = capsys.readouterr().out
     assert "revision iris-predictor-00001: metric rps, target 2.1/replica" in out
     assert "replica start fixed:2.5" in out
@@ -95,9 +97,14 @@ def test_an_injected_loader_replaces_the_built_in_reader(
 @pytest.mark.parametrize(
     ("isvc", "trace", "message"),
     [
-        (None, "builtin:step", "cannot read the InferenceService"),
-        ("kind: ConfigMap\n", "builtin:step", "no InferenceService document"),
-        ("kind: InferenceService\nspec: {}\n", "builtin:step", "has no predictor"),
+        (None, "builtin:step", "cannot read"),
+        ("kind: ConfigMap\n", "builtin:step", "kind ConfigMap is not supported by minikn"),
+        (
+            "apiVersion: serving.kserve.io/v1beta1\nkind: InferenceService\n"
+            "metadata: {name: x}\nspec: {}\n",
+            "builtin:step",
+            "spec.predictor: required field is missing",
+        ),
         (
             ISVC.replace(
                 "  annotations:\n", "  annotations:\n    autoscaling.knative.dev/metric: cpu\n"
@@ -105,7 +112,19 @@ def test_an_injected_loader_replaces_the_built_in_reader(
             "builtin:step",
             "autoscaling.knative.dev/metric: cpu: must be concurrency or rps",
         ),
-        (ISVC.replace("scaleMetric: rps", "scaleMetric: memory"), "builtin:step", "models KPA"),
+        (
+            ISVC.replace("scaleMetric: rps", "scaleMetric: memory"),
+            "builtin:step",
+            "autoscaling metric memory is not supported for class kpa.autoscaling.knative.dev",
+        ),
+        (
+            ISVC.replace("scaleMetric: rps", "scaleMetric: memory").replace(
+                "  annotations:\n",
+                "  annotations:\n    autoscaling.knative.dev/class: hpa.autoscaling.knative.dev\n",
+            ),
+            "builtin:step",
+            "models KPA",
+        ),
         (ISVC, "builtin:square", "unknown shape"),
     ],
 )
@@ -115,7 +134,10 @@ def test_errors_exit_2_with_the_reason(
     f = tmp_path / "isvc.yaml"
     if isvc is not None:
         f.write_text(isvc)
-    assert simulate_command(parse("--isvc", str(f), "--trace", trace)) == 2
+    assert (
+        simulate_command(parse("--isvc", str(f), "--trace", trace), load_revision=load_revision)
+        == 2
+    )
     assert message in capsys.readouterr().err
 
 
