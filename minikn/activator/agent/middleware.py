@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Mapping
+from collections.abc import Awaitable, Mapping
 from dataclasses import dataclass
 
 from minikn.activator.agent.adapters import (
@@ -28,14 +28,8 @@ from minikn.activator.agent.adapters import (
 )
 from minikn.activator.agent.chain import Agent
 from minikn.activator.agent.logger import PayloadLogger
-from minikn.activator.agent.trace import (
-    TraceContext,
-    TraceHop,
-    new_span_id,
-    new_trace_id,
-    start_hop,
-)
 from minikn.activator.agent.trace import log as trace_log
+from minikn.activator.agent.trace import new_traceparent_line, start_hop
 from minikn.activator.agent.types import UpstreamResponse
 from minikn.activator.http import Handler, ProxyRequest, ResponseSink
 from minikn.core.clock import Clock, SystemClock
@@ -71,8 +65,10 @@ def _split_trace_headers(block: bytes) -> tuple[bytes, dict[str, str]]:
 class TraceMiddleware:
     """Continue or start the W3C trace for each request to a revision, and record the hop.
 
-    Every request pays for this, so the common case (no incoming trace headers, DEBUG off) does
-    no parsing and no timing: one scan of the header block, two ids from a PRNG, one header line.
+    Every request pays for this, so the common case (no incoming trace headers, the DEBUG hop
+    record off) costs one scan of the header block and one formatted header line, and adds no
+    coroutine: the handler returns the inner handler's awaitable. Otherwise the hop is built
+    (:func:`start_hop`), kept in ``request.extra["trace"]`` and recorded when the request is done.
     """
 
     def __init__(self, clock: Clock | None = None) -> None:
@@ -87,22 +83,15 @@ class TraceMiddleware:
             "revision": spec.name,
         }
 
-        async def traced(request: ProxyRequest, sink: ResponseSink) -> None:
-            block = request.headers
-            if b"trace" in block.lower():
-                block, incoming = _split_trace_headers(block)
-                hop = start_hop(incoming, **where)
-            else:  # no caller context: this hop starts the trace
-                hop = TraceHop(TraceContext(new_trace_id(), new_span_id()), None, **where)
+        async def recorded(request: ProxyRequest, sink: ResponseSink) -> None:
+            block, incoming = _split_trace_headers(request.headers)
+            hop = start_hop(incoming, **where)
             context = hop.context
             line = f"traceparent: {context.traceparent}\r\n"
             if context.tracestate:
                 line += f"tracestate: {context.tracestate}\r\n"
             request.headers = block + line.encode("latin-1")
             request.extra["trace"] = hop
-            if not trace_log.isEnabledFor(logging.DEBUG):  # the hop record is a DEBUG line
-                await handler(request, sink)
-                return
             started = clock.monotonic()
             try:
                 await handler(request, sink)
@@ -113,6 +102,13 @@ class TraceMiddleware:
                     status=sink.status,
                     duration_s=clock.monotonic() - started,
                 )
+
+        def traced(request: ProxyRequest, sink: ResponseSink) -> Awaitable[None]:
+            block = request.headers
+            if b"trace" in block.lower() or trace_log.isEnabledFor(logging.DEBUG):
+                return recorded(request, sink)
+            request.headers = block + new_traceparent_line()  # this hop starts the trace
+            return handler(request, sink)
 
         return traced
 

@@ -43,13 +43,16 @@ def register(sub: SubParsers) -> None:
 
 
 def isvc_row(item: dict[str, Any]) -> list[str]:
-    """The kubectl columns: PREV = traffic tagged prev, LATEST = the latestRevision entry."""
+    """KServe's printer columns (its CRD's additionalPrinterColumns), all from the predictor's
+    traffic: PREV and PREVROLLEDOUTREVISION = the entry tagged ``prev``, LATEST and
+    LATESTREADYREVISION = the ``latestRevision`` entry."""
     status = item.get("status") or {}
-    entry = "transformer" if "transformer" in (status.get("components") or {}) else "predictor"
-    comp = (status.get("components") or {}).get(entry, {})
+    comp = (status.get("components") or {}).get("predictor", {})
     traffic = comp.get("traffic") or []
-    prev = next((str(t["percent"]) for t in traffic if t.get("tag") == "prev"), "")
-    latest = next((str(t["percent"]) for t in traffic if t.get("latestRevision")), "")
+    prev_t = next((t for t in traffic if t.get("tag") == "prev"), {})
+    latest_t = next((t for t in traffic if t.get("latestRevision")), {})
+    prev = str(prev_t.get("percent", ""))
+    latest = str(latest_t.get("percent", ""))
     ready = next(
         (c["status"] for c in status.get("conditions", []) if c["type"] == "Ready"), "Unknown"
     )
@@ -60,8 +63,8 @@ def isvc_row(item: dict[str, Any]) -> list[str]:
         ready,
         prev,
         latest,
-        str(comp.get("previousRolledoutRevision", "")),
-        str(comp.get("latestReadyRevision", "")),
+        str(prev_t.get("revisionName", "")),
+        str(latest_t.get("revisionName", "")),
         age(meta.get("creationTimestamp")),
     ]
 

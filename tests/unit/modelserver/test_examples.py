@@ -21,7 +21,7 @@ PREDICTOR_EXAMPLES = [
     "sklearn-iris-v2.yaml",
     "xgboost-iris.yaml",
     "lightgbm-iris.yaml",
-    "sklearn-iris-canary.yaml",
+    "rollout/sklearn-iris-canary.yaml",
 ]
 
 

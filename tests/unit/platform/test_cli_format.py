@@ -9,6 +9,8 @@ from minikn.platform.commands.get import isvc_row
 
 
 def test_get_row_shows_prev_and_latest_percentages_during_a_canary() -> None:
+    """The columns follow KServe's printer columns: PREVROLLEDOUTREVISION is the traffic entry
+    tagged prev (not status.previousRolledoutRevision), LATESTREADYREVISION the latest one."""
     item = {
         "metadata": {"name": "iris", "creationTimestamp": "2023-11-14T22:13:20Z"},
         "status": {
@@ -42,7 +44,7 @@ def test_get_row_shows_prev_and_latest_percentages_during_a_canary() -> None:
         "True",
         "90",
         "10",
-        "iris-predictor-00000",
+        "iris-predictor-00001",
         "iris-predictor-00002",
     ]
 
