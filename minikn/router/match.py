@@ -72,7 +72,7 @@ class RouteIndex:
     def __init__(self, table: RouteTable) -> None:
         self.domain = table.domain.lower().strip(".")
         self._hosts: dict[str, Match] = {}
-        self._models: dict[tuple[str, str], IsvcRoute] = {}
+        self._models: dict[tuple[str, str], Match] = {}
         for isvc in table.isvcs:
             self._add_isvc(isvc)
 
@@ -93,7 +93,7 @@ class RouteIndex:
                         tagged = Match(isvc, comp.component, target.tag, explicit=True)
                         self._add_names(f"{target.tag}-{svc}", ns, tagged)
         for model in isvc.model_names or (isvc.name,):
-            self._models.setdefault((ns, model), isvc)
+            self._models.setdefault((ns, model), Match(isvc, isvc.entry))
 
     def match(self, host: str, path: str) -> Match:
         """The component a request for ``host`` and ``path`` reaches, or :class:`NotFound`.
@@ -121,10 +121,9 @@ class RouteIndex:
                 raise NotFound(
                     f"host {name!r} matches no InferenceService and path {path!r} names no model"
                 )
-            isvc = self._models.get((DEFAULT_NAMESPACE, model))
-            if isvc is None:
+            found = self._models.get((DEFAULT_NAMESPACE, model))
+            if found is None:
                 raise NotFound(f"no InferenceService serves model {model!r} in namespace default")
-            found = Match(isvc, isvc.entry)
         return self._explain(found, path)
 
     @staticmethod
@@ -152,6 +151,9 @@ def pick_revision(match: Match, rng: random.Random) -> str:
     ``[(r1, 90), (r2, 10)]`` and ``rng.random() = 0.93`` -> ``0.93 * 100 = 93 >= 90`` -> ``r2``.
     """
     comp = _component(match)
+    targets = comp.targets
+    if len(targets) == 1 and match.tag is None and targets[0].percent > 0:
+        return targets[0].revision  # the usual single revision at 100%: no draw
     if match.tag is not None:
         for target in comp.targets:
             if target.tag == match.tag:

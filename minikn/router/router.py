@@ -99,6 +99,7 @@ class Router:
         self._clock = clock
         self._metrics = metrics
         self._rng = rng if rng is not None else random.Random()
+        self._max_body = settings.minikn.activator.max_body_bytes
         self._ids = random.Random()  # request ids: no syscall per request, unlike uuid4
         self._index = RouteIndex(RouteTable())
         self._server: asyncio.Server | None = None
@@ -110,7 +111,7 @@ class Router:
 
     async def start(self, host: str, port: int) -> int:
         """Listen on ``host:port`` (0 picks a free port); returns the bound port."""
-        max_body = self._settings.minikn.activator.max_body_bytes
+        max_body = self._max_body
 
         def factory() -> ClientConnection:
             conn = ClientConnection(self._serve, self._conns.discard, max_body=max_body)
@@ -149,7 +150,7 @@ class Router:
             labels = (route.namespace, route.name, match.component, "")
             revision = pick_revision(match, self._rng)
             conn.response_headers.append((REVISION_HEADER, revision.encode()))
-            limit = self._settings.minikn.activator.max_body_bytes
+            limit = self._max_body
             if head.content_length is not None and head.content_length > limit:
                 raise PayloadTooLarge(
                     f"request body of {head.content_length} bytes is larger than {limit} bytes"
