@@ -33,9 +33,8 @@ RUN python3 -m venv /opt/minikn \
 
 WORKDIR /app
 COPY config/ /app/config/
-# The package finds its shipped config (runtimes, defaults) beside itself, as in a source
-# checkout: point site-packages/config at /app/config (which compose mounts from ./config).
-RUN ln -s /app/config "$(/opt/minikn/bin/python -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')/config"
+# The shipped config (runtimes, defaults) comes from /app/config, which compose mounts from ./config.
+ENV MINIKN_CONFIG_DIR=/app/config
 
 # 8080: the ingress (Host-routed inference); 8081: the API and /metrics.
 EXPOSE 8080 8081

@@ -26,6 +26,7 @@ RevisionInputs = tuple[str, dict[str, str], int, float | None, int | None]
 """(revision name, annotations, containerConcurrency, cpu cores, memory bytes)."""
 LoadRevision = Callable[[Path, Settings, str], RevisionInputs]
 
+
 def add_simulate_arguments(parser: argparse.ArgumentParser) -> None:
     """The options of ``minikn simulate``."""
     parser.add_argument("--isvc", required=True, type=Path, help="InferenceService YAML file")

@@ -12,6 +12,7 @@ from minikn.config.autoscaler import AutoscalerConfig
 from minikn.config.knative import DefaultsConfig, DeploymentConfig, NetworkConfig
 from minikn.config.kserve import InferenceServiceConfig
 from minikn.config.minikn import MiniknConfig
+from minikn.config.paths import config_dir
 from minikn.config.types import ConfigGroup
 
 __all__ = ["ConfigError", "Settings", "default_config_path", "load_settings"]
@@ -40,7 +41,7 @@ class Settings(ConfigGroup):
 
 def default_config_path() -> Path:
     """The shipped ``config/minikn.yaml`` beside the package (in a source checkout)."""
-    return Path(__file__).resolve().parents[2] / "config" / "minikn.yaml"
+    return config_dir() / "minikn.yaml"
 
 
 def _describe(err: ValidationError, source: str) -> str:

@@ -23,6 +23,7 @@ from typing import Any
 
 import yaml
 
+from minikn.config.paths import config_dir
 from minikn.core.errors import InvalidInput, PermanentError
 from minikn.core.revision import ContainerSpec
 from minikn.platform.containers import (
@@ -49,7 +50,7 @@ BUILTIN_IMAGE = "minikn/modelserver"
 API_VERSION = "serving.kserve.io/v1alpha1"
 KINDS = ("ClusterServingRuntime", "ServingRuntime")
 _PROTOCOL_ORDER = {"v1": 0, "v2": 1, "grpc-v1": 2, "grpc-v2": 3}
-DEFAULT_DIR = Path(__file__).resolve().parents[2] / "config" / "runtimes"
+DEFAULT_DIR = config_dir() / "runtimes"
 
 
 class NoSupportingRuntime(PermanentError):

@@ -13,12 +13,13 @@ from typing import Any
 from urllib.parse import unquote, urlparse
 
 from minikn.config.local import StorageConfig
+from minikn.config.paths import config_dir
 from minikn.core.errors import InvalidInput, NotFound, PermanentError, RetryableError
 
 __all__ = ["S3Object", "default_roots", "local_source", "s3_download", "s3_listing"]
 
 log = logging.getLogger("minikn.modelserver.storage")
-REPO_CONFIG = Path(__file__).resolve().parents[3] / "config"
+REPO_CONFIG = config_dir()
 
 
 def default_roots(config: StorageConfig) -> list[Path]:

@@ -49,8 +49,8 @@ def isvc_row(item: dict[str, Any]) -> list[str]:
     status = item.get("status") or {}
     comp = (status.get("components") or {}).get("predictor", {})
     traffic = comp.get("traffic") or []
-    prev_t = next((t for t in traffic if t.get("tag") == "prev"), {})
-    latest_t = next((t for t in traffic if t.get("latestRevision")), {})
+    prev_t: dict[str, Any] = next((t for t in traffic if t.get("tag") == "prev"), {})
+    latest_t: dict[str, Any] = next((t for t in traffic if t.get("latestRevision")), {})
     prev = str(prev_t.get("percent", ""))
     latest = str(latest_t.get("percent", ""))
     ready = next(
