@@ -41,7 +41,8 @@ def add_simulate_arguments(parser: argparse.ArgumentParser) -> None:
     start.add_argument(
         "--start-model",
         default="fixed:2.5",
-        help="replica start time: fixed:S, uniform:A,B, lognormal:MEDIAN,SIGMA, samples:S1,S2,..",
+        help="replica start time: fixed:S, uniform:A,B, lognormal:MEDIAN,SIGMA, samples:S1,S2,.. "
+        "(minikn simulate also takes measured: the running platform's own measurements)",
     )
     parser.add_argument("--seed", type=int, default=0, help="random seed (trace and starts)")
     parser.add_argument("--duration", type=float, help="simulated seconds (default: until idle)")

@@ -74,6 +74,11 @@ class ApiClient:
         with self._open(method, path, body, content_type, self.timeout) as resp:
             return json.loads(resp.read() or b"null")
 
+    def text(self, path: str) -> str:
+        """GET ``path`` as text (``/metrics``)."""
+        with self._open("GET", path, None, "", self.timeout) as resp:
+            return str(resp.read().decode(errors="replace"))
+
     def stream_lines(self, path: str) -> Iterator[str]:
         """GET ``path`` and yield its body line by line as it arrives (no read timeout)."""
         with self._open("GET", path, None, "", None) as resp:
