@@ -14,6 +14,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import shutil
 import socket
 import statistics
 import sys
@@ -106,6 +107,24 @@ async def load(
     )
 
 
+async def load_wrk(
+    url: str, concurrency: int, seconds: float, warmup: float, server: psutil.Process
+) -> Result:
+    """The same load from ``wrk`` (C): the client then costs far less than either server."""
+    from wrk import wrk  # bench/wrk.py
+
+    headers = {"Content-Type": "application/json"}
+    await asyncio.to_thread(wrk, url, concurrency, warmup, method="POST", body=BODY,
+                            headers=headers)  # fmt: skip
+    before = cpu_seconds(server)
+    r = await asyncio.to_thread(wrk, url, concurrency, seconds, method="POST", body=BODY,
+                                headers=headers)  # fmt: skip
+    if r.non_2xx:
+        raise RuntimeError(f"{url}: {r.non_2xx} non-2xx answers")
+    cpu = cpu_seconds(server) - before
+    return Result(rps=r.rps, p50_ms=r.p50_ms, p99_ms=r.p99_ms, cpu_us=cpu / r.requests * 1e6)
+
+
 async def start(cmd: list[str], ready_url: str) -> asyncio.subprocess.Process:
     proc = await asyncio.create_subprocess_exec(
         *cmd, stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL
@@ -131,7 +150,8 @@ async def bench_all(
             for c in args.concurrency:
                 for (label, (_, port)), proc in zip(servers.items(), procs, strict=True):
                     url = f"http://127.0.0.1:{port}/v1/models/iris:predict"
-                    r = await load(url, c, args.seconds, args.warmup, psutil.Process(proc.pid))
+                    run_load = load_wrk if args.client == "wrk" else load
+                    r = await run_load(url, c, args.seconds, args.warmup, psutil.Process(proc.pid))
                     out[label][c].append(r)
                     print(
                         f"  {label} run {run + 1} c={c}: {r.rps:.0f} req/s "
@@ -161,7 +181,15 @@ async def main() -> None:
     parser.add_argument("--seconds", type=float, default=10.0)
     parser.add_argument("--warmup", type=float, default=2.0)
     parser.add_argument("--concurrency", type=int, nargs="+", default=[1, 16])
+    parser.add_argument(
+        "--client",
+        choices=["wrk", "aiohttp"],
+        default="wrk" if shutil.which("wrk") else "aiohttp",
+        help="load generator: wrk (C; default when installed) or a Python aiohttp client, which "
+        "on a 2-core machine takes CPU from the server under test",
+    )
     args = parser.parse_args()
+    sys.path.insert(0, str(ROOT / "bench"))
     models = ensure_example_models(Path(tempfile.mkdtemp(prefix="minikn-bench-")), ["sklearn-iris"])
     model_dir = str(models["sklearn-iris"])
     p1, p2 = free_port(), free_port()
@@ -192,7 +220,8 @@ async def main() -> None:
     kserve, minikn = results["kserve"], results["minikn"]
     print()
     print(
-        f"median of {args.runs} runs, {args.seconds:.0f} s each (after {args.warmup:.0f} s warm-up)"
+        f"median of {args.runs} runs, {args.seconds:.0f} s each "
+        f"(after {args.warmup:.0f} s warm-up), client {args.client}"
     )
     print(
         f"{'c':>3} | {'KServe req/s':>12} | {'minikn req/s':>12} | {'ratio':>5} | "
