@@ -14,6 +14,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import os
 import shutil
 import socket
 import statistics
@@ -176,7 +177,11 @@ def median(results: list[Result]) -> Result:
 
 async def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--kserve-python", required=True, help="python of a venv with kserve")
+    parser.add_argument(
+        "--kserve-python",
+        default=os.environ.get("KSERVE_PYTHON"),
+        help="python of a separate venv with kserve (default $KSERVE_PYTHON)",
+    )
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--seconds", type=float, default=10.0)
     parser.add_argument("--warmup", type=float, default=2.0)
@@ -189,6 +194,12 @@ async def main() -> None:
         "on a 2-core machine takes CPU from the server under test",
     )
     args = parser.parse_args()
+    if not args.kserve_python:
+        sys.exit(
+            "needs KServe in its own venv: python3 -m venv /tmp/kserve-venv && /tmp/kserve-venv/"
+            "bin/pip install kserve scikit-learn joblib; then --kserve-python "
+            "/tmp/kserve-venv/bin/python (or KSERVE_PYTHON)"
+        )
     sys.path.insert(0, str(ROOT / "bench"))
     models = ensure_example_models(Path(tempfile.mkdtemp(prefix="minikn-bench-")), ["sklearn-iris"])
     model_dir = str(models["sklearn-iris"])
