@@ -1,0 +1,97 @@
+"""The whole cycle through a running platform (process backend, real sockets): an ISVC with
+``minReplicas: 0`` starts at its initial scale, goes to zero once traffic stops (after the stable
+window and the scale-to-zero grace, shortened here through config-autoscaler), and the next
+request wakes it: a cold start answered 200 through the activator."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncIterator, Callable
+from pathlib import Path
+
+import aiohttp
+import pytest
+
+from minikn.config import Settings
+from minikn.modelserver.examples import ensure_example_models
+from minikn.platform.documents import parse_text
+from minikn.platform.server import Platform, PlatformOptions
+
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(150)]
+
+ISVC = """
+apiVersion: serving.kserve.io/v1beta1
+kind: InferenceService
+metadata: {{name: zero-iris}}
+spec:
+  predictor:
+    minReplicas: 0
+    model:
+      modelFormat: {{name: sklearn}}
+      storageUri: file://{model}
+"""
+REV = "zero-iris-predictor-00001"
+
+
+@pytest.fixture
+async def platform(tmp_path: Path) -> AsyncIterator[tuple[Platform, Path]]:
+    models = tmp_path / "models"
+    ensure_example_models(models, ["sklearn-iris"])
+    settings = Settings.model_validate(
+        {
+            "config-autoscaler": {"stable-window": "6s", "scale-to-zero-grace-period": "2s"},
+            "minikn": {"storage": {"allowedRoots": [str(models)]}},
+        }
+    )
+    options = PlatformOptions(
+        state_dir=tmp_path / "state", api_port=0, ingress_host="127.0.0.1", ingress_port=0,
+        backend="process",
+    )  # fmt: skip
+    p = Platform(settings, options)
+    await p.start()
+    try:
+        yield p, models
+    finally:
+        await p.close()
+
+
+async def _until(predicate: Callable[[], bool], seconds: float) -> None:
+    async with asyncio.timeout(seconds):
+        while not predicate():
+            await asyncio.sleep(0.1)
+
+
+async def test_scales_to_zero_when_idle_and_back_on_the_next_request(
+    platform: tuple[Platform, Path],
+) -> None:
+    p, models = platform
+    assert p.dataplane is not None
+    replicas = p.dataplane.replicas
+    await p.controller.apply(parse_text(ISVC.format(model=models / "sklearn-iris"), "z.yaml"))
+    # Initial scale 1 (Knative's default): the revision gets ready once.
+    await _until(lambda: replicas.ready_count(REV) == 1, 60)
+
+    url = f"http://127.0.0.1:{p.ingress_port}/v1/models/zero-iris:predict"
+    headers = {"Host": "zero-iris.default.example.com"}
+    body = {"instances": [[6.8, 2.8, 4.8, 1.4]]}
+    async with aiohttp.ClientSession() as session:
+        async with session.post(url, json=body, headers=headers) as resp:
+            assert resp.status == 200
+        # Idle: the stable window (6 s) empties, then the grace period (2 s) passes.
+        idle_since = time.monotonic()
+        await _until(
+            lambda: replicas.status(REV).ready == 0 and replicas.status(REV).desired == 0, 40
+        )
+        assert time.monotonic() - idle_since >= 6.0
+        status = p.dataplane.autoscaler.status(REV)
+        assert status is not None
+        assert status.desired == 0
+
+        # The next request: buffered, the autoscaler is poked, a replica cold-starts, 200.
+        started = time.monotonic()
+        async with session.post(url, json=body, headers=headers) as resp:
+            assert resp.status == 200
+            assert await resp.json() == {"predictions": [1]}
+        assert replicas.ready_count(REV) == 1
+        assert time.monotonic() - started < 30
