@@ -204,11 +204,10 @@ class Activator:
         if rev is None or rev.handler is None:
             raise NotFound(f"revision {revision} not found")
         clock = self._clock
-        loop = asyncio.get_running_loop()
-        started = loop.time()
-        rev.account.arrive(clock.monotonic())
+        started = clock.monotonic()
+        rev.account.arrive(started)
         code = 500
-        deadline = _Deadline(loop, rev.spec.timeout_seconds)
+        deadline = _Deadline(asyncio.get_running_loop(), rev.spec.timeout_seconds)
         request.extra["deadline"] = deadline
         try:
             try:
@@ -231,8 +230,9 @@ class Activator:
                 ).inc()
             raise
         finally:
-            rev.account.leave(clock.monotonic())
-            self._observe(rev, code, loop.time() - started)
+            ended = clock.monotonic()
+            rev.account.leave(ended)
+            self._observe(rev, code, ended - started)
 
     def _observe(self, rev: _Revision, code: int, seconds: float) -> None:
         child = rev.codes.get(code)
@@ -257,18 +257,19 @@ class Activator:
             raise
 
     async def _forward(self, rev: _Revision, request: ProxyRequest, sink: ResponseSink) -> None:
-        head = b"%b %b HTTP/1.1\r\n%b%b" % (
+        if request.body is None:
+            framing = b"\r\n"
+        elif request.content_length is not None:
+            framing = b"content-length: %d\r\n\r\n" % request.content_length
+        else:
+            framing = b"transfer-encoding: chunked\r\n\r\n"
+        head = b"%b %b HTTP/1.1\r\n%b%b%b" % (
             request.method,
             request.target,
             request.headers,
             rev.head_block,
+            framing,
         )
-        if request.body is None:
-            head += b"\r\n"
-        elif request.content_length is not None:
-            head += b"content-length: %d\r\n\r\n" % request.content_length
-        else:
-            head += b"transfer-encoding: chunked\r\n\r\n"
         deadline = request.extra.get("deadline")
         # Once the response starts, the timeout no longer applies (streams may run long).
         on_head = deadline.cancel if isinstance(deadline, _Deadline) else None

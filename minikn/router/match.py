@@ -21,11 +21,11 @@ the path: ``/v1/models/<name>...`` and ``/v2/models/<name>...`` reach the ISVC s
 from __future__ import annotations
 
 import random
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 
 from minikn.core.errors import NotFound, Unavailable
 from minikn.core.revision import ComponentName
-from minikn.core.routes import ComponentRoute, IsvcRoute, RouteTable
+from minikn.core.routes import ComponentRoute, IsvcRoute, RouteTable, TrafficTarget
 
 __all__ = ["HOST_PREFIX", "Match", "RouteIndex", "pick_revision", "split_host"]
 
@@ -45,6 +45,17 @@ class Match:
     """The Host named the component (``<isvc>-predictor...``), so ``:explain`` does not redirect."""
     strip: int = 0
     """Leading characters of the path to remove before proxying (the ``/_host/<host>`` prefix)."""
+    targets: tuple[TrafficTarget, ...] | None = field(default=None, compare=False, repr=False)
+    """The component's traffic targets, resolved once when the index is built (None: looked up
+    by :func:`pick_revision`)."""
+
+
+def _resolved(
+    route: IsvcRoute, component: ComponentName, tag: str | None = None, *, explicit: bool = False
+) -> Match:
+    comp = route.component(component)
+    targets = comp.targets if comp is not None else None
+    return Match(route, component, tag, explicit, targets=targets)
 
 
 def split_host(host: str) -> str:
@@ -83,17 +94,17 @@ class RouteIndex:
 
     def _add_isvc(self, isvc: IsvcRoute) -> None:
         ns = isvc.namespace
-        self._add_names(isvc.name, ns, Match(isvc, isvc.entry))
+        self._add_names(isvc.name, ns, _resolved(isvc, isvc.entry))
         for comp in isvc.components:
             service = f"{isvc.name}-{comp.component}"
             for svc in (service, f"{service}-default"):
-                self._add_names(svc, ns, Match(isvc, comp.component, explicit=True))
+                self._add_names(svc, ns, _resolved(isvc, comp.component, explicit=True))
                 for target in comp.targets:
                     if target.tag:
-                        tagged = Match(isvc, comp.component, target.tag, explicit=True)
+                        tagged = _resolved(isvc, comp.component, target.tag, explicit=True)
                         self._add_names(f"{target.tag}-{svc}", ns, tagged)
         for model in isvc.model_names or (isvc.name,):
-            self._models.setdefault((ns, model), Match(isvc, isvc.entry))
+            self._models.setdefault((ns, model), _resolved(isvc, isvc.entry))
 
     def match(self, host: str, path: str) -> Match:
         """The component a request for ``host`` and ``path`` reaches, or :class:`NotFound`.
@@ -133,7 +144,7 @@ class RouteIndex:
             and path.partition("?")[0].endswith(":explain")
             and found.route.component("explainer") is not None
         ):
-            return Match(found.route, "explainer")
+            return _resolved(found.route, "explainer")
         return found
 
 
@@ -150,16 +161,15 @@ def pick_revision(match: Match, rng: random.Random) -> str:
     Targets at 0% are reachable only through their tag, as on Knative. Example: targets
     ``[(r1, 90), (r2, 10)]`` and ``rng.random() = 0.93`` -> ``0.93 * 100 = 93 >= 90`` -> ``r2``.
     """
-    comp = _component(match)
-    targets = comp.targets
+    targets = match.targets if match.targets is not None else _component(match).targets
     if len(targets) == 1 and match.tag is None and targets[0].percent > 0:
         return targets[0].revision  # the usual single revision at 100%: no draw
     if match.tag is not None:
-        for target in comp.targets:
+        for target in targets:
             if target.tag == match.tag:
                 return target.revision
         raise NotFound(f"no traffic target tagged {match.tag!r}")  # pragma: no cover
-    total = sum(t.percent for t in comp.targets if t.percent > 0)
+    total = sum(t.percent for t in targets if t.percent > 0)
     if total <= 0:
         raise Unavailable(
             f"{match.route.name} {match.component} has no routable revision yet",
@@ -167,10 +177,10 @@ def pick_revision(match: Match, rng: random.Random) -> str:
             retry_after=1,
         )
     point = rng.random() * total
-    for target in comp.targets:
+    for target in targets:
         if target.percent <= 0:
             continue
         point -= target.percent
         if point < 0:
             return target.revision
-    return next(t.revision for t in reversed(comp.targets) if t.percent > 0)
+    return next(t.revision for t in reversed(targets) if t.percent > 0)

@@ -19,11 +19,14 @@ from minikn.core.errors import MiniknError, PayloadTooLarge, http_status
 from minikn.core.metrics import Metrics
 from minikn.core.routes import RouteTable
 from minikn.router.connection import ClientConnection, IncomingRequest
-from minikn.router.match import RouteIndex, pick_revision
+from minikn.router.match import Match, RouteIndex, pick_revision
 
 __all__ = ["REVISION_HEADER", "Router"]
 
 log = logging.getLogger("minikn.router")
+
+_MATCH_CACHE = 4096
+"""Distinct (Host, path) pairs whose route match is remembered (cleared when full)."""
 
 REVISION_HEADER = b"x-minikn-revision"
 """Response header naming the revision that served the request."""
@@ -102,12 +105,14 @@ class Router:
         self._max_body = settings.minikn.activator.max_body_bytes
         self._ids = random.Random()  # request ids: no syscall per request, unlike uuid4
         self._index = RouteIndex(RouteTable())
+        self._matches: dict[tuple[bytes, bytes], Match] = {}
         self._server: asyncio.Server | None = None
         self._conns: set[ClientConnection] = set()
 
     def update_routes(self, table: RouteTable) -> None:
         """Serve ``table`` from the next request on (replaced whole)."""
         self._index = RouteIndex(table)
+        self._matches = {}
 
     async def start(self, host: str, port: int) -> int:
         """Listen on ``host:port`` (0 picks a free port); returns the bound port."""
@@ -144,8 +149,15 @@ class Router:
         labels = ("", "", "", "")
         reached = False
         try:
-            path = request.url.decode("latin-1")
-            match = self._index.match(head.host.decode("latin-1"), path)
+            key = (head.host, request.url)
+            match = self._matches.get(key)
+            if match is None:  # matching is pure: remembered per Host and path until new routes
+                match = self._index.match(
+                    head.host.decode("latin-1"), request.url.decode("latin-1")
+                )
+                if len(self._matches) >= _MATCH_CACHE:
+                    self._matches.clear()
+                self._matches[key] = match
             route = match.route
             labels = (route.namespace, route.name, match.component, "")
             revision = pick_revision(match, self._rng)

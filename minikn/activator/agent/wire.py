@@ -23,6 +23,7 @@ __all__ = ["RawHttpSender", "parse_head"]
 
 _Conn = tuple[asyncio.StreamReader, asyncio.StreamWriter]
 _MAX_HEAD = 64 * 1024
+_READ_SIZE = 64 * 1024
 
 
 def parse_head(head: bytes) -> tuple[int, int | None, bool, bool]:
@@ -122,8 +123,9 @@ class RawHttpSender:
         keep = True
         try:
             writer.write(payload)
+            responses = _Responses(reader)
             while keep and len(statuses) < count:
-                status, keep = await self._read_response(reader)
+                status, keep = responses.ready() or await responses.next()
                 statuses.append(status)
         except BaseException:
             writer.close()
@@ -146,23 +148,69 @@ class RawHttpSender:
         lines.append(f"Content-Length: {len(event.body)}")
         return ("\r\n".join(lines) + "\r\n\r\n").encode("utf-8") + event.body
 
-    @staticmethod
-    async def _read_response(reader: asyncio.StreamReader) -> tuple[int, bool]:
-        """Read one whole response; (status, connection reusable)."""
-        head = await reader.readuntil(b"\r\n\r\n")
-        if len(head) > _MAX_HEAD:
-            raise ValueError("response head too large")
+
+class _Responses:
+    """The answers to a pipelined batch, parsed from whatever has arrived: a sink usually answers
+    a whole batch in one or two segments, so most answers are taken from the buffer with no
+    await (:meth:`ready`); anything else (chunked, unframed, not all here yet) goes through
+    :meth:`next`."""
+
+    __slots__ = ("_buf", "_reader")
+
+    def __init__(self, reader: asyncio.StreamReader) -> None:
+        self._reader = reader
+        self._buf = b""
+
+    def ready(self) -> tuple[int, bool] | None:
+        """(status, reusable) of the next answer if it is whole in the buffer and length-framed."""
+        buf = self._buf
+        end = buf.find(b"\r\n\r\n")
+        if end < 0:
+            return None
+        status, length, chunked, keep = parse_head(buf[: end + 4])
+        stop = end + 4 + (length or 0)
+        if chunked or length is None or len(buf) < stop:
+            return None
+        self._buf = buf[stop:]
+        return status, keep
+
+    async def next(self) -> tuple[int, bool]:
+        """Read one whole answer; (status, connection reusable)."""
+        head = await self._until(b"\r\n\r\n")
         status, length, chunked, keep = parse_head(head)
         if chunked:
             while True:
-                size = int((await reader.readuntil(b"\r\n")).split(b";")[0], 16)
-                await reader.readexactly(size + 2)
+                size = int((await self._until(b"\r\n")).split(b";")[0], 16)
+                await self._skip(size + 2)
                 if size == 0:
                     break
         elif length is not None:
-            if length:  # a sink's answer is usually empty: no read to wait for
-                await reader.readexactly(length)
+            await self._skip(length)
         else:  # no framing: the body runs to EOF and the connection cannot be reused
-            await reader.read()
+            while await self._reader.read(_READ_SIZE):
+                pass
+            self._buf = b""
             keep = False
         return status, keep
+
+    async def _more(self) -> None:
+        data = await self._reader.read(_READ_SIZE)
+        if not data:
+            raise asyncio.IncompleteReadError(self._buf, None)
+        self._buf += data
+
+    async def _until(self, separator: bytes) -> bytes:
+        while (at := self._buf.find(separator)) < 0:
+            if len(self._buf) > _MAX_HEAD:
+                raise ValueError("response head too large")
+            await self._more()
+        end = at + len(separator)
+        if end > _MAX_HEAD:
+            raise ValueError("response head too large")
+        out, self._buf = self._buf[:end], self._buf[end:]
+        return out
+
+    async def _skip(self, size: int) -> None:
+        while len(self._buf) < size:
+            await self._more()
+        self._buf = self._buf[size:]

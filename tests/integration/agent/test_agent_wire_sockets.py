@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import socket
 from collections.abc import AsyncIterator
 
@@ -108,3 +109,38 @@ async def test_aiohttp_sender_used_for_tls_sinks_reports_statuses_and_errors(
     assert (ok, closed) == (202, 503)
     assert isinstance(down, SinkError)
     assert sorted(body for _, body, _ in seen) == [b"a", b"b"]
+
+
+async def test_pipelined_answers_in_one_segment_with_mixed_framing() -> None:
+    """A sink answering a whole batch in one write: length-framed, chunked and erroring answers
+    are split correctly, in order."""
+    answers = (
+        b"HTTP/1.1 202 Accepted\r\nContent-Length: 0\r\n\r\n"
+        b"HTTP/1.1 202 Accepted\r\nContent-Length: 2\r\n\r\nok"
+        b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n"
+        b"HTTP/1.1 500 Internal Server Error\r\nContent-Length: 3\r\n\r\nbad"
+    )
+
+    class Sink(asyncio.Protocol):
+        def connection_made(self, transport: asyncio.BaseTransport) -> None:
+            self.transport = transport
+            self.received = b""
+
+        def data_received(self, data: bytes) -> None:
+            self.received += data
+            if self.received.count(b"POST ") == 4 and self.received.endswith(b"p4"):
+                assert isinstance(self.transport, asyncio.WriteTransport)
+                self.transport.write(answers)
+
+    loop = asyncio.get_running_loop()
+    server = await loop.create_server(Sink, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    url = f"http://127.0.0.1:{port}/"
+    sender = RawHttpSender(url)
+    try:
+        events = [_event(url, b"p%d" % i) for i in range(1, 5)]
+        assert await sender.send_batch(events) == [202, 202, 200, 500]
+    finally:
+        await sender.close()
+        server.close()
+        await server.wait_closed()
