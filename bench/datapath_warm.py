@@ -6,7 +6,9 @@ batcher).
     python bench/datapath_warm.py [--duration 5] [--runs 3] [--upstream raw|aiohttp]
 
 Prints, per concurrency, throughput direct and through minikn, their ratio, and the added p50/p99
-latency (medians over the runs). Needs ``wrk`` on PATH (``apt-get install wrk``).
+latency (medians over the runs), plus the ratio a straightforward aiohttp client+server proxy
+reaches against the same replica in the same run (the yardstick the issue names).
+Needs ``wrk`` on PATH (``apt-get install wrk``).
 """
 
 from __future__ import annotations
@@ -137,6 +139,35 @@ def serve_minikn(port: int, upstream_port: int) -> None:
     asyncio.run(main())
 
 
+def serve_aiohttp_proxy(port: int, upstream_port: int) -> None:
+    """The issue's yardstick: a straightforward aiohttp server + pooled aiohttp client proxy."""
+    from aiohttp import ClientSession, TCPConnector, web
+
+    _use_uvloop()
+    upstream = f"http://127.0.0.1:{upstream_port}"
+
+    async def main() -> None:
+        session = ClientSession(connector=TCPConnector(limit=0))
+
+        async def proxy(request: web.Request) -> web.Response:
+            body = await request.read()
+            async with session.request(
+                request.method, upstream + request.path_qs, data=body, headers=request.headers
+            ) as resp:
+                return web.Response(
+                    status=resp.status, body=await resp.read(), content_type=resp.content_type
+                )
+
+        app = web.Application()
+        app.router.add_route("*", "/{tail:.*}", proxy)
+        runner = web.AppRunner(app, access_log=None)
+        await runner.setup()
+        await web.TCPSite(runner, "127.0.0.1", port).start()
+        await asyncio.Event().wait()
+
+    asyncio.run(main())
+
+
 def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -198,7 +229,11 @@ def main() -> None:
     )
     parser.add_argument("--serve-upstream", type=int, help=argparse.SUPPRESS)
     parser.add_argument("--serve-minikn", type=int, nargs=2, help=argparse.SUPPRESS)
+    parser.add_argument("--serve-aiohttp-proxy", type=int, nargs=2, help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.serve_aiohttp_proxy is not None:
+        serve_aiohttp_proxy(*args.serve_aiohttp_proxy)
+        return
     if args.serve_upstream is not None:
         serve_upstream(args.serve_upstream, args.upstream)
         return
@@ -207,17 +242,21 @@ def main() -> None:
         return
     if shutil.which("wrk") is None:
         sys.exit("wrk not found: apt-get install wrk")
-    up_port, kn_port = _free_port(), _free_port()
+    up_port, kn_port, px_port = _free_port(), _free_port(), _free_port()
     me = os.path.abspath(__file__)
     procs = [
         subprocess.Popen(
             [sys.executable, me, "--serve-upstream", str(up_port), "--upstream", args.upstream]
         ),
         subprocess.Popen([sys.executable, me, "--serve-minikn", str(kn_port), str(up_port)]),
+        subprocess.Popen([sys.executable, me, "--serve-aiohttp-proxy", str(px_port), str(up_port)]),
     ]
     try:
         _wait_port(up_port)
         _wait_port(kn_port)
+        _wait_port(px_port)
+        proxy_url = f"http://127.0.0.1:{px_port}/v1/models/hello:predict"
+        wrk(proxy_url, 10, 1.0)
         direct_url = f"http://127.0.0.1:{up_port}/v1/models/hello:predict"
         minikn_url = f"http://127.0.0.1:{kn_port}/v1/models/hello:predict"
         wrk(minikn_url, 10, 1.0)  # warm-up: pooled connections, caches
@@ -232,22 +271,25 @@ def main() -> None:
                 after = minikn_proc.cpu_times()
                 spent = (after.user + after.system) - (cpu.user + cpu.system)
                 us_per_request = spent / (k[0] * round(args.duration)) * 1e6
-                runs.append((d, k, k[0] / d[0], k[1] - d[1], k[2] - d[2], us_per_request))
+                px = wrk(proxy_url, c, args.duration)
+                runs.append(
+                    (d, k, k[0] / d[0], k[1] - d[1], k[2] - d[2], us_per_request, px[0] / d[0])
+                )
             med = [statistics.median(r[i][j] for r in runs) for i in (0, 1) for j in (0, 1, 2)]
-            ratio, add50, add99, cpu_us = (
-                statistics.median(r[i] for r in runs) for i in (2, 3, 4, 5)
+            ratio, add50, add99, cpu_us, px_ratio = (
+                statistics.median(r[i] for r in runs) for i in (2, 3, 4, 5, 6)
             )
-            rows.append((c, med, ratio, add50, add99, cpu_us))
+            rows.append((c, med, ratio, add50, add99, cpu_us, px_ratio))
         print(
             f"{'conc':>4} {'direct rps':>11} {'minikn rps':>11} {'ratio':>6} "
             f"{'direct p50':>10} {'minikn p50':>10} {'added p50':>9} {'added p99':>9} "
-            f"{'minikn CPU/request':>18}"
+            f"{'minikn CPU/request':>18} {'aiohttp-proxy ratio':>19}"
         )
-        for c, med, ratio, add50, add99, cpu_us in rows:
+        for c, med, ratio, add50, add99, cpu_us, px_ratio in rows:
             print(
                 f"{c:>4} {med[0]:>11.0f} {med[3]:>11.0f} {ratio:>6.2f} "
                 f"{med[1]:>8.3f}ms {med[4]:>8.3f}ms {add50:>7.3f}ms {add99:>7.3f}ms "
-                f"{cpu_us:>16.0f}us"
+                f"{cpu_us:>16.0f}us {px_ratio:>19.2f}"
             )
     finally:
         for p in procs:
