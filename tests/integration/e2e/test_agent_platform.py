@@ -13,10 +13,10 @@ import aiohttp
 import pytest
 from aiohttp import web
 
-from minikn.config import Settings
-from minikn.modelserver.examples import ensure_example_models
 from minikn.platform.documents import parse_text
-from minikn.platform.server import Platform, PlatformOptions
+from minikn.platform.server import Platform
+
+from .platform_helpers import running_platform, until_ready
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(120)]
 
@@ -46,34 +46,14 @@ async def sink() -> AsyncIterator[tuple[str, list[tuple[dict[str, str], bytes]]]
 
 @pytest.fixture
 async def platform(tmp_path: Path) -> AsyncIterator[tuple[Platform, Path]]:
-    models = tmp_path / "models"
-    ensure_example_models(models, ["sklearn-iris"])
-    settings = Settings.model_validate({"minikn": {"storage": {"allowedRoots": [str(models)]}}})
-    options = PlatformOptions(
-        state_dir=tmp_path / "state", api_port=0, ingress_host="127.0.0.1", ingress_port=0,
-        backend="process",
-    )  # fmt: skip
-    p = Platform(settings, options)
-    await p.start()
-    try:
-        yield p, models
-    finally:
-        await p.close()
-
-
-async def _until_ready(p: Platform, name: str) -> None:
-    async with asyncio.timeout(60):
-        while True:
-            conds = p.controller.get("default", name)["status"].get("conditions", [])
-            if any(c["type"] == "Ready" and c["status"] == "True" for c in conds):
-                return
-            await asyncio.sleep(0.1)
+    async with running_platform(tmp_path) as running:
+        yield running
 
 
 async def test_logger_and_batcher_work_through_the_platform(
     platform: tuple[Platform, Path], sink: tuple[str, list[tuple[dict[str, str], bytes]]]
 ) -> None:
-    p, models = platform
+    p, model = platform
     url, events = sink
     doc = f"""
 apiVersion: serving.kserve.io/v1beta1
@@ -85,10 +65,10 @@ spec:
     batcher: {{maxBatchSize: 8, maxLatency: 2000}}
     model:
       modelFormat: {{name: sklearn}}
-      storageUri: file://{models / "sklearn-iris"}
+      storageUri: file://{model}
 """
     await p.controller.apply(parse_text(doc, "agent.yaml"))
-    await _until_ready(p, "agent-iris")
+    await until_ready(p, "agent-iris")
     target = f"http://127.0.0.1:{p.ingress_port}/v1/models/agent-iris:predict"
     headers = {"Host": "agent-iris.default.example.com"}
 

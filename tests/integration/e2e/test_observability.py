@@ -12,10 +12,10 @@ import aiohttp
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from minikn.config import Settings
-from minikn.modelserver.examples import ensure_example_models
 from minikn.platform.documents import parse_text
-from minikn.platform.server import Platform, PlatformOptions
+from minikn.platform.server import Platform
+
+from .platform_helpers import running_platform, until_ready
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(120)]
 
@@ -33,26 +33,10 @@ spec:
 
 @pytest.fixture
 async def platform(tmp_path: Path) -> AsyncIterator[Platform]:
-    models = tmp_path / "models"
-    ensure_example_models(models, ["sklearn-iris"])
-    settings = Settings.model_validate({"minikn": {"storage": {"allowedRoots": [str(models)]}}})
-    options = PlatformOptions(
-        state_dir=tmp_path / "state", api_port=0, ingress_host="127.0.0.1", ingress_port=0,
-        backend="process",
-    )  # fmt: skip
-    p = Platform(settings, options)
-    await p.start()
-    try:
-        await p.controller.apply(parse_text(ISVC.format(model=models / "sklearn-iris"), "o.yaml"))
-        async with asyncio.timeout(60):
-            while True:
-                conds = p.controller.get("default", "obs-iris")["status"].get("conditions", [])
-                if any(c["type"] == "Ready" and c["status"] == "True" for c in conds):
-                    break
-                await asyncio.sleep(0.1)
+    async with running_platform(tmp_path) as (p, model):
+        await p.controller.apply(parse_text(ISVC.format(model=model), "o.yaml"))
+        await until_ready(p, "obs-iris")
         yield p
-    finally:
-        await p.close()
 
 
 def _samples(text: str) -> dict[str, list[tuple[dict[str, str], float]]]:

@@ -13,10 +13,10 @@ from pathlib import Path
 import aiohttp
 import pytest
 
-from minikn.config import Settings
-from minikn.modelserver.examples import ensure_example_models
 from minikn.platform.documents import parse_text
-from minikn.platform.server import Platform, PlatformOptions
+from minikn.platform.server import Platform
+
+from .platform_helpers import running_platform
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(150)]
 
@@ -36,24 +36,9 @@ REV = "zero-iris-predictor-00001"
 
 @pytest.fixture
 async def platform(tmp_path: Path) -> AsyncIterator[tuple[Platform, Path]]:
-    models = tmp_path / "models"
-    ensure_example_models(models, ["sklearn-iris"])
-    settings = Settings.model_validate(
-        {
-            "config-autoscaler": {"stable-window": "6s", "scale-to-zero-grace-period": "2s"},
-            "minikn": {"storage": {"allowedRoots": [str(models)]}},
-        }
-    )
-    options = PlatformOptions(
-        state_dir=tmp_path / "state", api_port=0, ingress_host="127.0.0.1", ingress_port=0,
-        backend="process",
-    )  # fmt: skip
-    p = Platform(settings, options)
-    await p.start()
-    try:
-        yield p, models
-    finally:
-        await p.close()
+    autoscaler = {"stable-window": "6s", "scale-to-zero-grace-period": "2s"}
+    async with running_platform(tmp_path, {"config-autoscaler": autoscaler}) as running:
+        yield running
 
 
 async def _until(predicate: Callable[[], bool], seconds: float) -> None:
@@ -65,10 +50,10 @@ async def _until(predicate: Callable[[], bool], seconds: float) -> None:
 async def test_scales_to_zero_when_idle_and_back_on_the_next_request(
     platform: tuple[Platform, Path],
 ) -> None:
-    p, models = platform
+    p, model = platform
     assert p.dataplane is not None
     replicas = p.dataplane.replicas
-    await p.controller.apply(parse_text(ISVC.format(model=models / "sklearn-iris"), "z.yaml"))
+    await p.controller.apply(parse_text(ISVC.format(model=model), "z.yaml"))
     # Initial scale 1 (Knative's default): the revision gets ready once.
     await _until(lambda: replicas.ready_count(REV) == 1, 60)
 
