@@ -5,23 +5,13 @@ from __future__ import annotations
 
 import asyncio
 import multiprocessing
-import re
 import socket
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import cast
 
 from aiohttp import web
-
-
-def use_uvloop() -> None:
-    try:
-        import uvloop
-
-        uvloop.install()
-    except ImportError:  # optional speedup
-        pass
+from loopback import serve_fixed_answer, use_uvloop
 
 
 def free_port() -> int:
@@ -64,40 +54,10 @@ def _serve_replica(port: int, cost_ms: float, per_instance_ms: float, serial: bo
     )
 
 
-class _Sink(asyncio.Protocol):
-    """A minimal keep-alive HTTP/1.1 sink: reads each request, answers 202, keeps nothing.
-
-    A real sink runs elsewhere; on a small bench machine an aiohttp sink would take CPU from the
-    process under test and the replica, which is not what the logger costs the data path.
-    """
-
-    def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        self.transport = cast(asyncio.Transport, transport)
-        self.buf = b""
-
-    def data_received(self, data: bytes) -> None:
-        self.buf += data
-        while True:
-            end = self.buf.find(b"\r\n\r\n")
-            if end < 0:
-                return
-            m = re.search(rb"content-length:\s*(\d+)", self.buf[:end].lower())
-            length = int(m.group(1)) if m else 0
-            if len(self.buf) < end + 4 + length:
-                return
-            self.buf = self.buf[end + 4 + length :]
-            self.transport.write(b"HTTP/1.1 202 Accepted\r\ncontent-length: 0\r\n\r\n")
-
-
 def _serve_sink(port: int) -> None:
-    use_uvloop()
-
-    async def run() -> None:
-        server = await asyncio.get_running_loop().create_server(_Sink, "127.0.0.1", port)
-        async with server:
-            await server.serve_forever()
-
-    asyncio.run(run())
+    """A minimal sink answering 202 and keeping nothing: a real sink runs elsewhere, and an aiohttp
+    one would take CPU from the process under test, which is not what the logger costs."""
+    serve_fixed_answer(port, b"HTTP/1.1 202 Accepted\r\ncontent-length: 0\r\n\r\n")
 
 
 def _wait_port(port: int, timeout_s: float = 10.0) -> None:

@@ -16,16 +16,16 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
-import re
 import shutil
 import socket
 import statistics
 import subprocess
 import sys
 import time
-from typing import cast
 
 import psutil
+from loopback import serve_fixed_answer, use_uvloop
+from wrk import wrk
 
 _BODY = b'{"predictions": [1]}'
 _RESPONSE = b"HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: %d\r\n\r\n%b" % (
@@ -34,40 +34,8 @@ _RESPONSE = b"HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-lengt
 )
 
 
-class _Hello(asyncio.Protocol):
-    """A trivial keep-alive HTTP/1.1 server: one fixed answer per request head."""
-
-    def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        # uvloop's transports are not asyncio.Transport subclasses, but have its interface.
-        self.transport = cast(asyncio.Transport, transport)
-        self.buf = b""
-
-    def data_received(self, data: bytes) -> None:
-        self.buf += data
-        while True:
-            end = self.buf.find(b"\r\n\r\n")
-            if end < 0:
-                return
-            head = self.buf[:end].lower()
-            m = re.search(rb"content-length:\s*(\d+)", head)
-            length = int(m.group(1)) if m else 0
-            if len(self.buf) < end + 4 + length:
-                return
-            self.buf = self.buf[end + 4 + length :]
-            self.transport.write(_RESPONSE)
-
-
-def _use_uvloop() -> None:
-    try:
-        import uvloop
-
-        uvloop.install()
-    except ImportError:  # pragma: no cover - optional speedup
-        pass
-
-
 def serve_upstream(port: int, kind: str) -> None:
-    _use_uvloop()
+    use_uvloop()
     if kind == "aiohttp":
         from aiohttp import web
 
@@ -80,16 +48,11 @@ def serve_upstream(port: int, kind: str) -> None:
         web.run_app(app, host="127.0.0.1", port=port, print=None, access_log=None)
         return
 
-    async def main() -> None:
-        server = await asyncio.get_running_loop().create_server(_Hello, "127.0.0.1", port)
-        async with server:
-            await server.serve_forever()
-
-    asyncio.run(main())
+    serve_fixed_answer(port, _RESPONSE)
 
 
 def serve_minikn(port: int, upstream_port: int) -> None:
-    _use_uvloop()
+    use_uvloop()
     from minikn.activator import Activator
     from minikn.activator.agent import AgentMiddleware, trace_middleware
     from minikn.config import Settings
@@ -143,7 +106,7 @@ def serve_aiohttp_proxy(port: int, upstream_port: int) -> None:
     """The issue's yardstick: a straightforward aiohttp server + pooled aiohttp client proxy."""
     from aiohttp import ClientSession, TCPConnector, web
 
-    _use_uvloop()
+    use_uvloop()
     upstream = f"http://127.0.0.1:{upstream_port}"
 
     async def main() -> None:
@@ -183,37 +146,6 @@ def _wait_port(port: int, deadline: float = 20.0) -> None:
         except OSError:
             time.sleep(0.05)
     raise RuntimeError(f"nothing listens on {port}")
-
-
-_UNITS = {"us": 1e-3, "ms": 1.0, "s": 1e3}
-
-
-def _ms(text: str) -> float:
-    m = re.fullmatch(r"([\d.]+)(us|ms|s)", text)
-    assert m, text
-    return float(m.group(1)) * _UNITS[m.group(2)]
-
-
-def wrk(url: str, concurrency: int, duration: float) -> tuple[float, float, float]:
-    """(requests/s, p50 ms, p99 ms) of one wrk run."""
-    threads = 1 if concurrency < 10 else 2
-    out = subprocess.run(
-        [
-            "wrk",
-            f"-t{threads}",
-            f"-c{concurrency}",
-            f"-d{max(1, round(duration))}s",
-            "--latency",
-            url,
-        ],
-        capture_output=True,
-        text=True,
-        check=True,
-    ).stdout
-    rps = float(re.search(r"Requests/sec:\s*([\d.]+)", out).group(1))  # type: ignore[union-attr]
-    p50 = _ms(re.search(r"^\s*50%\s+(\S+)", out, re.M).group(1))  # type: ignore[union-attr]
-    p99 = _ms(re.search(r"^\s*99%\s+(\S+)", out, re.M).group(1))  # type: ignore[union-attr]
-    return rps, p50, p99
 
 
 def main() -> None:
@@ -270,10 +202,18 @@ def main() -> None:
                 k = wrk(minikn_url, c, args.duration)
                 after = minikn_proc.cpu_times()
                 spent = (after.user + after.system) - (cpu.user + cpu.system)
-                us_per_request = spent / (k[0] * round(args.duration)) * 1e6
+                us_per_request = spent / k.requests * 1e6
                 px = wrk(proxy_url, c, args.duration)
                 runs.append(
-                    (d, k, k[0] / d[0], k[1] - d[1], k[2] - d[2], us_per_request, px[0] / d[0])
+                    (
+                        (d.rps, d.p50_ms, d.p99_ms),
+                        (k.rps, k.p50_ms, k.p99_ms),
+                        k.rps / d.rps,
+                        k.p50_ms - d.p50_ms,
+                        k.p99_ms - d.p99_ms,
+                        us_per_request,
+                        px.rps / d.rps,
+                    )
                 )
             med = [statistics.median(r[i][j] for r in runs) for i in (0, 1) for j in (0, 1, 2)]
             ratio, add50, add99, cpu_us, px_ratio = (
