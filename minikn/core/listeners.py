@@ -7,7 +7,7 @@ from typing import Protocol
 
 from minikn.core.endpoints import Endpoint
 
-__all__ = ["RevisionListener"]
+__all__ = ["RecordingListener", "RevisionListener"]
 
 
 class RevisionListener(Protocol):
@@ -28,3 +28,25 @@ class RevisionListener(Protocol):
     def revision_recovered(self, revision: str) -> None:
         """A failure reported for ``revision`` no longer holds."""
         ...
+
+
+class RecordingListener:
+    """The in-tree fake: remembers every notification for tests to assert on."""
+
+    def __init__(self) -> None:
+        self.endpoints: dict[str, tuple[Endpoint, ...]] = {}
+        self.ready: list[str] = []
+        self.failed: list[tuple[str, str, str]] = []
+        self.recovered: list[str] = []
+
+    def endpoints_changed(self, revision: str, endpoints: Sequence[Endpoint]) -> None:
+        self.endpoints[revision] = tuple(endpoints)
+
+    def revision_ready(self, revision: str) -> None:
+        self.ready.append(revision)
+
+    def revision_failed(self, revision: str, reason: str, message: str) -> None:
+        self.failed.append((revision, reason, message))
+
+    def revision_recovered(self, revision: str) -> None:
+        self.recovered.append(revision)

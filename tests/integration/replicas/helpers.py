@@ -3,39 +3,17 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from pathlib import Path
 
 from minikn.config.loader import Settings
 from minikn.core.clock import SystemClock
-from minikn.core.endpoints import Endpoint
 from minikn.core.events import EventSink
+from minikn.core.listeners import RecordingListener
 from minikn.core.metrics import Metrics
 from minikn.replicas.backend import ReplicaBackend
 from minikn.replicas.gpus import GpuAllocator
 from minikn.replicas.manager import ReplicaManager
-
-
-class RecordingListener:
-    """Remembers every notification; tests await a condition on it."""
-
-    def __init__(self) -> None:
-        self.endpoints: dict[str, tuple[Endpoint, ...]] = {}
-        self.ready: list[str] = []
-        self.failed: list[tuple[str, str, str]] = []
-        self.recovered: list[str] = []
-
-    def endpoints_changed(self, revision: str, endpoints: Sequence[Endpoint]) -> None:
-        self.endpoints[revision] = tuple(endpoints)
-
-    def revision_ready(self, revision: str) -> None:
-        self.ready.append(revision)
-
-    def revision_failed(self, revision: str, reason: str, message: str) -> None:
-        self.failed.append((revision, reason, message))
-
-    def revision_recovered(self, revision: str) -> None:
-        self.recovered.append(revision)
 
 
 async def until(cond: Callable[[], bool], timeout: float = 20.0) -> None:

@@ -11,13 +11,14 @@ from typing import Any
 
 import pytest
 
+from minikn.core.listeners import RecordingListener
 from minikn.replicas.backend import ReplicaBackend
 from minikn.replicas.docker_backend import DockerBackend
 from minikn.replicas.gpus import GpuAllocator
 from minikn.replicas.process_backend import ProcessBackend
 
 from .conftest import TEST_NETWORK, http_spec, settings
-from .helpers import DirStore, RecordingListener, make_manager, until
+from .helpers import DirStore, make_manager, until
 
 pytestmark = pytest.mark.docker
 

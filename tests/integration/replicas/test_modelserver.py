@@ -9,12 +9,13 @@ from typing import Any
 
 import pytest
 
+from minikn.core.listeners import RecordingListener
 from minikn.core.revision import ContainerSpec, ModelRef, RevisionSpec
 from minikn.replicas.backend import ReplicaBackend
 from minikn.replicas.images import ensure_image
 
 from .conftest import settings
-from .helpers import DirStore, RecordingListener, make_manager, until
+from .helpers import DirStore, make_manager, until
 
 pytestmark = pytest.mark.docker
 

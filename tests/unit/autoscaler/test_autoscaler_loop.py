@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 
 import pytest
@@ -12,7 +12,8 @@ import pytest
 from minikn.autoscaler.loop import Autoscaler
 from minikn.config.loader import Settings
 from minikn.core.clock import FakeClock
-from minikn.core.endpoints import Endpoint, RevisionStats
+from minikn.core.endpoints import RevisionStats
+from minikn.core.listeners import RecordingListener
 from minikn.core.metrics import Metrics
 from minikn.core.revision import ContainerSpec, RevisionSpec
 from minikn.core.usage import ResourceUsage
@@ -37,25 +38,6 @@ class FakeScaler:
         return ResourceUsage(self.cpu, 0, n)
 
 
-@dataclass
-class FakeListener:
-    failed: list[tuple[str, str, str]] = field(default_factory=list)
-    recovered: list[str] = field(default_factory=list)
-    ready: list[str] = field(default_factory=list)
-
-    def endpoints_changed(self, revision: str, endpoints: Sequence[Endpoint]) -> None:
-        pass
-
-    def revision_ready(self, revision: str) -> None:
-        self.ready.append(revision)
-
-    def revision_failed(self, revision: str, reason: str, message: str) -> None:
-        self.failed.append((revision, reason, message))
-
-    def revision_recovered(self, revision: str) -> None:
-        self.recovered.append(revision)
-
-
 def revision(annotations: dict[str, str] | None = None) -> RevisionSpec:
     return RevisionSpec(
         name=REV,
@@ -71,14 +53,14 @@ def revision(annotations: dict[str, str] | None = None) -> RevisionSpec:
 class Rig:
     clock: FakeClock
     scaler: FakeScaler
-    listener: FakeListener
+    listener: RecordingListener
     metrics: Metrics
     autoscaler: Autoscaler
 
 
 @pytest.fixture
 async def rig(fake_clock: FakeClock) -> AsyncIterator[Rig]:
-    scaler, listener, metrics = FakeScaler(), FakeListener(), Metrics()
+    scaler, listener, metrics = FakeScaler(), RecordingListener(), Metrics()
     a = Autoscaler(Settings(), clock=fake_clock, scaler=scaler, listener=listener, metrics=metrics)
     task = asyncio.create_task(a.run(), name="autoscaler-test")
     yield Rig(fake_clock, scaler, listener, metrics, a)
@@ -278,7 +260,7 @@ def test_zero_initial_scale_revision_is_ready_without_a_replica(fake_clock: Fake
     """Knative: with allow-zero-initial-scale, a revision created at scale 0 is Ready at once
     (so the route can send it traffic and the first request wakes it); at scale 1 it waits."""
     settings = Settings.model_validate({"config-autoscaler": {"allow-zero-initial-scale": True}})
-    scaler, listener = FakeScaler(), FakeListener()
+    scaler, listener = FakeScaler(), RecordingListener()
     autoscaler = Autoscaler(
         settings, clock=fake_clock, scaler=scaler, listener=listener, metrics=Metrics()
     )
