@@ -12,32 +12,13 @@ from minikn.config.loader import Settings
 from minikn.core.clock import FakeClock
 from minikn.core.endpoints import Endpoint
 from minikn.core.events import EventSink
+from minikn.core.listeners import RecordingListener
 from minikn.core.metrics import Metrics
 from minikn.core.revision import ContainerSpec, ModelRef, ResourceSpec, RevisionSpec
 from minikn.replicas.fake import FakeBackend
 from minikn.replicas.gpus import GpuAllocator
 from minikn.replicas.manager import ReplicaManager
 from minikn.replicas.types import ImageNotFound, NoGPURuntime, ReplicaHandle
-
-
-class Listener:
-    def __init__(self) -> None:
-        self.endpoints: dict[str, tuple[Endpoint, ...]] = {}
-        self.ready: list[str] = []
-        self.failed: list[tuple[str, str, str]] = []
-        self.recovered: list[str] = []
-
-    def endpoints_changed(self, revision: str, endpoints: Sequence[Endpoint]) -> None:
-        self.endpoints[revision] = tuple(endpoints)
-
-    def revision_ready(self, revision: str) -> None:
-        self.ready.append(revision)
-
-    def revision_failed(self, revision: str, reason: str, message: str) -> None:
-        self.failed.append((revision, reason, message))
-
-    def revision_recovered(self, revision: str) -> None:
-        self.recovered.append(revision)
 
 
 class Store:
@@ -55,6 +36,15 @@ async def until(cond: Callable[[], bool]) -> None:
             await asyncio.sleep(0.001)
 
 
+async def advance_until(clock: FakeClock, cond: Callable[[], bool], step: float = 0.5) -> None:
+    """Move the fake clock until ``cond`` holds: the manager's backoff sleep may register only
+    after the test resumes, so one advance could pass before anyone sleeps on it."""
+    async with asyncio.timeout(5):
+        while not cond():
+            await clock.advance(step)
+            await asyncio.sleep(0.001)
+
+
 def rev(gen: int = 1, *, gpus: int = 0, image: str = "img", isvc: str = "m") -> RevisionSpec:
     return RevisionSpec(
         name=f"{isvc}-predictor-{gen:05d}", isvc=isvc, component="predictor", generation=gen,
@@ -67,7 +57,7 @@ class Harness:
     def __init__(self, gpus: Sequence[str] = ()) -> None:
         self.backend = FakeBackend()
         self.clock = FakeClock()
-        self.listener = Listener()
+        self.listener = RecordingListener()
         self.events = EventSink()
         self.metrics = Metrics()
         self.store = Store()
@@ -133,8 +123,7 @@ async def test_missing_image_fails_the_revision_until_it_appears(h: Harness) -> 
     )
     assert [e.reason for e in h.events.recent("default", "m")] == ["ImageNotFound"]
     h.backend.refuse = lambda s: None
-    await h.clock.advance(1.0)  # the first backoff is 1 s
-    await until(lambda: len(h.endpoints(spec.name)) == 1)
+    await advance_until(h.clock, lambda: len(h.endpoints(spec.name)) == 1)  # backoff: 1 s
     assert h.listener.recovered == [spec.name]
     assert h.manager.status(spec.name).reason is None
 
@@ -150,8 +139,7 @@ async def test_no_gpu_runtime_is_a_condition_not_a_crash(h: Harness) -> None:
     assert message.startswith("no GPU runtime: the Docker engine has no NVIDIA runtime")
     await until(lambda: h.manager.status(spec.name).replicas == ())  # its GPU was released
     h.backend.refuse = lambda s: None
-    await h.clock.advance(1.0)
-    await until(lambda: len(h.endpoints(spec.name)) == 1)
+    await advance_until(h.clock, lambda: len(h.endpoints(spec.name)) == 1)
     assert h.backend.created[-1][2] == ("GPU-0",)
 
 
