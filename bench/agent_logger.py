@@ -1,14 +1,17 @@
 """Payload-logger benchmark: latency added per request with ``logger: {mode: all}`` against no
 logger, same run, at concurrency 10 (goal: under 5 %).
 
-    python bench/agent_logger.py [--via direct|activator] [--requests 4000] [--runs 3]
+    python bench/agent_logger.py [--via direct|activator|router] [--requests 4000] [--runs 3]
 
 The replica (``--cost-ms`` per request, concurrent) and the CloudEvents sink (answers 202) are
 separate processes on loopback. ``--via direct`` calls the agent chain itself (``Agent.handle``
 around an ``HttpUpstream``) against the bare ``HttpUpstream``; ``--via activator`` sends the same
 requests through minikn's ``Activator.handle`` with the trace and agent middlewares (as ``minikn
 serve`` wires them) for a revision with the logger against one without it (no router, no client
-socket). Off and on alternate in blocks (order flipped every
+socket). ``--via router`` is end to end, as users run it: ``wrk`` (C, its own process) sends
+the requests over HTTP to minikn's router in another process (router, activator, trace and agent
+middlewares as ``minikn serve`` wires them), to an ISVC with the logger and to one without it,
+both backed by the same replica. Off and on alternate in blocks (order flipped every
 block) so drift on a shared machine hits both. Prints mean, p50 and p99 latency off and on, the
 added mean latency, the process CPU per request (the logger's senders included) and the events
 sent/dropped per run, then the medians.
@@ -19,12 +22,18 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import os
+import signal
 import statistics
+import tempfile
 import time
 from collections.abc import Awaitable, Callable
+from pathlib import Path
 
 import aiohttp
-from agent_common import percentile, replica, sink, use_uvloop
+import psutil
+from agent_common import background, percentile, replica, sink, use_uvloop
+from wrk import wrk
 
 from minikn.activator import Activator, BodyStream, ProxyRequest
 from minikn.activator.agent import (
@@ -222,18 +231,129 @@ async def _main(args: argparse.Namespace, replica_url: str, sink_url: str) -> No
     )
 
 
+def _serve_router(port: int, replica_port: int, sink_url: str, counts: str) -> None:
+    """minikn's data path on ``port``: ISVC ``m`` logs to ``sink_url``, ISVC ``plain`` does not;
+    on SIGTERM the logger's sent/dropped counts are written to ``counts``."""
+    from minikn.core.routes import ComponentRoute, IsvcRoute, RouteTable, TrafficTarget
+    from minikn.router import Router
+
+    use_uvloop()
+    Path(counts).with_name("pid").write_text(str(os.getpid()))
+
+    async def main() -> tuple[float, float]:
+        settings, clock, metrics = Settings(), SystemClock(), Metrics()
+        logged = RevisionSpec(
+            name="m-predictor-00001",
+            isvc="m",
+            component="predictor",
+            generation=1,
+            container=ContainerSpec(),
+            logger=LoggerSpec(url=sink_url, mode="all", metadata_headers=("X-User",)),
+        )
+        plain = logged.model_copy(update={"name": "plain-predictor-00001", "isvc": "plain"})
+        plain = plain.model_copy(update={"logger": None})
+        activator = Activator(
+            settings,
+            clock=clock,
+            stats=_Quiet(),
+            poker=_Quiet(),
+            metrics=metrics,
+            middlewares=[trace_middleware, AgentMiddleware(metrics=metrics, clock=clock)],
+        )
+        isvcs = []
+        for spec in (logged, plain):
+            activator.upsert_revision(spec)
+            activator.set_endpoints(spec.name, [Endpoint("r0", "127.0.0.1", replica_port)])
+            target = TrafficTarget(revision=spec.name, percent=100)
+            comp = ComponentRoute(component="predictor", targets=(target,))
+            isvcs.append(IsvcRoute(name=spec.isvc, components=(comp,)))
+        router = Router(settings, activator, clock=clock, metrics=metrics)
+        router.update_routes(RouteTable(isvcs=tuple(isvcs)))
+        await activator.start()
+        await router.start("127.0.0.1", port)
+        stop = asyncio.Event()
+        asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, stop.set)
+        await stop.wait()
+        await router.close(grace=1.0)
+        await activator.close()
+        sent = _sample(metrics, "minikn_logger_events_sent_total")
+        return sent, _sample(metrics, "minikn_logger_events_dropped_total")
+
+    sent, dropped = asyncio.run(main())
+    Path(counts).write_text(f"{sent:.0f} {dropped:.0f}")
+
+
+def _main_router(args: argparse.Namespace, replica_url: str, sink_url: str) -> None:
+    """End to end: wrk against the router, logger on (ISVC m) and off (ISVC plain)."""
+    replica_port = int(replica_url.rsplit(":", 1)[1])
+    counts = Path(tempfile.mkdtemp(prefix="minikn-bench-")) / "counts"
+    body = json.dumps({"instances": [[1.0, 2.0, 3.0, 4.0]]}).encode()
+
+    def load(host: str, seconds: float) -> tuple[float, float, float, int]:
+        headers = {"Host": host, "Content-Type": "application/json", "X-User": "bench"}
+        r = wrk(url + PATH, args.concurrency, seconds, method="POST", body=body, headers=headers)
+        if r.non_2xx:
+            raise RuntimeError(f"{r.non_2xx} requests to {host} failed")
+        # A closed loop of c connections: mean latency = c / throughput (Little's law).
+        return args.concurrency / r.rps * 1e3, r.p50_ms, r.p99_ms, r.requests
+
+    with background(_serve_router, replica_port, sink_url, str(counts)) as url:
+        server = psutil.Process(int(counts.with_name("pid").read_text()))
+        off_host, on_host = "plain.default.example.com", "m.default.example.com"
+        load(on_host, 1.0)  # warm-up: pooled connections, the logger's senders
+        load(off_host, 1.0)
+        rows = []
+        print(
+            f"{'run':>3} {'off mean':>8} {'on mean':>8} {'added':>7} {'off p50':>7} "
+            f"{'on p50':>7} {'off p99':>7} {'on p99':>7} {'cpu off us':>10} {'cpu on us':>9}"
+        )
+        for run in range(1, args.runs + 1):
+            got: dict[bool, list[tuple[float, float, float, int, float]]] = {False: [], True: []}
+            for block in range(args.blocks):
+                for on in (False, True) if block % 2 == 0 else (True, False):
+                    cpu = server.cpu_times()
+                    mean, p50, p99, n = load(on_host if on else off_host, args.block_seconds)
+                    after = server.cpu_times()
+                    spent = after.user + after.system - cpu.user - cpu.system
+                    got[on].append((mean, p50, p99, n, spent / n * 1e6))
+            off, on_ = (
+                [statistics.median(b[i] for b in got[k]) for i in (0, 1, 2, 4)]
+                for k in (False, True)
+            )
+            added = on_[0] / off[0] - 1
+            rows.append((off[0], on_[0], added, off[3], on_[3], on_[1] / off[1] - 1))
+            print(
+                f"{run:>3} {off[0]:>8.3f} {on_[0]:>8.3f} {added:>+7.1%} {off[1]:>7.3f} "
+                f"{on_[1]:>7.3f} {off[2]:>7.3f} {on_[2]:>7.3f} {off[3]:>10.0f} {on_[3]:>9.0f}"
+            )
+    sent, dropped = counts.read_text().split()
+    med = [statistics.median(r[i] for r in rows) for i in range(6)]
+    print(
+        f"median (router): mean latency off {med[0]:.3f} ms, on {med[1]:.3f} ms, added "
+        f"{med[2]:+.1%} (p50 added {med[5]:+.1%}); minikn CPU per request off {med[3]:.0f} us, "
+        f"on {med[4]:.0f} us (concurrency {args.concurrency}, replica cost {args.cost_ms} ms); "
+        f"events sent {sent}, dropped {dropped}"
+    )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--via", choices=("direct", "activator"), default="direct")
+    parser.add_argument("--via", choices=("direct", "activator", "router"), default="direct")
     parser.add_argument("--requests", type=int, default=4000)
     parser.add_argument("--concurrency", type=int, default=10)
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--blocks", type=int, default=10)
     parser.add_argument("--cost-ms", type=float, default=2.0)
+    parser.add_argument(
+        "--block-seconds", type=float, default=2.0, help="wrk run per block (--via router)"
+    )
     args = parser.parse_args()
     use_uvloop()
     with replica(args.cost_ms, 0.0, serial=False) as replica_url, sink() as sink_url:
-        asyncio.run(_main(args, replica_url, sink_url))
+        if args.via == "router":
+            _main_router(args, replica_url, sink_url)
+        else:
+            asyncio.run(_main(args, replica_url, sink_url))
 
 
 if __name__ == "__main__":

@@ -3,7 +3,8 @@ minikn's router + activator, in the same run, at concurrency 1, 10 and 50. The a
 trace and agent middlewares, wired as ``minikn serve`` wires them (the revision sets no logger or
 batcher).
 
-    python bench/datapath_warm.py [--duration 5] [--runs 3] [--upstream raw|aiohttp]
+    python bench/datapath_warm.py [--duration 5] [--runs 3]
+        [--upstream raw|aiohttp|modelserver|kserve]
 
 Prints, per concurrency, throughput direct and through minikn, their ratio, and the added p50/p99
 latency (medians over the runs), plus the ratio a straightforward aiohttp client+server proxy
@@ -15,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import functools
 import os
 import shutil
 import socket
@@ -34,7 +36,13 @@ _RESPONSE = b"HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-lengt
 )
 
 
+_IRIS = b'{"instances": [[6.8, 2.8, 4.8, 1.4], [6.0, 3.4, 4.5, 1.6]]}'
+"""The V1 request sent to the model-server replicas (POST); the others get a bodyless GET."""
+
+
 def serve_upstream(port: int, kind: str) -> None:
+    if kind in ("modelserver", "kserve"):
+        _exec_model_server(port, kind)
     use_uvloop()
     if kind == "aiohttp":
         from aiohttp import web
@@ -49,6 +57,27 @@ def serve_upstream(port: int, kind: str) -> None:
         return
 
     serve_fixed_answer(port, _RESPONSE)
+
+
+def _exec_model_server(port: int, kind: str) -> None:
+    """Become a model server serving the example sklearn iris model as ``hello``: minikn's own,
+    or KServe's ModelServer (its ``kserve`` package in another virtualenv: ``KSERVE_PYTHON``)."""
+    import tempfile
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[1]
+    sys.path.insert(0, str(root))
+    from minikn.modelserver.examples import ensure_example_models
+
+    models = ensure_example_models(Path(tempfile.mkdtemp(prefix="minikn-bench-")), ["sklearn-iris"])
+    args = ["--model_name", "hello", "--model_dir", str(models["sklearn-iris"])]
+    args += ["--http_port", str(port)]
+    if kind == "modelserver":
+        os.execv(sys.executable, [sys.executable, "-m", "minikn.modelserver", *args])
+    python = os.environ.get("KSERVE_PYTHON")
+    if not python:
+        sys.exit("--upstream kserve needs KSERVE_PYTHON: a python with kserve and scikit-learn")
+    os.execv(python, [python, str(root / "bench" / "modelserver_kserve_model.py"), *args])
 
 
 def serve_minikn(port: int, upstream_port: int) -> None:
@@ -155,9 +184,10 @@ def main() -> None:
     parser.add_argument("--concurrency", type=int, nargs="+", default=[1, 10, 50])
     parser.add_argument(
         "--upstream",
-        choices=["raw", "aiohttp"],
+        choices=["raw", "aiohttp", "modelserver", "kserve"],
         default="raw",
-        help="the replica: a raw asyncio protocol (fastest) or an aiohttp hello app",
+        help="the replica: a raw asyncio protocol (fastest), an aiohttp hello app, minikn's model "
+        "server or KServe's ModelServer (KSERVE_PYTHON) serving the sklearn iris example",
     )
     parser.add_argument("--serve-upstream", type=int, help=argparse.SUPPRESS)
     parser.add_argument("--serve-minikn", type=int, nargs=2, help=argparse.SUPPRESS)
@@ -184,26 +214,32 @@ def main() -> None:
         subprocess.Popen([sys.executable, me, "--serve-aiohttp-proxy", str(px_port), str(up_port)]),
     ]
     try:
-        _wait_port(up_port)
+        _wait_port(up_port, 60.0)
         _wait_port(kn_port)
         _wait_port(px_port)
+        if args.upstream in ("modelserver", "kserve"):
+            load = functools.partial(
+                wrk, method="POST", body=_IRIS, headers={"Content-Type": "application/json"}
+            )
+        else:
+            load = wrk
         proxy_url = f"http://127.0.0.1:{px_port}/v1/models/hello:predict"
-        wrk(proxy_url, 10, 1.0)
+        load(proxy_url, 10, 1.0)
         direct_url = f"http://127.0.0.1:{up_port}/v1/models/hello:predict"
         minikn_url = f"http://127.0.0.1:{kn_port}/v1/models/hello:predict"
-        wrk(minikn_url, 10, 1.0)  # warm-up: pooled connections, caches
+        load(minikn_url, 10, 1.0)  # warm-up: pooled connections, caches
         minikn_proc = psutil.Process(procs[1].pid)
         rows = []
         for c in args.concurrency:
             runs = []
             for _ in range(args.runs):
-                d = wrk(direct_url, c, args.duration)
+                d = load(direct_url, c, args.duration)
                 cpu = minikn_proc.cpu_times()
-                k = wrk(minikn_url, c, args.duration)
+                k = load(minikn_url, c, args.duration)
                 after = minikn_proc.cpu_times()
                 spent = (after.user + after.system) - (cpu.user + cpu.system)
                 us_per_request = spent / k.requests * 1e6
-                px = wrk(proxy_url, c, args.duration)
+                px = load(proxy_url, c, args.duration)
                 runs.append(
                     (
                         (d.rps, d.p50_ms, d.p99_ms),

@@ -1,6 +1,26 @@
 """The activator: buffering, containerConcurrency breakers, load balancing, data-path stats."""
 
 from minikn.activator.activator import Activator
-from minikn.activator.http import BodyStream, Handler, Middleware, ProxyRequest, ResponseSink
+from minikn.activator.exchange import Exchange, Settle
+from minikn.activator.http import (
+    BodyStream,
+    Handler,
+    Middleware,
+    ProxyRequest,
+    ResponseSink,
+    Rewrite,
+    answer_error,
+)
 
-__all__ = ["Activator", "BodyStream", "Handler", "Middleware", "ProxyRequest", "ResponseSink"]
+__all__ = [
+    "Activator",
+    "BodyStream",
+    "Exchange",
+    "Handler",
+    "Middleware",
+    "ProxyRequest",
+    "ResponseSink",
+    "Rewrite",
+    "Settle",
+    "answer_error",
+]

@@ -1,10 +1,14 @@
 """The activator: per-revision buffering, slots, load balancing, proxying and stats.
 
-Per request (``handle``): count it (Knative's concurrency includes requests the activator holds),
+Per request (``dispatch``): count it (Knative's concurrency includes requests the activator holds),
 run the revision's handler chain under the revision's timeout (504 "activator request timeout",
 buffered time included, until the response head arrives); the innermost handler takes a replica
 slot (at once or from the FIFO buffer, poking the autoscaler at zero replicas) and streams the
 request over a pooled connection; a request that never reached a replica is retried on another.
+
+The warm path skips the coroutines: when the chain only rewrites the request (:class:`Rewrite`
+layers), the body is whole, a slot is free and a pooled connection idle, the request goes out at
+once as an :class:`~minikn.activator.exchange.Exchange` driven by the connection's callbacks.
 """
 
 from __future__ import annotations
@@ -12,13 +16,22 @@ from __future__ import annotations
 import asyncio
 import logging
 import random
-from collections.abc import Sequence
+from collections.abc import Coroutine, Sequence
 from functools import partial
 from typing import Any
 
 from minikn.activator.accounting import ConcurrencyAccount
 from minikn.activator.balance import Tracker
-from minikn.activator.http import Handler, Middleware, ProxyRequest, ResponseSink
+from minikn.activator.deadlines import Deadlines
+from minikn.activator.exchange import Exchange, Settle
+from minikn.activator.http import (
+    Handler,
+    Middleware,
+    ProxyRequest,
+    ResponseSink,
+    Rewrite,
+    answer_error,
+)
 from minikn.activator.throttler import Throttler
 from minikn.activator.upstream import NeverReached, UpstreamPool, send
 from minikn.config import Settings
@@ -37,35 +50,54 @@ _REPORT_PERIOD = 1.0
 
 
 class _Revision:
-    """Everything the activator keeps per revision."""
+    """Everything the activator keeps per revision: the lane of its fast-path exchanges."""
 
-    def __init__(self, spec: RevisionSpec, throttler: Throttler, account: ConcurrencyAccount):
+    def __init__(
+        self,
+        activator: Activator,
+        spec: RevisionSpec,
+        throttler: Throttler,
+        account: ConcurrencyAccount,
+    ) -> None:
+        self.activator = activator
         self.spec = spec
         self.throttler = throttler
         self.account = account
+        self.pool = activator.pool
+        self.deadlines = activator.deadlines
+        self.now = activator.clock.monotonic
         self.handler: Handler | None = None
-        self.codes: dict[int, Any] = {}
-        self.latency: Any = None
-        self.labels = (spec.namespace, spec.isvc, spec.component, spec.name)
+        self.rewrites: tuple[Rewrite, ...] | None = None
+        """The chain's layers when all are :class:`Rewrite` (the fast path may apply them)."""
+        self.terminal: Handler = partial(activator.forward, self)
+        self.requests = activator.metrics.requests.series(
+            spec.namespace, spec.isvc, spec.component, spec.name
+        )
         self.head_block = (
             b"knative-serving-revision: %b\r\nknative-serving-namespace: %b\r\n"
             b"k-proxy-request: activator\r\n" % (spec.name.encode(), spec.namespace.encode())
         )
 
+    def retry(
+        self, request: ProxyRequest, sink: ResponseSink, avoid: Tracker, started: float
+    ) -> Coroutine[Any, Any, None]:
+        handler = partial(self.activator.forward, self, avoid=avoid)
+        return self.activator.answering(self, request, sink, handler, started)
+
 
 class _Deadline:
-    """The component's timeout for one request: cancels the request's task when it runs out.
+    """The component's timeout for one request on the coroutine path: cancels the request's task
+    when it runs out; ``expired`` tells a timeout from any other cancellation."""
 
-    A bare timer (cheaper than ``asyncio.timeout``, which costs more per request than the rest of
-    the activator's bookkeeping); ``expired`` tells a timeout from any other cancellation.
-    """
+    __slots__ = ("_deadlines", "_seconds", "_task", "expired")
 
-    __slots__ = ("_task", "_timer", "expired")
-
-    def __init__(self, loop: asyncio.AbstractEventLoop, seconds: float) -> None:
+    def __init__(self, deadlines: Deadlines, seconds: float) -> None:
         self.expired = False
         self._task = asyncio.current_task()
-        self._timer = loop.call_later(seconds, self._expire) if seconds > 0 else None
+        self._deadlines = deadlines
+        self._seconds = seconds
+        if seconds > 0:
+            deadlines.add(self, seconds, self._expire)
 
     def _expire(self) -> None:
         self.expired = True
@@ -73,9 +105,7 @@ class _Deadline:
             self._task.cancel()
 
     def cancel(self) -> None:
-        if self._timer is not None:
-            self._timer.cancel()
-            self._timer = None
+        self._deadlines.discard(self, self._seconds)
 
 
 class Activator:
@@ -93,14 +123,15 @@ class Activator:
         rng: random.Random | None = None,
     ) -> None:
         self._config = settings.minikn.activator
-        self._clock = clock
+        self.clock = clock
         self._stats = stats
         self._poker = poker
-        self._metrics = metrics
+        self.metrics = metrics
         self._middlewares = tuple(middlewares)
         self._rng = rng if rng is not None else random.Random()
         self._revisions: dict[str, _Revision] = {}
-        self._pool = UpstreamPool()
+        self.pool = UpstreamPool()
+        self.deadlines = Deadlines()
         self._reporter: asyncio.Task[None] | None = None
 
     # Control plane ----------------------------------------------------------------------------
@@ -116,21 +147,26 @@ class Activator:
                 poke=lambda: self._poker.poke(spec.name),
                 rng=self._rng,
             )
-            rev = _Revision(spec, throttler, ConcurrencyAccount(self._clock.monotonic()))
+            rev = _Revision(self, spec, throttler, ConcurrencyAccount(self.clock.monotonic()))
             self._revisions[spec.name] = rev
         else:
             rev.spec = spec
             rev.throttler.set_container_concurrency(spec.container_concurrency)
-        handler: Handler = self._terminal(rev)
+        handler = rev.terminal
         for middleware in reversed(self._middlewares):
             handler = middleware(spec, handler)
         rev.handler = handler
+        rewrites: list[Rewrite] = []
+        while isinstance(handler, Rewrite):
+            rewrites.append(handler)
+            handler = handler.inner
+        rev.rewrites = tuple(rewrites) if handler is rev.terminal else None
 
     def remove_revision(self, revision: str) -> None:
         rev = self._revisions.pop(revision, None)
         if rev is not None:
             rev.throttler.close(f"revision {revision} was removed")
-            self._metrics.buffered.labels(rev.spec.namespace, rev.spec.isvc, revision).set(0)
+            self.metrics.buffered.labels(rev.spec.namespace, rev.spec.isvc, revision).set(0)
 
     def set_endpoints(self, revision: str, endpoints: Sequence[Endpoint]) -> None:
         rev = self._revisions.get(revision)
@@ -140,7 +176,7 @@ class Activator:
         before = {t.endpoint for t in rev.throttler.trackers}
         rev.throttler.set_endpoints(endpoints)
         for gone in before - set(endpoints):
-            self._pool.forget(gone)
+            self.pool.forget(gone)
         log.debug("revision %s: %d ready replicas", revision, len(endpoints))
 
     def revision_failed(self, revision: str, reason: str, message: str) -> None:
@@ -175,11 +211,12 @@ class Activator:
             self._reporter = None
         for name in list(self._revisions):
             self.remove_revision(name)
-        self._pool.close()
+        self.deadlines.close()
+        self.pool.close()
 
     async def _report_loop(self) -> None:
         while True:
-            await self._clock.sleep(_REPORT_PERIOD)
+            await self.clock.sleep(_REPORT_PERIOD)
             try:
                 self.report()
             except Exception:
@@ -187,32 +224,122 @@ class Activator:
 
     def report(self) -> None:
         """Close every revision's 1 s bucket and send it to the stats sink."""
-        now = self._clock.monotonic()
+        now = self.clock.monotonic()
         for name, rev in list(self._revisions.items()):
             bucket = rev.account.close(now)
             spec = rev.spec
-            self._metrics.buffered.labels(spec.namespace, spec.isvc, name).set(
+            self.metrics.buffered.labels(spec.namespace, spec.isvc, name).set(
                 rev.throttler.buffered
             )
             self._stats.record(RevisionStats(name, bucket.end, bucket.concurrency, bucket.rps))
 
     # Data path ----------------------------------------------------------------------------------
 
+    def dispatch(
+        self, revision: str, request: ProxyRequest, sink: ResponseSink, settle: Settle
+    ) -> Coroutine[Any, Any, None] | Exchange:
+        """Start serving ``request`` with ``revision``.
+
+        Returns an :class:`Exchange` when the request went out on the fast path (``settle`` is
+        called when it is done, or with a coroutine to run if it must go on as one), or else the
+        coroutine that serves it. Either way errors are answered on ``sink``, except an unknown
+        revision, raised here (NotFound) before anything is counted.
+        """
+        rev = self._revisions.get(revision)
+        if rev is None or rev.handler is None:
+            raise NotFound(f"revision {revision} not found")
+        started = self.clock.monotonic()
+        rev.account.arrive(started)
+        handler = rev.handler
+        rewrites = rev.rewrites
+        body = request.body
+        if rewrites is not None and (body is None or body.complete):
+            for layer in rewrites:
+                out = layer.prepare(request, sink)
+                if out is None:
+                    handler = layer.full
+                    break
+                sink = out
+            else:
+                handler = rev.terminal
+                exchange = self._fast(rev, request, sink, settle, started)
+                if exchange is not None:
+                    return exchange
+        return self.answering(rev, request, sink, handler, started)
+
+    def _fast(
+        self,
+        rev: _Revision,
+        request: ProxyRequest,
+        sink: ResponseSink,
+        settle: Settle,
+        started: float,
+    ) -> Exchange | None:
+        """Send the request at once if a replica slot and an idle pooled connection are free."""
+        tracker = rev.throttler.try_acquire()
+        if tracker is None:
+            return None
+        conn = self.pool.idle(tracker.endpoint)
+        transport = conn.transport if conn is not None else None
+        if conn is None or transport is None:
+            rev.throttler.release(tracker)
+            return None
+        body = request.body
+        if body is not None:
+            try:
+                data = _request_head(rev, request) + body.read_nowait()
+            except MiniknError:  # the body outgrew the limit: the coroutine path answers it
+                self.pool.release(conn)
+                rev.throttler.release(tracker)
+                return None
+        else:
+            data = _request_head(rev, request)
+        exchange = Exchange(
+            rev, tracker, conn, request, sink, settle, started, rev.spec.timeout_seconds
+        )
+        exchange.send(data, transport)
+        return exchange
+
     async def handle(self, revision: str, request: ProxyRequest, sink: ResponseSink) -> None:
         """Serve ``request`` with ``revision``; errors before the response head are raised."""
         rev = self._revisions.get(revision)
         if rev is None or rev.handler is None:
             raise NotFound(f"revision {revision} not found")
-        clock = self._clock
-        started = clock.monotonic()
+        started = self.clock.monotonic()
         rev.account.arrive(started)
-        code = 500
-        deadline = _Deadline(asyncio.get_running_loop(), rev.spec.timeout_seconds)
+        await self._run(rev, request, sink, rev.handler, started)
+
+    async def answering(
+        self,
+        rev: _Revision,
+        request: ProxyRequest,
+        sink: ResponseSink,
+        handler: Handler,
+        started: float,
+    ) -> None:
+        try:
+            await self._run(rev, request, sink, handler, started)
+        except MiniknError as exc:
+            answer_error(sink, exc)
+
+    async def _run(
+        self,
+        rev: _Revision,
+        request: ProxyRequest,
+        sink: ResponseSink,
+        handler: Handler,
+        started: float,
+    ) -> None:
+        """Run ``handler`` under the revision's timeout (504 "activator request timeout",
+        buffered time included, until the response head arrives); the request was counted in."""
+        code = 499  # the client went away (or the platform stops) before an answer
+        deadline = _Deadline(self.deadlines, rev.spec.timeout_seconds)
         request.extra["deadline"] = deadline
         try:
             try:
-                await rev.handler(request, sink)
+                await handler(request, sink)
             except asyncio.CancelledError:
+                code = sink.status or code
                 if not deadline.expired:
                     raise
                 task = asyncio.current_task()
@@ -225,26 +352,18 @@ class Activator:
         except MiniknError as exc:
             code = http_status(exc)
             if exc.reason == "BufferFull":
-                self._metrics.buffer_rejections.labels(
-                    rev.spec.namespace, rev.spec.isvc, revision
+                self.metrics.buffer_rejections.labels(
+                    rev.spec.namespace, rev.spec.isvc, rev.spec.name
                 ).inc()
             raise
         finally:
-            ended = clock.monotonic()
-            rev.account.leave(ended)
-            self._observe(rev, code, ended - started)
+            self._finished(rev, started, code)
 
-    def _observe(self, rev: _Revision, code: int, seconds: float) -> None:
-        child = rev.codes.get(code)
-        if child is None:
-            child = rev.codes[code] = self._metrics.requests.labels(*rev.labels, str(code))
-        child.inc()
-        if rev.latency is None:
-            rev.latency = self._metrics.request_latency.labels(*rev.labels)
-        rev.latency.observe(seconds)
-
-    def _terminal(self, rev: _Revision) -> Handler:
-        return partial(self._forward, rev)
+    @staticmethod
+    def _finished(rev: _Revision, started: float, code: int) -> None:
+        ended = rev.now()
+        rev.account.leave(ended)
+        rev.requests.observe(code, ended - started)
 
     @staticmethod
     async def _wait(rev: _Revision) -> Tracker:
@@ -256,33 +375,27 @@ class Activator:
             rev.throttler.abandon(waiter)
             raise
 
-    async def _forward(self, rev: _Revision, request: ProxyRequest, sink: ResponseSink) -> None:
-        if request.body is None:
-            framing = b"\r\n"
-        elif request.content_length is not None:
-            framing = b"content-length: %d\r\n\r\n" % request.content_length
-        else:
-            framing = b"transfer-encoding: chunked\r\n\r\n"
-        head = b"%b %b HTTP/1.1\r\n%b%b%b" % (
-            request.method,
-            request.target,
-            request.headers,
-            rev.head_block,
-            framing,
-        )
+    async def forward(
+        self,
+        rev: _Revision,
+        request: ProxyRequest,
+        sink: ResponseSink,
+        *,
+        avoid: Tracker | None = None,
+    ) -> None:
+        head = _request_head(rev, request)
         deadline = request.extra.get("deadline")
         # Once the response starts, the timeout no longer applies (streams may run long).
         on_head = deadline.cancel if isinstance(deadline, _Deadline) else None
-        avoid: Tracker | None = None
         for attempt in range(_ATTEMPTS):
             tracker = rev.throttler.try_acquire(avoid) or await self._wait(rev)
             request.extra["replica"] = tracker.endpoint.replica_id  # for the trace hop record
             conn = None
             try:
-                conn = self._pool.idle(tracker.endpoint)
+                conn = self.pool.idle(tracker.endpoint)
                 reused = conn is not None
                 if conn is None:
-                    conn = await self._pool.connect(tracker.endpoint)
+                    conn = await self.pool.connect(tracker.endpoint)
                 await send(conn, head, request, sink, reused=reused, on_head=on_head)
                 return
             except NeverReached as exc:
@@ -296,6 +409,23 @@ class Activator:
                 avoid = tracker
             finally:
                 if conn is not None:
-                    self._pool.release(conn)
+                    self.pool.release(conn)
                 rev.throttler.release(tracker)
         raise BadGateway(f"revision {rev.spec.name}: no replica could be reached")
+
+
+def _request_head(rev: _Revision, request: ProxyRequest) -> bytes:
+    """The request line and header block the replica gets."""
+    if request.body is None:
+        framing = b"\r\n"
+    elif request.content_length is not None:
+        framing = b"content-length: %d\r\n\r\n" % request.content_length
+    else:
+        framing = b"transfer-encoding: chunked\r\n\r\n"
+    return b"%b %b HTTP/1.1\r\n%b%b%b" % (
+        request.method,
+        request.target,
+        request.headers,
+        rev.head_block,
+        framing,
+    )

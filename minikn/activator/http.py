@@ -9,14 +9,27 @@ logger or a batcher plugs in, between the activator's routing and the replica.
 from __future__ import annotations
 
 import asyncio
+import json
+import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+from http import HTTPStatus
 from typing import Protocol
 
-from minikn.core.errors import PayloadTooLarge
+from minikn.core.errors import MiniknError, PayloadTooLarge, http_status
 from minikn.core.revision import RevisionSpec
 
-__all__ = ["BodyStream", "Handler", "Middleware", "ProxyRequest", "ResponseSink"]
+__all__ = [
+    "BodyStream",
+    "Handler",
+    "Middleware",
+    "ProxyRequest",
+    "ResponseSink",
+    "Rewrite",
+    "answer_error",
+]
+
+log = logging.getLogger("minikn.activator")
 
 _HIGH_WATER = 256 * 1024
 
@@ -87,6 +100,18 @@ class BodyStream:
     def _wake(self) -> None:
         if self._waiter is not None and not self._waiter.done():
             self._waiter.set_result(None)
+
+    def whole(self) -> bytes | None:
+        """The whole body, left in place for the reader, once all of it has arrived (None
+        before). For a layer that looks at the body on its way through (the payload logger)."""
+        if not self._eof:
+            return None
+        if self._limit is not None and self.received > self._limit:
+            raise PayloadTooLarge(f"request body larger than {self._limit} bytes")
+        chunks = self._chunks
+        if len(chunks) > 1:
+            chunks[:] = [b"".join(chunks)]
+        return chunks[0] if chunks else b""
 
     def read_nowait(self) -> bytes:
         """Everything buffered now, joined (empty when nothing is)."""
@@ -176,3 +201,56 @@ Handler = Callable[[ProxyRequest, ResponseSink], Awaitable[None]]
 
 Middleware = Callable[[RevisionSpec, Handler], Handler]
 """Wrap a revision's handler; called once per revision version with its spec."""
+
+
+class Rewrite:
+    """A middleware layer that, in the common case, only works on the request on its way in and
+    on the response as it passes.
+
+    ``prepare(request, sink)`` does that work and returns the sink the response goes to (``sink``
+    itself, or a wrapper that sees the response stream by), or returns None (request untouched)
+    when this request needs the layer's ``full`` handler (which calls ``inner`` itself). As the
+    layer has no code to run after the response except in its sink, the activator may apply
+    ``prepare`` and proxy the request without a coroutine (its fast path); called as a handler,
+    the layer does the same through the awaitables.
+    """
+
+    __slots__ = ("full", "inner", "prepare")
+
+    def __init__(
+        self,
+        prepare: Callable[[ProxyRequest, ResponseSink], ResponseSink | None],
+        full: Handler,
+        inner: Handler,
+    ) -> None:
+        self.prepare = prepare
+        self.full = full
+        self.inner = inner
+
+    def __call__(self, request: ProxyRequest, sink: ResponseSink) -> Awaitable[None]:
+        out = self.prepare(request, sink)
+        if out is None:
+            return self.full(request, sink)
+        return self.inner(request, out)
+
+
+_REASONS = {s.value: s.phrase.encode() for s in HTTPStatus}
+
+
+def answer_error(sink: ResponseSink, exc: MiniknError) -> None:
+    """Answer ``exc`` as ``{"error": message}`` with its HTTP status (and ``Retry-After`` when it
+    has one); a response already started is cut instead."""
+    if sink.started:
+        log.info("%s after the response started; cutting the connection", exc)
+        sink.abort()
+        return
+    status = http_status(exc)
+    body = json.dumps({"error": exc.message}).encode()
+    headers = [(b"content-type", b"application/json")]
+    retry_after = getattr(exc, "retry_after", None)
+    if isinstance(retry_after, int):
+        headers.append((b"retry-after", b"%d" % retry_after))
+    headers.append((b"content-length", b"%d" % len(body)))
+    sink.start(status, _REASONS.get(status, b"Unknown"), headers, len(body))
+    sink.write(body)
+    sink.end()

@@ -159,7 +159,7 @@ class Throttler:
 
     def release(self, tracker: Tracker) -> None:
         tracker.in_flight -= 1
-        if not tracker.draining:
+        if self._waiters and not tracker.draining:
             self._dispatch()
 
     def _dispatch_pending(self) -> bool:

@@ -19,13 +19,14 @@ from minikn.activator.http import ProxyRequest, ResponseSink
 from minikn.core.endpoints import Endpoint
 from minikn.core.errors import BadGateway
 
-__all__ = ["NeverReached", "UpstreamConnection", "UpstreamPool", "send"]
+__all__ = ["NeverReached", "UpstreamConnection", "UpstreamPool", "replayable", "send"]
 
 log = logging.getLogger("minikn.activator.upstream")
 
 _HOP = frozenset(
     (b"connection", b"keep-alive", b"transfer-encoding", b"proxy-connection", b"upgrade", b"te")
 )
+_HOP_OR_LENGTH = _HOP | {b"content-length"}
 _IDLE_SECONDS = 4.0
 """Idle connections older than this are dropped, not reused: servers close idle keep-alive
 connections (uvicorn after 5 s), and reusing one that is closing would fail a request."""
@@ -45,9 +46,13 @@ class UpstreamConnection(asyncio.Protocol):
         self._parser = httptools.HttpResponseParser(self)
         self._sink: ResponseSink | None = None
         self._headers: list[tuple[bytes, bytes]] = []
+        """The response head's end-to-end headers (hop-by-hop ones are dropped as they come)."""
+        self._length: int | None = None
+        self._bound = False
+        """The client's sink pauses this connection's reading while the client is slow."""
         self._on_head: Callable[[], None] | None = None
         self.head_received = False
-        self._done: asyncio.Future[None] | None = None
+        self._on_end: Callable[[Exception | None], None] | None = None
         self._head_only = False
         self._drain: asyncio.Future[None] | None = None
         self.received = False
@@ -67,6 +72,11 @@ class UpstreamConnection(asyncio.Protocol):
             self._parser.feed_data(data)
             if sink is not None:
                 sink.flush()
+                if self._sink is not None and not self._bound and self.head_received:
+                    # The response goes on past these bytes: from now on a slow client pauses
+                    # the replica (a response whole in one read never needs this).
+                    self._bound = True
+                    sink.bind_producer(self.transport)
         except httptools.HttpParserError as exc:
             self._fail(BadGateway(f"replica {self.endpoint.replica_id} sent bad HTTP: {exc}"))
             if self.transport is not None:
@@ -90,28 +100,23 @@ class UpstreamConnection(asyncio.Protocol):
     # httptools callbacks ----------------------------------------------------------------------
 
     def on_header(self, name: bytes, value: bytes) -> None:
+        lname = name.lower()
+        if lname in _HOP_OR_LENGTH:
+            if lname != b"content-length":
+                return
+            self._length = int(value)
         self._headers.append((name, value))
 
     def on_headers_complete(self) -> None:
         status = self._parser.get_status_code()
+        headers, length = self._headers, self._length
+        self._headers, self._length = [], None
         if 100 <= status < 200:  # an interim response: the real head follows
-            self._headers = []
             return
-        length: int | None = None
-        headers: list[tuple[bytes, bytes]] = []
-        for name, value in self._headers:
-            lname = name.lower()
-            if lname in _HOP:
-                continue
-            if lname == b"content-length":
-                length = int(value)
-            headers.append((name, value))
-        self._headers = []
         if status in (204, 304):
             length = 0
         if self._sink is not None:
             self._sink.start(status, b"", headers, length)
-            self._sink.bind_producer(self.transport)
         self.head_received = True
         if self._on_head is not None:
             self._on_head()
@@ -123,33 +128,59 @@ class UpstreamConnection(asyncio.Protocol):
             self._sink.write(body)
 
     def on_message_complete(self) -> None:
-        if self._done is None or self._done.done() or not self.head_received:
+        on_end = self._on_end
+        if on_end is None or not self.head_received:
             return  # the end of an interim response, or after a HEAD answer
+        self._on_end = None
         self.reusable = not self._head_only and self._parser.should_keep_alive()
+        self._unbind()
         sink, self._sink = self._sink, None
         if sink is not None:
-            sink.bind_producer(None)
             sink.end()
-        self._done.set_result(None)
+        on_end(None)
 
     # Use --------------------------------------------------------------------------------------
 
+    def _unbind(self) -> None:
+        if self._bound:
+            self._bound = False
+            if self._sink is not None:
+                self._sink.bind_producer(None)
+
     def _fail(self, exc: Exception) -> None:
-        if self._done is not None and not self._done.done():
-            self._done.set_exception(exc)
+        self._unbind()
+        on_end = self._on_end
+        if on_end is not None:
+            self._on_end = None
+            on_end(exc)
 
     def begin(
-        self, sink: ResponseSink, *, head_only: bool, on_head: Callable[[], None] | None
-    ) -> asyncio.Future[None]:
-        """Start an exchange; the future settles when the response has been streamed."""
+        self,
+        sink: ResponseSink,
+        *,
+        head_only: bool,
+        on_head: Callable[[], None] | None,
+        on_end: Callable[[Exception | None], None],
+    ) -> None:
+        """Start an exchange: ``on_end`` is called once, with None when the response has been
+        streamed whole or with the error that ended it."""
         self._sink = sink
         self._head_only = head_only
         self._on_head = on_head
         self.head_received = False
         self.received = False
         self.reusable = False
-        self._done = done = asyncio.get_running_loop().create_future()
-        return done
+        self._on_end = on_end
+
+    def detach(self) -> None:
+        """Drop the exchange in progress (its caller gave up) and close the connection."""
+        self._on_end = None
+        self._on_head = None
+        self._unbind()
+        self._sink = None
+        self.reusable = False
+        if self.transport is not None:
+            self.transport.close()
 
     async def drain(self) -> None:
         if self._drain is not None:
@@ -229,7 +260,16 @@ async def send(
     transport = conn.transport
     if transport is None:
         raise NeverReached("connection closed before use")
-    done = conn.begin(sink, head_only=request.method == b"HEAD", on_head=on_head)
+    done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+
+    def on_end(exc: Exception | None) -> None:
+        if not done.done():
+            if exc is None:
+                done.set_result(None)
+            else:
+                done.set_exception(exc)
+
+    conn.begin(sink, head_only=request.method == b"HEAD", on_head=on_head, on_end=on_end)
     body = request.body
     try:
         if body is None:
@@ -253,6 +293,13 @@ async def send(
             transport.write(b"0\r\n\r\n")
         await done
     except BadGateway:
-        if reused and not conn.received and body is None and request.method in _IDEMPOTENT:
+        if replayable(conn, request, reused=reused):
             raise NeverReached("reused connection was closed") from None
         raise
+
+
+def replayable(conn: UpstreamConnection, request: ProxyRequest, *, reused: bool) -> bool:
+    """True when ``request``, failed on ``conn``, cannot have reached the replica and may be sent
+    to another: a reused connection that closed before any answer, a request without a body
+    whose method is idempotent."""
+    return reused and not conn.received and request.body is None and request.method in _IDEMPOTENT

@@ -8,13 +8,11 @@ from __future__ import annotations
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
+from minikn.core.request_metrics import RequestCollector
+
 __all__ = ["Metrics"]
 
 _REV = ("namespace", "isvc", "revision")
-_LATENCY_BUCKETS = (
-    0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0,
-    60.0, 120.0, 300.0,
-)  # fmt: skip
 _START_BUCKETS = (0.05, 0.1, 0.25, 0.5, 1.0, 2.0, 3.0, 5.0, 10.0, 20.0, 30.0, 60.0, 120.0, 300.0)
 
 
@@ -24,20 +22,10 @@ class Metrics:
     def __init__(self, registry: CollectorRegistry | None = None) -> None:
         self.registry = registry if registry is not None else CollectorRegistry()
         r = self.registry
-        # Data path (Knative activator names).
-        self.requests = Counter(
-            "activator_request_count",
-            "Requests through the data path by ISVC, component, revision and status code.",
-            ("namespace", "isvc", "component", "revision", "code"),
-            registry=r,
-        )
-        self.request_latency = Histogram(
-            "activator_request_latencies",
-            "Request latency through the data path in seconds (buffered time included).",
-            ("namespace", "isvc", "component", "revision"),
-            buckets=_LATENCY_BUCKETS,
-            registry=r,
-        )
+        # Data path (Knative activator names): request count by code and latency histogram,
+        # per (namespace, isvc, component, revision), via ``requests.series(...)``.
+        self.requests = RequestCollector("activator_request_count", "activator_request_latencies")
+        r.register(self.requests)
         self.buffered = Gauge(
             "minikn_activator_buffered_requests",
             "Requests waiting in the activator for capacity.",

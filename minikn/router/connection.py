@@ -1,26 +1,31 @@
 """One client connection of the ingress: an HTTP/1.1 server protocol on httptools (llhttp).
 
-The request head is parsed in C and handed to the router as soon as it is complete; the body
-streams into a :class:`BodyStream` while the request is routed, buffered and proxied. The
-connection is also the :class:`ResponseSink`: response bytes from the replica are written straight
-to the client socket (re-framed as chunked when the replica's length is unknown).
+The request head is parsed in C and handed to the router once the bytes at hand are parsed (so a
+small body that came with its head is whole when the request is routed; a larger one streams into
+a :class:`BodyStream` while the request is routed, buffered and proxied). The router answers at
+once, or returns the coroutine that serves the request (run as a task), or an in-flight fast-path
+exchange that calls :meth:`ClientConnection.settle` when done. The connection is also the
+:class:`ResponseSink`: response bytes from the replica are written straight to the client socket
+(re-framed as chunked when the replica's length is unknown).
 Requests on one connection are served in order (pipelined ones wait their turn).
 """
 
 from __future__ import annotations
 
 import asyncio
+import inspect
 import json
 import logging
-from collections.abc import Awaitable, Callable
+from collections import deque
+from collections.abc import Callable, Coroutine
 from http import HTTPStatus
-from typing import cast
+from typing import Any, Protocol, cast
 
 import httptools
 
 from minikn.activator.http import BodyStream
 
-__all__ = ["ClientConnection", "IncomingRequest"]
+__all__ = ["ClientConnection", "InFlight", "IncomingRequest", "Pending"]
 
 log = logging.getLogger("minikn.router.connection")
 
@@ -49,7 +54,19 @@ class IncomingRequest:
         self.body = body
 
 
-Serve = Callable[[IncomingRequest, "ClientConnection"], Awaitable[None]]
+class InFlight(Protocol):
+    """A request in progress outside any task (the activator's fast path)."""
+
+    def cancel(self) -> None:
+        """The client went away."""
+        ...
+
+
+Pending = Coroutine[Any, Any, None] | InFlight | None
+"""What serving a request returned: None (answered), a coroutine to run, or an :class:`InFlight`
+that calls :meth:`ClientConnection.settle` when it is done."""
+
+Serve = Callable[[IncomingRequest, "ClientConnection"], Pending]
 
 
 class ClientConnection(asyncio.Protocol):
@@ -69,8 +86,10 @@ class ClientConnection(asyncio.Protocol):
         self._url = b""
         self._headers: list[tuple[bytes, bytes]] = []
         self._incoming: IncomingRequest | None = None
-        self._queue: list[IncomingRequest] = []  # pipelined requests (rare)
+        self._queue: deque[IncomingRequest] = deque()  # parsed, not started (pipelined: rare)
+        self._current: IncomingRequest | None = None
         self._task: asyncio.Task[None] | None = None
+        self._in_flight: InFlight | None = None
         self._producer: asyncio.Transport | None = None
         self._write_paused = False
         # Response state of the current request.
@@ -93,13 +112,20 @@ class ClientConnection(asyncio.Protocol):
             self._parser.feed_data(data)
         except httptools.HttpParserUpgrade:
             self._reject(501, "protocol upgrades (websockets) are not supported")
+            return
         except httptools.HttpParserError as exc:
             self._reject(400, f"malformed HTTP request: {exc}")
+            return
+        if self._current is None and self._queue:
+            self._start(self._queue.popleft())
 
     def connection_lost(self, exc: Exception | None) -> None:
         self.transport = None
         if self._task is not None and not self._task.done():
             self._task.cancel()
+        if self._in_flight is not None:
+            in_flight, self._in_flight = self._in_flight, None
+            in_flight.cancel()
         if self._incoming is not None:
             self._incoming.body.feed_eof()
         self._on_close(self)
@@ -124,10 +150,6 @@ class ClientConnection(asyncio.Protocol):
 
     # httptools callbacks ----------------------------------------------------------------------
 
-    def on_message_begin(self) -> None:
-        self._url = b""
-        self._headers = []
-
     def on_url(self, url: bytes) -> None:
         self._url += url
 
@@ -144,11 +166,10 @@ class ClientConnection(asyncio.Protocol):
             parser.should_keep_alive(),
             BodyStream(self, self._max_body),
         )
+        self._url = b""  # for the next request on this connection
+        self._headers = []
         self._incoming = request
-        if self._task is None:
-            self._start(request)
-        else:
-            self._queue.append(request)
+        self._queue.append(request)  # started once the bytes at hand are parsed
 
     def on_body(self, body: bytes) -> None:
         if self._incoming is not None:
@@ -162,34 +183,64 @@ class ClientConnection(asyncio.Protocol):
     # Request lifecycle ------------------------------------------------------------------------
 
     def _start(self, request: IncomingRequest) -> None:
+        self._current = request
         self._status = 0
         self._chunked = False
         self._keep_alive = request.keep_alive
         self._version = request.version
         self.response_headers = []
-        self._task = asyncio.get_running_loop().create_task(self._run(request))
-
-    async def _run(self, request: IncomingRequest) -> None:
         try:
-            await self._serve(request, self)
+            pending = self._serve(request, self)
         except Exception:
             log.exception("router: request %s %r failed", request.method, request.url)
-            if self._status == 0:
-                self.send_error(500, "internal error")
-            else:
-                self.abort()
+            self._internal_error()
+            pending = None
+        self.settle(pending)
+
+    def settle(self, pending: Pending = None) -> None:
+        """The current request is answered (None), goes on in a coroutine, or is in flight."""
+        if pending is None:
+            self._in_flight = None
+            self._finish()
+        elif inspect.iscoroutine(pending):
+            self._in_flight = None
+            self._task = asyncio.get_running_loop().create_task(self._run(pending))
+        else:
+            self._in_flight = cast(InFlight, pending)
+
+    async def _run(self, serving: Coroutine[Any, Any, None]) -> None:
+        try:
+            await serving
+        except Exception:
+            request = self._current
+            log.exception("router: request %r failed", request.url if request is not None else b"?")
+            self._internal_error()
         finally:
             self._task = None
+        self._finish()
+
+    def _internal_error(self) -> None:
+        if self._status == 0:
+            self.send_error(500, "internal error")
+        else:
+            self.abort()
+
+    def _finish(self) -> None:
+        request, self._current = self._current, None
         transport = self.transport
-        if transport is None or transport.is_closing():
+        if request is None or transport is None or transport.is_closing():
             return
         if not self._keep_alive or not request.body.complete:
             transport.close()
-        elif self._queue:
-            self._start(self._queue.pop(0))
+        elif self._queue:  # the next pipelined request, once this call has returned
+            asyncio.get_running_loop().call_soon(self._next)
+
+    def _next(self) -> None:
+        if self._current is None and self._queue and self.transport is not None:
+            self._start(self._queue.popleft())
 
     def _reject(self, status: int, message: str) -> None:
-        if self._task is None and self.transport is not None:
+        if self._current is None and not self._queue and self.transport is not None:
             self._keep_alive = False
             self.send_error(status, message)
         self.abort()
@@ -212,14 +263,15 @@ class ClientConnection(asyncio.Protocol):
         self, status: int, reason: bytes, headers: list[tuple[bytes, bytes]], length: int | None
     ) -> None:
         self._status = status
-        lines = [b"HTTP/1.1 %d %b\r\n" % (status, reason or _REASONS.get(status, b"Unknown"))]
+        line = b"HTTP/1.1 %d %b\r\n" % (status, reason or _REASONS.get(status, b"Unknown"))
         extra = self.response_headers
         if extra:
-            names = {name for name, _ in extra}
-            lines.extend(b"%b: %b\r\n" % p for p in headers if p[0].lower() not in names)
-            lines.extend(b"%b: %b\r\n" % pair for pair in extra)
+            names = [name for name, _ in extra]
+            lines = [b"%b: %b\r\n" % p for p in headers if p[0].lower() not in names]
+            lines += [b"%b: %b\r\n" % p for p in extra]
         else:
-            lines.extend(b"%b: %b\r\n" % pair for pair in headers)
+            lines = [b"%b: %b\r\n" % p for p in headers]
+        lines.insert(0, line)
         if length is None:
             if self._version == "1.1":
                 self._chunked = True
@@ -273,9 +325,9 @@ class ClientConnection(asyncio.Protocol):
         self.end()
 
     @property
-    def task(self) -> asyncio.Task[None] | None:
-        """The request being served, if any."""
-        return self._task
+    def busy(self) -> bool:
+        """A request is being served."""
+        return self._current is not None
 
     def close(self) -> None:
         """Close now (router shutdown)."""

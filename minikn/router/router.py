@@ -12,13 +12,13 @@ import asyncio
 import logging
 import random
 
-from minikn.activator import Activator, BodyStream, ProxyRequest
+from minikn.activator import Activator, BodyStream, ProxyRequest, answer_error
 from minikn.config import Settings
 from minikn.core.clock import Clock
 from minikn.core.errors import MiniknError, PayloadTooLarge, http_status
 from minikn.core.metrics import Metrics
 from minikn.core.routes import RouteTable
-from minikn.router.connection import ClientConnection, IncomingRequest
+from minikn.router.connection import ClientConnection, IncomingRequest, Pending
 from minikn.router.match import Match, RouteIndex, pick_revision
 
 __all__ = ["REVISION_HEADER", "Router"]
@@ -133,16 +133,20 @@ class Router:
         """Stop accepting; give requests in flight up to ``grace`` seconds, then cut the rest."""
         if self._server is not None:
             self._server.close()
-        busy = [c.task for c in self._conns if c.task is not None]
-        if busy and grace > 0:
-            await asyncio.wait(busy, timeout=grace)
+        if grace > 0:
+            loop = asyncio.get_running_loop()
+            end = loop.time() + grace
+            # Fast-path requests have no task to wait on, and a per-request "done" signal would
+            # cost every request: shutdown polls instead.
+            while any(c.busy for c in self._conns) and loop.time() < end:  # noqa: ASYNC110
+                await asyncio.sleep(0.01)
         for conn in list(self._conns):
             conn.close()
         if self._server is not None:
             await self._server.wait_closed()
             self._server = None
 
-    async def _serve(self, request: IncomingRequest, conn: ClientConnection) -> None:
+    def _serve(self, request: IncomingRequest, conn: ClientConnection) -> Pending:
         head = _Head(request.headers)
         rid = head.rid or b"%032x" % self._ids.getrandbits(128)
         conn.response_headers.append((b"x-request-id", rid))
@@ -176,11 +180,12 @@ class Router:
             proxied = self._proxy_request(request, conn, head, rid)
             if match.strip:
                 proxied.target = request.url[match.strip :] or b"/"
-            await self._activator.handle(revision, proxied, conn)
+            return self._activator.dispatch(revision, proxied, conn, conn.settle)
         except MiniknError as exc:
             if not reached:  # the activator counts what reached it
-                self._metrics.requests.labels(*labels, str(http_status(exc))).inc()
-            self._answer_error(conn, exc)
+                self._metrics.requests.series(*labels).count(http_status(exc))
+            answer_error(conn, exc)
+            return None
 
     def _proxy_request(
         self, request: IncomingRequest, conn: ClientConnection, head: _Head, rid: bytes
@@ -204,15 +209,3 @@ class Router:
             body=body,
             content_length=head.content_length if not head.chunked else None,
         )
-
-    def _answer_error(self, conn: ClientConnection, exc: MiniknError) -> None:
-        status = http_status(exc)
-        if conn.started:
-            log.info("router: %s after the response started; cutting the connection", exc)
-            conn.abort()
-            return
-        extra: list[tuple[bytes, bytes]] = []
-        retry_after = getattr(exc, "retry_after", None)
-        if isinstance(retry_after, int):
-            extra.append((b"retry-after", str(retry_after).encode()))
-        conn.send_error(status, exc.message, extra)

@@ -14,7 +14,6 @@ from __future__ import annotations
 import functools
 import time
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
 from json.encoder import encode_basestring
 
 __all__ = [
@@ -98,16 +97,43 @@ def encode_metadata(metadata: Mapping[str, Sequence[str]]) -> str:
     return "{" + ",".join(fields) + "}"
 
 
-@dataclass(frozen=True, slots=True)
 class CloudEvent:
-    """One payload-log event, ready to POST: target URL, headers and raw body."""
+    """One payload-log event, ready to POST: target URL, headers and raw body.
 
-    url: str
-    headers: Mapping[str, str]
-    body: bytes
-    head: bytes = field(default=b"", compare=False)
-    """``headers`` already encoded as ``Name: value\\r\\n`` lines (UTF-8), when the producer
-    has them: a sender writing raw HTTP may use them instead of encoding ``headers`` again."""
+    Built from either form of its headers: the mapping, or ``Name: value\r\n`` lines (UTF-8)
+    as the payload logger makes them (a sender writing raw HTTP uses those as they are); the
+    other form is derived on first use.
+    """
+
+    __slots__ = ("_head", "_headers", "body", "url")
+
+    def __init__(
+        self,
+        url: str,
+        headers: Mapping[str, str] | None = None,
+        body: bytes = b"",
+        head: bytes = b"",
+    ) -> None:
+        if headers is None and not head:
+            raise ValueError("a CloudEvent needs its headers")
+        self.url = url
+        self.body = body
+        self._headers = headers
+        self._head = head
+
+    @property
+    def headers(self) -> Mapping[str, str]:
+        if self._headers is None:
+            lines = self._head.decode("utf-8").split("\r\n")
+            self._headers = dict(line.split(": ", 1) for line in lines if line)
+        return self._headers
+
+    @property
+    def head(self) -> bytes:
+        """The headers as ``Name: value\r\n`` lines, UTF-8."""
+        if not self._head:
+            self._head = encode_header_lines(self.headers)
+        return self._head
 
     @property
     def id(self) -> str:
@@ -116,6 +142,20 @@ class CloudEvent:
     @property
     def type(self) -> str:
         return self.headers["Ce-Type"]
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, CloudEvent):
+            return NotImplemented
+        return (self.url, dict(self.headers), self.body) == (
+            other.url,
+            dict(other.headers),
+            other.body,
+        )
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def __repr__(self) -> str:
+        return f"CloudEvent({self.url!r}, {dict(self.headers)!r}, {self.body!r})"
 
 
 def base_headers(

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 from minikn.activator.agent.adapters import (
@@ -22,16 +22,15 @@ from minikn.activator.agent.adapters import (
     header_lines,
     parse_header_lines,
     read_all,
-    read_whole,
     reason_phrase,
     replay,
 )
 from minikn.activator.agent.chain import Agent
-from minikn.activator.agent.logger import PayloadLogger
+from minikn.activator.agent.logger import LoggedRequest, PayloadLogger
 from minikn.activator.agent.trace import log as trace_log
 from minikn.activator.agent.trace import new_traceparent_line, start_hop
 from minikn.activator.agent.types import UpstreamResponse
-from minikn.activator.http import Handler, ProxyRequest, ResponseSink
+from minikn.activator.http import Handler, ProxyRequest, ResponseSink, Rewrite
 from minikn.core.clock import Clock, SystemClock
 from minikn.core.metrics import Metrics
 from minikn.core.revision import RevisionSpec
@@ -67,7 +66,8 @@ class TraceMiddleware:
 
     Every request pays for this, so the common case (no incoming trace headers, the DEBUG hop
     record off) costs one scan of the header block and one formatted header line, and adds no
-    coroutine: the handler returns the inner handler's awaitable. Otherwise the hop is built
+    coroutine: the layer is a :class:`~minikn.activator.http.Rewrite`, which the activator's fast
+    path applies in place. Otherwise the hop is built
     (:func:`start_hop`), kept in ``request.extra["trace"]`` and recorded when the request is done.
     """
 
@@ -103,14 +103,14 @@ class TraceMiddleware:
                     duration_s=clock.monotonic() - started,
                 )
 
-        def traced(request: ProxyRequest, sink: ResponseSink) -> Awaitable[None]:
+        def prepare(request: ProxyRequest, sink: ResponseSink) -> ResponseSink | None:
             block = request.headers
             if b"trace" in block.lower() or trace_log.isEnabledFor(logging.DEBUG):
-                return recorded(request, sink)
+                return None  # continue the caller's trace, or record the hop: the full handler
             request.headers = block + new_traceparent_line()  # this hop starts the trace
-            return handler(request, sink)
+            return sink
 
-        return traced
+        return Rewrite(prepare, recorded, handler)
 
 
 trace_middleware = TraceMiddleware()
@@ -177,23 +177,45 @@ def _wrap(agent: Agent, inner: Handler) -> Handler:
     return _wrap_buffered(agent, inner)
 
 
+class _LoggedResponse(TeeSink):
+    """Streams the response to the client and, once it ended, logs it (a 200 only)."""
+
+    __slots__ = ("_logged", "_logger")
+
+    def __init__(self, sink: ResponseSink, logger: PayloadLogger, logged: LoggedRequest) -> None:
+        super().__init__(sink)
+        self._logger = logger
+        self._logged = logged
+
+    def end(self) -> None:
+        super().end()
+        self._logger.log_response(self._logged, self.status, self.body())
+
+
 def _wrap_logger(logger: PayloadLogger, inner: Handler) -> Handler:
     """Logger only: the request goes on unchanged and the response streams to the client while a
-    copy is kept for the response event (no re-encoding, server-sent events still stream)."""
+    copy is kept for the response event (no re-encoding, server-sent events still stream).
+
+    A request whose body has all arrived is logged by the layer's ``prepare`` (so the activator's
+    fast path serves it); one still streaming in is read whole first, by the full handler.
+    """
+
+    def prepare(request: ProxyRequest, sink: ResponseSink) -> ResponseSink | None:
+        body = request.body
+        received = b"" if body is None else body.whole()  # left in place for the replica
+        if received is None:
+            return None
+        return _LoggedResponse(sink, logger, logger.log_request_lines(request.headers, received))
 
     async def handle(request: ProxyRequest, sink: ResponseSink) -> None:
-        received = read_whole(request.body)
-        if received is None:
-            received = await read_all(request.body)
+        received = await read_all(request.body)
         logged = logger.log_request_lines(request.headers, received)
         if request.body is not None:
             request.body = replay(received)
             request.content_length = len(received)
-        tee = TeeSink(sink)
-        await inner(request, tee)
-        logger.log_response(logged, tee.status, tee.body())
+        await inner(request, _LoggedResponse(sink, logger, logged))
 
-    return handle
+    return Rewrite(prepare, handle, inner)
 
 
 _FRAMING = frozenset({"content-length", "transfer-encoding", "connection", "keep-alive"})

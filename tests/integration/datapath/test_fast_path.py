@@ -1,0 +1,192 @@
+"""The warm path's fast lane (minikn.activator.exchange) over real sockets: it is taken once a
+pooled connection is idle, and its timeout, client disconnects and replays behave exactly as on
+the coroutine path."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from collections.abc import AsyncIterator
+
+import aiohttp
+import pytest
+from aiohttp import web
+
+from minikn.activator.agent import AgentMiddleware, trace_middleware
+from minikn.activator.exchange import Exchange
+from minikn.core.clock import SystemClock
+from minikn.core.endpoints import Endpoint
+from minikn.core.metrics import Metrics
+from minikn.core.revision import LoggerSpec, RevisionSpec
+from minikn.router.fake_replicas import Seen, aiohttp_factory, isvc_route, revision, table, to
+from minikn.router.testing import StartedReplica, running_datapath
+
+PREDICT = "/v1/models/fast:predict"
+
+
+@pytest.fixture
+def exchanges(monkeypatch: pytest.MonkeyPatch) -> list[Exchange]:
+    """Every exchange sent on the fast path (a spy around the real ``Exchange.send``)."""
+    sent: list[Exchange] = []
+    real = Exchange.send
+
+    def spy(self: Exchange, data: bytes, transport: asyncio.Transport) -> None:
+        sent.append(self)
+        real(self, data, transport)
+
+    monkeypatch.setattr(Exchange, "send", spy)
+    return sent
+
+
+async def test_warm_requests_take_the_fast_path_with_the_trace_layer(
+    client: aiohttp.ClientSession, seen: Seen, exchanges: list[Exchange]
+) -> None:
+    rev = revision("fast")
+    routes = table(isvc_route("fast", predictor=[to(rev)]))
+    async with running_datapath(
+        routes, [rev], aiohttp_factory(seen), warm=[rev.name], middlewares=[trace_middleware]
+    ) as dp:
+        for i in range(20):
+            async with client.post(dp.url + PREDICT, json={"i": i}) as resp:
+                assert resp.status == 200
+                assert (await resp.json())["bytes"] == len(f'{{"i": {i}}}')
+        assert len(exchanges) == 19  # all but the first, which opened the pooled connection
+        assert all(h["traceparent"].startswith("00-") for h in seen.headers)
+        assert dp.activator.in_flight(rev.name) == 0
+        assert dp.metrics.registry.get_sample_value(
+            "activator_request_count_total",
+            {"namespace": "default", "isvc": "fast", "component": "predictor",
+             "revision": rev.name, "code": "200"},
+        ) == 20  # fmt: skip
+
+
+async def test_fast_path_timeout_answers_504_and_frees_the_slot(
+    client: aiohttp.ClientSession, seen: Seen, exchanges: list[Exchange]
+) -> None:
+    rev = revision("fast", timeout_seconds=1, container_concurrency=1)
+    routes = table(isvc_route("fast", predictor=[to(rev)]))
+    async with running_datapath(routes, [rev], aiohttp_factory(seen), warm=[rev.name]) as dp:
+        async with client.post(dp.url + PREDICT, data=b"{}") as resp:  # pools a connection
+            assert resp.status == 200
+        started = time.monotonic()
+        async with client.post(dp.url + "/v1/models/fast/hold", data=b"{}") as resp:
+            assert resp.status == 504
+            assert await resp.json() == {"error": "activator request timeout"}
+        assert 0.9 < time.monotonic() - started < 3
+        assert len(exchanges) == 1
+        assert dp.activator.in_flight(rev.name) == 0
+        seen.release.set()
+        async with asyncio.timeout(5):  # the slot came back (else this waits in the buffer)
+            async with client.post(dp.url + PREDICT, data=b"{}") as resp:
+                assert resp.status == 200
+
+
+async def test_client_leaving_a_fast_path_request_frees_the_slot_and_the_replica(
+    client: aiohttp.ClientSession, seen: Seen, exchanges: list[Exchange]
+) -> None:
+    rev = revision("fast", container_concurrency=1)
+    routes = table(isvc_route("fast", predictor=[to(rev)]))
+    async with running_datapath(routes, [rev], aiohttp_factory(seen), warm=[rev.name]) as dp:
+        async with client.get(dp.url + PREDICT) as resp:
+            assert resp.status == 200
+        _reader, writer = await asyncio.open_connection("127.0.0.1", dp.port)
+        writer.write(b"GET /v1/models/fast/hold HTTP/1.1\r\nHost: x\r\n\r\n")
+        await asyncio.wait_for(seen.started.wait(), 5)
+        assert len(exchanges) == 1
+        writer.close()
+        async with asyncio.timeout(5):
+            while dp.activator.in_flight(rev.name) or seen.in_flight:
+                await asyncio.sleep(0.02)  # the replica saw its connection close
+        async with asyncio.timeout(5), client.get(dp.url + PREDICT) as resp:
+            assert resp.status == 200
+
+
+@pytest.fixture
+async def answers_once() -> AsyncIterator[Endpoint]:
+    """A replica that answers the first request of each connection with keep-alive, then closes
+    the connection on the next request without answering (a replica's idle timeout racing the
+    reuse of a pooled connection)."""
+
+    async def serve(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await reader.readuntil(b"\r\n\r\n")
+        writer.write(b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nok")
+        await reader.readuntil(b"\r\n\r\n")
+        writer.close()
+
+    server = await asyncio.start_server(serve, "127.0.0.1", 0)
+    yield Endpoint("once-1", "127.0.0.1", int(server.sockets[0].getsockname()[1]))
+    server.close()
+
+
+async def test_reused_connection_closed_before_answering_is_replayed(
+    client: aiohttp.ClientSession, answers_once: Endpoint, exchanges: list[Exchange]
+) -> None:
+    rev = revision("fast")
+    routes = table(isvc_route("fast", predictor=[to(rev)]))
+
+    async def start(spec: RevisionSpec, replica_id: str) -> StartedReplica:
+        async def nothing() -> None:
+            pass
+
+        return StartedReplica(answers_once, nothing)
+
+    async with running_datapath(routes, [rev], start, warm=[rev.name]) as dp:
+        for _ in range(5):
+            async with client.get(dp.url + PREDICT) as resp:
+                assert resp.status == 200
+                assert await resp.read() == b"ok"
+        assert len(exchanges) == 4  # each failed on the pooled connection, then was replayed
+        assert dp.activator.in_flight(rev.name) == 0
+
+
+@pytest.fixture
+async def sink() -> AsyncIterator[tuple[str, list[tuple[str, bytes]]]]:
+    """A CloudEvents sink on loopback: its URL and the (type, body) of each event it got."""
+    events: list[tuple[str, bytes]] = []
+
+    async def receive(request: web.Request) -> web.Response:
+        events.append((request.headers["Ce-Type"], await request.read()))
+        return web.Response(status=202)
+
+    app = web.Application()
+    app.router.add_post("/", receive)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    await web.TCPSite(runner, "127.0.0.1", 0).start()
+    yield f"http://127.0.0.1:{runner.addresses[0][1]}/", events
+    await runner.cleanup()
+
+
+async def test_logged_requests_take_the_fast_path_and_log_both_events(
+    client: aiohttp.ClientSession,
+    seen: Seen,
+    exchanges: list[Exchange],
+    sink: tuple[str, list[tuple[str, bytes]]],
+) -> None:
+    url, events = sink
+    rev = revision("fast", logger=LoggerSpec(url=url, mode="all"))
+    routes = table(isvc_route("fast", predictor=[to(rev)]))
+    metrics = Metrics()
+    agents = AgentMiddleware(metrics=metrics, clock=SystemClock())
+    async with running_datapath(
+        routes,
+        [rev],
+        aiohttp_factory(seen),
+        warm=[rev.name],
+        middlewares=[trace_middleware, agents],
+    ) as dp:
+        for i in range(10):
+            async with client.post(dp.url + PREDICT, json={"i": i}) as resp:
+                assert resp.status == 200
+                assert (await resp.json())["bytes"] == len(f'{{"i": {i}}}')
+        assert len(exchanges) == 9
+        async with asyncio.timeout(10):
+            while len(events) < 20:
+                await asyncio.sleep(0.02)
+        await agents.close()
+    requests = sorted(json.loads(body)["i"] for kind, body in events if kind.endswith("request"))
+    responses = [json.loads(body) for kind, body in events if kind.endswith("response")]
+    assert requests == list(range(10))
+    assert len(responses) == 10
+    assert all(r["revision"] == rev.name for r in responses)

@@ -1,0 +1,75 @@
+"""BodyStream's whole-body view, the request metrics series and the deadline sweeper."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+
+from minikn.activator.deadlines import Deadlines
+from minikn.activator.http import BodyStream
+from minikn.core.errors import PayloadTooLarge
+from minikn.core.metrics import Metrics
+
+
+def test_whole_body_is_left_in_place_for_the_reader() -> None:
+    body = BodyStream(None)
+    body.feed(b"ab")
+    assert body.whole() is None  # not all here yet
+    body.feed(b"cd")
+    body.feed_eof()
+    assert body.whole() == b"abcd"
+    assert body.whole() == b"abcd"
+    assert body.read_nowait() == b"abcd"  # the replica still gets all of it
+    assert body.at_eof
+
+
+def test_whole_of_an_empty_body_and_of_one_over_the_limit() -> None:
+    empty = BodyStream(None)
+    empty.feed_eof()
+    assert empty.whole() == b""
+    big = BodyStream(None, limit=3)
+    big.feed(b"abcd")
+    big.feed_eof()
+    with pytest.raises(PayloadTooLarge):
+        big.whole()
+
+
+def test_request_series_export_counter_and_cumulative_histogram() -> None:
+    metrics = Metrics()
+    series = metrics.requests.series("ns", "iris", "predictor", "iris-predictor-00001")
+    series.observe(200, 0.0004)  # first bucket (<= 0.0005)
+    series.observe(200, 0.003)  # <= 0.005
+    series.observe(504, 400.0)  # past the last bound: +Inf only
+    series.count(404)  # answered before reaching the revision: no latency
+    labels = {"namespace": "ns", "isvc": "iris", "component": "predictor",
+              "revision": "iris-predictor-00001"}  # fmt: skip
+    get = metrics.registry.get_sample_value
+    assert get("activator_request_count_total", {**labels, "code": "200"}) == 2
+    assert get("activator_request_count_total", {**labels, "code": "504"}) == 1
+    assert get("activator_request_count_total", {**labels, "code": "404"}) == 1
+    assert get("activator_request_latencies_bucket", {**labels, "le": "0.0005"}) == 1
+    assert get("activator_request_latencies_bucket", {**labels, "le": "0.005"}) == 2
+    assert get("activator_request_latencies_bucket", {**labels, "le": "300.0"}) == 2
+    assert get("activator_request_latencies_bucket", {**labels, "le": "+Inf"}) == 3
+    assert get("activator_request_latencies_count", labels) == 3
+    assert get("activator_request_latencies_sum", labels) == pytest.approx(400.0034)
+
+
+async def test_deadlines_fire_once_due_and_not_when_discarded() -> None:
+    deadlines = Deadlines(resolution=0.01)
+    fired: list[str] = []
+    deadlines.add("a", 0.3, lambda: fired.append("a"))
+    deadlines.add("b", 0.3, lambda: fired.append("b"))
+    deadlines.add("c", 30.0, lambda: fired.append("c"))
+    deadlines.discard("b", 0.3)
+    await asyncio.sleep(0.05)
+    assert fired == []  # not due yet
+    async with asyncio.timeout(5):
+        while not fired:
+            await asyncio.sleep(0.01)
+    await asyncio.sleep(0.05)
+    assert fired == ["a"]
+    assert len(deadlines) == 1  # "c" still waits
+    deadlines.close()
+    assert len(deadlines) == 0
