@@ -20,7 +20,9 @@ def use_uvloop() -> None:
 
 class FixedAnswer(asyncio.Protocol):
     """A minimal keep-alive HTTP/1.1 server: reads each request (head and content-length body)
-    and writes ``answer``; so cheap it costs the machine almost nothing per request."""
+    and answers ``answer``; so cheap it costs the machine almost nothing per request (pipelined
+    requests that came in one read are answered in one write, and taken off the buffer through an
+    offset, so a batch costs linear time)."""
 
     def __init__(self, answer: bytes) -> None:
         self.answer = answer
@@ -31,17 +33,24 @@ class FixedAnswer(asyncio.Protocol):
         self.buf = b""
 
     def data_received(self, data: bytes) -> None:
-        self.buf += data
+        buf = self.buf + data if self.buf else data
+        at = answered = 0
         while True:
-            end = self.buf.find(b"\r\n\r\n")
+            end = buf.find(b"\r\n\r\n", at)
             if end < 0:
-                return
-            m = re.search(rb"content-length:\s*(\d+)", self.buf[:end].lower())
+                break
+            m = _LENGTH.search(buf, at, end)
             length = int(m.group(1)) if m else 0
-            if len(self.buf) < end + 4 + length:
-                return
-            self.buf = self.buf[end + 4 + length :]
-            self.transport.write(self.answer)
+            if len(buf) < end + 4 + length:
+                break
+            at = end + 4 + length
+            answered += 1
+        if answered:
+            self.transport.write(self.answer * answered)
+        self.buf = buf[at:]
+
+
+_LENGTH = re.compile(rb"(?i)content-length:[ \t]*(\d+)")
 
 
 def serve_fixed_answer(port: int, answer: bytes) -> None:

@@ -55,8 +55,8 @@ def format_ce_time(unix_seconds: float) -> str:
     if micros >= 1_000_000:
         whole, micros = whole + 1, 0
     if micros == 0:
-        return f"{_second(whole)}Z"
-    return f"{_second(whole)}.{f'{micros:06d}'.rstrip('0')}Z"
+        return _second(whole) + "Z"
+    return "%s.%sZ" % (_second(whole), ("%06d" % micros).rstrip("0"))  # noqa: UP031 - hot path
 
 
 class MetadataMatcher:
@@ -105,7 +105,7 @@ class CloudEvent:
     other form is derived on first use.
     """
 
-    __slots__ = ("_head", "_headers", "body", "url")
+    __slots__ = ("_head", "_headers", "body", "url", "wire")
 
     def __init__(
         self,
@@ -120,6 +120,8 @@ class CloudEvent:
         self.body = body
         self._headers = headers
         self._head = head
+        self.wire = b""
+        """The whole HTTP request, when the sender encoded it ahead (see ``RawHttpSender``)."""
 
     @property
     def headers(self) -> Mapping[str, str]:

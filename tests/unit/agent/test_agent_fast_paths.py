@@ -115,3 +115,48 @@ async def test_logged_events_carry_their_headers_pre_encoded() -> None:
     plain = sender.events[0]
     without_head = CloudEvent(plain.url, plain.headers, plain.body)
     assert raw._request(plain) == raw._request(without_head)
+
+
+def test_new_event_ids_are_distinct_version_4_uuids() -> None:
+    import uuid
+
+    from minikn.activator.agent.logger import _new_id
+
+    ids = [_new_id() for _ in range(2000)]
+    assert len(set(ids)) == len(ids)
+    for text in ids:
+        parsed = uuid.UUID(text)
+        assert str(parsed) == text  # canonical form: lower-case, hyphenated
+        assert parsed.version == 4
+        assert parsed.variant == uuid.RFC_4122
+
+
+def test_encoded_event_is_the_request_the_sender_would_write() -> None:
+    raw = RawHttpSender("http://sink:8080/events?x=1")
+    event = CloudEvent("http://sink:8080/events?x=1", {"Ce-Id": "1", "Ce-Type": "t"}, b"{}")
+    expected = raw._request(event)
+    assert expected.startswith(b"POST /events?x=1 HTTP/1.1\r\nHost: sink:8080\r\nCe-Id: 1\r\n")
+    assert raw.encode(event) is event
+    assert event.wire == expected
+    assert raw._request(event) == expected
+
+
+def test_identical_pipelined_answers_are_counted_without_parsing_each() -> None:
+    from minikn.activator.agent.wire import _Responses
+
+    answer = b"HTTP/1.1 202 Accepted\r\ncontent-length: 0\r\n\r\n"
+    other = b"HTTP/1.1 500 Oops\r\ncontent-length: 2\r\n\r\nno"
+    responses = _Responses(None)  # type: ignore[arg-type]  # nothing is read: all is buffered
+    responses._buf = answer * 5
+    assert responses.repeats(5) is None  # nothing remembered yet
+    assert responses.ready() == (202, True)
+    assert responses.repeats(3) is None  # four left: more than asked for
+    assert responses.repeats(4) == ((202, True), 4)
+    assert responses.repeats(4) is None  # all taken
+    responses._buf, responses._pos = answer + other + answer, 0
+    assert responses.repeats(3) is None  # not all alike: one by one
+    assert [responses.ready(), responses.ready(), responses.ready()] == [
+        (202, True),
+        (500, True),
+        (202, True),
+    ]
