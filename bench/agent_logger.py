@@ -1,7 +1,7 @@
 """Payload-logger benchmark: latency added per request with ``logger: {mode: all}`` against no
 logger, same run, at concurrency 10 (goal: under 5 %).
 
-    python bench/agent_logger.py [--via direct|activator|router] [--requests 4000] [--runs 3]
+    python bench/agent_logger.py [--via router|activator|direct] [--requests 4000] [--runs 3]
 
 The replica (``--cost-ms`` per request, concurrent) and the CloudEvents sink (answers 202) are
 separate processes on loopback. ``--via direct`` calls the agent chain itself (``Agent.handle``
@@ -338,7 +338,7 @@ def _main_router(args: argparse.Namespace, replica_url: str, sink_url: str) -> N
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--via", choices=("direct", "activator", "router"), default="direct")
+    parser.add_argument("--via", choices=("direct", "activator", "router"), default="router")
     parser.add_argument("--requests", type=int, default=4000)
     parser.add_argument("--concurrency", type=int, default=10)
     parser.add_argument("--runs", type=int, default=3)

@@ -63,14 +63,14 @@ class _Revision:
         self.spec = spec
         self.throttler = throttler
         self.account = account
-        self.pool = activator.pool
-        self.deadlines = activator.deadlines
-        self.now = activator.clock.monotonic
+        self.pool = activator._pool
+        self.deadlines = activator._deadlines
+        self.now = activator._clock.monotonic
         self.handler: Handler | None = None
         self.rewrites: tuple[Rewrite, ...] | None = None
         """The chain's layers when all are :class:`Rewrite` (the fast path may apply them)."""
-        self.terminal: Handler = partial(activator.forward, self)
-        self.requests = activator.metrics.requests.series(
+        self.terminal: Handler = partial(activator._forward, self)
+        self.requests = activator._metrics.requests.series(
             spec.namespace, spec.isvc, spec.component, spec.name
         )
         self.head_block = (
@@ -81,8 +81,8 @@ class _Revision:
     def retry(
         self, request: ProxyRequest, sink: ResponseSink, avoid: Tracker, started: float
     ) -> Coroutine[Any, Any, None]:
-        handler = partial(self.activator.forward, self, avoid=avoid)
-        return self.activator.answering(self, request, sink, handler, started)
+        handler = partial(self.activator._forward, self, avoid=avoid)
+        return self.activator._answering(self, request, sink, handler, started)
 
 
 class _Deadline:
@@ -123,15 +123,15 @@ class Activator:
         rng: random.Random | None = None,
     ) -> None:
         self._config = settings.minikn.activator
-        self.clock = clock
+        self._clock = clock
         self._stats = stats
         self._poker = poker
-        self.metrics = metrics
+        self._metrics = metrics
         self._middlewares = tuple(middlewares)
         self._rng = rng if rng is not None else random.Random()
         self._revisions: dict[str, _Revision] = {}
-        self.pool = UpstreamPool()
-        self.deadlines = Deadlines()
+        self._pool = UpstreamPool()
+        self._deadlines = Deadlines()
         self._reporter: asyncio.Task[None] | None = None
 
     # Control plane ----------------------------------------------------------------------------
@@ -147,7 +147,7 @@ class Activator:
                 poke=lambda: self._poker.poke(spec.name),
                 rng=self._rng,
             )
-            rev = _Revision(self, spec, throttler, ConcurrencyAccount(self.clock.monotonic()))
+            rev = _Revision(self, spec, throttler, ConcurrencyAccount(self._clock.monotonic()))
             self._revisions[spec.name] = rev
         else:
             rev.spec = spec
@@ -166,7 +166,7 @@ class Activator:
         rev = self._revisions.pop(revision, None)
         if rev is not None:
             rev.throttler.close(f"revision {revision} was removed")
-            self.metrics.buffered.labels(rev.spec.namespace, rev.spec.isvc, revision).set(0)
+            self._metrics.buffered.labels(rev.spec.namespace, rev.spec.isvc, revision).set(0)
 
     def set_endpoints(self, revision: str, endpoints: Sequence[Endpoint]) -> None:
         rev = self._revisions.get(revision)
@@ -176,7 +176,7 @@ class Activator:
         before = {t.endpoint for t in rev.throttler.trackers}
         rev.throttler.set_endpoints(endpoints)
         for gone in before - set(endpoints):
-            self.pool.forget(gone)
+            self._pool.forget(gone)
         log.debug("revision %s: %d ready replicas", revision, len(endpoints))
 
     def revision_failed(self, revision: str, reason: str, message: str) -> None:
@@ -211,12 +211,12 @@ class Activator:
             self._reporter = None
         for name in list(self._revisions):
             self.remove_revision(name)
-        self.deadlines.close()
-        self.pool.close()
+        self._deadlines.close()
+        self._pool.close()
 
     async def _report_loop(self) -> None:
         while True:
-            await self.clock.sleep(_REPORT_PERIOD)
+            await self._clock.sleep(_REPORT_PERIOD)
             try:
                 self.report()
             except Exception:
@@ -224,11 +224,11 @@ class Activator:
 
     def report(self) -> None:
         """Close every revision's 1 s bucket and send it to the stats sink."""
-        now = self.clock.monotonic()
+        now = self._clock.monotonic()
         for name, rev in list(self._revisions.items()):
             bucket = rev.account.close(now)
             spec = rev.spec
-            self.metrics.buffered.labels(spec.namespace, spec.isvc, name).set(
+            self._metrics.buffered.labels(spec.namespace, spec.isvc, name).set(
                 rev.throttler.buffered
             )
             self._stats.record(RevisionStats(name, bucket.end, bucket.concurrency, bucket.rps))
@@ -248,7 +248,7 @@ class Activator:
         rev = self._revisions.get(revision)
         if rev is None or rev.handler is None:
             raise NotFound(f"revision {revision} not found")
-        started = self.clock.monotonic()
+        started = self._clock.monotonic()
         rev.account.arrive(started)
         handler = rev.handler
         rewrites = rev.rewrites
@@ -265,7 +265,7 @@ class Activator:
                 exchange = self._fast(rev, request, sink, settle, started)
                 if exchange is not None:
                     return exchange
-        return self.answering(rev, request, sink, handler, started)
+        return self._answering(rev, request, sink, handler, started)
 
     def _fast(
         self,
@@ -279,7 +279,7 @@ class Activator:
         tracker = rev.throttler.try_acquire()
         if tracker is None:
             return None
-        conn = self.pool.idle(tracker.endpoint)
+        conn = self._pool.idle(tracker.endpoint)
         transport = conn.transport if conn is not None else None
         if conn is None or transport is None:
             rev.throttler.release(tracker)
@@ -289,7 +289,7 @@ class Activator:
             try:
                 data = _request_head(rev, request) + body.read_nowait()
             except MiniknError:  # the body outgrew the limit: the coroutine path answers it
-                self.pool.release(conn)
+                self._pool.release(conn)
                 rev.throttler.release(tracker)
                 return None
         else:
@@ -305,11 +305,11 @@ class Activator:
         rev = self._revisions.get(revision)
         if rev is None or rev.handler is None:
             raise NotFound(f"revision {revision} not found")
-        started = self.clock.monotonic()
+        started = self._clock.monotonic()
         rev.account.arrive(started)
         await self._run(rev, request, sink, rev.handler, started)
 
-    async def answering(
+    async def _answering(
         self,
         rev: _Revision,
         request: ProxyRequest,
@@ -333,7 +333,7 @@ class Activator:
         """Run ``handler`` under the revision's timeout (504 "activator request timeout",
         buffered time included, until the response head arrives); the request was counted in."""
         code = 499  # the client went away (or the platform stops) before an answer
-        deadline = _Deadline(self.deadlines, rev.spec.timeout_seconds)
+        deadline = _Deadline(self._deadlines, rev.spec.timeout_seconds)
         request.extra["deadline"] = deadline
         try:
             try:
@@ -352,7 +352,7 @@ class Activator:
         except MiniknError as exc:
             code = http_status(exc)
             if exc.reason == "BufferFull":
-                self.metrics.buffer_rejections.labels(
+                self._metrics.buffer_rejections.labels(
                     rev.spec.namespace, rev.spec.isvc, rev.spec.name
                 ).inc()
             raise
@@ -375,7 +375,7 @@ class Activator:
             rev.throttler.abandon(waiter)
             raise
 
-    async def forward(
+    async def _forward(
         self,
         rev: _Revision,
         request: ProxyRequest,
@@ -392,10 +392,10 @@ class Activator:
             request.extra["replica"] = tracker.endpoint.replica_id  # for the trace hop record
             conn = None
             try:
-                conn = self.pool.idle(tracker.endpoint)
+                conn = self._pool.idle(tracker.endpoint)
                 reused = conn is not None
                 if conn is None:
-                    conn = await self.pool.connect(tracker.endpoint)
+                    conn = await self._pool.connect(tracker.endpoint)
                 await send(conn, head, request, sink, reused=reused, on_head=on_head)
                 return
             except NeverReached as exc:
@@ -409,7 +409,7 @@ class Activator:
                 avoid = tracker
             finally:
                 if conn is not None:
-                    self.pool.release(conn)
+                    self._pool.release(conn)
                 rev.throttler.release(tracker)
         raise BadGateway(f"revision {rev.spec.name}: no replica could be reached")
 
