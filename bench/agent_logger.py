@@ -133,8 +133,9 @@ def _activator_call(act: Activator, revision: str) -> Call:
     return call
 
 
-async def _main(args: argparse.Namespace, replica_url: str, sink_url: str) -> None:
-    spec = RevisionSpec(
+def _logged_spec(sink_url: str) -> RevisionSpec:
+    """The revision under test: ISVC ``m``, logging everything to ``sink_url``."""
+    return RevisionSpec(
         name="m-predictor-00001",
         isvc="m",
         component="predictor",
@@ -142,6 +143,10 @@ async def _main(args: argparse.Namespace, replica_url: str, sink_url: str) -> No
         container=ContainerSpec(),
         logger=LoggerSpec(url=sink_url, mode="all", metadata_headers=("X-User",)),
     )
+
+
+async def _main(args: argparse.Namespace, replica_url: str, sink_url: str) -> None:
+    spec = _logged_spec(sink_url)
     metrics = Metrics()
     clock = SystemClock()
     headers = {"Content-Type": "application/json", "X-User": "bench"}
@@ -242,16 +247,10 @@ def _serve_router(port: int, replica_port: int, sink_url: str, counts: str) -> N
 
     async def main() -> tuple[float, float]:
         settings, clock, metrics = Settings(), SystemClock(), Metrics()
-        logged = RevisionSpec(
-            name="m-predictor-00001",
-            isvc="m",
-            component="predictor",
-            generation=1,
-            container=ContainerSpec(),
-            logger=LoggerSpec(url=sink_url, mode="all", metadata_headers=("X-User",)),
+        logged = _logged_spec(sink_url)
+        plain = logged.model_copy(
+            update={"name": "plain-predictor-00001", "isvc": "plain", "logger": None}
         )
-        plain = logged.model_copy(update={"name": "plain-predictor-00001", "isvc": "plain"})
-        plain = plain.model_copy(update={"logger": None})
         activator = Activator(
             settings,
             clock=clock,

@@ -245,12 +245,7 @@ class Activator:
         coroutine that serves it. Either way errors are answered on ``sink``, except an unknown
         revision, raised here (NotFound) before anything is counted.
         """
-        rev = self._revisions.get(revision)
-        if rev is None or rev.handler is None:
-            raise NotFound(f"revision {revision} not found")
-        started = self._clock.monotonic()
-        rev.account.arrive(started)
-        handler = rev.handler
+        rev, handler, started = self._arrive(revision)
         rewrites = rev.rewrites
         body = request.body
         if rewrites is not None and (body is None or body.complete):
@@ -302,12 +297,17 @@ class Activator:
 
     async def handle(self, revision: str, request: ProxyRequest, sink: ResponseSink) -> None:
         """Serve ``request`` with ``revision``; errors before the response head are raised."""
+        rev, handler, started = self._arrive(revision)
+        await self._run(rev, request, sink, handler, started)
+
+    def _arrive(self, revision: str) -> tuple[_Revision, Handler, float]:
+        """Count a request in (Knative's concurrency includes what the activator holds)."""
         rev = self._revisions.get(revision)
         if rev is None or rev.handler is None:
             raise NotFound(f"revision {revision} not found")
         started = self._clock.monotonic()
         rev.account.arrive(started)
-        await self._run(rev, request, sink, rev.handler, started)
+        return rev, rev.handler, started
 
     async def _answering(
         self,

@@ -70,9 +70,9 @@ done in bursts by a sender while requests wait)."""
 class _Backlog:
     """Events waiting for a sender: a bounded FIFO the request path appends to without waiting.
 
-    What ``asyncio.Queue`` does for this use, at a third of its cost per event (this runs twice per
-    logged request): idle senders share one wake-up future; ``settle`` counts events a sender has
-    finished with, and ``drained`` is set while none is queued or in a sender's hands.
+    What ``asyncio.Queue`` does for this use, for a fraction of its work per event (this runs
+    twice per logged request): idle senders share one wake-up future; ``settle`` counts events a
+    sender has finished with, and ``drained`` is set while none is queued or in a sender's hands.
     """
 
     __slots__ = ("_items", "_maxsize", "_unsettled", "_wake", "drained")
