@@ -63,7 +63,7 @@ class ModelServer:
         app = web.Application(client_max_size=256 * 2**20)
         app.router.add_get("/", self._live_v1)
         app.router.add_get("/v1/models", self._list)
-        app.router.add_get("/v1/models/{name}", self._v1_ready)
+        app.router.add_get("/v1/models/{name}", self._model_ready)
         app.router.add_post("/v1/models/{tail}", self._v1_verb)
         app.router.add_get("/metrics", self._metrics)
         app.router.add_get("/v2", self._v2_metadata)
@@ -149,14 +149,6 @@ class ModelServer:
     async def _list(self, _request: web.Request) -> web.Response:
         return _json({"models": list(self.models)})
 
-    async def _v1_ready(self, request: web.Request) -> web.Response:
-        name = request.match_info["name"]
-        try:
-            self._pipeline(name)
-        except Exception as exc:
-            return _error(exc)
-        return _json({"name": name, "ready": True})
-
     async def _v1_verb(self, request: web.Request) -> web.Response:
         name, _, verb = request.match_info["tail"].rpartition(":")
         if verb not in ("predict", "explain") or not name:
@@ -215,6 +207,8 @@ class ModelServer:
             return _error(exc)
 
     async def _model_ready(self, request: web.Request) -> web.Response:
+        """V1 ``GET /v1/models/{name}`` and V2 ``GET /v2/models/{name}/ready``: KServe answers
+        both with ``{"name", "ready"}``."""
         name = request.match_info["name"]
         try:
             self._pipeline(name)

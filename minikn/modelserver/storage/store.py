@@ -18,6 +18,7 @@ import hashlib
 import logging
 import shutil
 import tempfile
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from urllib.parse import urlparse
 
@@ -102,29 +103,31 @@ class ModelStore:
 
     async def _fetch_http(self, uri: str) -> Path:
         validators = await http_validators(uri)
-        key = cache_key(uri, *validators)
-        cached = self._cached(key)
-        if cached is not None:
-            log.info("storage: %s served from cache %s", uri, key)
-            return cached
-        staging = await asyncio.to_thread(self._staging)
-        try:
-            await http_download(uri, staging)
-            return await asyncio.to_thread(self._commit, staging, key)
-        finally:
-            await asyncio.to_thread(shutil.rmtree, staging, True)
+        return await self._fetch_once(
+            uri, cache_key(uri, *validators), lambda staging: http_download(uri, staging)
+        )
 
     async def _fetch_s3(self, uri: str) -> Path:
         client, bucket, prefix, objects = await asyncio.to_thread(s3_listing, uri, self.config)
         validators = [f"{o.key}:{o.etag}:{o.size}" for o in sorted(objects, key=lambda o: o.key)]
-        key = cache_key(uri, *validators)
+
+        async def download(staging: Path) -> None:
+            await asyncio.to_thread(s3_download, client, bucket, prefix, objects, staging)
+
+        return await self._fetch_once(uri, cache_key(uri, *validators), download)
+
+    async def _fetch_once(
+        self, uri: str, key: str, download: Callable[[Path], Awaitable[None]]
+    ) -> Path:
+        """The cached copy under ``key``, else ``download`` into a staging directory committed
+        under ``key`` (a partial download is never used)."""
         cached = self._cached(key)
         if cached is not None:
             log.info("storage: %s served from cache %s", uri, key)
             return cached
         staging = await asyncio.to_thread(self._staging)
         try:
-            await asyncio.to_thread(s3_download, client, bucket, prefix, objects, staging)
+            await download(staging)
             return await asyncio.to_thread(self._commit, staging, key)
         finally:
             await asyncio.to_thread(shutil.rmtree, staging, True)
