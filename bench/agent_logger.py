@@ -46,7 +46,7 @@ from minikn.activator.agent import (
 )
 from minikn.config import Settings
 from minikn.core.clock import SystemClock
-from minikn.core.endpoints import Endpoint, RevisionStats
+from minikn.core.endpoints import DiscardStats, Endpoint
 from minikn.core.metrics import Metrics
 from minikn.core.revision import ContainerSpec, LoggerSpec, RevisionSpec
 
@@ -108,14 +108,6 @@ async def _run(
 
 def _sample(metrics: Metrics, name: str) -> float:
     return metrics.registry.get_sample_value(name, LABELS) or 0.0
-
-
-class _Quiet:
-    def record(self, stats: RevisionStats) -> None:
-        pass
-
-    def poke(self, revision: str) -> None:
-        pass
 
 
 def _activator_call(act: Activator, revision: str) -> Call:
@@ -185,8 +177,8 @@ async def _main(args: argparse.Namespace, replica_url: str, sink_url: str) -> No
                 act = Activator(
                     Settings(),
                     clock=clock,
-                    stats=_Quiet(),
-                    poker=_Quiet(),
+                    stats=DiscardStats(),
+                    poker=DiscardStats(),
                     metrics=metrics,
                     middlewares=middlewares,
                 )
@@ -254,8 +246,8 @@ def _serve_router(port: int, replica_port: int, sink_url: str, counts: str) -> N
         activator = Activator(
             settings,
             clock=clock,
-            stats=_Quiet(),
-            poker=_Quiet(),
+            stats=DiscardStats(),
+            poker=DiscardStats(),
             metrics=metrics,
             middlewares=[trace_middleware, AgentMiddleware(metrics=metrics, clock=clock)],
         )

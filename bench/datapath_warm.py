@@ -86,21 +86,14 @@ def serve_minikn(port: int, upstream_port: int) -> None:
     from minikn.activator.agent import AgentMiddleware, trace_middleware
     from minikn.config import Settings
     from minikn.core.clock import SystemClock
-    from minikn.core.endpoints import Endpoint, RevisionStats
+    from minikn.core.endpoints import DiscardStats, Endpoint
     from minikn.core.metrics import Metrics
     from minikn.core.revision import ContainerSpec, RevisionSpec
     from minikn.core.routes import ComponentRoute, IsvcRoute, RouteTable, TrafficTarget
     from minikn.router import Router
 
-    class _Sink:
-        def record(self, stats: RevisionStats) -> None:
-            pass
-
-        def poke(self, revision: str) -> None:
-            pass
-
     async def main() -> None:
-        settings, clock, metrics, sink = Settings(), SystemClock(), Metrics(), _Sink()
+        settings, clock, metrics, sink = Settings(), SystemClock(), Metrics(), DiscardStats()
         spec = RevisionSpec(
             name="hello-predictor-00001",
             isvc="hello",

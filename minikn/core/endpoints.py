@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Protocol
 
-__all__ = ["Endpoint", "RevisionStats", "ScalePoker", "StatsSink"]
+__all__ = ["DiscardStats", "Endpoint", "RevisionStats", "ScalePoker", "StatsSink"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,3 +40,14 @@ class ScalePoker(Protocol):
     """Knative's Poke: a request arrived for a revision with no capacity; decide now."""
 
     def poke(self, revision: str) -> None: ...
+
+
+class DiscardStats:
+    """A :class:`StatsSink` and :class:`ScalePoker` that ignores everything: for a data path
+    run without an autoscaler (benchmarks, tests of the activator alone)."""
+
+    def record(self, stats: RevisionStats) -> None:
+        pass
+
+    def poke(self, revision: str) -> None:
+        pass

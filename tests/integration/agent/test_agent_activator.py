@@ -17,7 +17,7 @@ from minikn.activator.agent.middleware import AgentMiddleware, trace_middleware
 from minikn.activator.agent.trace import parse_traceparent
 from minikn.config import Settings
 from minikn.core.clock import SystemClock
-from minikn.core.endpoints import Endpoint, RevisionStats
+from minikn.core.endpoints import DiscardStats, Endpoint
 from minikn.core.metrics import Metrics
 from minikn.core.revision import BatcherSpec, ContainerSpec, LoggerSpec, RevisionSpec
 
@@ -33,14 +33,6 @@ class Servers:
     traceparents: list[str | None] = field(default_factory=list)
     events: list[tuple[str, bytes]] = field(default_factory=list)
     event_arrived: asyncio.Event = field(default_factory=asyncio.Event)
-
-
-class _Quiet:
-    def record(self, stats: RevisionStats) -> None:
-        pass
-
-    def poke(self, revision: str) -> None:
-        pass
 
 
 @pytest.fixture
@@ -109,8 +101,8 @@ async def test_activator_with_agent_middlewares_batches_logs_and_traces(
     act = Activator(
         Settings(),
         clock=SystemClock(),
-        stats=_Quiet(),
-        poker=_Quiet(),
+        stats=DiscardStats(),
+        poker=DiscardStats(),
         metrics=metrics,
         middlewares=[trace_middleware, agents],
     )
@@ -157,8 +149,8 @@ async def test_logger_only_revision_streams_the_answer_and_logs_both_events(
     act = Activator(
         Settings(),
         clock=SystemClock(),
-        stats=_Quiet(),
-        poker=_Quiet(),
+        stats=DiscardStats(),
+        poker=DiscardStats(),
         metrics=metrics,
         middlewares=[agents],
     )
