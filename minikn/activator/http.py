@@ -11,9 +11,8 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
-from http import HTTPStatus
 from typing import Protocol
 
 from minikn.core.errors import MiniknError, PayloadTooLarge, http_status
@@ -27,6 +26,7 @@ __all__ = [
     "ResponseSink",
     "Rewrite",
     "answer_error",
+    "send_error",
 ]
 
 log = logging.getLogger("minikn.activator")
@@ -234,9 +234,6 @@ class Rewrite:
         return self.inner(request, out)
 
 
-_REASONS = {s.value: s.phrase.encode() for s in HTTPStatus}
-
-
 def answer_error(sink: ResponseSink, exc: MiniknError) -> None:
     """Answer ``exc`` as ``{"error": message}`` with its HTTP status (and ``Retry-After`` when it
     has one); a response already started is cut instead."""
@@ -244,13 +241,18 @@ def answer_error(sink: ResponseSink, exc: MiniknError) -> None:
         log.info("%s after the response started; cutting the connection", exc)
         sink.abort()
         return
-    status = http_status(exc)
-    body = json.dumps({"error": exc.message}).encode()
-    headers = [(b"content-type", b"application/json")]
     retry_after = getattr(exc, "retry_after", None)
-    if isinstance(retry_after, int):
-        headers.append((b"retry-after", b"%d" % retry_after))
-    headers.append((b"content-length", b"%d" % len(body)))
-    sink.start(status, _REASONS.get(status, b"Unknown"), headers, len(body))
+    extra = [(b"retry-after", b"%d" % retry_after)] if isinstance(retry_after, int) else []
+    send_error(sink, http_status(exc), exc.message, extra)
+
+
+def send_error(
+    sink: ResponseSink, status: int, message: str, headers: Sequence[tuple[bytes, bytes]] = ()
+) -> None:
+    """Answer ``status`` with a ``{"error": message}`` JSON body (plus ``headers``)."""
+    body = json.dumps({"error": message}).encode()
+    all_headers = [(b"content-type", b"application/json"), *headers]
+    all_headers.append((b"content-length", b"%d" % len(body)))
+    sink.start(status, b"", all_headers, len(body))  # the client sink writes the phrase
     sink.write(body)
     sink.end()

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import asyncio
 import inspect
-import json
 import logging
 from collections import deque
 from collections.abc import Callable, Coroutine
@@ -23,7 +22,7 @@ from typing import Any, Protocol, cast
 
 import httptools
 
-from minikn.activator.http import BodyStream
+from minikn.activator.http import BodyStream, send_error
 
 __all__ = ["ClientConnection", "InFlight", "IncomingRequest", "Pending"]
 
@@ -221,7 +220,7 @@ class ClientConnection(asyncio.Protocol):
 
     def _internal_error(self) -> None:
         if self._status == 0:
-            self.send_error(500, "internal error")
+            send_error(self, 500, "internal error")
         else:
             self.abort()
 
@@ -242,7 +241,7 @@ class ClientConnection(asyncio.Protocol):
     def _reject(self, status: int, message: str) -> None:
         if self._current is None and not self._queue and self.transport is not None:
             self._keep_alive = False
-            self.send_error(status, message)
+            send_error(self, status, message)
         self.abort()
 
     # ResponseSink ---------------------------------------------------------------------------------
@@ -311,18 +310,6 @@ class ClientConnection(asyncio.Protocol):
         self._producer = producer
         if producer is not None and self._write_paused:
             producer.pause_reading()
-
-    def send_error(
-        self, status: int, message: str, headers: list[tuple[bytes, bytes]] | None = None
-    ) -> None:
-        """Answer with a ``{"error": ...}`` JSON body."""
-        body = json.dumps({"error": message}).encode()
-        all_headers = [(b"content-type", b"application/json")]
-        all_headers.extend(headers or ())
-        all_headers.append((b"content-length", str(len(body)).encode()))
-        self.start(status, b"", all_headers, len(body))
-        self.write(body)
-        self.end()
 
     @property
     def busy(self) -> bool:

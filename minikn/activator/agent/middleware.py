@@ -39,7 +39,6 @@ __all__ = ["AgentMiddleware", "TraceMiddleware", "trace_middleware"]
 
 log = logging.getLogger("minikn.activator.agent")
 
-_FRAMING = frozenset({"content-length", "transfer-encoding"})
 _TRACE = (b"traceparent", b"tracestate")
 
 
@@ -219,6 +218,7 @@ def _wrap_logger(logger: PayloadLogger, inner: Handler) -> Handler:
 
 
 _FRAMING = frozenset({"content-length", "transfer-encoding", "connection", "keep-alive"})
+"""Headers of an agent answer the client sink frames itself (the answer is whole)."""
 
 
 def _wrap_buffered(agent: Agent, inner: Handler) -> Handler:
