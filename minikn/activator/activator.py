@@ -78,6 +78,11 @@ class _Revision:
             b"k-proxy-request: activator\r\n" % (spec.name.encode(), spec.namespace.encode())
         )
 
+    def finished(self, started: float, code: int) -> None:
+        ended = self.now()
+        self.account.leave(ended)
+        self.requests.observe(code, ended - started)
+
     def retry(
         self, request: ProxyRequest, sink: ResponseSink, avoid: Tracker, started: float
     ) -> Coroutine[Any, Any, None]:
@@ -357,13 +362,7 @@ class Activator:
                 ).inc()
             raise
         finally:
-            self._finished(rev, started, code)
-
-    @staticmethod
-    def _finished(rev: _Revision, started: float, code: int) -> None:
-        ended = rev.now()
-        rev.account.leave(ended)
-        rev.requests.observe(code, ended - started)
+            rev.finished(started, code)
 
     @staticmethod
     async def _wait(rev: _Revision) -> Tracker:

@@ -18,14 +18,12 @@ import logging
 from collections.abc import Callable, Coroutine
 from typing import Any, Protocol
 
-from minikn.activator.accounting import ConcurrencyAccount
 from minikn.activator.balance import Tracker
 from minikn.activator.deadlines import Deadlines
 from minikn.activator.http import ProxyRequest, ResponseSink, answer_error
 from minikn.activator.throttler import Throttler
 from minikn.activator.upstream import UpstreamConnection, UpstreamPool, replayable
 from minikn.core.errors import GatewayTimeout, MiniknError, http_status
-from minikn.core.request_metrics import RequestSeries
 
 __all__ = ["Exchange", "Lane", "Settle"]
 
@@ -39,11 +37,12 @@ class Lane(Protocol):
     """What an exchange works with: its revision's parts in the activator."""
 
     throttler: Throttler
-    account: ConcurrencyAccount
-    requests: RequestSeries
     pool: UpstreamPool
     deadlines: Deadlines
-    now: Callable[[], float]
+
+    def finished(self, started: float, code: int) -> None:
+        """The request that arrived at ``started`` is over with ``code`` (accounting, metrics)."""
+        ...
 
     def retry(
         self, request: ProxyRequest, sink: ResponseSink, avoid: Tracker, started: float
@@ -153,6 +152,4 @@ class Exchange:
         lane.throttler.release(self._tracker)
 
     def _finish(self, lane: Lane, code: int) -> None:
-        ended = lane.now()
-        lane.account.leave(ended)
-        lane.requests.observe(code, ended - self._started)
+        lane.finished(self._started, code)
