@@ -101,16 +101,20 @@ class RevisionEngine:
         self.panic_window.record(t, value)
 
     def wants_poke(self, now: float) -> bool:
-        """Knative's Poke: decide at once when the latest desired scale is 0 (or unknown).
+        """Knative's Poke: decide at once when the latest desired scale is 0 (or unknown). A query:
+        it changes nothing (see :meth:`note_poke`)."""
+        return not self.spec.is_hpa and self.desired <= 0
 
-        The activator's first request for a revision reports concurrency 1 immediately; if nothing
-        was recorded for this second yet, that sample is recorded here.
+    def note_poke(self, now: float) -> None:
+        """A request waits for this revision: when the panic window holds no demand yet, record
+        the waiting request as one (the activator's first stat of it may not have arrived), so
+        the decision made on the poke scales from zero.
+
+        Decided by bucket presence, not ``average(now) == 0.0``: the average of an emptied window
+        can read -1e-06 (a float residue), which made the poke decide 0 replicas.
         """
-        if self.spec.is_hpa or self.desired > 0:
-            return False
-        if self.panic_window.average(now) == 0.0:
+        if not self.panic_window.has_signal(now):
             self.record(now, concurrency=1.0, rps=1.0)
-        return True
 
     def evaluate(self, now: float, *, ready: int, usage: ResourceUsage | None = None) -> Evaluation:
         """Decide and reconcile at ``now`` with ``ready`` replicas."""

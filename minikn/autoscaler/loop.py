@@ -34,14 +34,15 @@ log = logging.getLogger("minikn.autoscaler")
 
 _GAUGES = (
     "desired_pods",
-    "actual_pods",
     "target_concurrency",
     "stable_concurrency",
     "panic_concurrency",
     "panic_mode",
     "excess_burst_capacity",
 )
-"""Metrics attributes set per revision (pending_pods is the replica manager's)."""
+"""Metrics attributes set per revision on each decision."""
+_COUNTS = ("actual_pods", "pending_pods")
+"""Replica counts, also set as readiness changes (:meth:`Autoscaler.replicas_changed`)."""
 
 
 class Scaler(Protocol):
@@ -84,6 +85,8 @@ class _Entry:
     labels: tuple[str, str, str]
     gauges: tuple[Gauge, ...] = ()
     """The labelled children, in _GAUGES order (looked up once: labels() is costly)."""
+    counts: tuple[Gauge, ...] = ()
+    """The labelled children of _COUNTS."""
 
 
 class Autoscaler:
@@ -132,7 +135,9 @@ class Autoscaler:
         engine = RevisionEngine(ss, now=now, reachable=routable, ready=ready)
         labels = (spec.namespace, spec.isvc, spec.name)
         children = tuple(getattr(self._metrics, g).labels(*labels) for g in _GAUGES)
-        self._entries[spec.name] = _Entry(engine, labels, children)
+        counts = tuple(getattr(self._metrics, g).labels(*labels) for g in _COUNTS)
+        entry = _Entry(engine, labels, children, counts)
+        self._entries[spec.name] = entry
         replicas = max(engine.applied, ready)
         engine.kpa = engine.kpa._replace(applied=replicas)  # adopted replicas stay (restart)
         log.info(
@@ -140,6 +145,7 @@ class Autoscaler:
             spec.name, replicas, ss.autoscaler_class, ss.metric, ss.target_value, routable,
         )  # fmt: skip
         self._scaler.set_desired(spec.name, replicas)
+        self._counts(entry, spec.name, ready)
         if replicas == 0 and ss.initial_scale == 0:
             # Knative: with allow-zero-initial-scale a revision that starts at zero is Ready
             # without a pod (its scale target is reached); the route may then send it traffic,
@@ -151,7 +157,7 @@ class Autoscaler:
         entry = self._entries.pop(revision, None)
         if entry is None:
             return
-        for g in _GAUGES:
+        for g in (*_GAUGES, *_COUNTS):
             with contextlib.suppress(KeyError):
                 getattr(self._metrics, g).remove(*entry.labels)
 
@@ -173,7 +179,15 @@ class Autoscaler:
             return
         now = self._clock.monotonic()
         if entry.engine.wants_poke(now):
+            entry.engine.note_poke(now)
             self._evaluate(revision, entry, now)
+
+    def replicas_changed(self, revision: str) -> None:
+        """Readiness changed (the replica manager's ``endpoints_changed``): the ready and pending
+        gauges follow at once instead of at the next tick."""
+        entry = self._entries.get(revision)
+        if entry is not None:
+            self._counts(entry, revision, self._scaler.ready_count(revision))
 
     # -- status ----------------------------------------------------------------------------
 
@@ -270,6 +284,7 @@ class Autoscaler:
         if ev.recovered:
             self._listener.revision_recovered(name)
         self._gauges(entry, ev, ready)
+        self._counts(entry, name, ready)
 
     def _log(self, name: str, eng: RevisionEngine, ev: Evaluation, ready: int, before: int) -> None:
         d = ev.decision
@@ -287,11 +302,15 @@ class Autoscaler:
                 eng.spec.target_value, ready,
             )  # fmt: skip
 
+    def _counts(self, entry: _Entry, revision: str, ready: int) -> None:
+        actual, pending = entry.counts
+        actual.set(ready)
+        pending.set(self._pending(revision))
+
     def _gauges(self, entry: _Entry, ev: Evaluation, ready: int) -> None:
-        desired, actual, target, stable, panic, mode, ebc = entry.gauges
+        desired, target, stable, panic, mode, ebc = entry.gauges
         eng = entry.engine
         desired.set(eng.applied)
-        actual.set(ready)
         target.set(eng.spec.target_value)
         if ev.decision is not None:
             stable.set(ev.decision.stable)

@@ -221,6 +221,7 @@ def simulate(
         if ready == 0:
             res.cold_starts += 1
             if engine.wants_poke(now):
+                engine.note_poke(now)
                 evaluate(now)
         if busy < cap and not waiting:
             waits.append(0.0)

@@ -32,6 +32,7 @@ class MetricWindow(Protocol):
     def record(self, t: float, value: float) -> None: ...
     def average(self, now: float) -> float: ...
     def is_empty(self, now: float) -> bool: ...
+    def has_signal(self, now: float) -> bool: ...
 
 
 class LinearWindow:
@@ -91,6 +92,24 @@ class LinearWindow:
         """No write within the window (Knative's ``IsEmpty``: now - lastWrite > window)."""
         return self._last is None or math.floor(now) - self._last > self._n
 
+    def has_signal(self, now: float) -> bool:
+        """Some bucket the average at ``now`` covers holds a non-zero sample.
+
+        Exact, unlike ``average(now) > 0``: the running total of a window whose samples were all
+        evicted can keep a float residue (0.1 + 0.7 - 0.1 - 0.7 = -1.1e-16), which the floor
+        rounding turns into -1e-06. Knative decides "empty" by bucket presence too.
+        """
+        last, first = self._last, self._first
+        if last is None or first is None:
+            return False
+        n = self._n
+        d = max(0, math.floor(now) - last)
+        if d >= n:
+            return False
+        buckets = self._buckets
+        oldest = max(first, last - n + 1 + d)
+        return any(buckets[i % n] != 0.0 for i in range(oldest, last + 1))
+
     def average(self, now: float) -> float:
         last, first = self._last, self._first
         if last is None or first is None:
@@ -99,14 +118,20 @@ class LinearWindow:
         d = math.floor(now) - last
         span = last - first + 1
         if d <= 0:
-            return math.floor(self._total / min(span, n) * _PRECISION) / _PRECISION
+            return _floored(self._total / min(span, n))
         if d < n:
             ret = self._total
             buckets = self._buckets
             for i in range(last + 1, last + d + 1):
                 ret -= buckets[i % n]
-            return math.floor(ret / min(span, n - d) * _PRECISION) / _PRECISION
+            return _floored(ret / min(span, n - d))
         return 0.0
+
+
+def _floored(mean: float) -> float:
+    """``mean`` floored to 6 decimals; never below 0 (samples are >= 0, so a negative mean is the
+    running total's rounding residue: -2e-16 would floor to -1e-06)."""
+    return max(0.0, math.floor(mean * _PRECISION) / _PRECISION)
 
 
 def smoothing_coefficient(buckets: int) -> float:

@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 
 import pytest
 
+from minikn.autoscaler.engine import RevisionEngine
 from minikn.autoscaler.loop import Autoscaler
 from minikn.config.loader import Settings
 from minikn.core.clock import FakeClock
@@ -21,9 +22,15 @@ from minikn.core.usage import ResourceUsage
 REV = "iris-predictor-00001"
 
 
+@dataclass(frozen=True)
+class FakeStatus:
+    pending: int
+
+
 @dataclass
 class FakeScaler:
     ready: dict[str, int] = field(default_factory=dict)
+    pending: dict[str, int] = field(default_factory=dict)
     desired: dict[str, list[int]] = field(default_factory=dict)
     cpu: float = 0.0
 
@@ -36,6 +43,9 @@ class FakeScaler:
     def usage(self, revision: str) -> ResourceUsage:
         n = self.ready.get(revision, 0)
         return ResourceUsage(self.cpu, 0, n)
+
+    def status(self, revision: str) -> FakeStatus:
+        return FakeStatus(self.pending.get(revision, 0))
 
 
 def revision(annotations: dict[str, str] | None = None) -> RevisionSpec:
@@ -117,6 +127,54 @@ async def test_poke_at_zero_decides_immediately(rig: Rig) -> None:
     assert st is not None
     assert st.desired == 1
     assert st.reason.startswith("stable: ceil(0.016666/70)=1")
+
+
+async def test_the_first_poke_after_scale_to_zero_scales_to_one_despite_a_float_residue(
+    rig: Rig,
+) -> None:
+    # Issue 20: stats of 0.7 and 0.2 evicted by the scraped zeros leave the panic window's total
+    # at -5.6e-17; "average == 0.0" was false, the poke recorded nothing and decided 0.
+    rig.autoscaler.upsert(revision(), routable=False)
+    rig.scaler.ready[REV] = 1
+    start = rig.clock.monotonic()
+    rig.autoscaler.record(RevisionStats(REV, start, concurrency=0.7, rps=1.0))
+    rig.autoscaler.record(RevisionStats(REV, start + 1.0, concurrency=0.2, rps=1.0))
+    await rig.clock.advance(64.0)
+    assert rig.scaler.desired[REV][-1] == 0
+    rig.scaler.ready[REV] = 0
+    rig.autoscaler.poke(REV)  # no clock advance: must decide now
+    assert rig.scaler.desired[REV][-1] == 1
+
+
+def test_asking_whether_to_poke_records_nothing() -> None:
+    settings = Settings()
+    engine = RevisionEngine(
+        Autoscaler(
+            settings, clock=FakeClock(), scaler=FakeScaler(), listener=RecordingListener(),
+            metrics=Metrics(),
+        ).scaling_spec(revision({"autoscaling.knative.dev/initial-scale": "0"})),
+        now=10.0,
+    )  # fmt: skip
+    assert engine.wants_poke(10.0)
+    assert engine.wants_poke(10.0)
+    assert not engine.panic_window.has_signal(10.0)
+    engine.note_poke(10.0)
+    engine.note_poke(10.0)  # one waiting request is recorded once
+    assert engine.panic_window.average(10.0) == 1.0
+
+
+async def test_ready_and_pending_gauges_follow_readiness_between_ticks(rig: Rig) -> None:
+    rig.scaler.pending[REV] = 2
+    rig.autoscaler.upsert(revision({"autoscaling.knative.dev/initial-scale": "2"}), routable=True)
+    assert gauge(rig.metrics, "autoscaler_actual_pods") == 0
+    assert gauge(rig.metrics, "autoscaler_pending_pods") == 2
+    await rig.clock.advance(0.5)
+    rig.scaler.ready[REV], rig.scaler.pending[REV] = 1, 1
+    rig.autoscaler.replicas_changed(REV)  # endpoints_changed, 0.5 s before the next tick
+    assert gauge(rig.metrics, "autoscaler_actual_pods") == 1
+    assert gauge(rig.metrics, "autoscaler_pending_pods") == 1
+    rig.autoscaler.remove(REV)
+    assert gauge(rig.metrics, "autoscaler_pending_pods") is None
 
 
 async def test_a_stat_for_a_revision_at_zero_decides_immediately(rig: Rig) -> None:

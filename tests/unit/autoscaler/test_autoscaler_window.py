@@ -166,3 +166,35 @@ def test_knative_descending_record() -> None:
     for i in range(8, -1, -1):
         w.record(100.0 + i, 5)
     assert w.average(105.0) == 5.0
+
+
+def test_a_window_emptied_of_its_samples_reads_zero_and_no_signal_despite_the_float_residue() -> (
+    None
+):
+    # 0.7 + 0.2 - 0.7 - 0.2 leaves -5.6e-17 in the running total (issue 20's -2e-16 case); the
+    # floored mean of that was -1e-06, so "average == 0.0" said the window held demand.
+    w = LinearWindow(6)
+    w.record(100.0, 0.7)
+    w.record(101.0, 0.2)
+    w.record(106.0, 0.0)
+    w.record(107.0, 0.0)  # both samples evicted
+    for now in (107.0, 108.0, 112.0):
+        assert w.average(now) == 0.0
+        assert not w.has_signal(now)
+
+
+@pytest.mark.parametrize(
+    ("now", "signal"),
+    [
+        pytest.param(103.0, True, id="latest-second"),
+        pytest.param(105.5, True, id="stale-tail-keeps-the-sample"),
+        pytest.param(107.0, False, id="stale-tail-dropped-the-sample"),
+        pytest.param(120.0, False, id="a-window-later"),
+    ],
+)
+def test_has_signal_follows_the_buckets_the_average_covers(now: float, signal: bool) -> None:
+    w = LinearWindow(6)
+    w.record(101.0, 2.0)
+    w.record(103.0, 0.0)
+    assert w.has_signal(now) is signal
+    assert (w.average(now) > 0) is signal
