@@ -1,8 +1,16 @@
 """The control plane: apply/delete ISVCs, keep revisions, traffic and status, tell the data path.
 
 ``apply`` validates every document first and commits only when all are accepted, so a refused
-apply changes nothing. Replica reports (``revision_ready`` ...) recompute traffic at once; the
-state is persisted by an owned background task.
+apply changes nothing; an accepted one is published to the data plane before ``apply`` returns, and
+rolled back (store and data plane) if publishing fails, so it takes effect everywhere or nowhere.
+
+Publishing is level-triggered and never re-entrant: replica reports (``revision_ready`` ...)
+recompute status at once but only mark the published view stale; the listener then gets what
+should exist now, once, from the apply that is publishing or from the owned publisher task on a
+later loop turn. A report made from inside a listener call (the autoscaler reports a revision
+created at zero as ready from its upsert) therefore never calls back into the listener, and an
+apply of N revisions publishes a bounded number of times, not N. The state is persisted by an
+owned background task.
 """
 
 from __future__ import annotations
@@ -15,7 +23,7 @@ from typing import Any, Protocol
 
 from minikn.config import Settings
 from minikn.core.clock import Clock
-from minikn.core.errors import Conflict, InvalidInput, NotFound
+from minikn.core.errors import Conflict, InvalidInput, MiniknError, NotFound
 from minikn.core.events import Event, EventSink
 from minikn.core.revision import RevisionSpec
 from minikn.core.routes import RouteTable
@@ -35,10 +43,25 @@ from minikn.platform.store import StateStore
 from minikn.platform.validate import AnnotationValidator, ParsedIsvc, ParsedRuntime, parse_document
 from minikn.platform.views import isvc_resource, revision_rows
 
-__all__ = ["ApplyResult", "ControlPlaneListener", "Controller", "validate_documents"]
+__all__ = [
+    "ApplyResult",
+    "ApplyRolledBack",
+    "ControlPlaneListener",
+    "Controller",
+    "validate_documents",
+]
 # ApplyResult and validate_documents live in results.py; re-exported here for callers.
 
 log = logging.getLogger("minikn.platform.controller")
+
+_PUBLISH_ROUNDS = 3
+"""Publishes an apply makes at most before it returns. Reports made while publishing mark the
+view stale again; a revision created at zero is reported ready from the first round, so two
+rounds settle it. Anything still stale after this goes to the publisher task."""
+
+
+class ApplyRolledBack(MiniknError):
+    """The apply was valid and stored, but the data plane could not take it: undone (500)."""
 
 
 class ControlPlaneListener(Protocol):
@@ -74,6 +97,13 @@ class Controller:
         self._lock = asyncio.Lock()
         self._dirty = asyncio.Event()
         self._saver: asyncio.Task[None] | None = None
+        self._stale = True
+        """The listener's view is behind the state (set by every change, cleared by a publish)."""
+        self._publishing = False
+        self._wanted = asyncio.Event()
+        self._publisher: asyncio.Task[None] | None = None
+        self.publishes = 0
+        """Times the listener was told (revisions + routes count as one)."""
         self.status_extras: Callable[[str], dict[str, Any]] | None = None
         """Hook: per-revision extras (autoscaler, replicas) merged into GET responses."""
 
@@ -95,8 +125,13 @@ class Controller:
         )
         self._publish()
         self._saver = asyncio.create_task(self._persist_loop(), name="minikn.platform.persist")
+        self._publisher = asyncio.create_task(self._publish_loop(), name="minikn.platform.publish")
 
     async def close(self) -> None:
+        if self._publisher is not None:
+            self._publisher.cancel()
+            await asyncio.gather(self._publisher, return_exceptions=True)
+            self._publisher = None
         if self._saver is not None:
             self._saver.cancel()
             await asyncio.gather(self._saver, return_exceptions=True)
@@ -241,16 +276,40 @@ class Controller:
             for isvc in touched:
                 if isvc is not None:
                     refresh(isvc, ready=set(state.ready), failures=state.failures, now=now)
+            previous, previous_registry = self._state, self.registry
             await self._commit(state)
             self.registry = registry
+            self._stale = True
+            try:
+                self._publish()
+            except Exception as exc:
+                await self._roll_back(previous, previous_registry, exc)
             for r, isvc in zip(results, touched, strict=True):
                 if isvc is not None:
                     for rev in r.revisions:
                         self._emit(isvc, "RevisionCreated", f"created revision {rev}", revision=rev)
                     for reason, message in r.warnings:
                         self._emit(isvc, reason, message, warning=True)
-        self._publish()
         return results
+
+    async def _roll_back(
+        self, previous: PlaneState, registry: RuntimeRegistry, exc: Exception
+    ) -> None:
+        """Undo a stored apply the data plane refused: the old state, stored and published."""
+        log.error("apply could not be published; rolling it back", exc_info=exc)
+        await self._commit(previous)
+        self.registry = registry
+        self._stale = True
+        try:
+            self._publish()
+        except Exception:
+            log.exception("publishing the rolled-back state failed; the publisher will retry")
+            self._mark_stale()
+        raise ApplyRolledBack(
+            f"the apply was not applied (store and data plane are unchanged): publishing it "
+            f"to the data plane failed: {type(exc).__name__}: {exc}",
+            reason="ApplyRolledBack",
+        ) from exc
 
     async def delete(self, namespace: str, name: str) -> None:
         async with self._lock:
@@ -262,8 +321,9 @@ class Controller:
                 _forget(state, cs.revisions)
             await self._commit(state)
             self.events.forget(namespace, name)
+            self._stale = True
+            self._publish()
         log.info("deleted isvc %s/%s", namespace, name)
-        self._publish()
 
     # --- replica reports (RevisionListener) ----------------------------------------------------
 
@@ -279,7 +339,7 @@ class Controller:
             now=self._clock.time(),
         )
         self._dirty.set()
-        self._publish()
+        self._mark_stale()
 
     def revision_ready(self, revision: str) -> None:
         isvc = self._owner(revision)
@@ -359,12 +419,55 @@ class Controller:
 
     # --- helpers -------------------------------------------------------------------------------
 
-    def _publish(self) -> None:
-        if self._listener is None:
+    def _mark_stale(self) -> None:
+        """Something the listener sees changed: publish on a later loop turn (never from here)."""
+        self._stale = True
+        self._wanted.set()
+
+    def _publish(self, rounds: int = _PUBLISH_ROUNDS) -> None:
+        """Tell the listener what should exist now, until nothing changed while telling it.
+
+        Never re-entrant: a report that arrives during a listener call only marks the view stale,
+        and the next round (or the publisher task) carries it.
+        """
+        if self._publishing:
+            self._mark_stale()
             return
-        live, routable = self.live()
-        self._listener.revisions_changed(live, routable)
-        self._listener.routes_changed(self.route_table())
+        self._publishing = True
+        try:
+            for _ in range(rounds):
+                if not self._stale:
+                    return
+                self._stale = False
+                if self._listener is None:
+                    continue
+                live, routable = self.live()
+                table = self.route_table()
+                self.publishes += 1
+                self._listener.revisions_changed(live, routable)
+                self._listener.routes_changed(table)
+        except BaseException:
+            self._stale = True  # what failed to publish is still to publish
+            raise
+        finally:
+            self._publishing = False
+        if self._stale:
+            self._wanted.set()
+
+    async def _publish_loop(self) -> None:
+        """Publish changes that replica reports marked, once per wake-up (coalesced)."""
+        while True:
+            await self._wanted.wait()
+            await asyncio.sleep(0)  # one loop turn: reports made in this turn share the publish
+            self._wanted.clear()
+            try:
+                self._publish(rounds=1)
+            except Exception:
+                log.exception("publishing to the data plane failed; will retry on the next change")
+
+    def publish_pending(self) -> None:
+        """Publish what reports marked, now, instead of on the publisher's next turn."""
+        self._publish()
 
     def _emit(
         self,

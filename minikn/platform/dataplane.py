@@ -72,13 +72,17 @@ def with_predictor_args(spec: RevisionSpec, ingress: str) -> RevisionSpec:
 
 
 class ActivatorListener:
-    """Replica events the activator acts on (the controller gets them from the fan-out)."""
+    """Replica events the data path acts on (the controller gets them from the fan-out): the
+    activator's endpoints and failures, and the autoscaler's replica-count gauges."""
 
-    def __init__(self, activator: Activator) -> None:
+    def __init__(self, activator: Activator, autoscaler: Autoscaler | None = None) -> None:
         self._activator = activator
+        self._autoscaler = autoscaler
 
     def endpoints_changed(self, revision: str, endpoints: Sequence[Endpoint]) -> None:
         self._activator.set_endpoints(revision, endpoints)
+        if self._autoscaler is not None:
+            self._autoscaler.replicas_changed(revision)
 
     def revision_ready(self, revision: str) -> None:
         self._activator.revision_recovered(revision)
@@ -133,7 +137,7 @@ class DataPlane:
             middlewares=[trace_middleware, self.agents],
         )
         self.router = Router(settings, self.activator, clock=clock, metrics=metrics)
-        self.activator_listener = ActivatorListener(self.activator)
+        self.activator_listener = ActivatorListener(self.activator, self.autoscaler)
         self._live: dict[str, RevisionSpec] = {}
         self._latest: tuple[Sequence[RevisionSpec], set[str]] = ((), set())
         self._started = False

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field, replace
 
 from minikn.config import Settings
 from minikn.core.revision import ComponentName, RevisionSpec
-from minikn.core.routes import ComponentRoute, IsvcRoute
+from minikn.core.routes import ComponentRoute, IsvcRoute, TrafficTarget
 from minikn.platform.revisions import build_revision, component_hash
 from minikn.platform.runtimes import NoSupportingRuntime, RuntimeRegistry
 from minikn.platform.state import ComponentState, IsvcState
@@ -19,7 +19,15 @@ from minikn.platform.status import compute_conditions, merge_conditions
 from minikn.platform.traffic import settle
 from minikn.platform.validate import Component, ComponentIntent
 
-__all__ = ["PlanContext", "Planned", "isvc_route", "live_revisions", "plan_component", "refresh"]
+__all__ = [
+    "PlanContext",
+    "Planned",
+    "isvc_route",
+    "live_revisions",
+    "plan_component",
+    "refresh",
+    "route_targets",
+]
 
 TAG_ROUTING = "serving.kserve.io/enable-tag-routing"
 
@@ -138,12 +146,26 @@ def refresh(
     isvc.conditions = merge_conditions(isvc.conditions, compute_conditions(isvc, failures), now)
 
 
+def route_targets(cs: ComponentState) -> tuple[TrafficTarget, ...]:
+    """Where the router sends a component's requests: its traffic, or, while no revision of the
+    component was ever ready, its latest created revision (the activator buffers the requests
+    until that revision's first replica is ready, or answers 503 with the reason if it fails).
+
+    Knative routes a configuration's traffic to its latest revision from the start; KServe's
+    status shows no traffic until a revision is ready, so ``cs.traffic`` (the status) stays empty
+    and only the route carries this target.
+    """
+    if cs.traffic or cs.latest_created is None:
+        return tuple(cs.traffic)
+    return (TrafficTarget(revision=cs.latest_created, percent=100, latest=True),)
+
+
 def live_revisions(isvc: IsvcState) -> tuple[set[str], set[str]]:
-    """(live, routable): live = in traffic, latest created or pinned; routable = share or tag."""
+    """(live, routable): live = routed, latest created or pinned; routable = share or tag."""
     live: set[str] = set()
     routable: set[str] = set()
     for cs in isvc.components.values():
-        for t in cs.traffic:
+        for t in route_targets(cs):
             live.add(t.revision)
             if t.percent > 0 or t.tag:
                 routable.add(t.revision)
@@ -156,7 +178,7 @@ def isvc_route(isvc: IsvcState) -> IsvcRoute:
         name=isvc.name,
         namespace=isvc.namespace,
         components=tuple(
-            ComponentRoute(component=name, targets=tuple(cs.traffic))
+            ComponentRoute(component=name, targets=route_targets(cs))
             for name, cs in sorted(isvc.components.items())
         ),
         model_names=(isvc.name,),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import copy
 from typing import Any
 
@@ -251,14 +252,42 @@ async def test_listener_gets_live_routable_and_routes(
 ) -> None:
     await controller.apply(docs_of(_v("gs://b/1")))
     assert listener.live[-1] == [P1]
-    assert listener.routable[-1] == set()
-    controller.revision_ready(P1)
+    # The first revision is routed while it starts (the activator holds its requests), though
+    # the status shows no traffic until it is ready, as KServe's does.
     assert listener.routable[-1] == {P1}
     [route] = listener.tables[-1].isvcs
     assert route.name == "iris"
     assert route.model_names == ("iris",)
     [comp] = route.components
+    assert [(t.revision, t.percent, t.latest) for t in comp.targets] == [(P1, 100, True)]
+    assert _traffic(controller) == []
+
+
+async def test_a_starting_revision_of_a_component_with_a_ready_one_is_not_routed(
+    controller: Controller, listener: RecordingListener
+) -> None:
+    await controller.apply(docs_of(_v("gs://b/1")))
+    controller.revision_ready(P1)
+    await controller.apply(docs_of(_v("gs://b/2")))
+    assert listener.live[-1] == [P1, P2]
+    assert listener.routable[-1] == {P1}
+    [comp] = listener.tables[-1].isvcs[0].components
     assert [(t.revision, t.percent) for t in comp.targets] == [(P1, 100)]
+
+
+async def test_a_replica_report_is_published_on_a_later_loop_turn_not_from_the_report(
+    controller: Controller, listener: RecordingListener
+) -> None:
+    await controller.apply(docs_of(_v("gs://b/1"), isvc_doc("other")))
+    published = len(listener.tables)
+    controller.revision_ready(P1)
+    controller.revision_ready("other-predictor-00001")
+    assert len(listener.tables) == published  # the report returned without calling the listener
+    async with asyncio.timeout(5):
+        while listener.tables[-1] is listener.tables[published - 1]:
+            await asyncio.sleep(0)
+    assert len(listener.tables) == published + 1  # both reports, one publish
+    assert _traffic(controller) == [(P1, 100, None)]
 
 
 async def test_delete_removes_isvc_and_revisions(
