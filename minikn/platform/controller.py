@@ -102,8 +102,6 @@ class Controller:
         self._publishing = False
         self._wanted = asyncio.Event()
         self._publisher: asyncio.Task[None] | None = None
-        self.publishes = 0
-        """Times the listener was told (revisions + routes count as one)."""
         self.status_extras: Callable[[str], dict[str, Any]] | None = None
         """Hook: per-revision extras (autoscaler, replicas) merged into GET responses."""
 
@@ -443,7 +441,6 @@ class Controller:
                     continue
                 live, routable = self.live()
                 table = self.route_table()
-                self.publishes += 1
                 self._listener.revisions_changed(live, routable)
                 self._listener.routes_changed(table)
         except BaseException:
