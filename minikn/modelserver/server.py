@@ -28,7 +28,14 @@ from typing import Any
 
 from aiohttp import web
 
-from minikn.modelserver.codec import decode_v1, decode_v2, encode_v1, encode_v2
+from minikn.modelserver.codec import (
+    binary_outputs,
+    decode_v1,
+    decode_v2,
+    encode_v1,
+    encode_v2,
+    encode_v2_binary,
+)
 from minikn.modelserver.dataplane import SERVER_NAME, SERVER_VERSION, DataPlane
 from minikn.modelserver.errors import NotImplementedByModel, PayloadTooLarge, http_answer
 from minikn.modelserver.metrics import StepMetrics
@@ -198,7 +205,17 @@ class ModelServer:
         body = await _read(request)
         infer = decode_v2(name, body, request.headers.get("Inference-Header-Content-Length"))
         result = await self.dataplane.infer(name, infer, request.headers)
-        return _json(encode_v2(result, name, infer.id))
+        answer = encode_v2(result, name, infer.id)
+        every, each = binary_outputs(infer)
+        packed = encode_v2_binary(answer, every, each) if every or any(each.values()) else None
+        if packed is None:
+            return _json(answer)
+        payload, header_length = packed
+        return web.Response(
+            body=payload,
+            content_type="application/octet-stream",
+            headers={"Inference-Header-Content-Length": str(header_length)},
+        )
 
     async def _versioned(self, _request: web.Request) -> web.Response:
         # KServe's v2_endpoints raise this before looking the model up.

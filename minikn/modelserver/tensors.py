@@ -3,7 +3,8 @@
 Decoding validates what KServe's pydantic models validate (name, shape, datatype, data present;
 element count equals the shape's product) and answers ``InvalidInput`` naming the input and the
 rule, so a bad request is a 400 with what is wrong. Binary tensor data (the
-``Inference-Header-Content-Length`` extension) is accepted for inputs.
+``Inference-Header-Content-Length`` extension) is accepted for inputs; ``codec.py`` writes
+binary outputs when they are asked for.
 
 Where KServe answers 422 (FastAPI's schema validation of ``InferenceRequest``, body
 ``{"detail": [...]}``) or 500 (``InferInput.as_numpy``'s reshape ``ValueError`` when the shape's

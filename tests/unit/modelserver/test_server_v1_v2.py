@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import json
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pytest
 from aiohttp.test_utils import TestClient
 
@@ -104,6 +106,43 @@ async def test_v2_infer_echoes_id_and_names_output_0(iris: TestClient[Any, Any])
 async def test_v2_infer_without_id_gets_one(iris: TestClient[Any, Any]) -> None:
     resp = await iris.post("/v2/models/iris/infer", json={"inputs": V2_IRIS["inputs"]})
     assert len((await resp.json())["id"]) == 36
+
+
+@pytest.mark.parametrize(
+    ("parameters", "outputs", "binary"),
+    [
+        ({}, [], False),
+        ({"binary_data_output": True}, [], True),
+        ({}, [{"name": "output-0", "parameters": {"binary_data": True}}], True),
+        (
+            {"binary_data_output": True},
+            [{"name": "output-0", "parameters": {"binary_data": False}}],
+            False,
+        ),
+    ],
+)
+async def test_v2_outputs_are_binary_when_asked(
+    iris: TestClient[Any, Any], parameters: dict[str, Any], outputs: list[Any], binary: bool
+) -> None:
+    body = {**V2_IRIS, "parameters": parameters, "outputs": outputs}
+    resp = await iris.post("/v2/models/iris/infer", json=body)
+    raw = await resp.read()
+    length = resp.headers.get("Inference-Header-Content-Length")
+    if not binary:
+        assert length is None
+        assert json.loads(raw)["outputs"][0]["data"] == [1, 1]
+        return
+    assert length is not None
+    head = json.loads(raw[: int(length)])
+    assert head["outputs"] == [
+        {
+            "name": "output-0",
+            "shape": [2],
+            "datatype": "INT64",
+            "parameters": {"binary_data_size": 16},
+        }
+    ]
+    assert np.frombuffer(raw[int(length) :], dtype="<i8").tolist() == [1, 1]
 
 
 @pytest.mark.parametrize(
