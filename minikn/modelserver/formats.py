@@ -1,6 +1,16 @@
 """Built-in model formats (as KServe's sklearnserver, xgbserver and lgbserver) and custom classes.
 
 Each framework is an optional import: a missing extra is a clear error naming the pip extra.
+
+Input the model refuses is the caller's error, 400 with the framework's own words (a wrong
+feature count, strings, NaN, ragged rows, a 4-D array): scikit-learn's input checks raise
+``ValueError``/``TypeError``, and the boosters' matrices are checked here before they are
+built. KServe's servers answer 500 (``InferenceError``) for these; the protocol's "bad input is
+400" is followed instead. A failure inside the framework stays 500.
+
+V2 inputs of any numeric datatype are accepted and cast (FP32 or FP64 alike); the metadata
+advertises the datatype the framework computes in: FP64 for scikit-learn (FP32 for its tree
+models), FP32 for XGBoost, FP64 for LightGBM.
 """
 
 from __future__ import annotations
@@ -10,6 +20,8 @@ import logging
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
+
+import numpy as np
 
 from minikn.modelserver.errors import InferenceError, InvalidInput, ModelMissingError
 from minikn.modelserver.model import Model, predict_input, wants_proba
@@ -80,12 +92,44 @@ class _FileModel(Model):
     def _run(self, instances: Any, proba: bool) -> Any:
         raise NotImplementedError
 
+    def _check(self, instances: Any) -> Any:
+        """The input as the framework takes it, or ``InvalidInput``; as is by default."""
+        return instances
+
     def predict(self, payload: Any, headers: Mapping[str, str] | None = None) -> Any:
-        instances = predict_input(payload)
+        instances = self._check(predict_input(payload))
         try:
             return self._run(instances, wants_proba(payload))
-        except Exception as exc:  # the framework's own errors: KServe answers 500
+        except (ValueError, TypeError) as exc:  # the framework refused the input
+            raise InvalidInput(str(exc)) from exc
+        except Exception as exc:  # the framework's own failure: KServe answers 500
             raise InferenceError(str(exc)) from exc
+
+    def _datatype(self) -> str:
+        return "FP64"
+
+    def _features(self) -> int | None:
+        return None
+
+    def input_metadata(self) -> list[dict[str, Any]]:
+        n = self._features()
+        return [{"name": "input-0", "datatype": self._datatype(), "shape": [-1, n or -1]}]
+
+
+def _numeric_matrix(instances: Any, features: int, dtype: str) -> Any:
+    """A booster's input: a 2-D numeric array with ``features`` columns, else ``InvalidInput``."""
+    try:
+        array = np.asarray(instances, dtype=dtype)
+    except (ValueError, TypeError, OverflowError) as exc:
+        raise InvalidInput(f"instances must be rows of numbers: {exc}") from exc
+    if array.ndim != 2:
+        raise InvalidInput(f"Expected 2D array, got {array.ndim}D array instead")
+    if array.shape[1] != features:
+        raise InvalidInput(
+            f"X has {array.shape[1]} features, but the model is expecting {features} features"
+            " as input."
+        )
+    return array
 
 
 def _limit_blas_threads(nthread: int) -> None:
@@ -120,10 +164,18 @@ class SKLearnModel(_FileModel):
             return self._model.predict_proba(instances)
         return self._model.predict(instances)
 
-    def input_metadata(self) -> list[dict[str, Any]]:
+    def _features(self) -> int | None:
         n = getattr(self._model, "n_features_in_", None)
-        shape = [-1, int(n)] if n is not None else [-1, -1]
-        return [{"name": "input-0", "datatype": "FP64", "shape": shape}]
+        return None if n is None else int(n)
+
+    def _datatype(self) -> str:
+        # scikit-learn's trees (and forests of them) compute in float32, the rest in float64.
+        estimator = self._model
+        steps = getattr(estimator, "steps", None)
+        if steps:
+            estimator = steps[-1][1]
+        trees = [estimator, *getattr(estimator, "estimators_", [])]
+        return "FP32" if any(hasattr(t, "tree_") for t in trees) else "FP64"
 
 
 class XGBoostModel(_FileModel):
@@ -143,6 +195,15 @@ class XGBoostModel(_FileModel):
         self.ready = True
         return True
 
+    def _features(self) -> int | None:
+        return int(self._model.num_features())
+
+    def _datatype(self) -> str:
+        return "FP32"  # a DMatrix holds float32
+
+    def _check(self, instances: Any) -> Any:
+        return _numeric_matrix(instances, self._model.num_features(), "float32")
+
     def _run(self, instances: Any, proba: bool) -> Any:
         return self._model.predict(self._xgb.DMatrix(instances, nthread=self.nthread))
 
@@ -160,6 +221,12 @@ class LightGBMModel(_FileModel):
         self._model = lgb.Booster(model_file=str(path))
         self.ready = True
         return True
+
+    def _features(self) -> int | None:
+        return int(self._model.num_feature())
+
+    def _check(self, instances: Any) -> Any:
+        return _numeric_matrix(instances, self._model.num_feature(), "float64")
 
     def _run(self, instances: Any, proba: bool) -> Any:
         return self._model.predict(instances, num_threads=self.nthread)

@@ -10,20 +10,18 @@ from __future__ import annotations
 import inspect
 import json
 import time
-import uuid
 from collections.abc import Callable, Mapping
 from typing import Any
 
 import aiohttp
-import numpy as np
 
 from minikn.core.errors import MiniknError
 from minikn.modelserver.errors import InferenceError
 from minikn.modelserver.metrics import StepMetrics
 from minikn.modelserver.model import Model
-from minikn.modelserver.tensors import InferRequest, encode_output
+from minikn.modelserver.tensors import InferRequest
 
-__all__ = ["Pipeline", "v1_body", "v2_body"]
+__all__ = ["Pipeline"]
 
 
 class _Step:
@@ -49,39 +47,6 @@ def _identity(value: Any) -> Any:
 
 def _no_explainer(value: Any) -> Any:
     raise NotImplementedError("this model has no explainer")
-
-
-def _jsonable(value: Any) -> Any:
-    if isinstance(value, np.ndarray):
-        return value.tolist()
-    if isinstance(value, np.generic):
-        return value.item()
-    return value
-
-
-def v1_body(result: Any) -> dict[str, Any]:
-    """A V1 response: a model's own dict as is, else ``{"predictions": [...]}``."""
-    if isinstance(result, dict):
-        return result
-    return {"predictions": _jsonable(result)}
-
-
-def v2_body(result: Any, model: str, request_id: str | None) -> dict[str, Any]:
-    """A V2 response: a model's own dict completed, else one ``output-0`` tensor (as KServe)."""
-    if isinstance(result, dict) and "outputs" in result:
-        body = dict(result)
-        body.setdefault("model_name", model)
-        body.setdefault("model_version", None)
-        body.setdefault("id", request_id or str(uuid.uuid4()))
-        body.setdefault("parameters", None)
-        return body
-    return {
-        "model_name": model,
-        "model_version": None,
-        "id": request_id or str(uuid.uuid4()),
-        "parameters": None,
-        "outputs": [encode_output("output-0", result)],
-    }
 
 
 def _request_json(payload: Any) -> Any:

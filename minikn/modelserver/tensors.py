@@ -3,12 +3,18 @@
 Decoding validates what KServe's pydantic models validate (name, shape, datatype, data present;
 element count equals the shape's product) and answers ``InvalidInput`` naming the input and the
 rule, so a bad request is a 400 with what is wrong. Binary tensor data (the
-``Inference-Header-Content-Length`` extension) is accepted for inputs.
+``Inference-Header-Content-Length`` extension) is accepted for inputs; ``codec.py`` writes
+binary outputs when they are asked for.
+
+Where KServe answers 422 (FastAPI's schema validation of ``InferenceRequest``, body
+``{"detail": [...]}``) or 500 (``InferInput.as_numpy``'s reshape ``ValueError`` when the shape's
+product is not the data's length), minikn answers 400 ``{"error": ...}``: the Open Inference
+Protocol says errors are ``{"error": ...}``, typically 400, and clients such as tritonclient
+read only that key.
 """
 
 from __future__ import annotations
 
-import json
 import math
 from dataclasses import dataclass, field
 from typing import Any
@@ -16,6 +22,7 @@ from typing import Any
 import numpy as np
 
 from minikn.modelserver.errors import InvalidInput
+from minikn.modelserver.jsonbody import decode_json
 
 __all__ = ["DATATYPES", "InferInput", "InferRequest", "datatype_of", "encode_output", "parse_infer"]
 
@@ -62,13 +69,30 @@ class InferRequest:
     outputs: list[dict[str, Any]] = field(default_factory=list)
 
 
+_END = object()
+
+
 def _flatten(data: Any) -> list[Any]:
-    if isinstance(data, list) and data and isinstance(data[0], list):
-        out: list[Any] = []
-        for item in data:
-            out.extend(_flatten(item) if isinstance(item, list) else [item])
-        return out
-    return data if isinstance(data, list) else [data]
+    """Row-major elements of flat or nested ``data``; iterative, so no nesting depth can
+    exhaust the stack, and a row of scalars is copied in one step."""
+    if not isinstance(data, list):
+        return [data]
+    if not data or not isinstance(data[0], list):
+        return data
+    out: list[Any] = []
+    stack: list[Any] = [iter(data)]
+    while stack:
+        item = next(stack[-1], _END)
+        if item is _END:
+            stack.pop()
+        elif isinstance(item, list):
+            if item and not isinstance(item[0], list):
+                out.extend(item)
+            else:
+                stack.append(iter(item))
+        else:
+            out.append(item)
+    return out
 
 
 def _from_binary(raw: bytes, datatype: str, name: str) -> np.ndarray[Any, Any]:
@@ -76,13 +100,25 @@ def _from_binary(raw: bytes, datatype: str, name: str) -> np.ndarray[Any, Any]:
         items: list[bytes] = []
         pos = 0
         while pos < len(raw):
-            if pos + 4 > len(raw):
-                raise InvalidInput(f"input {name}: truncated BYTES element")
             size = int.from_bytes(raw[pos : pos + 4], "little")
+            if pos + 4 + size > len(raw):
+                raise InvalidInput(f"input {name}: truncated BYTES element")
             items.append(raw[pos + 4 : pos + 4 + size])
             pos += 4 + size
         return np.array(items, dtype=object)
-    return np.frombuffer(raw, dtype=np.dtype(DATATYPES[datatype]).newbyteorder("<")).copy()
+    dtype = np.dtype(DATATYPES[datatype]).newbyteorder("<")
+    if len(raw) % dtype.itemsize:
+        raise InvalidInput(
+            f"input {name}: {len(raw)} bytes is not a whole number of {datatype} elements"
+        )
+    return np.frombuffer(raw, dtype=dtype).copy()
+
+
+def _from_json(data: Any, datatype: str, name: str) -> np.ndarray[Any, Any]:
+    try:
+        return np.asarray(_flatten(data), dtype=DATATYPES[datatype])
+    except (TypeError, ValueError, OverflowError) as exc:
+        raise InvalidInput(f"input {name}: data does not match datatype {datatype}: {exc}") from exc
 
 
 def _decode_input(
@@ -94,33 +130,41 @@ def _decode_input(
     if missing:
         raise InvalidInput(f"inputs[{index}]: missing {', '.join(missing)}")
     name, shape, datatype = item["name"], item["shape"], item["datatype"]
-    if not isinstance(shape, list) or not all(isinstance(d, int) and d >= 0 for d in shape):
+    if not isinstance(name, str):
+        raise InvalidInput(f"inputs[{index}]: name must be a string")
+    if not isinstance(shape, list) or not all(
+        isinstance(d, int) and not isinstance(d, bool) and d >= 0 for d in shape
+    ):
         raise InvalidInput(f"input {name}: shape {shape!r} must be a list of non-negative ints")
+    if len(shape) > _MAX_DIMS:
+        raise InvalidInput(f"input {name}: shape has {len(shape)} dimensions, at most {_MAX_DIMS}")
     if datatype not in DATATYPES:
         raise InvalidInput(f"input {name}: unsupported datatype {datatype!r}")
     params = item.get("parameters") or {}
+    if not isinstance(params, dict):
+        raise InvalidInput(f"input {name}: parameters must be an object")
     size = params.get("binary_data_size")
     if size is not None:
-        if binary is None or offset + int(size) > len(binary):
+        if not isinstance(size, int) or isinstance(size, bool) or size < 0:
+            raise InvalidInput(f"input {name}: binary_data_size must be a non-negative int")
+        if binary is None or offset + size > len(binary):
             raise InvalidInput(f"input {name}: binary_data_size {size} exceeds the binary body")
-        array = _from_binary(bytes(binary[offset : offset + int(size)]), datatype, name)
-        offset += int(size)
+        array = _from_binary(bytes(binary[offset : offset + size]), datatype, name)
+        offset += size
+    elif "data" not in item:
+        raise InvalidInput(f"input {name}: missing data")
     else:
-        if "data" not in item:
-            raise InvalidInput(f"input {name}: missing data")
-        flat = _flatten(item["data"])
-        try:
-            array = np.asarray(flat, dtype=DATATYPES[datatype])
-        except (TypeError, ValueError) as exc:
-            raise InvalidInput(
-                f"input {name}: data does not match datatype {datatype}: {exc}"
-            ) from exc
+        array = _from_json(item["data"], datatype, name)
     expected = math.prod(shape)
     if array.size != expected:
         raise InvalidInput(
             f"input {name}: shape {shape} needs {expected} elements, data has {array.size}"
         )
     return InferInput(name, shape, datatype, array.reshape(shape), params), offset
+
+
+# numpy's own bound on an array's dimensions (32 before numpy 2).
+_MAX_DIMS = 32
 
 
 def parse_infer(model_name: str, body: bytes, header_length: str | None) -> InferRequest:
@@ -131,12 +175,13 @@ def parse_infer(model_name: str, body: bytes, header_length: str | None) -> Infe
             split = int(header_length)
         except ValueError as exc:
             raise InvalidInput("inference-header-content-length must be an integer") from exc
+        if not 0 <= split <= len(body):
+            raise InvalidInput(
+                f"inference-header-content-length {split} is outside the body ({len(body)} bytes)"
+            )
         binary = memoryview(body)[split:]
         body = body[:split]
-    try:
-        doc = json.loads(body)
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise InvalidInput(f"Unrecognized request format: {exc}") from exc
+    doc = decode_json(body)
     if not isinstance(doc, dict):
         raise InvalidInput("Unrecognized request format: the body must be a JSON object")
     raw_inputs = doc.get("inputs")
@@ -148,12 +193,18 @@ def parse_infer(model_name: str, body: bytes, header_length: str | None) -> Infe
         tensor, offset = _decode_input(item, i, binary, offset)
         inputs.append(tensor)
     request_id = doc.get("id")
+    parameters = doc.get("parameters") or {}
+    if not isinstance(parameters, dict):
+        raise InvalidInput('Expected "parameters" to be an object')
+    outputs = doc.get("outputs") or []
+    if not isinstance(outputs, list) or not all(isinstance(o, dict) for o in outputs):
+        raise InvalidInput('Expected "outputs" to be a list of objects')
     return InferRequest(
         model_name=model_name,
         inputs=inputs,
         id=None if request_id is None else str(request_id),
-        parameters=doc.get("parameters") or {},
-        outputs=doc.get("outputs") or [],
+        parameters=parameters,
+        outputs=outputs,
     )
 
 

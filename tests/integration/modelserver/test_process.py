@@ -143,3 +143,43 @@ async def test_boosters_serve_v1_and_v2(
         assert out.shape[0] == 2
     finally:
         await stop(proc)
+
+
+async def test_tritonclient_defaults_binary_inputs_and_binary_outputs_asked(
+    sklearn_server: int,
+) -> None:
+    """tritonclient's defaults: binary inputs, and (no ``outputs``) ``binary_data_output``."""
+    import tritonclient.http as httpclient
+
+    def run() -> tuple[dict[str, Any], list[int]]:
+        client = httpclient.InferenceServerClient(url=f"127.0.0.1:{sklearn_server}")
+        try:
+            tensor = httpclient.InferInput("input-0", list(IRIS.shape), "FP32")
+            tensor.set_data_from_numpy(IRIS)
+            result = client.infer("iris", [tensor])
+            return result.get_response()["outputs"][0], result.as_numpy("output-0").tolist()
+        finally:
+            client.close()
+
+    output, values = await asyncio.to_thread(run)
+    assert values == [1, 1]
+    assert "data" not in output
+    assert output["parameters"] == {"binary_data_size": 16}  # two INT64s, raw
+
+
+async def test_tritonclient_reads_a_client_error(sklearn_server: int) -> None:
+    import tritonclient.http as httpclient
+    from tritonclient.utils import InferenceServerException
+
+    def run() -> str:
+        client = httpclient.InferenceServerClient(url=f"127.0.0.1:{sklearn_server}")
+        try:
+            tensor = httpclient.InferInput("input-0", [1, 1], "FP32")
+            tensor.set_data_from_numpy(np.ones((1, 1), dtype=np.float32))
+            with pytest.raises(InferenceServerException) as caught:
+                client.infer("iris", [tensor])
+            return str(caught.value)
+        finally:
+            client.close()
+
+    assert "X has 1 features" in await asyncio.to_thread(run)

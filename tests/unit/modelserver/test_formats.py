@@ -11,9 +11,10 @@ from typing import Any
 import numpy as np
 import pytest
 
+from minikn.modelserver.codec import encode_v1, encode_v2
 from minikn.modelserver.errors import InvalidInput, ModelMissingError
 from minikn.modelserver.formats import build_model, detect_format
-from minikn.modelserver.pipeline import Pipeline, v1_body, v2_body
+from minikn.modelserver.pipeline import Pipeline
 from minikn.modelserver.tensors import parse_infer
 
 IRIS = [[6.8, 2.8, 4.8, 1.4], [6.0, 3.4, 4.5, 1.6], [5.1, 3.5, 1.4, 0.2]]
@@ -117,11 +118,11 @@ async def test_custom_model_class_runs_sync_and_async_steps(
     model = build_model("double", None, model_class="user_model_mod:Doubler")
     assert await model.load()  # type: ignore[misc]
     pipeline = Pipeline(model, lambda: pytest.fail("no session needed"))
-    assert v1_body(await pipeline.run({"instances": [1, 2]}, {})) == {"predictions": [2, 4]}
+    assert encode_v1(await pipeline.run({"instances": [1, 2]}, {})) == {"predictions": [2, 4]}
     req = parse_infer(
         "double", b'{"inputs":[{"name":"a","shape":[2],"datatype":"INT64","data":[3,4]}]}', None
     )
-    body = v2_body(await pipeline.run(req, {}), "double", "i")
+    body = encode_v2(await pipeline.run(req, {}), "double", "i")
     assert body["outputs"] == [
         {"name": "output-0", "shape": [2], "datatype": "INT64", "data": [6, 8]}
     ]

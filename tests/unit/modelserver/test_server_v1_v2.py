@@ -3,37 +3,26 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Mapping
+import json
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pytest
-from aiohttp.test_utils import TestClient, TestServer
+from aiohttp.test_utils import TestClient
 
 from minikn.modelserver.formats import build_model
 from minikn.modelserver.model import Model
 from minikn.modelserver.server import ModelServer
+
+from .conftest import Serve
 
 IRIS = [[6.8, 2.8, 4.8, 1.4], [6.0, 3.4, 4.5, 1.6]]
 V2_IRIS = {
     "id": "req-1",
     "inputs": [{"name": "input-0", "shape": [2, 4], "datatype": "FP32", "data": IRIS}],
 }
-
-
-async def client_for(server: ModelServer) -> TestClient[Any, Any]:
-    client: TestClient[Any, Any] = TestClient(TestServer(server.app(), host="127.0.0.1", port=0))
-    await client.start_server()
-    return client
-
-
-@pytest.fixture
-async def iris(example_models: dict[str, Path]) -> AsyncIterator[TestClient[Any, Any]]:
-    server = ModelServer([build_model("iris", example_models["sklearn-iris"])])
-    client = await client_for(server)
-    await asyncio.wait_for(server.loaded.wait(), 30)
-    yield client
-    await client.close()
 
 
 class GatedModel(Model):
@@ -83,37 +72,6 @@ async def test_predict_proba_by_env(
     assert len((await resp.json())["predictions"][0]) == 3
 
 
-@pytest.mark.parametrize(
-    ("path", "body", "status", "error"),
-    [
-        (
-            "/v1/models/nope:predict",
-            {"instances": IRIS},
-            404,
-            "Model with name nope does not exist.",
-        ),
-        ("/v1/models/iris:predict", {"instances": 5}, 400, 'Expected "instances" to be a list'),
-        ("/v1/models/iris:predict", {"inputs": "x"}, 400, 'Expected "inputs" to be a list'),
-        ("/v1/models/iris:predict", {"other": 1}, 400, 'Expected "instances" or "inputs"'),
-        ("/v1/models/iris:predict", [1], 400, "Unrecognized request format"),
-        ("/v1/models/iris:predict", {"instances": [[1.0]]}, 500, "features"),
-        ("/v1/models/iris:explain", {"instances": IRIS}, 501, "no explainer"),
-    ],
-)
-async def test_v1_errors(
-    iris: TestClient[Any, Any], path: str, body: Any, status: int, error: str
-) -> None:
-    resp = await iris.post(path, json=body)
-    assert resp.status == status
-    assert error in (await resp.json())["error"]
-
-
-async def test_v1_unparseable_body_is_400(iris: TestClient[Any, Any]) -> None:
-    resp = await iris.post("/v1/models/iris:predict", data=b"{bad")
-    assert resp.status == 400
-    assert "Unrecognized request format" in (await resp.json())["error"]
-
-
 async def test_unknown_model_is_404_on_every_read(iris: TestClient[Any, Any]) -> None:
     for path in ("/v1/models/nope", "/v2/models/nope", "/v2/models/nope/ready"):
         resp = await iris.get(path)
@@ -129,6 +87,7 @@ async def test_v2_server_endpoints(iris: TestClient[Any, Any]) -> None:
     assert await (await iris.get("/v2/models/iris/ready")).json() == {"name": "iris", "ready": True}
     model = await (await iris.get("/v2/models/iris")).json()
     assert model["name"] == "iris"
+    assert model["versions"] is None  # KServe's ModelMetadataResponse: Optional, never filled
     assert model["inputs"] == [{"name": "input-0", "datatype": "FP64", "shape": [-1, 4]}]
 
 
@@ -150,27 +109,40 @@ async def test_v2_infer_without_id_gets_one(iris: TestClient[Any, Any]) -> None:
 
 
 @pytest.mark.parametrize(
-    ("body", "status", "error"),
+    ("parameters", "outputs", "binary"),
     [
+        ({}, [], False),
+        ({"binary_data_output": True}, [], True),
+        ({}, [{"name": "output-0", "parameters": {"binary_data": True}}], True),
         (
-            {"inputs": [{"name": "input-0", "shape": [2, 4], "datatype": "FP32", "data": [1]}]},
-            400,
-            "needs 8",
+            {"binary_data_output": True},
+            [{"name": "output-0", "parameters": {"binary_data": False}}],
+            False,
         ),
-        (
-            {"inputs": [{"name": "input-0", "shape": [1, 1], "datatype": "FP32", "data": [1]}]},
-            500,
-            "features",
-        ),
-        ({"nothing": 1}, 400, "inputs"),
     ],
 )
-async def test_v2_infer_errors(
-    iris: TestClient[Any, Any], body: Any, status: int, error: str
+async def test_v2_outputs_are_binary_when_asked(
+    iris: TestClient[Any, Any], parameters: dict[str, Any], outputs: list[Any], binary: bool
 ) -> None:
+    body = {**V2_IRIS, "parameters": parameters, "outputs": outputs}
     resp = await iris.post("/v2/models/iris/infer", json=body)
-    assert resp.status == status
-    assert error in (await resp.json())["error"]
+    raw = await resp.read()
+    length = resp.headers.get("Inference-Header-Content-Length")
+    if not binary:
+        assert length is None
+        assert json.loads(raw)["outputs"][0]["data"] == [1, 1]
+        return
+    assert length is not None
+    head = json.loads(raw[: int(length)])
+    assert head["outputs"] == [
+        {
+            "name": "output-0",
+            "shape": [2],
+            "datatype": "INT64",
+            "parameters": {"binary_data_size": 16},
+        }
+    ]
+    assert np.frombuffer(raw[int(length) :], dtype="<i8").tolist() == [1, 1]
 
 
 @pytest.mark.parametrize(
@@ -202,50 +174,35 @@ async def test_repository_unload_then_load(iris: TestClient[Any, Any]) -> None:
     assert (await iris.get("/v2/models/iris/ready")).status == 200
 
 
-async def test_not_ready_is_503_until_loaded_then_inference_error_is_500() -> None:
+async def test_not_ready_is_503_until_loaded_then_inference_error_is_500(serve: Serve) -> None:
     gate = asyncio.Event()
     server = ModelServer([GatedModel("gated", gate)])
-    client = await client_for(server)
-    try:
-        for path in ("/v1/models/gated", "/v2/models/gated/ready"):
-            resp = await client.get(path)
-            assert resp.status == 503
-            assert await resp.json() == {"error": "Model with name gated is not ready."}
-        assert (await client.get("/v2/health/ready")).status == 503
-        resp = await client.post("/v1/models/gated:predict", json={"instances": [1]})
+    client = await serve(server)
+    for path in ("/v1/models/gated", "/v2/models/gated/ready"):
+        resp = await client.get(path)
         assert resp.status == 503
-        gate.set()
-        await asyncio.wait_for(server.loaded.wait(), 5)
-        assert (await client.get("/v1/models/gated")).status == 200
-        resp = await client.post("/v1/models/gated:predict", json={"instances": [1]})
-        assert resp.status == 500
-        assert await resp.json() == {"error": "ZeroDivisionError : boom"}
-    finally:
-        await client.close()
+        assert await resp.json() == {"error": "Model with name gated is not ready."}
+    resp = await client.get("/v2/health/ready")
+    assert (resp.status, await resp.json()) == (503, {"error": "Server is not ready."})
+    resp = await client.post("/v1/models/gated:predict", json={"instances": [1]})
+    assert resp.status == 503
+    gate.set()
+    await asyncio.wait_for(server.loaded.wait(), 5)
+    assert (await client.get("/v1/models/gated")).status == 200
+    resp = await client.post("/v1/models/gated:predict", json={"instances": [1]})
+    assert resp.status == 500
+    assert await resp.json() == {"error": "ZeroDivisionError : boom"}
 
 
-async def test_load_failure_keeps_model_not_ready_with_the_reason(tmp_path: Path) -> None:
-    server = ModelServer([build_model("empty", tmp_path, model_format="sklearn")])
-    client = await client_for(server)
-    try:
-        await asyncio.wait_for(server.loaded.wait(), 5)
-        resp = await client.get("/v1/models/empty")
-        assert resp.status == 503
-        assert "no sklearn model file" in (await resp.json())["error"]
-    finally:
-        await client.close()
-
-
-@pytest.mark.parametrize(
-    ("method", "path"),
-    [("GET", "/nope"), ("POST", "/v1/models/iris:frobnicate"), ("DELETE", "/v2")],
-)
-async def test_unknown_routes_answer_json_404(
-    iris: TestClient[Any, Any], method: str, path: str
+async def test_load_failure_keeps_model_not_ready_with_the_reason(
+    tmp_path: Path, serve: Serve
 ) -> None:
-    resp = await iris.request(method, path)
-    assert resp.status == 404
-    assert "Not Found" in (await resp.json())["error"]
+    server = ModelServer([build_model("empty", tmp_path, model_format="sklearn")])
+    client = await serve(server)
+    await asyncio.wait_for(server.loaded.wait(), 5)
+    resp = await client.get("/v1/models/empty")
+    assert resp.status == 503
+    assert "no sklearn model file" in (await resp.json())["error"]
 
 
 async def test_metrics_count_each_step_per_model(iris: TestClient[Any, Any]) -> None:
