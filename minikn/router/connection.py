@@ -241,8 +241,10 @@ class ClientConnection(asyncio.Protocol):
         self._headers = []
         self._head_bytes = 0
         self._heads += 1
-        if self._current is not None or self._queue:  # pipelined: wait behind the one served
-            if len(self._queue) >= self._limits.max_pipelined_requests:
+        queue = self._queue
+        if self._current is not None or queue:  # pipelined: wait behind the one served
+            ahead = len(queue) if self._current is not None else len(queue) - 1
+            if ahead >= self._limits.max_pipelined_requests:
                 raise _Refuse(0, "too many pipelined requests")
             self._pause(_QUEUED)
         self._incoming = request
@@ -284,21 +286,29 @@ class ClientConnection(asyncio.Protocol):
             self._finish()
         elif inspect.iscoroutine(pending):
             self._in_flight = None
-            self._task = asyncio.get_running_loop().create_task(self._run(pending))
+            task = self._task = asyncio.get_running_loop().create_task(pending)
+            task.add_done_callback(self._ran)
         else:
             self._in_flight = cast(InFlight, pending)
 
-    async def _run(self, serving: Coroutine[Any, Any, None]) -> None:
-        response = self._response
-        try:
-            await serving
-        except Exception:
+    def _ran(self, task: asyncio.Task[None]) -> None:
+        """The coroutine serving the current request ended (the task itself, not a wrapper, so a
+        request cut off before its first step is still closed properly)."""
+        exc = None if task.cancelled() else task.exception()
+        if task is not self._task:
+            return  # cut off (refused, timed out, connection lost): nothing more to do
+        self._task = None
+        if task.cancelled():
+            return
+        if exc is not None:
             request = self._current
-            log.exception("router: request %r failed", request.url if request is not None else b"?")
-            if response is not None:
-                self._internal_error(response)
-        finally:
-            self._task = None
+            log.error(
+                "router: request %r failed",
+                request.url if request is not None else b"?",
+                exc_info=exc,
+            )
+            if self._response is not None:
+                self._internal_error(self._response)
         self._finish()
 
     def _internal_error(self, response: Response) -> None:
@@ -367,6 +377,9 @@ class ClientConnection(asyncio.Protocol):
         once the requests before it are, then the connection closes."""
         self._refusal = (status, message, headers)
         refused, self._incoming = self._incoming, None
+        # Nothing more is parsed: drop the partial head (and the parser holding part of it).
+        self._url, self._headers = b"", []
+        self._parser = httptools.HttpRequestParser(self)
         if refused is not None and refused is self._current:
             response = self._cancel_current()
             if response is not None and response.started:
