@@ -5,6 +5,7 @@ from __future__ import annotations
 from pydantic import Field
 
 from minikn.config.local import ActivatorConfig, ReplicasConfig, ServerConfig, StorageConfig
+from minikn.config.router import RouterConfig
 from minikn.config.types import ConfigGroup
 
 __all__ = ["MiniknConfig"]
@@ -15,5 +16,6 @@ class MiniknConfig(ConfigGroup):
 
     server: ServerConfig = Field(default_factory=ServerConfig)
     activator: ActivatorConfig = Field(default_factory=ActivatorConfig)
+    router: RouterConfig = Field(default_factory=RouterConfig)
     replicas: ReplicasConfig = Field(default_factory=ReplicasConfig)
     storage: StorageConfig = Field(default_factory=StorageConfig)

@@ -9,6 +9,7 @@ the header block the replica sees (hop-by-hop headers removed; ``X-Request-Id``,
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import random
 
@@ -20,6 +21,7 @@ from minikn.core.metrics import Metrics
 from minikn.core.routes import RouteTable
 from minikn.router.connection import ClientConnection, IncomingRequest, Pending
 from minikn.router.match import Match, RouteIndex, pick_revision
+from minikn.router.response import Response
 
 __all__ = ["REVISION_HEADER", "Router"]
 
@@ -103,11 +105,13 @@ class Router:
         self._metrics = metrics
         self._rng = rng if rng is not None else random.Random()
         self._max_body = settings.minikn.activator.max_body_bytes
+        self._limits = settings.minikn.router
         self._ids = random.Random()  # request ids: no syscall per request, unlike uuid4
         self._index = RouteIndex(RouteTable())
         self._matches: dict[tuple[bytes, bytes], Match] = {}
         self._server: asyncio.Server | None = None
         self._conns: set[ClientConnection] = set()
+        self._sweeper: asyncio.Task[None] | None = None
 
     def update_routes(self, table: RouteTable) -> None:
         """Serve ``table`` from the next request on (replaced whole)."""
@@ -116,15 +120,22 @@ class Router:
 
     async def start(self, host: str, port: int) -> int:
         """Listen on ``host:port`` (0 picks a free port); returns the bound port."""
-        max_body = self._max_body
+        max_body, limits, clock = self._max_body, self._limits, self._clock
 
         def factory() -> ClientConnection:
-            conn = ClientConnection(self._serve, self._conns.discard, max_body=max_body)
+            conn = ClientConnection(
+                self._serve,
+                self._conns.discard,
+                max_body=max_body,
+                limits=limits,
+                accepted=clock.monotonic(),
+            )
             self._conns.add(conn)
             return conn
 
         loop = asyncio.get_running_loop()
         self._server = await loop.create_server(factory, host, port, backlog=1024)
+        self._sweeper = loop.create_task(self._sweep_forever(), name="minikn.router.timeouts")
         bound = int(self._server.sockets[0].getsockname()[1])
         log.info("router: listening on %s:%d", host, bound)
         return bound
@@ -133,6 +144,11 @@ class Router:
         """Stop accepting; give requests in flight up to ``grace`` seconds, then cut the rest."""
         if self._server is not None:
             self._server.close()
+        if self._sweeper is not None:
+            self._sweeper.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._sweeper
+            self._sweeper = None
         if grace > 0:
             loop = asyncio.get_running_loop()
             end = loop.time() + grace
@@ -146,10 +162,23 @@ class Router:
             await self._server.wait_closed()
             self._server = None
 
-    def _serve(self, request: IncomingRequest, conn: ClientConnection) -> Pending:
+    async def _sweep_forever(self) -> None:
+        """One sweep of every connection's timeouts per ``timeoutResolution`` (no timer per
+        connection or request; see :mod:`minikn.router.timeouts`)."""
+        clock, resolution = self._clock, self._limits.timeout_resolution
+        while True:
+            await clock.sleep(resolution)
+            now = clock.monotonic()
+            for conn in list(self._conns):
+                try:
+                    conn.sweep(now)
+                except Exception:
+                    log.exception("router: a connection timeout failed to fire")
+
+    def _serve(self, request: IncomingRequest, response: Response) -> Pending:
         head = _Head(request.headers)
         rid = head.rid or b"%032x" % self._ids.getrandbits(128)
-        conn.response_headers.append((b"x-request-id", rid))
+        response.extra_headers.append((b"x-request-id", rid))
         labels = ("", "", "", "")
         reached = False
         try:
@@ -165,32 +194,34 @@ class Router:
             route = match.route
             labels = (route.namespace, route.name, match.component, "")
             revision = pick_revision(match, self._rng)
-            conn.response_headers.append((REVISION_HEADER, revision.encode()))
+            response.extra_headers.append((REVISION_HEADER, revision.encode()))
             limit = self._max_body
             if head.content_length is not None and head.content_length > limit:
                 raise PayloadTooLarge(
                     f"request body of {head.content_length} bytes is larger than {limit} bytes"
                 )
             if head.expect and request.version == "1.1":
-                conn.continue_100()
+                response.continue_100()
             reached = True
             if not head.host:  # HTTP/1.0 may omit it; HTTP/1.1 replicas require one
                 head.host = f"{route.name}-{match.component}.{route.namespace}".encode()
                 head.lines.append(b"host: %b\r\n" % head.host)
-            proxied = self._proxy_request(request, conn, head, rid)
+            proxied = self._proxy_request(request, response.peer, head, rid)
             if match.strip:
                 proxied.target = request.url[match.strip :] or b"/"
-            return self._activator.dispatch(revision, proxied, conn, conn.settle)
+            return self._activator.dispatch(revision, proxied, response, response.settle)
         except MiniknError as exc:
             if not reached:  # the activator counts what reached it
                 self._metrics.requests.series(*labels).count(http_status(exc))
-            answer_error(conn, exc)
+            if not request.body.complete:  # the client is still sending: close after the answer
+                response.keep_alive = False
+            answer_error(response, exc)
             return None
 
     def _proxy_request(
-        self, request: IncomingRequest, conn: ClientConnection, head: _Head, rid: bytes
+        self, request: IncomingRequest, peer_address: str, head: _Head, rid: bytes
     ) -> ProxyRequest:
-        peer = conn.peer.encode()
+        peer = peer_address.encode()
         host = head.host
         xff = b"%b, %b" % (head.forwarded_for, peer) if head.forwarded_for else peer
         head.lines.append(
