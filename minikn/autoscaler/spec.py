@@ -152,7 +152,7 @@ def _check_scale(key: str, n: int, ctx: _Ctx) -> str | None:
         return f"must be at least min-scale ({ctx.min_scale}), or 0 (unlimited)"
     if key == "initial-scale" and n == 0 and not cfg.allow_zero_initial_scale:
         return "must be at least 1 (0 only with allow-zero-initial-scale: true)"
-    if key in ("min-scale", "initial-scale") and not ctx.max_given and ctx.max_scale < n:
+    if key in ("min-scale", "initial-scale") and not ctx.max_given and 0 < ctx.max_scale < n:
         # Not a Knative rule: with no max-scale on the revision the default (config max-scale,
         # else max-scale-limit) bounds it, and minikn would otherwise start n replicas at once.
         return f"must be at most {ctx.max_scale} ({ctx.max_source})"
