@@ -7,7 +7,7 @@ KServe's wording where KServe has one.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -50,6 +50,14 @@ DEFAULT_MIN_REPLICAS = 1
 TRANSFORMER_CONTAINER = "transformer-container"
 """KServe's ``constants.TransformerContainerName`` (a transformer collocated in the predictor)."""
 STORAGE_URI_ENV = "STORAGE_URI"
+PROTOCOL_ENV = "PROTOCOL"
+CUSTOM_PROTOCOLS = ("v1", "v2")
+"""Values of a custom container's ``PROTOCOL`` env (KServe's ``validateCustomProtocol``)."""
+BLOCKED_ENV_VARS = frozenset({"PYTHONPATH"})
+"""KServe's ``validation.DefaultBlockedEnvVars``."""
+KSERVE_AUTOSCALER_CLASS = "serving.kserve.io/autoscalerClass"
+KSERVE_AUTOSCALER_CLASSES = ("hpa", "external", "keda", "none")
+"""KServe's ``constants.AutoscalerAllowedClassList``."""
 AUTOSCALING_PREFIX = "autoscaling.knative.dev/"
 _STRIPPED_SCALE = frozenset(
     AUTOSCALING_PREFIX + k for k in ("min-scale", "max-scale", "minScale", "maxScale")
@@ -302,6 +310,75 @@ def _predictor_rules(predictor: PredictorSpec) -> list[str]:
     return problems
 
 
+def _env_names(env: Sequence[Any] | None) -> list[str]:
+    """Env var names of a typed container's env or of an untyped (initContainers) one."""
+    out = []
+    for e in env or ():
+        name = e.get("name") if isinstance(e, dict) else getattr(e, "name", None)
+        if isinstance(name, str):
+            out.append(name)
+    return out
+
+
+def _containers(isvc: InferenceService) -> list[tuple[str, str, Sequence[Any] | None]]:
+    """(path, container name, env) of every container KServe's blocked-env rule looks at."""
+    out: list[tuple[str, str, Sequence[Any] | None]] = []
+    p = isvc.spec.predictor
+    key = p.implementation()
+    ext = getattr(p, key) if key != "containers" else None
+    if isinstance(ext, PredictorExtensionSpec):
+        out.append((f"spec.predictor.{key}.env", "kserve-container", ext.env))
+    comps: list[tuple[str, ComponentExtensionSpec | None]] = [
+        ("predictor", p),
+        ("transformer", isvc.spec.transformer),
+        ("explainer", isvc.spec.explainer),
+    ]
+    for comp_name, comp in comps:
+        if not isinstance(comp, PredictorSpec | TransformerSpec | ExplainerSpec):
+            continue
+        for i, c in enumerate(comp.containers or ()):
+            out.append((f"spec.{comp_name}.containers[{i}].env", c.name or "", c.env))
+        for i, raw in enumerate(comp.init_containers or ()):
+            env = raw.get("env") if isinstance(raw.get("env"), list) else None
+            name = str(raw.get("name", ""))
+            out.append((f"spec.{comp_name}.initContainers[{i}].env", name, env))
+    art = isvc.spec.explainer.art if isvc.spec.explainer is not None else None
+    if art is not None:
+        out.append(("spec.explainer.art.env", "kserve-container", art.env))
+    return out
+
+
+def _webhook_rules(isvc: InferenceService) -> list[str]:
+    """KServe's validateInferenceServiceAutoscaler, validateBlockedEnvVars and the custom
+    predictor's and transformer's ``PROTOCOL`` env rule."""
+    problems: list[str] = []
+    annotations = isvc.metadata.annotations or {}
+    klass = annotations.get(KSERVE_AUTOSCALER_CLASS)
+    if klass is not None and klass not in KSERVE_AUTOSCALER_CLASSES:
+        problems.append(
+            f"metadata.annotations[{KSERVE_AUTOSCALER_CLASS}]: [{_clip(klass)}] is not a "
+            f"supported autoscaler class type (one of {', '.join(KSERVE_AUTOSCALER_CLASSES)})"
+        )
+    for path, container, env in _containers(isvc):
+        for blocked in sorted(set(_env_names(env)) & BLOCKED_ENV_VARS):
+            problems.append(
+                f'{path}: the InferenceService "{isvc.metadata.name}" is invalid: setting '
+                f'{blocked} in container "{container}" is not allowed for security reasons'
+            )
+    for comp_name, comp in (
+        ("predictor", isvc.spec.predictor),
+        ("transformer", isvc.spec.transformer),
+    ):
+        first = comp.containers[0] if comp is not None and comp.containers else None
+        for e in first.env or () if first is not None else ():
+            if e.name == PROTOCOL_ENV and e.value not in CUSTOM_PROTOCOLS:
+                problems.append(
+                    f"spec.{comp_name}.containers[0].env: invalid protocol {_clip(str(e.value))}. "
+                    f"Must be one of [{', '.join(CUSTOM_PROTOCOLS)}]"
+                )
+    return problems
+
+
 def _clip(value: str, limit: int = 80) -> str:
     """A user's value, cut short so that a 5,000-character name does not flood the message."""
     return value if len(value) <= limit else f"{value[:limit]}...({len(value)} characters)"
@@ -339,7 +416,11 @@ def parse_isvc(
     except ValueError as exc:
         raise _invalid(doc, [f"spec.canaryTrafficPercent: {exc}"]) from exc
     name = isvc.metadata.name or ""
-    problems = [*_metadata_rules(isvc.metadata), *_predictor_rules(isvc.spec.predictor)]
+    problems = [
+        *_metadata_rules(isvc.metadata),
+        *_predictor_rules(isvc.spec.predictor),
+        *_webhook_rules(isvc),
+    ]
     meta_ann = isvc.metadata.annotations or {}
     intents: dict[ComponentName, ComponentIntent] = {}
     default = _components(isvc.spec)

@@ -19,7 +19,11 @@ from minikn.platform.validate import parse_document
 from .conftest import isvc_doc
 
 HPA = {"autoscaling.knative.dev/class": "hpa.autoscaling.knative.dev"}
-TRANSFORMER = {"containers": [{"name": "t", "image": "me/t:1"}]}
+PYPATH = [{"name": "PYTHONPATH", "value": "/x"}]
+
+
+def protocol_env(value: str) -> list[dict[str, str]]:
+    return [{"name": "PROTOCOL", "value": value}]
 
 
 def doc(
@@ -208,6 +212,41 @@ REFUSED = [
         "configmap",
     ),
     (
+        doc(meta={"annotations": {"serving.kserve.io/autoscalerClass": "kpa"}}),
+        "metadata.annotations[serving.kserve.io/autoscalerClass]",
+        "[kpa] is not a supported autoscaler class type",
+        "kserve-autoscaler-class-unknown",
+    ),
+    (
+        doc(sklearn(env=[{"name": "PYTHONPATH", "value": "/x"}])),
+        "spec.predictor.sklearn.env",
+        'setting PYTHONPATH in container "kserve-container" is not allowed for security reasons',
+        "pythonpath-in-framework",
+    ),
+    (
+        doc(spec={"transformer": {"containers": [{"name": "t", "image": "i", "env": PYPATH}]}}),
+        "spec.transformer.containers[0].env",
+        'the InferenceService "iris" is invalid: setting PYTHONPATH in container "t"',
+        "pythonpath-in-transformer",
+    ),
+    (
+        doc({"initContainers": [{"name": "init", "image": "i", "env": PYPATH}]}),
+        "spec.predictor.initContainers[0].env",
+        'setting PYTHONPATH in container "init"',
+        "pythonpath-in-init-container",
+    ),
+    (
+        doc(
+            {
+                "sklearn": None,
+                "containers": [{"name": "p", "image": "i", "env": protocol_env("v3")}],
+            }
+        ),
+        "spec.predictor.containers[0].env",
+        "invalid protocol v3. Must be one of [v1, v2]",
+        "custom-predictor-protocol-v3",
+    ),
+    (
         doc(sklearn(name="my-model")),
         "spec.predictor.sklearn.name",
         "the 'name' field is not allowed in standard predictor",
@@ -255,6 +294,18 @@ ACCEPTED = [
     (doc(meta={"name": "a" * 63, "namespace": "n" * 63}), "names-of-63"),
     (doc(meta={"namespace": "team-a"}), "plain-namespace"),
     (doc(sklearn(name="")), "framework-name-empty-as-the-sdk-sends"),
+    (doc(meta={"annotations": {"serving.kserve.io/autoscalerClass": "hpa"}}), "kserve-class-hpa"),
+    (doc(meta={"annotations": {"serving.kserve.io/autoscalerClass": "none"}}), "kserve-class-none"),
+    (doc(sklearn(env=[{"name": "PYTHONPATHS", "value": "/x"}])), "env-near-pythonpath"),
+    (
+        doc(
+            {
+                "sklearn": None,
+                "containers": [{"name": "p", "image": "i", "env": protocol_env("v2")}],
+            }
+        ),
+        "custom-predictor-protocol-v2",
+    ),
     (
         doc({"sklearn": None, "model": {"name": "", "modelFormat": {"name": "sklearn"}}}),
         "model-name-empty",
