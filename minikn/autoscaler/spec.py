@@ -24,6 +24,7 @@ __all__ = [
     "ScalingSpec",
     "annotation",
     "build_spec",
+    "effective_max_scale",
     "validate_annotations",
 ]
 
@@ -142,12 +143,21 @@ def _check_duration(key: str, value: str) -> str | None:
 
 def _check_scale(key: str, n: int, ctx: _Ctx) -> str | None:
     cfg = ctx.config
-    if key == "max-scale" and cfg.max_scale_limit and not 1 <= n <= cfg.max_scale_limit:
-        return f"must be in [1, {cfg.max_scale_limit}] (max-scale-limit)"
+    limit = cfg.max_scale_limit
+    if key == "max-scale" and limit and n == 0:
+        return f"max-scale=0 (unlimited), must be less than {limit} (max-scale-limit)"
+    if key == "max-scale" and limit and n > limit:
+        return f"must be in [1, {limit}] (max-scale-limit)"
     if key == "max-scale" and n and ctx.min_scale > n:
         return f"must be at least min-scale ({ctx.min_scale}), or 0 (unlimited)"
     if key == "initial-scale" and n == 0 and not cfg.allow_zero_initial_scale:
         return "must be at least 1 (0 only with allow-zero-initial-scale: true)"
+    if key in ("min-scale", "initial-scale") and not ctx.max_given and 0 < ctx.max_scale < n:
+        # Not a Knative rule: with no max-scale on the revision the default (config max-scale,
+        # else max-scale-limit) bounds it, and minikn would otherwise start n replicas at once.
+        return f"must be at most {ctx.max_scale} ({ctx.max_source})"
+    if key == "initial-scale" and ctx.max_given and ctx.max_scale and n > ctx.max_scale:
+        return f"must be at most max-scale ({ctx.max_scale})"
     if key == "activation-scale":
         if n < 2:
             return "must be at least 2"
@@ -163,6 +173,16 @@ class _Ctx:
     config: AutoscalerConfig
     min_scale: int
     max_scale: int
+    """The revision's bound: its max-scale, else config max-scale, else max-scale-limit (0 =
+    unlimited)."""
+    max_given: bool
+    """Whether the revision carries a max-scale annotation."""
+    max_source: str
+
+
+def effective_max_scale(max_scale: int, config: AutoscalerConfig) -> int:
+    """A revision's max scale: 0 (unlimited) becomes ``max-scale-limit`` when that is set."""
+    return max_scale or config.max_scale_limit
 
 
 def validate_annotations(
@@ -185,11 +205,19 @@ def validate_annotations(
     cls = cls_ann[1] if cls_ann else config.pod_autoscaler_class
     ints = {k: _int(v[1]) for k in ("min-scale", "max-scale") if (v := annotation(annotations, k))}
     min_scale, max_scale = ints.get("min-scale"), ints.get("max-scale")
+    if max_scale is not None:
+        source = "max-scale"
+    elif config.max_scale:
+        source = "config-autoscaler max-scale"
+    else:
+        source = "config-autoscaler max-scale-limit"
     ctx = _Ctx(
         cls,
         config,
         config.min_scale if min_scale is None else min_scale,
-        config.max_scale if max_scale is None else max_scale,
+        effective_max_scale(config.max_scale if max_scale is None else max_scale, config),
+        max_scale is not None,
+        source,
     )
     for key in ALIASES:
         found = annotation(annotations, key)
@@ -223,7 +251,7 @@ class ScalingSpec:
     target_utilization: float
     min_scale: int
     max_scale: int
-    """0 = unlimited."""
+    """0 = unlimited (only when config-autoscaler max-scale-limit is 0)."""
     initial_scale: int
     activation_scale: int
     """0 = unset (Knative requires >= 2 when set)."""
@@ -321,7 +349,7 @@ def build_spec(
         total_value=total,
         target_utilization=tu,
         min_scale=whole("min-scale", config.min_scale),
-        max_scale=whole("max-scale", config.max_scale),
+        max_scale=effective_max_scale(whole("max-scale", config.max_scale), config),
         initial_scale=initial,
         activation_scale=whole("activation-scale", 0),
         stable_window=window,

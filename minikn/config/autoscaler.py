@@ -72,8 +72,14 @@ class AutoscalerConfig(ConfigGroup):
     """Cluster-wide default max scale; 0 = unlimited."""
     scale_down_delay: Duration = Field(0.0, alias="scale-down-delay")
     """Hold the highest recent desired scale this long before scaling down; [0s, 1h]."""
-    max_scale_limit: int = Field(0, alias="max-scale-limit")
-    """Upper bound for any max-scale; 0 = none."""
+    max_scale_limit: int = Field(100, alias="max-scale-limit")
+    """Upper bound for any max-scale (Knative's ``max-scale-limit``; 0 = none).
+
+    Knative's default is 0; minikn's is 100 because every replica is a process or container on one
+    machine: a revision that may scale without bound (or a ``minReplicas`` of 2^31-1) would take
+    the laptop down before any request is answered. A revision with no max-scale (0, unlimited)
+    is capped at this value, and admission refuses a min-scale, max-scale or initial-scale above
+    it."""
 
     @field_validator("container_concurrency_target_percentage")
     @classmethod
@@ -170,10 +176,9 @@ class AutoscalerConfig(ConfigGroup):
             )
         if self.max_scale and self.min_scale > self.max_scale:
             raise ValueError("min-scale must not be greater than max-scale")
-        if self.max_scale_limit and not 1 <= self.max_scale <= self.max_scale_limit:
-            raise ValueError(
-                "max-scale must be in [1, max-scale-limit] when max-scale-limit is set"
-            )
+        if self.max_scale_limit and self.max_scale > self.max_scale_limit:
+            # Knative's config.go: max-scale 0 (unlimited) stays valid; revisions are capped.
+            raise ValueError(f"max-scale = {self.max_scale}, must be in [0, max-scale-limit] range")
         return self
 
     @property

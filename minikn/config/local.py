@@ -62,7 +62,8 @@ class StorageConfig(ConfigGroup):
     cache_dir: str | None = Field(None, alias="cacheDir")
     """Content-addressed model cache; null = <state-dir>/models."""
     allowed_roots: list[str] = Field(default_factory=list, alias="allowedRoots")
-    """Local paths a storageUri may point under; empty = the working directory and config/."""
+    """Local paths a storageUri may point under; empty = only the shipped ``config/examples``
+    (never the directory the server was started from)."""
     pvc: dict[str, str] = Field(default_factory=dict)
     """``pvc://NAME/PATH`` -> host directory for NAME."""
     gcs: dict[str, str] = Field(default_factory=dict)

@@ -28,6 +28,7 @@ from minikn.core.events import Event, EventSink
 from minikn.core.revision import RevisionSpec
 from minikn.core.routes import RouteTable
 from minikn.platform.documents import Document
+from minikn.platform.quarantine import INVALID_SPEC, quarantine_invalid
 from minikn.platform.reconcile import (
     TAG_ROUTING,
     PlanContext,
@@ -113,6 +114,7 @@ class Controller:
     async def start(self) -> None:
         """Restore the saved state, publish it, start the persister."""
         self._state = await asyncio.to_thread(self._store.load)
+        refused = quarantine_invalid(self._state, self.settings, self._check)
         for doc in self._state.runtimes:
             self.registry.add(doc)
         now = self._clock.time()
@@ -121,6 +123,9 @@ class Controller:
         log.info(
             "restored %d isvcs, %d revisions", len(self._state.isvcs), len(self._state.revisions)
         )
+        for isvc, message in refused:  # kept visible and deletable, but nothing of it runs
+            self._emit(isvc, INVALID_SPEC, message, warning=True)
+            self._dirty.set()
         self._publish()
         self._saver = asyncio.create_task(self._persist_loop(), name="minikn.platform.persist")
         self._publisher = asyncio.create_task(self._publish_loop(), name="minikn.platform.publish")

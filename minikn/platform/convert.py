@@ -13,7 +13,9 @@ from pydantic import Field
 
 from minikn.platform.k8s import K8sContainer, K8sModel, ResourceRequirements
 from minikn.platform.schema import (
+    INT32_MAX,
     LEGACY_FRAMEWORKS,
+    Int,
     ModelFormat,
     ModelSpec,
     ObjectMeta,
@@ -49,7 +51,7 @@ class _FrameworkV1a2(K8sModel):
     storage_uri: str
     runtime_version: str | None = None
     resources: ResourceRequirements | None = None
-    nthread: int | None = None
+    nthread: Int | None = Field(None, ge=1, le=INT32_MAX)
     model_class_name: str | None = None
 
 
@@ -63,16 +65,16 @@ class _LoggerV1a2(K8sModel):
 
 
 class _BatcherV1a2(K8sModel):
-    max_batch_size: int | None = Field(None, ge=1)
-    max_latency: int | None = Field(None, ge=1)
-    timeout: int | None = Field(None, ge=1)
+    max_batch_size: Int | None = Field(None, ge=1, le=INT32_MAX)
+    max_latency: Int | None = Field(None, ge=1, le=INT32_MAX)
+    timeout: Int | None = Field(None, ge=1, le=INT32_MAX)
 
 
 class _DeploymentV1a2(K8sModel):
     service_account_name: str | None = None
-    min_replicas: int | None = None
-    max_replicas: int | None = None
-    parallelism: int | None = None
+    min_replicas: Int | None = None
+    max_replicas: Int | None = None
+    parallelism: Int | None = None
     logger: _LoggerV1a2 | None = None
     batcher: _BatcherV1a2 | None = None
 
@@ -108,7 +110,7 @@ class _EndpointV1a2(K8sModel):
 class _SpecV1a2(K8sModel):
     default: _EndpointV1a2
     canary: _EndpointV1a2 | None = None
-    canary_traffic_percent: int | None = Field(None, ge=0, le=100)
+    canary_traffic_percent: Int | None = Field(None, ge=0, le=100)
 
 
 class InferenceServiceV1a2(K8sModel):

@@ -7,13 +7,14 @@ ignored key. Source: kserve/kserve ``pkg/apis/serving/v1beta1`` (``predictor.go`
 
 from __future__ import annotations
 
-from typing import Any, Literal, Self
+from typing import Annotated, Any, Literal, Self
 
-from pydantic import Field, model_validator
+from pydantic import Field, Strict, model_validator
 
 from minikn.platform.k8s import ContainerFields, K8sModel, PodSpecFields
 
 __all__ = [
+    "INT32_MAX",
     "LEGACY_FRAMEWORKS",
     "ArtExplainerSpec",
     "BatcherSpec",
@@ -21,6 +22,7 @@ __all__ = [
     "ExplainerSpec",
     "InferenceService",
     "InferenceServiceSpec",
+    "Int",
     "LoggerSpec",
     "ModelFormat",
     "ModelSpec",
@@ -62,6 +64,10 @@ IMPLEMENTATION_NAMES: tuple[str, ...] = (
 
 ProtocolName = Literal["v1", "v2", "grpc-v1", "grpc-v2"]
 
+Int = Annotated[int, Strict()]
+"""An integer field: no bool (``true`` is not 1), float or numeric string (Kubernetes' decoder)."""
+INT32_MAX = 2**31 - 1
+
 
 class ObjectMeta(K8sModel):
     """metav1.ObjectMeta (server-set fields accepted so ``get -o yaml`` output re-applies)."""
@@ -73,10 +79,10 @@ class ObjectMeta(K8sModel):
     generate_name: str | None = None
     uid: str | None = None
     resource_version: str | None = None
-    generation: int | None = None
+    generation: Int | None = None
     creation_timestamp: str | None = None
     deletion_timestamp: str | None = None
-    deletion_grace_period_seconds: int | None = None
+    deletion_grace_period_seconds: Int | None = None
     owner_references: list[dict[str, Any]] | None = None
     finalizers: list[str] | None = None
     managed_fields: list[dict[str, Any]] | None = None
@@ -89,58 +95,36 @@ class LoggerSpec(K8sModel):
     metadata_annotations: list[str] | None = None
     storage: dict[str, Any] | None = None
     marshaller_url: str | None = None
-    batch_size: int | None = None
+    batch_size: Int | None = Field(None, ge=1, le=INT32_MAX)
     batch_interval: str | None = None
 
 
 class BatcherSpec(K8sModel):
-    max_batch_size: int | None = Field(None, ge=1)
-    max_latency: int | None = Field(None, ge=1)
-    timeout: int | None = Field(None, ge=1)
+    max_batch_size: Int | None = Field(None, ge=1, le=INT32_MAX)
+    max_latency: Int | None = Field(None, ge=1, le=INT32_MAX)
+    timeout: Int | None = Field(None, ge=1, le=INT32_MAX)
 
 
 class ComponentExtensionSpec(K8sModel):
     """Fields every component carries beside its implementation."""
 
-    min_replicas: int | None = None
-    max_replicas: int = 0
-    scale_target: int | None = None
+    min_replicas: Int | None = None
+    max_replicas: Int = 0
+    scale_target: Int | None = None
     scale_metric: Literal["cpu", "memory", "concurrency", "rps"] | None = None
     scale_metric_type: Literal["Utilization", "Value", "AverageValue"] | None = None
     auto_scaling: dict[str, Any] | None = None
-    container_concurrency: int | None = None
-    timeout: int | None = None
-    canary_traffic_percent: int | None = None
+    container_concurrency: Int | None = None
+    timeout: Int | None = None
+    canary_traffic_percent: Int | None = None
     logger: LoggerSpec | None = None
     batcher: BatcherSpec | None = None
     labels: dict[str, str] | None = None
     annotations: dict[str, str] | None = None
     deployment_strategy: dict[str, Any] | None = None
 
-    @model_validator(mode="after")
-    def _extension_rules(self) -> Self:
-        # KServe's component.go validateReplicas / validateContainerConcurrency / traffic.
-        if self.min_replicas is not None and self.min_replicas < 0:
-            raise ValueError("'MinReplicas' cannot be less than 0")
-        if self.max_replicas < 0:
-            raise ValueError("'MaxReplicas' cannot be less than 0")
-        if (
-            self.min_replicas is not None
-            and self.max_replicas
-            and self.min_replicas > self.max_replicas
-        ):
-            raise ValueError("'MinReplicas' cannot be greater than MaxReplicas")
-        if self.container_concurrency is not None and self.container_concurrency < 0:
-            raise ValueError("parallelism cannot be less than 0")
-        if self.canary_traffic_percent is not None and not 0 <= self.canary_traffic_percent <= 100:
-            raise ValueError("TrafficPercent must be between [0, 100]")
-        if self.timeout is not None and self.timeout <= 0:
-            raise ValueError("timeout must be positive")
-        if self.deployment_strategy is not None:
-            raise ValueError(
-                "customizing deploymentStrategy is only supported for raw deployment mode"
-            )
-        return self
+    # Range rules (KServe's component.go, Knative's bounds) are checked in validate.py, where
+    # each error can name its field.
 
 
 class ModelFormat(K8sModel):
@@ -151,6 +135,8 @@ class ModelFormat(K8sModel):
 class PredictorExtensionSpec(ContainerFields):
     """What a ``model:`` or framework key holds: storage, protocol and container overrides."""
 
+    name: str | None = None
+    """The inlined container's name: KServe's SDK sends ``""``; any other value is refused."""
     storage_uri: str | None = None
     runtime_version: str | None = None
     protocol_version: ProtocolName | None = None
@@ -211,9 +197,6 @@ class TransformerSpec(PodSpecFields, ComponentExtensionSpec):
             raise ValueError(
                 "exactly one of [CustomTransformer] must be specified in TransformerSpec"
             )
-        for c in self.containers:
-            if any(e.name == "STORAGE_URI" for e in c.env or ()):
-                raise ValueError("storage uri should not be specified in transformer container")
         return self
 
 

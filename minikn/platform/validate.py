@@ -7,7 +7,7 @@ KServe's wording where KServe has one.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -25,6 +25,7 @@ from minikn.platform.schema import (
     InferenceService,
     InferenceServiceSpec,
     ObjectMeta,
+    PredictorExtensionSpec,
     PredictorSpec,
     TransformerSpec,
 )
@@ -40,7 +41,29 @@ __all__ = [
 RUNTIME_KINDS = frozenset({"ServingRuntime", "ClusterServingRuntime"})
 ISVC_NAME_FMT = "[a-z]([-a-z0-9]*[a-z0-9])?"
 _ISVC_NAME = re.compile(f"^{ISVC_NAME_FMT}$")
+DNS1123_LABEL_FMT = "[a-z0-9]([-a-z0-9]*[a-z0-9])?"
+_DNS1123_LABEL = re.compile(f"^{DNS1123_LABEL_FMT}$")
+DNS1123_LABEL_MAX = 63
+"""Kubernetes' label limit; KServe derives ``<name>-predictor`` hosts and services from it."""
+DEFAULT_MIN_REPLICAS = 1
+"""KServe's ``constants.DefaultMinReplicas``."""
+TRANSFORMER_CONTAINER = "transformer-container"
+"""KServe's ``constants.TransformerContainerName`` (a transformer collocated in the predictor)."""
+STORAGE_URI_ENV = "STORAGE_URI"
+PROTOCOL_ENV = "PROTOCOL"
+CUSTOM_PROTOCOLS = ("v1", "v2")
+"""Values of a custom container's ``PROTOCOL`` env (KServe's ``validateCustomProtocol``)."""
+BLOCKED_ENV_VARS = frozenset({"PYTHONPATH"})
+"""KServe's ``validation.DefaultBlockedEnvVars``."""
+KSERVE_AUTOSCALER_CLASS = "serving.kserve.io/autoscalerClass"
+KSERVE_AUTOSCALER_CLASSES = ("hpa", "external", "keda", "none")
+"""KServe's ``constants.AutoscalerAllowedClassList``."""
 AUTOSCALING_PREFIX = "autoscaling.knative.dev/"
+_STRIPPED_SCALE = frozenset(
+    AUTOSCALING_PREFIX + k for k in ("min-scale", "max-scale", "minScale", "maxScale")
+)
+"""Annotations KServe removes from the revision template (regenerated from min/maxReplicas)."""
+_REPLICA_FIELDS = frozenset({"minReplicas", "maxReplicas"})
 _CLASS_METRICS = {
     KPA_CLASS: ("concurrency", "rps"),
     HPA_CLASS: ("cpu", "memory"),
@@ -118,6 +141,96 @@ def _default_annotation_validator(settings: Settings) -> AnnotationValidator:
     return check
 
 
+def _replica_rules(comp: ComponentExtensionSpec) -> dict[str, str]:
+    """KServe's component.go and validateScaling*CompExtension: field -> rule broken."""
+    errs: dict[str, str] = {}
+    lo = comp.min_replicas if comp.min_replicas is not None else DEFAULT_MIN_REPLICAS
+    if lo < 0:
+        errs["minReplicas"] = "'MinReplicas' cannot be less than 0"
+    if comp.max_replicas < 0:
+        errs["maxReplicas"] = "'MaxReplicas' cannot be less than 0"
+    elif comp.max_replicas and lo > comp.max_replicas and "minReplicas" not in errs:
+        errs["minReplicas"] = "'MinReplicas' cannot be greater than MaxReplicas"
+    if comp.canary_traffic_percent is not None and not 0 <= comp.canary_traffic_percent <= 100:
+        errs["canaryTrafficPercent"] = "TrafficPercent must be between [0, 100]"
+    if comp.deployment_strategy is not None:
+        errs["deploymentStrategy"] = (
+            "customizing deploymentStrategy is only supported for raw deployment mode"
+        )
+    return errs
+
+
+def _knative_rules(comp: ComponentExtensionSpec, settings: Settings) -> dict[str, str]:
+    """Knative's RevisionSpec bounds (config-defaults): field -> rule broken."""
+    errs: dict[str, str] = {}
+    d = settings.defaults
+    if comp.timeout is not None and not 0 <= comp.timeout <= d.max_revision_timeout_seconds:
+        errs["timeout"] = (
+            f"expected 0 <= {comp.timeout} <= {d.max_revision_timeout_seconds} "
+            "(config-defaults max-revision-timeout-seconds)"
+        )
+    cc = comp.container_concurrency
+    if cc is not None and not 0 <= cc <= d.container_concurrency_max_limit:
+        errs["containerConcurrency"] = (
+            f"expected 0 <= {cc} <= {d.container_concurrency_max_limit} "
+            "(config-defaults container-concurrency-max-limit)"
+        )
+    elif cc == 0 and not d.allow_container_concurrency_zero:
+        errs["containerConcurrency"] = (
+            f"expected 1 <= 0 <= {d.container_concurrency_max_limit} "
+            "(config-defaults allow-container-concurrency-zero)"
+        )
+    return errs
+
+
+def _metric_rules(comp: ComponentExtensionSpec, klass: str) -> dict[str, str]:
+    """The scale metric against the autoscaler class, and KServe's per-metric target ranges."""
+    errs: dict[str, str] = {}
+    allowed = _CLASS_METRICS.get(klass)
+    metric = comp.scale_metric
+    if metric is not None and allowed is not None and metric not in allowed:
+        other = next((c for c, m in _CLASS_METRICS.items() if metric in m), None)
+        hint = f", or set the annotation {AUTOSCALING_PREFIX}class: {other}" if other else ""
+        errs["scaleMetric"] = (
+            f"[{metric}] is not a supported metric for class {klass} "
+            f"(use {' or '.join(allowed)}{hint})"
+        )
+        return errs
+    target = comp.scale_target
+    if target is None:
+        return errs
+    metric = metric or ("cpu" if klass == HPA_CLASS else "concurrency")
+    if metric == "rps" and target < 1:
+        errs["scaleTarget"] = "the target for rps should be greater than 1"
+    elif metric == "cpu" and not 1 <= target <= 100:
+        errs["scaleTarget"] = "the target utilization percentage should be a [1-100] integer"
+    elif metric == "memory" and target < 1:
+        errs["scaleTarget"] = "the target memory should be greater than 1 MiB"
+    return errs
+
+
+def _revision_annotations(
+    comp: ComponentExtensionSpec, merged: Mapping[str, str]
+) -> tuple[dict[str, str], dict[str, str]]:
+    """The autoscaling annotations the revision gets (KServe strips the user's min/max scale and
+    writes minReplicas, maxReplicas, scaleTarget and scaleMetric), and annotation -> field."""
+    view = {k: v for k, v in merged.items() if k not in _STRIPPED_SCALE}
+    fields = {AUTOSCALING_PREFIX + "min-scale": "minReplicas"}
+    view[AUTOSCALING_PREFIX + "min-scale"] = str(
+        comp.min_replicas if comp.min_replicas is not None else DEFAULT_MIN_REPLICAS
+    )
+    if comp.max_replicas:
+        view[AUTOSCALING_PREFIX + "max-scale"] = str(comp.max_replicas)
+        fields[AUTOSCALING_PREFIX + "max-scale"] = "maxReplicas"
+    if comp.scale_target is not None:
+        view[AUTOSCALING_PREFIX + "target"] = str(comp.scale_target)
+        fields[AUTOSCALING_PREFIX + "target"] = "scaleTarget"
+    if comp.scale_metric is not None:
+        view[AUTOSCALING_PREFIX + "metric"] = comp.scale_metric
+        fields[AUTOSCALING_PREFIX + "metric"] = "scaleMetric"
+    return view, fields
+
+
 def _component_rules(
     path: str,
     comp: ComponentExtensionSpec,
@@ -125,38 +238,150 @@ def _component_rules(
     settings: Settings,
     check_annotations: AnnotationValidator,
 ) -> list[str]:
-    problems: list[str] = []
-    d = settings.defaults
-    timeout = comp.timeout if comp.timeout is not None else d.revision_timeout_seconds
-    if timeout > d.max_revision_timeout_seconds:
-        problems.append(
-            f"{path}.timeout: expected 0 <= {timeout} <= {d.max_revision_timeout_seconds} "
-            "(max-revision-timeout-seconds)"
-        )
-    cc = comp.container_concurrency
-    if cc is not None and cc > d.container_concurrency_max_limit:
-        problems.append(
-            f"{path}.containerConcurrency: expected 0 <= {cc} <= "
-            f"{d.container_concurrency_max_limit} (container-concurrency-max-limit)"
-        )
-    if cc == 0 and not d.allow_container_concurrency_zero:
-        problems.append(
-            f"{path}.containerConcurrency: 0 is not allowed (allow-container-concurrency-zero)"
-        )
     merged = {k: v for k, v in meta_annotations.items() if k.startswith(AUTOSCALING_PREFIX)}
     merged.update(comp.annotations or {})
     klass = merged.get(AUTOSCALING_PREFIX + "class", settings.autoscaler.pod_autoscaler_class)
-    allowed = _CLASS_METRICS.get(klass)
-    if comp.scale_metric is not None and allowed is not None and comp.scale_metric not in allowed:
-        other = next((c for c, m in _CLASS_METRICS.items() if comp.scale_metric in m), None)
-        hint = f", or set the annotation {AUTOSCALING_PREFIX}class: {other}" if other else ""
-        problems.append(
-            f"{path}.scaleMetric: the autoscaling metric {comp.scale_metric} is not supported for "
-            f"class {klass} (use {' or '.join(allowed)}{hint})"
-        )
-    cc_eff = cc if cc is not None else d.container_concurrency
-    problems.extend(f"{path}.annotations: {p}" for p in check_annotations(merged, cc_eff))
+    errs = {
+        **_replica_rules(comp),
+        **_knative_rules(comp, settings),
+        **_metric_rules(comp, klass),
+    }
+    problems = [f"{path}.{name}: {rule}" for name, rule in errs.items()]
+    cc = comp.container_concurrency
+    cc_eff = cc if cc is not None else settings.defaults.container_concurrency
+    view, fields = _revision_annotations(comp, merged)
+    for line in check_annotations(view, cc_eff):
+        key, _, rest = line.partition(": ")
+        field_name = fields.get(key)
+        if field_name is None:
+            problems.append(f"{path}.annotations: {line}")
+        elif field_name not in errs and not (  # KServe's rule already said it
+            field_name in _REPLICA_FIELDS and _REPLICA_FIELDS & errs.keys()
+        ):
+            errs[field_name] = rest
+            problems.append(f"{path}.{field_name}: {rest} (as {key})")
     return problems
+
+
+def _metadata_rules(meta: ObjectMeta) -> list[str]:
+    """KServe's ISVC name rule and Kubernetes' DNS-1123 label rules for name and namespace."""
+    problems: list[str] = []
+    name = meta.name or ""
+    if not _ISVC_NAME.match(name):
+        problems.append(
+            f'metadata.name: The InferenceService "{_clip(name)}" is invalid: a InferenceService '
+            "name must consist of lower case alphanumeric characters or '-', and must start with "
+            'alphabetical character. (e.g. "my-name" or "abc-123", regex used for validation '
+            f"is '{ISVC_NAME_FMT}')"
+        )
+    if len(name) > DNS1123_LABEL_MAX:
+        problems.append(f"metadata.name: must be no more than {DNS1123_LABEL_MAX} characters")
+    ns = meta.namespace
+    if ns is not None:
+        if not _DNS1123_LABEL.match(ns):
+            problems.append(
+                f'metadata.namespace: "{_clip(ns)}": a lowercase RFC 1123 label must consist of '
+                "lower case alphanumeric characters or '-', and must start and end with an "
+                "alphanumeric character (e.g. 'my-name', or '123-abc', regex used for validation "
+                f"is '{DNS1123_LABEL_FMT}')"
+            )
+        if len(ns) > DNS1123_LABEL_MAX:
+            problems.append(
+                f"metadata.namespace: must be no more than {DNS1123_LABEL_MAX} characters"
+            )
+    return problems
+
+
+def _predictor_rules(predictor: PredictorSpec) -> list[str]:
+    """KServe's validatePredictor and validateCollocationStorageURI."""
+    problems: list[str] = []
+    key = predictor.implementation()
+    ext = getattr(predictor, key) if key != "containers" else None
+    if isinstance(ext, PredictorExtensionSpec) and ext.name:
+        problems.append(
+            f"spec.predictor.{key}.name: the 'name' field is not allowed in standard predictor"
+        )
+    for i, c in enumerate(predictor.containers or ()):
+        if c.name == TRANSFORMER_CONTAINER and any(e.name == STORAGE_URI_ENV for e in c.env or ()):
+            problems.append(
+                f"spec.predictor.containers[{i}].env: storage uri should not be specified in "
+                "transformer container"
+            )
+    return problems
+
+
+def _env_names(env: Sequence[Any] | None) -> list[str]:
+    """Env var names of a typed container's env or of an untyped (initContainers) one."""
+    out = []
+    for e in env or ():
+        name = e.get("name") if isinstance(e, dict) else getattr(e, "name", None)
+        if isinstance(name, str):
+            out.append(name)
+    return out
+
+
+def _containers(isvc: InferenceService) -> list[tuple[str, str, Sequence[Any] | None]]:
+    """(path, container name, env) of every container KServe's blocked-env rule looks at."""
+    out: list[tuple[str, str, Sequence[Any] | None]] = []
+    p = isvc.spec.predictor
+    key = p.implementation()
+    ext = getattr(p, key) if key != "containers" else None
+    if isinstance(ext, PredictorExtensionSpec):
+        out.append((f"spec.predictor.{key}.env", "kserve-container", ext.env))
+    comps: list[tuple[str, ComponentExtensionSpec | None]] = [
+        ("predictor", p),
+        ("transformer", isvc.spec.transformer),
+        ("explainer", isvc.spec.explainer),
+    ]
+    for comp_name, comp in comps:
+        if not isinstance(comp, PredictorSpec | TransformerSpec | ExplainerSpec):
+            continue
+        for i, c in enumerate(comp.containers or ()):
+            out.append((f"spec.{comp_name}.containers[{i}].env", c.name or "", c.env))
+        for i, raw in enumerate(comp.init_containers or ()):
+            env = raw.get("env") if isinstance(raw.get("env"), list) else None
+            name = str(raw.get("name", ""))
+            out.append((f"spec.{comp_name}.initContainers[{i}].env", name, env))
+    art = isvc.spec.explainer.art if isvc.spec.explainer is not None else None
+    if art is not None:
+        out.append(("spec.explainer.art.env", "kserve-container", art.env))
+    return out
+
+
+def _webhook_rules(isvc: InferenceService) -> list[str]:
+    """KServe's validateInferenceServiceAutoscaler, validateBlockedEnvVars and the custom
+    predictor's and transformer's ``PROTOCOL`` env rule."""
+    problems: list[str] = []
+    annotations = isvc.metadata.annotations or {}
+    klass = annotations.get(KSERVE_AUTOSCALER_CLASS)
+    if klass is not None and klass not in KSERVE_AUTOSCALER_CLASSES:
+        problems.append(
+            f"metadata.annotations[{KSERVE_AUTOSCALER_CLASS}]: [{_clip(klass)}] is not a "
+            f"supported autoscaler class type (one of {', '.join(KSERVE_AUTOSCALER_CLASSES)})"
+        )
+    for path, container, env in _containers(isvc):
+        for blocked in sorted(set(_env_names(env)) & BLOCKED_ENV_VARS):
+            problems.append(
+                f'{path}: the InferenceService "{isvc.metadata.name}" is invalid: setting '
+                f'{blocked} in container "{container}" is not allowed for security reasons'
+            )
+    for comp_name, comp in (
+        ("predictor", isvc.spec.predictor),
+        ("transformer", isvc.spec.transformer),
+    ):
+        first = comp.containers[0] if comp is not None and comp.containers else None
+        for e in first.env or () if first is not None else ():
+            if e.name == PROTOCOL_ENV and e.value not in CUSTOM_PROTOCOLS:
+                problems.append(
+                    f"spec.{comp_name}.containers[0].env: invalid protocol {_clip(str(e.value))}. "
+                    f"Must be one of [{', '.join(CUSTOM_PROTOCOLS)}]"
+                )
+    return problems
+
+
+def _clip(value: str, limit: int = 80) -> str:
+    """A user's value, cut short so that a 5,000-character name does not flood the message."""
+    return value if len(value) <= limit else f"{value[:limit]}...({len(value)} characters)"
 
 
 def _parse_spec(spec: dict[str, Any]) -> InferenceServiceSpec:
@@ -191,19 +416,13 @@ def parse_isvc(
     except ValueError as exc:
         raise _invalid(doc, [f"spec.canaryTrafficPercent: {exc}"]) from exc
     name = isvc.metadata.name or ""
-    if not _ISVC_NAME.match(name):
-        raise _invalid(
-            doc,
-            [
-                f'metadata.name: The InferenceService "{name}" is invalid: a InferenceService name '
-                "must consist of lower case alphanumeric characters or '-', and must start with "
-                'alphabetical character. (e.g. "my-name" or "abc-123", regex used for validation '
-                f"is '{ISVC_NAME_FMT}')"
-            ],
-        )
+    problems = [
+        *_metadata_rules(isvc.metadata),
+        *_predictor_rules(isvc.spec.predictor),
+        *_webhook_rules(isvc),
+    ]
     meta_ann = isvc.metadata.annotations or {}
     intents: dict[ComponentName, ComponentIntent] = {}
-    problems: list[str] = []
     default = _components(isvc.spec)
     # v1alpha2: a component in the canary endpoint is the latest revision, the default endpoint's
     # one stays rolled out; a component only in the default endpoint is not split.
@@ -246,7 +465,8 @@ def parse_document(
             raise _invalid(doc, ["metadata.name: required field is missing"])
         return ParsedRuntime(doc=doc.body, kind=kind, name=doc.name)
     if kind != "InferenceService":
-        raise _invalid(doc, [f"kind: kind {kind} is not supported by minikn"])
+        expected = "InferenceService, " + " or ".join(sorted(RUNTIME_KINDS))
+        raise _invalid(doc, [f"kind: {kind} is not supported (expected {expected})"])
     api = doc.body.get("apiVersion")
     if api not in (V1BETA1, V1ALPHA2):
         raise _invalid(doc, [f"apiVersion: {api!r} is not supported (use {V1BETA1} or {V1ALPHA2})"])

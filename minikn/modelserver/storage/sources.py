@@ -23,8 +23,10 @@ REPO_CONFIG = config_dir()
 
 
 def default_roots(config: StorageConfig) -> list[Path]:
-    """``allowedRoots``, or the working directory and the repository's config/ when empty."""
-    roots = config.allowed_roots or [str(Path.cwd()), str(REPO_CONFIG)]
+    """``allowedRoots``, or only the shipped examples (``<config dir>/examples``) when empty.
+
+    Never the working directory: ``minikn serve`` started from ``/`` must not serve ``/etc``."""
+    roots = config.allowed_roots or [str(REPO_CONFIG / "examples")]
     return [Path(r).expanduser().resolve() for r in roots]
 
 

@@ -307,5 +307,8 @@ async def test_relative_file_uri_resolves_from_the_working_directory(
 ) -> None:
     (tmp_path / "config" / "examples" / "models" / "iris").mkdir(parents=True)
     monkeypatch.chdir(tmp_path)
-    out = await store(tmp_path).fetch("file://./config/examples/models/iris")
+    # The working directory is no longer a default root (issue 12.9); allow it explicitly.
+    out = await store(tmp_path, allowedRoots=[str(tmp_path)]).fetch(
+        "file://./config/examples/models/iris"
+    )
     assert out == (tmp_path / "config" / "examples" / "models" / "iris").resolve()

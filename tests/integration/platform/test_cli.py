@@ -56,12 +56,12 @@ def test_validate_directory_one_line_per_document_exits_1(
     assert len(lines) == 3
     assert lines[0].endswith("InferenceService/iris: valid")
     assert (
-        "a.yaml[1] InferenceService/broken: spec.predictor: "
+        "a.yaml[1] InferenceService/broken: spec.predictor.minReplicas: "
         "'MinReplicas' cannot be greater than MaxReplicas" in lines[1]
     )
     assert (
-        "b.yml[0] InferenceGraph/g: kind: kind InferenceGraph is not supported by minikn"
-        in lines[2]
+        "b.yml[0] InferenceGraph/g: kind: InferenceGraph is not supported (expected "
+        "InferenceService" in lines[2]
     )
 
 
@@ -126,7 +126,7 @@ async def test_apply_refused_names_the_file_and_exits_1(
     assert await _cli("apply", "-f", str(f), "--server", api.url) == 1
     err = capsys.readouterr().err
     assert (
-        f"{f}[0] InferenceService/broken: spec.predictor: "
+        f"{f}[0] InferenceService/broken: spec.predictor.minReplicas: "
         "'MinReplicas' cannot be greater than MaxReplicas" in err
     )
 

@@ -98,7 +98,11 @@ def test_an_injected_loader_replaces_the_built_in_reader(
     ("isvc", "trace", "message"),
     [
         (None, "builtin:step", "cannot read"),
-        ("kind: ConfigMap\n", "builtin:step", "kind ConfigMap is not supported by minikn"),
+        (
+            "kind: ConfigMap\n",
+            "builtin:step",
+            "kind: ConfigMap is not supported (expected InferenceService",
+        ),
         (
             "apiVersion: serving.kserve.io/v1beta1\nkind: InferenceService\n"
             "metadata: {name: x}\nspec: {}\n",
@@ -115,7 +119,7 @@ def test_an_injected_loader_replaces_the_built_in_reader(
         (
             ISVC.replace("scaleMetric: rps", "scaleMetric: memory"),
             "builtin:step",
-            "autoscaling metric memory is not supported for class kpa.autoscaling.knative.dev",
+            "[memory] is not a supported metric for class kpa.autoscaling.knative.dev",
         ),
         (
             ISVC.replace("scaleMetric: rps", "scaleMetric: memory").replace(

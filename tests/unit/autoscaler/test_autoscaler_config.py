@@ -52,7 +52,7 @@ def test_defaults_match_knative_config_go() -> None:
         ({"pod-autoscaler-class": "x.knative.dev"}, "must be kpa"),
         ({"initial-scale": 0}, "allow-zero-initial-scale"),
         ({"min-scale": 3, "max-scale": 2}, "min-scale must not be greater"),
-        ({"max-scale-limit": 5}, "max-scale must be in [1, max-scale-limit]"),
+        ({"max-scale": 6, "max-scale-limit": 5}, "must be in [0, max-scale-limit] range"),
         ({"container-concurrency-target-default": 0.001}, "at least 0.01"),
         ({"requests-per-second-target-default": 0.001}, "at least 0.01"),
     ],

@@ -52,7 +52,8 @@ def test_defaults_come_from_config_autoscaler() -> None:
         "linear",
     )
     assert (s.stable_window, s.panic_window, s.panic_threshold) == (60.0, 6.0, 2.0)
-    assert (s.min_scale, s.max_scale, s.initial_scale, s.activation_scale) == (0, 0, 1, 0)
+    # max-scale 0 (unlimited) is capped at config-autoscaler max-scale-limit (minikn: 100).
+    assert (s.min_scale, s.max_scale, s.initial_scale, s.activation_scale) == (0, 100, 1, 0)
     assert (s.target_burst_capacity, s.scale_down_delay, s.progress_deadline) == (211.0, 0.0, 600.0)
 
 
@@ -202,7 +203,60 @@ def test_config_rules_apply_to_annotations() -> None:
     errors = validate_annotations({P + "max-scale": "11"}, container_concurrency=0, config=cfg)
     assert errors == ["autoscaling.knative.dev/max-scale: 11: must be in [1, 10] (max-scale-limit)"]
     errors = validate_annotations({P + "max-scale": "0"}, container_concurrency=0, config=cfg)
-    assert errors == ["autoscaling.knative.dev/max-scale: 0: must be in [1, 10] (max-scale-limit)"]
+    assert errors == [
+        "autoscaling.knative.dev/max-scale: 0: max-scale=0 (unlimited), must be less than 10 "
+        "(max-scale-limit)"
+    ]
+
+
+def test_without_a_limit_max_scale_stays_unlimited() -> None:
+    cfg = AutoscalerConfig.model_validate({"max-scale-limit": 0})
+    assert spec(cfg=cfg).max_scale == 0
+    huge = {P + "min-scale": "2147483647", P + "max-scale": "0"}
+    assert validate_annotations(huge, container_concurrency=0, config=cfg) == []
+
+
+@pytest.mark.parametrize(
+    ("ann", "message"),
+    [
+        (
+            {P + "min-scale": "2147483647"},
+            "autoscaling.knative.dev/min-scale: 2147483647: must be at most 100 "
+            "(config-autoscaler max-scale-limit)",
+        ),
+        (
+            {P + "min-scale": "18446744073709551616"},
+            "autoscaling.knative.dev/min-scale: 18446744073709551616: must be an integer in "
+            "[0, 2147483647]",
+        ),
+        (
+            {P + "max-scale": "2147483648"},
+            "autoscaling.knative.dev/max-scale: 2147483648: must be an integer in [0, 2147483647]",
+        ),
+        (
+            {P + "max-scale": "101"},
+            "autoscaling.knative.dev/max-scale: 101: must be in [1, 100] (max-scale-limit)",
+        ),
+        (
+            {P + "initial-scale": "101"},
+            "autoscaling.knative.dev/initial-scale: 101: must be at most 100 "
+            "(config-autoscaler max-scale-limit)",
+        ),
+        (
+            {P + "initial-scale": "5", P + "max-scale": "4"},
+            "autoscaling.knative.dev/initial-scale: 5: must be at most max-scale (4)",
+        ),
+    ],
+)
+def test_scale_bounds_stay_under_the_platform_cap(ann: dict[str, str], message: str) -> None:
+    assert validate_annotations(ann, container_concurrency=0, config=CFG) == [message]
+
+
+@pytest.mark.parametrize(
+    ("ann", "max_scale"), [({}, 100), ({P + "max-scale": "7"}, 7), ({P + "max-scale": "100"}, 100)]
+)
+def test_max_scale_is_capped_at_the_limit(ann: dict[str, str], max_scale: int) -> None:
+    assert spec(ann).max_scale == max_scale
 
 
 @pytest.mark.parametrize(

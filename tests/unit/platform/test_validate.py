@@ -66,19 +66,19 @@ CASES = [
     ),
     pytest.param(
         _with("spec.predictor.minReplicas", -1),
-        "spec.predictor",
+        "spec.predictor.minReplicas",
         "'MinReplicas' cannot be less than 0",
         id="negative-min-replicas",
     ),
     pytest.param(
         _with("spec.predictor.maxReplicas", 2, _with("spec.predictor.minReplicas", 3)),
-        "spec.predictor",
+        "spec.predictor.minReplicas",
         "'MinReplicas' cannot be greater than MaxReplicas",
         id="min-greater-than-max",
     ),
     pytest.param(
         _with("spec.predictor.canaryTrafficPercent", 120),
-        "spec.predictor",
+        "spec.predictor.canaryTrafficPercent",
         "TrafficPercent must be between [0, 100]",
         id="percent-out-of-range",
     ),
@@ -115,7 +115,7 @@ CASES = [
     pytest.param(
         _with("spec.predictor.scaleMetric", "cpu"),
         "spec.predictor.scaleMetric",
-        "the autoscaling metric cpu is not supported for class kpa.autoscaling.knative.dev",
+        "[cpu] is not a supported metric for class kpa.autoscaling.knative.dev",
         id="cpu-metric-with-kpa",
     ),
     pytest.param(
@@ -125,7 +125,8 @@ CASES = [
             "metadata": {"name": "g"},
         },
         "kind",
-        "kind InferenceGraph is not supported by minikn",
+        "kind: InferenceGraph is not supported (expected InferenceService, ClusterServingRuntime "
+        "or ServingRuntime)",
         id="inference-graph",
     ),
 ]
