@@ -16,7 +16,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import random
-from collections.abc import Coroutine, Sequence
+from collections.abc import Callable, Coroutine, Sequence
 from functools import partial
 from typing import Any
 
@@ -125,7 +125,10 @@ class Activator:
         metrics: Metrics,
         middlewares: Sequence[Middleware] = (),
         rng: random.Random | None = None,
+        throttlers: Callable[[RevisionSpec], Throttler] | None = None,
     ) -> None:
+        """``throttlers`` builds a revision's throttler (default: :meth:`_throttler`, from
+        ``minikn.activator`` settings); tests may give their own."""
         self._config = settings.minikn.activator
         self._clock = clock
         self._stats = stats
@@ -139,23 +142,14 @@ class Activator:
         )
         self._deadlines = Deadlines()
         self._reporter: asyncio.Task[None] | None = None
+        self._throttlers = throttlers if throttlers is not None else self._throttler
 
     # Control plane ----------------------------------------------------------------------------
 
     def upsert_revision(self, spec: RevisionSpec) -> None:
         rev = self._revisions.get(spec.name)
         if rev is None:
-            throttler = Throttler(
-                spec.name,
-                container_concurrency=spec.container_concurrency,
-                max_buffered=self._config.max_buffered_requests,
-                retry_after=self._config.retry_after_seconds,
-                poke=lambda: self._poker.poke(spec.name),
-                rng=self._rng,
-                clock=self._clock,
-                max_connections=self._config.max_connections_per_replica,
-                ejection_time=self._config.ejection_time,
-            )
+            throttler = self._throttlers(spec)
             rev = _Revision(self, spec, throttler, ConcurrencyAccount(self._clock.monotonic()))
             self._revisions[spec.name] = rev
         else:
@@ -170,6 +164,20 @@ class Activator:
             rewrites.append(handler)
             handler = handler.inner
         rev.rewrites = tuple(rewrites) if handler is rev.terminal else None
+
+    def _throttler(self, spec: RevisionSpec) -> Throttler:
+        name = spec.name
+        return Throttler(
+            name,
+            container_concurrency=spec.container_concurrency,
+            max_buffered=self._config.max_buffered_requests,
+            retry_after=self._config.retry_after_seconds,
+            poke=lambda: self._poker.poke(name),
+            rng=self._rng,
+            clock=self._clock,
+            max_connections=self._config.max_connections_per_replica,
+            ejection_time=self._config.ejection_time,
+        )
 
     def remove_revision(self, revision: str) -> None:
         rev = self._revisions.pop(revision, None)
