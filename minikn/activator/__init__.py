@@ -2,6 +2,7 @@
 
 from minikn.activator.activator import Activator
 from minikn.activator.exchange import Exchange, Settle
+from minikn.activator.fdlimit import raise_open_file_limit
 from minikn.activator.http import (
     BodyStream,
     Handler,
@@ -23,4 +24,5 @@ __all__ = [
     "Rewrite",
     "Settle",
     "answer_error",
+    "raise_open_file_limit",
 ]

@@ -16,7 +16,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import random
-from collections.abc import Coroutine, Sequence
+from collections.abc import Callable, Coroutine, Sequence
 from functools import partial
 from typing import Any
 
@@ -45,7 +45,6 @@ __all__ = ["Activator"]
 
 log = logging.getLogger("minikn.activator")
 
-_ATTEMPTS = 3
 _REPORT_PERIOD = 1.0
 
 
@@ -126,7 +125,10 @@ class Activator:
         metrics: Metrics,
         middlewares: Sequence[Middleware] = (),
         rng: random.Random | None = None,
+        throttlers: Callable[[RevisionSpec], Throttler] | None = None,
     ) -> None:
+        """``throttlers`` builds a revision's throttler (default: :meth:`_throttler`, from
+        ``minikn.activator`` settings); tests may give their own."""
         self._config = settings.minikn.activator
         self._clock = clock
         self._stats = stats
@@ -135,23 +137,19 @@ class Activator:
         self._middlewares = tuple(middlewares)
         self._rng = rng if rng is not None else random.Random()
         self._revisions: dict[str, _Revision] = {}
-        self._pool = UpstreamPool()
+        self._pool = UpstreamPool(
+            now=clock.monotonic, idle_timeout=self._config.idle_connection_timeout
+        )
         self._deadlines = Deadlines()
         self._reporter: asyncio.Task[None] | None = None
+        self._throttlers = throttlers if throttlers is not None else self._throttler
 
     # Control plane ----------------------------------------------------------------------------
 
     def upsert_revision(self, spec: RevisionSpec) -> None:
         rev = self._revisions.get(spec.name)
         if rev is None:
-            throttler = Throttler(
-                spec.name,
-                container_concurrency=spec.container_concurrency,
-                max_buffered=self._config.max_buffered_requests,
-                retry_after=self._config.retry_after_seconds,
-                poke=lambda: self._poker.poke(spec.name),
-                rng=self._rng,
-            )
+            throttler = self._throttlers(spec)
             rev = _Revision(self, spec, throttler, ConcurrencyAccount(self._clock.monotonic()))
             self._revisions[spec.name] = rev
         else:
@@ -166,6 +164,20 @@ class Activator:
             rewrites.append(handler)
             handler = handler.inner
         rev.rewrites = tuple(rewrites) if handler is rev.terminal else None
+
+    def _throttler(self, spec: RevisionSpec) -> Throttler:
+        name = spec.name
+        return Throttler(
+            name,
+            container_concurrency=spec.container_concurrency,
+            max_buffered=self._config.max_buffered_requests,
+            retry_after=self._config.retry_after_seconds,
+            poke=lambda: self._poker.poke(name),
+            rng=self._rng,
+            clock=self._clock,
+            max_connections=self._config.max_connections_per_replica,
+            ejection_time=self._config.ejection_time,
+        )
 
     def remove_revision(self, revision: str) -> None:
         rev = self._revisions.pop(revision, None)
@@ -365,9 +377,10 @@ class Activator:
             rev.finished(started, code)
 
     @staticmethod
-    async def _wait(rev: _Revision) -> Tracker:
-        """Buffer until a slot frees (FIFO); a waiter that gives up gives its slot back."""
-        waiter = rev.throttler.enqueue()
+    async def _wait(rev: _Revision, *, retry: bool = False) -> Tracker:
+        """Buffer until a slot frees (FIFO; a retry goes first); a waiter that gives up gives
+        its slot back."""
+        waiter = rev.throttler.enqueue(front=retry)
         try:
             return await waiter
         except asyncio.CancelledError:
@@ -386,11 +399,17 @@ class Activator:
         deadline = request.extra.get("deadline")
         # Once the response starts, the timeout no longer applies (streams may run long).
         on_head = deadline.cancel if isinstance(deadline, _Deadline) else None
-        for attempt in range(_ATTEMPTS):
-            tracker = rev.throttler.try_acquire(avoid) or await self._wait(rev)
+        attempts = self._config.max_attempts
+        attempt = 0
+        while True:
+            tracker = rev.throttler.try_acquire(avoid) or await self._wait(
+                rev, retry=avoid is not None
+            )
             request.extra["replica"] = tracker.endpoint.replica_id  # for the trace hop record
             conn = None
             try:
+                if tracker.draining:  # removed while this request waited for the task to run
+                    raise NeverReached("replica was removed")
                 conn = self._pool.idle(tracker.endpoint)
                 reused = conn is not None
                 if conn is None:
@@ -398,19 +417,27 @@ class Activator:
                 await send(conn, head, request, sink, reused=reused, on_head=on_head)
                 return
             except NeverReached as exc:
+                attempt += 1
                 log.info(
-                    "revision %s: replica %s not reached (attempt %d): %s",
+                    "revision %s: replica %s not reached (attempt %d of %d): %s",
                     rev.spec.name,
                     tracker.endpoint.replica_id,
-                    attempt + 1,
+                    attempt,
+                    attempts,
                     exc,
                 )
+                if exc.refused:
+                    rev.throttler.eject(tracker)
+                if attempt >= attempts:
+                    raise BadGateway(
+                        f"revision {rev.spec.name}: no replica could be reached "
+                        f"({attempt} attempts)"
+                    ) from None
                 avoid = tracker
             finally:
                 if conn is not None:
                     self._pool.release(conn)
                 rev.throttler.release(tracker)
-        raise BadGateway(f"revision {rev.spec.name}: no replica could be reached")
 
 
 def _request_head(rev: _Revision, request: ProxyRequest) -> bytes:

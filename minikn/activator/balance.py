@@ -7,7 +7,10 @@ slot. ``containerConcurrency`` (CC) decides the policy, as in Knative's activato
 - CC <= 3: first available, in a stable order (packs the few slots of the first replicas);
 - CC > 3: round robin from where the last pick stopped, skipping full replicas.
 
-A tracker never holds more than CC requests: this is the queue-proxy's breaker.
+A tracker never holds more than CC requests (the queue-proxy's breaker), nor more than the
+activator's connection bound per replica (``maxConnectionsPerReplica``, Envoy's
+``max_connections``): a replica's capacity is ``min(CC or unlimited, bound)``. Example: CC = 0,
+bound 1024 -> the 1025th concurrent request to a one-replica revision waits in the buffer.
 """
 
 from __future__ import annotations
@@ -40,10 +43,14 @@ class Tracker:
 class Balancer:
     """Picks a replica with a free slot by the policy CC implies."""
 
-    __slots__ = ("_cc", "_next", "_rng")
+    __slots__ = ("_cc", "_limit", "_next", "_rng")
 
-    def __init__(self, container_concurrency: int, rng: random.Random) -> None:
+    def __init__(
+        self, container_concurrency: int, rng: random.Random, *, max_connections: int
+    ) -> None:
         self._cc = container_concurrency
+        self._limit = min(container_concurrency or max_connections, max_connections)
+        """Requests one tracker may hold."""
         self._rng = rng
         self._next = 0
 
@@ -51,8 +58,10 @@ class Balancer:
     def container_concurrency(self) -> int:
         return self._cc
 
-    def has_room(self, tracker: Tracker) -> bool:
-        return self._cc == 0 or tracker.in_flight < self._cc
+    @property
+    def capacity(self) -> int:
+        """Requests one replica may hold: ``min(CC or unlimited, max_connections)``."""
+        return self._limit
 
     def pick(self, trackers: Sequence[Tracker], avoid: Tracker | None = None) -> Tracker | None:
         """A tracker with a free slot (preferring one other than ``avoid``), or None."""
@@ -67,24 +76,35 @@ class Balancer:
         n = len(trackers)
         if n == 0:
             return None
+        limit = self._limit
         if self._cc == 0:
             if n == 1:
-                return trackers[0]
+                t = trackers[0]
+                return t if t.in_flight < limit else None
             i = self._rng.randrange(n)
             j = self._rng.randrange(n - 1)
             if j >= i:
                 j += 1
             a, b = trackers[i], trackers[j]
-            return b if b.in_flight < a.in_flight else a
+            t = b if b.in_flight < a.in_flight else a
+            if t.in_flight < limit:
+                return t
+            # Both draws are at the connection bound: the least loaded of all, if any has room.
+            t = min(trackers, key=_load)
+            return t if t.in_flight < limit else None
         if self._cc <= _FIRST_AVAILABLE_MAX_CC:
             for t in trackers:
-                if t.in_flight < self._cc:
+                if t.in_flight < limit:
                     return t
             return None
         start = self._next % n
         for k in range(n):
             t = trackers[(start + k) % n]
-            if t.in_flight < self._cc:
+            if t.in_flight < limit:
                 self._next = (start + k + 1) % n
                 return t
         return None
+
+
+def _load(tracker: Tracker) -> int:
+    return tracker.in_flight

@@ -5,6 +5,10 @@ request waits in a FIFO buffer (bounded: beyond ``max_buffered`` it is refused w
 Every slot freed or replica added dispatches the buffer head first, so buffered requests are
 served in order, each exactly once. A waiter that gives up (timeout, client gone) after it was
 handed a slot gives the slot back, so no slot and no request is ever lost.
+
+A replica that refused a connection is *ejected* (Envoy's outlier detection): it gets no request
+for ``ejection_time``, then is tried again; meanwhile requests go to the others or wait in the
+buffer for a replacement, instead of failing on the same dead address.
 """
 
 from __future__ import annotations
@@ -16,6 +20,7 @@ from collections import deque
 from collections.abc import Callable, Sequence
 
 from minikn.activator.balance import Balancer, Tracker
+from minikn.core.clock import Clock
 from minikn.core.endpoints import Endpoint
 from minikn.core.errors import Unavailable
 
@@ -36,10 +41,19 @@ class Throttler:
         retry_after: int,
         poke: Callable[[], None],
         rng: random.Random,
+        clock: Clock,
+        max_connections: int,
+        ejection_time: float,
     ) -> None:
         self.revision = revision
         self._rng = rng
-        self._balancer = Balancer(container_concurrency, rng)
+        self._clock = clock
+        self._max_connections = max_connections
+        self._ejection_time = ejection_time
+        self._balancer = Balancer(container_concurrency, rng, max_connections=max_connections)
+        self._ejected: dict[str, float] = {}
+        """Replica id -> when it is tried again (it refused a connection)."""
+        self._readmit: asyncio.Task[None] | None = None
         self._max_buffered = max_buffered
         self._retry_after = retry_after
         self._poke = poke
@@ -59,16 +73,27 @@ class Throttler:
 
     @property
     def trackers(self) -> list[Tracker]:
-        return list(self._ready)
+        """Every current replica, ejected ones included."""
+        return [self._by_id[rid] for rid in sorted(self._by_id)]
 
     @property
     def ready_count(self) -> int:
+        """Replicas that get requests now (not ejected)."""
         return len(self._ready)
+
+    @property
+    def capacity(self) -> int:
+        """Requests one replica may hold: ``min(CC or unlimited, max_connections)``."""
+        return self._balancer.capacity
 
     def set_container_concurrency(self, cc: int) -> None:
         if cc != self._balancer.container_concurrency:
-            self._balancer = Balancer(cc, self._rng)
+            self._balancer = Balancer(cc, self._rng, max_connections=self._max_connections)
             self._dispatch()
+
+    def _rebuild(self) -> None:
+        # Stable order (by replica id) for first-available and round robin.
+        self._ready = [self._by_id[rid] for rid in sorted(self._by_id) if rid not in self._ejected]
 
     # Endpoints and failures -------------------------------------------------------------------
 
@@ -79,14 +104,45 @@ class Throttler:
             if rid not in wanted or wanted[rid] != tracker.endpoint:
                 tracker.draining = True
                 del self._by_id[rid]
+                self._ejected.pop(rid, None)
         for rid, ep in wanted.items():
             if rid not in self._by_id:
                 self._by_id[rid] = Tracker(ep)
-        # Stable order (by replica id) for first-available and round robin.
-        self._ready = [self._by_id[rid] for rid in sorted(self._by_id)]
-        if self._ready:
+        self._rebuild()
+        if self._by_id:
             self._failure = None
         self._dispatch()
+
+    def eject(self, tracker: Tracker) -> None:
+        """``tracker``'s replica refused a connection: no request for it for ``ejection_time``."""
+        rid = tracker.endpoint.replica_id
+        if self._by_id.get(rid) is not tracker or rid in self._ejected:
+            return  # already gone (replaced or removed), or already ejected
+        self._ejected[rid] = self._clock.monotonic() + self._ejection_time
+        self._rebuild()
+        log.info(
+            "revision %s: replica %s ejected for %.1fs (connection refused)",
+            self.revision,
+            rid,
+            self._ejection_time,
+        )
+        if self._readmit is None or self._readmit.done():
+            self._readmit = asyncio.create_task(
+                self._readmit_loop(), name=f"minikn.activator.readmit.{self.revision}"
+            )
+
+    async def _readmit_loop(self) -> None:
+        """Put ejected replicas back once their time is up (owned by this throttler)."""
+        while self._ejected:
+            now = self._clock.monotonic()
+            due = [rid for rid, until in self._ejected.items() if until <= now]
+            if not due:
+                await self._clock.sleep(min(self._ejected.values()) - now)
+                continue
+            for rid in due:
+                del self._ejected[rid]
+            self._rebuild()
+            self._dispatch()
 
     def fail(self, reason: str, message: str) -> None:
         """The revision cannot get ready: buffered requests fail now, new ones while no replica."""
@@ -105,6 +161,10 @@ class Throttler:
         """The revision is gone: fail everything still waiting."""
         self._ready = []
         self._by_id.clear()
+        self._ejected.clear()
+        if self._readmit is not None:
+            self._readmit.cancel()
+            self._readmit = None
         while self._waiters:
             waiter = self._waiters.popleft()
             if not waiter.done():
@@ -128,8 +188,9 @@ class Throttler:
             tracker.in_flight += 1
         return tracker
 
-    def enqueue(self) -> asyncio.Future[Tracker]:
-        """Join the buffer; the future gets a slot (or a 503 error) in FIFO order."""
+    def enqueue(self, *, front: bool = False) -> asyncio.Future[Tracker]:
+        """Join the buffer; the future gets a slot (or a 503 error) in FIFO order. ``front``: a
+        retry of a request that never reached its replica goes ahead of later arrivals."""
         if self._failure is not None and not self._ready:
             raise self._failure_error()
         if self.buffered >= self._max_buffered:
@@ -141,7 +202,10 @@ class Throttler:
             )
         waiter: asyncio.Future[Tracker] = asyncio.get_running_loop().create_future()
         first = not self._dispatch_pending()
-        self._waiters.append(waiter)
+        if front:
+            self._waiters.appendleft(waiter)
+        else:
+            self._waiters.append(waiter)
         self._buffered += 1
         waiter.add_done_callback(self._settled)
         if not self._ready and first:

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import time
 from collections.abc import Callable
 from typing import cast
 
@@ -27,14 +26,19 @@ _HOP = frozenset(
     (b"connection", b"keep-alive", b"transfer-encoding", b"proxy-connection", b"upgrade", b"te")
 )
 _HOP_OR_LENGTH = _HOP | {b"content-length"}
-_IDLE_SECONDS = 4.0
-"""Idle connections older than this are dropped, not reused: servers close idle keep-alive
-connections (uvicorn after 5 s), and reusing one that is closing would fail a request."""
 _CONNECT_TIMEOUT = 5.0
 
 
 class NeverReached(Exception):
-    """The request never reached the replica; it is safe to try another."""
+    """The request never reached the replica; it is safe to try another.
+
+    ``refused``: the replica did not take a connection at all (refused, timed out, gone), so it
+    should get no more requests for a while; otherwise a reused connection had closed.
+    """
+
+    def __init__(self, message: str, *, refused: bool = False) -> None:
+        super().__init__(message)
+        self.refused = refused
 
 
 class UpstreamConnection(asyncio.Protocol):
@@ -188,21 +192,30 @@ class UpstreamConnection(asyncio.Protocol):
 
 
 class UpstreamPool:
-    """Idle keep-alive connections per replica address."""
+    """Idle keep-alive connections per replica address.
 
-    def __init__(self) -> None:
+    Idle connections older than ``idle_timeout`` are dropped, not reused: servers close idle
+    keep-alive connections (uvicorn after 5 s), and reusing one that is closing would fail a
+    request. The idle connections of a replica are bounded by the throttler: a connection is
+    opened only for a request holding one of the replica's slots and none idle, so a replica
+    never has more connections, idle or busy, than it has slots.
+    """
+
+    def __init__(self, *, now: Callable[[], float], idle_timeout: float) -> None:
         self._idle: dict[tuple[str, int], list[UpstreamConnection]] = {}
+        self._now = now
+        self._idle_timeout = idle_timeout
 
     def idle(self, endpoint: Endpoint) -> UpstreamConnection | None:
         """A pooled idle connection to ``endpoint``, if one is fresh enough (no await needed)."""
         idle = self._idle.get((endpoint.host, endpoint.port))
         if not idle:
             return None
-        now = time.monotonic()
+        now = self._now()
         while idle:
             conn = idle.pop()
             if conn.transport is not None and not conn.transport.is_closing():
-                if now - conn.idle_since < _IDLE_SECONDS:
+                if now - conn.idle_since < self._idle_timeout:
                     return conn
                 conn.transport.close()
         return None
@@ -215,12 +228,14 @@ class UpstreamPool:
             async with asyncio.timeout(_CONNECT_TIMEOUT):
                 _, conn = await loop.create_connection(factory, endpoint.host, endpoint.port)
         except (OSError, TimeoutError) as exc:
-            raise NeverReached(f"connect to {endpoint.host}:{endpoint.port}: {exc}") from exc
+            raise NeverReached(
+                f"connect to {endpoint.host}:{endpoint.port}: {exc}", refused=True
+            ) from exc
         return conn
 
     def release(self, conn: UpstreamConnection) -> None:
         if conn.reusable and conn.transport is not None and not conn.transport.is_closing():
-            conn.idle_since = time.monotonic()
+            conn.idle_since = self._now()
             ep = conn.endpoint
             self._idle.setdefault((ep.host, ep.port), []).append(conn)
         elif conn.transport is not None:

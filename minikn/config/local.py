@@ -35,6 +35,25 @@ class ActivatorConfig(ConfigGroup):
     """Largest request body accepted (413 above it)."""
     retry_after_seconds: int = Field(1, alias="retryAfterSeconds", ge=0)
     """Value of Retry-After on a full buffer."""
+    max_connections_per_replica: int = Field(
+        1024, alias="maxConnectionsPerReplica", ge=1, le=65_536
+    )
+    """Connections (= requests in flight) the activator opens to one replica; requests beyond
+    it wait in the buffer as for a busy slot, so a replica's capacity is min(containerConcurrency
+    or unlimited, this). Envoy's cluster ``circuit_breakers.thresholds.max_connections`` (1024)."""
+    max_attempts: int = Field(5, alias="maxAttempts", ge=1, le=100)
+    """Tries of a request that never reached a replica (refused connect, replica gone, a reused
+    connection closed before any answer), each on another replica or after waiting in the buffer
+    for one, within the revision's timeout. Envoy's ``retry_policy.num_retries`` + 1."""
+    ejection_time: Duration = Field(1.0, alias="ejectionTime", ge=0.01, le=300.0)
+    """How long a replica that refused a connection gets no request (then it is tried again);
+    its replacement or removal usually comes first from the replica manager. Envoy's
+    ``outlier_detection.base_ejection_time`` (30s there; short here: local replicas restart
+    fast)."""
+    idle_connection_timeout: Duration = Field(4.0, alias="idleConnectionTimeout", gt=0, le=3600)
+    """A pooled keep-alive connection idle longer than this is closed, not reused: servers close
+    idle connections (uvicorn after 5 s) and reusing one that is closing would fail a request.
+    Envoy's cluster ``common_http_protocol_options.idle_timeout``."""
 
 
 class ReplicasConfig(ConfigGroup):

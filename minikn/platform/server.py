@@ -19,6 +19,7 @@ from pathlib import Path
 from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
+from minikn.activator import raise_open_file_limit
 from minikn.config import Settings
 from minikn.core.clock import Clock, SystemClock
 from minikn.core.endpoints import Endpoint
@@ -154,6 +155,7 @@ class Platform:
         return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE_LATEST})
 
     async def start(self) -> None:
+        raise_open_file_limit()  # every proxied request holds two sockets
         await self.controller.start()
         if self.dataplane is not None:
             self.ingress_port = await self.dataplane.start(

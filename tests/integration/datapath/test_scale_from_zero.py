@@ -148,8 +148,48 @@ async def test_revision_that_cannot_become_ready_fails_buffered_requests_with_50
         dp.activator.revision_failed(IRIS.name, "InsufficientGPU", "0 of 1 GPUs free")
         async with await task as resp:
             assert resp.status == 503
-            assert "InsufficientGPU" in (await resp.json())["error"]
+            error = (await resp.json())["error"]
+            assert "InsufficientGPU" in error
+            assert "0 of 1 GPUs free" in error
         async with client.get(dp.url + PREDICT) as resp:  # new requests fail at once, too
             assert resp.status == 503
         dp.activator.revision_recovered(IRIS.name)
         seen.ready_gate.set()
+
+
+async def test_request_sent_to_a_replica_that_refuses_waits_for_the_next_one(
+    client: aiohttp.ClientSession, seen: Seen
+) -> None:
+    async with running_datapath(ROUTES, [IRIS], aiohttp_factory(seen), warm=[IRIS.name]) as dp:
+        live = dp.replicas.running[IRIS.name][0].endpoint
+        dead = await _closed_port_endpoint()
+        dp.activator.set_endpoints(IRIS.name, [dead])  # only a replica that refuses connections
+        task = asyncio.create_task(client.post(dp.url + PREDICT, data=b"{}"))
+        deadline = time.monotonic() + 10
+        while dp.activator.buffered(IRIS.name) < 1:  # ejected; back in the buffer, not a 502
+            assert time.monotonic() < deadline
+            assert not task.done()
+            await asyncio.sleep(0.01)
+        dp.activator.set_endpoints(IRIS.name, [live])  # the replacement
+        async with await task as resp:
+            assert resp.status == 200
+        assert len(seen.ids) == 1
+
+
+async def test_buffered_request_after_a_refusing_replica_gets_the_failure_reason(
+    client: aiohttp.ClientSession, seen: Seen
+) -> None:
+    async with running_datapath(ROUTES, [IRIS], aiohttp_factory(seen), warm=[IRIS.name]) as dp:
+        dp.activator.set_endpoints(IRIS.name, [await _closed_port_endpoint()])
+        task = asyncio.create_task(client.get(dp.url + PREDICT))
+        deadline = time.monotonic() + 10
+        while dp.activator.buffered(IRIS.name) < 1:
+            assert time.monotonic() < deadline
+            await asyncio.sleep(0.01)
+        dp.activator.set_endpoints(IRIS.name, [])
+        dp.activator.revision_failed(IRIS.name, "ModelLoadFailed", "iris: bad pickle")
+        async with await task as resp:
+            assert resp.status == 503
+            assert (await resp.json())["error"] == (
+                f"revision {IRIS.name} cannot become ready: ModelLoadFailed: iris: bad pickle"
+            )

@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 import asyncio
+import random
 
 import pytest
 
 from minikn.activator import Activator, Handler, ProxyRequest
+from minikn.activator.throttler import Throttler
 from minikn.config import Settings
 from minikn.core.clock import FakeClock
 from minikn.core.endpoints import RevisionStats
-from minikn.core.errors import NotFound
+from minikn.core.errors import NotFound, Unavailable
 from minikn.core.metrics import Metrics
 from minikn.core.revision import ContainerSpec, RevisionSpec
 
@@ -105,3 +107,30 @@ async def test_unknown_revision_is_not_found(fake_clock: FakeClock) -> None:
     act = Activator(Settings(), clock=fake_clock, stats=rec, poker=rec, metrics=Metrics())
     with pytest.raises(NotFound):
         await act.handle("nope", _request(), _Sink())
+
+
+async def test_injected_throttler_serves_the_revision_and_is_built_once() -> None:
+    built: list[Throttler] = []
+
+    def throttlers(spec: RevisionSpec) -> Throttler:
+        t = Throttler(
+            spec.name, container_concurrency=1, max_buffered=0, retry_after=7,
+            poke=lambda: None, rng=random.Random(0), clock=FakeClock(), max_connections=1,
+            ejection_time=1.0,
+        )  # fmt: skip
+        built.append(t)
+        return t
+
+    rec = _Recorder()
+    settings = Settings()
+    activator = Activator(
+        settings, clock=FakeClock(), stats=rec, poker=rec, metrics=Metrics(), throttlers=throttlers
+    )
+    activator.upsert_revision(SPEC)
+    activator.upsert_revision(SPEC)  # an update keeps the revision's throttler
+    assert len(built) == 1
+    sink = _Sink()
+    # max_buffered=0 from the injected throttler: a request at zero replicas is refused at once.
+    with pytest.raises(Unavailable, match="buffer full") as info:
+        await activator.handle(SPEC.name, _request(), sink)
+    assert info.value.retry_after == 7

@@ -9,11 +9,18 @@ import pytest
 
 from minikn.activator.balance import Tracker
 from minikn.activator.throttler import Throttler
+from minikn.core.clock import FakeClock
 from minikn.core.endpoints import Endpoint
 from minikn.core.errors import Unavailable
 
 
-def _throttler(cc: int = 1, max_buffered: int = 10) -> tuple[Throttler, list[str]]:
+def _throttler(
+    cc: int = 1,
+    max_buffered: int = 10,
+    *,
+    max_connections: int = 1024,
+    clock: FakeClock | None = None,
+) -> tuple[Throttler, list[str]]:
     pokes: list[str] = []
     t = Throttler(
         "r-00001",
@@ -22,6 +29,9 @@ def _throttler(cc: int = 1, max_buffered: int = 10) -> tuple[Throttler, list[str
         retry_after=2,
         poke=lambda: pokes.append("poke"),
         rng=random.Random(0),
+        clock=clock or FakeClock(),
+        max_connections=max_connections,
+        ejection_time=1.0,
     )
     return t, pokes
 
@@ -126,3 +136,72 @@ async def test_unlimited_concurrency_never_buffers_with_a_ready_replica() -> Non
     t.set_endpoints([EP1])
     slots = [t.try_acquire() for _ in range(1000)]
     assert all(s is not None for s in slots)
+
+
+async def test_unlimited_concurrency_buffers_beyond_the_connection_bound() -> None:
+    t, _ = _throttler(cc=0, max_connections=2)
+    t.set_endpoints([EP1])
+    first, second = t.try_acquire(), t.try_acquire()
+    assert first is not None
+    assert second is not None
+    assert t.try_acquire() is None
+    waiter = t.enqueue()
+    assert not waiter.done()
+    t.release(first)
+    assert waiter.result() is first
+    assert first.in_flight == 2
+
+
+async def test_refusing_replica_is_ejected_and_buffered_requests_wait_for_a_replacement() -> None:
+    clock = FakeClock()
+    t, _ = _throttler(cc=0, clock=clock)
+    t.set_endpoints([EP1])
+    dead = t.try_acquire()
+    assert dead is not None
+    t.eject(dead)
+    t.release(dead)
+    assert t.try_acquire() is None  # the only replica is ejected: nothing to pick
+    waiter = t.enqueue()
+    t.set_endpoints([EP2])  # the replica manager replaced it
+    assert waiter.result().endpoint == EP2
+    assert [x.endpoint for x in t.trackers] == [EP2]
+
+
+async def test_ejected_replica_gets_requests_again_after_the_ejection_time() -> None:
+    clock = FakeClock()
+    t, _ = _throttler(cc=0, clock=clock)
+    t.set_endpoints([EP1, EP2])
+    tracker = t.try_acquire()
+    assert tracker is not None
+    t.eject(tracker)
+    t.release(tracker)
+    assert t.ready_count == 1
+    assert all(t.try_acquire(None) is not tracker for _ in range(20))
+    await clock.advance(0.5)
+    assert t.ready_count == 1
+    await clock.advance(0.6)
+    assert t.ready_count == 2
+
+
+async def test_ejection_of_the_last_replica_readmits_it_for_buffered_requests() -> None:
+    clock = FakeClock()
+    t, _ = _throttler(cc=1, clock=clock)
+    t.set_endpoints([EP1])
+    tracker = t.try_acquire()
+    assert tracker is not None
+    t.eject(tracker)
+    t.release(tracker)
+    waiter = t.enqueue()
+    await clock.advance(0.9)
+    assert not waiter.done()
+    await clock.advance(0.2)
+    assert waiter.result() is tracker
+
+
+async def test_retry_goes_ahead_of_requests_buffered_after_it() -> None:
+    t, _ = _throttler(cc=1)
+    later = t.enqueue()
+    retry = t.enqueue(front=True)
+    t.set_endpoints([EP1])
+    assert retry.done()
+    assert not later.done()
