@@ -24,8 +24,8 @@ from agent_common import percentile, replica, use_uvloop
 
 from minikn.activator.agent import Agent, HttpUpstream, Upstream, UpstreamResponse
 from minikn.core.clock import SystemClock
-from minikn.core.metrics import Metrics
 from minikn.core.revision import BatcherSpec, ContainerSpec, RevisionSpec
+from minikn.telemetry.metrics import Metrics
 
 PATH = "/v1/models/m:predict"
 

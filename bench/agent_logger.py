@@ -47,8 +47,8 @@ from minikn.activator.agent import (
 from minikn.config import Settings
 from minikn.core.clock import SystemClock
 from minikn.core.endpoints import DiscardStats, Endpoint
-from minikn.core.metrics import Metrics
 from minikn.core.revision import ContainerSpec, LoggerSpec, RevisionSpec
+from minikn.telemetry.metrics import Metrics
 
 PATH = "/v1/models/m:predict"
 LABELS = {"namespace": "default", "isvc": "m", "revision": "m-predictor-00001"}

@@ -13,10 +13,10 @@ import argparse
 import statistics
 import time
 
-from minikn.autoscaler.simulate import simulate
 from minikn.autoscaler.spec import build_spec
-from minikn.autoscaler.traces import builtin_trace, parse_start_model
 from minikn.config.autoscaler import AutoscalerConfig
+from minikn.sim.simulate import simulate
+from minikn.sim.traces import builtin_trace, parse_start_model
 
 GOAL = 360.0
 

@@ -22,9 +22,9 @@ from minikn.autoscaler.loop import Autoscaler
 from minikn.config.loader import Settings
 from minikn.core.clock import FakeClock
 from minikn.core.endpoints import Endpoint, RevisionStats
-from minikn.core.metrics import Metrics
 from minikn.core.revision import ContainerSpec, RevisionSpec
 from minikn.core.usage import ResourceUsage
+from minikn.telemetry.metrics import Metrics
 
 
 @dataclass

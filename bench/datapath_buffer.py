@@ -25,8 +25,8 @@ from aiohttp import web
 from minikn.config.loader import settings_from_mapping
 from minikn.core.endpoints import Endpoint
 from minikn.core.revision import RevisionSpec
-from minikn.router.fake_replicas import isvc_route, revision, table, to
-from minikn.router.testing import StartedReplica, running_datapath
+from minikn.testing.datapath import StartedReplica, running_datapath
+from minikn.testing.fake_replicas import isvc_route, revision, table, to
 
 _REQUEST = b"POST /v1/models/buf:predict HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\n\r\n{}"
 
@@ -109,8 +109,8 @@ def _server_bytes() -> int:
     snap = tracemalloc.take_snapshot().filter_traces(
         [
             tracemalloc.Filter(True, "*/minikn/*"),
-            tracemalloc.Filter(False, "*/minikn/router/fake_replicas.py"),
-            tracemalloc.Filter(False, "*/minikn/router/testing.py"),
+            tracemalloc.Filter(False, "*/minikn/testing/fake_replicas.py"),
+            tracemalloc.Filter(False, "*/minikn/testing/datapath.py"),
         ]
     )
     return sum(s.size for s in snap.statistics("filename"))

@@ -93,9 +93,9 @@ def _replicas() -> list[psutil.Process]:
 
 async def scenario(cold: bool, n: int) -> dict[str, Any]:
     """Child process: one platform, one burst; the measurements as a dict."""
+    from minikn.api.documents import parse_text
     from minikn.config import Settings  # only the scenario child needs them
     from minikn.modelserver.examples import ensure_example_models
-    from minikn.platform.documents import parse_text
     from minikn.platform.server import Platform, PlatformOptions
 
     with tempfile.TemporaryDirectory(prefix="minikn-bench-") as tmp:

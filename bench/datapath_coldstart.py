@@ -20,8 +20,8 @@ import time
 
 from minikn.core.endpoints import Endpoint
 from minikn.core.revision import RevisionSpec
-from minikn.router.fake_replicas import isvc_route, revision, table, to
-from minikn.router.testing import StartedReplica, running_datapath
+from minikn.testing.datapath import StartedReplica, running_datapath
+from minikn.testing.fake_replicas import isvc_route, revision, table, to
 
 _WARM = os.path.join(os.path.dirname(os.path.abspath(__file__)), "datapath_warm.py")
 

@@ -87,10 +87,10 @@ def serve_minikn(port: int, upstream_port: int) -> None:
     from minikn.config import Settings
     from minikn.core.clock import SystemClock
     from minikn.core.endpoints import DiscardStats, Endpoint
-    from minikn.core.metrics import Metrics
     from minikn.core.revision import ContainerSpec, RevisionSpec
     from minikn.core.routes import ComponentRoute, IsvcRoute, RouteTable, TrafficTarget
     from minikn.router import Router
+    from minikn.telemetry.metrics import Metrics
 
     async def main() -> None:
         settings, clock, metrics, sink = Settings(), SystemClock(), Metrics(), DiscardStats()

@@ -3,7 +3,7 @@
 from minikn.activator.activator import Activator
 from minikn.activator.exchange import Exchange, Settle
 from minikn.activator.fdlimit import raise_open_file_limit
-from minikn.activator.http import (
+from minikn.wire.http import (
     BodyStream,
     Handler,
     Middleware,

@@ -24,7 +24,15 @@ from minikn.activator.accounting import ConcurrencyAccount
 from minikn.activator.balance import Tracker
 from minikn.activator.deadlines import Deadlines
 from minikn.activator.exchange import Exchange, Settle
-from minikn.activator.http import (
+from minikn.activator.throttler import Throttler
+from minikn.activator.upstream import NeverReached, UpstreamPool, send
+from minikn.config import Settings
+from minikn.core.clock import Clock
+from minikn.core.endpoints import Endpoint, RevisionStats, ScalePoker, StatsSink
+from minikn.core.errors import BadGateway, GatewayTimeout, MiniknError, NotFound, http_status
+from minikn.core.revision import RevisionSpec
+from minikn.telemetry.metrics import Metrics
+from minikn.wire.http import (
     Handler,
     Middleware,
     ProxyRequest,
@@ -32,14 +40,6 @@ from minikn.activator.http import (
     Rewrite,
     answer_error,
 )
-from minikn.activator.throttler import Throttler
-from minikn.activator.upstream import NeverReached, UpstreamPool, send
-from minikn.config import Settings
-from minikn.core.clock import Clock
-from minikn.core.endpoints import Endpoint, RevisionStats, ScalePoker, StatsSink
-from minikn.core.errors import BadGateway, GatewayTimeout, MiniknError, NotFound, http_status
-from minikn.core.metrics import Metrics
-from minikn.core.revision import RevisionSpec
 
 __all__ = ["Activator"]
 

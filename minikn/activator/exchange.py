@@ -20,10 +20,10 @@ from typing import Any, Protocol
 
 from minikn.activator.balance import Tracker
 from minikn.activator.deadlines import Deadlines
-from minikn.activator.http import ProxyRequest, ResponseSink, answer_error
 from minikn.activator.throttler import Throttler
 from minikn.activator.upstream import UpstreamConnection, UpstreamPool, replayable
 from minikn.core.errors import GatewayTimeout, MiniknError, http_status
+from minikn.wire.http import ProxyRequest, ResponseSink, answer_error
 
 __all__ = ["Exchange", "Lane", "Settle"]
 

@@ -14,9 +14,9 @@ from typing import cast
 
 import httptools
 
-from minikn.activator.http import ProxyRequest, ResponseSink
 from minikn.core.endpoints import Endpoint
 from minikn.core.errors import BadGateway
+from minikn.wire.http import ProxyRequest, ResponseSink
 
 __all__ = ["NeverReached", "UpstreamConnection", "UpstreamPool", "replayable", "send"]
 

@@ -21,9 +21,9 @@ from minikn.config.loader import Settings
 from minikn.core.clock import Clock
 from minikn.core.endpoints import RevisionStats
 from minikn.core.listeners import RevisionListener
-from minikn.core.metrics import Metrics
 from minikn.core.revision import RevisionSpec
 from minikn.core.usage import ResourceUsage
+from minikn.telemetry.metrics import Metrics
 
 __all__ = ["TICK_INTERVAL", "Autoscaler", "ResourceUsage", "Scaler", "ScalerStatus"]
 

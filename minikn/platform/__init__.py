@@ -1,1 +1,1 @@
-"""The control plane: ISVC schema, validation, revisions, traffic, status, persistence, API, CLI."""
+"""Process assembly: ``minikn serve`` wires control plane, API server, data path and ``--watch``."""

@@ -29,7 +29,6 @@ from minikn.core.clock import Clock
 from minikn.core.endpoints import Endpoint
 from minikn.core.events import EventSink
 from minikn.core.listeners import RevisionListener
-from minikn.core.metrics import Metrics
 from minikn.core.revision import RevisionSpec
 from minikn.core.routes import RouteTable
 from minikn.modelserver.storage import ModelStore
@@ -37,6 +36,7 @@ from minikn.replicas import GpuAllocator, ReplicaManager, select_backend
 from minikn.replicas.docker_spec import INGRESS_ALIAS
 from minikn.replicas.gpus import discover_gpus
 from minikn.router import Router
+from minikn.telemetry.metrics import Metrics
 
 __all__ = ["ActivatorListener", "DataPlane", "with_predictor_args"]
 

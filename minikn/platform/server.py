@@ -20,21 +20,21 @@ from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from minikn.activator import raise_open_file_limit
+from minikn.api.runtimes import default_registry
+from minikn.apiserver.logs import add_logs_route
+from minikn.apiserver.rest import TOKEN_ENV, check_bind, create_api_app
 from minikn.config import Settings
+from minikn.controlplane.controller import Controller, ControlPlaneListener
+from minikn.controlplane.store import StateStore
 from minikn.core.clock import Clock, SystemClock
 from minikn.core.endpoints import Endpoint
 from minikn.core.events import EventSink
 from minikn.core.listeners import RevisionListener
-from minikn.core.metrics import Metrics
 from minikn.core.revision import RevisionSpec
 from minikn.core.routes import RouteTable
-from minikn.platform.api import TOKEN_ENV, check_bind, create_api_app
-from minikn.platform.controller import Controller, ControlPlaneListener
 from minikn.platform.dataplane import DataPlane
-from minikn.platform.logs_api import add_logs_route
-from minikn.platform.runtimes import default_registry
-from minikn.platform.store import StateStore
 from minikn.platform.watch import DirectoryWatcher
+from minikn.telemetry.metrics import Metrics
 
 __all__ = ["ListenerFanOut", "Platform", "PlatformOptions", "RevisionFanOut", "run_platform"]
 

@@ -10,10 +10,10 @@ import asyncio
 import logging
 from pathlib import Path
 
+from minikn.api.documents import load_paths, yaml_files
+from minikn.controlplane.controller import Controller
 from minikn.core.clock import Clock
 from minikn.core.errors import MiniknError
-from minikn.platform.controller import Controller
-from minikn.platform.documents import load_paths, yaml_files
 
 __all__ = ["DirectoryWatcher", "snapshot"]
 

@@ -16,7 +16,6 @@ from minikn.config.loader import Settings
 from minikn.core.clock import Clock
 from minikn.core.events import Event, EventSink
 from minikn.core.listeners import RevisionListener
-from minikn.core.metrics import Metrics
 from minikn.core.revision import RevisionSpec
 from minikn.core.usage import ResourceUsage
 from minikn.replicas.backend import ReplicaBackend, spec_hash
@@ -27,6 +26,7 @@ from minikn.replicas.plan import Create, Forget, Stop, WaitGPU, plan
 from minikn.replicas.state import ModelStore, ReplicaRecord, RevisionRecord, backoff_seconds
 from minikn.replicas.tasks import TaskOwner
 from minikn.replicas.types import ReplicaExit, ReplicaSetStatus
+from minikn.telemetry.metrics import Metrics
 
 __all__ = ["ModelStore", "ReplicaManager"]
 

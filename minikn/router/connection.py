@@ -32,10 +32,10 @@ from typing import Any, Protocol, cast
 
 import httptools
 
-from minikn.activator.http import BodyStream, send_error
 from minikn.config.router import RouterConfig
 from minikn.router.response import Response
 from minikn.router.timeouts import Phase, Watch
+from minikn.wire.http import BodyStream, send_error
 
 __all__ = ["ClientConnection", "InFlight", "IncomingRequest", "Pending"]
 

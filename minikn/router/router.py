@@ -17,11 +17,11 @@ from minikn.activator import Activator, BodyStream, ProxyRequest, answer_error
 from minikn.config import Settings
 from minikn.core.clock import Clock
 from minikn.core.errors import MiniknError, PayloadTooLarge, http_status
-from minikn.core.metrics import Metrics
 from minikn.core.routes import RouteTable
 from minikn.router.connection import ClientConnection, IncomingRequest, Pending
 from minikn.router.match import Match, RouteIndex, pick_revision
 from minikn.router.response import Response
+from minikn.telemetry.metrics import Metrics
 
 __all__ = ["REVISION_HEADER", "Router"]
 

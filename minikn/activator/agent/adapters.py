@@ -1,4 +1,4 @@
-"""Adapters between the activator's byte-level seam (``minikn.activator.http``) and the agent
+"""Adapters between the activator's byte-level seam (``minikn.wire.http``) and the agent
 features' buffered view: header blocks <-> mappings, whole bodies, capturing and teeing sinks."""
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ from http import HTTPStatus
 from multidict import CIMultiDict
 
 from minikn.activator.agent.types import UpstreamResponse
-from minikn.activator.http import BodyStream, ResponseSink
+from minikn.wire.http import BodyStream, ResponseSink
 
 __all__ = [
     "BufferSink",
@@ -72,7 +72,7 @@ def header_lines(headers: Mapping[str, str]) -> bytes:
 
 
 class BufferSink:
-    """A :class:`~minikn.activator.http.ResponseSink` that keeps the whole response."""
+    """A :class:`~minikn.wire.http.ResponseSink` that keeps the whole response."""
 
     def __init__(self) -> None:
         self._status = 0

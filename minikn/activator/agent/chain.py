@@ -10,8 +10,8 @@ from minikn.activator.agent.logger import PayloadLogger
 from minikn.activator.agent.sender import EventSender
 from minikn.activator.agent.types import Upstream, UpstreamResponse
 from minikn.core.clock import Clock
-from minikn.core.metrics import Metrics
 from minikn.core.revision import RevisionSpec
+from minikn.telemetry.metrics import Metrics
 
 __all__ = ["Agent"]
 

@@ -39,8 +39,8 @@ from minikn.activator.agent.sender import EventSender, HttpEventSender, SinkErro
 from minikn.activator.agent.types import header_get
 from minikn.activator.agent.wire import RawHttpSender
 from minikn.core.clock import Clock
-from minikn.core.metrics import Metrics
 from minikn.core.revision import LoggerSpec
+from minikn.telemetry.metrics import Metrics
 
 __all__ = ["LoggedRequest", "PayloadLogger", "default_sender"]
 

@@ -1,4 +1,4 @@
-"""The agent features as the activator's per-revision middlewares (``minikn.activator.http``).
+"""The agent features as the activator's per-revision middlewares (``minikn.wire.http``).
 
 ``Activator(..., middlewares=[trace_middleware, AgentMiddleware(metrics=..., clock=...)])``: the
 first is outermost. ``trace_middleware`` rewrites ``traceparent``/``tracestate`` for every revision
@@ -30,10 +30,10 @@ from minikn.activator.agent.logger import LoggedRequest, PayloadLogger
 from minikn.activator.agent.trace import log as trace_log
 from minikn.activator.agent.trace import new_traceparent_line, start_hop
 from minikn.activator.agent.types import UpstreamResponse
-from minikn.activator.http import Handler, ProxyRequest, ResponseSink, Rewrite
 from minikn.core.clock import Clock, SystemClock
-from minikn.core.metrics import Metrics
 from minikn.core.revision import RevisionSpec
+from minikn.telemetry.metrics import Metrics
+from minikn.wire.http import Handler, ProxyRequest, ResponseSink, Rewrite
 
 __all__ = ["AgentMiddleware", "TraceMiddleware", "trace_middleware"]
 
@@ -65,7 +65,7 @@ class TraceMiddleware:
 
     Every request pays for this, so the common case (no incoming trace headers, the DEBUG hop
     record off) costs one scan of the header block and one formatted header line, and adds no
-    coroutine: the layer is a :class:`~minikn.activator.http.Rewrite`, which the activator's fast
+    coroutine: the layer is a :class:`~minikn.wire.http.Rewrite`, which the activator's fast
     path applies in place. Otherwise the hop is built
     (:func:`start_hop`), kept in ``request.extra["trace"]`` and recorded when the request is done.
     """

@@ -18,8 +18,8 @@ from minikn.activator.agent.trace import parse_traceparent
 from minikn.config import Settings
 from minikn.core.clock import SystemClock
 from minikn.core.endpoints import DiscardStats, Endpoint
-from minikn.core.metrics import Metrics
 from minikn.core.revision import BatcherSpec, ContainerSpec, LoggerSpec, RevisionSpec
+from minikn.telemetry.metrics import Metrics
 
 PATH = "/v1/models/m:predict"
 TRACE = "4bf92f3577b34da6a3ce929d0e0e4736"

@@ -14,8 +14,8 @@ from aiohttp import web
 
 from minikn.activator.agent import Agent, HttpUpstream, parse_traceparent, start_hop
 from minikn.core.clock import SystemClock
-from minikn.core.metrics import Metrics
 from minikn.core.revision import BatcherSpec, ContainerSpec, RevisionSpec
+from minikn.telemetry.metrics import Metrics
 
 PATH = "/v1/models/m:predict"
 

@@ -15,8 +15,8 @@ from aiohttp import web
 
 from minikn.activator.agent import Agent, HttpUpstream
 from minikn.core.clock import SystemClock
-from minikn.core.metrics import Metrics
 from minikn.core.revision import ContainerSpec, LoggerSpec, RevisionSpec
+from minikn.telemetry.metrics import Metrics
 
 LABELS = {"namespace": "kserve-test", "isvc": "iris", "revision": "iris-predictor-00001"}
 RFC3339 = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?Z$")

@@ -27,7 +27,7 @@ spec:
 def run(*args: str) -> subprocess.CompletedProcess[str]:
     """``minikn simulate ARGS`` as a user runs it."""
     return subprocess.run(
-        [sys.executable, "-m", "minikn.platform.cli", "simulate", *args],
+        [sys.executable, "-m", "minikn.cli.main", "simulate", *args],
         check=False,
         capture_output=True,
         text=True,

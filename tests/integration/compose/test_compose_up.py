@@ -25,7 +25,7 @@ from typing import Any
 import pytest
 import yaml
 
-from minikn.platform.load.target import IsvcInfo, example_body, find_isvc_yaml, model_path
+from minikn.loadtest.target import IsvcInfo, example_body, find_isvc_yaml, model_path
 
 ROOT = Path(__file__).resolve().parents[3]
 PROJECT = "minikn-ctest"

@@ -1,4 +1,4 @@
-"""Fixtures of the data-path integration tests (helpers live in minikn.router.fake_replicas)."""
+"""Fixtures of the data-path integration tests (helpers live in minikn.testing.fake_replicas)."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from collections.abc import AsyncIterator
 import aiohttp
 import pytest
 
-from minikn.router.fake_replicas import Seen
+from minikn.testing.fake_replicas import Seen
 
 
 @pytest.fixture

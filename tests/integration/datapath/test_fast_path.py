@@ -17,10 +17,10 @@ from minikn.activator.agent import AgentMiddleware, trace_middleware
 from minikn.activator.exchange import Exchange
 from minikn.core.clock import SystemClock
 from minikn.core.endpoints import Endpoint
-from minikn.core.metrics import Metrics
 from minikn.core.revision import LoggerSpec, RevisionSpec
-from minikn.router.fake_replicas import Seen, aiohttp_factory, isvc_route, revision, table, to
-from minikn.router.testing import StartedReplica, running_datapath
+from minikn.telemetry.metrics import Metrics
+from minikn.testing.datapath import StartedReplica, running_datapath
+from minikn.testing.fake_replicas import Seen, aiohttp_factory, isvc_route, revision, table, to
 
 PREDICT = "/v1/models/fast:predict"
 

@@ -13,8 +13,8 @@ from typing import Any
 import aiohttp
 
 from minikn.config.loader import settings_from_mapping
-from minikn.router.fake_replicas import Seen, aiohttp_factory, isvc_route, revision, table, to
-from minikn.router.testing import running_datapath
+from minikn.testing.datapath import running_datapath
+from minikn.testing.fake_replicas import Seen, aiohttp_factory, isvc_route, revision, table, to
 
 IRIS = revision("iris")
 ROUTES = table(isvc_route("iris", predictor=[to(IRIS)]))

@@ -9,7 +9,8 @@ import aiohttp
 from aiohttp import web
 
 from minikn.core.revision import RevisionSpec
-from minikn.router.fake_replicas import (
+from minikn.testing.datapath import running_datapath
+from minikn.testing.fake_replicas import (
     Seen,
     aiohttp_factory,
     isvc_route,
@@ -18,7 +19,6 @@ from minikn.router.fake_replicas import (
     table,
     to,
 )
-from minikn.router.testing import running_datapath
 
 IRIS = revision("iris")
 ROUTES = table(isvc_route("iris", predictor=[to(IRIS)]))

@@ -10,8 +10,8 @@ from aiohttp import web
 
 from minikn.core.revision import RevisionSpec
 from minikn.router import REVISION_HEADER
-from minikn.router.fake_replicas import Seen, aiohttp_factory, isvc_route, revision, table, to
-from minikn.router.testing import running_datapath
+from minikn.testing.datapath import running_datapath
+from minikn.testing.fake_replicas import Seen, aiohttp_factory, isvc_route, revision, table, to
 
 
 async def test_canary_90_10_split_over_2000_requests_is_within_binomial_bounds(

@@ -19,9 +19,9 @@ import aiohttp
 import psutil
 import pytest
 
+from minikn.api.documents import parse_text
 from minikn.config import Settings
 from minikn.modelserver.examples import ensure_example_models
-from minikn.platform.documents import parse_text
 from minikn.platform.server import Platform, PlatformOptions
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(240)]

@@ -13,7 +13,7 @@ import aiohttp
 import pytest
 from aiohttp import web
 
-from minikn.platform.documents import parse_text
+from minikn.api.documents import parse_text
 from minikn.platform.server import Platform
 
 from .platform_helpers import running_platform, until_ready

@@ -26,9 +26,9 @@ from typing import Any
 import aiohttp
 import pytest
 
+from minikn.api.documents import parse_text
 from minikn.config import Settings
 from minikn.modelserver.examples import ensure_example_models
-from minikn.platform.documents import parse_text
 from minikn.platform.server import Platform, PlatformOptions
 from minikn.replicas.types import LABEL_ISVC
 
@@ -155,7 +155,7 @@ def _serve(state: Path, models: Path, watch: Path) -> tuple[subprocess.Popen[str
     config.write_text(json.dumps(_settings(models).model_dump(by_alias=True, mode="json")))
     env = {k: v for k, v in os.environ.items() if k != "MINIKN_API_TOKEN"}
     proc = subprocess.Popen(
-        [sys.executable, "-m", "minikn.platform.cli", "serve", "--backend", "docker",
+        [sys.executable, "-m", "minikn.cli.main", "serve", "--backend", "docker",
          "--state-dir", str(state), "--config", str(config), "--watch", str(watch),
          "--api-port", "0", "--port", "0", "--host", "127.0.0.1", "--log-level", "WARNING"],
         cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env,

@@ -12,7 +12,7 @@ import aiohttp
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from minikn.platform.documents import parse_text
+from minikn.api.documents import parse_text
 from minikn.platform.server import Platform
 
 from .platform_helpers import running_platform, until_ready

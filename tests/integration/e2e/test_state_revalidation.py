@@ -9,14 +9,14 @@ from pathlib import Path
 import aiohttp
 import pytest
 
+from minikn.api.documents import parse_text
+from minikn.api.runtimes import default_registry
 from minikn.config import Settings
+from minikn.controlplane.controller import Controller
+from minikn.controlplane.store import StateStore
 from minikn.core.clock import SystemClock
 from minikn.core.events import EventSink
 from minikn.modelserver.examples import ensure_example_models
-from minikn.platform.controller import Controller
-from minikn.platform.documents import parse_text
-from minikn.platform.runtimes import default_registry
-from minikn.platform.store import StateStore
 
 from .platform_helpers import running_platform, until_ready
 

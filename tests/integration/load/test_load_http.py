@@ -22,9 +22,9 @@ from prometheus_client import CollectorRegistry, generate_latest
 from rich.console import Console
 
 from minikn.core.clock import SystemClock
-from minikn.core.metrics import Metrics
-from minikn.platform.load import add_load_arguments, load_command
-from minikn.platform.load.cli import run_load
+from minikn.loadtest import add_load_arguments, load_command
+from minikn.loadtest.cli import run_load
+from minikn.telemetry.metrics import Metrics
 
 _ISVC = """\
 apiVersion: serving.kserve.io/v1beta1
@@ -317,7 +317,7 @@ def test_bad_input_exits_2(examples: Path, capsys: pytest.CaptureFixture[str]) -
 
 
 def test_registers_as_a_minikn_subcommand() -> None:
-    from minikn.platform.load import register
+    from minikn.loadtest import register
 
     parser = argparse.ArgumentParser(prog="minikn")
     register(parser.add_subparsers(dest="command"))

@@ -91,7 +91,7 @@ def platform(tmp_path: Path) -> Iterator[Platform]:
     log = (tmp_path / "serve.log").open("wb")
     proc = subprocess.Popen(
         [
-            sys.executable, "-m", "minikn.platform.cli", "serve",
+            sys.executable, "-m", "minikn.cli.main", "serve",
             f"--port={ingress}", f"--api-port={api}", "--host=127.0.0.1",
             "--backend=process", f"--watch={examples}", f"--state-dir={tmp_path / 'state'}",
             f"--config={tmp_path / 'minikn.yaml'}",
@@ -122,7 +122,7 @@ def test_load_sees_the_cold_start_of_a_zero_replica_isvc(
     out_csv = tmp_path / "run.csv"
     proc = subprocess.run(
         [
-            sys.executable, "-m", "minikn.platform.load", "sklearn-iris",
+            sys.executable, "-m", "minikn.loadtest", "sklearn-iris",
             "-n", str(REQUESTS), "-c", str(WORKERS), "--timeout", "120s",
             "--ingress", platform.ingress, "--server", platform.api,
             "--examples-dir", str(platform.examples), "--poll-interval", "100ms",

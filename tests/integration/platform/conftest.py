@@ -10,13 +10,13 @@ import aiohttp
 import pytest
 from aiohttp import web
 
+from minikn.api.runtimes import default_registry
+from minikn.apiserver.rest import create_api_app
 from minikn.config import Settings
+from minikn.controlplane.controller import Controller
+from minikn.controlplane.store import StateStore
 from minikn.core.clock import FakeClock
 from minikn.core.events import EventSink
-from minikn.platform.api import create_api_app
-from minikn.platform.controller import Controller
-from minikn.platform.runtimes import default_registry
-from minikn.platform.store import StateStore
 
 
 @dataclass

@@ -9,8 +9,8 @@ import aiohttp
 import pytest
 import yaml
 
+from minikn.apiserver.rest import check_bind
 from minikn.core.errors import PermanentError
-from minikn.platform.api import check_bind
 
 from .conftest import Api, start_api
 

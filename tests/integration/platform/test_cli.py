@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from minikn.platform.cli import main
+from minikn.cli.main import main
 
 from .conftest import Api
 

@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 
-from minikn.platform.client import ApiClient
+from minikn.cli.client import ApiClient
 
 ISVC = """\
 apiVersion: serving.kserve.io/v1beta1
@@ -38,7 +38,7 @@ spec:
 def _start(state: Path) -> tuple[subprocess.Popen[str], str]:
     env = {**os.environ, "MINIKN_API_TOKEN": ""}
     proc = subprocess.Popen(
-        [sys.executable, "-m", "minikn.platform.cli", "serve", "--state-dir", str(state),
+        [sys.executable, "-m", "minikn.cli.main", "serve", "--state-dir", str(state),
          "--backend", "process", "--api-port", "0", "--port", "0", "--log-level", "WARNING"],
         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env,
     )  # fmt: skip
@@ -125,7 +125,7 @@ def test_sigterm_shuts_down_cleanly(tmp_path: Path, procs: list[subprocess.Popen
 def test_serve_refuses_a_public_api_without_a_token(tmp_path: Path) -> None:
     env = {**os.environ, "MINIKN_API_TOKEN": ""}
     out = subprocess.run(
-        [sys.executable, "-m", "minikn.platform.cli", "serve", "--state-dir", str(tmp_path),
+        [sys.executable, "-m", "minikn.cli.main", "serve", "--state-dir", str(tmp_path),
          "--api-host", "0.0.0.0", "--api-port", "0"],
         capture_output=True, text=True, env=env, timeout=30, check=False,
     )  # fmt: skip

@@ -32,7 +32,7 @@ def serve(tmp_path: Path) -> Iterator[tuple[int, int]]:
     config.write_text(CONFIG)
     env = {**os.environ, "MINIKN_API_TOKEN": ""}
     proc = subprocess.Popen(
-        [sys.executable, "-m", "minikn.platform.cli", "serve", "--state-dir", str(tmp_path / "s"),
+        [sys.executable, "-m", "minikn.cli.main", "serve", "--state-dir", str(tmp_path / "s"),
          "--backend", "process", "--api-port", "0", "--port", "0", "--host", "127.0.0.1",
          "--config", str(config), "--log-level", "WARNING"],
         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env,

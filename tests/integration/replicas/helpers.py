@@ -10,10 +10,10 @@ from minikn.config.loader import Settings
 from minikn.core.clock import SystemClock
 from minikn.core.events import EventSink
 from minikn.core.listeners import RecordingListener
-from minikn.core.metrics import Metrics
 from minikn.replicas.backend import ReplicaBackend
 from minikn.replicas.gpus import GpuAllocator
 from minikn.replicas.manager import ReplicaManager
+from minikn.telemetry.metrics import Metrics
 
 
 async def until(cond: Callable[[], bool], timeout: float = 20.0) -> None:

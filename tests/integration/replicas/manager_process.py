@@ -13,11 +13,11 @@ from minikn.config.loader import Settings
 from minikn.core.clock import SystemClock
 from minikn.core.endpoints import Endpoint
 from minikn.core.events import EventSink
-from minikn.core.metrics import Metrics
 from minikn.core.revision import RevisionSpec
 from minikn.replicas.gpus import GpuAllocator
 from minikn.replicas.manager import ReplicaManager
 from minikn.replicas.select import select_backend
+from minikn.telemetry.metrics import Metrics
 
 
 class PrintingListener:

@@ -13,8 +13,8 @@ from minikn.config import Settings
 from minikn.core.clock import FakeClock
 from minikn.core.endpoints import RevisionStats
 from minikn.core.errors import NotFound, Unavailable
-from minikn.core.metrics import Metrics
 from minikn.core.revision import ContainerSpec, RevisionSpec
+from minikn.telemetry.metrics import Metrics
 
 SPEC = RevisionSpec(
     name="iris-predictor-00001",

@@ -7,9 +7,9 @@ import asyncio
 import pytest
 
 from minikn.activator.deadlines import Deadlines
-from minikn.activator.http import BodyStream
 from minikn.core.errors import PayloadTooLarge
-from minikn.core.metrics import Metrics
+from minikn.telemetry.metrics import Metrics
+from minikn.wire.http import BodyStream
 
 
 def test_whole_body_is_left_in_place_for_the_reader() -> None:

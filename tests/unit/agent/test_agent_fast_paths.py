@@ -19,8 +19,8 @@ from minikn.activator.agent.logger import PayloadLogger
 from minikn.activator.agent.sender import SinkError
 from minikn.activator.agent.wire import RawHttpSender
 from minikn.core.clock import FakeClock, SystemClock
-from minikn.core.metrics import Metrics
 from minikn.core.revision import LoggerSpec
+from minikn.telemetry.metrics import Metrics
 
 BLOCK = (
     b"host: iris.default.example.com\r\nContent-Type: text/csv\r\nX-User: a\r\n"

@@ -11,8 +11,8 @@ from minikn.activator.agent.cloudevents import CE_REQUEST, CE_RESPONSE, CloudEve
 from minikn.activator.agent.logger import PayloadLogger
 from minikn.activator.agent.sender import SinkError
 from minikn.core.clock import FakeClock
-from minikn.core.metrics import Metrics
 from minikn.core.revision import LoggerSpec
+from minikn.telemetry.metrics import Metrics
 
 LABELS = {"namespace": "ns", "isvc": "iris", "revision": "iris-predictor-00001"}
 

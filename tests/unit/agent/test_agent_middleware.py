@@ -11,8 +11,8 @@ from minikn.activator.agent.adapters import BufferSink, header_lines, parse_head
 from minikn.activator.agent.middleware import AgentMiddleware, trace_middleware
 from minikn.activator.agent.trace import parse_traceparent
 from minikn.core.clock import FakeClock
-from minikn.core.metrics import Metrics
 from minikn.core.revision import BatcherSpec, ContainerSpec, RevisionSpec
+from minikn.telemetry.metrics import Metrics
 
 SPEC = RevisionSpec(
     name="m-predictor-00001",

@@ -8,16 +8,16 @@ from pathlib import Path
 
 import pytest
 
-from minikn.autoscaler import cli
-from minikn.autoscaler.cli import (
+from minikn.cli.commands.simulate import load_revision
+from minikn.config.loader import Settings
+from minikn.sim import cli
+from minikn.sim.cli import (
     RevisionInputs,
     add_simulate_arguments,
     simulate_command,
     write_outputs,
 )
-from minikn.autoscaler.simulate import SimResult, SimRow
-from minikn.config.loader import Settings
-from minikn.platform.commands.simulate import load_revision
+from minikn.sim.simulate import SimResult, SimRow
 
 ISVC = """\
 apiVersion: serving.kserve.io/v1beta1

@@ -15,9 +15,9 @@ from minikn.config.loader import Settings
 from minikn.core.clock import FakeClock
 from minikn.core.endpoints import RevisionStats
 from minikn.core.listeners import RecordingListener
-from minikn.core.metrics import Metrics
 from minikn.core.revision import ContainerSpec, RevisionSpec
 from minikn.core.usage import ResourceUsage
+from minikn.telemetry.metrics import Metrics
 
 REV = "iris-predictor-00001"
 

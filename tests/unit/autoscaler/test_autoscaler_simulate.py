@@ -6,11 +6,11 @@ from pathlib import Path
 
 import pytest
 
-from minikn.autoscaler.simulate import SimRow, simulate
 from minikn.autoscaler.spec import build_spec
-from minikn.autoscaler.traces import builtin_trace, load_trace, parse_start_model
 from minikn.config.autoscaler import AutoscalerConfig
 from minikn.core.errors import InvalidInput
+from minikn.sim.simulate import SimRow, simulate
+from minikn.sim.traces import builtin_trace, load_trace, parse_start_model
 
 CFG = AutoscalerConfig()
 SMALL = build_spec(

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from minikn.platform.load.coldstart import ReplicaSample, analyze_cold_start, replica_changes
-from minikn.platform.load.stats import RequestRecord
+from minikn.loadtest.coldstart import ReplicaSample, analyze_cold_start, replica_changes
+from minikn.loadtest.stats import RequestRecord
 
 
 def _cold_run() -> list[RequestRecord]:

@@ -5,9 +5,9 @@ from __future__ import annotations
 import csv
 from pathlib import Path
 
-from minikn.platform.load.coldstart import ReplicaSample
-from minikn.platform.load.output import CSV_COLUMNS, write_csv, write_plot
-from minikn.platform.load.stats import RequestRecord
+from minikn.loadtest.coldstart import ReplicaSample
+from minikn.loadtest.output import CSV_COLUMNS, write_csv, write_plot
+from minikn.loadtest.stats import RequestRecord
 
 _RECORDS = [
     RequestRecord(0.5, 0.01, 200, revision="iris-predictor-00001"),

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from minikn.core.errors import InvalidInput
-from minikn.platform.load.runner import DEFAULT_REQUESTS, LoadPlan
+from minikn.loadtest.runner import DEFAULT_REQUESTS, LoadPlan
 
 
 def test_neither_count_nor_duration_sends_the_default_count() -> None:

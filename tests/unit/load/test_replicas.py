@@ -7,8 +7,8 @@ from typing import Any
 import pytest
 from prometheus_client import CollectorRegistry, generate_latest
 
-from minikn.core.metrics import Metrics
-from minikn.platform.load.replicas import ReplicaCounts, counts_from_metrics, counts_from_status
+from minikn.loadtest.replicas import ReplicaCounts, counts_from_metrics, counts_from_status
+from minikn.telemetry.metrics import Metrics
 
 
 @pytest.mark.parametrize(

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from minikn.platform.load.stats import (
+from minikn.loadtest.stats import (
     RequestRecord,
     concurrency_series,
     percentile,

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from minikn.core.errors import InvalidInput
-from minikn.platform.load.target import (
+from minikn.loadtest.target import (
     IsvcInfo,
     example_body,
     find_example_input,

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 
 from minikn.core.errors import InvalidInput
-from minikn.platform.load.stats import RequestRecord, summarize
-from minikn.platform.load.thresholds import Thresholds, check_thresholds, parse_duration
+from minikn.loadtest.stats import RequestRecord, summarize
+from minikn.loadtest.thresholds import Thresholds, check_thresholds, parse_duration
 
 
 @pytest.mark.parametrize(

@@ -9,15 +9,15 @@ from typing import Any
 import pytest
 import yaml
 
+from minikn.api.documents import Document, parse_text
+from minikn.api.runtimes import default_registry
 from minikn.config import Settings
+from minikn.controlplane.controller import Controller
+from minikn.controlplane.store import StateStore
 from minikn.core.clock import FakeClock
 from minikn.core.events import EventSink
 from minikn.core.revision import RevisionSpec
 from minikn.core.routes import RouteTable
-from minikn.platform.controller import Controller
-from minikn.platform.documents import Document, parse_text
-from minikn.platform.runtimes import default_registry
-from minikn.platform.store import StateStore
 
 
 class RecordingListener:

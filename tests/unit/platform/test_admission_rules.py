@@ -11,10 +11,10 @@ from typing import Any
 
 import pytest
 
+from minikn.api.documents import Document
+from minikn.api.validate import parse_document
 from minikn.config import Settings
 from minikn.core.errors import InvalidInput
-from minikn.platform.documents import Document
-from minikn.platform.validate import parse_document
 
 from .conftest import isvc_doc
 

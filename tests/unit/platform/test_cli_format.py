@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from minikn.platform.commands.common import age
-from minikn.platform.commands.get import isvc_row
+from minikn.cli.commands.common import age
+from minikn.cli.commands.get import isvc_row
 
 
 def test_get_row_shows_prev_and_latest_percentages_during_a_canary() -> None:

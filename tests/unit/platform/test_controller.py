@@ -8,8 +8,8 @@ from typing import Any
 
 import pytest
 
+from minikn.controlplane.controller import Controller
 from minikn.core.errors import Conflict, InvalidInput
-from minikn.platform.controller import Controller
 
 from .conftest import RecordingListener, docs_of, isvc_doc
 

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import pytest
 
+from minikn.api.documents import Document
+from minikn.api.schema import ModelSpec, PredictorSpec
+from minikn.api.validate import ParsedIsvc, parse_document
 from minikn.config import Settings
-from minikn.platform.documents import Document
-from minikn.platform.schema import ModelSpec, PredictorSpec
-from minikn.platform.validate import ParsedIsvc, parse_document
 
 from .conftest import isvc_doc
 

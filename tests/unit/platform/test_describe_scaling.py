@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from minikn.platform.commands.describe import SCALING_COLUMNS, scaling_rows
+from minikn.cli.commands.describe import SCALING_COLUMNS, scaling_rows
 
 
 def test_scaling_rows_show_replicas_and_autoscaler_numbers() -> None:

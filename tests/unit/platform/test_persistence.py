@@ -7,14 +7,14 @@ from pathlib import Path
 
 import pytest
 
+from minikn.api.runtimes import default_registry
 from minikn.config import Settings
+from minikn.controlplane.controller import Controller
+from minikn.controlplane.state import PlaneState
+from minikn.controlplane.store import StateStore
 from minikn.core.clock import FakeClock
 from minikn.core.errors import PermanentError
 from minikn.core.events import EventSink
-from minikn.platform.controller import Controller
-from minikn.platform.runtimes import default_registry
-from minikn.platform.state import PlaneState
-from minikn.platform.store import StateStore
 
 from .conftest import docs_of, isvc_doc
 

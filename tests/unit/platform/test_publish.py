@@ -13,19 +13,19 @@ from typing import Any
 
 import pytest
 
+from minikn.api.runtimes import default_registry
 from minikn.autoscaler.loop import Autoscaler
 from minikn.config import Settings
+from minikn.controlplane.controller import ApplyRolledBack, Controller
+from minikn.controlplane.store import StateStore
 from minikn.core.clock import FakeClock
 from minikn.core.errors import NotFound
 from minikn.core.events import EventSink
-from minikn.core.metrics import Metrics
 from minikn.core.revision import RevisionSpec
 from minikn.core.routes import RouteTable
 from minikn.core.usage import ResourceUsage
-from minikn.platform.controller import ApplyRolledBack, Controller
-from minikn.platform.runtimes import default_registry
 from minikn.platform.server import RevisionFanOut
-from minikn.platform.store import StateStore
+from minikn.telemetry.metrics import Metrics
 
 from .conftest import docs_of, isvc_doc
 

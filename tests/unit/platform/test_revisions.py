@@ -6,16 +6,16 @@ from typing import Any
 
 import pytest
 
+from minikn.api.runtimes import NoSupportingRuntime, default_registry
+from minikn.api.schema import PredictorSpec, TransformerSpec
 from minikn.config import Settings
 from minikn.config.kserve import AgentLoggerConfig, InferenceServiceConfig
-from minikn.platform.revisions import (
+from minikn.controlplane.revisions import (
     build_revision,
     component_hash,
     revision_annotations,
     revision_name,
 )
-from minikn.platform.runtimes import NoSupportingRuntime, default_registry
-from minikn.platform.schema import PredictorSpec, TransformerSpec
 
 MIN, MAX = "autoscaling.knative.dev/min-scale", "autoscaling.knative.dev/max-scale"
 CLASS, TARGET, METRIC = (

@@ -6,9 +6,9 @@ from __future__ import annotations
 import pytest
 from prometheus_client import generate_latest
 
+from minikn.cli.commands.simulate import start_samples
 from minikn.core.errors import InvalidInput
-from minikn.core.metrics import Metrics
-from minikn.platform.commands.simulate import start_samples
+from minikn.telemetry.metrics import Metrics
 
 
 def test_each_observed_start_becomes_its_bucket_midpoint() -> None:

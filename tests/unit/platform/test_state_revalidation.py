@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from minikn.api.runtimes import default_registry
 from minikn.config import Settings
+from minikn.controlplane.controller import Controller
+from minikn.controlplane.store import StateStore
 from minikn.core.clock import FakeClock
 from minikn.core.events import EventSink
-from minikn.platform.controller import Controller
-from minikn.platform.runtimes import default_registry
-from minikn.platform.store import StateStore
 
 from .conftest import RecordingListener, docs_of, isvc_doc
 

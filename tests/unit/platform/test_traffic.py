@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
+from minikn.controlplane.traffic import Rollout, compute_traffic, propagate, settle
 from minikn.core.routes import TrafficTarget as T
-from minikn.platform.traffic import Rollout, compute_traffic, propagate, settle
 
 R1, R2 = "m-predictor-00001", "m-predictor-00002"
 

@@ -7,10 +7,10 @@ from typing import Any
 
 import pytest
 
+from minikn.api.documents import Document, parse_text
+from minikn.api.validate import ParsedRuntime, parse_document
 from minikn.config import Settings
 from minikn.core.errors import InvalidInput
-from minikn.platform.documents import Document, parse_text
-from minikn.platform.validate import ParsedRuntime, parse_document
 
 from .conftest import isvc_doc
 

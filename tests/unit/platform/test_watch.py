@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
+from minikn.api.documents import load_paths
+from minikn.controlplane.controller import Controller
 from minikn.core.clock import FakeClock
-from minikn.platform.controller import Controller
-from minikn.platform.documents import load_paths
 from minikn.platform.watch import DirectoryWatcher
 
 DOC = """\

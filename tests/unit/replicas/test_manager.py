@@ -13,12 +13,12 @@ from minikn.core.clock import FakeClock
 from minikn.core.endpoints import Endpoint
 from minikn.core.events import EventSink
 from minikn.core.listeners import RecordingListener
-from minikn.core.metrics import Metrics
 from minikn.core.revision import ContainerSpec, ModelRef, ResourceSpec, RevisionSpec
-from minikn.replicas.fake import FakeBackend
 from minikn.replicas.gpus import GpuAllocator
 from minikn.replicas.manager import ReplicaManager
 from minikn.replicas.types import ImageNotFound, NoGPURuntime, ReplicaHandle
+from minikn.telemetry.metrics import Metrics
+from minikn.testing.fake_backend import FakeBackend
 
 
 class Store:

@@ -6,9 +6,9 @@ from typing import Any
 
 import pytest
 
+from minikn.api.containers import container_from_k8s, parse_cpu, parse_memory
 from minikn.core.errors import InvalidInput
 from minikn.core.revision import ProbeSpec, ResourceSpec
-from minikn.platform.containers import container_from_k8s, parse_cpu, parse_memory
 
 
 @pytest.mark.parametrize(

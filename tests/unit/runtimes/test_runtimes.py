@@ -6,8 +6,7 @@ from typing import Any
 
 import pytest
 
-from minikn.core.errors import InvalidInput
-from minikn.platform.runtimes import (
+from minikn.api.runtimes import (
     NoSupportingRuntime,
     RuntimeDisabled,
     RuntimeNotRecognized,
@@ -15,6 +14,7 @@ from minikn.platform.runtimes import (
     default_registry,
     render_container,
 )
+from minikn.core.errors import InvalidInput
 
 
 def runtime_doc(

@@ -1,0 +1,154 @@
+"""The OpenAPI 3 document of the control-plane API (served at ``/openapi.json``)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from minikn.api.convert import V1ALPHA2, V1BETA1
+
+__all__ = ["openapi_document"]
+
+_YAML_OR_JSON = {
+    "required": True,
+    "content": {
+        "application/yaml": {"schema": {"type": "string"}},
+        "application/json": {"schema": {"$ref": "#/components/schemas/InferenceService"}},
+    },
+}
+
+
+def _resp(description: str, schema: str = "InferenceService") -> dict[str, Any]:
+    return {
+        "description": description,
+        "content": {"application/json": {"schema": {"$ref": f"#/components/schemas/{schema}"}}},
+    }
+
+
+_ERRORS = {
+    "400": _resp(
+        "Invalid document (the message names the document, the field and the rule)", "Status"
+    ),
+    "401": _resp("Missing or wrong bearer token", "Status"),
+    "404": _resp("No such InferenceService", "Status"),
+}
+_NS = {"name": "ns", "in": "path", "required": True, "schema": {"type": "string"}}
+_NAME = {"name": "name", "in": "path", "required": True, "schema": {"type": "string"}}
+
+
+def _isvc_paths(api_version: str) -> dict[str, Any]:
+    base = f"/apis/{api_version}/namespaces/{{ns}}/inferenceservices"
+    return {
+        base: {
+            "parameters": [_NS],
+            "get": {
+                "summary": f"List {api_version} InferenceServices in a namespace",
+                "responses": {"200": _resp("The list", "InferenceServiceList"), **_ERRORS},
+            },
+            "post": {
+                "summary": "Create an InferenceService (409 when the name exists)",
+                "requestBody": _YAML_OR_JSON,
+                "responses": {
+                    "201": _resp("Created"),
+                    "409": _resp("Already exists", "Status"),
+                    **_ERRORS,
+                },
+            },
+        },
+        base + "/{name}": {
+            "parameters": [_NS, _NAME],
+            "get": {"summary": "Read one", "responses": {"200": _resp("The ISVC"), **_ERRORS}},
+            "put": {
+                "summary": "Replace one (a spec change creates new revisions)",
+                "requestBody": _YAML_OR_JSON,
+                "responses": {"200": _resp("Replaced"), **_ERRORS},
+            },
+            "delete": {
+                "summary": "Delete one with its revisions",
+                "responses": {"200": _resp("Deleted", "Status"), **_ERRORS},
+            },
+        },
+    }
+
+
+def openapi_document() -> dict[str, Any]:
+    obj = {"type": "object", "additionalProperties": True}
+    multi_doc = {
+        "required": True,
+        "content": {"application/yaml": {"schema": {"type": "string"}}},
+    }
+    return {
+        "openapi": "3.0.3",
+        "info": {
+            "title": "minikn control plane",
+            "version": "0.1.0",
+            "description": "InferenceServices, revisions and events of a local KServe emulator.",
+        },
+        "components": {
+            "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}},
+            "schemas": {
+                "InferenceService": obj,
+                "InferenceServiceList": {
+                    "type": "object",
+                    "properties": {"items": {"type": "array", "items": obj}},
+                },
+                "Status": {
+                    "type": "object",
+                    "properties": {
+                        "kind": {"type": "string"},
+                        "status": {"type": "string"},
+                        "message": {"type": "string"},
+                        "reason": {"type": "string"},
+                        "code": {"type": "integer"},
+                        "error": {"type": "string"},
+                    },
+                },
+                "Results": obj,
+            },
+        },
+        "security": [{"bearer": []}],
+        "paths": {
+            "/healthz": {
+                "get": {
+                    "summary": "Liveness",
+                    "security": [],
+                    "responses": {"200": {"description": "ok"}},
+                }
+            },
+            f"/apis/{V1BETA1}/inferenceservices": {
+                "get": {
+                    "summary": "List InferenceServices in every namespace",
+                    "responses": {"200": _resp("The list", "InferenceServiceList")},
+                }
+            },
+            **_isvc_paths(V1BETA1),
+            **_isvc_paths(V1ALPHA2),
+            "/api/v1/apply": {
+                "post": {
+                    "summary": "Apply a multi-document YAML stream (all or nothing)",
+                    "requestBody": multi_doc,
+                    "responses": {"200": _resp("What each document did", "Results"), **_ERRORS},
+                }
+            },
+            "/api/v1/validate": {
+                "post": {
+                    "summary": "Validate documents without applying them",
+                    "requestBody": multi_doc,
+                    "responses": {"200": _resp("One verdict per document", "Results")},
+                }
+            },
+            "/api/v1/namespaces/{ns}/inferenceservices/{name}/revisions": {
+                "parameters": [_NS, _NAME],
+                "get": {
+                    "summary": "Revisions with traffic share, readiness and failure",
+                    "responses": {"200": _resp("Revisions", "Results"), **_ERRORS},
+                },
+            },
+            "/api/v1/namespaces/{ns}/inferenceservices/{name}/events": {
+                "parameters": [_NS, _NAME],
+                "get": {
+                    "summary": "Recent events",
+                    "responses": {"200": _resp("Events", "Results"), **_ERRORS},
+                },
+            },
+        },
+    }

@@ -1,0 +1,83 @@
+"""Helpers shared by the client subcommands: server flags, output, document shipping."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from typing import Any, TypeAlias
+
+import yaml
+from rich.console import Console
+
+from minikn.api.documents import Document
+from minikn.cli.client import DEFAULT_SERVER, SERVER_ENV, ApiClient
+
+__all__ = [
+    "SubParsers",
+    "add_client_args",
+    "age",
+    "client",
+    "console",
+    "documents_body",
+    "dump",
+    "fail",
+]
+
+SubParsers: TypeAlias = "argparse._SubParsersAction[argparse.ArgumentParser]"
+
+
+def console() -> Console:
+    # Pipes get a wide console so tables are never cut (kubectl does the same).
+    return Console(highlight=False, soft_wrap=True, width=None if sys.stdout.isatty() else 250)
+
+
+def add_client_args(p: argparse.ArgumentParser, *, namespace: bool = True) -> None:
+    p.add_argument(
+        "--server", help=f"API URL (default ${SERVER_ENV} or {DEFAULT_SERVER})", default=None
+    )
+    if namespace:
+        p.add_argument("-n", "--namespace", default="default", help="namespace (default: default)")
+
+
+def client(args: argparse.Namespace) -> ApiClient:
+    return ApiClient(args.server)
+
+
+def fail(message: str) -> int:
+    print(f"error: {message}", file=sys.stderr)
+    return 1
+
+
+def documents_body(docs: Sequence[Document]) -> str:
+    """Documents as the API's JSON envelope, keeping file names for error messages."""
+    return json.dumps(
+        {
+            "documents": [
+                {"source": d.source, "index": d.index, "body": d.body, "error": d.error}
+                for d in docs
+            ]
+        },
+        default=str,  # YAML timestamps and dates travel as their text
+    )
+
+
+def dump(data: Any, output: str) -> str:
+    if output == "json":
+        return json.dumps(data, indent=2)
+    return yaml.safe_dump(data, sort_keys=False)
+
+
+def age(timestamp: str | None, now: float | None = None) -> str:
+    """kubectl's AGE column (``45s``, ``12m``, ``3h``, ``2d``)."""
+    if not timestamp:
+        return "<unknown>"
+    then = datetime.strptime(timestamp, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC).timestamp()
+    seconds = max(0, int((now if now is not None else time.time()) - then))
+    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
+        if seconds >= size:
+            return f"{seconds // size}{unit}"
+    return f"{seconds}s"

@@ -1,0 +1,141 @@
+"""``minikn describe isvc NAME``: spec summary, revisions, traffic, scaling, conditions, events."""
+
+from __future__ import annotations
+
+import argparse
+from typing import Any
+
+from rich.table import Table
+
+from minikn.cli.commands.common import SubParsers, add_client_args, age, client, console, fail
+from minikn.core.errors import MiniknError
+
+__all__ = ["SCALING_COLUMNS", "register", "scaling_rows"]
+
+
+def register(sub: SubParsers) -> None:
+    p = sub.add_parser("describe", help="show one InferenceService in detail")
+    p.add_argument("resource", choices=("isvc", "inferenceservice"))
+    p.add_argument("name")
+    add_client_args(p)
+    p.set_defaults(func=run)
+
+
+def _spec_lines(spec: dict[str, Any]) -> list[str]:
+    lines = []
+    for comp in ("predictor", "transformer", "explainer", "default", "canary"):
+        body = spec.get(comp)
+        if not isinstance(body, dict):
+            continue
+        impl = [k for k in body if isinstance(body[k], dict) and k not in ("logger", "batcher")]
+        what = ", ".join(impl) or ("containers" if "containers" in body else "?")
+        extras = [
+            f"{k}={body[k]}"
+            for k in ("minReplicas", "maxReplicas", "canaryTrafficPercent", "containerConcurrency")
+            if k in body
+        ]
+        lines.append(f"  {comp}: {what} {' '.join(extras)}".rstrip())
+    return lines
+
+
+SCALING_COLUMNS = (
+    "REVISION", "DESIRED", "READY", "PENDING", "STABLE", "PANIC", "TARGET", "PANIC MODE", "EBC",
+    "LAST CHANGE",
+)  # fmt: skip
+
+
+def scaling_rows(revisions: dict[str, Any]) -> list[tuple[str, ...]]:
+    """One row per live revision from ``status.revisions`` (replicas + autoscaler), pure."""
+    rows: list[tuple[str, ...]] = []
+    for name, info in sorted(revisions.items()):
+        reps = info.get("replicas") or {}
+        auto = info.get("autoscaler") or {}
+        reason = str(auto.get("reason") or "")
+        if reps.get("reason"):
+            reason = f"{reps['reason']}: {reps.get('message') or ''}".strip()
+        rows.append(
+            (
+                name,
+                str(reps.get("desired", auto.get("desired", ""))),
+                str(reps.get("ready", "")),
+                str(reps.get("pending", "")),
+                f"{auto['stable']:.2f}" if "stable" in auto else "",
+                f"{auto['panic']:.2f}" if "panic" in auto else "",
+                f"{auto['target']:g}" if "target" in auto else "",
+                ("yes" if auto["panic_mode"] else "no") if "panic_mode" in auto else "",
+                f"{auto['excess_burst_capacity']:g}" if "excess_burst_capacity" in auto else "",
+                reason,
+            )
+        )
+    return rows
+
+
+def run(args: argparse.Namespace) -> int:
+    api = client(args)
+    ns, name = args.namespace, args.name
+    try:
+        item = api.request("GET", api.isvc_path(ns, name))
+        revisions = api.request(
+            "GET", f"/api/v1/namespaces/{ns}/inferenceservices/{name}/revisions"
+        )["items"]
+        events = api.request("GET", f"/api/v1/namespaces/{ns}/inferenceservices/{name}/events")[
+            "items"
+        ]
+    except MiniknError as exc:
+        return fail(exc.message)
+    out = console()
+    status = item.get("status") or {}
+    meta = item.get("metadata") or {}
+    out.print(f"Name:        {meta.get('name')}")
+    out.print(f"Namespace:   {meta.get('namespace')}")
+    out.print(f"API version: {item.get('apiVersion')}")
+    out.print(f"URL:         {status.get('url')}")
+    out.print(f"Age:         {age(meta.get('creationTimestamp'))}")
+    out.print("Spec:")
+    for line in _spec_lines(item.get("spec") or {}):
+        out.print(line)
+    rev_table = Table(title="Revisions", box=None, title_justify="left")
+    for col in ("NAME", "COMPONENT", "READY", "TRAFFIC", "TAGS", "IMAGE / RUNTIME", "FAILURE"):
+        rev_table.add_column(col)
+    for r in revisions:
+        spec = r["spec"]
+        model = spec.get("model") or {}
+        runtime = model.get("runtime") or spec["container"].get("image") or ""
+        failure = r["failure"]
+        rev_table.add_row(
+            r["name"],
+            r["component"],
+            "True" if r["ready"] else "False",
+            f"{r['percent']}%",
+            ",".join(r["tags"]),
+            runtime,
+            f"{failure['reason']}: {failure['message']}" if failure else "",
+        )
+    out.print(rev_table)
+    scaling = scaling_rows(status.get("revisions") or {})
+    if scaling:
+        scale_table = Table(title="Scaling", box=None, title_justify="left")
+        for col in SCALING_COLUMNS:
+            scale_table.add_column(col)
+        for row in scaling:
+            scale_table.add_row(*row)
+        out.print(scale_table)
+    cond_table = Table(title="Conditions", box=None, title_justify="left")
+    for col in ("TYPE", "STATUS", "REASON", "MESSAGE", "SINCE"):
+        cond_table.add_column(col)
+    for c in status.get("conditions", []):
+        cond_table.add_row(
+            c["type"],
+            c["status"],
+            c.get("reason", ""),
+            c.get("message", ""),
+            age(c.get("lastTransitionTime")),
+        )
+    out.print(cond_table)
+    ev_table = Table(title="Events", box=None, title_justify="left")
+    for col in ("TYPE", "REASON", "REVISION", "MESSAGE"):
+        ev_table.add_column(col)
+    for e in events:
+        ev_table.add_row(e["type"], e["reason"], e.get("revision") or "", e["message"])
+    out.print(ev_table)
+    return 0

@@ -1,0 +1,77 @@
+"""``minikn serve``: run the platform in the foreground."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+from collections.abc import Callable
+from pathlib import Path
+
+from minikn.cli.commands.common import SubParsers, fail
+from minikn.config import ConfigError, load_settings
+from minikn.controlplane.store import default_state_dir
+from minikn.core.errors import MiniknError
+from minikn.platform.server import PlatformOptions, run_platform, token_from_env
+
+__all__ = ["loop_factory", "register"]
+
+
+def register(sub: SubParsers) -> None:
+    p = sub.add_parser("serve", help="run the platform (control plane, API, data path)")
+    p.add_argument("--port", type=int, default=None, help="ingress port (default 8080)")
+    p.add_argument("--api-port", type=int, default=None, help="API port (default 8081)")
+    p.add_argument("--host", default=None, help="ingress address (default 0.0.0.0)")
+    p.add_argument("--api-host", default=None, help="API address (default 127.0.0.1)")
+    p.add_argument(
+        "--state-dir",
+        type=Path,
+        default=None,
+        help="state (default $MINIKN_STATE_DIR or ~/.minikn)",
+    )
+    p.add_argument("--backend", choices=("docker", "process", "auto"), default=None)
+    p.add_argument("--config", type=Path, default=None, help="platform YAML (default: built-in)")
+    p.add_argument(
+        "--watch", type=Path, default=None, help="apply every ISVC YAML in DIR, re-apply on change"
+    )
+    p.add_argument("--log-level", default="INFO")
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    logging.basicConfig(
+        level=args.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    try:
+        settings = load_settings(args.config)
+    except ConfigError as exc:
+        return fail(str(exc))
+    server = settings.minikn.server
+    if args.watch is not None and not args.watch.is_dir():
+        return fail(f"--watch {args.watch}: not a directory")
+    options = PlatformOptions(
+        state_dir=args.state_dir or default_state_dir(),
+        api_host=args.api_host or server.api_host,
+        api_port=args.api_port if args.api_port is not None else server.api_port,
+        ingress_host=args.host or server.ingress_host,
+        ingress_port=args.port if args.port is not None else server.ingress_port,
+        backend=args.backend or settings.minikn.replicas.backend,
+        watch=args.watch,
+        token=token_from_env(),
+    )
+    try:
+        with asyncio.Runner(loop_factory=loop_factory()) as runner:
+            runner.run(run_platform(settings, options))
+    except MiniknError as exc:
+        return fail(exc.message)
+    return 0
+
+
+def loop_factory() -> Callable[[], asyncio.AbstractEventLoop] | None:
+    """uvloop when installed (the default on Linux and macOS), else asyncio's loop."""
+    try:
+        import uvloop
+    except ImportError:
+        return None
+    factory: Callable[[], asyncio.AbstractEventLoop] = uvloop.new_event_loop
+    return factory

@@ -1,0 +1,35 @@
+"""The ``minikn`` command: a registry of subcommand modules (see ``minikn.cli.commands``)."""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+
+from minikn.cli.commands import COMMAND_MODULES
+
+__all__ = ["build_parser", "main"]
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="minikn", description="A local emulator of Knative Serving and KServe."
+    )
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for name in COMMAND_MODULES:
+        importlib.import_module(name).register(sub)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not getattr(args, "func", None):
+        parser.print_help(sys.stderr)
+        return 2
+    code: int = args.func(args)
+    return code
+
+
+if __name__ == "__main__":
+    sys.exit(main())

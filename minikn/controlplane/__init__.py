@@ -1,0 +1,1 @@
+"""The control plane: the ISVC store, revisions and traffic planning, status, persistence."""

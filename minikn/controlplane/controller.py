@@ -1,0 +1,502 @@
+"""The control plane: apply/delete ISVCs, keep revisions, traffic and status, tell the data path.
+
+``apply`` validates every document first and commits only when all are accepted, so a refused
+apply changes nothing; an accepted one is published to the data plane before ``apply`` returns, and
+rolled back (store and data plane) if publishing fails, so it takes effect everywhere or nowhere.
+
+Publishing is level-triggered and never re-entrant: replica reports (``revision_ready`` ...)
+recompute status at once but only mark the published view stale; the listener then gets what
+should exist now, once, from the apply that is publishing or from the owned publisher task on a
+later loop turn. A report made from inside a listener call (the autoscaler reports a revision
+created at zero as ready from its upsert) therefore never calls back into the listener, and an
+apply of N revisions publishes a bounded number of times, not N. The state is persisted by an
+owned background task.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import copy
+import logging
+from collections.abc import Callable, Sequence
+from typing import Any, Protocol
+
+from minikn.api.documents import Document
+from minikn.api.results import ApplyResult, named, validate_documents
+from minikn.api.runtimes import RuntimeRegistry
+from minikn.api.validate import AnnotationValidator, ParsedIsvc, ParsedRuntime, parse_document
+from minikn.config import Settings
+from minikn.controlplane.quarantine import INVALID_SPEC, quarantine_invalid
+from minikn.controlplane.reconcile import (
+    TAG_ROUTING,
+    PlanContext,
+    isvc_route,
+    live_revisions,
+    plan_component,
+    refresh,
+)
+from minikn.controlplane.state import IsvcState, PlaneState, isvc_key
+from minikn.controlplane.store import StateStore
+from minikn.controlplane.views import isvc_resource, revision_rows
+from minikn.core.clock import Clock
+from minikn.core.errors import Conflict, InvalidInput, MiniknError, NotFound
+from minikn.core.events import Event, EventSink
+from minikn.core.revision import RevisionSpec
+from minikn.core.routes import RouteTable
+
+__all__ = [
+    "ApplyResult",
+    "ApplyRolledBack",
+    "ControlPlaneListener",
+    "Controller",
+    "validate_documents",
+]
+# ApplyResult and validate_documents live in results.py; re-exported here for callers.
+
+log = logging.getLogger("minikn.controlplane.controller")
+
+_PUBLISH_ROUNDS = 3
+"""Publishes an apply makes at most before it returns. Reports made while publishing mark the
+view stale again; a revision created at zero is reported ready from the first round, so two
+rounds settle it. Anything still stale after this goes to the publisher task."""
+
+
+class ApplyRolledBack(MiniknError):
+    """The apply was valid and stored, but the data plane could not take it: undone (500)."""
+
+
+class ControlPlaneListener(Protocol):
+    """Where the controller publishes what should run and how traffic splits."""
+
+    def revisions_changed(self, live: Sequence[RevisionSpec], routable: set[str]) -> None: ...
+
+    def routes_changed(self, table: RouteTable) -> None: ...
+
+
+class Controller:
+    """Owns the applied ISVCs; implements RevisionListener minus ``endpoints_changed``."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        clock: Clock,
+        store: StateStore,
+        registry: RuntimeRegistry,
+        events: EventSink,
+        listener: ControlPlaneListener | None = None,
+        check_annotations: AnnotationValidator | None = None,
+    ) -> None:
+        self.settings = settings
+        self._clock = clock
+        self._store = store
+        self.registry = registry
+        self.events = events
+        self._listener = listener
+        self._check = check_annotations
+        self._state = PlaneState()
+        self._lock = asyncio.Lock()
+        self._dirty = asyncio.Event()
+        self._saver: asyncio.Task[None] | None = None
+        self._stale = True
+        """The listener's view is behind the state (set by every change, cleared by a publish)."""
+        self._publishing = False
+        self._wanted = asyncio.Event()
+        self._publisher: asyncio.Task[None] | None = None
+        self.status_extras: Callable[[str], dict[str, Any]] | None = None
+        """Hook: per-revision extras (autoscaler, replicas) merged into GET responses."""
+
+    def set_listener(self, listener: ControlPlaneListener | None) -> None:
+        self._listener = listener
+
+    # --- lifecycle -----------------------------------------------------------------------------
+
+    async def start(self) -> None:
+        """Restore the saved state, publish it, start the persister."""
+        self._state = await asyncio.to_thread(self._store.load)
+        refused = quarantine_invalid(self._state, self.settings, self._check)
+        for doc in self._state.runtimes:
+            self.registry.add(doc)
+        now = self._clock.time()
+        for isvc in self._state.isvcs.values():
+            refresh(isvc, ready=set(self._state.ready), failures=self._state.failures, now=now)
+        log.info(
+            "restored %d isvcs, %d revisions", len(self._state.isvcs), len(self._state.revisions)
+        )
+        for isvc, message in refused:  # kept visible and deletable, but nothing of it runs
+            self._emit(isvc, INVALID_SPEC, message, warning=True)
+            self._dirty.set()
+        self._publish()
+        self._saver = asyncio.create_task(self._persist_loop(), name="minikn.platform.persist")
+        self._publisher = asyncio.create_task(self._publish_loop(), name="minikn.platform.publish")
+
+    async def close(self) -> None:
+        if self._publisher is not None:
+            self._publisher.cancel()
+            await asyncio.gather(self._publisher, return_exceptions=True)
+            self._publisher = None
+        if self._saver is not None:
+            self._saver.cancel()
+            await asyncio.gather(self._saver, return_exceptions=True)
+            self._saver = None
+        await self._save()
+
+    async def _save(self) -> None:
+        snapshot = self._state.model_copy(deep=True)
+        self._dirty.clear()
+        await asyncio.to_thread(self._store.save, snapshot)
+
+    async def _commit(self, state: PlaneState) -> None:
+        """Persist ``state``, then make it current: a failed write changes nothing.
+
+        Replica reports may arrive while the file is written (they do not wait for the lock);
+        they went into the current state, so they are merged into ``state`` instead of lost.
+        """
+        saved = (list(state.ready), dict(state.failures))
+        await asyncio.to_thread(self._store.save, state)
+        state.ready = [r for r in self._state.ready if r in state.revisions]
+        state.failures = {r: f for r, f in self._state.failures.items() if r in state.revisions}
+        if (state.ready, state.failures) != saved:
+            now = self._clock.time()
+            for isvc in state.isvcs.values():
+                refresh(isvc, ready=set(state.ready), failures=state.failures, now=now)
+            self._dirty.set()
+        self._state = state
+
+    async def _persist_loop(self) -> None:
+        while True:
+            await self._dirty.wait()
+            try:
+                async with self._lock:
+                    await self._save()
+            except OSError:
+                log.exception("cannot save the control-plane state; will retry on the next change")
+
+    # --- apply/delete --------------------------------------------------------------------------
+
+    def _plan(
+        self, state: PlaneState, registry: RuntimeRegistry, parsed: ParsedIsvc, doc: Document
+    ) -> ApplyResult:
+        key = isvc_key(parsed.namespace, parsed.name)
+        for other in state.isvcs.values():
+            if other.name == parsed.name and other.namespace != parsed.namespace:
+                raise Conflict(
+                    f"{doc.where()}: metadata.name: an InferenceService named {parsed.name} "
+                    f"exists in namespace {other.namespace} (revision names are global in minikn)"
+                )
+        now = self._clock.time()
+        old = state.isvcs.get(key)
+        isvc = (
+            old.model_copy(deep=True)
+            if old is not None
+            else IsvcState(
+                name=parsed.name,
+                namespace=parsed.namespace,
+                api_version=parsed.api_version,
+                doc=parsed.doc,
+                created_at=now,
+                updated_at=now,
+            )
+        )
+        if old is not None and old.doc.get("spec") != parsed.doc.get("spec"):
+            isvc.generation += 1
+        isvc.doc, isvc.api_version, isvc.updated_at = parsed.doc, parsed.api_version, now
+        isvc.tag_routing = parsed.annotations.get(TAG_ROUTING, "").lower() == "true"
+        created: list[str] = []
+        warnings: list[tuple[str, str]] = []
+        components = {}
+        ctx = PlanContext(
+            isvc=parsed.name,
+            namespace=parsed.namespace,
+            meta_annotations=parsed.annotations,
+            settings=self.settings,
+            registry=registry,
+            now=now,
+        )
+        for name, intent in parsed.components.items():
+            try:
+                planned = plan_component(isvc.components.get(name), ctx, name, intent)
+            except InvalidInput as exc:
+                raise InvalidInput(f"{doc.where()}: spec.{name}: {exc.message}") from exc
+            components[name] = planned.state
+            for rev in planned.created:
+                state.revisions[rev.name] = rev
+                created.append(rev.name)
+            warnings.extend(planned.errors)
+        for name, cs in isvc.components.items():
+            if name not in components:  # a removed transformer/explainer takes its revisions along
+                _forget(state, cs.revisions)
+        isvc.components = components
+        state.isvcs[key] = isvc
+        action = (
+            "created"
+            if old is None
+            else ("configured" if created or old.doc != parsed.doc else "unchanged")
+        )
+        return ApplyResult(
+            doc.where(),
+            "InferenceService",
+            parsed.name,
+            parsed.namespace,
+            action,
+            created,
+            warnings,
+        )
+
+    async def apply(
+        self, docs: Sequence[Document], *, create_only: bool = False
+    ) -> list[ApplyResult]:
+        """Validate all documents, then commit all of them or none (InvalidInput names each)."""
+        async with self._lock:
+            state = self._state.model_copy(deep=True)
+            registry = copy.deepcopy(self.registry)
+            results: list[ApplyResult] = []
+            problems: list[str] = []
+            for doc in docs:
+                try:
+                    parsed = parse_document(doc, self.settings, self._check)
+                    if isinstance(parsed, ParsedRuntime):
+                        registry.add(parsed.doc)
+                        state.runtimes = [
+                            d
+                            for d in state.runtimes
+                            if d.get("metadata", {}).get("name") != parsed.name
+                        ]
+                        state.runtimes.append(parsed.doc)
+                        results.append(
+                            ApplyResult(doc.where(), parsed.kind, parsed.name, "", "configured")
+                        )
+                        continue
+                    if create_only and isvc_key(parsed.namespace, parsed.name) in state.isvcs:
+                        raise Conflict(f'inferenceservices "{parsed.name}" already exists')
+                    results.append(self._plan(state, registry, parsed, doc))
+                except InvalidInput as exc:
+                    problems.append(named(doc, exc))
+            if problems:
+                raise InvalidInput("\n".join(problems), reason="Invalid")
+            now = self._clock.time()
+            touched = [state.isvcs.get(isvc_key(r.namespace, r.name)) for r in results]
+            for isvc in touched:
+                if isvc is not None:
+                    refresh(isvc, ready=set(state.ready), failures=state.failures, now=now)
+            previous, previous_registry = self._state, self.registry
+            await self._commit(state)
+            self.registry = registry
+            self._stale = True
+            try:
+                self._publish()
+            except Exception as exc:
+                await self._roll_back(previous, previous_registry, exc)
+            for r, isvc in zip(results, touched, strict=True):
+                if isvc is not None:
+                    for rev in r.revisions:
+                        self._emit(isvc, "RevisionCreated", f"created revision {rev}", revision=rev)
+                    for reason, message in r.warnings:
+                        self._emit(isvc, reason, message, warning=True)
+        return results
+
+    async def _roll_back(
+        self, previous: PlaneState, registry: RuntimeRegistry, exc: Exception
+    ) -> None:
+        """Undo a stored apply the data plane refused: the old state, stored and published."""
+        log.error("apply could not be published; rolling it back", exc_info=exc)
+        await self._commit(previous)
+        self.registry = registry
+        self._stale = True
+        try:
+            self._publish()
+        except Exception:
+            log.exception("publishing the rolled-back state failed; the publisher will retry")
+            self._mark_stale()
+        raise ApplyRolledBack(
+            f"the apply was not applied (store and data plane are unchanged): publishing it "
+            f"to the data plane failed: {type(exc).__name__}: {exc}",
+            reason="ApplyRolledBack",
+        ) from exc
+
+    async def delete(self, namespace: str, name: str) -> None:
+        async with self._lock:
+            state = self._state.model_copy(deep=True)
+            isvc = state.isvcs.pop(isvc_key(namespace, name), None)
+            if isvc is None:
+                raise NotFound(f'inferenceservices "{name}" not found in namespace {namespace}')
+            for cs in isvc.components.values():
+                _forget(state, cs.revisions)
+            await self._commit(state)
+            self.events.forget(namespace, name)
+            self._stale = True
+            self._publish()
+        log.info("deleted isvc %s/%s", namespace, name)
+
+    # --- replica reports (RevisionListener) ----------------------------------------------------
+
+    def _owner(self, revision: str) -> IsvcState | None:
+        spec = self._state.revisions.get(revision)
+        return None if spec is None else self._state.isvcs.get(isvc_key(spec.namespace, spec.isvc))
+
+    def _changed(self, isvc: IsvcState) -> None:
+        refresh(
+            isvc,
+            ready=set(self._state.ready),
+            failures=self._state.failures,
+            now=self._clock.time(),
+        )
+        self._dirty.set()
+        self._mark_stale()
+
+    def revision_ready(self, revision: str) -> None:
+        isvc = self._owner(revision)
+        if isvc is None or revision in self._state.ready:
+            return
+        self._state.ready.append(revision)
+        self._emit(isvc, "RevisionReady", f"revision {revision} is ready", revision=revision)
+        self._changed(isvc)
+
+    def revision_failed(self, revision: str, reason: str, message: str) -> None:
+        isvc = self._owner(revision)
+        if isvc is None or self._state.failures.get(revision) == (reason, message):
+            return
+        self._state.failures[revision] = (reason, message)
+        self._emit(isvc, reason, message, revision=revision, warning=True)
+        self._changed(isvc)
+
+    def revision_recovered(self, revision: str) -> None:
+        isvc = self._owner(revision)
+        if isvc is None or self._state.failures.pop(revision, None) is None:
+            return
+        self._emit(isvc, "RevisionRecovered", f"revision {revision} recovered", revision=revision)
+        self._changed(isvc)
+
+    # --- reads ---------------------------------------------------------------------------------
+
+    def _get(self, namespace: str, name: str) -> IsvcState:
+        isvc = self._state.isvcs.get(isvc_key(namespace, name))
+        if isvc is None:
+            raise NotFound(f'inferenceservices "{name}" not found in namespace {namespace}')
+        return isvc
+
+    def resource(self, isvc: IsvcState) -> dict[str, Any]:
+        """The ISVC as the API returns it: the applied document plus a KServe status."""
+        return isvc_resource(isvc, self.settings, self.status_extras)
+
+    def get(self, namespace: str, name: str) -> dict[str, Any]:
+        return self.resource(self._get(namespace, name))
+
+    def list_isvcs(self, namespace: str | None = None) -> list[dict[str, Any]]:
+        return [
+            self.resource(i)
+            for _, i in sorted(self._state.isvcs.items())
+            if namespace is None or i.namespace == namespace
+        ]
+
+    def revisions(self, namespace: str, name: str) -> list[RevisionSpec]:
+        isvc = self._get(namespace, name)
+        names = [r for cs in isvc.components.values() for r in cs.revisions]
+        return [self._state.revisions[r] for r in names if r in self._state.revisions]
+
+    def revision_states(self, namespace: str, name: str) -> list[dict[str, Any]]:
+        """Each revision with its traffic share, readiness and failure (``minikn revisions``)."""
+        isvc = self._get(namespace, name)
+        return revision_rows(isvc, self.revisions(namespace, name), self._state)
+
+    def recent_events(self, namespace: str, name: str) -> list[Event]:
+        self._get(namespace, name)
+        return self.events.recent(namespace, name)
+
+    def live(self) -> tuple[list[RevisionSpec], set[str]]:
+        live: set[str] = set()
+        routable: set[str] = set()
+        for isvc in self._state.isvcs.values():
+            lv, rt = live_revisions(isvc)
+            live |= lv
+            routable |= rt
+        return [
+            self._state.revisions[r] for r in sorted(live) if r in self._state.revisions
+        ], routable
+
+    def route_table(self) -> RouteTable:
+        return RouteTable(
+            domain=self.settings.kserve.ingress.ingress_domain,
+            isvcs=tuple(isvc_route(i) for _, i in sorted(self._state.isvcs.items())),
+        )
+
+    # --- helpers -------------------------------------------------------------------------------
+
+    def _mark_stale(self) -> None:
+        """Something the listener sees changed: publish on a later loop turn (never from here)."""
+        self._stale = True
+        self._wanted.set()
+
+    def _publish(self, rounds: int = _PUBLISH_ROUNDS) -> None:
+        """Tell the listener what should exist now, until nothing changed while telling it.
+
+        Never re-entrant: a report that arrives during a listener call only marks the view stale,
+        and the next round (or the publisher task) carries it.
+        """
+        if self._publishing:
+            self._mark_stale()
+            return
+        self._publishing = True
+        try:
+            for _ in range(rounds):
+                if not self._stale:
+                    return
+                self._stale = False
+                if self._listener is None:
+                    continue
+                live, routable = self.live()
+                table = self.route_table()
+                self._listener.revisions_changed(live, routable)
+                self._listener.routes_changed(table)
+        except BaseException:
+            self._stale = True  # what failed to publish is still to publish
+            raise
+        finally:
+            self._publishing = False
+        if self._stale:
+            self._wanted.set()
+
+    async def _publish_loop(self) -> None:
+        """Publish changes that replica reports marked, once per wake-up (coalesced)."""
+        while True:
+            await self._wanted.wait()
+            await asyncio.sleep(0)  # one loop turn: reports made in this turn share the publish
+            self._wanted.clear()
+            try:
+                self._publish(rounds=1)
+            except Exception:
+                log.exception("publishing to the data plane failed; will retry on the next change")
+
+    def publish_pending(self) -> None:
+        """Publish what reports marked, now, instead of on the publisher's next turn."""
+        self._publish()
+
+    def _emit(
+        self,
+        isvc: IsvcState,
+        reason: str,
+        message: str,
+        *,
+        revision: str | None = None,
+        warning: bool = False,
+    ) -> None:
+        log.info("isvc %s/%s: %s: %s", isvc.namespace, isvc.name, reason, message)
+        self.events.emit(
+            Event(
+                time=self._clock.time(),
+                type="Warning" if warning else "Normal",
+                reason=reason,
+                message=message,
+                isvc=isvc.name,
+                namespace=isvc.namespace,
+                revision=revision,
+            )
+        )
+
+
+def _forget(state: PlaneState, revisions: Sequence[str]) -> None:
+    gone = set(revisions)
+    for rev in gone:
+        state.revisions.pop(rev, None)
+        state.failures.pop(rev, None)
+    state.ready = [r for r in state.ready if r not in gone]

@@ -1,0 +1,257 @@
+"""Build immutable revisions from component specs (pure): naming, change detection, defaults.
+
+KServe's Knative-mode mapping (``pkg/controller/v1beta1/inferenceservice/components``) is applied
+here: minReplicas/maxReplicas/scaleTarget/scaleMetric become ``autoscaling.knative.dev/*``
+annotations, timeout and containerConcurrency get config-defaults, logger/batcher get
+inferenceservice-config defaults.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Mapping
+from typing import Any
+
+from minikn.api.containers import container_from_k8s
+from minikn.api.convert import legacy_to_model
+from minikn.api.runtimes import RuntimeRegistry, render_container
+from minikn.api.schema import ExplainerSpec, ModelSpec, PredictorSpec
+from minikn.api.validate import AUTOSCALING_PREFIX, Component
+from minikn.config import Settings
+from minikn.config.autoscaler import KPA_CLASS
+from minikn.core.revision import (
+    MODEL_MOUNT,
+    BatcherSpec,
+    ComponentName,
+    ContainerSpec,
+    LoggerSpec,
+    ModelRef,
+    ProtocolVersion,
+    RevisionSpec,
+)
+
+__all__ = [
+    "INTERNAL_NETWORK",
+    "build_revision",
+    "component_hash",
+    "predictor_host",
+    "revision_annotations",
+    "revision_name",
+]
+
+INTERNAL_NETWORK = "minikn.io/internal-network"
+MIN_SCALE = "autoscaling.knative.dev/min-scale"
+MAX_SCALE = "autoscaling.knative.dev/max-scale"
+_STRIPPED = frozenset(
+    {MIN_SCALE, MAX_SCALE, "autoscaling.knative.dev/minScale", "autoscaling.knative.dev/maxScale"}
+)
+_V2_FORMATS = frozenset({"triton", "vllm"})
+ART_IMAGE = "kserve/art-explainer"
+
+
+def revision_name(isvc: str, component: ComponentName, generation: int) -> str:
+    """``<isvc>-<component>-00001`` (Knative's revision naming)."""
+    return f"{isvc}-{component}-{generation:05d}"
+
+
+def predictor_host(isvc: str, namespace: str, domain: str) -> str:
+    """The predictor's external host; transformers and explainers reach it through the router."""
+    return f"{isvc}-predictor.{namespace}.{domain}"
+
+
+def _template_annotations(spec: Component, meta_annotations: Mapping[str, str]) -> dict[str, str]:
+    merged = {k: v for k, v in meta_annotations.items() if k.startswith(AUTOSCALING_PREFIX)}
+    if INTERNAL_NETWORK in meta_annotations:
+        merged[INTERNAL_NETWORK] = meta_annotations[INTERNAL_NETWORK]
+    merged.update(spec.annotations or {})
+    return merged
+
+
+def component_hash(spec: Component, meta_annotations: Mapping[str, str]) -> str:
+    """A digest of everything that goes into a revision: a change means a new revision.
+
+    ``canaryTrafficPercent`` lives on the route, not the revision template, so it is left out.
+    """
+    body = spec.model_dump(
+        mode="json", by_alias=True, exclude_none=True, exclude={"canary_traffic_percent"}
+    )
+    payload = {"spec": body, "annotations": _template_annotations(spec, meta_annotations)}
+    text = json.dumps(payload, sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(text.encode()).hexdigest()[:20]
+
+
+def revision_annotations(
+    spec: Component, meta_annotations: Mapping[str, str], settings: Settings
+) -> dict[str, str]:
+    """KServe's mapping: min/max given by the user are stripped and regenerated."""
+    ann = {
+        k: v for k, v in _template_annotations(spec, meta_annotations).items() if k not in _STRIPPED
+    }
+    ann.setdefault(
+        "autoscaling.knative.dev/class", settings.autoscaler.pod_autoscaler_class or KPA_CLASS
+    )
+    ann[MIN_SCALE] = str(spec.min_replicas if spec.min_replicas is not None else 1)
+    if spec.max_replicas:
+        ann[MAX_SCALE] = str(spec.max_replicas)
+    if spec.scale_target is not None:
+        ann["autoscaling.knative.dev/target"] = str(spec.scale_target)
+    if spec.scale_metric is not None:
+        ann["autoscaling.knative.dev/metric"] = spec.scale_metric
+    return ann
+
+
+def _dump(model: Any) -> dict[str, Any]:
+    out: dict[str, Any] = model.model_dump(mode="json", by_alias=True, exclude_none=True)
+    return out
+
+
+def _model_container(
+    *,
+    isvc: str,
+    namespace: str,
+    model: ModelSpec,
+    registry: RuntimeRegistry,
+    labels: Mapping[str, str],
+    annotations: Mapping[str, str],
+) -> tuple[ContainerSpec, ModelRef, bool]:
+    protocol: ProtocolVersion = model.protocol_version or (
+        "v2" if model.model_format.name.lower() in _V2_FORMATS else "v1"
+    )
+    runtime = registry.select(
+        model_format=model.model_format.name,
+        version=model.model_format.version,
+        protocol=protocol,
+        runtime=model.runtime,
+        namespace=namespace,
+    )
+    overrides = _dump(model)
+    for key in (
+        "modelFormat",
+        "runtime",
+        "storageUri",
+        "protocolVersion",
+        "storage",
+        "confidential",
+    ):
+        overrides.pop(key, None)
+    container = render_container(
+        runtime,
+        isvc=isvc,
+        namespace=namespace,
+        overrides=overrides,
+        labels=labels,
+        annotations={**annotations, "modelFormat": model.model_format.name},
+        protocol=protocol,
+    )
+    ref = ModelRef(
+        name=isvc,
+        format=model.model_format.name,
+        format_version=model.model_format.version,
+        runtime=runtime.name,
+        storage_uri=model.storage_uri,
+        protocol=protocol,
+    )
+    return container, ref, runtime.builtin
+
+
+def _custom_container(isvc: str, spec: Component) -> tuple[ContainerSpec, ModelRef | None]:
+    """The ``kserve-container`` (else the first); a ``STORAGE_URI`` env triggers the storage
+    initializer and is rewritten to the mount path, as KServe does."""
+    containers = spec.containers or []
+    main = next((c for c in containers if c.name == "kserve-container"), containers[0])
+    fields = _dump(main)
+    model = None
+    for env in fields.get("env", []):
+        if env.get("name") == "STORAGE_URI" and env.get("value"):
+            model = ModelRef(name=isvc, format="custom", storage_uri=env["value"])
+            env["value"] = MODEL_MOUNT
+    return container_from_k8s(fields), model
+
+
+def _art_container(isvc: str, spec: ExplainerSpec) -> ContainerSpec:
+    art = spec.art
+    assert art is not None  # guarded by the caller
+    fields = _dump(art)
+    for key in ("type", "config", "storageUri", "runtimeVersion", "protocolVersion", "storage"):
+        fields.pop(key, None)
+    fields.setdefault("image", f"{ART_IMAGE}:{art.runtime_version or 'latest'}")
+    args = [f"--model_name={isvc}", "--http_port=8080", f"--adversary_type={art.type}"]
+    if art.storage_uri:
+        args.append("--storage_uri=/mnt/models")
+    args.extend(f"--{k}={v}" for k, v in sorted((art.config or {}).items()))
+    fields["args"] = [*args, *fields.get("args", [])]
+    return container_from_k8s(fields)
+
+
+def build_revision(
+    *,
+    isvc: str,
+    namespace: str,
+    component: ComponentName,
+    spec: Component,
+    meta_annotations: Mapping[str, str],
+    generation: int,
+    settings: Settings,
+    registry: RuntimeRegistry,
+    created_at: float,
+    meta_labels: Mapping[str, str] | None = None,
+) -> RevisionSpec:
+    """One RevisionSpec; raises ``NoSupportingRuntime`` when no runtime serves the model."""
+    model: ModelRef | None = None
+    builtin = False
+    if isinstance(spec, PredictorSpec):
+        spec = legacy_to_model(spec)
+    if isinstance(spec, PredictorSpec) and spec.model is not None:
+        container, model, builtin = _model_container(
+            isvc=isvc,
+            namespace=namespace,
+            model=spec.model,
+            registry=registry,
+            labels=meta_labels or {},
+            annotations=meta_annotations,
+        )
+    elif isinstance(spec, ExplainerSpec) and spec.art is not None:
+        container = _art_container(isvc, spec)
+        if spec.art.storage_uri:
+            model = ModelRef(name=isvc, format="art", storage_uri=spec.art.storage_uri)
+    else:
+        container, model = _custom_container(isvc, spec)
+    domain = settings.kserve.ingress.ingress_domain
+    logger = None
+    if spec.logger is not None:
+        logger = LoggerSpec(
+            url=spec.logger.url or settings.kserve.logger.default_url,
+            mode=spec.logger.mode,
+            metadata_headers=tuple(spec.logger.metadata_headers or ()),
+        )
+    batcher = None
+    if spec.batcher is not None:
+        batcher = BatcherSpec(
+            max_batch_size=spec.batcher.max_batch_size or settings.kserve.batcher.max_batch_size,
+            max_latency_ms=spec.batcher.max_latency or settings.kserve.batcher.max_latency,
+        )
+    annotations = revision_annotations(spec, meta_annotations, settings)
+    cc = spec.container_concurrency
+    return RevisionSpec(
+        name=revision_name(isvc, component, generation),
+        isvc=isvc,
+        namespace=namespace,
+        component=component,
+        generation=generation,
+        container=container,
+        model=model,
+        builtin_server=builtin,
+        predictor_host=None
+        if component == "predictor"
+        else predictor_host(isvc, namespace, domain),
+        protocol=model.protocol if model is not None else "v1",
+        container_concurrency=cc if cc is not None else settings.defaults.container_concurrency,
+        timeout_seconds=spec.timeout or settings.defaults.revision_timeout_seconds,
+        annotations=annotations,
+        labels=dict(spec.labels or {}),
+        logger=logger,
+        batcher=batcher,
+        network_internal=annotations.get(INTERNAL_NETWORK, "").lower() == "true",
+        created_at=created_at,
+    )

@@ -1,0 +1,101 @@
+"""Files a load run can write: one CSV row per request, and a PNG of the run over time."""
+
+from __future__ import annotations
+
+import csv
+from collections.abc import Sequence
+from pathlib import Path
+
+from minikn.core.errors import PermanentError
+from minikn.loadtest.coldstart import ReplicaSample
+from minikn.loadtest.stats import RequestRecord, concurrency_series
+
+__all__ = ["CSV_COLUMNS", "write_csv", "write_plot"]
+
+CSV_COLUMNS = ("start_s", "start_unix", "latency_s", "status", "error", "revision", "cold_start")
+
+
+def write_csv(
+    path: Path,
+    records: Sequence[RequestRecord],
+    *,
+    wall_origin: float,
+    ready_at: float | None,
+) -> None:
+    """One row per request, in start order; ``cold_start`` marks those that began before ready."""
+    with path.open("w", newline="") as fh:
+        writer = csv.writer(fh)
+        writer.writerow(CSV_COLUMNS)
+        for r in sorted(records, key=lambda r: r.start):
+            cold = ready_at is None or r.start < ready_at
+            writer.writerow(
+                (
+                    f"{r.start:.6f}",
+                    f"{wall_origin + r.start:.6f}",
+                    f"{r.latency:.6f}",
+                    r.status,
+                    r.error or "",
+                    r.revision or "",
+                    int(cold),
+                )
+            )
+
+
+def write_plot(
+    path: Path,
+    records: Sequence[RequestRecord],
+    samples: Sequence[ReplicaSample],
+    *,
+    title: str,
+) -> None:
+    """Concurrency, replicas and latency over time, three panels sharing the time axis."""
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError as exc:
+        raise PermanentError(
+            "--plot needs matplotlib: pip install 'minikn[plot]'", reason="MissingDependency"
+        ) from exc
+
+    fig, (ax_c, ax_r, ax_l) = plt.subplots(3, 1, sharex=True, figsize=(10, 8))
+    try:
+        series = concurrency_series(records)
+        if series:
+            ax_c.step([t for t, _ in series], [n for _, n in series], where="post")
+        ax_c.set_ylabel("in flight")
+        ax_c.set_title(title)
+        if samples:
+            ts = [s.t for s in samples]
+            ax_r.step(ts, [s.ready for s in samples], where="post", label="ready")
+            if any(s.desired is not None for s in samples):
+                ax_r.step(ts, [s.desired or 0 for s in samples], where="post", label="desired")
+            ax_r.legend(loc="upper left")
+        else:
+            ax_r.text(
+                0.5,
+                0.5,
+                "no replica counts from the platform",
+                ha="center",
+                transform=ax_r.transAxes,
+            )
+        ax_r.set_ylabel("replicas")
+        ok = [r for r in records if r.ok]
+        bad = [r for r in records if not r.ok]
+        ax_l.scatter([r.start for r in ok], [r.latency * 1000 for r in ok], s=4, label="ok")
+        if bad:
+            ax_l.scatter(
+                [r.start for r in bad],
+                [r.latency * 1000 for r in bad],
+                s=6,
+                color="red",
+                label="failed",
+            )
+        ax_l.set_ylabel("latency ms (by start)")
+        ax_l.set_xlabel("seconds since start")
+        ax_l.legend(loc="upper right")
+        fig.tight_layout()
+        fig.savefig(path, dpi=100)
+    finally:
+        plt.close(fig)

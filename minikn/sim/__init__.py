@@ -1,0 +1,1 @@
+"""``minikn simulate``: replaying a trace through the autoscaler on a virtual clock."""

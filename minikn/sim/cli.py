@@ -1,0 +1,134 @@
+"""``minikn simulate``: argument parsing and output of the simulator.
+
+The platform CLI calls :func:`add_simulate_arguments` and :func:`simulate_command`. The autoscaler
+may not import the control plane, so the ISVC is turned into a revision by a ``load_revision``
+callable the caller passes (the platform's own loader, so the simulated revision gets exactly the
+annotations ``minikn apply`` would give it: one KServe mapping, in one place).
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+from minikn.autoscaler.spec import ScalingSpec, build_spec, validate_annotations
+from minikn.config.loader import ConfigError, Settings, load_settings
+from minikn.core.errors import InvalidInput
+from minikn.sim.simulate import SimResult, simulate
+from minikn.sim.traces import load_trace, parse_start_model
+
+__all__ = ["LoadRevision", "RevisionInputs", "add_simulate_arguments", "simulate_command"]
+
+RevisionInputs = tuple[str, dict[str, str], int, float | None, int | None]
+"""(revision name, annotations, containerConcurrency, cpu cores, memory bytes)."""
+LoadRevision = Callable[[Path, Settings, str], RevisionInputs]
+
+
+def add_simulate_arguments(parser: argparse.ArgumentParser) -> None:
+    """The options of ``minikn simulate``."""
+    parser.add_argument("--isvc", required=True, type=Path, help="InferenceService YAML file")
+    parser.add_argument(
+        "--trace", required=True, help="CSV of arrival,service seconds, or builtin:step|ramp|..."
+    )
+    parser.add_argument("--config", type=Path, help="platform config YAML (config-autoscaler)")
+    parser.add_argument("--out", type=Path, help="write simulation.csv (and .png) here")
+    parser.add_argument("--component", default="predictor", help="component to simulate")
+    start = parser.add_mutually_exclusive_group()
+    start.add_argument("--start-time", type=float, help="fixed replica start time in seconds")
+    start.add_argument(
+        "--start-model",
+        default="fixed:2.5",
+        help="replica start time: fixed:S, uniform:A,B, lognormal:MEDIAN,SIGMA, samples:S1,S2,.. "
+        "(minikn simulate also takes measured: the running platform's own measurements)",
+    )
+    parser.add_argument("--seed", type=int, default=0, help="random seed (trace and starts)")
+    parser.add_argument("--duration", type=float, help="simulated seconds (default: until idle)")
+    parser.add_argument(
+        "--timeout",
+        type=float,
+        help="seconds a request may wait in the buffer (default: revision-timeout-seconds)",
+    )
+
+
+def simulate_command(args: argparse.Namespace, *, load_revision: LoadRevision) -> int:
+    """Run ``minikn simulate``; returns the exit code."""
+    try:
+        settings = load_settings(args.config)
+        name, ann, cc, cpu, mem = load_revision(args.isvc, settings, args.component)
+        errors = validate_annotations(ann, container_concurrency=cc, config=settings.autoscaler)
+        if errors:
+            raise InvalidInput("; ".join(errors))
+        spec = build_spec(
+            name, ann, container_concurrency=cc, config=settings.autoscaler,
+            progress_deadline=settings.deployment.progress_deadline, cpu_request=cpu,
+            memory_request=mem,
+        )  # fmt: skip
+        if spec.is_hpa:
+            raise InvalidInput("the simulator models KPA (concurrency/rps) revisions only")
+        model_text = f"fixed:{args.start_time}" if args.start_time is not None else args.start_model
+        model = parse_start_model(model_text)
+        trace = load_trace(args.trace, seed=args.seed)
+    except (InvalidInput, ConfigError) as exc:
+        print(f"minikn simulate: {exc}", file=sys.stderr)
+        return 2
+    timeout = args.timeout or float(settings.defaults.revision_timeout_seconds)
+    result = simulate(
+        spec, trace, start_model=model, seed=args.seed, duration=args.duration, timeout=timeout
+    )
+    _print(spec, result, str(model))
+    if args.out is not None:
+        write_outputs(result, args.out)
+    return 0
+
+
+def _print(spec: ScalingSpec, result: SimResult, model: str) -> None:
+    print(
+        f"revision {spec.revision}: metric {spec.metric}, target {spec.target_value:g}/replica, "
+        f"containerConcurrency {spec.container_concurrency}, replica start {model}"
+    )
+    for key, value in result.summary().items():
+        print(f"  {key:<52} {value}")
+
+
+def write_outputs(result: SimResult, out: Path) -> list[Path]:
+    """simulation.csv, and simulation.png when matplotlib is installed; returns what was written."""
+    out.mkdir(parents=True, exist_ok=True)
+    path = out / "simulation.csv"
+    with path.open("w", newline="") as fh:
+        w = csv.writer(fh)
+        w.writerow(["time", "concurrency", "desired", "ready", "queued", "panic"])
+        for r in result.rows:
+            w.writerow([r.time, f"{r.concurrency:.3f}", r.desired, r.ready, r.queued, int(r.panic)])
+    written = [path]
+    png = _plot(result, out / "simulation.png")
+    if png is not None:
+        written.append(png)
+    return written
+
+
+def _plot(result: SimResult, path: Path) -> Path | None:
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        return None
+    t = [r.time for r in result.rows]
+    fig, (ax1, ax2) = plt.subplots(2, 1, sharex=True, figsize=(10, 6))
+    ax1.plot(t, [r.concurrency for r in result.rows], label="concurrency")
+    ax1.plot(t, [r.queued for r in result.rows], label="queued")
+    ax1.legend(loc="upper right")
+    ax2.step(t, [r.desired for r in result.rows], label="desired", where="post")
+    ax2.step(t, [r.ready for r in result.rows], label="ready", where="post")
+    ax2.fill_between(t, 0, [r.panic * max(1, r.desired) for r in result.rows], alpha=0.2,
+                     step="post", label="panic")  # fmt: skip
+    ax2.set_xlabel("seconds")
+    ax2.legend(loc="upper right")
+    fig.tight_layout()
+    fig.savefig(path, dpi=80)
+    plt.close(fig)
+    return path

@@ -1,0 +1,1 @@
+"""Telemetry: the Prometheus registry and the data path's request metrics."""

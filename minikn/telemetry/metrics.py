@@ -1,0 +1,97 @@
+"""Prometheus metrics of the whole platform, on a registry the caller owns (tests use a fresh one).
+
+Names follow Knative's where Knative has the metric (``activator_request_count``,
+``autoscaler_desired_pods`` ...); minikn's own carry the ``minikn_`` prefix.
+"""
+
+from __future__ import annotations
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+
+from minikn.telemetry.request_metrics import RequestCollector
+
+__all__ = ["Metrics"]
+
+_REV = ("namespace", "isvc", "revision")
+_START_BUCKETS = (0.05, 0.1, 0.25, 0.5, 1.0, 2.0, 3.0, 5.0, 10.0, 20.0, 30.0, 60.0, 120.0, 300.0)
+
+
+class Metrics:
+    """Every metric minikn exports, registered on ``registry``."""
+
+    def __init__(self, registry: CollectorRegistry | None = None) -> None:
+        self.registry = registry if registry is not None else CollectorRegistry()
+        r = self.registry
+        # Data path (Knative activator names): request count by code and latency histogram,
+        # per (namespace, isvc, component, revision), via ``requests.series(...)``.
+        self.requests = RequestCollector("activator_request_count", "activator_request_latencies")
+        r.register(self.requests)
+        self.buffered = Gauge(
+            "minikn_activator_buffered_requests",
+            "Requests waiting in the activator for capacity.",
+            _REV,
+            registry=r,
+        )
+        self.buffer_rejections = Counter(
+            "minikn_activator_buffer_rejections",
+            "Requests refused with 503 because the revision's buffer was full.",
+            _REV,
+            registry=r,
+        )
+        # Autoscaler (Knative autoscaler names).
+        self.desired_pods = Gauge("autoscaler_desired_pods", "Desired replicas.", _REV, registry=r)
+        self.actual_pods = Gauge("autoscaler_actual_pods", "Ready replicas.", _REV, registry=r)
+        self.pending_pods = Gauge(
+            "autoscaler_pending_pods", "Replicas created but not ready.", _REV, registry=r
+        )
+        self.stable_concurrency = Gauge(
+            "autoscaler_stable_request_concurrency",
+            "Average concurrency over the stable window.",
+            _REV,
+            registry=r,
+        )
+        self.panic_concurrency = Gauge(
+            "autoscaler_panic_request_concurrency",
+            "Average concurrency over the panic window.",
+            _REV,
+            registry=r,
+        )
+        self.target_concurrency = Gauge(
+            "autoscaler_target_concurrency_per_pod",
+            "Per-replica target of the scaling metric.",
+            _REV,
+            registry=r,
+        )
+        self.panic_mode = Gauge(
+            "autoscaler_panic_mode", "1 while the revision is in panic mode.", _REV, registry=r
+        )
+        self.excess_burst_capacity = Gauge(
+            "autoscaler_excess_burst_capacity",
+            "Excess burst capacity (negative keeps the activator in the path).",
+            _REV,
+            registry=r,
+        )
+        # Replicas.
+        self.start_to_ready = Histogram(
+            "minikn_replica_start_to_ready_seconds",
+            "From creating a replica to its readiness probe passing (the cold start).",
+            ("namespace", "isvc", "revision", "backend"),
+            buckets=_START_BUCKETS,
+            registry=r,
+        )
+        self.backend_errors = Counter(
+            "minikn_backend_errors",
+            "Errors from the replica backend by operation.",
+            ("backend", "operation"),
+            registry=r,
+        )
+        # Agent features.
+        self.logger_dropped = Counter(
+            "minikn_logger_events_dropped",
+            "Payload-logger CloudEvents dropped (sink down or queue full).",
+            _REV,
+            registry=r,
+        )
+        self.logger_sent = Counter(
+            "minikn_logger_events_sent", "Payload-logger CloudEvents delivered.", _REV, registry=r
+        )

@@ -1,0 +1,1 @@
+"""Fakes for tests and benchmarks (backend, local replicas, a wired data path); never at runtime."""

@@ -1,0 +1,1 @@
+"""The data path's seams shared by ingress and activator: requests, body streams, sinks, errors."""
