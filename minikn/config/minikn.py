@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pydantic import Field
 
+from minikn.config.api import ApiConfig
 from minikn.config.local import ActivatorConfig, ReplicasConfig, ServerConfig, StorageConfig
 from minikn.config.types import ConfigGroup
 
@@ -17,3 +18,4 @@ class MiniknConfig(ConfigGroup):
     activator: ActivatorConfig = Field(default_factory=ActivatorConfig)
     replicas: ReplicasConfig = Field(default_factory=ReplicasConfig)
     storage: StorageConfig = Field(default_factory=StorageConfig)
+    api: ApiConfig = Field(default_factory=ApiConfig)
