@@ -112,6 +112,7 @@ class _Bounded(yaml.composer.Composer):
         self._anchored: dict[int, tuple[int, int]] = {}  # id(node) -> (nodes, height)
 
     def _count(self, nodes: int, height: int) -> None:
+        """Admit ``nodes`` more nodes reaching ``height`` levels below the current one."""
         self._total += nodes
         if self._total > self._limits.max_nodes:
             raise TooComplex(
@@ -123,6 +124,9 @@ class _Bounded(yaml.composer.Composer):
                 f"the body nests deeper than {self._limits.max_depth} levels "
                 "(minikn.api.maxDocumentDepth)"
             )
+
+    def _close(self, nodes: int, height: int) -> None:
+        """A child of the open node is complete: it holds ``nodes`` and ``height`` levels."""
         if self._frames:
             parent = self._frames[-1]
             parent[0] += nodes
@@ -133,6 +137,7 @@ class _Bounded(yaml.composer.Composer):
             node = super().compose_node(parent, index)
             nodes, height = self._anchored.get(id(node), (1, 1))
             self._count(nodes, height)
+            self._close(nodes, height)
             return node
         anchor = getattr(self.peek_event(), "anchor", None)
         self._count(1, 1)
@@ -141,6 +146,7 @@ class _Bounded(yaml.composer.Composer):
             node = super().compose_node(parent, index)
         finally:
             nodes, height = self._frames.pop()
+        self._close(nodes, height)
         if anchor is not None:
             self._anchored[id(node)] = (nodes, height)
         return node
@@ -199,12 +205,15 @@ def _walk_bounds(value: Any, limits: DocumentLimits) -> None:
             stack.extend((v, depth + 1) for v in item)
 
 
+_NOT_JSON = object()
+
+
 def parse_bounded(text: str, source: str, limits: DocumentLimits, *, as_json: bool) -> list[Any]:
     """The non-empty documents of a request body, refused (:class:`TooComplex`) past ``limits``.
 
     Blocking and CPU-bound: callers on the event loop run it in a thread. JSON goes through the
-    C parser (the CLI sends JSON); YAML through :class:`_BoundedLoader`. A syntax error is an
-    :class:`InvalidInput` naming the line.
+    C parser (the CLI sends JSON; a body that is not JSON is read as YAML); YAML through
+    :class:`_BoundedLoader`. A syntax error is an :class:`InvalidInput` naming the line.
     """
     if as_json:
         try:
@@ -214,10 +223,11 @@ def parse_bounded(text: str, source: str, limits: DocumentLimits, *, as_json: bo
                 f"the body nests deeper than {limits.max_depth} levels "
                 "(minikn.api.maxDocumentDepth)"
             ) from exc
-        except ValueError as exc:
-            raise InvalidInput(f"{source}: invalid JSON: {exc}") from exc
-        _walk_bounds(body, limits)
-        return [] if body is None else [body]
+        except ValueError:
+            body = _NOT_JSON  # labelled JSON but not: YAML (a superset) may still read it
+        if body is not _NOT_JSON:
+            _walk_bounds(body, limits)
+            return [] if body is None else [body]
     loader = _BoundedLoader(text, limits)
     try:
         bodies = []
