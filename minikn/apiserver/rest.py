@@ -1,11 +1,27 @@
 """The control-plane REST API (aiohttp): Kubernetes-style ISVC paths plus minikn's own.
 
 Errors are Kubernetes ``Status`` objects that also carry KServe's ``{"error": ...}`` key. When a
-token is configured every path but ``/healthz`` needs ``Authorization: Bearer <token>``.
+token is configured every path but ``/healthz`` needs ``Authorization: Bearer <token>``
+(``minikn serve`` always configures one).
+
+Whoever can drive this API can run containers and processes on the host, so a request a web page
+could make is refused whatever the token says (the README's security section says why):
+
+- ``Host`` must name the address the API is bound to (or a loopback name for it) unless the API
+  listens beyond loopback, where the token protects: DNS rebinding is refused with 403;
+- a mutating request (POST, PUT, PATCH, DELETE) is refused with 403 when it carries an
+  ``Origin`` other than the API's own, or a content type a form can send without a CORS
+  preflight (``text/plain``, ``application/x-www-form-urlencoded``, ``multipart/form-data``),
+  or a body with no content type at all.
+
+Request bodies are bounded (``minikn.api``: 3 MiB, node count with aliases expanded, depth) and
+parsed in a thread, so a hostile document neither fills memory nor stalls the data path.
 """
 
 from __future__ import annotations
 
+import asyncio
+import errno
 import hmac
 import ipaddress
 import json
@@ -16,28 +32,71 @@ from typing import Any
 from aiohttp import web
 
 from minikn.api.convert import V1ALPHA2, V1BETA1
-from minikn.api.documents import Document, parse_text
+from minikn.api.documents import Document, DocumentLimits, parse_bounded
 from minikn.apiserver.openapi import openapi_document
+from minikn.config.api import ApiConfig
 from minikn.controlplane.controller import Controller, validate_documents
 from minikn.core.errors import (
     InvalidInput,
     MiniknError,
+    PayloadTooLarge,
     PermanentError,
+    RetryableError,
     Unauthorized,
     error_body,
     http_status,
 )
 
-__all__ = ["CONTROLLER", "TOKEN_ENV", "check_bind", "create_api_app", "is_loopback"]
+__all__ = [
+    "CONTROLLER",
+    "TOKEN_ENV",
+    "Forbidden",
+    "check_bind",
+    "create_api_app",
+    "is_loopback",
+]
 
 log = logging.getLogger("minikn.apiserver.rest")
 
 CONTROLLER = web.AppKey("controller", Controller)
 TOKEN = web.AppKey("token", str)
+BIND_HOST = web.AppKey("bind_host", str)
 TOKEN_ENV = "MINIKN_API_TOKEN"
 _PUBLIC = frozenset({"/healthz"})
-_REASONS = {400: "Invalid", 401: "Unauthorized", 404: "NotFound", 409: "AlreadyExists"}
+_MUTATING = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+# The content types a <form> or a no-cors fetch sends cross-site without a CORS preflight.
+_FORM_TYPES = frozenset({"text/plain", "application/x-www-form-urlencoded", "multipart/form-data"})
+_JSON_TYPES = frozenset({"application/json", "application/merge-patch+json"})
+_REASONS = {
+    400: "Invalid",
+    401: "Unauthorized",
+    403: "Forbidden",
+    404: "NotFound",
+    409: "AlreadyExists",
+    413: "RequestEntityTooLarge",
+    415: "UnsupportedMediaType",
+    503: "ServiceUnavailable",
+    507: "InsufficientStorage",
+}
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+
+class Forbidden(PermanentError):
+    """A request a web page could have made (foreign Origin or Host, form content type): 403."""
+
+    status = 403
+
+
+class UnsupportedMediaType(PermanentError):
+    """A body in a charset other than UTF-8: 415."""
+
+    status = 415
+
+
+class StorageFailed(RetryableError):
+    """The state could not be written (disk full: 507, anything else: 503); nothing changed."""
+
+    status = 503
 
 
 def is_loopback(host: str) -> bool:
@@ -73,14 +132,74 @@ def status_response(exc: BaseException) -> web.Response:
     return web.json_response(body, status=code)
 
 
+def _loopback_names(port: int) -> set[str]:
+    return {f"127.0.0.1:{port}", f"localhost:{port}", f"[::1]:{port}"}
+
+
+def _check_host(request: web.Request, bind_host: str, token: str) -> None:
+    """Refuse a ``Host`` that is not this API's address (DNS rebinding)."""
+    if token and not is_loopback(bind_host):
+        return  # listening beyond loopback: clients use any name for it, the token protects
+    sockname = request.transport.get_extra_info("sockname") if request.transport else None
+    port = int(sockname[1]) if sockname else 0
+    allowed = _loopback_names(port)
+    literal = f"[{bind_host}]" if ":" in bind_host else bind_host
+    allowed.add(f"{literal}:{port}")
+    if port == 80:
+        allowed |= {"127.0.0.1", "localhost", "[::1]", literal}
+    host = request.headers.get("Host", "").lower()
+    if host not in allowed:
+        raise Forbidden(
+            f"Host {host[:100]!r} is not this API's address (one of {', '.join(sorted(allowed))}); "
+            "requests through another name are refused (DNS rebinding)"
+        )
+
+
+def _check_cross_site(request: web.Request) -> None:
+    """Refuse a mutating request that a web page could have sent."""
+    if request.method not in _MUTATING:
+        return
+    origin = request.headers.get("Origin")
+    if origin is not None and origin.lower() != f"{request.scheme}://{request.host}".lower():
+        raise Forbidden(
+            f"Origin {origin[:100]!r} is not this API's own: cross-site requests are refused"
+        )
+    declared = "Content-Type" in request.headers
+    if declared and request.content_type in _FORM_TYPES:
+        raise Forbidden(
+            f"Content-Type {request.content_type} is refused (a web page can send it "
+            "cross-site): send application/json or application/yaml"
+        )
+    if not declared and (request.content_length or request.body_exists):
+        raise Forbidden(
+            "a body without a Content-Type is refused: send application/json or application/yaml"
+        )
+
+
+def _check_token(request: web.Request, token: str) -> None:
+    given = request.headers.get("Authorization", "").encode("utf-8", "replace")
+    if not hmac.compare_digest(given, f"Bearer {token}".encode()):
+        raise Unauthorized("missing or wrong bearer token (Authorization: Bearer <token>)")
+
+
+def _storage_error(exc: OSError) -> StorageFailed:
+    err = StorageFailed(
+        f"cannot save the control-plane state: {exc.strerror or exc}; nothing was changed"
+    )
+    if exc.errno in (errno.ENOSPC, errno.EDQUOT):
+        err.status = 507
+    return err
+
+
 @web.middleware
 async def _errors(request: web.Request, handler: Handler) -> web.StreamResponse:
     try:
-        token = request.app[TOKEN]
-        if token and request.path not in _PUBLIC:
-            given = request.headers.get("Authorization", "")
-            if not hmac.compare_digest(given.encode(), f"Bearer {token}".encode()):
-                raise Unauthorized("missing or wrong bearer token (Authorization: Bearer <token>)")
+        if request.path not in _PUBLIC or request.method not in ("GET", "HEAD"):
+            token = request.app[TOKEN]
+            _check_host(request, request.app[BIND_HOST], token)
+            _check_cross_site(request)
+            if token:
+                _check_token(request, token)
         return await handler(request)
     except web.HTTPException as exc:
         if exc.status in (404, 405):  # unknown path or method: a Status body like every error
@@ -97,32 +216,86 @@ async def _errors(request: web.Request, handler: Handler) -> web.StreamResponse:
         raise
     except MiniknError as exc:
         return status_response(exc)
+    except OSError as exc:
+        log.error("%s %s: cannot save the state: %s", request.method, request.path, exc)
+        return status_response(_storage_error(exc))
     except Exception as exc:
         log.exception("%s %s failed", request.method, request.path)
         return status_response(exc)
 
 
-async def _documents(request: web.Request) -> list[Document]:
-    text = await request.text()
-    if not text.strip():
-        raise InvalidInput("the request body is empty: send YAML or JSON documents")
-    docs = parse_text(text, "<request>")
-    # The CLI sends {"documents": [{"source", "index", "body"}]} so messages name the user's files.
-    if len(docs) == 1 and isinstance(docs[0].body, dict) and set(docs[0].body) == {"documents"}:
-        items = docs[0].body["documents"]
+async def _read_body(request: web.Request, limit: int) -> bytes:
+    """The whole body, never buffering more than ``limit`` bytes (413 beyond, at once when
+    ``Content-Length`` says so)."""
+    too_large = PayloadTooLarge(
+        f"the request body is larger than {limit} bytes (minikn.api.maxBodyBytes, "
+        "Kubernetes' API server limit): split the documents"
+    )
+    if request.content_length is not None and request.content_length > limit:
+        raise too_large
+    buf = bytearray()
+    async for chunk in request.content.iter_any():
+        buf += chunk
+        if len(buf) > limit:
+            raise too_large
+    return bytes(buf)
+
+
+def _decode(raw: bytes, charset: str | None) -> str:
+    if charset is not None and charset.lower() not in ("utf-8", "utf8"):
+        raise UnsupportedMediaType(
+            f"charset {charset[:40]!r} is not supported: send the body in UTF-8"
+        )
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise InvalidInput(
+            f"the request body is not UTF-8 (byte {exc.start}): send YAML or JSON in UTF-8"
+        ) from exc
+
+
+def _unwrap(bodies: list[Any]) -> list[Document]:
+    """The documents of a body; the CLI's envelope ``{"documents": [{"source", "index", "body",
+    "error"}]}`` keeps file names for messages."""
+    if len(bodies) == 1 and isinstance(bodies[0], dict) and set(bodies[0]) == {"documents"}:
+        items = bodies[0]["documents"]
         if not isinstance(items, list):
             raise InvalidInput("documents: must be a list")
-        return [
-            Document(
-                str(d.get("source", "<request>")),
-                int(d.get("index", i)),
-                d.get("body"),
-                d.get("error"),
-            )
-            for i, d in enumerate(items)
-            if isinstance(d, dict)
-        ]
-    return docs
+        docs = []
+        for i, d in enumerate(items):
+            if not isinstance(d, dict) or not set(d) <= {"source", "index", "body", "error"}:
+                raise InvalidInput(
+                    f"documents[{i}]: must be a mapping of source, index, body and error"
+                )
+            source, index, error = d.get("source", "<request>"), d.get("index", i), d.get("error")
+            if not isinstance(source, str) or len(source) > 4096:
+                raise InvalidInput(f"documents[{i}].source: must be a string (a file name)")
+            if isinstance(index, bool) or not isinstance(index, int):
+                raise InvalidInput(f"documents[{i}].index: must be an integer")
+            if error is not None and not isinstance(error, str):
+                raise InvalidInput(f"documents[{i}].error: must be a string or null")
+            if d.get("body") is None and error is None:
+                continue  # an empty document, as in a YAML stream
+            docs.append(Document(source, index, d.get("body"), error))
+        bodies_docs = docs
+    else:
+        bodies_docs = [Document("<request>", i, b) for i, b in enumerate(bodies)]
+    if not bodies_docs:
+        raise InvalidInput("no documents in the request body: send YAML or JSON documents")
+    return bodies_docs
+
+
+async def _documents(request: web.Request) -> list[Document]:
+    limits: ApiConfig = request.app[CONTROLLER].settings.minikn.api
+    raw = await _read_body(request, limits.max_body_bytes)
+    text = _decode(raw, request.charset)
+    if not text.strip():
+        raise InvalidInput("no documents in the request body: send YAML or JSON documents")
+    bounds = DocumentLimits(limits.max_document_nodes, limits.max_document_depth)
+    as_json = request.content_type in _JSON_TYPES
+    # Off the loop: a 3 MiB document takes a while to parse; requests keep flowing meanwhile.
+    bodies = await asyncio.to_thread(parse_bounded, text, "<request>", bounds, as_json=as_json)
+    return _unwrap(bodies)
 
 
 def _single(docs: list[Document], request: web.Request, api_version: str) -> Document:
@@ -238,11 +411,18 @@ async def _openapi(request: web.Request) -> web.Response:
     return _json(openapi_document())
 
 
-def create_api_app(controller: Controller, *, token: str | None = None) -> web.Application:
-    """The API application; the caller may add routes (``/metrics``) before starting it."""
-    app = web.Application(middlewares=[_errors], client_max_size=16 * 1024 * 1024)
+def create_api_app(
+    controller: Controller, *, token: str | None = None, bind_host: str = "127.0.0.1"
+) -> web.Application:
+    """The API application; the caller may add routes (``/metrics``) before starting it.
+
+    ``bind_host`` is the address it will listen on: the ``Host`` header is checked against it.
+    """
+    limit = controller.settings.minikn.api.max_body_bytes
+    app = web.Application(middlewares=[_errors], client_max_size=limit)
     app[CONTROLLER] = controller
     app[TOKEN] = token or ""
+    app[BIND_HOST] = bind_host
     app.add_routes(
         [
             web.get("/healthz", _healthz),

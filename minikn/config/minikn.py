@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pydantic import Field
 
+from minikn.config.api import ApiConfig
 from minikn.config.local import ActivatorConfig, ReplicasConfig, ServerConfig, StorageConfig
 from minikn.config.router import RouterConfig
 from minikn.config.types import ConfigGroup
@@ -19,3 +20,4 @@ class MiniknConfig(ConfigGroup):
     router: RouterConfig = Field(default_factory=RouterConfig)
     replicas: ReplicasConfig = Field(default_factory=ReplicasConfig)
     storage: StorageConfig = Field(default_factory=StorageConfig)
+    api: ApiConfig = Field(default_factory=ApiConfig)

@@ -18,6 +18,7 @@ import aiohttp
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
+from minikn.apiserver.client import find_token
 from minikn.core.clock import Clock, SystemClock
 from minikn.core.errors import InvalidInput, MiniknError, NotFound
 from minikn.loadtest.api import PlatformClient, ReplicaPoller
@@ -87,7 +88,12 @@ def add_load_arguments(parser: argparse.ArgumentParser) -> None:
         default=env("MINIKN_SERVER", "http://127.0.0.1:8081"),
         help="API URL, for the ISVC and its replica counts (default $MINIKN_SERVER or :8081)",
     )
-    p.add_argument("--token", default=env("MINIKN_API_TOKEN"), help="API bearer token")
+    p.add_argument(
+        "--token",
+        default=None,
+        help="API bearer token (default $MINIKN_API_TOKEN or the one `minikn serve` wrote in "
+        "$MINIKN_STATE_DIR or ~/.minikn)",
+    )
     p.add_argument("--poll-interval", type=_duration, default=0.5, help="replica sampling")
     o = parser.add_argument_group("output")
     o.add_argument("--csv", type=Path, help="write one row per request")
@@ -219,7 +225,7 @@ async def run_load(
     # One connector for every worker and the API poller: pooled keep-alive connections.
     connector = aiohttp.TCPConnector(limit=0)
     async with aiohttp.ClientSession(connector=connector) as session:
-        client = PlatformClient(session, args.server, token=args.token)
+        client = PlatformClient(session, args.server, token=args.token or find_token())
         target = await _resolve(args, client)
         origin = clock.monotonic()
         wall_origin = clock.time()

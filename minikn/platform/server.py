@@ -11,6 +11,7 @@ import asyncio
 import contextlib
 import logging
 import os
+import secrets
 import signal
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -21,6 +22,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from minikn.activator import raise_open_file_limit
 from minikn.api.runtimes import default_registry
+from minikn.apiserver.client import TOKEN_FILE
 from minikn.apiserver.logs import add_logs_route
 from minikn.apiserver.rest import TOKEN_ENV, check_bind, create_api_app
 from minikn.config import Settings
@@ -97,6 +99,7 @@ class PlatformOptions:
     stop_replicas: bool = True
     """Stop replicas on shutdown (a crash leaves them for the next start to adopt)."""
     token: str | None = field(default=None, repr=False)
+    """The API's bearer token; None = a random one, written to ``<state_dir>/api-token``."""
 
 
 class Platform:
@@ -106,6 +109,9 @@ class Platform:
         self, settings: Settings, options: PlatformOptions, *, clock: Clock | None = None
     ) -> None:
         check_bind(options.api_host, options.token)
+        self.token = options.token or secrets.token_urlsafe(32)
+        """The API's bearer token (clients read it from ``token_file``)."""
+        self.token_file = options.state_dir / TOKEN_FILE
         self.settings = settings
         self.options = options
         self.clock: Clock = clock or SystemClock()
@@ -122,7 +128,7 @@ class Platform:
         )
         self.revision_listener = RevisionFanOut(self.controller)
         self.metrics = Metrics()
-        self.api_app = create_api_app(self.controller, token=options.token)
+        self.api_app = create_api_app(self.controller, token=self.token, bind_host=options.api_host)
         self.api_app.router.add_get("/metrics", self._metrics_handler)
         self.dataplane: DataPlane | None = None
         if options.backend != "none":
@@ -156,6 +162,7 @@ class Platform:
 
     async def start(self) -> None:
         raise_open_file_limit()  # every proxied request holds two sockets
+        await asyncio.to_thread(write_token, self.token_file, self.token)
         await self.controller.start()
         if self.dataplane is not None:
             self.ingress_port = await self.dataplane.start(
@@ -199,6 +206,7 @@ async def run_platform(settings: Settings, options: PlatformOptions) -> None:
         loop.add_signal_handler(sig, stop.set)
     await platform.start()
     print(f"minikn: API on http://{options.api_host}:{platform.api_port}", flush=True)
+    print(f"minikn: API token in {platform.token_file}", flush=True)
     if platform.dataplane is not None:
         print(
             f"minikn: ingress on http://{options.ingress_host}:{platform.ingress_port} "
@@ -213,4 +221,18 @@ async def run_platform(settings: Settings, options: PlatformOptions) -> None:
 
 
 def token_from_env() -> str | None:
+    """``$MINIKN_API_TOKEN``; None (empty or unset) = ``minikn serve`` makes a random one."""
     return os.environ.get(TOKEN_ENV) or None
+
+
+def write_token(path: Path, token: str) -> None:
+    """Write the token readable by its owner only (0600, the directory 0700 when created), so
+    the CLI of the same user finds it and nobody else reads it."""
+    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp")
+    with contextlib.suppress(FileNotFoundError):
+        tmp.unlink()
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w") as f:
+        f.write(token + "\n")
+    os.replace(tmp, path)

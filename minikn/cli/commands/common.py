@@ -14,7 +14,7 @@ import yaml
 from rich.console import Console
 
 from minikn.api.documents import Document
-from minikn.cli.client import DEFAULT_SERVER, SERVER_ENV, ApiClient
+from minikn.apiserver.client import DEFAULT_SERVER, SERVER_ENV, ApiClient
 
 __all__ = [
     "SubParsers",

@@ -14,7 +14,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from minikn.api.containers import parse_cpu, parse_memory
 from minikn.api.documents import load_paths
 from minikn.api.validate import ParsedIsvc, parse_document
-from minikn.cli.client import ApiClient
+from minikn.apiserver.client import ApiClient
 from minikn.cli.commands.common import SubParsers, fail
 from minikn.config import Settings, load_settings
 from minikn.controlplane.revisions import revision_annotations, revision_name

@@ -52,6 +52,7 @@ async def test_metrics_count_requests_and_show_the_autoscaler_and_cold_starts(
 ) -> None:
     url = f"http://127.0.0.1:{platform.ingress_port}/v1/models/obs-iris:predict"
     headers = {"Host": "obs-iris.default.example.com"}
+    auth = {"Authorization": f"Bearer {platform.token}"}
     body = {"instances": [[6.8, 2.8, 4.8, 1.4]]}
     async with aiohttp.ClientSession() as session:
         for _ in range(7):
@@ -63,7 +64,9 @@ async def test_metrics_count_requests_and_show_the_autoscaler_and_cold_starts(
         # The autoscaler's gauges are set on its 2 s tick (as Knative's are): wait for one.
         async with asyncio.timeout(10):
             while True:
-                async with session.get(f"http://127.0.0.1:{platform.api_port}/metrics") as r:
+                async with session.get(
+                    f"http://127.0.0.1:{platform.api_port}/metrics", headers=auth
+                ) as r:
                     assert r.status == 200
                     samples = _samples(await r.text())
                 actual = samples.get("autoscaler_actual_pods", [])
@@ -92,11 +95,12 @@ async def test_metrics_count_requests_and_show_the_autoscaler_and_cold_starts(
 
 async def test_logs_stream_the_replicas_output(platform: Platform) -> None:
     api = f"http://127.0.0.1:{platform.api_port}/api/v1/namespaces/default/inferenceservices"
+    auth = {"Authorization": f"Bearer {platform.token}"}
     async with aiohttp.ClientSession() as session:
-        async with session.get(f"{api}/obs-iris/logs?component=predictor") as r:
+        async with session.get(f"{api}/obs-iris/logs?component=predictor", headers=auth) as r:
             assert r.status == 200
             text = await r.text()
-        async with session.get(f"{api}/obs-iris/logs?revision=nope") as r:
+        async with session.get(f"{api}/obs-iris/logs?revision=nope", headers=auth) as r:
             assert r.status == 404
     lines = [line for line in text.splitlines() if line]
     assert lines, "the model server printed nothing"

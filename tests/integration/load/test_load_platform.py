@@ -22,6 +22,7 @@ from pathlib import Path
 import pytest
 import yaml
 
+from minikn.apiserver.client import TOKEN_FILE
 from minikn.modelserver.examples import ensure_example_models
 
 ROOT = Path(__file__).resolve().parents[3]
@@ -58,11 +59,15 @@ class Platform:
     ingress: str
     api: str
     examples: Path
+    state: Path
 
 
-def _get(url: str) -> int:
+def _get(url: str, token: str | None = None) -> int:
+    headers = {"Authorization": f"Bearer {token}"} if token else {}
     try:
-        with urllib.request.urlopen(url, timeout=5) as resp:
+        with urllib.request.urlopen(
+            urllib.request.Request(url, headers=headers), timeout=5
+        ) as resp:
             return int(resp.status)
     except urllib.error.HTTPError as exc:
         return exc.code
@@ -70,9 +75,15 @@ def _get(url: str) -> int:
         return 0
 
 
-def _wait_for(url: str, status: int, deadline_s: float, proc: subprocess.Popen[bytes]) -> None:
+def _wait_for(
+    url: str,
+    status: int,
+    deadline_s: float,
+    proc: subprocess.Popen[bytes],
+    token: str | None = None,
+) -> None:
     deadline = time.monotonic() + deadline_s
-    while _get(url) != status:
+    while _get(url, token) != status:
         assert proc.poll() is None, "minikn serve exited early"
         assert time.monotonic() < deadline, f"{url} did not answer {status} in {deadline_s}s"
         time.sleep(0.2)  # polling a subprocess's endpoint, bounded by the deadline
@@ -103,8 +114,10 @@ def platform(tmp_path: Path) -> Iterator[Platform]:
         api_url = f"http://127.0.0.1:{api}"
         _wait_for(f"{api_url}/healthz", 200, 60, proc)
         isvc = f"{api_url}/apis/serving.kserve.io/v1beta1/namespaces/default/inferenceservices"
-        _wait_for(f"{isvc}/sklearn-iris", 200, 60, proc)
-        yield Platform(f"http://127.0.0.1:{ingress}", api_url, examples)
+        # serve made a token and wrote it in its state dir (it is up: the file is there)
+        token = (tmp_path / "state" / TOKEN_FILE).read_text().strip()
+        _wait_for(f"{isvc}/sklearn-iris", 200, 60, proc, token)
+        yield Platform(f"http://127.0.0.1:{ingress}", api_url, examples, tmp_path / "state")
     finally:
         proc.terminate()
         try:
@@ -129,6 +142,9 @@ def test_load_sees_the_cold_start_of_a_zero_replica_isvc(
             "--csv", str(out_csv), "--max-error-rate", "0",
         ],
         cwd=ROOT, capture_output=True, text=True, timeout=240, check=False,
+        # the load tool finds serve's token in the state dir by itself
+        env={**{k: v for k, v in os.environ.items() if k != "MINIKN_API_TOKEN"},
+             "MINIKN_STATE_DIR": str(platform.state)},
     )  # fmt: skip
     report = proc.stdout
     assert proc.returncode == 0, report + proc.stderr

@@ -37,7 +37,7 @@ async def start_api(
         events=EventSink(),
     )
     await ctl.start()
-    runner = web.AppRunner(create_api_app(ctl, token=token), access_log=None)
+    runner = web.AppRunner(create_api_app(ctl, token=token, bind_host=host), access_log=None)
     await runner.setup()
     site = web.TCPSite(runner, host, 0)
     await site.start()

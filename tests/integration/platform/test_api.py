@@ -15,6 +15,7 @@ from minikn.core.errors import PermanentError
 from .conftest import Api, start_api
 
 BASE = "/apis/serving.kserve.io/v1beta1/namespaces/default/inferenceservices"
+YAML = {"Content-Type": "application/yaml"}
 ISVC = {
     "apiVersion": "serving.kserve.io/v1beta1",
     "kind": "InferenceService",
@@ -95,13 +96,13 @@ async def test_bulk_apply_is_all_or_nothing_and_names_the_document(api: Api) -> 
     other = {**ISVC, "metadata": {"name": "other"}}
     bad = {**ISVC, "metadata": {"name": "Bad"}}
     async with api.session.post(
-        api.url + "/api/v1/apply", data=yaml.safe_dump_all([other, bad])
+        api.url + "/api/v1/apply", data=yaml.safe_dump_all([other, bad]), headers=YAML
     ) as r:
         assert r.status == 400
         assert "<request>[1] InferenceService/Bad: metadata.name" in (await r.json())["error"]
     assert api.controller.list_isvcs() == []
     async with api.session.post(
-        api.url + "/api/v1/apply", data=yaml.safe_dump_all([ISVC, other])
+        api.url + "/api/v1/apply", data=yaml.safe_dump_all([ISVC, other]), headers=YAML
     ) as r:
         assert r.status == 200
         results = (await r.json())["results"]
@@ -114,7 +115,7 @@ async def test_bulk_apply_is_all_or_nothing_and_names_the_document(api: Api) -> 
 async def test_validate_endpoint_and_openapi(api: Api) -> None:
     bad = {**ISVC, "kind": "InferenceGraph"}
     async with api.session.post(
-        api.url + "/api/v1/validate", data=yaml.safe_dump_all([ISVC, bad])
+        api.url + "/api/v1/validate", data=yaml.safe_dump_all([ISVC, bad]), headers=YAML
     ) as r:
         body = await r.json()
     assert body["valid"] is False

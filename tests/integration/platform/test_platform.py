@@ -78,7 +78,8 @@ async def test_platform_watch_dir_api_and_fanouts(tmp_path: Path) -> None:
         [route] = rec.routes.isvcs
         assert [t.percent for t in route.components[0].targets] == [100]
         url = f"http://127.0.0.1:{platform.api_port}/apis/serving.kserve.io/v1beta1/namespaces/default/inferenceservices/iris"
-        async with aiohttp.ClientSession() as s, s.get(url) as r:
+        auth = {"Authorization": f"Bearer {platform.token}"}
+        async with aiohttp.ClientSession() as s, s.get(url, headers=auth) as r:
             body = await r.json()
         ready = next(c for c in body["status"]["conditions"] if c["type"] == "Ready")
         assert ready["status"] == "True"

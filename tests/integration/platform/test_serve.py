@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 
-from minikn.cli.client import ApiClient
+from minikn.apiserver.client import TOKEN_FILE, ApiClient
 
 ISVC = """\
 apiVersion: serving.kserve.io/v1beta1
@@ -55,6 +55,13 @@ def _start(state: Path) -> tuple[subprocess.Popen[str], str]:
     pytest.fail(f"minikn serve did not start: {proc.stdout.read()}")
 
 
+def _token(state: Path) -> str:
+    """The token serve made (MINIKN_API_TOKEN was empty) and wrote, owner-only, in its state."""
+    path = state / TOKEN_FILE
+    assert path.stat().st_mode & 0o777 == 0o600
+    return path.read_text().strip()
+
+
 def _persisted(revisions: dict[str, Any]) -> list[dict[str, Any]]:
     live = {"replicas", "autoscaler", "failure"}
     return [{k: v for k, v in item.items() if k not in live} for item in revisions["items"]]
@@ -85,7 +92,7 @@ def test_state_survives_kill_and_restart(
     state = tmp_path / "state"
     proc, url = _start(state)
     procs.append(proc)
-    client = ApiClient(url, token="")
+    client = ApiClient(url, token=_token(state))
     first = json.dumps(
         {"documents": [{"source": "a.yaml", "index": 0, "body": d} for d in _docs()]}
     )
@@ -99,7 +106,7 @@ def test_state_survives_kill_and_restart(
 
     proc2, url2 = _start(state)
     procs.append(proc2)
-    client2 = ApiClient(url2, token="")
+    client2 = ApiClient(url2, token=_token(state))
     after = client2.request("GET", client2.isvc_path("default", "iris"))
     revs_after = client2.request(
         "GET", "/api/v1/namespaces/default/inferenceservices/iris/revisions"

@@ -7,14 +7,33 @@ import os
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 from minikn.core.errors import MiniknError
 
-__all__ = ["DEFAULT_SERVER", "SERVER_ENV", "ApiClient", "ApiError"]
+__all__ = ["DEFAULT_SERVER", "SERVER_ENV", "TOKEN_FILE", "ApiClient", "ApiError", "find_token"]
 
 SERVER_ENV = "MINIKN_SERVER"
 DEFAULT_SERVER = "http://127.0.0.1:8081"
+TOKEN_ENV = "MINIKN_API_TOKEN"
+STATE_DIR_ENV = "MINIKN_STATE_DIR"
+TOKEN_FILE = "api-token"
+"""``minikn serve`` writes its API token here in its state dir (mode 0600)."""
+
+
+def find_token(state_dir: Path | None = None) -> str | None:
+    """The API token the way the CLI finds it: ``$MINIKN_API_TOKEN``, else the file ``minikn
+    serve`` wrote in ``state_dir`` (default ``$MINIKN_STATE_DIR`` or ``~/.minikn``)."""
+    if env := os.environ.get(TOKEN_ENV):
+        return env
+    if state_dir is None:
+        env_dir = os.environ.get(STATE_DIR_ENV)
+        state_dir = Path(env_dir) if env_dir else Path.home() / ".minikn"
+    try:
+        return (state_dir / TOKEN_FILE).read_text().strip() or None
+    except OSError:
+        return None
 
 
 class ApiError(MiniknError):
@@ -30,7 +49,7 @@ class ApiClient:
         self, server: str | None = None, token: str | None = None, timeout: float = 30.0
     ) -> None:
         self.server = (server or os.environ.get(SERVER_ENV) or DEFAULT_SERVER).rstrip("/")
-        self.token = token if token is not None else os.environ.get("MINIKN_API_TOKEN")
+        self.token = token if token is not None else find_token()
         self.timeout = timeout
 
     def _open(
