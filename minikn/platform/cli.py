@@ -6,6 +6,7 @@ import argparse
 import importlib
 import sys
 
+from minikn.core.errors import MiniknError
 from minikn.platform.commands import COMMAND_MODULES
 
 __all__ = ["build_parser", "main"]
@@ -27,7 +28,16 @@ def main(argv: list[str] | None = None) -> int:
     if not getattr(args, "func", None):
         parser.print_help(sys.stderr)
         return 2
-    code: int = args.func(args)
+    try:
+        code: int = args.func(args)
+    except MiniknError as exc:  # expected failures get one line, never a traceback
+        print(f"error: {exc.message}", file=sys.stderr)
+        return 1
+    except ConnectionError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        return 130
     return code
 
 

@@ -195,15 +195,15 @@ async def run_platform(settings: Settings, options: PlatformOptions) -> None:
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
-    await platform.start()
-    print(f"minikn: API on http://{options.api_host}:{platform.api_port}", flush=True)
-    if platform.dataplane is not None:
-        print(
-            f"minikn: ingress on http://{options.ingress_host}:{platform.ingress_port} "
-            f"(backend: {platform.dataplane.backend.name})",
-            flush=True,
-        )
-    try:
+    try:  # a failed start (a port in use) still stops what it started
+        await platform.start()
+        print(f"minikn: API on http://{options.api_host}:{platform.api_port}", flush=True)
+        if platform.dataplane is not None:
+            print(
+                f"minikn: ingress on http://{options.ingress_host}:{platform.ingress_port} "
+                f"(backend: {platform.dataplane.backend.name})",
+                flush=True,
+            )
         await stop.wait()
     finally:
         log.info("shutting down")

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import argparse
+import errno
 import json
+import re
 import sys
 import time
 from collections.abc import Sequence
@@ -25,6 +27,7 @@ __all__ = [
     "documents_body",
     "dump",
     "fail",
+    "listen_error",
 ]
 
 SubParsers: TypeAlias = "argparse._SubParsersAction[argparse.ArgumentParser]"
@@ -81,3 +84,16 @@ def age(timestamp: str | None, now: float | None = None) -> str:
         if seconds >= size:
             return f"{seconds // size}{unit}"
     return f"{seconds}s"
+
+
+def listen_error(exc: OSError, *, ingress_port: int, api_port: int) -> str | None:
+    """One line for a server that could not listen (a port in use), None for other errors."""
+    if exc.errno not in (errno.EADDRINUSE, errno.EACCES, errno.EADDRNOTAVAIL):
+        return None
+    # asyncio and uvloop name the address as "... on address ('HOST', PORT): ..."
+    found = re.search(r"\('([^']*)', (\d+)\)", str(exc))
+    host, port = (found.group(1), int(found.group(2))) if found else ("", 0)
+    flag = {ingress_port: "--port", api_port: "--api-port"}.get(port, "--port/--api-port")
+    if exc.errno == errno.EADDRINUSE:
+        return f"port {port} is in use: another minikn serve? choose a free one with {flag}"
+    return f"cannot listen on {host}:{port} ({exc.strerror}); choose another with {flag}"

@@ -21,7 +21,7 @@ import aiohttp
 from minikn.config import ConfigError, load_settings
 from minikn.core.errors import MiniknError
 from minikn.modelserver.examples import ensure_example_models
-from minikn.platform.commands.common import SubParsers, fail
+from minikn.platform.commands.common import SubParsers, fail, listen_error
 from minikn.platform.commands.serve import loop_factory
 from minikn.platform.documents import load_paths
 from minikn.platform.server import Platform, PlatformOptions, token_from_env
@@ -67,6 +67,13 @@ def run(args: argparse.Namespace) -> int:
             return runner.run(_demo(settings, options, once=args.once))
     except MiniknError as exc:
         return fail(exc.message)
+    except OSError as exc:
+        message = listen_error(exc, ingress_port=options.ingress_port, api_port=options.api_port)
+        if message is None:
+            raise
+        return fail(message)
+    except KeyboardInterrupt:
+        return 130
 
 
 async def _demo(settings: Any, options: PlatformOptions, *, once: bool) -> int:
@@ -75,8 +82,8 @@ async def _demo(settings: Any, options: PlatformOptions, *, once: bool) -> int:
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
-    await platform.start()
-    try:
+    try:  # a failed start (a port in use) still stops what it started
+        await platform.start()
         await platform.controller.apply(load_paths([str(EXAMPLE)]))
         print(f"minikn demo: applied {EXAMPLE}; waiting for sklearn-iris to become Ready ...")
         if not await _wait_ready(platform, seconds=180):

@@ -10,7 +10,7 @@ from pathlib import Path
 
 from minikn.config import ConfigError, load_settings
 from minikn.core.errors import MiniknError
-from minikn.platform.commands.common import SubParsers, fail
+from minikn.platform.commands.common import SubParsers, fail, listen_error
 from minikn.platform.server import PlatformOptions, run_platform, token_from_env
 from minikn.platform.store import default_state_dir
 
@@ -64,6 +64,13 @@ def run(args: argparse.Namespace) -> int:
             runner.run(run_platform(settings, options))
     except MiniknError as exc:
         return fail(exc.message)
+    except OSError as exc:
+        message = listen_error(exc, ingress_port=options.ingress_port, api_port=options.api_port)
+        if message is None:
+            raise
+        return fail(message)
+    except KeyboardInterrupt:
+        return 130
     return 0
 
 
