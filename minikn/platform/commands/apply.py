@@ -13,6 +13,7 @@ from minikn.platform.commands.common import (
     fail,
 )
 from minikn.platform.documents import load_paths
+from minikn.platform.storage_paths import resolve_storage_paths
 
 __all__ = ["register"]
 
@@ -26,7 +27,7 @@ def register(sub: SubParsers) -> None:
 
 def run(args: argparse.Namespace) -> int:
     try:
-        docs = load_paths(args.filename)
+        docs = resolve_storage_paths(load_paths(args.filename))
         bad = [d for d in docs if d.error]
         if bad:
             return fail("\n".join(f"{d.where()}: {d.error}" for d in bad))

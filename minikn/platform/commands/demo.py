@@ -25,6 +25,7 @@ from minikn.platform.commands.common import SubParsers, fail, listen_error
 from minikn.platform.commands.serve import loop_factory
 from minikn.platform.documents import load_paths
 from minikn.platform.server import Platform, PlatformOptions, token_from_env
+from minikn.platform.storage_paths import resolve_storage_paths
 from minikn.platform.store import default_state_dir
 
 __all__ = ["register"]
@@ -84,7 +85,7 @@ async def _demo(settings: Any, options: PlatformOptions, *, once: bool) -> int:
         loop.add_signal_handler(sig, stop.set)
     try:  # a failed start (a port in use) still stops what it started
         await platform.start()
-        await platform.controller.apply(load_paths([str(EXAMPLE)]))
+        await platform.controller.apply(resolve_storage_paths(load_paths([str(EXAMPLE)])))
         print(f"minikn demo: applied {EXAMPLE}; waiting for sklearn-iris to become Ready ...")
         if not await _wait_ready(platform, seconds=180):
             status = platform.controller.get("default", "sklearn-iris")["status"]

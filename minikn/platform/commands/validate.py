@@ -10,6 +10,7 @@ from minikn.core.errors import MiniknError
 from minikn.platform.commands.common import SubParsers, fail
 from minikn.platform.controller import validate_documents
 from minikn.platform.documents import load_paths
+from minikn.platform.storage_paths import resolve_storage_paths
 
 __all__ = ["register"]
 
@@ -24,7 +25,7 @@ def register(sub: SubParsers) -> None:
 def run(args: argparse.Namespace) -> int:
     try:
         settings = load_settings(args.config)
-        docs = load_paths(args.filename)
+        docs = resolve_storage_paths(load_paths(args.filename))
     except (ConfigError, MiniknError) as exc:
         return fail(str(exc))
     if not docs:

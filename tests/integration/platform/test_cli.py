@@ -157,3 +157,17 @@ async def test_delete_by_file_deletes_the_rest_after_one_already_gone_and_exits_
         'Error from server (NotFound): inferenceservices "b" not found in namespace default'
     ]
     assert api.controller.list_isvcs(None) == []
+
+
+async def test_apply_resolves_relative_file_uris_against_the_yaml_directory(
+    api: Api, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    manifests = tmp_path / "manifests"
+    manifests.mkdir()
+    (manifests / "iris.yaml").write_text(GOOD.replace("gs://b/1", "file://./models/iris"))
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    monkeypatch.chdir(elsewhere)
+    assert await _cli("apply", "-f", "../manifests/iris.yaml", "--server", api.url) == 0
+    spec = api.controller.get("default", "iris")["spec"]["predictor"]
+    assert (spec.get("model") or spec["sklearn"])["storageUri"] == f"file://{manifests}/models/iris"
