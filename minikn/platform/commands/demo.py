@@ -1,6 +1,7 @@
 """``minikn demo``: serve the example sklearn-iris ISVC and show a prediction through the ingress.
 
-Trains the example model (bundled iris data, no download), starts the platform (the process
+Trains the example models (bundled iris data, no download; each one whose library is installed,
+so that ``minikn apply -f config/examples/`` works next), starts the platform (the process
 backend by default, so no Docker engine is needed for a first run), applies
 ``config/examples/sklearn-iris.yaml``, waits until it is Ready, sends one prediction through the
 router, prints the curl to try, and serves until Ctrl-C.
@@ -54,8 +55,10 @@ def run(args: argparse.Namespace) -> int:
         settings = load_settings(args.config)
     except ConfigError as exc:
         return fail(str(exc))
-    print("minikn demo: training the example model (iris, bundled with scikit-learn) ...")
-    ensure_example_models(EXAMPLES / "models", ["sklearn-iris"])
+    print("minikn demo: training the example models (iris, bundled with scikit-learn) ...")
+    # Every example whose library is installed, so `minikn apply -f config/examples/` works next.
+    if "sklearn-iris" not in ensure_example_models(EXAMPLES / "models"):
+        return fail("scikit-learn is not installed: pip install 'minikn[sklearn]' (or make demo)")
     options = PlatformOptions(
         state_dir=args.state_dir or default_state_dir() / "demo",
         api_port=args.api_port,
