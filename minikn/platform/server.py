@@ -32,6 +32,7 @@ from minikn.platform.controller import Controller, ControlPlaneListener
 from minikn.platform.dataplane import DataPlane
 from minikn.platform.logs_api import add_logs_route
 from minikn.platform.runtimes import default_registry
+from minikn.platform.starts_api import add_start_times_route
 from minikn.platform.store import StateStore
 from minikn.platform.watch import DirectoryWatcher
 
@@ -143,6 +144,9 @@ class Platform:
                 revisions=self.controller.revisions,
                 live=lambda: {r.name for r in self.controller.live()[0]},
                 source=lambda rev, follow: replicas.logs(rev, follow=follow),
+            )
+            add_start_times_route(
+                self.api_app, isvc=self.controller.get, start_times=replicas.start_times
             )
         self._runner: web.AppRunner | None = None
         self._tasks: list[asyncio.Task[None]] = []
