@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import sys
 
 from minikn.core.errors import MiniknError
@@ -33,9 +34,9 @@ def main(argv: list[str] | None = None) -> int:
     except MiniknError as exc:  # expected failures get one line, never a traceback
         print(f"error: {exc.message}", file=sys.stderr)
         return 1
-    except ConnectionError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 1
+    except BrokenPipeError:  # `minikn ... | head`: stop quietly, as other Unix tools do
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 141
     except KeyboardInterrupt:
         return 130
     return code
