@@ -39,7 +39,19 @@ def pick_revisions(
     return chosen
 
 
-async def _merge(sources: list[AsyncIterator[str]], prefixes: list[str]) -> AsyncIterator[str]:
+async def _stream(
+    request: web.Request,
+    resp: web.StreamResponse,
+    sources: list[AsyncIterator[str]],
+    prefixes: list[str],
+    *,
+    poll: float,
+) -> None:
+    """Write every source's lines, merged, until all end or the client goes away.
+
+    aiohttp does not cancel a handler whose client disconnected, and a quiet follow would wait
+    for the next line forever: every ``poll`` seconds without a line the connection is checked,
+    and a closed one (or a failed write) stops the followers at once."""
     queue: asyncio.Queue[str | None] = asyncio.Queue(maxsize=1000)
 
     async def pump(src: AsyncIterator[str], prefix: str) -> None:
@@ -56,11 +68,19 @@ async def _merge(sources: list[AsyncIterator[str]], prefixes: list[str]) -> Asyn
     try:
         remaining = len(tasks)
         while remaining:
-            item = await queue.get()
+            try:
+                item = await asyncio.wait_for(queue.get(), poll)
+            except TimeoutError:
+                if request.transport is None or request.transport.is_closing():
+                    return
+                continue
             if item is None:
                 remaining -= 1
             else:
-                yield item
+                await resp.write((item if item.endswith("\n") else item + "\n").encode())
+        await resp.write_eof()
+    except ConnectionError:  # the client went away while a line was written
+        return
     finally:
         for t in tasks:
             t.cancel()
@@ -75,6 +95,7 @@ def add_logs_route(
     revisions: Callable[[str, str], list[RevisionSpec]],
     live: Callable[[], set[str]],
     source: LogSource,
+    poll: float = 0.5,
 ) -> None:
     async def handler(request: web.Request) -> web.StreamResponse:
         ns, name = request.match_info["ns"], request.match_info["name"]
@@ -88,10 +109,7 @@ def add_logs_route(
         follow = q.get("follow", "").lower() in {"1", "true", "yes"}
         resp = web.StreamResponse(headers={"Content-Type": "text/plain; charset=utf-8"})
         await resp.prepare(request)
-        lines = _merge([source(r, follow) for r in chosen], chosen)
-        async for line in lines:
-            await resp.write((line if line.endswith("\n") else line + "\n").encode())
-        await resp.write_eof()
+        await _stream(request, resp, [source(r, follow) for r in chosen], chosen, poll=poll)
         return resp
 
     app.router.add_get("/api/v1/namespaces/{ns}/inferenceservices/{name}/logs", handler)

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import sys
 
 from minikn.cli.commands import COMMAND_MODULES
+from minikn.core.errors import MiniknError
 
 __all__ = ["build_parser", "main"]
 
@@ -27,7 +29,16 @@ def main(argv: list[str] | None = None) -> int:
     if not getattr(args, "func", None):
         parser.print_help(sys.stderr)
         return 2
-    code: int = args.func(args)
+    try:
+        code: int = args.func(args)
+    except MiniknError as exc:  # expected failures get one line, never a traceback
+        print(f"error: {exc.message}", file=sys.stderr)
+        return 1
+    except BrokenPipeError:  # `minikn ... | head`: stop quietly, as other Unix tools do
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 141
+    except KeyboardInterrupt:
+        return 130
     return code
 
 

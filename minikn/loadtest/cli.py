@@ -21,6 +21,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from minikn.apiserver.client import find_token
 from minikn.core.clock import Clock, SystemClock
 from minikn.core.errors import InvalidInput, MiniknError, NotFound
+from minikn.core.terminal import console as stdout_console
 from minikn.loadtest.api import PlatformClient, ReplicaPoller
 from minikn.loadtest.coldstart import analyze_cold_start
 from minikn.loadtest.output import write_csv, write_plot
@@ -219,7 +220,7 @@ async def run_load(
     args: argparse.Namespace, *, clock: Clock, console: Console | None = None
 ) -> int:
     """The whole run; ``console`` receives the report (stdout by default)."""
-    out = console or Console()
+    out = console or stdout_console()  # as wide as the other commands' when piped
     plan = _plan(args)
     thresholds = Thresholds(max_error_rate=args.max_error_rate, p99_under=args.p99_under)
     # One connector for every worker and the API poller: pooled keep-alive connections.

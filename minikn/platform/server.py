@@ -25,6 +25,7 @@ from minikn.api.runtimes import default_registry
 from minikn.apiserver.client import TOKEN_FILE
 from minikn.apiserver.logs import add_logs_route
 from minikn.apiserver.rest import TOKEN_ENV, check_bind, create_api_app
+from minikn.apiserver.starts import add_start_times_route
 from minikn.config import Settings
 from minikn.controlplane.controller import Controller, ControlPlaneListener
 from minikn.controlplane.store import StateStore
@@ -151,6 +152,9 @@ class Platform:
                 live=lambda: {r.name for r in self.controller.live()[0]},
                 source=lambda rev, follow: replicas.logs(rev, follow=follow),
             )
+            add_start_times_route(
+                self.api_app, isvc=self.controller.get, start_times=replicas.start_times
+            )
         self._runner: web.AppRunner | None = None
         self._tasks: list[asyncio.Task[None]] = []
         self.api_port = 0
@@ -204,16 +208,16 @@ async def run_platform(settings: Settings, options: PlatformOptions) -> None:
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
-    await platform.start()
-    print(f"minikn: API on http://{options.api_host}:{platform.api_port}", flush=True)
-    print(f"minikn: API token in {platform.token_file}", flush=True)
-    if platform.dataplane is not None:
-        print(
-            f"minikn: ingress on http://{options.ingress_host}:{platform.ingress_port} "
-            f"(backend: {platform.dataplane.backend.name})",
-            flush=True,
-        )
-    try:
+    try:  # a failed start (a port in use) still stops what it started
+        await platform.start()
+        print(f"minikn: API on http://{options.api_host}:{platform.api_port}", flush=True)
+        print(f"minikn: API token in {platform.token_file}", flush=True)
+        if platform.dataplane is not None:
+            print(
+                f"minikn: ingress on http://{options.ingress_host}:{platform.ingress_port} "
+                f"(backend: {platform.dataplane.backend.name})",
+                flush=True,
+            )
         await stop.wait()
     finally:
         log.info("shutting down")

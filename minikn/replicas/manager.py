@@ -10,6 +10,7 @@ import asyncio
 import contextlib
 import logging
 import secrets
+from collections import deque
 from collections.abc import AsyncIterator, Sequence
 
 from minikn.config.loader import Settings
@@ -33,6 +34,8 @@ __all__ = ["ModelStore", "ReplicaManager"]
 log = logging.getLogger("minikn.replicas.manager")
 
 RESYNC_PERIOD = 1.0
+START_TIMES_KEPT = 100
+"""Recent start-to-ready durations kept per ISVC component (``start_times``)."""
 """A pass runs at least this often (backoffs expire, GPUs free up) besides on every change."""
 USAGE_PERIOD = 2.0
 
@@ -62,6 +65,7 @@ class ReplicaManager:
         self._metrics = metrics
         self._revs: dict[str, RevisionRecord] = {}
         self._usage: dict[str, ResourceUsage] = {}
+        self._start_times: dict[tuple[str, str, str], deque[float]] = {}
         self._wake = asyncio.Event()
         self._tasks = TaskOwner(log)
         self._grace = settings.minikn.replicas.stop_grace
@@ -262,6 +266,10 @@ class ReplicaManager:
             return
         self._became_ready(rev, rep, self._clock.monotonic() - started)
 
+    def start_times(self, namespace: str, isvc: str, component: str) -> list[float]:
+        """The exact start-to-ready seconds of the component's recent replicas, oldest first."""
+        return list(self._start_times.get((namespace, isvc, component), ()))
+
     def _became_ready(self, rev: RevisionRecord, rep: ReplicaRecord, took: float) -> None:
         spec = rev.spec
         rep.phase = "Ready"
@@ -269,6 +277,8 @@ class ReplicaManager:
         self._metrics.start_to_ready.labels(
             spec.namespace, spec.isvc, spec.name, self._backend.name
         ).observe(took)
+        key = (spec.namespace, spec.isvc, spec.component)
+        self._start_times.setdefault(key, deque(maxlen=START_TIMES_KEPT)).append(took)
         log.info("revision %s: replica %s ready in %.3fs", spec.name, rep.replica_id, took)
         self._event(rev, "Normal", "ReplicaReady", f"ready in {took:.2f}s", rep.replica_id)
         self._publish(rev)

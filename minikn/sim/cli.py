@@ -80,7 +80,8 @@ def simulate_command(args: argparse.Namespace, *, load_revision: LoadRevision) -
     )
     _print(spec, result, str(model))
     if args.out is not None:
-        write_outputs(result, args.out)
+        for path in write_outputs(result, args.out):
+            print(f"wrote {path}")
     return 0
 
 

@@ -121,6 +121,9 @@ class StartModel:
         return rng.choice(p)
 
     def __str__(self) -> str:
+        if self.kind == "samples" and len(self.params) > 5:  # measured: a summary, not 100 numbers
+            low, high = min(self.params), max(self.params)
+            return f"samples ({len(self.params)} from {low:.3g} to {high:.3g} s)"
         return f"{self.kind}:{','.join(f'{x:g}' for x in self.params)}"
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 
 from minikn.api.documents import load_paths
+from minikn.api.storage_paths import resolve_storage_paths
 from minikn.cli.commands.common import (
     SubParsers,
     add_client_args,
@@ -26,7 +27,7 @@ def register(sub: SubParsers) -> None:
 
 def run(args: argparse.Namespace) -> int:
     try:
-        docs = load_paths(args.filename)
+        docs = resolve_storage_paths(load_paths(args.filename))
         bad = [d for d in docs if d.error]
         if bad:
             return fail("\n".join(f"{d.where()}: {d.error}" for d in bad))

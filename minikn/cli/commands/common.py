@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import argparse
+import errno
 import json
+import re
 import sys
 import time
 from collections.abc import Sequence
@@ -11,10 +13,10 @@ from datetime import UTC, datetime
 from typing import Any, TypeAlias
 
 import yaml
-from rich.console import Console
 
 from minikn.api.documents import Document
 from minikn.apiserver.client import DEFAULT_SERVER, SERVER_ENV, ApiClient
+from minikn.core.terminal import console
 
 __all__ = [
     "SubParsers",
@@ -25,14 +27,10 @@ __all__ = [
     "documents_body",
     "dump",
     "fail",
+    "listen_error",
 ]
 
 SubParsers: TypeAlias = "argparse._SubParsersAction[argparse.ArgumentParser]"
-
-
-def console() -> Console:
-    # Pipes get a wide console so tables are never cut (kubectl does the same).
-    return Console(highlight=False, soft_wrap=True, width=None if sys.stdout.isatty() else 250)
 
 
 def add_client_args(p: argparse.ArgumentParser, *, namespace: bool = True) -> None:
@@ -81,3 +79,16 @@ def age(timestamp: str | None, now: float | None = None) -> str:
         if seconds >= size:
             return f"{seconds // size}{unit}"
     return f"{seconds}s"
+
+
+def listen_error(exc: OSError, *, ingress_port: int, api_port: int) -> str | None:
+    """One line for a server that could not listen (a port in use), None for other errors."""
+    if exc.errno not in (errno.EADDRINUSE, errno.EACCES, errno.EADDRNOTAVAIL):
+        return None
+    # asyncio and uvloop name the address as "... on address ('HOST', PORT): ..."
+    found = re.search(r"\('([^']*)', (\d+)\)", str(exc))
+    host, port = (found.group(1), int(found.group(2))) if found else ("", 0)
+    flag = {ingress_port: "--port", api_port: "--api-port"}.get(port, "--port/--api-port")
+    if exc.errno == errno.EADDRINUSE:
+        return f"port {port} is in use: another minikn serve? choose a free one with {flag}"
+    return f"cannot listen on {host}:{port} ({exc.strerror}); choose another with {flag}"

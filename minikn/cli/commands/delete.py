@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import argparse
+import sys
 
 from minikn.api.documents import load_paths
+from minikn.apiserver.client import ApiError
 from minikn.cli.commands.common import SubParsers, add_client_args, client, fail
 from minikn.core.errors import MiniknError
 
@@ -21,6 +23,8 @@ def register(sub: SubParsers) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    """Delete every target and report each, as kubectl does: one that is already gone does not
+    stop the rest; the exit code is 1 when any failed."""
     api = client(args)
     targets: list[tuple[str, str]] = []
     try:
@@ -34,9 +38,18 @@ def run(args: argparse.Namespace) -> int:
             targets.append((args.namespace, args.name))
         else:
             return fail("give `isvc NAME` or -f FILE")
-        for ns, name in targets:
-            api.request("DELETE", api.isvc_path(ns, name))
-            print(f'inferenceservice.serving.kserve.io "{name}" deleted')
     except MiniknError as exc:
         return fail(exc.message)
-    return 0
+    failed = 0
+    for ns, name in targets:
+        try:
+            api.request("DELETE", api.isvc_path(ns, name))
+        except ApiError as exc:
+            if exc.status == 0:  # the API cannot be reached: the rest would fail the same way
+                return fail(exc.message)
+            failed += 1
+            kind = "NotFound" if exc.status == 404 else f"{exc.status}"
+            print(f"Error from server ({kind}): {exc.message}", file=sys.stderr)
+            continue
+        print(f'inferenceservice.serving.kserve.io "{name}" deleted')
+    return 1 if failed else 0

@@ -1,6 +1,7 @@
 """``minikn demo``: serve the example sklearn-iris ISVC and show a prediction through the ingress.
 
-Trains the example model (bundled iris data, no download), starts the platform (the process
+Trains the example models (bundled iris data, no download; each one whose library is installed,
+so that ``minikn apply -f config/examples/`` works next), starts the platform (the process
 backend by default, so no Docker engine is needed for a first run), applies
 ``config/examples/sklearn-iris.yaml``, waits until it is Ready, sends one prediction through the
 router, prints the curl to try, and serves until Ctrl-C.
@@ -19,7 +20,8 @@ from typing import Any
 import aiohttp
 
 from minikn.api.documents import load_paths
-from minikn.cli.commands.common import SubParsers, fail
+from minikn.api.storage_paths import resolve_storage_paths
+from minikn.cli.commands.common import SubParsers, fail, listen_error
 from minikn.cli.commands.serve import loop_factory
 from minikn.config import ConfigError, load_settings
 from minikn.controlplane.store import default_state_dir
@@ -53,8 +55,10 @@ def run(args: argparse.Namespace) -> int:
         settings = load_settings(args.config)
     except ConfigError as exc:
         return fail(str(exc))
-    print("minikn demo: training the example model (iris, bundled with scikit-learn) ...")
-    ensure_example_models(EXAMPLES / "models", ["sklearn-iris"])
+    print("minikn demo: training the example models (iris, bundled with scikit-learn) ...")
+    # Every example whose library is installed, so `minikn apply -f config/examples/` works next.
+    if "sklearn-iris" not in ensure_example_models(EXAMPLES / "models"):
+        return fail("scikit-learn is not installed: pip install 'minikn[sklearn]' (or make demo)")
     options = PlatformOptions(
         state_dir=args.state_dir or default_state_dir() / "demo",
         api_port=args.api_port,
@@ -67,6 +71,13 @@ def run(args: argparse.Namespace) -> int:
             return runner.run(_demo(settings, options, once=args.once))
     except MiniknError as exc:
         return fail(exc.message)
+    except OSError as exc:
+        message = listen_error(exc, ingress_port=options.ingress_port, api_port=options.api_port)
+        if message is None:
+            raise
+        return fail(message)
+    except KeyboardInterrupt:
+        return 130
 
 
 async def _demo(settings: Any, options: PlatformOptions, *, once: bool) -> int:
@@ -75,9 +86,9 @@ async def _demo(settings: Any, options: PlatformOptions, *, once: bool) -> int:
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
-    await platform.start()
-    try:
-        await platform.controller.apply(load_paths([str(EXAMPLE)]))
+    try:  # a failed start (a port in use) still stops what it started
+        await platform.start()
+        await platform.controller.apply(resolve_storage_paths(load_paths([str(EXAMPLE)])))
         print(f"minikn demo: applied {EXAMPLE}; waiting for sklearn-iris to become Ready ...")
         if not await _wait_ready(platform, seconds=180):
             status = platform.controller.get("default", "sklearn-iris")["status"]

@@ -59,8 +59,8 @@ def scaling_rows(revisions: dict[str, Any]) -> list[tuple[str, ...]]:
                 str(reps.get("desired", auto.get("desired", ""))),
                 str(reps.get("ready", "")),
                 str(reps.get("pending", "")),
-                f"{auto['stable']:.2f}" if "stable" in auto else "",
-                f"{auto['panic']:.2f}" if "panic" in auto else "",
+                _average(auto["stable"]) if "stable" in auto else "",
+                _average(auto["panic"]) if "panic" in auto else "",
                 f"{auto['target']:g}" if "target" in auto else "",
                 ("yes" if auto["panic_mode"] else "no") if "panic_mode" in auto else "",
                 f"{auto['excess_burst_capacity']:g}" if "excess_burst_capacity" in auto else "",
@@ -68,6 +68,12 @@ def scaling_rows(revisions: dict[str, Any]) -> list[tuple[str, ...]]:
             )
         )
     return rows
+
+
+def _average(value: float) -> str:
+    """Two decimals, never ``-0.00`` (a float's rounding noise around zero)."""
+    text = f"{value:.2f}"
+    return "0.00" if text == "-0.00" else text
 
 
 def run(args: argparse.Namespace) -> int:

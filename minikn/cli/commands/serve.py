@@ -8,13 +8,14 @@ import logging
 from collections.abc import Callable
 from pathlib import Path
 
-from minikn.cli.commands.common import SubParsers, fail
-from minikn.config import ConfigError, load_settings
+from minikn.cli.commands.common import SubParsers, fail, listen_error
+from minikn.config import ConfigError, Settings, load_settings
 from minikn.controlplane.store import default_state_dir
 from minikn.core.errors import MiniknError
+from minikn.modelserver.storage.sources import default_roots
 from minikn.platform.server import PlatformOptions, run_platform, token_from_env
 
-__all__ = ["loop_factory", "register"]
+__all__ = ["loop_factory", "register", "with_storage_root"]
 
 
 def register(sub: SubParsers) -> None:
@@ -47,8 +48,10 @@ def run(args: argparse.Namespace) -> int:
     except ConfigError as exc:
         return fail(str(exc))
     server = settings.minikn.server
-    if args.watch is not None and not args.watch.is_dir():
-        return fail(f"--watch {args.watch}: not a directory")
+    if args.watch is not None:
+        if not args.watch.is_dir():
+            return fail(f"--watch {args.watch}: not a directory")
+        settings = with_storage_root(settings, args.watch)
     options = PlatformOptions(
         state_dir=args.state_dir or default_state_dir(),
         api_host=args.api_host or server.api_host,
@@ -64,7 +67,25 @@ def run(args: argparse.Namespace) -> int:
             runner.run(run_platform(settings, options))
     except MiniknError as exc:
         return fail(exc.message)
+    except OSError as exc:
+        message = listen_error(exc, ingress_port=options.ingress_port, api_port=options.api_port)
+        if message is None:
+            raise
+        return fail(message)
+    except KeyboardInterrupt:
+        return 130
     return 0
+
+
+def with_storage_root(settings: Settings, directory: Path) -> Settings:
+    """``settings`` with ``directory`` added to ``minikn.storage.allowedRoots`` (kept as they
+    were, or their default, the shipped examples; never the working directory): a watched
+    directory's manifests may point at models beside them (relative URIs resolve against it)."""
+    storage = settings.minikn.storage
+    roots = [str(root) for root in default_roots(storage)]
+    storage = storage.model_copy(update={"allowed_roots": [*roots, str(directory.resolve())]})
+    minikn = settings.minikn.model_copy(update={"storage": storage})
+    return settings.model_copy(update={"minikn": minikn})
 
 
 def loop_factory() -> Callable[[], asyncio.AbstractEventLoop] | None:

@@ -7,16 +7,17 @@ gets exactly the annotations ``minikn apply`` would give it.
 from __future__ import annotations
 
 import argparse
+import urllib.parse
 from pathlib import Path
-
-from prometheus_client.parser import text_string_to_metric_families
+from typing import Any
 
 from minikn.api.containers import parse_cpu, parse_memory
 from minikn.api.documents import load_paths
 from minikn.api.validate import ParsedIsvc, parse_document
 from minikn.apiserver.client import ApiClient
+from minikn.apiserver.starts import START_TIMES_PATH
 from minikn.cli.commands.common import SubParsers, fail
-from minikn.config import Settings, load_settings
+from minikn.config import Settings
 from minikn.controlplane.revisions import revision_annotations, revision_name
 from minikn.core.errors import InvalidInput, MiniknError
 from minikn.core.revision import ComponentName
@@ -29,9 +30,9 @@ def register(sub: SubParsers) -> None:
     p = sub.add_parser(
         "simulate",
         help="replay a request trace through the autoscaler offline",
-        epilog="--start-model measured uses the start-to-ready times a running platform "
-        "measured (its minikn_replica_start_to_ready_seconds histogram, for the ISVC's name; "
-        "the platform from --server / MINIKN_SERVER).",
+        epilog="--start-model measured uses the exact start-to-ready times a running platform "
+        "recorded for the ISVC's component (its recent replicas; the platform from --server / "
+        "MINIKN_SERVER).",
     )
     add_simulate_arguments(p)
     p.add_argument("--server", default=None, help="platform API for --start-model measured")
@@ -41,36 +42,31 @@ def register(sub: SubParsers) -> None:
 def run(args: argparse.Namespace) -> int:
     if args.start_model == "measured":
         try:
-            isvc = load_revision(args.isvc, load_settings(args.config), args.component)[0]
-            text = ApiClient(args.server).text("/metrics")
-            samples = start_samples(text, isvc.rsplit("-", 2)[0])
+            namespace, name = _isvc_name(args.isvc)
+            path = START_TIMES_PATH.format(ns=namespace, name=name)
+            query = urllib.parse.urlencode({"component": args.component})
+            answer = ApiClient(args.server).request("GET", f"{path}?{query}")
+            samples = start_samples(answer, f"{namespace}/{name}")
         except MiniknError as exc:
             return fail(f"--start-model measured: {exc.message}")
-        args.start_model = "samples:" + ",".join(f"{x:.3f}" for x in samples)
+        args.start_model = "samples:" + ",".join(repr(x) for x in samples)
     return simulate_command(args, load_revision=load_revision)
 
 
-def start_samples(metrics_text: str, isvc: str) -> list[float]:
-    """Replica start times from the platform's start-to-ready histogram for ``isvc`` (pure):
-    each observation becomes its bucket's midpoint (the +Inf bucket: 1.5x the last bound)."""
-    counts: dict[float, float] = {}
-    for family in text_string_to_metric_families(metrics_text):
-        if family.name != "minikn_replica_start_to_ready_seconds":
-            continue
-        for sample in family.samples:
-            if sample.name.endswith("_bucket") and sample.labels.get("isvc") == isvc:
-                le = float(sample.labels["le"])
-                counts[le] = counts.get(le, 0.0) + sample.value
-    out: list[float] = []
-    prev_bound, prev_count = 0.0, 0.0
-    for bound in sorted(counts):
-        n = round(counts[bound] - prev_count)
-        value = prev_bound * 1.5 if bound == float("inf") else (prev_bound + bound) / 2
-        out += [value] * n
-        prev_bound, prev_count = (bound if bound != float("inf") else prev_bound), counts[bound]
-    if not out:
-        raise InvalidInput(f"the platform has measured no replica start of {isvc} yet")
-    return out
+def _isvc_name(path: Path) -> tuple[str, str]:
+    for doc in load_paths([str(path)]):
+        if doc.kind == "InferenceService" and doc.name:
+            return doc.namespace, doc.name
+    raise InvalidInput(f"{path}: no InferenceService found")
+
+
+def start_samples(answer: Any, isvc: str) -> list[float]:
+    """The start times of the platform's ``starttimes`` answer (pure), exactly as recorded."""
+    seconds = answer.get("seconds") if isinstance(answer, dict) else None
+    if not seconds:
+        component = answer.get("component", "?") if isinstance(answer, dict) else "?"
+        raise InvalidInput(f"the platform has measured no replica start of {isvc} {component} yet")
+    return [float(x) for x in seconds]
 
 
 def load_revision(path: Path, settings: Settings, component: str) -> RevisionInputs:

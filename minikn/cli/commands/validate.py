@@ -6,6 +6,7 @@ import argparse
 from pathlib import Path
 
 from minikn.api.documents import load_paths
+from minikn.api.storage_paths import resolve_storage_paths
 from minikn.cli.commands.common import SubParsers, fail
 from minikn.config import ConfigError, load_settings
 from minikn.controlplane.controller import validate_documents
@@ -24,7 +25,7 @@ def register(sub: SubParsers) -> None:
 def run(args: argparse.Namespace) -> int:
     try:
         settings = load_settings(args.config)
-        docs = load_paths(args.filename)
+        docs = resolve_storage_paths(load_paths(args.filename))
     except (ConfigError, MiniknError) as exc:
         return fail(str(exc))
     if not docs:

@@ -43,7 +43,8 @@ def _compose_command() -> list[str]:
     if probe.returncode == 0:
         return ["docker", "compose"]
     pytest.fail(
-        "neither docker-compose nor `docker compose` is installed (CI installs docker-compose)"
+        "neither docker-compose nor `docker compose` is installed "
+        "(scripts/start-docker.sh installs docker-compose)"
     )
 
 

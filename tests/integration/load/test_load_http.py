@@ -317,10 +317,25 @@ def test_bad_input_exits_2(examples: Path, capsys: pytest.CaptureFixture[str]) -
 
 
 def test_registers_as_a_minikn_subcommand() -> None:
-    from minikn.loadtest import register
+    from minikn.cli.commands.load import register
 
     parser = argparse.ArgumentParser(prog="minikn")
     register(parser.add_subparsers(dest="command"))
     args = parser.parse_args(["load", "iris", "-c", "3", "-z", "2s", "--rate", "5"])
     assert (args.concurrency, args.duration, args.rate) == (3, 2.0, 5.0)
     assert args.func is load_command
+
+
+async def test_report_to_a_pipe_is_not_cut_to_80_columns(
+    platform: tuple[FakePlatform, str],
+    examples: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.delenv("COLUMNS", raising=False)
+    _, base = platform
+    code = await run_load(_args(base, examples, "-n", "4", "-c", "2"), clock=SystemClock())
+    out = capsys.readouterr().out
+    assert code == 0, out
+    assert "…" not in out
+    assert max(len(line) for line in out.splitlines()) > 80  # tables at their natural width

@@ -42,7 +42,7 @@ spec:
     minReplicas: 0
     model:
       modelFormat: {name: sklearn}
-      storageUri: file://./config/examples/models/sklearn-iris
+      storageUri: file://{models}/sklearn-iris
 """
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(300)]
@@ -97,7 +97,10 @@ def platform(tmp_path: Path) -> Iterator[Platform]:
     (tmp_path / "minikn.yaml").write_text(yaml.safe_dump(settings))
     examples = tmp_path / "isvcs"
     examples.mkdir()
-    (examples / "sklearn-iris.yaml").write_text(_ISVC)
+    # The watched directory is elsewhere: the model by its absolute path (a relative one would
+    # be relative to the YAML file).
+    models = ROOT / "config" / "examples" / "models"
+    (examples / "sklearn-iris.yaml").write_text(_ISVC.replace("{models}", str(models)))
     ingress, api = _free_port(), _free_port()
     log = (tmp_path / "serve.log").open("wb")
     proc = subprocess.Popen(

@@ -134,3 +134,40 @@ async def test_apply_refused_names_the_file_and_exits_1(
 async def test_unreachable_server_says_what_to_do(capsys: pytest.CaptureFixture[str]) -> None:
     assert await _cli("get", "isvc", "--server", "http://127.0.0.1:9") == 1
     assert "is `minikn serve` running?" in capsys.readouterr().err
+
+
+async def test_delete_by_file_deletes_the_rest_after_one_already_gone_and_exits_1(
+    api: Api, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    manifests = tmp_path / "manifests"
+    manifests.mkdir()
+    for name in ("a", "b", "c"):
+        (manifests / f"{name}.yaml").write_text(GOOD.replace("name: iris", f"name: {name}"))
+    server = ("--server", api.url)
+    assert await _cli("apply", "-f", str(manifests), *server) == 0
+    assert await _cli("delete", "isvc", "b", *server) == 0
+    capsys.readouterr()
+    assert await _cli("delete", "-f", str(manifests), *server) == 1
+    out, err = capsys.readouterr()
+    assert out.splitlines() == [
+        'inferenceservice.serving.kserve.io "a" deleted',
+        'inferenceservice.serving.kserve.io "c" deleted',
+    ]
+    assert err.splitlines() == [
+        'Error from server (NotFound): inferenceservices "b" not found in namespace default'
+    ]
+    assert api.controller.list_isvcs(None) == []
+
+
+async def test_apply_resolves_relative_file_uris_against_the_yaml_directory(
+    api: Api, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    manifests = tmp_path / "manifests"
+    manifests.mkdir()
+    (manifests / "iris.yaml").write_text(GOOD.replace("gs://b/1", "file://./models/iris"))
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    monkeypatch.chdir(elsewhere)
+    assert await _cli("apply", "-f", "../manifests/iris.yaml", "--server", api.url) == 0
+    spec = api.controller.get("default", "iris")["spec"]["predictor"]
+    assert (spec.get("model") or spec["sklearn"])["storageUri"] == f"file://{manifests}/models/iris"

@@ -56,7 +56,13 @@ async def test_platform_watch_dir_api_and_fanouts(tmp_path: Path) -> None:
     watch = tmp_path / "manifests"
     watch.mkdir()
     (watch / "iris.yaml").write_text(ISVC)
-    options = PlatformOptions(state_dir=tmp_path / "state", api_port=0, watch=watch)
+    options = PlatformOptions(
+        state_dir=tmp_path / "state",
+        api_port=0,
+        ingress_host="127.0.0.1",
+        ingress_port=0,
+        watch=watch,
+    )
     platform = Platform(Settings(), options)
     rec = Recorder()
     platform.fanout.subscribers.append(rec)

@@ -39,3 +39,10 @@ def test_scaling_rows_show_replicas_and_autoscaler_numbers() -> None:
 
 def test_no_live_revisions_no_rows() -> None:
     assert scaling_rows({}) == []
+
+
+def test_averages_a_hair_below_zero_show_as_zero_not_minus_zero() -> None:
+    revisions = {"r": {"autoscaler": {"stable": -1e-12, "panic": -0.004}}}
+    [row] = scaling_rows(revisions)
+    stable, panic = row[SCALING_COLUMNS.index("STABLE")], row[SCALING_COLUMNS.index("PANIC")]
+    assert (stable, panic) == ("0.00", "0.00")

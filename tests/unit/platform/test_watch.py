@@ -9,6 +9,9 @@ from pathlib import Path
 import pytest
 
 from minikn.api.documents import load_paths
+from minikn.cli.commands.serve import with_storage_root
+from minikn.config import Settings
+from minikn.config.paths import config_dir
 from minikn.controlplane.controller import Controller
 from minikn.core.clock import FakeClock
 from minikn.platform.watch import DirectoryWatcher
@@ -72,3 +75,54 @@ def test_documents_from_stdin(monkeypatch: pytest.MonkeyPatch) -> None:
         ("<stdin>", 0, "iris"),
         ("<stdin>", 1, "iris"),
     ]
+
+
+def _storage_uri(controller: Controller, name: str) -> str:
+    spec = controller.get("default", name)["spec"]["predictor"]
+    return str((spec.get("model") or spec["sklearn"])["storageUri"])
+
+
+async def test_watch_one_refused_file_does_not_block_the_others(
+    tmp_path: Path, controller: Controller, fake_clock: FakeClock
+) -> None:
+    bad = tmp_path / "a-bad.yaml"
+    _write(bad, (DOC % "gs://b/1").replace("iris", "broken") + "    minReplicas: -1\n", 0)
+    _write(tmp_path / "b-good.yaml", DOC % "gs://b/1", 0)
+    watcher = DirectoryWatcher(tmp_path, controller, clock=fake_clock)
+    assert await watcher.poll_once() is True
+    assert [i["metadata"]["name"] for i in controller.list_isvcs()] == ["iris"]
+    _write(bad, (DOC % "gs://b/1").replace("iris", "broken"), 1)  # fixed: applied on its own
+    assert await watcher.poll_once() is True
+    assert sorted(i["metadata"]["name"] for i in controller.list_isvcs()) == ["broken", "iris"]
+    assert len(controller.revisions("default", "iris")) == 1  # the unchanged file not re-applied
+
+
+async def test_watch_removed_file_keeps_its_isvc_and_says_so(
+    tmp_path: Path,
+    controller: Controller,
+    fake_clock: FakeClock,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    f = tmp_path / "iris.yaml"
+    _write(f, DOC % "gs://b/1", 0)
+    watcher = DirectoryWatcher(tmp_path, controller, clock=fake_clock)
+    await watcher.poll_once()
+    f.unlink()
+    assert await watcher.poll_once() is True
+    assert [i["metadata"]["name"] for i in controller.list_isvcs()] == ["iris"]
+    assert "iris.yaml removed; its InferenceServices keep running" in caplog.text
+
+
+async def test_watch_resolves_relative_file_uris_against_the_directory(
+    tmp_path: Path, controller: Controller, fake_clock: FakeClock
+) -> None:
+    _write(tmp_path / "iris.yaml", DOC % "file://./models/iris", 0)
+    watcher = DirectoryWatcher(tmp_path, controller, clock=fake_clock)
+    await watcher.poll_once()
+    assert _storage_uri(controller, "iris") == f"file://{tmp_path}/models/iris"
+
+
+def test_a_watched_directory_is_an_allowed_storage_root(tmp_path: Path) -> None:
+    roots = with_storage_root(Settings(), tmp_path).minikn.storage.allowed_roots
+    assert roots == [str(config_dir() / "examples"), str(tmp_path.resolve())]
+    assert str(Path.cwd()) not in roots
