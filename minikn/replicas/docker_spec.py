@@ -56,6 +56,7 @@ def container_config(
     network: str,
     publish: bool,
     ingress_address: str = "host-gateway",
+    platform: str = "",
 ) -> dict[str, Any]:
     """The keyword arguments of ``containers.create`` for one replica (pure; tested as is).
 
@@ -72,7 +73,8 @@ def container_config(
         "image": c.image,
         "name": f"minikn-{replica_id}",
         "detach": True,
-        "labels": replica_labels(spec, replica_id, gpus) | {LABEL_PORT: str(c.port)},
+        "labels": replica_labels(spec, replica_id, gpus, platform=platform)
+        | {LABEL_PORT: str(c.port)},
         "environment": replica_env(spec, c.port),
         "network": network,
         "privileged": False,

@@ -1,7 +1,9 @@
 """Replicas as local processes: the built-in model server, or a custom container's command.
 
 Each replica runs in a new process group with its output in a log file and a pid file in the
-state directory (so a restarted platform can adopt it); stop ends the whole process tree.
+state directory (so a restarted platform can adopt it); stop ends the whole process tree. The pid
+file names the platform (its state dir's :func:`platform_id`): a state dir copied elsewhere does
+not adopt or remove the original's replicas.
 """
 
 from __future__ import annotations
@@ -24,9 +26,9 @@ import psutil
 
 from minikn.core.revision import MODEL_MOUNT, RevisionSpec
 from minikn.core.usage import ResourceUsage
-from minikn.replicas.backend import LABEL_GPUS, replica_env, replica_labels
+from minikn.replicas.backend import LABEL_GPUS, platform_id, replica_env, replica_labels
 from minikn.replicas.logtail import follow_file
-from minikn.replicas.types import ReplicaExit, ReplicaHandle, ReplicaStartError
+from minikn.replicas.types import LABEL_PLATFORM, ReplicaExit, ReplicaHandle, ReplicaStartError
 
 __all__ = ["ProcessBackend", "process_command"]
 
@@ -90,8 +92,9 @@ class ProcessBackend:
 
     name = "process"
 
-    def __init__(self, state_dir: Path) -> None:
+    def __init__(self, state_dir: Path, *, platform: str | None = None) -> None:
         self._dir = state_dir / "replicas"
+        self.platform = platform or platform_id(state_dir)
         self._children: dict[str, subprocess.Popen[bytes]] = {}
         self._known: dict[str, ReplicaHandle] = {}
         self._exits: asyncio.Queue[ReplicaExit] = asyncio.Queue()
@@ -135,7 +138,8 @@ class ProcessBackend:
         env["CUDA_VISIBLE_DEVICES"] = ",".join(gpus)
         handle = ReplicaHandle(
             replica_id=replica_id, revision=spec.name, backend=self.name, ref="",
-            host="127.0.0.1", port=port, labels=replica_labels(spec, replica_id, gpus),
+            host="127.0.0.1", port=port,
+            labels=replica_labels(spec, replica_id, gpus, platform=self.platform),
             gpus=tuple(gpus),
         )  # fmt: skip
         return await asyncio.to_thread(self._spawn, spec, handle, cmd, env)
@@ -212,6 +216,10 @@ class ProcessBackend:
             replica_id = pid_file.stem
             try:
                 record: dict[str, Any] = json.loads(pid_file.read_text())
+                owner = record["labels"].get(LABEL_PLATFORM, self.platform)
+                if owner != self.platform:
+                    log.info("replica %s belongs to platform %s: left alone", replica_id, owner)
+                    continue
                 ps = psutil.Process(int(record["pid"]))
                 alive = abs(ps.create_time() - float(record["create_time"])) < 0.01
                 alive = alive and ps.status() != psutil.STATUS_ZOMBIE

@@ -13,11 +13,10 @@ import pytest
 
 from minikn.core.listeners import RecordingListener
 from minikn.replicas.backend import ReplicaBackend
-from minikn.replicas.docker_backend import DockerBackend
 from minikn.replicas.gpus import GpuAllocator
 from minikn.replicas.process_backend import ProcessBackend
 
-from .conftest import TEST_NETWORK, http_spec, settings
+from .conftest import TEST_NETWORK, docker_backend_in, http_spec, settings
 from .helpers import DirStore, make_manager, until
 
 pytestmark = pytest.mark.docker
@@ -122,7 +121,7 @@ async def test_second_manager_adopts_live_replicas_without_restart_and_removes_t
 ) -> None:
     def new_backend() -> ReplicaBackend:
         if kind == "docker":
-            return DockerBackend(settings().minikn.replicas, client=docker_client)
+            return docker_backend_in(tmp_path, docker_client)
         return ProcessBackend(tmp_path)
 
     keep, drop = http_spec(kind, isvc_name, generation=2), http_spec(kind, isvc_name, generation=1)
@@ -201,9 +200,7 @@ async def test_restart_after_kill_9_adopts_live_replicas_and_leaves_no_orphan(
     await proc.wait()
 
     backend = (
-        DockerBackend(settings().minikn.replicas, client=docker_client)
-        if kind == "docker"
-        else ProcessBackend(tmp_path)
+        docker_backend_in(tmp_path, docker_client) if kind == "docker" else ProcessBackend(tmp_path)
     )
     before = {h.replica_id: h.ref for h in await backend.list_replicas()}
     assert set(before) == ready

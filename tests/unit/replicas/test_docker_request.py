@@ -105,3 +105,24 @@ def test_in_docker_flag_decides(monkeypatch: pytest.MonkeyPatch, flag: str, expe
 
     monkeypatch.setenv("MINIKN_IN_DOCKER", flag)
     assert in_docker(client=None) is expected
+
+
+def test_replica_carries_its_platforms_identity() -> None:
+    kwargs = container_config(
+        _spec(0), "r1", model_dir=None, gpus=[], network="n", publish=False, platform="abc123"
+    )
+    assert kwargs["labels"]["minikn.io/platform"] == "abc123"
+    assert kwargs["labels"]["minikn.io/managed"] == "true"
+
+
+def test_platform_identity_is_stable_per_state_dir_and_differs_between_them(
+    tmp_path: Path,
+) -> None:
+    from minikn.replicas.backend import platform_id
+
+    a, b = tmp_path / "a", tmp_path / "b"
+    assert platform_id(a) == platform_id(tmp_path / "x" / ".." / "a")
+    assert platform_id(a) != platform_id(b)
+    assert DockerBackend(ReplicasConfig(), client=None, platform=platform_id(a)).platform == (
+        platform_id(a)
+    )
