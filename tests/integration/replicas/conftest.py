@@ -69,8 +69,10 @@ def docker_backend_in(state_dir: Path, client: Any, **replicas: Any) -> DockerBa
 
 
 @pytest.fixture
-def isvc_name(docker_client: Any) -> Iterator[str]:
-    """A unique ISVC name; its containers are removed afterwards, whatever the test did."""
+def isvc_name(docker_client: Any, session_networks: set[str]) -> Iterator[str]:
+    """A unique ISVC name; its containers are removed afterwards, whatever the test did (and the
+    test networks at the end of the session)."""
+    session_networks.update({TEST_NETWORK, f"{TEST_NETWORK}-internal"})
     name = f"t{secrets.token_hex(4)}"
     yield name
     for c in docker_client.containers.list(all=True, filters={"label": f"{LABEL_ISVC}={name}"}):
