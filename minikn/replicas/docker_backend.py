@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
 import socket
 from collections.abc import AsyncIterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -23,6 +24,7 @@ from minikn.replicas.docker_spec import (
     engine_path,
     in_docker,
     is_gpu_refusal,
+    replica_user,
 )
 from minikn.replicas.types import (
     LABEL_MANAGED,
@@ -149,6 +151,12 @@ class DockerBackend:
         network = self._network_for(spec)
         # Internal networks publish no ports: reach those replicas on their bridge address.
         publish = self._mode == "published" and not spec.network_internal
+        user = await asyncio.to_thread(_user_for, spec, model_dir)
+        if user is not None and user.startswith("0:"):
+            log.warning(
+                "replica %s runs as root: its model dir %s is not readable by others "
+                "(make it so to run unprivileged)", replica_id, model_dir,
+            )  # fmt: skip
         if model_dir is not None and self._own_mounts:
             model_dir = engine_path(model_dir, self._own_mounts)
         kwargs = container_config(
@@ -160,6 +168,7 @@ class DockerBackend:
             publish=publish,
             ingress_address=self._ingress_address,
             platform=self.platform,
+            user=user,
         )
         return await asyncio.to_thread(self._create, spec, replica_id, kwargs, network, publish)
 
@@ -342,3 +351,14 @@ class DockerBackend:
                 reason="died",
             )
             loop.call_soon_threadsafe(self._exits.put_nowait, exit_)
+
+
+def _user_for(spec: RevisionSpec, model_dir: Path | None) -> str | None:
+    """:func:`replica_user` for this platform's process and model dir (blocking: a stat)."""
+    if not hasattr(os, "getuid"):
+        return None
+    st = None
+    if model_dir is not None:
+        with contextlib.suppress(OSError):
+            st = model_dir.stat()
+    return replica_user(spec, uid=os.getuid(), gid=os.getgid(), model_dir=st)

@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import dataclasses
+import itertools
 import json
 import logging
 import os
@@ -61,16 +62,42 @@ def _rewrite_args(args: Sequence[str], model_dir: Path | None, port: int) -> lis
     return out
 
 
+LOOPBACK = "127.0.0.1"
+
+
+def _on_loopback(argv: list[str]) -> list[str]:
+    """The model server's ``--host`` set to loopback, whatever the spec said (pure)."""
+    out: list[str] = []
+    for i, arg in enumerate(argv):
+        if i > 0 and argv[i - 1] == "--host":
+            out.append(LOOPBACK)
+        elif arg.startswith("--host="):
+            out.append(f"--host={LOOPBACK}")
+        else:
+            out.append(arg)
+    if "--host" not in argv and not any(a.startswith("--host=") for a in argv):
+        out.append(f"--host={LOOPBACK}")
+    return out
+
+
+def _runs_model_server(argv: Sequence[str]) -> bool:
+    return any(a == "-m" and b == "minikn.modelserver" for a, b in itertools.pairwise(argv))
+
+
 def process_command(spec: RevisionSpec, model_dir: Path | None, port: int) -> list[str]:
-    """The host command for a replica (pure): the model server natively, else command + args."""
+    """The host command for a replica (pure): the model server natively, else command + args.
+
+    A host process listens on loopback only: minikn's model server (built in, or a custom
+    container's ``python -m minikn.modelserver`` such as a transformer) gets ``--host=127.0.0.1``
+    in place of any other; other commands get ``HOST=127.0.0.1`` in their environment and must
+    bind to it themselves (``python -m http.server --bind 127.0.0.1 $PORT``).
+    """
     c = spec.container
     if spec.builtin_server:
         args = _rewrite_args(c.args, model_dir, port)
         if not any(a == "--http_port" or a.startswith("--http_port=") for a in args):
             args.append(f"--http_port={port}")
-        if not any(a == "--host" or a.startswith("--host=") for a in args):
-            args.append("--host=127.0.0.1")  # a host process listens on loopback only
-        return [sys.executable, "-m", "minikn.modelserver", *args]
+        return [sys.executable, "-m", "minikn.modelserver", *_on_loopback(args)]
     if not c.command:
         raise ReplicaStartError(
             f"revision {spec.name}: the process backend needs the container's command "
@@ -81,7 +108,8 @@ def process_command(spec: RevisionSpec, model_dir: Path | None, port: int) -> li
     if command[0] in _PYTHONS:
         # The image's interpreter is the platform's on the host: same packages, minikn included.
         command[0] = sys.executable
-    return [*command, *_rewrite_args(c.args, model_dir, port)]
+    argv = [*command, *_rewrite_args(c.args, model_dir, port)]
+    return _on_loopback(argv) if _runs_model_server(argv) else argv
 
 
 _PYTHONS = frozenset({"python", "python3", "/usr/bin/python3", "/usr/local/bin/python"})
@@ -134,7 +162,7 @@ class ProcessBackend:
             log.warning(
                 "replica %s: process backend ignores image %s", replica_id, spec.container.image
             )
-        env = {**_inherited_env(), **replica_env(spec, port)}
+        env = {**_inherited_env(), **replica_env(spec, port), "HOST": LOOPBACK}
         env["CUDA_VISIBLE_DEVICES"] = ",".join(gpus)
         handle = ReplicaHandle(
             replica_id=replica_id, revision=spec.name, backend=self.name, ref="",

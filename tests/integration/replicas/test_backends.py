@@ -125,6 +125,7 @@ async def test_process_replicas_do_not_inherit_platform_secrets(
         lines = [line async for line in backend.logs(handle, follow=False)]
         assert f"PORT={handle.port}" in lines
         assert "CUDA_VISIBLE_DEVICES=" in lines
+        assert "HOST=127.0.0.1" in lines  # where a host process should listen
         assert not any("s3cret" in line for line in lines)
     finally:
         await backend.stop(handle, grace=1)
