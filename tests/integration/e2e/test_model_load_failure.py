@@ -78,3 +78,21 @@ async def test_model_that_fails_to_load_fails_the_isvc_with_the_servers_error(
         assert reasons().count("CrashLoopBackOff") == 1
         assert _conditions(p)["Ready"]["reason"] == "ModelLoadFailed"
         assert p.dataplane.replicas.status(REV).reason == "ModelLoadFailed"
+
+
+async def test_model_server_exits_1_with_its_reason_when_the_model_does_not_load(
+    tmp_path: Path,
+) -> None:
+    import sys
+
+    (tmp_path / "model.joblib").write_bytes(b"this is not a pickle\n")
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "minikn.modelserver", "--model_name=bad",
+        f"--model_dir={tmp_path}", "--host=127.0.0.1", "--http_port=0",
+        stderr=asyncio.subprocess.PIPE,
+    )  # fmt: skip
+    async with asyncio.timeout(30):
+        _, err = await proc.communicate()
+    assert proc.returncode == 1
+    last = err.decode().strip().splitlines()[-1]
+    assert last.startswith("ModelLoadFailed: model bad: ")
