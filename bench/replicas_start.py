@@ -26,7 +26,7 @@ from minikn.config.loader import Settings
 from minikn.core.clock import SystemClock
 from minikn.core.revision import ContainerSpec, ModelRef, RevisionSpec
 from minikn.modelserver.examples import ensure_example_models
-from minikn.replicas.backend import ReplicaBackend
+from minikn.replicas.backend import ReplicaBackend, platform_id
 from minikn.replicas.docker_backend import DockerBackend
 from minikn.replicas.probe import default_probe, wait_ready
 from minikn.replicas.process_backend import ProcessBackend
@@ -108,7 +108,9 @@ async def main(runs: int, image: str) -> None:
     work, model_dir = await asyncio.to_thread(prepare_model)
     client = docker.from_env(timeout=60)
     settings = Settings()
-    dock = DockerBackend(settings.minikn.replicas, client=client)
+    dock = DockerBackend(
+        settings.minikn.replicas, client=client, platform=platform_id(work / "state")
+    )
     proc = ProcessBackend(work / "state")
     await dock.start()
     await proc.start()

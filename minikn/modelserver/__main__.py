@@ -20,9 +20,16 @@ from minikn.core.errors import MiniknError
 from minikn.modelserver.formats import build_model
 from minikn.modelserver.server import ModelServer
 
-__all__ = ["main", "parse_args", "serve"]
+__all__ = ["LOAD_FAILED_MARKER", "ModelLoadFailed", "main", "parse_args", "serve"]
 
 log = logging.getLogger("minikn.modelserver")
+
+LOAD_FAILED_MARKER = "ModelLoadFailed: "
+"""The stderr line that tells the replica manager why the server exited (its condition message)."""
+
+
+class ModelLoadFailed(Exception):
+    """The model could not be loaded at start: the server exits 1, as KServe's does."""
 
 
 def parse_args(argv: Sequence[str]) -> argparse.Namespace:
@@ -45,14 +52,17 @@ def parse_args(argv: Sequence[str]) -> argparse.Namespace:
 
 
 async def serve(args: argparse.Namespace, *, stop: asyncio.Event | None = None) -> None:
-    """Run until ``stop`` is set (or SIGTERM/SIGINT)."""
-    model = build_model(
-        args.model_name,
-        Path(args.model_dir) if args.model_dir else None,
-        model_format=args.model_format,
-        model_class=args.model_class,
-        nthread=args.nthread,
-    )
+    """Run until ``stop`` is set (or SIGTERM/SIGINT); ModelLoadFailed if the model cannot load."""
+    try:
+        model = build_model(
+            args.model_name,
+            Path(args.model_dir) if args.model_dir else None,
+            model_format=args.model_format,
+            model_class=args.model_class,
+            nthread=args.nthread,
+        )
+    except MiniknError as exc:
+        raise ModelLoadFailed(exc.message) from exc
     model.predictor_host = args.predictor_host
     model.protocol = args.protocol
     server = ModelServer([model])
@@ -67,7 +77,16 @@ async def serve(args: argparse.Namespace, *, stop: asyncio.Event | None = None) 
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, done.set)
     try:
-        await done.wait()
+        # KServe's server exits when its model fails to load at start (the pod crash-loops with
+        # the reason); a model loaded later through the repository API fails only that call.
+        loaded = asyncio.ensure_future(server.loaded.wait())
+        stopped = asyncio.ensure_future(done.wait())
+        await asyncio.wait({loaded, stopped}, return_when=asyncio.FIRST_COMPLETED)
+        loaded.cancel()
+        if server.loaded.is_set() and server.failures:
+            stopped.cancel()
+            raise ModelLoadFailed("; ".join(server.failures.values()))
+        await stopped
     finally:
         await runner.cleanup()
 
@@ -88,6 +107,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         with asyncio.Runner(loop_factory=factory) as runner:
             runner.run(serve(args))
+    except ModelLoadFailed as exc:
+        # One line, last: the replica manager reads it from the replica's log tail.
+        message = " ".join(str(exc).split())
+        sys.stderr.write(f"{LOAD_FAILED_MARKER}model {args.model_name}: {message}\n")
+        sys.stderr.flush()
+        return 1
     except MiniknError as exc:
         log.error("model %s: %s", args.model_name, exc.message)
         return 1

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import os
 from collections.abc import AsyncIterator, Sequence
 from pathlib import Path
 from typing import Protocol
@@ -14,6 +15,7 @@ from minikn.replicas.types import (
     LABEL_ISVC,
     LABEL_MANAGED,
     LABEL_NAMESPACE,
+    LABEL_PLATFORM,
     LABEL_REPLICA,
     LABEL_REVISION,
     LABEL_SPEC_HASH,
@@ -25,6 +27,8 @@ __all__ = [
     "LABEL_GPUS",
     "LABEL_PORT",
     "ReplicaBackend",
+    "default_state_dir",
+    "platform_id",
     "replica_env",
     "replica_labels",
     "spec_hash",
@@ -90,7 +94,22 @@ def spec_hash(spec: RevisionSpec) -> str:
     return hashlib.sha256(body.encode()).hexdigest()[:16]
 
 
-def replica_labels(spec: RevisionSpec, replica_id: str, gpus: Sequence[str]) -> dict[str, str]:
+def default_state_dir() -> Path:
+    """``MINIKN_STATE_DIR``, else ``~/.minikn`` (``minikn serve``'s default)."""
+    env = os.environ.get("MINIKN_STATE_DIR")
+    return Path(env) if env else Path.home() / ".minikn"
+
+
+def platform_id(state_dir: Path) -> str:
+    """A platform's identity: a short hash of its resolved state dir (stable across restarts,
+    different for two platforms on one machine). Replicas and networks carry it as a label."""
+    resolved = str(state_dir.expanduser().resolve())
+    return hashlib.sha256(resolved.encode()).hexdigest()[:12]
+
+
+def replica_labels(
+    spec: RevisionSpec, replica_id: str, gpus: Sequence[str], *, platform: str = ""
+) -> dict[str, str]:
     """The labels that identify a replica (Docker labels; the process backend's pid file)."""
     labels = {
         LABEL_MANAGED: "true",
@@ -101,6 +120,8 @@ def replica_labels(spec: RevisionSpec, replica_id: str, gpus: Sequence[str]) -> 
         LABEL_REPLICA: replica_id,
         LABEL_SPEC_HASH: spec_hash(spec),
     }
+    if platform:
+        labels[LABEL_PLATFORM] = platform
     if gpus:
         labels[LABEL_GPUS] = ",".join(gpus)
     return labels

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
 import socket
 from collections.abc import AsyncIterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -16,16 +17,18 @@ import psutil
 from minikn.config.local import ReplicasConfig
 from minikn.core.revision import RevisionSpec
 from minikn.core.usage import ResourceUsage
-from minikn.replicas.backend import LABEL_GPUS, LABEL_PORT
+from minikn.replicas.backend import LABEL_GPUS, LABEL_PORT, default_state_dir, platform_id
 from minikn.replicas.docker_spec import (
     close_stream,
     container_config,
     engine_path,
     in_docker,
     is_gpu_refusal,
+    replica_user,
 )
 from minikn.replicas.types import (
     LABEL_MANAGED,
+    LABEL_PLATFORM,
     LABEL_REPLICA,
     LABEL_REVISION,
     BackendError,
@@ -44,13 +47,22 @@ AddressMode = Literal["name", "ip", "published"]
 
 
 class DockerBackend:
-    """Containers on a dedicated network, labelled for adoption."""
+    """Containers on a dedicated network, labelled for adoption.
+
+    Every container and network it creates carries ``minikn.io/platform=<platform>``, and it
+    lists, watches, adopts and removes only containers with that label: platforms with different
+    state dirs (and the test suite) share one engine without touching each other's replicas.
+    """
 
     name = "docker"
 
-    def __init__(self, config: ReplicasConfig, *, client: Any = None) -> None:
+    def __init__(
+        self, config: ReplicasConfig, *, client: Any = None, platform: str | None = None
+    ) -> None:
         self._config = config
         self._client = client
+        self.platform = platform or platform_id(default_state_dir())
+        self._ours = [f"{LABEL_MANAGED}=true", f"{LABEL_PLATFORM}={self.platform}"]
         self._mode: AddressMode = "published"
         self._own_mounts: list[dict[str, Any]] = []
         self._ingress_address = "host-gateway"
@@ -120,8 +132,9 @@ class DockerBackend:
             log.info("creating docker network %s (internal=%s)", name, internal)
             with contextlib.suppress(docker.errors.APIError):  # lost a race with another creator
                 self.client.networks.create(
-                    name, driver="bridge", internal=internal, labels={LABEL_MANAGED: "true"}
-                )
+                    name, driver="bridge", internal=internal,
+                    labels={LABEL_MANAGED: "true", LABEL_PLATFORM: self.platform},
+                )  # fmt: skip
 
     def _network_for(self, spec: RevisionSpec) -> str:
         base = self._config.docker_network
@@ -138,6 +151,12 @@ class DockerBackend:
         network = self._network_for(spec)
         # Internal networks publish no ports: reach those replicas on their bridge address.
         publish = self._mode == "published" and not spec.network_internal
+        user = await asyncio.to_thread(_user_for, spec, model_dir)
+        if user is not None and user.startswith("0:"):
+            log.warning(
+                "replica %s runs as root: its model dir %s is not readable by others "
+                "(make it so to run unprivileged)", replica_id, model_dir,
+            )  # fmt: skip
         if model_dir is not None and self._own_mounts:
             model_dir = engine_path(model_dir, self._own_mounts)
         kwargs = container_config(
@@ -148,6 +167,8 @@ class DockerBackend:
             network=network,
             publish=publish,
             ingress_address=self._ingress_address,
+            platform=self.platform,
+            user=user,
         )
         return await asyncio.to_thread(self._create, spec, replica_id, kwargs, network, publish)
 
@@ -227,7 +248,7 @@ class DockerBackend:
 
     async def list_replicas(self) -> list[ReplicaHandle]:
         containers = await asyncio.to_thread(
-            self.client.containers.list, all=True, filters={"label": f"{LABEL_MANAGED}=true"}
+            self.client.containers.list, all=True, filters={"label": self._ours}
         )
         handles = []
         for c in containers:
@@ -318,7 +339,7 @@ class DockerBackend:
     def _pump_events(self, loop: asyncio.AbstractEventLoop) -> None:
         self._events = self.client.events(
             decode=True,
-            filters={"type": "container", "event": "die", "label": f"{LABEL_MANAGED}=true"},
+            filters={"type": "container", "event": "die", "label": self._ours},
         )
         for ev in self._events:
             attrs = ev.get("Actor", {}).get("Attributes", {})
@@ -330,3 +351,14 @@ class DockerBackend:
                 reason="died",
             )
             loop.call_soon_threadsafe(self._exits.put_nowait, exit_)
+
+
+def _user_for(spec: RevisionSpec, model_dir: Path | None) -> str | None:
+    """:func:`replica_user` for this platform's process and model dir (blocking: a stat)."""
+    if not hasattr(os, "getuid"):
+        return None
+    st = None
+    if model_dir is not None:
+        with contextlib.suppress(OSError):
+            st = model_dir.stat()
+    return replica_user(spec, uid=os.getuid(), gid=os.getgid(), model_dir=st)

@@ -20,7 +20,11 @@ __all__ = [
     "engine_path",
     "in_docker",
     "is_gpu_refusal",
+    "replica_user",
 ]
+
+NOBODY = "65534:65534"
+"""The unprivileged user (``nobody``) the model-server image declares and replicas run as."""
 
 INGRESS_ALIAS = "minikn-ingress"
 """The host name containers use for minikn's ingress (transformer -> predictor hops)."""
@@ -47,6 +51,28 @@ def in_docker(client: Any) -> bool:
     return True
 
 
+def replica_user(
+    spec: RevisionSpec, *, uid: int, gid: int, model_dir: os.stat_result | None
+) -> str | None:
+    """The ``user`` a replica container runs as, or None for the image's own ``USER`` (pure).
+
+    Truth table for minikn's model server (a custom image keeps its own ``USER``: only its
+    author knows whether it runs unprivileged; minikn's image declares ``65534:65534``)::
+
+        platform uid   model dir readable by others   -> user
+        non-zero       any                            the platform's uid:gid (it owns the cache)
+        0 (root)       yes, or no model               65534:65534 (nobody)
+        0 (root)       no                             the model dir's owner (it must read it)
+    """
+    if not spec.builtin_server:
+        return None
+    if uid != 0:
+        return f"{uid}:{gid}"
+    if model_dir is None or model_dir.st_mode & 0o005 == 0o005:
+        return NOBODY
+    return f"{model_dir.st_uid}:{model_dir.st_gid}"
+
+
 def container_config(
     spec: RevisionSpec,
     replica_id: str,
@@ -56,6 +82,8 @@ def container_config(
     network: str,
     publish: bool,
     ingress_address: str = "host-gateway",
+    platform: str = "",
+    user: str | None = None,
 ) -> dict[str, Any]:
     """The keyword arguments of ``containers.create`` for one replica (pure; tested as is).
 
@@ -72,7 +100,8 @@ def container_config(
         "image": c.image,
         "name": f"minikn-{replica_id}",
         "detach": True,
-        "labels": replica_labels(spec, replica_id, gpus) | {LABEL_PORT: str(c.port)},
+        "labels": replica_labels(spec, replica_id, gpus, platform=platform)
+        | {LABEL_PORT: str(c.port)},
         "environment": replica_env(spec, c.port),
         "network": network,
         "privileged": False,
@@ -86,9 +115,8 @@ def container_config(
         kwargs["command"] = list(c.args)
     if c.working_dir:
         kwargs["working_dir"] = c.working_dir
-    if spec.builtin_server and hasattr(os, "getuid"):
-        # The model cache belongs to the platform's user: the server reads it as that user.
-        kwargs["user"] = f"{os.getuid()}:{os.getgid()}"
+    if user is not None:
+        kwargs["user"] = user  # see replica_user
     if model_dir is not None:
         kwargs["volumes"] = {str(model_dir): {"bind": MODEL_MOUNT, "mode": "ro"}}
     if c.resources.cpu is not None:

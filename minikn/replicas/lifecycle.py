@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+from collections.abc import Sequence
 from pathlib import Path
 
 from minikn.core.clock import Clock
@@ -16,17 +17,27 @@ from minikn.replicas.probe import ReplicaExited, default_probe, wait_ready
 from minikn.replicas.state import ModelStore, ReplicaRecord
 from minikn.replicas.types import ReplicaHandle, ReplicaStartError
 
-__all__ = ["StartFailure", "bring_up", "fetch_model", "log_tail"]
+__all__ = ["EXIT_MARKERS", "StartFailure", "bring_up", "exit_reason", "fetch_model", "log_tail"]
+
+EXIT_MARKERS = ("ModelLoadFailed", "StorageFailed")
+"""Reasons a replica may state as its last words, ``<Reason>: <message>`` on a line of its own:
+the model server's load failure (``python -m minikn.modelserver`` exits 1 after it), a storage
+initializer's. The revision's condition then carries that reason and message, not a bare crash."""
+TAIL_LINES = 20
 
 
 class StartFailure(Exception):
     """A replica could not get Ready; ``reason`` is the revision condition's reason."""
 
-    def __init__(self, reason: str, message: str, *, backend_error: bool = False) -> None:
+    def __init__(
+        self, reason: str, message: str, *, backend_error: bool = False, exited: bool = False
+    ) -> None:
         super().__init__(message)
         self.reason = reason
         self.message = message
         self.backend_error = backend_error
+        self.exited = exited
+        """The replica ran and exited before it was ready (a crash, not a refusal)."""
 
 
 async def fetch_model(store: ModelStore, spec: RevisionSpec) -> Path | None:
@@ -76,9 +87,13 @@ async def bring_up(
     except ReplicaStartError as exc:
         raise StartFailure(exc.reason or "StartFailed", exc.message) from exc
     except ReplicaExited as exc:
-        tail = await log_tail(backend, rep.handle)
+        lines = await log_tail(backend, rep.handle, TAIL_LINES)
+        stated = exit_reason(lines)
+        if stated is not None:
+            raise StartFailure(*stated, exited=True) from exc
         message = f"replica {rep.replica_id} exited (code {rep.exit_code}) before it was ready"
-        raise StartFailure("CrashLoopBackOff", f"{message}{tail}") from exc
+        tail = (": " + " | ".join(lines[-5:])) if lines else ""
+        raise StartFailure("CrashLoopBackOff", f"{message}{tail}", exited=True) from exc
     except TimeoutError as exc:
         message = f"replica {rep.replica_id} not ready within the progress deadline"
         raise StartFailure("ProgressDeadlineExceeded", message) from exc
@@ -86,12 +101,23 @@ async def bring_up(
         raise StartFailure("ReplicaCreateFailed", str(exc), backend_error=True) from exc
 
 
-async def log_tail(backend: ReplicaBackend, handle: ReplicaHandle | None, lines: int = 5) -> str:
-    """``": line | line"`` from the replica's last output (for crash messages), or ``""``."""
+def exit_reason(lines: Sequence[str]) -> tuple[str, str] | None:
+    """The last ``<Reason>: <message>`` line with a reason of EXIT_MARKERS, else None (pure)."""
+    for line in reversed(lines):
+        reason, sep, message = line.strip().partition(": ")
+        if sep and reason in EXIT_MARKERS and message.strip():
+            return reason, message.strip()
+    return None
+
+
+async def log_tail(
+    backend: ReplicaBackend, handle: ReplicaHandle | None, lines: int = 5
+) -> list[str]:
+    """The replica's last ``lines`` lines of output (for crash messages); [] if unreadable."""
     if handle is None:
-        return ""
+        return []
     out: list[str] = []
     with contextlib.suppress(Exception):
         async for line in backend.logs(handle, follow=False, tail=lines):
             out.append(line)
-    return (": " + " | ".join(out[-lines:])) if out else ""
+    return out[-lines:]

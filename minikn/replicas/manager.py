@@ -262,7 +262,7 @@ class ReplicaManager:
         except StartFailure as failure:
             if failure.backend_error:
                 self._metrics.backend_errors.labels(self._backend.name, "create").inc()
-            await self._start_failed(rev, rep, failure.reason, failure.message)
+            await self._start_failed(rev, rep, failure)
             return
         self._became_ready(rev, rep, self._clock.monotonic() - started)
 
@@ -290,22 +290,32 @@ class ReplicaManager:
             self._listener.revision_recovered(spec.name)
 
     async def _start_failed(
-        self, rev: RevisionRecord, rep: ReplicaRecord, reason: str, message: str
+        self, rev: RevisionRecord, rep: ReplicaRecord, failure: StartFailure
     ) -> None:
+        reason, message = failure.reason, failure.message
         log.warning("revision %s: replica %s failed: %s", rev.spec.name, rep.replica_id, message)
         if rep.handle is not None:
             with contextlib.suppress(Exception):
                 await self._backend.stop(rep.handle, grace=0)
         rev.failures += 1
-        rev.backoff_until = self._clock.monotonic() + backoff_seconds(rev.failures)
+        backoff = backoff_seconds(rev.failures)
+        rev.backoff_until = self._clock.monotonic() + backoff
         self._set_failure(rev, reason, message)
+        if failure.exited and rev.failures == 2 and reason != "CrashLoopBackOff":
+            # The replica failed again for the reason it stated (a model that does not load):
+            # the condition keeps that reason and message; the restart loop is one event, as
+            # Kubernetes' "Back-off restarting failed container".
+            self._event(
+                rev, "Warning", "CrashLoopBackOff",
+                f"back-off {backoff:.0f}s restarting failed replicas ({reason})", rep.replica_id,
+            )  # fmt: skip
         self._drop(rev, rep)
 
     def _set_failure(self, rev: RevisionRecord, reason: str, message: str) -> None:
+        """Report a failure condition once; the listener (the controller) records its event."""
         if rev.failure == (reason, message):
             return
         rev.failure = (reason, message)
-        self._event(rev, "Warning", reason, message, None)
         self._listener.revision_failed(rev.spec.name, reason, message)
 
     def _publish(self, rev: RevisionRecord) -> None:

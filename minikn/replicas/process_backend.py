@@ -1,7 +1,9 @@
 """Replicas as local processes: the built-in model server, or a custom container's command.
 
 Each replica runs in a new process group with its output in a log file and a pid file in the
-state directory (so a restarted platform can adopt it); stop ends the whole process tree.
+state directory (so a restarted platform can adopt it); stop ends the whole process tree. The pid
+file names the platform (its state dir's :func:`platform_id`): a state dir copied elsewhere does
+not adopt or remove the original's replicas.
 """
 
 from __future__ import annotations
@@ -9,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import dataclasses
+import itertools
 import json
 import logging
 import os
@@ -24,9 +27,9 @@ import psutil
 
 from minikn.core.revision import MODEL_MOUNT, RevisionSpec
 from minikn.core.usage import ResourceUsage
-from minikn.replicas.backend import LABEL_GPUS, replica_env, replica_labels
+from minikn.replicas.backend import LABEL_GPUS, platform_id, replica_env, replica_labels
 from minikn.replicas.logtail import follow_file
-from minikn.replicas.types import ReplicaExit, ReplicaHandle, ReplicaStartError
+from minikn.replicas.types import LABEL_PLATFORM, ReplicaExit, ReplicaHandle, ReplicaStartError
 
 __all__ = ["ProcessBackend", "process_command"]
 
@@ -59,16 +62,42 @@ def _rewrite_args(args: Sequence[str], model_dir: Path | None, port: int) -> lis
     return out
 
 
+LOOPBACK = "127.0.0.1"
+
+
+def _on_loopback(argv: list[str]) -> list[str]:
+    """The model server's ``--host`` set to loopback, whatever the spec said (pure)."""
+    out: list[str] = []
+    for i, arg in enumerate(argv):
+        if i > 0 and argv[i - 1] == "--host":
+            out.append(LOOPBACK)
+        elif arg.startswith("--host="):
+            out.append(f"--host={LOOPBACK}")
+        else:
+            out.append(arg)
+    if "--host" not in argv and not any(a.startswith("--host=") for a in argv):
+        out.append(f"--host={LOOPBACK}")
+    return out
+
+
+def _runs_model_server(argv: Sequence[str]) -> bool:
+    return any(a == "-m" and b == "minikn.modelserver" for a, b in itertools.pairwise(argv))
+
+
 def process_command(spec: RevisionSpec, model_dir: Path | None, port: int) -> list[str]:
-    """The host command for a replica (pure): the model server natively, else command + args."""
+    """The host command for a replica (pure): the model server natively, else command + args.
+
+    A host process listens on loopback only: minikn's model server (built in, or a custom
+    container's ``python -m minikn.modelserver`` such as a transformer) gets ``--host=127.0.0.1``
+    in place of any other; other commands get ``HOST=127.0.0.1`` in their environment and must
+    bind to it themselves (``python -m http.server --bind 127.0.0.1 $PORT``).
+    """
     c = spec.container
     if spec.builtin_server:
         args = _rewrite_args(c.args, model_dir, port)
         if not any(a == "--http_port" or a.startswith("--http_port=") for a in args):
             args.append(f"--http_port={port}")
-        if not any(a == "--host" or a.startswith("--host=") for a in args):
-            args.append("--host=127.0.0.1")  # a host process listens on loopback only
-        return [sys.executable, "-m", "minikn.modelserver", *args]
+        return [sys.executable, "-m", "minikn.modelserver", *_on_loopback(args)]
     if not c.command:
         raise ReplicaStartError(
             f"revision {spec.name}: the process backend needs the container's command "
@@ -79,7 +108,8 @@ def process_command(spec: RevisionSpec, model_dir: Path | None, port: int) -> li
     if command[0] in _PYTHONS:
         # The image's interpreter is the platform's on the host: same packages, minikn included.
         command[0] = sys.executable
-    return [*command, *_rewrite_args(c.args, model_dir, port)]
+    argv = [*command, *_rewrite_args(c.args, model_dir, port)]
+    return _on_loopback(argv) if _runs_model_server(argv) else argv
 
 
 _PYTHONS = frozenset({"python", "python3", "/usr/bin/python3", "/usr/local/bin/python"})
@@ -90,8 +120,9 @@ class ProcessBackend:
 
     name = "process"
 
-    def __init__(self, state_dir: Path) -> None:
+    def __init__(self, state_dir: Path, *, platform: str | None = None) -> None:
         self._dir = state_dir / "replicas"
+        self.platform = platform or platform_id(state_dir)
         self._children: dict[str, subprocess.Popen[bytes]] = {}
         self._known: dict[str, ReplicaHandle] = {}
         self._exits: asyncio.Queue[ReplicaExit] = asyncio.Queue()
@@ -131,11 +162,12 @@ class ProcessBackend:
             log.warning(
                 "replica %s: process backend ignores image %s", replica_id, spec.container.image
             )
-        env = {**_inherited_env(), **replica_env(spec, port)}
+        env = {**_inherited_env(), **replica_env(spec, port), "HOST": LOOPBACK}
         env["CUDA_VISIBLE_DEVICES"] = ",".join(gpus)
         handle = ReplicaHandle(
             replica_id=replica_id, revision=spec.name, backend=self.name, ref="",
-            host="127.0.0.1", port=port, labels=replica_labels(spec, replica_id, gpus),
+            host="127.0.0.1", port=port,
+            labels=replica_labels(spec, replica_id, gpus, platform=self.platform),
             gpus=tuple(gpus),
         )  # fmt: skip
         return await asyncio.to_thread(self._spawn, spec, handle, cmd, env)
@@ -212,6 +244,10 @@ class ProcessBackend:
             replica_id = pid_file.stem
             try:
                 record: dict[str, Any] = json.loads(pid_file.read_text())
+                owner = record["labels"].get(LABEL_PLATFORM, self.platform)
+                if owner != self.platform:
+                    log.info("replica %s belongs to platform %s: left alone", replica_id, owner)
+                    continue
                 ps = psutil.Process(int(record["pid"]))
                 alive = abs(ps.create_time() - float(record["create_time"])) < 0.01
                 alive = alive and ps.status() != psutil.STATUS_ZOMBIE

@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import logging
-import os
 from pathlib import Path
 from typing import Any, Literal
 
 from minikn.config.loader import Settings
 from minikn.core.errors import Unavailable
-from minikn.replicas.backend import ReplicaBackend
+from minikn.replicas.backend import ReplicaBackend, default_state_dir, platform_id
 from minikn.replicas.docker_backend import DockerBackend
 from minikn.replicas.process_backend import ProcessBackend
 
@@ -38,10 +37,7 @@ def docker_client_or_none(timeout: int = PING_TIMEOUT) -> Any:
 
 
 def _state_dir(state_dir: Path | None) -> Path:
-    if state_dir is not None:
-        return state_dir
-    env = os.environ.get("MINIKN_STATE_DIR")
-    return Path(env) if env else Path.home() / ".minikn"
+    return state_dir if state_dir is not None else default_state_dir()
 
 
 def select_backend(
@@ -50,7 +46,8 @@ def select_backend(
     *,
     state_dir: Path | None = None,
 ) -> ReplicaBackend:
-    """The backend for ``kind``; ``auto`` logs which one it chose and why."""
+    """The backend for ``kind``; ``auto`` logs which one it chose and why. Its replicas carry
+    the identity of the state dir's platform (:func:`platform_id`)."""
     config = settings.minikn.replicas
     if kind == "process":
         return ProcessBackend(_state_dir(state_dir))
@@ -58,7 +55,7 @@ def select_backend(
     if client is not None:
         if kind == "auto":
             log.info("replica backend: docker (an engine answered)")
-        return DockerBackend(config, client=client)
+        return DockerBackend(config, client=client, platform=platform_id(_state_dir(state_dir)))
     if kind == "docker":
         raise Unavailable(
             "replica backend docker: no Docker engine answers "

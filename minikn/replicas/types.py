@@ -12,6 +12,7 @@ __all__ = [
     "LABEL_ISVC",
     "LABEL_MANAGED",
     "LABEL_NAMESPACE",
+    "LABEL_PLATFORM",
     "LABEL_REPLICA",
     "LABEL_REVISION",
     "LABEL_SPEC_HASH",
@@ -32,6 +33,9 @@ LABEL_REVISION = "minikn.io/revision"
 LABEL_COMPONENT = "minikn.io/component"
 LABEL_REPLICA = "minikn.io/replica"
 LABEL_SPEC_HASH = "minikn.io/spec-hash"
+LABEL_PLATFORM = "minikn.io/platform"
+"""Which platform made a replica or network (:func:`minikn.replicas.backend.platform_id`): a
+platform adopts and removes only its own, so several share one Docker engine."""
 
 ReplicaPhase = Literal["Pending", "Creating", "Ready", "Stopping"]
 

@@ -2,7 +2,8 @@
 
 For tests of the replica manager and of the platform wiring without Docker or subprocesses.
 ``refuse`` makes ``create`` fail as an engine would (ImageNotFound, NoGPURuntime ...);
-``crash(replica_id)`` ends a replica and reports the exit like a real backend.
+``crash(replica_id)`` ends a replica and reports the exit like a real backend; ``fail_start``
+makes new replicas exit at once with the given code and last log lines (a model that does not load).
 """
 
 from __future__ import annotations
@@ -31,6 +32,8 @@ class FakeBackend:
         self.created: list[tuple[str, Path | None, tuple[str, ...]]] = []
         self.stopped: list[str] = []
         self.on_stop: Callable[[ReplicaHandle], None] = lambda handle: None
+        self.fail_start: Callable[[RevisionSpec], tuple[int, list[str]] | None] = lambda s: None
+        self._last_words: dict[str, list[str]] = {}
         self._servers: dict[str, asyncio.Server] = {}
         self._handles: dict[str, ReplicaHandle] = {}
         self._exits: asyncio.Queue[ReplicaExit] = asyncio.Queue()
@@ -69,6 +72,10 @@ class FakeBackend:
         )  # fmt: skip
         self._servers[replica_id] = server
         self._handles[replica_id] = handle
+        failing = self.fail_start(spec)
+        if failing is not None:
+            code, self._last_words[replica_id] = failing
+            await self.crash(replica_id, code)
         return handle
 
     async def _close_server(self, replica_id: str) -> None:
@@ -99,6 +106,8 @@ class FakeBackend:
         self, handle: ReplicaHandle, *, follow: bool, tail: int = 200
     ) -> AsyncIterator[str]:
         yield f"fake replica {handle.replica_id} on port {handle.port}"
+        for line in self._last_words.get(handle.replica_id, ())[-tail:]:
+            yield line
 
     async def usage(self, handle: ReplicaHandle) -> ResourceUsage:
         return ResourceUsage(cpu_cores=0.5, memory_bytes=1 << 20, replicas=1)

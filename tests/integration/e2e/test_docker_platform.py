@@ -47,7 +47,8 @@ def models(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture
-def isvc(docker_client: Any) -> Iterator[str]:
+def isvc(docker_client: Any, session_networks: set[str]) -> Iterator[str]:
+    session_networks.add(NETWORK)  # removed at the end of the session
     name = f"e2e{secrets.token_hex(3)}"
     yield name
     for c in docker_client.containers.list(all=True, filters={"label": f"{LABEL_ISVC}={name}"}):

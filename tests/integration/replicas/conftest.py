@@ -13,7 +13,7 @@ import pytest
 
 from minikn.config.loader import Settings
 from minikn.core.revision import ContainerSpec, ProbeSpec, ResourceSpec, RevisionSpec
-from minikn.replicas.backend import ReplicaBackend
+from minikn.replicas.backend import ReplicaBackend, platform_id
 from minikn.replicas.docker_backend import DockerBackend
 from minikn.replicas.process_backend import ProcessBackend
 from minikn.replicas.types import LABEL_ISVC
@@ -60,9 +60,19 @@ def http_spec(
     )
 
 
+def docker_backend_in(state_dir: Path, client: Any, **replicas: Any) -> DockerBackend:
+    """The Docker backend of a platform whose state dir is ``state_dir`` (its own identity:
+    a test never adopts or removes another's, or a running platform's, containers)."""
+    return DockerBackend(
+        settings(**replicas).minikn.replicas, client=client, platform=platform_id(state_dir)
+    )
+
+
 @pytest.fixture
-def isvc_name(docker_client: Any) -> Iterator[str]:
-    """A unique ISVC name; its containers are removed afterwards, whatever the test did."""
+def isvc_name(docker_client: Any, session_networks: set[str]) -> Iterator[str]:
+    """A unique ISVC name; its containers are removed afterwards, whatever the test did (and the
+    test networks at the end of the session)."""
+    session_networks.update({TEST_NETWORK, f"{TEST_NETWORK}-internal"})
     name = f"t{secrets.token_hex(4)}"
     yield name
     for c in docker_client.containers.list(all=True, filters={"label": f"{LABEL_ISVC}={name}"}):
@@ -76,11 +86,9 @@ def kind(request: pytest.FixtureRequest) -> str:
 
 @pytest.fixture
 async def backend(kind: str, docker_client: Any, tmp_path: Path) -> AsyncIterator[ReplicaBackend]:
-    b: ReplicaBackend
-    if kind == "docker":
-        b = DockerBackend(settings().minikn.replicas, client=docker_client)
-    else:
-        b = ProcessBackend(tmp_path)
+    b: ReplicaBackend = (
+        docker_backend_in(tmp_path, docker_client) if kind == "docker" else ProcessBackend(tmp_path)
+    )
     await b.start()
     yield b
     for h in await b.list_replicas():

@@ -125,7 +125,31 @@ async def test_process_replicas_do_not_inherit_platform_secrets(
         lines = [line async for line in backend.logs(handle, follow=False)]
         assert f"PORT={handle.port}" in lines
         assert "CUDA_VISIBLE_DEVICES=" in lines
+        assert "HOST=127.0.0.1" in lines  # where a host process should listen
         assert not any("s3cret" in line for line in lines)
     finally:
         await backend.stop(handle, grace=1)
         await backend.close()
+
+
+async def test_process_backend_leaves_another_platforms_pid_files_alone(
+    isvc_name: str, tmp_path: Any
+) -> None:
+    """A state dir copied (or shared) by another platform: its replicas are not adopted, and
+    their pid files are not removed as stale."""
+    from minikn.replicas.process_backend import ProcessBackend
+
+    ours = ProcessBackend(tmp_path, platform="ours")
+    theirs = ProcessBackend(tmp_path, platform="theirs")
+    await ours.start()
+    await theirs.start()
+    spec = http_spec("process", isvc_name)
+    handle = await ours.create(spec, f"{spec.name}-a", model_dir=None)
+    try:
+        assert handle.labels["minikn.io/platform"] == "ours"
+        assert await theirs.list_replicas() == []
+        assert [h.replica_id for h in await ours.list_replicas()] == [handle.replica_id]
+    finally:
+        await ours.stop(handle, grace=1)
+        await ours.close()
+        await theirs.close()

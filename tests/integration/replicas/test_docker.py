@@ -11,14 +11,14 @@ import pytest
 from minikn.replicas.docker_backend import DockerBackend
 from minikn.replicas.types import LABEL_ISVC, ImageNotFound, NoGPURuntime
 
-from .conftest import TEST_NETWORK, http_spec, settings
+from .conftest import TEST_NETWORK, docker_backend_in, http_spec, settings
 
 pytestmark = pytest.mark.docker
 
 
 @pytest.fixture
-async def docker_backend(docker_client: Any) -> Any:
-    b = DockerBackend(settings().minikn.replicas, client=docker_client)
+async def docker_backend(docker_client: Any, tmp_path: Path) -> Any:
+    b = docker_backend_in(tmp_path, docker_client)
     await b.start()
     yield b
     await b.close()
@@ -89,3 +89,39 @@ async def test_internal_network_replica_has_no_egress_network(
     assert list(attrs["NetworkSettings"]["Networks"]) == [f"{TEST_NETWORK}-internal"]
     net = await asyncio.to_thread(docker_client.networks.get, f"{TEST_NETWORK}-internal")
     assert net.attrs["Internal"] is True
+
+
+async def test_second_platform_on_the_engine_leaves_the_first_platforms_replica_running(
+    docker_client: Any, isvc_name: str, tmp_path: Path
+) -> None:
+    """Two platforms (state dirs a and b) on one engine: b's start adopts and removes only its
+    own containers, so a's running replica is not taken for an orphan."""
+    from minikn.core.listeners import RecordingListener
+    from minikn.replicas.select import select_backend
+
+    from .helpers import DirStore, make_manager, until
+
+    spec = http_spec("docker", isvc_name)
+    listener_a = RecordingListener()
+    backend_a = select_backend("docker", settings(), state_dir=tmp_path / "a")
+    manager_a, _, _ = make_manager(backend_a, settings(), listener_a, DirStore(tmp_path))
+    await manager_a.start([spec])
+    try:
+        manager_a.set_desired(spec.name, 1)
+        await until(lambda: len(listener_a.endpoints.get(spec.name, ())) == 1)
+        (handle,) = await backend_a.list_replicas()
+        backend_b = select_backend("docker", settings(), state_dir=tmp_path / "b")
+        manager_b, _, _ = make_manager(
+            backend_b, settings(), RecordingListener(), DirStore(tmp_path)
+        )
+        await manager_b.start([])  # b knows no revision: everything it owns is an orphan
+        try:
+            assert await backend_b.list_replicas() == []
+        finally:
+            await manager_b.close()
+        container = await asyncio.to_thread(docker_client.containers.get, handle.ref)
+        assert container.status == "running"
+        assert container.labels["minikn.io/platform"] != ""
+        assert [e.replica_id for e in listener_a.endpoints[spec.name]] == [handle.replica_id]
+    finally:
+        await manager_a.close()

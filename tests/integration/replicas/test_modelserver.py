@@ -13,6 +13,7 @@ from minikn.core.listeners import RecordingListener
 from minikn.core.revision import ContainerSpec, ModelRef, RevisionSpec
 from minikn.replicas.backend import ReplicaBackend
 from minikn.replicas.images import ensure_image
+from minikn.replicas.types import LABEL_REVISION
 
 from .conftest import settings
 from .helpers import DirStore, make_manager, until
@@ -57,6 +58,14 @@ async def _post(host: str, port: int, path: str, body: dict[str, Any]) -> tuple[
     return int(status_line.split()[1]), json.loads(rest.partition(b"\r\n\r\n")[2])
 
 
+def _process_uids(docker_client: Any, revision: str) -> set[int]:
+    """The real uids of every process in the revision's container (from its /proc)."""
+    (container,) = docker_client.containers.list(filters={"label": f"{LABEL_REVISION}={revision}"})
+    script = "grep -h '^Uid:' /proc/[0-9]*/status"
+    out = container.exec_run(["sh", "-c", script]).output.decode()
+    return {int(line.split()[1]) for line in out.splitlines()}
+
+
 @pytest.mark.usefixtures("model_server_image")
 async def test_model_server_replica_predicts_then_stops(
     backend: ReplicaBackend, kind: str, isvc_name: str, iris_dir: Path, docker_client: Any
@@ -78,6 +87,8 @@ async def test_model_server_replica_predicts_then_stops(
             {"instances": [[6.8, 2.8, 4.8, 1.4], [6.0, 3.4, 4.5, 1.6]]},
         )  # fmt: skip
         assert (status, body) == (200, {"predictions": [1, 1]})
+        if kind == "docker":
+            assert await asyncio.to_thread(_process_uids, docker_client, spec.name) == {65534}
         manager.set_desired(spec.name, 0)
         await until(lambda: manager.status(spec.name).replicas == ())
         assert await backend.list_replicas() == []

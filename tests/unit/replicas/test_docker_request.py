@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -13,7 +14,7 @@ from docker.types import DeviceRequest
 from minikn.config.local import ReplicasConfig
 from minikn.core.revision import ContainerSpec, ModelRef, ResourceSpec, RevisionSpec
 from minikn.replicas.docker_backend import DockerBackend
-from minikn.replicas.docker_spec import container_config
+from minikn.replicas.docker_spec import container_config, replica_user
 from minikn.replicas.types import NoGPURuntime
 
 
@@ -105,3 +106,50 @@ def test_in_docker_flag_decides(monkeypatch: pytest.MonkeyPatch, flag: str, expe
 
     monkeypatch.setenv("MINIKN_IN_DOCKER", flag)
     assert in_docker(client=None) is expected
+
+
+def test_replica_carries_its_platforms_identity() -> None:
+    kwargs = container_config(
+        _spec(0), "r1", model_dir=None, gpus=[], network="n", publish=False, platform="abc123"
+    )
+    assert kwargs["labels"]["minikn.io/platform"] == "abc123"
+    assert kwargs["labels"]["minikn.io/managed"] == "true"
+
+
+def test_platform_identity_is_stable_per_state_dir_and_differs_between_them(
+    tmp_path: Path,
+) -> None:
+    from minikn.replicas.backend import platform_id
+
+    a, b = tmp_path / "a", tmp_path / "b"
+    assert platform_id(a) == platform_id(tmp_path / "x" / ".." / "a")
+    assert platform_id(a) != platform_id(b)
+    assert DockerBackend(ReplicasConfig(), client=None, platform=platform_id(a)).platform == (
+        platform_id(a)
+    )
+
+
+def _stat(mode: int, uid: int = 1000, gid: int = 1000) -> os.stat_result:
+    return os.stat_result((mode, 0, 0, 0, uid, gid, 0, 0, 0, 0))
+
+
+@pytest.mark.parametrize(
+    ("builtin", "uid", "model_dir", "expected"),
+    [
+        (True, 1000, _stat(0o700, uid=0, gid=0), "1000:1000"),  # the platform's user
+        (True, 0, _stat(0o755), "65534:65534"),  # root platform: nobody reads the model
+        (True, 0, None, "65534:65534"),
+        (True, 0, _stat(0o700, uid=0, gid=0), "0:0"),  # only its owner can read it
+        (True, 0, _stat(0o750, uid=1000, gid=1000), "1000:1000"),
+        (False, 0, _stat(0o755), None),  # a custom image keeps its own USER
+    ],
+)
+def test_replica_user_is_unprivileged_where_the_model_allows(
+    builtin: bool, uid: int, model_dir: os.stat_result | None, expected: str | None
+) -> None:
+    spec = _spec(0).model_copy(update={"builtin_server": builtin})
+    assert replica_user(spec, uid=uid, gid=uid, model_dir=model_dir) == expected
+    kwargs = container_config(
+        spec, "r1", model_dir=None, gpus=[], network="n", publish=False, user=expected
+    )
+    assert kwargs.get("user") == expected

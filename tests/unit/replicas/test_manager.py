@@ -121,7 +121,8 @@ async def test_missing_image_fails_the_revision_until_it_appears(h: Harness) -> 
         1,
         "ImageNotFound",
     )
-    assert [e.reason for e in h.events.recent("default", "m")] == ["ImageNotFound"]
+    assert len(h.listener.failed) == 1  # the listener (the controller) records the one event
+    assert h.events.recent("default", "m") == []
     h.backend.refuse = lambda s: None
     await advance_until(h.clock, lambda: len(h.endpoints(spec.name)) == 1)  # backoff: 1 s
     assert h.listener.recovered == [spec.name]
@@ -205,3 +206,56 @@ async def test_logs_of_every_replica_are_prefixed_with_its_id(h: Harness) -> Non
     for follow in (False, True):
         lines = [line async for line in h.manager.logs(spec.name, follow=follow)]
         assert sorted(lines) == expected
+
+
+async def test_model_that_fails_to_load_fails_the_revision_with_the_servers_message(
+    h: Harness,
+) -> None:
+    spec = rev()
+    last_words = ["INFO listening on 0.0.0.0:8080", "ModelLoadFailed: model m: bad pickle"]
+    h.backend.fail_start = lambda s: (1, last_words)
+    await h.manager.start([spec])
+    h.manager.set_desired(spec.name, 1)
+    await until(lambda: bool(h.listener.failed))
+    assert h.listener.failed == [(spec.name, "ModelLoadFailed", "model m: bad pickle")]
+    status = h.manager.status(spec.name)
+    assert (status.ready, status.reason, status.message) == (
+        0,
+        "ModelLoadFailed",
+        "model m: bad pickle",
+    )
+    # It crash-loops with backoff (1 s, 2 s, ...): the reason stays, one CrashLoopBackOff event.
+    await advance_until(h.clock, lambda: len(h.backend.created) == 4)
+    await until(lambda: h.manager.status(spec.name).replicas == ())
+    assert h.listener.failed == [(spec.name, "ModelLoadFailed", "model m: bad pickle")]
+    assert h.manager.status(spec.name).reason == "ModelLoadFailed"
+    events = h.events.recent("default", "m")
+    assert [(e.type, e.reason) for e in events] == [("Warning", "CrashLoopBackOff")]
+    assert "ModelLoadFailed" in events[0].message
+    h.backend.fail_start = lambda s: None
+    await advance_until(h.clock, lambda: len(h.endpoints(spec.name)) == 1)
+    assert h.listener.recovered == [spec.name]
+
+
+async def test_storage_initializer_marker_names_the_reason(h: Harness) -> None:
+    spec = rev()
+    h.backend.fail_start = lambda s: (1, ["StorageFailed: cannot fetch s3://bucket/m: 403"])
+    await h.manager.start([spec])
+    h.manager.set_desired(spec.name, 1)
+    await until(lambda: bool(h.listener.failed))
+    assert h.listener.failed == [(spec.name, "StorageFailed", "cannot fetch s3://bucket/m: 403")]
+
+
+async def test_crash_before_ready_without_a_stated_reason_is_crash_loop_back_off(
+    h: Harness,
+) -> None:
+    spec = rev()
+    h.backend.fail_start = lambda s: (3, ["Traceback ...", "KeyError: 'x'"])
+    await h.manager.start([spec])
+    h.manager.set_desired(spec.name, 1)
+    await until(lambda: bool(h.listener.failed))
+    ((name, reason, message),) = h.listener.failed
+    assert (name, reason) == (spec.name, "CrashLoopBackOff")
+    assert "exited (code 3) before it was ready" in message
+    assert message.endswith("Traceback ... | KeyError: 'x'")
+    assert h.events.recent("default", "m") == []  # the controller records the failure's event

@@ -42,6 +42,30 @@ def test_builtin_server_gets_a_port_when_its_args_name_none() -> None:
     assert process_command(spec, None, 99)[-3:] == ["--http_port", "99", "--host=127.0.0.1"]
 
 
+def test_custom_model_server_container_listens_on_loopback_only() -> None:
+    spec = _spec(
+        container=ContainerSpec(
+            image="minikn/modelserver:latest",
+            command=("python", "-m", "minikn.modelserver"),
+            args=("--model_name=t", "--host", "0.0.0.0", "--http_port", "8080"),
+        )
+    )
+    assert process_command(spec, None, 4321) == [
+        sys.executable, "-m", "minikn.modelserver",
+        "--model_name=t", "--host", "127.0.0.1", "--http_port", "4321",
+    ]  # fmt: skip
+
+
+def test_builtin_server_host_is_forced_to_loopback() -> None:
+    spec = _spec(builtin_server=True, container=ContainerSpec(args=("--host=0.0.0.0",)))
+    assert process_command(spec, None, 99)[-2:] == ["--host=127.0.0.1", "--http_port=99"]
+
+
+def test_other_commands_are_left_as_written() -> None:
+    spec = _spec(container=ContainerSpec(command=("sh", "-c", "serve --host 0.0.0.0")))
+    assert process_command(spec, None, 1) == ["sh", "-c", "serve --host 0.0.0.0"]
+
+
 def test_custom_container_needs_a_command() -> None:
     with pytest.raises(ReplicaStartError) as err:
         process_command(_spec(), None, 1)

@@ -1,0 +1,98 @@
+"""A model that does not load, through a running platform (process backend, real model server):
+the server exits with ``ModelLoadFailed: <error>``, and the ISVC says so at once: PredictorReady and
+Ready False with the server's error, one ModelLoadFailed event, one CrashLoopBackOff event while it
+restarts with backoff."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from minikn.platform.documents import parse_text
+from minikn.platform.server import Platform
+
+from .platform_helpers import running_platform
+
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(120)]
+
+ISVC = """
+apiVersion: serving.kserve.io/v1beta1
+kind: InferenceService
+metadata: {{name: broken}}
+spec:
+  predictor:
+    model:
+      modelFormat: {{name: sklearn}}
+      storageUri: file://{model}
+"""
+REV = "broken-predictor-00001"
+
+
+async def _until(predicate: Callable[[], bool], seconds: float) -> None:
+    async with asyncio.timeout(seconds):
+        while not predicate():
+            await asyncio.sleep(0.05)
+
+
+def _conditions(p: Platform) -> dict[str, dict[str, Any]]:
+    status = p.controller.get("default", "broken")["status"]
+    return {c["type"]: c for c in status.get("conditions", [])}
+
+
+async def test_model_that_fails_to_load_fails_the_isvc_with_the_servers_error(
+    tmp_path: Path,
+) -> None:
+    async with running_platform(tmp_path) as (p, iris):
+        broken = iris.parent / "broken"
+        broken.mkdir()
+        (broken / "model.joblib").write_bytes(b"this is not a pickle\n")
+        started = time.monotonic()
+        await p.controller.apply(parse_text(ISVC.format(model=broken), "broken.yaml"))
+
+        await _until(lambda: _conditions(p).get("Ready", {}).get("status") == "False", 30)
+        took = time.monotonic() - started
+        assert took < 20  # the first exit, not a progress deadline
+        conds = _conditions(p)
+        for kind in ("PredictorReady", "Ready"):
+            assert conds[kind]["status"] == "False"
+            assert conds[kind]["reason"] == "ModelLoadFailed"
+            message = conds[kind]["message"]
+            assert message.startswith(f"{REV}: model broken: ")
+            assert "ModelLoadFailed" not in message
+        assert p.dataplane is not None
+        status = p.dataplane.replicas.status(REV)
+        assert (status.ready, status.reason) == (0, "ModelLoadFailed")
+
+        def reasons() -> list[str]:
+            return [e.reason for e in p.controller.recent_events("default", "broken")]
+
+        # The second exit (after a 1 s backoff) starts the crash loop: the condition keeps its
+        # reason and message, and neither event is recorded again.
+        await _until(lambda: "CrashLoopBackOff" in reasons(), 30)
+        assert reasons().count("ModelLoadFailed") == 1
+        assert reasons().count("CrashLoopBackOff") == 1
+        assert _conditions(p)["Ready"]["reason"] == "ModelLoadFailed"
+        assert p.dataplane.replicas.status(REV).reason == "ModelLoadFailed"
+
+
+async def test_model_server_exits_1_with_its_reason_when_the_model_does_not_load(
+    tmp_path: Path,
+) -> None:
+    import sys
+
+    (tmp_path / "model.joblib").write_bytes(b"this is not a pickle\n")
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "minikn.modelserver", "--model_name=bad",
+        f"--model_dir={tmp_path}", "--host=127.0.0.1", "--http_port=0",
+        stderr=asyncio.subprocess.PIPE,
+    )  # fmt: skip
+    async with asyncio.timeout(30):
+        _, err = await proc.communicate()
+    assert proc.returncode == 1
+    last = err.decode().strip().splitlines()[-1]
+    assert last.startswith("ModelLoadFailed: model bad: ")
