@@ -83,9 +83,9 @@ async def serve(args: argparse.Namespace, *, stop: asyncio.Event | None = None) 
         stopped = asyncio.ensure_future(done.wait())
         await asyncio.wait({loaded, stopped}, return_when=asyncio.FIRST_COMPLETED)
         loaded.cancel()
-        if server.loaded.is_set() and server.failures:
+        if server.loaded.is_set() and server.dataplane.failures:
             stopped.cancel()
-            raise ModelLoadFailed("; ".join(server.failures.values()))
+            raise ModelLoadFailed("; ".join(server.dataplane.failures.values()))
         await stopped
     finally:
         await runner.cleanup()

@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from minikn.platform.documents import parse_text
+from minikn.api.documents import parse_text
 from minikn.platform.server import Platform
 
 from .platform_helpers import running_platform
