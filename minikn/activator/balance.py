@@ -51,9 +51,6 @@ class Balancer:
     def container_concurrency(self) -> int:
         return self._cc
 
-    def has_room(self, tracker: Tracker) -> bool:
-        return self._cc == 0 or tracker.in_flight < self._cc
-
     def pick(self, trackers: Sequence[Tracker], avoid: Tracker | None = None) -> Tracker | None:
         """A tracker with a free slot (preferring one other than ``avoid``), or None."""
         if avoid is not None and len(trackers) > 1:

@@ -59,6 +59,10 @@ _PUBLISH_ROUNDS = 3
 view stale again; a revision created at zero is reported ready from the first round, so two
 rounds settle it. Anything still stale after this goes to the publisher task."""
 
+_SAVE_RETRY_FIRST_S = 1.0
+_SAVE_RETRY_MAX_S = 60.0
+"""Backoff of the persister after a failed write (doubling from the first to the max)."""
+
 
 class ApplyRolledBack(MiniknError):
     """The apply was valid and stored, but the data plane could not take it: undone (500)."""
@@ -105,9 +109,6 @@ class Controller:
         self.status_extras: Callable[[str], dict[str, Any]] | None = None
         """Hook: per-revision extras (autoscaler, replicas) merged into GET responses."""
 
-    def set_listener(self, listener: ControlPlaneListener | None) -> None:
-        self._listener = listener
-
     # --- lifecycle -----------------------------------------------------------------------------
 
     async def start(self) -> None:
@@ -117,7 +118,7 @@ class Controller:
             self.registry.add(doc)
         now = self._clock.time()
         for isvc in self._state.isvcs.values():
-            refresh(isvc, ready=set(self._state.ready), failures=self._state.failures, now=now)
+            refresh(isvc, ready=self._state.ready, failures=self._state.failures, now=now)
         log.info(
             "restored %d isvcs, %d revisions", len(self._state.isvcs), len(self._state.revisions)
         )
@@ -147,25 +148,33 @@ class Controller:
         Replica reports may arrive while the file is written (they do not wait for the lock);
         they went into the current state, so they are merged into ``state`` instead of lost.
         """
-        saved = (list(state.ready), dict(state.failures))
+        saved = (set(state.ready), dict(state.failures))
         await asyncio.to_thread(self._store.save, state)
-        state.ready = [r for r in self._state.ready if r in state.revisions]
+        state.ready = {r for r in self._state.ready if r in state.revisions}
         state.failures = {r: f for r, f in self._state.failures.items() if r in state.revisions}
         if (state.ready, state.failures) != saved:
             now = self._clock.time()
             for isvc in state.isvcs.values():
-                refresh(isvc, ready=set(state.ready), failures=state.failures, now=now)
+                refresh(isvc, ready=state.ready, failures=state.failures, now=now)
             self._dirty.set()
         self._state = state
 
     async def _persist_loop(self) -> None:
+        """Save after each change; after a failed write, retry with backoff (not on the next
+        change, which may never come): 1 s, 2 s, 4 s ... up to 60 s, on the injected clock."""
+        delay = _SAVE_RETRY_FIRST_S
         while True:
             await self._dirty.wait()
             try:
                 async with self._lock:
                     await self._save()
             except OSError:
-                log.exception("cannot save the control-plane state; will retry on the next change")
+                log.exception("cannot save the control-plane state; retrying in %.0f s", delay)
+                self._dirty.set()  # _save cleared it: the state is still unsaved
+                await self._clock.sleep(delay)
+                delay = min(delay * 2, _SAVE_RETRY_MAX_S)
+            else:
+                delay = _SAVE_RETRY_FIRST_S
 
     # --- apply/delete --------------------------------------------------------------------------
 
@@ -273,7 +282,7 @@ class Controller:
             touched = [state.isvcs.get(isvc_key(r.namespace, r.name)) for r in results]
             for isvc in touched:
                 if isvc is not None:
-                    refresh(isvc, ready=set(state.ready), failures=state.failures, now=now)
+                    refresh(isvc, ready=state.ready, failures=state.failures, now=now)
             previous, previous_registry = self._state, self.registry
             await self._commit(state)
             self.registry = registry
@@ -332,7 +341,7 @@ class Controller:
     def _changed(self, isvc: IsvcState) -> None:
         refresh(
             isvc,
-            ready=set(self._state.ready),
+            ready=self._state.ready,
             failures=self._state.failures,
             now=self._clock.time(),
         )
@@ -343,7 +352,7 @@ class Controller:
         isvc = self._owner(revision)
         if isvc is None or revision in self._state.ready:
             return
-        self._state.ready.append(revision)
+        self._state.ready.add(revision)
         self._emit(isvc, "RevisionReady", f"revision {revision} is ready", revision=revision)
         self._changed(isvc)
 
@@ -494,4 +503,4 @@ def _forget(state: PlaneState, revisions: Sequence[str]) -> None:
     for rev in gone:
         state.revisions.pop(rev, None)
         state.failures.pop(rev, None)
-    state.ready = [r for r in state.ready if r not in gone]
+    state.ready -= gone

@@ -94,10 +94,8 @@ def _ensure(
     except NoSupportingRuntime as exc:  # a status condition, not a refusal (as in KServe)
         planned.errors.append((exc.reason or "NoSupportingRuntime", exc.message))
         return None
-    cs.generation = generation
-    cs.revisions.append(rev.name)
+    cs.revisions.append(rev.name)  # now the latest created, and cs.generation == generation
     cs.hashes[rev.name] = digest
-    cs.latest_created = rev.name
     planned.created.append(rev)
     return rev.name
 

@@ -30,14 +30,14 @@ _CAFFE_RUNTIME = {
 }
 
 
-def _iris(uri: str, **predictor: Any) -> dict[str, Any]:
+def iris_doc(uri: str, **predictor: Any) -> dict[str, Any]:
     doc = isvc_doc("iris", sklearn={"storageUri": uri}, **predictor)
     doc["metadata"]["annotations"] = {"serving.kserve.io/enable-tag-routing": "true"}
     doc["spec"]["transformer"] = {"containers": [{"image": "me/transformer:1"}]}
     return doc
 
 
-def _legacy() -> dict[str, Any]:
+def legacy_doc() -> dict[str, Any]:
     return {
         "apiVersion": "serving.kubeflow.org/v1alpha2",
         "kind": "InferenceService",
@@ -59,16 +59,16 @@ def _caffe() -> dict[str, Any]:
 async def play(ctl: Controller, clock: FakeClock) -> None:
     """Two iris rollouts with a transformer and tag routing, a v1alpha2 canary, a missing
     runtime, a user runtime in another namespace, a failure, and a metadata-only change."""
-    await ctl.apply(docs_of(_CAFFE_RUNTIME, _iris("gs://b/1")))
+    await ctl.apply(docs_of(_CAFFE_RUNTIME, iris_doc("gs://b/1")))
     await clock.advance(10)
     ctl.revision_ready("iris-predictor-00001")
     ctl.revision_ready("iris-transformer-00001")
     await clock.advance(10)
-    await ctl.apply(docs_of(_iris("gs://b/2", canaryTrafficPercent=10)))
+    await ctl.apply(docs_of(iris_doc("gs://b/2", canaryTrafficPercent=10)))
     await clock.advance(10)
     ctl.revision_ready("iris-predictor-00002")
     await clock.advance(10)
-    await ctl.apply(docs_of(_legacy()))
+    await ctl.apply(docs_of(legacy_doc()))
     ctl.revision_ready("legacy-predictor-00001")
     await clock.advance(10)
     broken = isvc_doc("broken", model={"modelFormat": {"name": "onnxx"}, "storageUri": "gs://b/o"})
