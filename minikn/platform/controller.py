@@ -181,34 +181,11 @@ class Controller:
     def _plan(
         self, state: PlaneState, registry: RuntimeRegistry, parsed: ParsedIsvc, doc: Document
     ) -> ApplyResult:
-        key = isvc_key(parsed.namespace, parsed.name)
-        for other in state.isvcs.values():
-            if other.name == parsed.name and other.namespace != parsed.namespace:
-                raise Conflict(
-                    f"{doc.where()}: metadata.name: an InferenceService named {parsed.name} "
-                    f"exists in namespace {other.namespace} (revision names are global in minikn)"
-                )
+        """Plan one ISVC into ``state``: its record, then its components' revisions."""
+        _check_name_is_free(state, parsed, doc)
         now = self._clock.time()
-        old = state.isvcs.get(key)
-        isvc = (
-            old.model_copy(deep=True)
-            if old is not None
-            else IsvcState(
-                name=parsed.name,
-                namespace=parsed.namespace,
-                api_version=parsed.api_version,
-                doc=parsed.doc,
-                created_at=now,
-                updated_at=now,
-            )
-        )
-        if old is not None and old.doc.get("spec") != parsed.doc.get("spec"):
-            isvc.generation += 1
-        isvc.doc, isvc.api_version, isvc.updated_at = parsed.doc, parsed.api_version, now
-        isvc.tag_routing = parsed.annotations.get(TAG_ROUTING, "").lower() == "true"
-        created: list[str] = []
-        warnings: list[tuple[str, str]] = []
-        components = {}
+        old = state.isvcs.get(isvc_key(parsed.namespace, parsed.name))
+        isvc = _next_isvc(old, parsed, now)
         ctx = PlanContext(
             isvc=parsed.name,
             namespace=parsed.namespace,
@@ -217,32 +194,14 @@ class Controller:
             registry=registry,
             now=now,
         )
-        for name, intent in parsed.components.items():
-            try:
-                planned = plan_component(isvc.components.get(name), ctx, name, intent)
-            except InvalidInput as exc:
-                raise InvalidInput(f"{doc.where()}: spec.{name}: {exc.message}") from exc
-            components[name] = planned.state
-            for rev in planned.created:
-                state.revisions[rev.name] = rev
-                created.append(rev.name)
-            warnings.extend(planned.errors)
-        for name, cs in isvc.components.items():
-            if name not in components:  # a removed transformer/explainer takes its revisions along
-                _forget(state, cs.revisions)
-        isvc.components = components
-        state.isvcs[key] = isvc
-        action = (
-            "created"
-            if old is None
-            else ("configured" if created or old.doc != parsed.doc else "unchanged")
-        )
+        created, warnings = _plan_components(state, isvc, ctx, parsed, doc)
+        state.isvcs[isvc.key] = isvc
         return ApplyResult(
             doc.where(),
             "InferenceService",
             parsed.name,
             parsed.namespace,
-            action,
+            _action(old, parsed, created),
             created,
             warnings,
         )
@@ -504,3 +463,69 @@ def _forget(state: PlaneState, revisions: Sequence[str]) -> None:
         state.revisions.pop(rev, None)
         state.failures.pop(rev, None)
     state.ready -= gone
+
+
+# --- planning one ISVC (steps of Controller._plan) ---------------------------------------------
+
+
+def _check_name_is_free(state: PlaneState, parsed: ParsedIsvc, doc: Document) -> None:
+    """Revision names are global in minikn: one ISVC name in one namespace only."""
+    for other in state.isvcs.values():
+        if other.name == parsed.name and other.namespace != parsed.namespace:
+            raise Conflict(
+                f"{doc.where()}: metadata.name: an InferenceService named {parsed.name} "
+                f"exists in namespace {other.namespace} (revision names are global in minikn)"
+            )
+
+
+def _next_isvc(old: IsvcState | None, parsed: ParsedIsvc, now: float) -> IsvcState:
+    """The ISVC's record with the applied document (a copy; generation +1 on a spec change)."""
+    if old is None:
+        isvc = IsvcState(
+            name=parsed.name,
+            namespace=parsed.namespace,
+            api_version=parsed.api_version,
+            doc=parsed.doc,
+            created_at=now,
+            updated_at=now,
+        )
+    else:
+        isvc = old.model_copy(deep=True)
+        if old.doc.get("spec") != parsed.doc.get("spec"):
+            isvc.generation += 1
+    isvc.doc, isvc.api_version, isvc.updated_at = parsed.doc, parsed.api_version, now
+    isvc.tag_routing = parsed.annotations.get(TAG_ROUTING, "").lower() == "true"
+    return isvc
+
+
+def _plan_components(
+    state: PlaneState, isvc: IsvcState, ctx: PlanContext, parsed: ParsedIsvc, doc: Document
+) -> tuple[list[str], list[tuple[str, str]]]:
+    """Plan each component into ``isvc`` and ``state``: (revisions created, warnings).
+
+    A component no longer in the spec (a removed transformer/explainer) takes its revisions along.
+    """
+    created: list[str] = []
+    warnings: list[tuple[str, str]] = []
+    components = {}
+    for name, intent in parsed.components.items():
+        try:
+            planned = plan_component(isvc.components.get(name), ctx, name, intent)
+        except InvalidInput as exc:
+            raise InvalidInput(f"{doc.where()}: spec.{name}: {exc.message}") from exc
+        components[name] = planned.state
+        for rev in planned.created:
+            state.revisions[rev.name] = rev
+            created.append(rev.name)
+        warnings.extend(planned.errors)
+    for name, cs in isvc.components.items():
+        if name not in components:
+            _forget(state, cs.revisions)
+    isvc.components = components
+    return created, warnings
+
+
+def _action(old: IsvcState | None, parsed: ParsedIsvc, created: Sequence[str]) -> str:
+    if old is None:
+        return "created"
+    return "configured" if created or old.doc != parsed.doc else "unchanged"

@@ -63,8 +63,6 @@ def container_config(
     ``INGRESS_ALIAS`` (an ``/etc/hosts`` entry): the host's gateway when minikn runs on the
     host, minikn's own address on the network when it runs in a container.
     """
-    from docker.types import DeviceRequest
-
     c = spec.container
     if c.image is None:
         raise ReplicaStartError(f"revision {spec.name} has no image", reason="NoImage")
@@ -80,6 +78,16 @@ def container_config(
         "security_opt": ["no-new-privileges"],
         "init": True,
     }
+    kwargs |= _process(spec)
+    kwargs |= _resources(spec, model_dir=model_dir, gpus=gpus)
+    kwargs |= _networking(spec, publish=publish, ingress_address=ingress_address)
+    return kwargs
+
+
+def _process(spec: RevisionSpec) -> dict[str, Any]:
+    """What runs, where, as whom."""
+    c = spec.container
+    kwargs: dict[str, Any] = {}
     if c.command:
         kwargs["entrypoint"] = list(c.command)
     if c.args:
@@ -89,6 +97,17 @@ def container_config(
     if spec.builtin_server and hasattr(os, "getuid"):
         # The model cache belongs to the platform's user: the server reads it as that user.
         kwargs["user"] = f"{os.getuid()}:{os.getgid()}"
+    return kwargs
+
+
+def _resources(
+    spec: RevisionSpec, *, model_dir: Path | None, gpus: Sequence[str]
+) -> dict[str, Any]:
+    """The model mount, CPU and memory limits, GPUs."""
+    from docker.types import DeviceRequest
+
+    c = spec.container
+    kwargs: dict[str, Any] = {}
     if model_dir is not None:
         kwargs["volumes"] = {str(model_dir): {"bind": MODEL_MOUNT, "mode": "ro"}}
     if c.resources.cpu is not None:
@@ -99,8 +118,14 @@ def container_config(
         kwargs["device_requests"] = [
             DeviceRequest(driver="nvidia", device_ids=list(gpus), capabilities=[["gpu"]])
         ]
+    return kwargs
+
+
+def _networking(spec: RevisionSpec, *, publish: bool, ingress_address: str) -> dict[str, Any]:
+    """The published port (minikn on the host) and the ingress's host name (non-predictors)."""
+    kwargs: dict[str, Any] = {}
     if publish:
-        kwargs["ports"] = {f"{c.port}/tcp": ("127.0.0.1", None)}
+        kwargs["ports"] = {f"{spec.container.port}/tcp": ("127.0.0.1", None)}
     if spec.predictor_host is not None:
         kwargs["extra_hosts"] = {INGRESS_ALIAS: ingress_address}
     return kwargs
