@@ -70,12 +70,91 @@ def _isvc_paths(api_version: str) -> dict[str, Any]:
     }
 
 
-def openapi_document() -> dict[str, Any]:
-    obj = {"type": "object", "additionalProperties": True}
-    multi_doc = {
-        "required": True,
-        "content": {"application/yaml": {"schema": {"type": "string"}}},
+_OBJECT = {"type": "object", "additionalProperties": True}
+_MULTI_DOC = {
+    "required": True,
+    "content": {"application/yaml": {"schema": {"type": "string"}}},
+}
+
+
+def _schemas() -> dict[str, Any]:
+    return {
+        "InferenceService": _OBJECT,
+        "InferenceServiceList": {
+            "type": "object",
+            "properties": {"items": {"type": "array", "items": _OBJECT}},
+        },
+        "Status": {
+            "type": "object",
+            "properties": {
+                "kind": {"type": "string"},
+                "status": {"type": "string"},
+                "message": {"type": "string"},
+                "reason": {"type": "string"},
+                "code": {"type": "integer"},
+                "error": {"type": "string"},
+            },
+        },
+        "Results": _OBJECT,
     }
+
+
+def _kserve_paths() -> dict[str, Any]:
+    """The Kubernetes-style InferenceService resources, in both API versions."""
+    return {
+        "/healthz": {
+            "get": {
+                "summary": "Liveness",
+                "security": [],
+                "responses": {"200": {"description": "ok"}},
+            }
+        },
+        f"/apis/{V1BETA1}/inferenceservices": {
+            "get": {
+                "summary": "List InferenceServices in every namespace",
+                "responses": {"200": _resp("The list", "InferenceServiceList")},
+            }
+        },
+        **_isvc_paths(V1BETA1),
+        **_isvc_paths(V1ALPHA2),
+    }
+
+
+def _minikn_paths() -> dict[str, Any]:
+    """minikn's own endpoints: multi-document apply/validate, revisions, events."""
+    return {
+        "/api/v1/apply": {
+            "post": {
+                "summary": "Apply a multi-document YAML stream (all or nothing)",
+                "requestBody": _MULTI_DOC,
+                "responses": {"200": _resp("What each document did", "Results"), **_ERRORS},
+            }
+        },
+        "/api/v1/validate": {
+            "post": {
+                "summary": "Validate documents without applying them",
+                "requestBody": _MULTI_DOC,
+                "responses": {"200": _resp("One verdict per document", "Results")},
+            }
+        },
+        "/api/v1/namespaces/{ns}/inferenceservices/{name}/revisions": {
+            "parameters": [_NS, _NAME],
+            "get": {
+                "summary": "Revisions with traffic share, readiness and failure",
+                "responses": {"200": _resp("Revisions", "Results"), **_ERRORS},
+            },
+        },
+        "/api/v1/namespaces/{ns}/inferenceservices/{name}/events": {
+            "parameters": [_NS, _NAME],
+            "get": {
+                "summary": "Recent events",
+                "responses": {"200": _resp("Events", "Results"), **_ERRORS},
+            },
+        },
+    }
+
+
+def openapi_document() -> dict[str, Any]:
     return {
         "openapi": "3.0.3",
         "info": {
@@ -85,70 +164,8 @@ def openapi_document() -> dict[str, Any]:
         },
         "components": {
             "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}},
-            "schemas": {
-                "InferenceService": obj,
-                "InferenceServiceList": {
-                    "type": "object",
-                    "properties": {"items": {"type": "array", "items": obj}},
-                },
-                "Status": {
-                    "type": "object",
-                    "properties": {
-                        "kind": {"type": "string"},
-                        "status": {"type": "string"},
-                        "message": {"type": "string"},
-                        "reason": {"type": "string"},
-                        "code": {"type": "integer"},
-                        "error": {"type": "string"},
-                    },
-                },
-                "Results": obj,
-            },
+            "schemas": _schemas(),
         },
         "security": [{"bearer": []}],
-        "paths": {
-            "/healthz": {
-                "get": {
-                    "summary": "Liveness",
-                    "security": [],
-                    "responses": {"200": {"description": "ok"}},
-                }
-            },
-            f"/apis/{V1BETA1}/inferenceservices": {
-                "get": {
-                    "summary": "List InferenceServices in every namespace",
-                    "responses": {"200": _resp("The list", "InferenceServiceList")},
-                }
-            },
-            **_isvc_paths(V1BETA1),
-            **_isvc_paths(V1ALPHA2),
-            "/api/v1/apply": {
-                "post": {
-                    "summary": "Apply a multi-document YAML stream (all or nothing)",
-                    "requestBody": multi_doc,
-                    "responses": {"200": _resp("What each document did", "Results"), **_ERRORS},
-                }
-            },
-            "/api/v1/validate": {
-                "post": {
-                    "summary": "Validate documents without applying them",
-                    "requestBody": multi_doc,
-                    "responses": {"200": _resp("One verdict per document", "Results")},
-                }
-            },
-            "/api/v1/namespaces/{ns}/inferenceservices/{name}/revisions": {
-                "parameters": [_NS, _NAME],
-                "get": {
-                    "summary": "Revisions with traffic share, readiness and failure",
-                    "responses": {"200": _resp("Revisions", "Results"), **_ERRORS},
-                },
-            },
-            "/api/v1/namespaces/{ns}/inferenceservices/{name}/events": {
-                "parameters": [_NS, _NAME],
-                "get": {
-                    "summary": "Recent events",
-                    "responses": {"200": _resp("Events", "Results"), **_ERRORS},
-                },
-            },
-        },
+        "paths": {**_kserve_paths(), **_minikn_paths()},
     }

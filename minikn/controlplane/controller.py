@@ -60,6 +60,10 @@ _PUBLISH_ROUNDS = 3
 view stale again; a revision created at zero is reported ready from the first round, so two
 rounds settle it. Anything still stale after this goes to the publisher task."""
 
+_SAVE_RETRY_FIRST_S = 1.0
+_SAVE_RETRY_MAX_S = 60.0
+"""Backoff of the persister after a failed write (doubling from the first to the max)."""
+
 
 class ApplyRolledBack(MiniknError):
     """The apply was valid and stored, but the data plane could not take it: undone (500)."""
@@ -106,9 +110,6 @@ class Controller:
         self.status_extras: Callable[[str], dict[str, Any]] | None = None
         """Hook: per-revision extras (autoscaler, replicas) merged into GET responses."""
 
-    def set_listener(self, listener: ControlPlaneListener | None) -> None:
-        self._listener = listener
-
     # --- lifecycle -----------------------------------------------------------------------------
 
     async def start(self) -> None:
@@ -119,7 +120,7 @@ class Controller:
             self.registry.add(doc)
         now = self._clock.time()
         for isvc in self._state.isvcs.values():
-            refresh(isvc, ready=set(self._state.ready), failures=self._state.failures, now=now)
+            refresh(isvc, ready=self._state.ready, failures=self._state.failures, now=now)
         log.info(
             "restored %d isvcs, %d revisions", len(self._state.isvcs), len(self._state.revisions)
         )
@@ -152,59 +153,44 @@ class Controller:
         Replica reports may arrive while the file is written (they do not wait for the lock);
         they went into the current state, so they are merged into ``state`` instead of lost.
         """
-        saved = (list(state.ready), dict(state.failures))
+        saved = (set(state.ready), dict(state.failures))
         await asyncio.to_thread(self._store.save, state)
-        state.ready = [r for r in self._state.ready if r in state.revisions]
+        state.ready = {r for r in self._state.ready if r in state.revisions}
         state.failures = {r: f for r, f in self._state.failures.items() if r in state.revisions}
         if (state.ready, state.failures) != saved:
             now = self._clock.time()
             for isvc in state.isvcs.values():
-                refresh(isvc, ready=set(state.ready), failures=state.failures, now=now)
+                refresh(isvc, ready=state.ready, failures=state.failures, now=now)
             self._dirty.set()
         self._state = state
 
     async def _persist_loop(self) -> None:
+        """Save after each change; after a failed write, retry with backoff (not on the next
+        change, which may never come): 1 s, 2 s, 4 s ... up to 60 s, on the injected clock."""
+        delay = _SAVE_RETRY_FIRST_S
         while True:
             await self._dirty.wait()
             try:
                 async with self._lock:
                     await self._save()
             except OSError:
-                log.exception("cannot save the control-plane state; will retry on the next change")
+                log.exception("cannot save the control-plane state; retrying in %.0f s", delay)
+                self._dirty.set()  # _save cleared it: the state is still unsaved
+                await self._clock.sleep(delay)
+                delay = min(delay * 2, _SAVE_RETRY_MAX_S)
+            else:
+                delay = _SAVE_RETRY_FIRST_S
 
     # --- apply/delete --------------------------------------------------------------------------
 
     def _plan(
         self, state: PlaneState, registry: RuntimeRegistry, parsed: ParsedIsvc, doc: Document
     ) -> ApplyResult:
-        key = isvc_key(parsed.namespace, parsed.name)
-        for other in state.isvcs.values():
-            if other.name == parsed.name and other.namespace != parsed.namespace:
-                raise Conflict(
-                    f"{doc.where()}: metadata.name: an InferenceService named {parsed.name} "
-                    f"exists in namespace {other.namespace} (revision names are global in minikn)"
-                )
+        """Plan one ISVC into ``state``: its record, then its components' revisions."""
+        _check_name_is_free(state, parsed, doc)
         now = self._clock.time()
-        old = state.isvcs.get(key)
-        isvc = (
-            old.model_copy(deep=True)
-            if old is not None
-            else IsvcState(
-                name=parsed.name,
-                namespace=parsed.namespace,
-                api_version=parsed.api_version,
-                doc=parsed.doc,
-                created_at=now,
-                updated_at=now,
-            )
-        )
-        if old is not None and old.doc.get("spec") != parsed.doc.get("spec"):
-            isvc.generation += 1
-        isvc.doc, isvc.api_version, isvc.updated_at = parsed.doc, parsed.api_version, now
-        isvc.tag_routing = parsed.annotations.get(TAG_ROUTING, "").lower() == "true"
-        created: list[str] = []
-        warnings: list[tuple[str, str]] = []
-        components = {}
+        old = state.isvcs.get(isvc_key(parsed.namespace, parsed.name))
+        isvc = _next_isvc(old, parsed, now)
         ctx = PlanContext(
             isvc=parsed.name,
             namespace=parsed.namespace,
@@ -213,32 +199,14 @@ class Controller:
             registry=registry,
             now=now,
         )
-        for name, intent in parsed.components.items():
-            try:
-                planned = plan_component(isvc.components.get(name), ctx, name, intent)
-            except InvalidInput as exc:
-                raise InvalidInput(f"{doc.where()}: spec.{name}: {exc.message}") from exc
-            components[name] = planned.state
-            for rev in planned.created:
-                state.revisions[rev.name] = rev
-                created.append(rev.name)
-            warnings.extend(planned.errors)
-        for name, cs in isvc.components.items():
-            if name not in components:  # a removed transformer/explainer takes its revisions along
-                _forget(state, cs.revisions)
-        isvc.components = components
-        state.isvcs[key] = isvc
-        action = (
-            "created"
-            if old is None
-            else ("configured" if created or old.doc != parsed.doc else "unchanged")
-        )
+        created, warnings = _plan_components(state, isvc, ctx, parsed, doc)
+        state.isvcs[isvc.key] = isvc
         return ApplyResult(
             doc.where(),
             "InferenceService",
             parsed.name,
             parsed.namespace,
-            action,
+            _action(old, parsed, created),
             created,
             warnings,
         )
@@ -278,7 +246,7 @@ class Controller:
             touched = [state.isvcs.get(isvc_key(r.namespace, r.name)) for r in results]
             for isvc in touched:
                 if isvc is not None:
-                    refresh(isvc, ready=set(state.ready), failures=state.failures, now=now)
+                    refresh(isvc, ready=state.ready, failures=state.failures, now=now)
             previous, previous_registry = self._state, self.registry
             await self._commit(state)
             self.registry = registry
@@ -337,7 +305,7 @@ class Controller:
     def _changed(self, isvc: IsvcState) -> None:
         refresh(
             isvc,
-            ready=set(self._state.ready),
+            ready=self._state.ready,
             failures=self._state.failures,
             now=self._clock.time(),
         )
@@ -348,7 +316,7 @@ class Controller:
         isvc = self._owner(revision)
         if isvc is None or revision in self._state.ready:
             return
-        self._state.ready.append(revision)
+        self._state.ready.add(revision)
         self._emit(isvc, "RevisionReady", f"revision {revision} is ready", revision=revision)
         self._changed(isvc)
 
@@ -499,4 +467,70 @@ def _forget(state: PlaneState, revisions: Sequence[str]) -> None:
     for rev in gone:
         state.revisions.pop(rev, None)
         state.failures.pop(rev, None)
-    state.ready = [r for r in state.ready if r not in gone]
+    state.ready -= gone
+
+
+# --- planning one ISVC (steps of Controller._plan) ---------------------------------------------
+
+
+def _check_name_is_free(state: PlaneState, parsed: ParsedIsvc, doc: Document) -> None:
+    """Revision names are global in minikn: one ISVC name in one namespace only."""
+    for other in state.isvcs.values():
+        if other.name == parsed.name and other.namespace != parsed.namespace:
+            raise Conflict(
+                f"{doc.where()}: metadata.name: an InferenceService named {parsed.name} "
+                f"exists in namespace {other.namespace} (revision names are global in minikn)"
+            )
+
+
+def _next_isvc(old: IsvcState | None, parsed: ParsedIsvc, now: float) -> IsvcState:
+    """The ISVC's record with the applied document (a copy; generation +1 on a spec change)."""
+    if old is None:
+        isvc = IsvcState(
+            name=parsed.name,
+            namespace=parsed.namespace,
+            api_version=parsed.api_version,
+            doc=parsed.doc,
+            created_at=now,
+            updated_at=now,
+        )
+    else:
+        isvc = old.model_copy(deep=True)
+        if old.doc.get("spec") != parsed.doc.get("spec"):
+            isvc.generation += 1
+    isvc.doc, isvc.api_version, isvc.updated_at = parsed.doc, parsed.api_version, now
+    isvc.tag_routing = parsed.annotations.get(TAG_ROUTING, "").lower() == "true"
+    return isvc
+
+
+def _plan_components(
+    state: PlaneState, isvc: IsvcState, ctx: PlanContext, parsed: ParsedIsvc, doc: Document
+) -> tuple[list[str], list[tuple[str, str]]]:
+    """Plan each component into ``isvc`` and ``state``: (revisions created, warnings).
+
+    A component no longer in the spec (a removed transformer/explainer) takes its revisions along.
+    """
+    created: list[str] = []
+    warnings: list[tuple[str, str]] = []
+    components = {}
+    for name, intent in parsed.components.items():
+        try:
+            planned = plan_component(isvc.components.get(name), ctx, name, intent)
+        except InvalidInput as exc:
+            raise InvalidInput(f"{doc.where()}: spec.{name}: {exc.message}") from exc
+        components[name] = planned.state
+        for rev in planned.created:
+            state.revisions[rev.name] = rev
+            created.append(rev.name)
+        warnings.extend(planned.errors)
+    for name, cs in isvc.components.items():
+        if name not in components:
+            _forget(state, cs.revisions)
+    isvc.components = components
+    return created, warnings
+
+
+def _action(old: IsvcState | None, parsed: ParsedIsvc, created: Sequence[str]) -> str:
+    if old is None:
+        return "created"
+    return "configured" if created or old.doc != parsed.doc else "unchanged"

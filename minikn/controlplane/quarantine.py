@@ -38,7 +38,7 @@ def _forget(state: PlaneState, revisions: Collection[str]) -> None:
     for rev in revisions:
         state.revisions.pop(rev, None)
         state.failures.pop(rev, None)
-    state.ready = [r for r in state.ready if r not in revisions]
+    state.ready -= set(revisions)
 
 
 def quarantine_invalid(
@@ -46,7 +46,8 @@ def quarantine_invalid(
 ) -> list[tuple[IsvcState, str]]:
     """Strip the revisions of every saved ISVC that admission refuses now, in place.
 
-    Returns each such ISVC with the message. Component generations are kept, so a fixed apply
+    Returns each such ISVC with the message. Component revision names are kept (the generation
+    is their count) while their specs go, so a fixed apply
     creates the next revision number instead of reusing the name of one that may still have
     replicas to clean up.
     """
@@ -58,8 +59,12 @@ def quarantine_invalid(
         components = isvc.components or {"predictor": ComponentState()}
         for name, cs in list(components.items()):
             _forget(state, set(cs.revisions))
+            # The names stay (the generation is their count), the specs go: nothing runs.
             isvc.components[name] = ComponentState(
-                generation=cs.generation, error_reason=INVALID_SPEC, error_message=message
+                revisions=cs.revisions,
+                hashes=cs.hashes,
+                error_reason=INVALID_SPEC,
+                error_message=message,
             )
         refused.append((isvc, message))
     return refused

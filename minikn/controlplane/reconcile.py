@@ -94,10 +94,8 @@ def _ensure(
     except NoSupportingRuntime as exc:  # a status condition, not a refusal (as in KServe)
         planned.errors.append((exc.reason or "NoSupportingRuntime", exc.message))
         return None
-    cs.generation = generation
-    cs.revisions.append(rev.name)
+    cs.revisions.append(rev.name)  # now the latest created, and cs.generation == generation
     cs.hashes[rev.name] = digest
-    cs.latest_created = rev.name
     planned.created.append(rev)
     return rev.name
 
@@ -153,9 +151,10 @@ def route_targets(cs: ComponentState) -> tuple[TrafficTarget, ...]:
 
     Knative routes a configuration's traffic to its latest revision from the start; KServe's
     status shows no traffic until a revision is ready, so ``cs.traffic`` (the status) stays empty
-    and only the route carries this target.
+    and only the route carries this target. A component whose latest spec was refused
+    (``error_reason``) gets no such route.
     """
-    if cs.traffic or cs.latest_created is None:
+    if cs.traffic or cs.latest_created is None or cs.error_reason is not None:
         return tuple(cs.traffic)
     return (TrafficTarget(revision=cs.latest_created, percent=100, latest=True),)
 

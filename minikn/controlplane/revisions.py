@@ -184,6 +184,53 @@ def _art_container(isvc: str, spec: ExplainerSpec) -> ContainerSpec:
     return container_from_k8s(fields)
 
 
+def _workload(
+    *,
+    isvc: str,
+    namespace: str,
+    spec: Component,
+    registry: RuntimeRegistry,
+    meta_labels: Mapping[str, str],
+    meta_annotations: Mapping[str, str],
+) -> tuple[ContainerSpec, ModelRef | None, bool]:
+    """(container, model, built-in server): a runtime's for a model, ART's, or the user's own."""
+    if isinstance(spec, PredictorSpec) and spec.model is not None:
+        return _model_container(
+            isvc=isvc,
+            namespace=namespace,
+            model=spec.model,
+            registry=registry,
+            labels=meta_labels,
+            annotations=meta_annotations,
+        )
+    if isinstance(spec, ExplainerSpec) and spec.art is not None:
+        model = None
+        if spec.art.storage_uri:
+            model = ModelRef(name=isvc, format="art", storage_uri=spec.art.storage_uri)
+        return _art_container(isvc, spec), model, False
+    container, model = _custom_container(isvc, spec)
+    return container, model, False
+
+
+def _logger(spec: Component, settings: Settings) -> LoggerSpec | None:
+    if spec.logger is None:
+        return None
+    return LoggerSpec(
+        url=spec.logger.url or settings.kserve.logger.default_url,
+        mode=spec.logger.mode,
+        metadata_headers=tuple(spec.logger.metadata_headers or ()),
+    )
+
+
+def _batcher(spec: Component, settings: Settings) -> BatcherSpec | None:
+    if spec.batcher is None:
+        return None
+    return BatcherSpec(
+        max_batch_size=spec.batcher.max_batch_size or settings.kserve.batcher.max_batch_size,
+        max_latency_ms=spec.batcher.max_latency or settings.kserve.batcher.max_latency,
+    )
+
+
 def build_revision(
     *,
     isvc: str,
@@ -198,41 +245,19 @@ def build_revision(
     meta_labels: Mapping[str, str] | None = None,
 ) -> RevisionSpec:
     """One RevisionSpec; raises ``NoSupportingRuntime`` when no runtime serves the model."""
-    model: ModelRef | None = None
-    builtin = False
     if isinstance(spec, PredictorSpec):
         spec = legacy_to_model(spec)
-    if isinstance(spec, PredictorSpec) and spec.model is not None:
-        container, model, builtin = _model_container(
-            isvc=isvc,
-            namespace=namespace,
-            model=spec.model,
-            registry=registry,
-            labels=meta_labels or {},
-            annotations=meta_annotations,
-        )
-    elif isinstance(spec, ExplainerSpec) and spec.art is not None:
-        container = _art_container(isvc, spec)
-        if spec.art.storage_uri:
-            model = ModelRef(name=isvc, format="art", storage_uri=spec.art.storage_uri)
-    else:
-        container, model = _custom_container(isvc, spec)
-    domain = settings.kserve.ingress.ingress_domain
-    logger = None
-    if spec.logger is not None:
-        logger = LoggerSpec(
-            url=spec.logger.url or settings.kserve.logger.default_url,
-            mode=spec.logger.mode,
-            metadata_headers=tuple(spec.logger.metadata_headers or ()),
-        )
-    batcher = None
-    if spec.batcher is not None:
-        batcher = BatcherSpec(
-            max_batch_size=spec.batcher.max_batch_size or settings.kserve.batcher.max_batch_size,
-            max_latency_ms=spec.batcher.max_latency or settings.kserve.batcher.max_latency,
-        )
+    container, model, builtin = _workload(
+        isvc=isvc,
+        namespace=namespace,
+        spec=spec,
+        registry=registry,
+        meta_labels=meta_labels or {},
+        meta_annotations=meta_annotations,
+    )
     annotations = revision_annotations(spec, meta_annotations, settings)
     cc = spec.container_concurrency
+    domain = settings.kserve.ingress.ingress_domain
     return RevisionSpec(
         name=revision_name(isvc, component, generation),
         isvc=isvc,
@@ -250,8 +275,8 @@ def build_revision(
         timeout_seconds=spec.timeout or settings.defaults.revision_timeout_seconds,
         annotations=annotations,
         labels=dict(spec.labels or {}),
-        logger=logger,
-        batcher=batcher,
+        logger=_logger(spec, settings),
+        batcher=_batcher(spec, settings),
         network_internal=annotations.get(INTERNAL_NETWORK, "").lower() == "true",
         created_at=created_at,
     )

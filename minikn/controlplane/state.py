@@ -1,4 +1,26 @@
-"""The control plane's persistent state: applied ISVCs, their revisions and rollout bookkeeping."""
+"""The control plane's state in memory: applied ISVCs, their revisions and rollout bookkeeping.
+
+What is saved is only what cannot be derived (``persisted.py`` holds the file format):
+
+============================================  ===================================================
+field                                         on load
+============================================  ===================================================
+``IsvcState.doc``, ``created_at``,            saved (what the user applied, and history)
+``updated_at``, ``generation``,
+``conditions``
+``IsvcState.name``/``namespace``/             derived from ``doc`` as admission does
+``api_version``/``tag_routing``
+``ComponentState.revisions``                  derived: ``<isvc>-<component>-<n>`` for n = 1..count
+``ComponentState.hashes``                     saved as one digest per revision, oldest first
+``generation``, ``latest_created``            properties of ``revisions``
+``latest_rolledout``, ``previous_rolledout``  saved (rollout history)
+``canary_percent``, ``pinned_stable``,        saved (decided at apply time, against the runtimes
+``error_reason``, ``error_message``           and settings of that time)
+``latest_ready``, ``traffic``                 recomputed by ``reconcile.refresh`` on start
+``PlaneState.revisions``                      saved as a list (the key is each spec's name)
+``ready``, ``failures``, ``runtimes``         saved (replica reports and user documents)
+============================================  ===================================================
+"""
 
 from __future__ import annotations
 
@@ -11,8 +33,6 @@ from minikn.core.revision import ComponentName, RevisionSpec
 from minikn.core.routes import TrafficTarget
 
 __all__ = ["ComponentState", "Condition", "IsvcState", "PlaneState", "isvc_key"]
-
-STATE_VERSION = 1
 
 
 def isvc_key(namespace: str, name: str) -> str:
@@ -41,8 +61,6 @@ class ComponentState(_Model):
     """Every revision created for the component, oldest first."""
     hashes: dict[str, str] = Field(default_factory=dict)
     """Revision name -> digest of the spec it was built from."""
-    generation: int = 0
-    latest_created: str | None = None
     latest_ready: str | None = None
     latest_rolledout: str | None = None
     previous_rolledout: str | None = None
@@ -53,6 +71,15 @@ class ComponentState(_Model):
     """Why the latest spec has no revision (NoSupportingRuntime)."""
     error_message: str | None = None
     traffic: list[TrafficTarget] = Field(default_factory=list)
+
+    @property
+    def generation(self) -> int:
+        """How many revisions the component has had (the last one's number)."""
+        return len(self.revisions)
+
+    @property
+    def latest_created(self) -> str | None:
+        return self.revisions[-1] if self.revisions else None
 
     def rollout(self) -> Rollout:
         return Rollout(
@@ -82,12 +109,11 @@ class IsvcState(_Model):
 
 
 class PlaneState(_Model):
-    """Everything persisted, in one JSON document."""
+    """Everything the control plane keeps (saved by ``persisted.py``, in one JSON document)."""
 
-    version: int = STATE_VERSION
     isvcs: dict[str, IsvcState] = Field(default_factory=dict)
     revisions: dict[str, RevisionSpec] = Field(default_factory=dict)
-    ready: list[str] = Field(default_factory=list)
+    ready: set[str] = Field(default_factory=set)
     """Revisions that have had a ready replica (sticky, like Knative's latestReadyRevision)."""
     failures: dict[str, tuple[str, str]] = Field(default_factory=dict)
     """Revision -> (reason, message) while a failure holds."""

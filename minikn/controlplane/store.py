@@ -11,10 +11,12 @@ import contextlib
 import logging
 import os
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
 
 from pydantic import ValidationError
 
+from minikn.controlplane.persisted import encode, parse_state
 from minikn.controlplane.state import PlaneState
 from minikn.core.errors import PermanentError
 
@@ -33,9 +35,13 @@ def default_state_dir() -> Path:
 class StateStore:
     """Blocking load/save of :class:`PlaneState`; callers run them in a thread."""
 
-    def __init__(self, directory: Path) -> None:
+    def __init__(
+        self, directory: Path, *, replace: Callable[[str, Path], None] = os.replace
+    ) -> None:
         self.directory = directory
         self.path = directory / STATE_FILE
+        self._replace = replace
+        """The rename that makes a write visible (a seam for tests that fail it)."""
 
     def load(self) -> PlaneState:
         """The saved state, or an empty one when nothing was saved yet."""
@@ -44,7 +50,7 @@ class StateStore:
         except FileNotFoundError:
             return PlaneState()
         try:
-            return PlaneState.model_validate_json(text)
+            return parse_state(text)
         except ValidationError as exc:
             raise PermanentError(
                 f"state file {self.path} is unreadable ({exc.error_count()} errors); move it away "
@@ -54,14 +60,14 @@ class StateStore:
     def save(self, state: PlaneState) -> None:
         """Write ``state`` atomically."""
         self.directory.mkdir(parents=True, exist_ok=True)
-        data = state.model_dump_json(indent=1).encode()
+        data = encode(state).model_dump_json(indent=1).encode()
         fd, tmp = tempfile.mkstemp(prefix=".state-", suffix=".tmp", dir=self.directory)
         try:
             with os.fdopen(fd, "wb") as f:
                 f.write(data)
                 f.flush()
                 os.fsync(f.fileno())
-            os.replace(tmp, self.path)
+            self._replace(tmp, self.path)
         except BaseException:
             with contextlib.suppress(FileNotFoundError):
                 os.unlink(tmp)

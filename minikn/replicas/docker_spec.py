@@ -91,8 +91,6 @@ def container_config(
     ``INGRESS_ALIAS`` (an ``/etc/hosts`` entry): the host's gateway when minikn runs on the
     host, minikn's own address on the network when it runs in a container.
     """
-    from docker.types import DeviceRequest
-
     c = spec.container
     if c.image is None:
         raise ReplicaStartError(f"revision {spec.name} has no image", reason="NoImage")
@@ -109,6 +107,16 @@ def container_config(
         "security_opt": ["no-new-privileges"],
         "init": True,
     }
+    kwargs |= _process(spec, user=user)
+    kwargs |= _resources(spec, model_dir=model_dir, gpus=gpus)
+    kwargs |= _networking(spec, publish=publish, ingress_address=ingress_address)
+    return kwargs
+
+
+def _process(spec: RevisionSpec, *, user: str | None) -> dict[str, Any]:
+    """What runs, where, as whom."""
+    c = spec.container
+    kwargs: dict[str, Any] = {}
     if c.command:
         kwargs["entrypoint"] = list(c.command)
     if c.args:
@@ -117,6 +125,17 @@ def container_config(
         kwargs["working_dir"] = c.working_dir
     if user is not None:
         kwargs["user"] = user  # see replica_user
+    return kwargs
+
+
+def _resources(
+    spec: RevisionSpec, *, model_dir: Path | None, gpus: Sequence[str]
+) -> dict[str, Any]:
+    """The model mount, CPU and memory limits, GPUs."""
+    from docker.types import DeviceRequest
+
+    c = spec.container
+    kwargs: dict[str, Any] = {}
     if model_dir is not None:
         kwargs["volumes"] = {str(model_dir): {"bind": MODEL_MOUNT, "mode": "ro"}}
     if c.resources.cpu is not None:
@@ -127,8 +146,14 @@ def container_config(
         kwargs["device_requests"] = [
             DeviceRequest(driver="nvidia", device_ids=list(gpus), capabilities=[["gpu"]])
         ]
+    return kwargs
+
+
+def _networking(spec: RevisionSpec, *, publish: bool, ingress_address: str) -> dict[str, Any]:
+    """The published port (minikn on the host) and the ingress's host name (non-predictors)."""
+    kwargs: dict[str, Any] = {}
     if publish:
-        kwargs["ports"] = {f"{c.port}/tcp": ("127.0.0.1", None)}
+        kwargs["ports"] = {f"{spec.container.port}/tcp": ("127.0.0.1", None)}
     if spec.predictor_host is not None:
         kwargs["extra_hosts"] = {INGRESS_ALIAS: ingress_address}
     return kwargs

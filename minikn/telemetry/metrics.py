@@ -21,9 +21,14 @@ class Metrics:
 
     def __init__(self, registry: CollectorRegistry | None = None) -> None:
         self.registry = registry if registry is not None else CollectorRegistry()
-        r = self.registry
-        # Data path (Knative activator names): request count by code and latency histogram,
-        # per (namespace, isvc, component, revision), via ``requests.series(...)``.
+        self._data_path(self.registry)
+        self._autoscaler(self.registry)
+        self._replicas(self.registry)
+        self._agent(self.registry)
+
+    def _data_path(self, r: CollectorRegistry) -> None:
+        """Knative activator names: request count by code and latency histogram, per
+        (namespace, isvc, component, revision), via ``requests.series(...)``."""
         self.requests = RequestCollector("activator_request_count", "activator_request_latencies")
         r.register(self.requests)
         self.buffered = Gauge(
@@ -38,7 +43,9 @@ class Metrics:
             _REV,
             registry=r,
         )
-        # Autoscaler (Knative autoscaler names).
+
+    def _autoscaler(self, r: CollectorRegistry) -> None:
+        """Knative autoscaler names."""
         self.desired_pods = Gauge("autoscaler_desired_pods", "Desired replicas.", _REV, registry=r)
         self.actual_pods = Gauge("autoscaler_actual_pods", "Ready replicas.", _REV, registry=r)
         self.pending_pods = Gauge(
@@ -71,7 +78,8 @@ class Metrics:
             _REV,
             registry=r,
         )
-        # Replicas.
+
+    def _replicas(self, r: CollectorRegistry) -> None:
         self.start_to_ready = Histogram(
             "minikn_replica_start_to_ready_seconds",
             "From creating a replica to its readiness probe passing (the cold start).",
@@ -85,7 +93,9 @@ class Metrics:
             ("backend", "operation"),
             registry=r,
         )
-        # Agent features.
+
+    def _agent(self, r: CollectorRegistry) -> None:
+        """Agent features (payload logger)."""
         self.logger_dropped = Counter(
             "minikn_logger_events_dropped",
             "Payload-logger CloudEvents dropped (sink down or queue full).",

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import argparse
+from collections.abc import Iterable, Sequence
 from typing import Any
 
+from rich.console import Console
 from rich.table import Table
 
 from minikn.cli.commands.common import SubParsers, add_client_args, age, client, console, fail
@@ -79,18 +81,26 @@ def _average(value: float) -> str:
 def run(args: argparse.Namespace) -> int:
     api = client(args)
     ns, name = args.namespace, args.name
+    base = f"/api/v1/namespaces/{ns}/inferenceservices/{name}"
     try:
         item = api.request("GET", api.isvc_path(ns, name))
-        revisions = api.request(
-            "GET", f"/api/v1/namespaces/{ns}/inferenceservices/{name}/revisions"
-        )["items"]
-        events = api.request("GET", f"/api/v1/namespaces/{ns}/inferenceservices/{name}/events")[
-            "items"
-        ]
+        revisions = api.request("GET", f"{base}/revisions")["items"]
+        events = api.request("GET", f"{base}/events")["items"]
     except MiniknError as exc:
         return fail(exc.message)
     out = console()
     status = item.get("status") or {}
+    _print_summary(out, item, status)
+    out.print(_revisions_table(revisions))
+    scaling = scaling_rows(status.get("revisions") or {})
+    if scaling:
+        out.print(_table("Scaling", SCALING_COLUMNS, scaling))
+    out.print(_conditions_table(status))
+    out.print(_events_table(events))
+    return 0
+
+
+def _print_summary(out: Console, item: dict[str, Any], status: dict[str, Any]) -> None:
     meta = item.get("metadata") or {}
     out.print(f"Name:        {meta.get('name')}")
     out.print(f"Namespace:   {meta.get('namespace')}")
@@ -100,48 +110,61 @@ def run(args: argparse.Namespace) -> int:
     out.print("Spec:")
     for line in _spec_lines(item.get("spec") or {}):
         out.print(line)
-    rev_table = Table(title="Revisions", box=None, title_justify="left")
-    for col in ("NAME", "COMPONENT", "READY", "TRAFFIC", "TAGS", "IMAGE / RUNTIME", "FAILURE"):
-        rev_table.add_column(col)
-    for r in revisions:
-        spec = r["spec"]
-        model = spec.get("model") or {}
-        runtime = model.get("runtime") or spec["container"].get("image") or ""
-        failure = r["failure"]
-        rev_table.add_row(
-            r["name"],
-            r["component"],
-            "True" if r["ready"] else "False",
-            f"{r['percent']}%",
-            ",".join(r["tags"]),
-            runtime,
-            f"{failure['reason']}: {failure['message']}" if failure else "",
-        )
-    out.print(rev_table)
-    scaling = scaling_rows(status.get("revisions") or {})
-    if scaling:
-        scale_table = Table(title="Scaling", box=None, title_justify="left")
-        for col in SCALING_COLUMNS:
-            scale_table.add_column(col)
-        for row in scaling:
-            scale_table.add_row(*row)
-        out.print(scale_table)
-    cond_table = Table(title="Conditions", box=None, title_justify="left")
-    for col in ("TYPE", "STATUS", "REASON", "MESSAGE", "SINCE"):
-        cond_table.add_column(col)
-    for c in status.get("conditions", []):
-        cond_table.add_row(
-            c["type"],
-            c["status"],
-            c.get("reason", ""),
-            c.get("message", ""),
-            age(c.get("lastTransitionTime")),
-        )
-    out.print(cond_table)
-    ev_table = Table(title="Events", box=None, title_justify="left")
-    for col in ("TYPE", "REASON", "REVISION", "MESSAGE"):
-        ev_table.add_column(col)
-    for e in events:
-        ev_table.add_row(e["type"], e["reason"], e.get("revision") or "", e["message"])
-    out.print(ev_table)
-    return 0
+
+
+def _table(title: str, columns: Sequence[str], rows: Iterable[Sequence[str]]) -> Table:
+    table = Table(title=title, box=None, title_justify="left")
+    for col in columns:
+        table.add_column(col)
+    for row in rows:
+        table.add_row(*row)
+    return table
+
+
+def _revision_row(r: dict[str, Any]) -> tuple[str, ...]:
+    spec = r["spec"]
+    model = spec.get("model") or {}
+    runtime = model.get("runtime") or spec["container"].get("image") or ""
+    failure = r["failure"]
+    return (
+        r["name"],
+        r["component"],
+        "True" if r["ready"] else "False",
+        f"{r['percent']}%",
+        ",".join(r["tags"]),
+        runtime,
+        f"{failure['reason']}: {failure['message']}" if failure else "",
+    )
+
+
+def _revisions_table(revisions: list[dict[str, Any]]) -> Table:
+    return _table(
+        "Revisions",
+        ("NAME", "COMPONENT", "READY", "TRAFFIC", "TAGS", "IMAGE / RUNTIME", "FAILURE"),
+        (_revision_row(r) for r in revisions),
+    )
+
+
+def _conditions_table(status: dict[str, Any]) -> Table:
+    return _table(
+        "Conditions",
+        ("TYPE", "STATUS", "REASON", "MESSAGE", "SINCE"),
+        (
+            (
+                c["type"],
+                c["status"],
+                c.get("reason", ""),
+                c.get("message", ""),
+                age(c.get("lastTransitionTime")),
+            )
+            for c in status.get("conditions", [])
+        ),
+    )
+
+
+def _events_table(events: list[dict[str, Any]]) -> Table:
+    return _table(
+        "Events",
+        ("TYPE", "REASON", "REVISION", "MESSAGE"),
+        ((e["type"], e["reason"], e.get("revision") or "", e["message"]) for e in events),
+    )

@@ -52,6 +52,10 @@ async def _predict(
         return resp.status, await resp.json()
 
 
+def _api_headers(p: Platform) -> dict[str, str]:
+    return {"Authorization": f"Bearer {p.token}", "Content-Type": "application/yaml"}
+
+
 async def test_a_thousand_zero_scale_isvcs_applied_in_one_file_each_answer_after_a_cold_start(
     platform: tuple[Platform, Path],
 ) -> None:
@@ -59,7 +63,9 @@ async def test_a_thousand_zero_scale_isvcs_applied_in_one_file_each_answer_after
     names = [f"iris-{i:04d}" for i in range(1000)]
     text = "---".join(ZERO.format(name=n, model=model) for n in names)
     async with aiohttp.ClientSession() as session:
-        async with session.post(f"http://127.0.0.1:{p.api_port}/api/v1/apply", data=text) as resp:
+        async with session.post(
+            f"http://127.0.0.1:{p.api_port}/api/v1/apply", data=text, headers=_api_headers(p)
+        ) as resp:
             assert resp.status == 200, await resp.text()
             results = (await resp.json())["results"]
         assert len(results) == 1000
@@ -78,7 +84,7 @@ async def test_a_request_right_after_apply_waits_for_the_first_revision(
     )
     async with aiohttp.ClientSession() as session:
         async with session.post(
-            f"http://127.0.0.1:{p.api_port}/api/v1/apply", data=starting
+            f"http://127.0.0.1:{p.api_port}/api/v1/apply", data=starting, headers=_api_headers(p)
         ) as resp:
             assert resp.status == 200, await resp.text()
         # No wait for Ready: the revision is starting (initial scale 1) and has no traffic yet.
@@ -95,7 +101,9 @@ async def test_requests_waiting_for_a_first_revision_that_fails_get_503_with_the
         '  annotations: {autoscaling.knative.dev/initial-scale: "0"}\n', ""
     )
     async with aiohttp.ClientSession() as session:
-        async with session.post(f"http://127.0.0.1:{p.api_port}/api/v1/apply", data=broken) as resp:
+        async with session.post(
+            f"http://127.0.0.1:{p.api_port}/api/v1/apply", data=broken, headers=_api_headers(p)
+        ) as resp:
             assert resp.status == 200, await resp.text()
         status, body = await _predict(session, p, "broken")
     assert status == 503

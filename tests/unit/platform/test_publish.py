@@ -24,7 +24,7 @@ from minikn.core.events import EventSink
 from minikn.core.revision import RevisionSpec
 from minikn.core.routes import RouteTable
 from minikn.core.usage import ResourceUsage
-from minikn.platform.server import RevisionFanOut
+from minikn.platform.server import ListenerFanOut, RevisionFanOut
 from minikn.telemetry.metrics import Metrics
 
 from .conftest import docs_of, isvc_doc
@@ -76,12 +76,14 @@ class Wired:
 @pytest.fixture
 async def wired(tmp_path: Path, fake_clock: FakeClock) -> AsyncIterator[Wired]:
     settings = Settings.model_validate(ZERO)
+    fanout = ListenerFanOut()  # as in minikn serve: the data plane subscribes once it exists
     ctl = Controller(
         settings,
         clock=fake_clock,
         store=StateStore(tmp_path / "state"),
         registry=default_registry(),
         events=EventSink(),
+        listener=fanout,
     )
     autoscaler = Autoscaler(
         settings,
@@ -91,7 +93,7 @@ async def wired(tmp_path: Path, fake_clock: FakeClock) -> AsyncIterator[Wired]:
         metrics=Metrics(),
     )
     plane = AutoscalingDataPlane(autoscaler)
-    ctl.set_listener(plane)
+    fanout.subscribers.append(plane)
     await ctl.start()
     yield Wired(ctl, plane, tmp_path / "state")
     await ctl.close()
