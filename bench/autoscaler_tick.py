@@ -17,7 +17,7 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from minikn.autoscaler.engine import Evaluation, RevisionEngine
+from minikn.autoscaler.engine import Evaluation, KpaScaler
 from minikn.autoscaler.loop import Autoscaler
 from minikn.config.loader import Settings
 from minikn.core.clock import FakeClock
@@ -25,6 +25,11 @@ from minikn.core.endpoints import Endpoint, RevisionStats
 from minikn.core.revision import ContainerSpec, RevisionSpec
 from minikn.core.usage import ResourceUsage
 from minikn.telemetry.metrics import Metrics
+
+
+@dataclass(frozen=True)
+class Counts:
+    pending: int = 0
 
 
 @dataclass
@@ -39,6 +44,9 @@ class Scaler:
 
     def usage(self, revision: str) -> ResourceUsage:
         return ResourceUsage()
+
+    def status(self, revision: str) -> Counts:
+        return Counts()
 
 
 class Listener:
@@ -67,11 +75,11 @@ def measure(n: int, ticks: int, *, empty: bool) -> float:
         frozen = Evaluation(None, 1, None, None, None)
 
         def evaluate(
-            self: RevisionEngine, now: float, *, ready: int, usage: object = None
+            self: KpaScaler, now: float, *, ready: int, usage: object = None
         ) -> Evaluation:
             return frozen
 
-        RevisionEngine.evaluate = evaluate  # type: ignore[method-assign]
+        KpaScaler.evaluate = evaluate  # type: ignore[method-assign]
     now = clock.monotonic()
     total = 0.0
     for k in range(ticks):
@@ -92,14 +100,14 @@ def main() -> None:
     p.add_argument("--runs", type=int, default=3)
     args = p.parse_args()
     logging.disable(logging.INFO)  # the decision log would dominate; it is not the decision
-    real_evaluate = RevisionEngine.evaluate
+    real_evaluate = KpaScaler.evaluate
     reals, empties = [], []
     print(f"{'run':>4} {'tick (ms)':>10} {'empty (ms)':>11} {'ratio':>6}")
     for run in range(1, args.runs + 1):
-        RevisionEngine.evaluate = real_evaluate  # type: ignore[method-assign]
+        KpaScaler.evaluate = real_evaluate  # type: ignore[method-assign]
         real = measure(args.revisions, args.ticks, empty=False)
         empty = measure(args.revisions, args.ticks, empty=True)
-        RevisionEngine.evaluate = real_evaluate  # type: ignore[method-assign]
+        KpaScaler.evaluate = real_evaluate  # type: ignore[method-assign]
         reals.append(real)
         empties.append(empty)
         print(f"{run:>4} {real * 1e3:>10.2f} {empty * 1e3:>11.2f} {real / empty:>6.1f}")

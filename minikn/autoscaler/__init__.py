@@ -2,9 +2,9 @@
 
 Modules: ``spec`` (annotations -> ScalingSpec, apply-time validation), ``window`` (metric
 windows), ``decide`` (the per-tick decision), ``kpa`` (desired scale -> replicas, scale to zero),
-``hpa`` (Kubernetes HPA formula), ``engine`` (one revision, used by both the live loop and the
-simulator), ``loop`` (the live :class:`Autoscaler`), ``simulate``/``traces``/``cli`` (the
-``minikn simulate`` command).
+``hpa`` (Kubernetes HPA formula), ``engine`` (one revision's KPA or HPA scaler, used by both the
+live loop and the simulator), ``loop`` (the live :class:`Autoscaler`),
+``simulate``/``traces``/``cli`` (the ``minikn simulate`` command).
 """
 
 from minikn.autoscaler.loop import Autoscaler, Scaler, ScalerStatus

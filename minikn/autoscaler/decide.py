@@ -13,7 +13,14 @@ from typing import NamedTuple
 from minikn.autoscaler.spec import ScalingSpec
 from minikn.autoscaler.window import MaxQueue, max_window_push
 
-__all__ = ["DeciderState", "Decision", "decide", "initial_ebc", "initial_state"]
+__all__ = [
+    "DeciderState",
+    "Decision",
+    "decide",
+    "excess_burst_capacity",
+    "initial_ebc",
+    "initial_state",
+]
 
 DELAY_GRANULARITY = 2.0
 """Slot of the scale-down-delay max window: Knative's tick interval."""
@@ -59,6 +66,17 @@ def initial_ebc(spec: ScalingSpec) -> float:
     if tbc in (-1.0, 0.0):
         return tbc
     return spec.initial_scale * spec.total_value - tbc
+
+
+def excess_burst_capacity(spec: ScalingSpec, *, ready: int, panic: float) -> float:
+    """Knative's EBC: floor(ready x TotalValue - TBC - panic); 0 when TBC is 0, -1 when it is -1
+    (the activator always in the path). Defaults, 1 ready, panic 0: 100 - 211 = -111."""
+    tbc = spec.target_burst_capacity
+    if tbc == 0:
+        return 0.0
+    if tbc > 0:
+        return float(math.floor(ready * spec.total_value - tbc - panic))
+    return -1.0
 
 
 def initial_state(spec: ScalingSpec, *, ready: int, now: float) -> DeciderState:
@@ -157,14 +175,7 @@ def decide(
             why = _DELAY
             desired = delayed
 
-    tbc = spec.target_burst_capacity
-    if tbc == 0:
-        ebc = 0.0
-    elif tbc > 0:
-        ebc = float(math.floor(ready * spec.total_value - tbc - panic))
-    else:
-        ebc = -1.0
-
+    ebc = excess_burst_capacity(spec, ready=ready, panic=panic)
     if desired != state.desired:
         # Formatted only on a change: this runs every tick for every revision.
         reason = _explain(

@@ -2,7 +2,8 @@
 
 Implements :class:`~minikn.core.endpoints.StatsSink` (the activator's per-second stats) and
 :class:`~minikn.core.endpoints.ScalePoker` (a request is waiting for a revision at zero). Each
-revision's math lives in :class:`~minikn.autoscaler.engine.RevisionEngine`; this module only reads
+revision's math lives in a :class:`~minikn.autoscaler.engine.RevisionScaler` (KPA or HPA); this
+module only reads
 the clock, talks to the :class:`Scaler` (the replica manager) and reports.
 """
 
@@ -15,7 +16,7 @@ from typing import Protocol
 
 from prometheus_client import Gauge
 
-from minikn.autoscaler.engine import Evaluation, RevisionEngine
+from minikn.autoscaler.engine import Evaluation, RevisionScaler, new_scaler, updated_scaler
 from minikn.autoscaler.spec import ScalingSpec, build_spec
 from minikn.config.loader import Settings
 from minikn.core.clock import Clock
@@ -25,7 +26,14 @@ from minikn.core.revision import RevisionSpec
 from minikn.core.usage import ResourceUsage
 from minikn.telemetry.metrics import Metrics
 
-__all__ = ["TICK_INTERVAL", "Autoscaler", "ResourceUsage", "Scaler", "ScalerStatus"]
+__all__ = [
+    "TICK_INTERVAL",
+    "Autoscaler",
+    "ReplicaCounts",
+    "ResourceUsage",
+    "Scaler",
+    "ScalerStatus",
+]
 
 TICK_INTERVAL = 2.0
 """Knative's ``tickInterval`` (multiscaler.go)."""
@@ -45,12 +53,21 @@ _COUNTS = ("actual_pods", "pending_pods")
 """Replica counts, also set as readiness changes (:meth:`Autoscaler.replicas_changed`)."""
 
 
+class ReplicaCounts(Protocol):
+    """The part of the replica manager's ``ReplicaSetStatus`` the autoscaler reads."""
+
+    @property
+    def pending(self) -> int:
+        """Replicas created but not ready yet."""
+
+
 class Scaler(Protocol):
     """Where decisions go (the replica manager)."""
 
     def ready_count(self, revision: str) -> int: ...
     def set_desired(self, revision: str, replicas: int) -> None: ...
     def usage(self, revision: str) -> ResourceUsage: ...
+    def status(self, revision: str) -> ReplicaCounts: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,7 +98,7 @@ class ScalerStatus:
 
 @dataclass(slots=True)
 class _Entry:
-    engine: RevisionEngine
+    scaler: RevisionScaler
     labels: tuple[str, str, str]
     gauges: tuple[Gauge, ...] = ()
     """The labelled children, in _GAUGES order (looked up once: labels() is costly)."""
@@ -126,20 +143,21 @@ class Autoscaler:
     def upsert(self, spec: RevisionSpec, *, routable: bool) -> None:
         """Start scaling a revision (created with its initial scale) or update its settings."""
         ss = self.scaling_spec(spec)
-        entry = self._entries.get(spec.name)
-        if entry is not None:
-            entry.engine.update(ss, reachable=routable)
-            return
         now = self._clock.monotonic()
         ready = self._scaler.ready_count(spec.name)
-        engine = RevisionEngine(ss, now=now, reachable=routable, ready=ready)
+        entry = self._entries.get(spec.name)
+        if entry is not None:
+            entry.scaler = updated_scaler(
+                entry.scaler, ss, reachable=routable, now=now, ready=ready
+            )
+            return
+        scaler = new_scaler(ss, now=now, reachable=routable, ready=ready)  # adopts ready replicas
         labels = (spec.namespace, spec.isvc, spec.name)
         children = tuple(getattr(self._metrics, g).labels(*labels) for g in _GAUGES)
         counts = tuple(getattr(self._metrics, g).labels(*labels) for g in _COUNTS)
-        entry = _Entry(engine, labels, children, counts)
+        entry = _Entry(scaler, labels, children, counts)
         self._entries[spec.name] = entry
-        replicas = max(engine.applied, ready)
-        engine.kpa = engine.kpa._replace(applied=replicas)  # adopted replicas stay (restart)
+        replicas = scaler.applied
         log.info(
             "revision %s: created, %d replicas (class %s, metric %s, target %g, routable %s)",
             spec.name, replicas, ss.autoscaler_class, ss.metric, ss.target_value, routable,
@@ -168,8 +186,8 @@ class Autoscaler:
         entry = self._entries.get(stats.revision)
         if entry is None:
             return
-        entry.engine.record(stats.time, concurrency=stats.concurrency, rps=stats.rps)
-        if stats.concurrency > 0 and entry.engine.desired == 0:
+        entry.scaler.record(stats.time, concurrency=stats.concurrency, rps=stats.rps)
+        if stats.concurrency > 0 and entry.scaler.desired == 0:
             self._evaluate(stats.revision, entry, self._clock.monotonic())
 
     def poke(self, revision: str) -> None:
@@ -178,8 +196,8 @@ class Autoscaler:
         if entry is None:
             return
         now = self._clock.monotonic()
-        if entry.engine.wants_poke(now):
-            entry.engine.note_poke(now)
+        if entry.scaler.wants_poke(now):
+            entry.scaler.note_poke(now)
             self._evaluate(revision, entry, now)
 
     def replicas_changed(self, revision: str) -> None:
@@ -195,34 +213,25 @@ class Autoscaler:
         entry = self._entries.get(revision)
         if entry is None:
             return None
-        eng = entry.engine
-        ev = eng.last
-        dec = ev.decision if ev else None
-        stable = dec.stable if dec else (ev.hpa.utilization if ev and ev.hpa else 0.0)
+        scaler = entry.scaler
+        view = scaler.view()
         return ScalerStatus(
             revision=revision,
-            autoscaler_class=eng.spec.autoscaler_class,
-            metric=eng.spec.metric,
-            desired=eng.applied,
+            autoscaler_class=scaler.spec.autoscaler_class,
+            metric=scaler.spec.metric,
+            desired=scaler.applied,
             ready=self._scaler.ready_count(revision),
-            pending=self._pending(revision),
-            stable=stable,
-            panic=dec.panic if dec else stable,
-            target=eng.spec.target_value,
-            panic_mode=eng.decider.panic_time is not None,
-            excess_burst_capacity=eng.decider.ebc,
-            active=eng.kpa.active,
-            reason=eng.hpa.reason if eng.spec.is_hpa else eng.decider.reason,
-            last_decision=self._wall(eng.last_time),
-            failed=eng.kpa.failed,
+            pending=self._scaler.status(revision).pending,
+            stable=view.stable,
+            panic=view.panic,
+            target=scaler.spec.target_value,
+            panic_mode=view.panic_mode,
+            excess_burst_capacity=view.ebc,
+            active=view.active,
+            reason=view.reason,
+            last_decision=self._wall(scaler.last_time),
+            failed=view.failed,
         )
-
-    def _pending(self, revision: str) -> int:
-        status_of = getattr(self._scaler, "status", None)
-        if status_of is None:
-            return 0
-        pending = getattr(status_of(revision), "pending", 0)
-        return pending if isinstance(pending, int) else 0
 
     def _wall(self, t: float | None) -> float | None:
         if t is None:
@@ -238,9 +247,9 @@ class Autoscaler:
         while True:
             now = clock.monotonic()
             timers = [
-                e.engine.last.requeue_at
+                e.scaler.last.requeue_at
                 for e in self._entries.values()
-                if e.engine.last is not None and e.engine.last.requeue_at is not None
+                if e.scaler.last is not None and e.scaler.last.requeue_at is not None
             ]
             wake = min([next_tick, *(t for t in timers if t > now)])
             await clock.sleep(wake - now)
@@ -251,7 +260,7 @@ class Autoscaler:
                 self.tick(now)
             else:
                 for name, entry in list(self._entries.items()):
-                    last = entry.engine.last
+                    last = entry.scaler.last
                     if last is not None and last.requeue_at is not None and last.requeue_at <= now:
                         self._evaluate(name, entry, now)
 
@@ -261,11 +270,11 @@ class Autoscaler:
             self._evaluate(name, entry, now)
 
     def _evaluate(self, name: str, entry: _Entry, now: float) -> None:
-        eng = entry.engine
+        eng = entry.scaler
         before_desired, before_applied = eng.desired, eng.applied
         try:
             ready = self._scaler.ready_count(name)
-            usage = self._scaler.usage(name) if eng.spec.is_hpa else None
+            usage = self._scaler.usage(name) if eng.samples_usage else None
             ev = eng.evaluate(now, ready=ready, usage=usage)
             if ev.apply is not None:
                 self._scaler.set_desired(name, ev.apply)
@@ -286,14 +295,15 @@ class Autoscaler:
         self._gauges(entry, ev, ready)
         self._counts(entry, name, ready)
 
-    def _log(self, name: str, eng: RevisionEngine, ev: Evaluation, ready: int, before: int) -> None:
+    def _log(self, name: str, eng: RevisionScaler, ev: Evaluation, ready: int, before: int) -> None:
         d = ev.decision
         if d is not None:
+            view = eng.view()
             log.info(
                 "revision %s: desired %d, replicas %d -> %d (%s; stable %.3f panic %.3f target "
                 "%g ready %d panic-mode %s ebc %g pa %s)",
-                name, ev.desired, before, eng.applied, eng.decider.reason, d.stable, d.panic,
-                eng.spec.target_value, ready, d.panic_mode, d.ebc, eng.kpa.active,
+                name, ev.desired, before, eng.applied, view.reason, d.stable, d.panic,
+                eng.spec.target_value, ready, d.panic_mode, d.ebc, view.active,
             )  # fmt: skip
         elif ev.hpa is not None:
             log.info(
@@ -305,11 +315,11 @@ class Autoscaler:
     def _counts(self, entry: _Entry, revision: str, ready: int) -> None:
         actual, pending = entry.counts
         actual.set(ready)
-        pending.set(self._pending(revision))
+        pending.set(self._scaler.status(revision).pending)
 
     def _gauges(self, entry: _Entry, ev: Evaluation, ready: int) -> None:
         desired, target, stable, panic, mode, ebc = entry.gauges
-        eng = entry.engine
+        eng = entry.scaler
         desired.set(eng.applied)
         target.set(eng.spec.target_value)
         if ev.decision is not None:

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import argparse
 import csv
+import random
+import statistics
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -17,10 +19,17 @@ from pathlib import Path
 from minikn.autoscaler.spec import ScalingSpec, build_spec, validate_annotations
 from minikn.config.loader import ConfigError, Settings, load_settings
 from minikn.core.errors import InvalidInput
-from minikn.sim.simulate import SimResult, simulate
-from minikn.sim.traces import load_trace, parse_start_model
+from minikn.sim.simulate import SimResult, SimTiming, Start, simulate
+from minikn.sim.traces import StartModel, load_trace, parse_start_model
 
-__all__ = ["LoadRevision", "RevisionInputs", "add_simulate_arguments", "simulate_command"]
+__all__ = [
+    "LoadRevision",
+    "RevisionInputs",
+    "add_simulate_arguments",
+    "run_many",
+    "simulate_command",
+    "summary_ranges",
+]
 
 RevisionInputs = tuple[str, dict[str, str], int, float | None, int | None]
 """(revision name, annotations, containerConcurrency, cpu cores, memory bytes)."""
@@ -34,7 +43,9 @@ def add_simulate_arguments(parser: argparse.ArgumentParser) -> None:
         "--trace", required=True, help="CSV of arrival,service seconds, or builtin:step|ramp|..."
     )
     parser.add_argument("--config", type=Path, help="platform config YAML (config-autoscaler)")
-    parser.add_argument("--out", type=Path, help="write simulation.csv (and .png) here")
+    parser.add_argument(
+        "--out", type=Path, help="write simulation.csv (and .png) of the first run here"
+    )
     parser.add_argument("--component", default="predictor", help="component to simulate")
     start = parser.add_mutually_exclusive_group()
     start.add_argument("--start-time", type=float, help="fixed replica start time in seconds")
@@ -42,7 +53,28 @@ def add_simulate_arguments(parser: argparse.ArgumentParser) -> None:
         "--start-model",
         default="fixed:2.5",
         help="replica start time: fixed:S, uniform:A,B, lognormal:MEDIAN,SIGMA, samples:S1,S2,.. "
-        "(minikn simulate also takes measured: the running platform's own measurements)",
+        "(a sample may be S@N: N replicas were starting with it); add +together:S for S seconds "
+        "more per other replica starting at once (minikn simulate also takes measured: the "
+        "running platform's own measurements)",
+    )
+    parser.add_argument(
+        "--from-created",
+        action="store_true",
+        help="start from a freshly created revision (its initial scale starting at t=0) instead "
+        "of the default: the revision as a load test finds it, long idle (at zero when it can "
+        "scale to zero, else at its minimum with those replicas ready)",
+    )
+    parser.add_argument(
+        "--runs",
+        type=int,
+        default=10,
+        help="runs with random tick and stats-report phases (the platform's loops are not in "
+        "step with the first request); prints min/median/max of each figure (default 10)",
+    )
+    parser.add_argument(
+        "--ideal-timing",
+        action="store_true",
+        help="one run, ticks at exactly 2, 4, 6 s and stats at 1, 2, 3 s after the trace starts",
     )
     parser.add_argument("--seed", type=int, default=0, help="random seed (trace and starts)")
     parser.add_argument("--duration", type=float, help="simulated seconds (default: until idle)")
@@ -75,23 +107,57 @@ def simulate_command(args: argparse.Namespace, *, load_revision: LoadRevision) -
         print(f"minikn simulate: {exc}", file=sys.stderr)
         return 2
     timeout = args.timeout or float(settings.defaults.revision_timeout_seconds)
-    result = simulate(
-        spec, trace, start_model=model, seed=args.seed, duration=args.duration, timeout=timeout
-    )
-    _print(spec, result, str(model))
+    start: Start = "created" if args.from_created else "rest"
+    timings = [SimTiming()] if args.ideal_timing else None
+    results = run_many(
+        spec, trace, start_model=model, seed=args.seed, runs=max(1, args.runs), timings=timings,
+        duration=args.duration, timeout=timeout, start=start,
+    )  # fmt: skip
+    _print(spec, results, str(model), start)
     if args.out is not None:
-        for path in write_outputs(result, args.out):
+        for path in write_outputs(results[0], args.out):
             print(f"wrote {path}")
     return 0
 
 
-def _print(spec: ScalingSpec, result: SimResult, model: str) -> None:
+def run_many(
+    spec: ScalingSpec, trace: list[tuple[float, float]], *, start_model: StartModel, seed: int,
+    runs: int, timings: list[SimTiming] | None = None, duration: float | None = None,
+    timeout: float = 300.0, start: Start = "rest",
+) -> list[SimResult]:  # fmt: skip
+    """``runs`` simulations of one trace: run k draws its tick and report phases and its start
+    times from seed ``seed + k`` (or takes ``timings[k]``)."""
+    if timings is None:
+        timings = [SimTiming.draw(random.Random(seed + k)) for k in range(runs)]
+    return [
+        simulate(spec, trace, start_model=start_model, seed=seed + k, duration=duration,
+                 timeout=timeout, start=start, timing=timing)
+        for k, timing in enumerate(timings)
+    ]  # fmt: skip
+
+
+def summary_ranges(results: list[SimResult]) -> dict[str, tuple[float, float, float]]:
+    """(min, median, max) over ``results`` of every printed figure."""
+    table: dict[str, list[float]] = {}
+    for r in results:
+        for key, value in {
+            **r.summary(),
+            **{k: f"{v:.3f}" for k, v in r.figures().items()},
+        }.items():
+            table.setdefault(key, []).append(float(value))
+    return {k: (min(v), statistics.median(v), max(v)) for k, v in table.items()}
+
+
+def _print(spec: ScalingSpec, results: list[SimResult], model: str, start: Start) -> None:
+    begin = "at rest (as a load test finds it)" if start == "rest" else "freshly created"
     print(
         f"revision {spec.revision}: metric {spec.metric}, target {spec.target_value:g}/replica, "
-        f"containerConcurrency {spec.container_concurrency}, replica start {model}"
+        f"containerConcurrency {spec.container_concurrency}, replica start {model}, "
+        f"starting {begin}, {len(results)} run(s)"
     )
-    for key, value in result.summary().items():
-        print(f"  {key:<52} {value}")
+    print(f"  {'':<52} {'min':>9} {'median':>9} {'max':>9}")
+    for key, (lo, mid, hi) in summary_ranges(results).items():
+        print(f"  {key:<52} {lo:>9g} {mid:>9g} {hi:>9g}")
 
 
 def write_outputs(result: SimResult, out: Path) -> list[Path]:

@@ -1,14 +1,27 @@
 """Replay a request trace on a virtual clock through the real autoscaler code.
 
 Event-driven (one heap of timed events, no asyncio): request arrivals, completions, replicas
-becoming ready, 1-second stat reports and 2-second autoscaler ticks. The autoscaler is the same
-:class:`~minikn.autoscaler.engine.RevisionEngine` the live loop uses. The data path is modelled as
-minikn's activator: one FIFO buffer in front of the replicas; a replica takes at most
-``containerConcurrency`` requests at once (unlimited when 0); a request for a revision with no
-ready replica pokes the autoscaler. Stats report, each second, the time-weighted number of
-requests in the system (buffered + in service) and the arrivals.
+becoming ready, the activator's 1-second stat reports, the autoscaler's 2-second ticks and one
+output row per second. The autoscaler is the same :class:`~minikn.autoscaler.engine.KpaScaler`
+the live loop uses. The data path is modelled as minikn's activator: one FIFO buffer in front of
+the replicas; a replica takes at most ``containerConcurrency`` requests at once (unlimited when
+0); a request for a revision with no ready replica pokes the autoscaler, and so does a non-zero
+stat for a revision whose desired scale is 0 (the live loop's ``record``). Stats report, each
+second, the time-weighted number of requests in the system (buffered + in service) and the
+arrivals.
 
-Deterministic: the trace and the start-time model are seeded; nothing reads the real clock.
+Timing (:class:`SimTiming`). On the platform the tick and the stats reports run on their own
+loops, started with the platform, not with the first request: the first tick comes somewhere in
+(0, 2] s after the trace starts and the first report somewhere in (0, 1] s. ``SimTiming()`` is
+the ideal (2 s, 1 s); :meth:`SimTiming.draw` draws both phases, and the CLI reports the range
+over several draws.
+
+Start (``start``). ``"rest"``: the revision as a load test finds it, long idle: at zero when it
+can scale to zero, else at its floor with those replicas ready. ``"created"``: freshly created,
+its initial scale starting at t0.
+
+Deterministic: the trace, the timing and the start-time model are seeded; nothing reads the real
+clock.
 """
 
 from __future__ import annotations
@@ -18,24 +31,45 @@ import math
 import random
 from collections import deque
 from dataclasses import dataclass, field
+from typing import Literal
 
-from minikn.autoscaler.engine import RevisionEngine
+from minikn.autoscaler.engine import KpaScaler
 from minikn.autoscaler.spec import ScalingSpec
 from minikn.sim.traces import StartModel, Trace
 
-__all__ = ["SimResult", "SimRow", "simulate"]
+__all__ = ["SimResult", "SimRow", "SimTiming", "Start", "default_duration", "rest_replicas",
+           "simulate"]  # fmt: skip
 
 _TICK = 2.0
-_READY, _DONE, _TIMEOUT, _SECOND, _TICK_EV, _WAKE = 0, 1, 2, 3, 4, 5
-"""Event kinds; at equal times replicas turn ready and requests finish before stats and ticks."""
+_READY, _DONE, _TIMEOUT, _REPORT, _TICK_EV, _WAKE, _ROW = range(7)
+"""Event kinds, in the order they run at equal times: replicas turn ready and requests finish
+before stats and ticks, and a second's row is written after that second's tick."""
+
+Start = Literal["rest", "created"]
+
+
+@dataclass(frozen=True, slots=True)
+class SimTiming:
+    """When the platform's loops first fire, relative to the trace's start."""
+
+    tick_phase: float = _TICK
+    """The first autoscaler tick (then every 2 s), in (0, 2]."""
+    report_phase: float = 1.0
+    """The first stats report of the activator (then every 1 s), in (0, 1]."""
+
+    @classmethod
+    def draw(cls, rng: random.Random) -> SimTiming:
+        """Uniform phases: the platform started at an unknown time before the first request."""
+        return cls(_TICK - rng.uniform(0.0, _TICK), 1.0 - rng.random())
 
 
 @dataclass(frozen=True, slots=True)
 class SimRow:
-    """One simulated second."""
+    """One simulated second, as it stands at the end of that second (after its tick)."""
 
     time: int
     concurrency: float
+    """Average requests in the system over the second."""
     desired: int
     ready: int
     queued: int
@@ -52,18 +86,37 @@ class SimResult:
     """Requests that arrived while the revision had no ready replica."""
     replica_starts: int = 0
     waits: list[float] = field(default_factory=list)
+    latencies: list[float] = field(default_factory=list)
+    """Wait + service of each served request."""
     replica_seconds: float = 0.0
     panic_seconds: int = 0
     max_replicas: int = 0
+    first_scale_up: float | None = None
+    """When more than one replica was first asked for (seconds after t0)."""
+    all_ready: float | None = None
+    """When the ready count first reached its peak (seconds after t0)."""
+    peak_ready: int = 0
     duration: float = 0.0
     rows: list[SimRow] = field(default_factory=list)
 
-    def percentile(self, q: float) -> float:
-        """Nearest-rank percentile of the queue waits (seconds)."""
-        if not self.waits:
+    def percentile(self, q: float, values: list[float] | None = None) -> float:
+        """Nearest-rank percentile of ``values`` (default: the queue waits), seconds."""
+        data = self.waits if values is None else values
+        if not data:
             return 0.0
-        ordered = sorted(self.waits)
+        ordered = sorted(data)
         return ordered[max(0, math.ceil(q / 100.0 * len(ordered)) - 1)]
+
+    def figures(self) -> dict[str, float]:
+        """The timing figures beside :meth:`summary` (numbers; -1 for a time that never came)."""
+        lat = self.latencies
+        return {
+            "first scale-up (s)": -1.0 if self.first_scale_up is None else self.first_scale_up,
+            "all ready (s)": -1.0 if self.all_ready is None else self.all_ready,
+            "latency p50 (s)": self.percentile(50, lat),
+            "latency p90 (s)": self.percentile(90, lat),
+            "latency p99 (s)": self.percentile(99, lat),
+        }
 
     def summary(self) -> dict[str, str]:
         """The printed summary, fixed decimals (so identical runs print identically)."""
@@ -89,6 +142,228 @@ def default_duration(spec: ScalingSpec, trace: Trace) -> float:
     return float(math.ceil(last + tail + spec.scale_down_delay + 4 * _TICK))
 
 
+def rest_replicas(spec: ScalingSpec) -> int:
+    """Replicas of a routed revision long idle: min-scale, at least 1 without scale to zero."""
+    n = max(spec.min_scale, 0 if spec.enable_scale_to_zero else 1)
+    return min(n, spec.max_scale) if spec.max_scale else n
+
+
+class _Run:
+    """One simulation: the state, and one method per kind of event."""
+
+    def __init__(
+        self, spec: ScalingSpec, *, start_model: StartModel, rng: random.Random, end: float,
+        timeout: float, t0: float,
+    ) -> None:  # fmt: skip
+        self.spec, self.model, self.rng = spec, start_model, rng
+        self.end, self.timeout, self.t0 = end, timeout, t0
+        self.res = SimResult(duration=end - t0)
+        self.scaler = KpaScaler(spec, now=t0)
+        self.events: list[tuple[float, int, int]] = []
+        self.starting: dict[int, float] = {}
+        self.queue: deque[tuple[float, float, int]] = deque()
+        self.waiting: set[int] = set()
+        """Ids of buffered requests; one that times out leaves this set (and is skipped later)."""
+        self.seq = self.ready = self.busy = self.load = self.arrivals = 0
+        self.cap = 0.0
+        self.area = 0.0
+        """The integral of ``load`` over time up to ``area_t``."""
+        self.area_t = self.alive_t = t0
+        self.report_area = self.row_area = 0.0
+
+    # -- setup ----------------------------------------------------------------------------
+
+    def begin(self, start: Start, timing: SimTiming) -> None:
+        """The revision at t0 and the first firing of each periodic event."""
+        t0 = self.t0
+        if start == "rest":
+            n = rest_replicas(self.spec)
+            self.scaler = KpaScaler.at_rest(self.spec, now=t0, replicas=n)
+            self.ready = n
+            self.cap = self.capacity()
+            self.res.max_replicas = self.res.peak_ready = n
+        else:
+            self.scale_to(self.scaler.applied, t0)
+        self.push(t0 + timing.report_phase, _REPORT)
+        self.push(t0 + timing.tick_phase, _TICK_EV)
+        self.push(t0 + 1.0, _ROW)
+
+    def push(self, at: float, kind: int, rid: int = 0) -> None:
+        heapq.heappush(self.events, (at, kind, rid))
+
+    def capacity(self) -> float:
+        cc = self.spec.container_concurrency
+        return float(self.ready * cc) if cc > 0 else (math.inf if self.ready else 0.0)
+
+    def advance(self, now: float) -> None:
+        """Accumulate the load integral up to ``now``."""
+        self.area += self.load * (now - self.area_t)
+        self.area_t = now
+
+    # -- the data path --------------------------------------------------------------------
+
+    def arrive(self, now: float, service: float) -> None:
+        """A request: served at once when a slot is free and nobody waits, else buffered."""
+        self.advance(now)
+        self.load += 1
+        self.arrivals += 1
+        if self.ready == 0:
+            self.res.cold_starts += 1
+            if self.scaler.wants_poke(now):
+                self.scaler.note_poke(now)
+                self.evaluate(now)
+        if self.busy < self.cap and not self.waiting:
+            self.serve(now, now, service)
+        else:
+            self.seq += 1
+            self.queue.append((now, service, self.seq))
+            self.waiting.add(self.seq)
+            self.push(now + self.timeout, _TIMEOUT, self.seq)
+
+    def serve(self, now: float, arrival: float, service: float) -> None:
+        self.res.waits.append(now - arrival)
+        self.res.latencies.append(now - arrival + service)
+        self.busy += 1
+        self.push(now + service, _DONE)
+
+    def finish(self, now: float) -> None:
+        self.advance(now)
+        self.busy -= 1
+        self.load -= 1
+        self.res.served += 1
+        if self.queue:
+            self.start_queued(now)
+
+    def give_up(self, now: float, qid: int) -> None:
+        """A buffered request's timeout (504), unless it was served already."""
+        if qid in self.waiting:
+            self.advance(now)
+            self.waiting.discard(qid)
+            self.load -= 1
+            self.res.timed_out += 1
+
+    def start_queued(self, now: float) -> None:
+        while self.queue and self.busy < self.cap:
+            arrival, service, qid = self.queue.popleft()
+            if qid in self.waiting:  # else timed out already
+                self.waiting.discard(qid)
+                self.serve(now, arrival, service)
+
+    # -- replicas -------------------------------------------------------------------------
+
+    def replica_ready(self, now: float, rid: int) -> None:
+        if self.starting.pop(rid, None) is None:
+            return  # stopped while starting
+        self.ready += 1
+        self.cap = self.capacity()
+        res = self.res
+        if self.ready > res.peak_ready:
+            res.peak_ready, res.all_ready = self.ready, now - self.t0
+        self.start_queued(now)
+
+    def scale_to(self, n: int, now: float) -> None:
+        """Start replicas (each takes a start-model time that depends on how many start at
+        once) or stop them (the latest-starting first, then ready ones)."""
+        cur = self.ready + len(self.starting)
+        self.res.replica_seconds += cur * (now - self.alive_t)
+        self.alive_t = now
+        if n > cur:
+            together = len(self.starting) + n - cur
+            for _ in range(n - cur):
+                self.seq += 1
+                at = now + self.model.sample(self.rng, together=together)
+                self.starting[self.seq] = at
+                self.push(at, _READY, self.seq)
+                self.res.replica_starts += 1
+        elif n < cur:
+            drop = cur - n
+            for rid in sorted(self.starting, key=lambda r: (-self.starting[r], -r))[:drop]:
+                del self.starting[rid]
+                drop -= 1
+            self.ready -= min(drop, self.ready)
+            self.cap = self.capacity()
+        res = self.res
+        res.max_replicas = max(res.max_replicas, self.ready + len(self.starting))
+        if n > 1 and res.first_scale_up is None:
+            res.first_scale_up = now - self.t0
+
+    # -- the autoscaler -------------------------------------------------------------------
+
+    def evaluate(self, now: float) -> None:
+        ev = self.scaler.evaluate(now, ready=self.ready)
+        if ev.apply is not None:
+            self.scale_to(ev.apply, now)
+        if ev.requeue_at is not None and now < ev.requeue_at < self.end:
+            self.push(ev.requeue_at, _WAKE)
+
+    def report(self, now: float) -> None:
+        """The activator's per-second stat; a non-zero one for a revision at zero decides."""
+        self.advance(now)
+        concurrency = self.area - self.report_area
+        self.report_area = self.area
+        self.scaler.record(now, concurrency=concurrency, rps=float(self.arrivals))
+        self.arrivals = 0
+        if concurrency > 0 and self.scaler.desired == 0:
+            self.evaluate(now)
+        self.push(now + 1.0, _REPORT)
+
+    def tick(self, now: float) -> None:
+        self.evaluate(now)
+        self.push(now + _TICK, _TICK_EV)
+
+    def row(self, now: float) -> None:
+        """The second that ends at ``now``, after any decision made at ``now``."""
+        self.advance(now)
+        panic = self.scaler.decider.panic_time is not None
+        self.res.panic_seconds += panic
+        self.res.rows.append(
+            SimRow(round(now - self.t0), self.area - self.row_area, self.scaler.applied,
+                   self.ready, len(self.waiting), panic)
+        )  # fmt: skip
+        self.row_area = self.area
+        self.push(now + 1.0, _ROW)
+
+    def dispatch(self, now: float, kind: int, rid: int) -> None:
+        if kind == _DONE:
+            self.finish(now)
+        elif kind == _TIMEOUT:
+            self.give_up(now, rid)
+        elif kind == _READY:
+            self.replica_ready(now, rid)
+        elif kind == _REPORT:
+            self.report(now)
+        elif kind == _TICK_EV:
+            self.tick(now)
+        elif kind == _ROW:
+            self.row(now)
+        else:
+            self.evaluate(now)
+
+    # -- the run --------------------------------------------------------------------------
+
+    def run(self, trace: Trace) -> SimResult:
+        """Interleave the trace's arrivals with the timed events until ``end``."""
+        events, end, t0 = self.events, self.end, self.t0
+        i, n = 0, len(trace)
+        next_arrival = trace[0][0] + t0 if n else math.inf
+        while True:
+            if events and events[0][0] <= next_arrival:
+                now, kind, rid = heapq.heappop(events)
+                if now > end:
+                    break
+                self.dispatch(now, kind, rid)
+                continue
+            if next_arrival > end:
+                break
+            service = trace[i][1]
+            i += 1
+            self.arrive(next_arrival, service)
+            next_arrival = trace[i][0] + t0 if i < n else math.inf
+        self.res.requests = i
+        self.res.replica_seconds += (self.ready + len(self.starting)) * (end - self.alive_t)
+        return self.res
+
+
 def simulate(
     spec: ScalingSpec,
     trace: Trace,
@@ -98,140 +373,13 @@ def simulate(
     duration: float | None = None,
     t0: float = 0.0,
     timeout: float = 300.0,
+    start: Start = "rest",
+    timing: SimTiming | None = None,
 ) -> SimResult:
     """Run ``trace`` (arrivals relative to ``t0``) against ``spec``; return the summary figures
-    and one row per second.
-
-    The hot paths (arrival, completion) are inlined on local variables: this loop runs once per
-    request, hundreds of thousands of times for an hour of traffic.
-    """
-    rng = random.Random(seed)
+    and one row per second. ``timing`` defaults to the ideal phases (:class:`SimTiming`)."""
     end = t0 + (duration if duration is not None else default_duration(spec, trace))
-    res = SimResult(duration=end - t0)
-    cc = spec.container_concurrency
-    engine = RevisionEngine(spec, now=t0)
-    events: list[tuple[float, int, int]] = []
-    starting: dict[int, float] = {}
-    queue: deque[tuple[float, float, int]] = deque()
-    waiting: set[int] = set()
-    """Ids of buffered requests; one that times out leaves this set (and is skipped later)."""
-    waits = res.waits
-    push, pop = heapq.heappush, heapq.heappop
-    seq = ready = busy = load = arrivals = 0
-    cap = 0.0
-    area, area_t, alive_t = 0.0, t0, t0
-
-    def capacity() -> float:
-        return float(ready * cc) if cc > 0 else (math.inf if ready else 0.0)
-
-    def start_queued(now: float) -> None:
-        nonlocal busy
-        while queue and busy < cap:
-            arrival, service, qid = queue.popleft()
-            if qid not in waiting:
-                continue  # timed out already
-            waiting.discard(qid)
-            waits.append(now - arrival)
-            busy += 1
-            push(events, (now + service, _DONE, 0))
-
-    def scale_to(n: int, now: float) -> None:
-        nonlocal ready, seq, cap, alive_t
-        cur = ready + len(starting)
-        res.replica_seconds += cur * (now - alive_t)
-        alive_t = now
-        if n > cur:
-            for _ in range(n - cur):
-                seq += 1
-                at = now + start_model.sample(rng)
-                starting[seq] = at
-                push(events, (at, _READY, seq))
-                res.replica_starts += 1
-        elif n < cur:
-            drop = cur - n
-            for rid in sorted(starting, key=lambda r: (-starting[r], -r))[:drop]:
-                del starting[rid]
-                drop -= 1
-            ready -= min(drop, ready)
-            cap = capacity()
-        res.max_replicas = max(res.max_replicas, ready + len(starting))
-
-    def evaluate(now: float) -> None:
-        ev = engine.evaluate(now, ready=ready)
-        if ev.apply is not None:
-            scale_to(ev.apply, now)
-        if ev.requeue_at is not None and now < ev.requeue_at < end:
-            push(events, (ev.requeue_at, _WAKE, 0))
-
-    scale_to(engine.applied, t0)
-    push(events, (t0 + 1.0, _SECOND, 0))
-    push(events, (t0 + _TICK, _TICK_EV, 0))
-    i, n_trace = 0, len(trace)
-    next_arrival = trace[0][0] + t0 if n_trace else math.inf
-    while True:
-        if events and events[0][0] <= next_arrival:
-            now, kind, rid = pop(events)
-            if now > end:
-                break
-            area += load * (now - area_t)
-            area_t = now
-            if kind == _DONE:
-                busy -= 1
-                load -= 1
-                res.served += 1
-                if queue:
-                    start_queued(now)
-            elif kind == _TIMEOUT:
-                if rid in waiting:
-                    waiting.discard(rid)
-                    load -= 1
-                    res.timed_out += 1
-            elif kind == _READY:
-                if rid in starting:
-                    del starting[rid]
-                    ready += 1
-                    cap = capacity()
-                    start_queued(now)
-            elif kind == _SECOND:
-                engine.record(now, concurrency=area, rps=float(arrivals))
-                panic = engine.decider.panic_time is not None
-                res.panic_seconds += panic
-                res.rows.append(
-                    SimRow(round(now - t0), area, engine.applied, ready, len(waiting), panic)
-                )
-                area = 0.0
-                arrivals = 0
-                push(events, (now + 1.0, _SECOND, 0))
-            elif kind == _TICK_EV:
-                evaluate(now)
-                push(events, (now + _TICK, _TICK_EV, 0))
-            else:
-                evaluate(now)
-            continue
-        if next_arrival > end:
-            break
-        now = next_arrival
-        service = trace[i][1]
-        i += 1
-        next_arrival = trace[i][0] + t0 if i < n_trace else math.inf
-        area += load * (now - area_t)
-        area_t = now
-        load += 1
-        arrivals += 1
-        if ready == 0:
-            res.cold_starts += 1
-            if engine.wants_poke(now):
-                engine.note_poke(now)
-                evaluate(now)
-        if busy < cap and not waiting:
-            waits.append(0.0)
-            busy += 1
-            push(events, (now + service, _DONE, 0))
-        else:
-            seq += 1
-            queue.append((now, service, seq))
-            waiting.add(seq)
-            push(events, (now + timeout, _TIMEOUT, seq))
-    res.requests = i
-    res.replica_seconds += (ready + len(starting)) * (end - alive_t)
-    return res
+    run = _Run(spec, start_model=start_model, rng=random.Random(seed), end=end, timeout=timeout,
+               t0=t0)  # fmt: skip
+    run.begin(start, timing or SimTiming())
+    return run.run(trace)

@@ -104,45 +104,87 @@ def load_trace(source: str, *, seed: int = 0) -> Trace:
 @dataclass(frozen=True, slots=True)
 class StartModel:
     """How long a new replica takes to become ready: ``fixed:2.5``, ``uniform:1,3``,
-    ``lognormal:2.5,0.4`` (median, sigma) or ``samples:1.8,2.1,3.0`` (measured cold starts,
-    e.g. from ``minikn_replica_start_to_ready_seconds``, drawn uniformly)."""
+    ``lognormal:2.5,0.4`` (median, sigma) or ``samples:1.8,2.1,3.0`` (measured start times, drawn
+    uniformly).
+
+    Replicas started together are slower (they share the CPUs). Two ways to say so:
+    ``+together:S`` adds S seconds per other replica starting at the same time
+    (``fixed:2.3+together:0.1``: 2.3 s alone, 2.6 s for four at once); and a sample may carry how
+    many replicas were starting with it, ``samples:2.3@1,2.6@4``: a start with N starting draws
+    from the samples whose count is nearest to N.
+    """
 
     kind: str
     params: tuple[float, ...]
+    per_other: float = 0.0
+    """Seconds added per other replica starting at the same time."""
+    together: tuple[int, ...] = ()
+    """For ``samples``: how many replicas were starting with each one (empty: unknown)."""
 
-    def sample(self, rng: random.Random) -> float:
+    def sample(self, rng: random.Random, *, together: int = 1) -> float:
+        """One start time for a replica started while ``together`` replicas (itself included)
+        are starting."""
         p = self.params
         if self.kind == "fixed":
-            return p[0]
-        if self.kind == "uniform":
-            return rng.uniform(p[0], p[1])
-        if self.kind == "lognormal":
-            return rng.lognormvariate(math.log(p[0]), p[1])
-        return rng.choice(p)
+            base = p[0]
+        elif self.kind == "uniform":
+            base = rng.uniform(p[0], p[1])
+        elif self.kind == "lognormal":
+            base = rng.lognormvariate(math.log(p[0]), p[1])
+        elif self.together:
+            nearest = min(abs(n - together) for n in self.together)
+            pairs = zip(p, self.together, strict=True)
+            base = rng.choice([x for x, n in pairs if abs(n - together) == nearest])
+        else:
+            base = rng.choice(p)
+        return base + self.per_other * (together - 1)
 
     def __str__(self) -> str:
         if self.kind == "samples" and len(self.params) > 5:  # measured: a summary, not 100 numbers
             low, high = min(self.params), max(self.params)
-            return f"samples ({len(self.params)} from {low:.3g} to {high:.3g} s)"
-        return f"{self.kind}:{','.join(f'{x:g}' for x in self.params)}"
+            extra = f"+together:{self.per_other:g}" if self.per_other else ""
+            return f"samples ({len(self.params)} from {low:.3g} to {high:.3g} s){extra}"
+        if self.together:
+            text = ",".join(f"{x:g}@{n}" for x, n in zip(self.params, self.together, strict=True))
+        else:
+            text = ",".join(f"{x:g}" for x in self.params)
+        extra = f"+together:{self.per_other:g}" if self.per_other else ""
+        return f"{self.kind}:{text}{extra}"
 
 
 _ARITY = {"fixed": 1, "uniform": 2, "lognormal": 2}
 
 
 def parse_start_model(text: str) -> StartModel:
-    """Parse ``kind:a,b``; a bare number means ``fixed``."""
-    kind, _, args = text.partition(":")
+    """Parse ``kind:a,b[+together:S]``; a bare number means ``fixed``; samples may be
+    ``seconds@count``."""
+    base, _, extra = text.partition("+")
+    per_other = 0.0
+    if extra:
+        key, _, value = extra.partition(":")
+        try:
+            per_other = float(value)
+        except ValueError:
+            key = ""
+        if key != "together" or per_other < 0:
+            raise InvalidInput(f"start model {text!r}: expected +together:SECONDS (>= 0)")
+    kind, _, args = base.partition(":")
     if not args:
-        kind, args = "fixed", text
-    try:
-        params = tuple(float(x) for x in args.split(","))
-    except ValueError as exc:
-        raise InvalidInput(f"start model {text!r}: parameters must be numbers") from exc
+        kind, args = "fixed", base
     if kind not in (*_ARITY, "samples"):
         raise InvalidInput(f"start model {text!r}: use fixed, uniform, lognormal or samples")
+    items = [item.partition("@") for item in args.split(",")]
+    try:
+        params = tuple(float(x) for x, _, _ in items)
+        counts = tuple(int(n) for _, at, n in items if at)
+    except ValueError as exc:
+        raise InvalidInput(f"start model {text!r}: parameters must be numbers") from exc
+    if counts and (kind != "samples" or len(counts) != len(params) or min(counts) < 1):
+        raise InvalidInput(
+            f"start model {text!r}: give SECONDS@COUNT (COUNT >= 1) for every sample"
+        )
     if kind in _ARITY and len(params) != _ARITY[kind]:
         raise InvalidInput(f"start model {text!r}: {kind} takes {_ARITY[kind]} number(s)")
     if any(x < 0 for x in params) or (kind == "uniform" and params[0] > params[1]):
         raise InvalidInput(f"start model {text!r}: times must be non-negative and ordered")
-    return StartModel(kind, params)
+    return StartModel(kind, params, per_other, counts)

@@ -30,7 +30,10 @@ def register(sub: SubParsers) -> None:
     p = sub.add_parser(
         "simulate",
         help="replay a request trace through the autoscaler offline",
-        epilog="--start-model measured uses the exact start-to-ready times a running platform "
+        epilog="By default the revision starts the trace as a load test finds it: at zero when "
+        "it can scale to zero (so the first requests are cold starts), else at its minimum; "
+        "--from-created starts from a freshly created revision at its initial scale. "
+        "--start-model measured uses the exact start-to-ready times a running platform "
         "recorded for the ISVC's component (its recent replicas; the platform from --server / "
         "MINIKN_SERVER).",
     )

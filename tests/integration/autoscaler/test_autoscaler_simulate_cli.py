@@ -35,23 +35,47 @@ def run(*args: str) -> subprocess.CompletedProcess[str]:
     )
 
 
+def figure(stdout: str, name: str) -> list[float]:
+    """(min, median, max) of one figure in the printed summary."""
+    line = next(ln for ln in stdout.splitlines() if ln.strip().startswith(name))
+    return [float(x) for x in line.removeprefix(f"  {name}").split()]
+
+
+def test_several_runs_report_a_range_of_first_scale_ups(tmp_path: Path) -> None:
+    # Ten draws of the tick phase: the first scale above one replica comes at the first tick
+    # with enough demand, somewhere in (0, 4] s, not at exactly 2 s every time.
+    isvc = tmp_path / "isvc.yaml"
+    isvc.write_text(ISVC)
+    trace = tmp_path / "trace.csv"
+    trace.write_text("".join(f"{i / 8},1.0\n" for i in range(160)))
+    res = run("--isvc", str(isvc), "--trace", str(trace), "--start-time", "3")
+    assert res.returncode == 0, res.stderr
+    assert "10 run(s)" in res.stdout
+    lo, _, hi = figure(res.stdout, "first scale-up (s)")
+    assert 0.0 < lo < hi <= 4.0
+
+
 def test_simulate_writes_summary_csv_and_plot(tmp_path: Path) -> None:
     isvc = tmp_path / "isvc.yaml"
     isvc.write_text(ISVC)
     trace = tmp_path / "trace.csv"
     trace.write_text("arrival,service\n" + "".join(f"{i / 4},1.0\n" for i in range(40)))
     out = tmp_path / "out"
-    args = ("--isvc", str(isvc), "--trace", str(trace), "--start-time", "3", "--out", str(out))
+    args = ("--isvc", str(isvc), "--trace", str(trace), "--start-time", "3", "--ideal-timing",
+            "--out", str(out))  # fmt: skip
     first = run(*args)
     assert first.returncode == 0, first.stderr
     assert "revision iris-predictor-00001: metric concurrency, target 1.4/replica" in first.stdout
-    assert "cold starts (requests that found no ready replica)   12" in first.stdout
-    assert "max replicas                                         4" in first.stdout
+    assert "starting at rest (as a load test finds it), 1 run(s)" in first.stdout
+    assert figure(first.stdout, "cold starts (requests that found no ready replica)") == [12] * 3
+    assert figure(first.stdout, "max replicas") == [4] * 3
     rows = list(csv.reader((out / "simulation.csv").read_text().splitlines()))
     assert rows[0] == ["time", "concurrency", "desired", "ready", "queued", "panic"]
     assert max(int(r[2]) for r in rows[1:]) == 4  # maxReplicas caps the panic decision
     assert (out / "simulation.png").read_bytes()[:4] == b"\x89PNG"
-    assert run(*args[:-2]).stdout == first.stdout  # deterministic (no plot this time)
+    assert f"wrote {out / 'simulation.csv'}" in first.stdout  # --out names what it wrote
+    summary = [line for line in first.stdout.splitlines() if not line.startswith("wrote ")]
+    assert run(*args[:-2]).stdout.splitlines() == summary  # deterministic (no plot this time)
 
 
 def test_simulate_refuses_out_of_range_annotations(tmp_path: Path) -> None:

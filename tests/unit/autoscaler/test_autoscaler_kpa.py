@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import replace
 from typing import Any
 
-from minikn.autoscaler.engine import RevisionEngine, initial_replicas
+from minikn.autoscaler.engine import KpaScaler, initial_replicas
 from minikn.autoscaler.kpa import KpaState, reconcile
 from minikn.autoscaler.spec import ScalingSpec, build_spec
 from minikn.config.autoscaler import AutoscalerConfig
@@ -26,11 +26,11 @@ def drive(
     end: int = 200,
     ready_fn: Any = None,
     reachable: bool = True,
-) -> tuple[RevisionEngine, list[tuple[int, int]], list[int]]:
+) -> tuple[KpaScaler, list[tuple[int, int]], list[int]]:
     """Stats each second (``concurrency`` for 1..load_until), ticks every 2 s; ready follows the
     applied scale unless ``ready_fn(t, applied)`` says otherwise. Returns the applies and the
     ticks at which a failure was reported."""
-    eng = RevisionEngine(spec, now=0.0, reachable=reachable)
+    eng = KpaScaler(spec, now=0.0, reachable=reachable)
     applies: list[tuple[int, int]] = []
     failures: list[int] = []
     for t in range(1, end + 1):
@@ -60,7 +60,7 @@ def test_scale_to_zero_waits_the_grace_period_when_the_sks_was_serving() -> None
     # TBC 0 -> EBC 0 >= 0 -> Serve while want > 0. Inactive at t=90, Proxy since 90, then
     # max(grace 30, retention 0) inactive -> scale to 0 at t=120.
     spec = mk(target_burst_capacity=0.0)
-    eng = RevisionEngine(spec, now=0.0)
+    eng = KpaScaler(spec, now=0.0)
     result = None
     for t in range(1, 121):
         if t <= 30:
@@ -165,7 +165,7 @@ def test_a_failed_revision_recovers_when_it_becomes_active() -> None:
 
 
 def test_changing_the_window_rebuilds_the_windows_and_keeps_the_rest() -> None:
-    eng = RevisionEngine(BASE, now=0.0)
+    eng = KpaScaler(BASE, now=0.0)
     eng.record(1.0, concurrency=10.0, rps=1.0)
     same = eng.stable_window
     eng.update(mk(target_value=7.0), reachable=False)

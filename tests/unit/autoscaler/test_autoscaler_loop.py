@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 
 import pytest
 
-from minikn.autoscaler.engine import RevisionEngine
+from minikn.autoscaler.engine import KpaScaler
 from minikn.autoscaler.loop import Autoscaler
 from minikn.config.loader import Settings
 from minikn.core.clock import FakeClock
@@ -148,7 +148,7 @@ async def test_the_first_poke_after_scale_to_zero_scales_to_one_despite_a_float_
 
 def test_asking_whether_to_poke_records_nothing() -> None:
     settings = Settings()
-    engine = RevisionEngine(
+    engine = KpaScaler(
         Autoscaler(
             settings, clock=FakeClock(), scaler=FakeScaler(), listener=RecordingListener(),
             metrics=Metrics(),

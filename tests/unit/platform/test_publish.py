@@ -8,6 +8,7 @@ in ``minikn serve``.
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -32,6 +33,11 @@ from .conftest import docs_of, isvc_doc
 ZERO = {"config-autoscaler": {"allow-zero-initial-scale": True}}
 
 
+@dataclass(frozen=True)
+class ReplicaCounts:
+    pending: int = 0
+
+
 class FakeScaler:
     def __init__(self) -> None:
         self.desired: dict[str, int] = {}
@@ -44,6 +50,9 @@ class FakeScaler:
 
     def usage(self, revision: str) -> ResourceUsage:
         return ResourceUsage()
+
+    def status(self, revision: str) -> ReplicaCounts:
+        return ReplicaCounts()
 
 
 class AutoscalingDataPlane:

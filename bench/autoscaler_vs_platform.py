@@ -1,0 +1,304 @@
+"""The simulator against the real platform: a step and a spike trace from zero, side by side.
+
+    python bench/autoscaler_vs_platform.py [--runs 3] [--start-delay 2.0] [--service 0.1]
+
+Each real run starts ``minikn serve`` (process backend, fresh state) with one ISVC at zero
+(``containerConcurrency: 2``, max 5 replicas) whose replica is the tiny server in this file: it
+sleeps ``--start-delay`` before it listens (the TCP probe then finds it ready) and answers each
+request after ``--service`` seconds. The trace's arrivals are sent open-loop. From the serve log
+(its timestamped decision and readiness lines) and the responses come: cold starts (requests sent
+before the first replica was ready), time to the first scale above one replica, time to all
+ready (the peak ready count first reached), ready replicas at the end of each 5-second bucket,
+and p50/p90/p99 latency. The same trace then goes through ``minikn simulate``'s code with that
+run's exact start times (each with how many replicas were starting with it) as the start model,
+over 10 draws of the tick and stats-report phases; the table shows the real figure next to the
+simulator's min/median/max, and whether the goal holds (real inside the range; simulator median
+within 10 % of the real median for cold starts and p99, within one tick for the times).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import http.server
+import os
+import re
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from datetime import datetime
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from minikn.autoscaler.spec import build_spec  # noqa: E402
+from minikn.cli.commands.simulate import load_revision  # noqa: E402
+from minikn.config.loader import load_settings  # noqa: E402
+from minikn.sim.cli import run_many  # noqa: E402
+from minikn.sim.simulate import SimResult  # noqa: E402
+from minikn.sim.traces import parse_start_model  # noqa: E402
+
+TICK = 2.0
+_CONFIG = "config-autoscaler:\n  allow-zero-initial-scale: true\n"
+NAME = "simbench"
+
+
+def replica(port: int, start_delay: float, service: float) -> None:
+    """The replica: slow to start, fixed service time, threads so it serves in parallel."""
+    time.sleep(start_delay)
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+
+        def do_GET(self) -> None:
+            time.sleep(service)
+            self.send_response(200)
+            self.send_header("Content-Length", "2")
+            self.end_headers()
+            self.wfile.write(b"ok")
+
+        do_POST = do_GET
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    http.server.ThreadingHTTPServer(("127.0.0.1", port), Handler).serve_forever()
+
+
+def isvc_yaml(start_delay: float, service: float) -> str:
+    return f"""\
+apiVersion: serving.kserve.io/v1beta1
+kind: InferenceService
+metadata:
+  name: {NAME}
+  annotations:
+    autoscaling.knative.dev/initial-scale: "0"
+spec:
+  predictor:
+    minReplicas: 0
+    maxReplicas: 5
+    containerConcurrency: 2
+    containers:
+      - name: kserve-container
+        image: bench
+        command: [python, {Path(__file__).resolve()}, --replica]
+        args: [--http_port=8080, --start-delay={start_delay}, --service={service}]
+"""
+
+
+def trace_of(kind: str, service: float) -> list[tuple[float, float]]:
+    """Evenly spaced arrivals. step: 16 req/s for 30 s. spike: 2 req/s for 30 s, 30 req/s in
+    [10, 15)."""
+    out: list[tuple[float, float]] = []
+    t = 0.0
+    while t < 30.0:
+        out.append((t, service))
+        rate = 16.0 if kind == "step" else (30.0 if 10.0 <= t < 15.0 else 2.0)
+        t = round(t + 1.0 / rate, 6)
+    return out
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _get(url: str) -> int:
+    try:
+        with urllib.request.urlopen(url, timeout=5) as resp:
+            return int(resp.status)
+    except Exception:
+        return 0
+
+
+async def _send(port: int, host: str, at: float) -> tuple[float, float, int]:
+    """One request at ``at`` (perf_counter); (wall time sent, latency, status)."""
+    await asyncio.sleep(max(0.0, at - time.perf_counter()))
+    sent, t0 = time.time(), time.perf_counter()
+    try:
+        reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        writer.write(f"GET / HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n".encode())
+        await writer.drain()
+        data = await reader.read()
+        writer.close()
+        status = int(data.split(b" ", 2)[1]) if data else 0
+    except OSError:
+        status = 0
+    return sent, time.perf_counter() - t0, status
+
+
+_LINE = re.compile(r"^(\S+ \S+) \w+ (\S+): (.*)$")
+
+
+def _events(log: str) -> list[tuple[float, str]]:
+    out = []
+    for line in log.splitlines():
+        m = _LINE.match(line)
+        if m:
+            when = datetime.strptime(m.group(1), "%Y-%m-%d %H:%M:%S,%f").timestamp()
+            out.append((when, m.group(3)))
+    return out
+
+
+def real_run(kind: str, args: argparse.Namespace) -> tuple[dict[str, object], str]:
+    """One real run; (figures, start model text of its measured start times)."""
+    trace = trace_of(kind, args.service)
+    with tempfile.TemporaryDirectory() as tmp:
+        d = Path(tmp)
+        (d / "isvcs").mkdir()
+        (d / "isvcs" / "isvc.yaml").write_text(isvc_yaml(args.start_delay, args.service))
+        (d / "minikn.yaml").write_text(_CONFIG)
+        ingress, api = _free_port(), _free_port()
+        logf = (d / "serve.log").open("wb")
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "minikn.cli.main", "serve", f"--port={ingress}",
+             f"--api-port={api}", "--host=127.0.0.1", "--backend=process",
+             f"--watch={d / 'isvcs'}", f"--state-dir={d / 'state'}",
+             f"--config={d / 'minikn.yaml'}"],
+            cwd=ROOT, stdout=logf, stderr=subprocess.STDOUT,
+            env={k: v for k, v in os.environ.items() if k != "MINIKN_API_TOKEN"},
+        )  # fmt: skip
+        try:
+            isvc = f"http://127.0.0.1:{api}/apis/serving.kserve.io/v1beta1/namespaces/default/inferenceservices/{NAME}"
+            deadline = time.monotonic() + 60
+            while _get(isvc) != 200:
+                if proc.poll() is not None or time.monotonic() > deadline:
+                    raise RuntimeError("minikn serve did not start")
+                time.sleep(0.2)
+            time.sleep(3.0)  # the revision settles at zero; the platform's loops run on
+            host = f"{NAME}.default.example.com"
+            base = time.perf_counter() + 0.2
+
+            async def send_all() -> list[tuple[float, float, int]]:
+                return await asyncio.gather(*(_send(ingress, host, base + a) for a, _ in trace))
+
+            results = asyncio.run(send_all())
+            time.sleep(1.0)
+        finally:
+            proc.terminate()
+            proc.wait(timeout=60)
+            logf.close()
+        log = (d / "serve.log").read_text(errors="replace")
+    return figures_of(results, _events(log), trace), ""
+
+
+def figures_of(
+    results: list[tuple[float, float, int]], events: list[tuple[float, str]],
+    trace: list[tuple[float, float]],
+) -> dict[str, object]:  # fmt: skip
+    first = results[0][0] - trace[0][0]
+    readies: list[tuple[float, float]] = []  # (ready time, took)
+    stops: list[float] = []
+    scale_up = None
+    for when, msg in events:
+        m = re.search(r"replica \S+ ready in ([0-9.]+)s", msg)
+        if m:
+            readies.append((when - first, float(m.group(1))))
+        if "stopping replica" in msg:
+            stops.append(when - first)
+        m = re.search(r"desired replicas \S+ -> (\d+)", msg)
+        if m and int(m.group(1)) > 1 and scale_up is None:
+            scale_up = when - first
+    first_ready = min((r for r, _ in readies), default=float("inf"))
+    changes = sorted([(r, 1) for r, _ in readies] + [(s, -1) for s in stops])
+    ready, peak, all_ready = 0, 0, None
+    for when, delta in changes:
+        ready += delta
+        if ready > peak:
+            peak, all_ready = ready, when
+    buckets = []
+    for end in range(5, 35, 5):
+        buckets.append(sum(delta for when, delta in changes if when <= end))
+    spans = [(r - took, r) for r, took in readies]
+    samples = [
+        f"{took:.3f}@{sum(1 for a, b in spans if a <= r - took <= b)}" for r, took in readies
+    ]
+    lat = sorted(x[1] for x in results)
+    return {
+        "cold starts": float(sum(1 for s, _, _ in results if s - first < first_ready)),
+        "first scale-up (s)": -1.0 if scale_up is None else scale_up,
+        "all ready (s)": -1.0 if all_ready is None else all_ready,
+        "latency p50 (s)": _pct(lat, 50),
+        "latency p90 (s)": _pct(lat, 90),
+        "latency p99 (s)": _pct(lat, 99),
+        "buckets": buckets,
+        "samples": "samples:" + ",".join(samples) if samples else "fixed:2",
+        "errors": sum(1 for x in results if x[2] != 200),
+    }
+
+
+def _pct(ordered: list[float], q: float) -> float:
+    import math
+
+    return ordered[max(0, math.ceil(q / 100 * len(ordered)) - 1)] if ordered else 0.0
+
+
+def sim_figures(res: SimResult) -> dict[str, object]:
+    f: dict[str, object] = {"cold starts": float(res.cold_starts), **res.figures()}
+    f["buckets"] = [next(r.ready for r in res.rows if r.time == end) for end in range(5, 35, 5)]
+    return f
+
+
+def main() -> None:
+    p = argparse.ArgumentParser()
+    p.add_argument("--replica", action="store_true", help=argparse.SUPPRESS)
+    p.add_argument("--http_port", type=int, default=0, help=argparse.SUPPRESS)
+    p.add_argument("--runs", type=int, default=3)
+    p.add_argument("--start-delay", type=float, default=2.0)
+    p.add_argument("--service", type=float, default=0.1)
+    p.add_argument("--traces", default="step,spike")
+    args = p.parse_args()
+    if args.replica:
+        replica(args.http_port, args.start_delay, args.service)
+        return
+    with tempfile.TemporaryDirectory() as tmp:
+        f = Path(tmp) / "isvc.yaml"
+        f.write_text(isvc_yaml(args.start_delay, args.service))
+        cfg = Path(tmp) / "minikn.yaml"
+        cfg.write_text(_CONFIG)
+        settings = load_settings(cfg)
+        name, ann, cc, _, _ = load_revision(f, settings, "predictor")
+    spec = build_spec(name, ann, container_concurrency=cc, config=settings.autoscaler,
+                      progress_deadline=settings.deployment.progress_deadline)  # fmt: skip
+    keys = ["cold starts", "first scale-up (s)", "all ready (s)", "latency p50 (s)",
+            "latency p90 (s)", "latency p99 (s)"]  # fmt: skip
+    for kind in args.traces.split(","):
+        trace = trace_of(kind, args.service)
+        reals, sims = [], []
+        for run in range(args.runs):
+            real, _ = real_run(kind, args)
+            model = parse_start_model(str(real["samples"]))
+            sim = run_many(spec, trace, start_model=model, seed=run, runs=10, duration=40.0)
+            reals.append(real)
+            sims.extend(sim_figures(s) for s in sim)
+            print(f"{kind} run {run + 1}: real {real} ")
+        print(f"\n### {kind} ({len(trace)} requests, {args.runs} real runs, "
+              f"{len(sims)} simulated)\n")  # fmt: skip
+        print("| figure | real runs | real median | sim min / median / max | goal |")
+        print("|---|---|---|---|---|")
+        for key in keys:
+            rv = [float(r[key]) for r in reals]  # type: ignore[arg-type]
+            sv = [float(s[key]) for s in sims]  # type: ignore[arg-type]
+            rmed, smed = statistics.median(rv), statistics.median(sv)
+            inside = all(min(sv) <= x <= max(sv) for x in rv)
+            if key.startswith(("first", "all")):
+                close = abs(smed - rmed) <= TICK
+            elif key in ("cold starts", "latency p99 (s)"):
+                close = abs(smed - rmed) <= 0.1 * rmed
+            else:
+                close = True
+            verdict = f"{'inside' if inside else 'OUTSIDE'}, {'close' if close else 'FAR'}"
+            print(f"| {key} | {', '.join(f'{x:.2f}' for x in rv)} | {rmed:.2f} | "
+                  f"{min(sv):.2f} / {smed:.2f} / {max(sv):.2f} | {verdict} |")  # fmt: skip
+        print("| ready per 5 s | " + "; ".join(str(r["buckets"]) for r in reals) + " | | "
+              + str(sims[len(sims) // 2]["buckets"]) + " (one sim run) | |")  # fmt: skip
+
+
+if __name__ == "__main__":
+    main()
