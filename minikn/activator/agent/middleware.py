@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import random
 from collections.abc import Mapping
 from dataclasses import dataclass
 
@@ -70,11 +71,13 @@ class TraceMiddleware:
     (:func:`start_hop`), kept in ``request.ctx.trace`` and recorded when the request is done.
     """
 
-    def __init__(self, clock: Clock | None = None) -> None:
+    def __init__(self, clock: Clock | None = None, rng: random.Random | None = None) -> None:
+        """``rng`` draws the trace and span ids (default: one seeded from the OS)."""
         self._clock: Clock = clock if clock is not None else SystemClock()
+        self._rng = rng if rng is not None else random.Random()
 
     def __call__(self, spec: RevisionSpec, handler: Handler) -> Handler:
-        clock = self._clock
+        clock, rng = self._clock, self._rng
         where = {
             "isvc": spec.isvc,
             "namespace": spec.namespace,
@@ -84,7 +87,7 @@ class TraceMiddleware:
 
         async def recorded(request: ProxyRequest, sink: ResponseSink) -> None:
             block, incoming = _split_trace_headers(request.headers)
-            hop = start_hop(incoming, **where)
+            hop = start_hop(incoming, **where, rng=rng)
             context = hop.context
             line = f"traceparent: {context.traceparent}\r\n"
             if context.tracestate:
@@ -106,14 +109,14 @@ class TraceMiddleware:
             block = request.headers
             if b"trace" in block.lower() or trace_log.isEnabledFor(logging.DEBUG):
                 return None  # continue the caller's trace, or record the hop: the full handler
-            request.headers = block + new_traceparent_line()  # this hop starts the trace
+            request.headers = block + new_traceparent_line(rng)  # this hop starts the trace
             return sink
 
         return Rewrite(prepare, recorded, handler)
 
 
 trace_middleware = TraceMiddleware()
-"""The trace middleware on the system clock."""
+"""The trace middleware on the system clock and an OS-seeded id generator."""
 
 
 @dataclass(slots=True)
