@@ -18,7 +18,7 @@ import logging
 import random
 from collections.abc import Callable, Coroutine, Sequence
 from functools import partial
-from typing import Any
+from typing import Any, Protocol
 
 from minikn.activator.accounting import ConcurrencyAccount
 from minikn.activator.balance import Tracker
@@ -32,6 +32,7 @@ from minikn.core.endpoints import Endpoint, RevisionStats, ScalePoker, StatsSink
 from minikn.core.errors import BadGateway, GatewayTimeout, MiniknError, NotFound, http_status
 from minikn.core.revision import RevisionSpec
 from minikn.telemetry.metrics import Metrics
+from minikn.telemetry.request_metrics import RequestSeries
 from minikn.wire.http import (
     Handler,
     Middleware,
@@ -49,29 +50,38 @@ _REPORT_PERIOD = 1.0
 
 
 class _Revision:
-    """Everything the activator keeps per revision: the lane of its fast-path exchanges."""
+    """Everything the activator keeps per revision: the lane of its fast-path exchanges.
 
-    def __init__(
+    Built by the activator with the parts it shares (pool, deadlines, clock) and the two data-path
+    entries it runs per revision: ``forward`` (the innermost handler: a slot, a connection, the
+    bytes) and ``serve`` (a handler chain under the timeout, errors answered on the sink).
+    """
+
+    def __init__(  # noqa: PLR0917 - built once per revision by the activator
         self,
-        activator: Activator,
         spec: RevisionSpec,
         throttler: Throttler,
         account: ConcurrencyAccount,
+        pool: UpstreamPool,
+        deadlines: Deadlines,
+        now: Callable[[], float],
+        requests: RequestSeries,
+        forward: _Forward,
+        serve: _Serve,
     ) -> None:
-        self.activator = activator
         self.spec = spec
         self.throttler = throttler
         self.account = account
-        self.pool = activator._pool
-        self.deadlines = activator._deadlines
-        self.now = activator._clock.monotonic
+        self.pool = pool
+        self.deadlines = deadlines
+        self.now = now
+        self.requests = requests
+        self._forward = forward
+        self._serve = serve
         self.handler: Handler | None = None
         self.rewrites: tuple[Rewrite, ...] | None = None
         """The chain's layers when all are :class:`Rewrite` (the fast path may apply them)."""
-        self.terminal: Handler = partial(activator._forward, self)
-        self.requests = activator._metrics.requests.series(
-            spec.namespace, spec.isvc, spec.component, spec.name
-        )
+        self.terminal: Handler = partial(forward, self)
         self.head_block = (
             b"knative-serving-revision: %b\r\nknative-serving-namespace: %b\r\n"
             b"k-proxy-request: activator\r\n" % (spec.name.encode(), spec.namespace.encode())
@@ -85,8 +95,24 @@ class _Revision:
     def retry(
         self, request: ProxyRequest, sink: ResponseSink, avoid: Tracker, started: float
     ) -> Coroutine[Any, Any, None]:
-        handler = partial(self.activator._forward, self, avoid=avoid)
-        return self.activator._answering(self, request, sink, handler, started)
+        handler = partial(self._forward, self, avoid=avoid)
+        return self._serve(self, request, sink, handler, started)
+
+
+class _Forward(Protocol):
+    def __call__(
+        self,
+        rev: _Revision,
+        request: ProxyRequest,
+        sink: ResponseSink,
+        *,
+        avoid: Tracker | None = None,
+    ) -> Coroutine[Any, Any, None]: ...
+
+
+_Serve = Callable[
+    [_Revision, ProxyRequest, ResponseSink, Handler, float], Coroutine[Any, Any, None]
+]
 
 
 class _Deadline:
@@ -138,9 +164,11 @@ class Activator:
         self._rng = rng if rng is not None else random.Random()
         self._revisions: dict[str, _Revision] = {}
         self._pool = UpstreamPool(
-            now=clock.monotonic, idle_timeout=self._config.idle_connection_timeout
+            now=clock.monotonic,
+            idle_timeout=self._config.idle_connection_timeout,
+            max_idle=self._config.max_idle_connections_per_replica,
         )
-        self._deadlines = Deadlines()
+        self._deadlines = Deadlines(clock.monotonic)
         self._reporter: asyncio.Task[None] | None = None
         self._throttlers = throttlers if throttlers is not None else self._throttler
 
@@ -149,8 +177,17 @@ class Activator:
     def upsert_revision(self, spec: RevisionSpec) -> None:
         rev = self._revisions.get(spec.name)
         if rev is None:
-            throttler = self._throttlers(spec)
-            rev = _Revision(self, spec, throttler, ConcurrencyAccount(self._clock.monotonic()))
+            rev = _Revision(
+                spec,
+                self._throttlers(spec),
+                ConcurrencyAccount(self._clock.monotonic()),
+                self._pool,
+                self._deadlines,
+                self._clock.monotonic,
+                self._metrics.requests.series(spec.namespace, spec.isvc, spec.component, spec.name),
+                self._forward,
+                self._answering,
+            )
             self._revisions[spec.name] = rev
         else:
             rev.spec = spec
@@ -288,13 +325,13 @@ class Activator:
         started: float,
     ) -> Exchange | None:
         """Send the request at once if a replica slot and an idle pooled connection are free."""
-        tracker = rev.throttler.try_acquire()
-        if tracker is None:
+        slot = rev.throttler.try_acquire()
+        if slot is None:
             return None
-        conn = self._pool.idle(tracker.endpoint)
+        conn = self._pool.idle(slot.tracker.endpoint)
         transport = conn.transport if conn is not None else None
         if conn is None or transport is None:
-            rev.throttler.release(tracker)
+            slot.release()
             return None
         body = request.body
         if body is not None:
@@ -302,12 +339,12 @@ class Activator:
                 data = _request_head(rev, request) + body.read_nowait()
             except MiniknError:  # the body outgrew the limit: the coroutine path answers it
                 self._pool.release(conn)
-                rev.throttler.release(tracker)
+                slot.release()
                 return None
         else:
             data = _request_head(rev, request)
         exchange = Exchange(
-            rev, tracker, conn, request, sink, settle, started, rev.spec.timeout_seconds
+            rev, slot, conn, request, sink, settle, started, rev.spec.timeout_seconds
         )
         exchange.send(data, transport)
         return exchange
@@ -351,7 +388,7 @@ class Activator:
         buffered time included, until the response head arrives); the request was counted in."""
         code = 499  # the client went away (or the platform stops) before an answer
         deadline = _Deadline(self._deadlines, rev.spec.timeout_seconds)
-        request.extra["deadline"] = deadline
+        request.ctx.deadline = deadline
         try:
             try:
                 await handler(request, sink)
@@ -376,17 +413,6 @@ class Activator:
         finally:
             rev.finished(started, code)
 
-    @staticmethod
-    async def _wait(rev: _Revision, *, retry: bool = False) -> Tracker:
-        """Buffer until a slot frees (FIFO; a retry goes first); a waiter that gives up gives
-        its slot back."""
-        waiter = rev.throttler.enqueue(front=retry)
-        try:
-            return await waiter
-        except asyncio.CancelledError:
-            rev.throttler.abandon(waiter)
-            raise
-
     async def _forward(
         self,
         rev: _Revision,
@@ -396,16 +422,15 @@ class Activator:
         avoid: Tracker | None = None,
     ) -> None:
         head = _request_head(rev, request)
-        deadline = request.extra.get("deadline")
+        ctx = request.ctx
         # Once the response starts, the timeout no longer applies (streams may run long).
-        on_head = deadline.cancel if isinstance(deadline, _Deadline) else None
+        on_head = ctx.deadline.cancel if ctx.deadline is not None else None
         attempts = self._config.max_attempts
         attempt = 0
         while True:
-            tracker = rev.throttler.try_acquire(avoid) or await self._wait(
-                rev, retry=avoid is not None
-            )
-            request.extra["replica"] = tracker.endpoint.replica_id  # for the trace hop record
+            slot = await rev.throttler.acquire(avoid, retry=avoid is not None)
+            tracker = slot.tracker
+            ctx.replica = tracker.endpoint.replica_id  # for the trace hop record
             conn = None
             try:
                 if tracker.draining:  # removed while this request waited for the task to run
@@ -437,7 +462,7 @@ class Activator:
             finally:
                 if conn is not None:
                     self._pool.release(conn)
-                rev.throttler.release(tracker)
+                slot.release()
 
 
 def _request_head(rev: _Revision, request: ProxyRequest) -> bytes:

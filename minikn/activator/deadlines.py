@@ -6,6 +6,9 @@ so the activator keeps its deadlines here instead: adding and removing one is a 
 one timer, armed only while something waits, sweeps out what expired. A request times out between
 its deadline and one ``resolution`` later.
 
+Time is read from the injected clock (``now``); the loop only paces the sweeps, so a test on a
+fake clock advances it and calls :meth:`Deadlines.sweep`.
+
 Deadlines are grouped by timeout: within a group, insertion order is deadline order (one clock,
 same timeout), so a sweep stops at the first entry of each group not yet due.
 """
@@ -26,7 +29,8 @@ Expire = Callable[[], None]
 class Deadlines:
     """Deadlines of requests in flight, keyed by any hashable object (the request's handle)."""
 
-    def __init__(self, resolution: float = 0.05) -> None:
+    def __init__(self, now: Callable[[], float], resolution: float = 0.05) -> None:
+        self._now = now
         self._resolution = resolution
         self._groups: dict[float, dict[object, tuple[float, Expire]]] = {}
         self._timer: asyncio.TimerHandle | None = None
@@ -43,9 +47,9 @@ class Deadlines:
         group = self._groups.get(seconds)
         if group is None:
             group = self._groups[seconds] = {}
-        group[key] = (loop.time() + seconds, expire)
+        group[key] = (self._now() + seconds, expire)
         if self._timer is None:
-            self._timer = loop.call_later(self._resolution, self._sweep)
+            self._timer = loop.call_later(self._resolution, self._tick)
 
     def discard(self, key: object, seconds: float) -> None:
         """``key`` no longer has a deadline (answered, or its response started)."""
@@ -60,10 +64,17 @@ class Deadlines:
         self._groups.clear()
         self._loop = None
 
-    def _sweep(self) -> None:
+    def _tick(self) -> None:
         self._timer = None
-        loop = asyncio.get_running_loop()
-        now = loop.time()
+        self.sweep()
+        if any(self._groups.values()):
+            loop = self._loop or asyncio.get_running_loop()
+            self._timer = loop.call_later(self._resolution, self._tick)
+
+    def sweep(self) -> None:
+        """Expire every deadline due by now (on the clock); the timer calls this while any
+        deadline is pending."""
+        now = self._now()
         for group in list(self._groups.values()):
             due = []
             for key, (at, expire) in group.items():
@@ -76,5 +87,3 @@ class Deadlines:
                     expire()
                 except Exception:
                     log.exception("a request timeout failed to fire")
-        if any(self._groups.values()):
-            self._timer = loop.call_later(self._resolution, self._sweep)

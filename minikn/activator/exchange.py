@@ -20,7 +20,7 @@ from typing import Any, Protocol
 
 from minikn.activator.balance import Tracker
 from minikn.activator.deadlines import Deadlines
-from minikn.activator.throttler import Throttler
+from minikn.activator.throttler import Slot, Throttler
 from minikn.activator.upstream import UpstreamConnection, UpstreamPool, replayable
 from minikn.core.errors import GatewayTimeout, MiniknError, http_status
 from minikn.wire.http import ProxyRequest, ResponseSink, answer_error
@@ -64,15 +64,15 @@ class Exchange:
         "_request",
         "_settle",
         "_sink",
+        "_slot",
         "_started",
         "_timeout",
-        "_tracker",
     )
 
     def __init__(  # noqa: PLR0917 - built once per request by the activator
         self,
         lane: Lane,
-        tracker: Tracker,
+        slot: Slot,
         conn: UpstreamConnection,
         request: ProxyRequest,
         sink: ResponseSink,
@@ -81,7 +81,7 @@ class Exchange:
         timeout: float,
     ) -> None:
         self._lane = lane
-        self._tracker = tracker
+        self._slot = slot
         self._conn: UpstreamConnection | None = conn
         self._request = request
         self._sink = sink
@@ -112,8 +112,9 @@ class Exchange:
             self._settle(None)
             return
         if replayable(conn, self._request, reused=True):
-            log.info("replica %s: reused connection closed, retrying", self._tracker.endpoint)
-            self._settle(lane.retry(self._request, self._sink, self._tracker, self._started))
+            tracker = self._slot.tracker
+            log.info("replica %s: reused connection closed, retrying", tracker.endpoint)
+            self._settle(lane.retry(self._request, self._sink, tracker, self._started))
             return
         if isinstance(exc, MiniknError):
             answer_error(self._sink, exc)
@@ -149,7 +150,7 @@ class Exchange:
         if self._timeout > 0:
             lane.deadlines.discard(self, self._timeout)
         lane.pool.release(conn)
-        lane.throttler.release(self._tracker)
+        self._slot.release()
 
     def _finish(self, lane: Lane, code: int) -> None:
         lane.finished(self._started, code)

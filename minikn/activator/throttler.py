@@ -1,5 +1,10 @@
 """One revision's throttler: replica slots, the bounded FIFO buffer and the scale-from-zero poke.
 
+Knative's ``Throttler.Try`` shape: a request takes a :class:`Slot` (``try_acquire`` now or never,
+for the fast lane; ``acquire`` at once or from the buffer, for the coroutine lane), uses the slot's
+replica, and gives it back with ``slot.release()``, which is idempotent: every lane and every error
+path may call it, the slot goes back exactly once.
+
 ``acquire`` hands out a replica slot at once when one is free and nobody waits ahead; otherwise the
 request waits in a FIFO buffer (bounded: beyond ``max_buffered`` it is refused with 503 at once).
 Every slot freed or replica added dispatches the buffer head first, so buffered requests are
@@ -24,9 +29,37 @@ from minikn.core.clock import Clock
 from minikn.core.endpoints import Endpoint
 from minikn.core.errors import Unavailable
 
-__all__ = ["Throttler"]
+__all__ = ["Slot", "Throttler"]
 
 log = logging.getLogger("minikn.activator.throttler")
+
+
+class Slot:
+    """One request's hold on one replica (``tracker``) until :meth:`release`."""
+
+    __slots__ = ("_throttler", "tracker")
+
+    def __init__(self, throttler: Throttler, tracker: Tracker) -> None:
+        self._throttler: Throttler | None = throttler
+        self.tracker = tracker
+
+    @property
+    def endpoint(self) -> Endpoint:
+        return self.tracker.endpoint
+
+    @property
+    def released(self) -> bool:
+        return self._throttler is None
+
+    def release(self) -> None:
+        """Give the slot back (a buffered request may take it); later calls do nothing."""
+        throttler = self._throttler
+        if throttler is not None:
+            self._throttler = None
+            throttler._give_back(self.tracker)  # its own throttler, not a stranger
+
+    def __repr__(self) -> str:
+        return f"Slot({self.tracker!r}, released={self._throttler is None})"
 
 
 class Throttler:
@@ -59,7 +92,7 @@ class Throttler:
         self._poke = poke
         self._ready: list[Tracker] = []
         self._by_id: dict[str, Tracker] = {}
-        self._waiters: deque[asyncio.Future[Tracker]] = deque()
+        self._waiters: deque[asyncio.Future[Slot]] = deque()
         self._failure: tuple[str, str] | None = None
         self._buffered = 0
 
@@ -68,7 +101,7 @@ class Throttler:
         """Requests waiting for a slot (updated as their futures settle)."""
         return self._buffered
 
-    def _settled(self, _: asyncio.Future[Tracker]) -> None:
+    def _settled(self, _: asyncio.Future[Slot]) -> None:
         self._buffered -= 1
 
     @property
@@ -179,16 +212,32 @@ class Throttler:
 
     # Slots --------------------------------------------------------------------------------------
 
-    def try_acquire(self, avoid: Tracker | None = None) -> Tracker | None:
-        """A slot now, if one is free and nobody is buffered ahead; else None."""
+    def try_acquire(self, avoid: Tracker | None = None) -> Slot | None:
+        """A slot now, if one is free and nobody is buffered ahead (preferring a replica other
+        than ``avoid``); else None."""
         if self._waiters and self._dispatch_pending():
             return None
         tracker = self._balancer.pick(self._ready, avoid)
-        if tracker is not None:
-            tracker.in_flight += 1
-        return tracker
+        if tracker is None:
+            return None
+        tracker.in_flight += 1
+        return Slot(self, tracker)
 
-    def enqueue(self, *, front: bool = False) -> asyncio.Future[Tracker]:
+    async def acquire(self, avoid: Tracker | None = None, *, retry: bool = False) -> Slot:
+        """A slot now, else from the buffer (FIFO; ``retry``: a request that never reached its
+        replica goes ahead of later arrivals). A caller cancelled while it waits gives back the
+        slot it may have been handed meanwhile."""
+        slot = self.try_acquire(avoid)
+        if slot is not None:
+            return slot
+        waiter = self.enqueue(front=retry)
+        try:
+            return await waiter
+        except asyncio.CancelledError:
+            self.abandon(waiter)
+            raise
+
+    def enqueue(self, *, front: bool = False) -> asyncio.Future[Slot]:
         """Join the buffer; the future gets a slot (or a 503 error) in FIFO order. ``front``: a
         retry of a request that never reached its replica goes ahead of later arrivals."""
         if self._failure is not None and not self._ready:
@@ -200,7 +249,7 @@ class Throttler:
                 reason="BufferFull",
                 retry_after=self._retry_after,
             )
-        waiter: asyncio.Future[Tracker] = asyncio.get_running_loop().create_future()
+        waiter: asyncio.Future[Slot] = asyncio.get_running_loop().create_future()
         first = not self._dispatch_pending()
         if front:
             self._waiters.appendleft(waiter)
@@ -213,15 +262,16 @@ class Throttler:
             self._poke()
         return waiter
 
-    def abandon(self, waiter: asyncio.Future[Tracker]) -> None:
+    def abandon(self, waiter: asyncio.Future[Slot]) -> None:
         """The waiter gave up; give back the slot it may have been handed meanwhile."""
         if waiter.done():
             if not waiter.cancelled() and waiter.exception() is None:
-                self.release(waiter.result())
+                waiter.result().release()
         else:
             waiter.cancel()
 
-    def release(self, tracker: Tracker) -> None:
+    def _give_back(self, tracker: Tracker) -> None:
+        """A slot on ``tracker`` was released (only :meth:`Slot.release` calls this)."""
         tracker.in_flight -= 1
         if self._waiters and not tracker.draining:
             self._dispatch()
@@ -238,4 +288,4 @@ class Throttler:
             if tracker is None:
                 return
             tracker.in_flight += 1
-            self._waiters.popleft().set_result(tracker)
+            self._waiters.popleft().set_result(Slot(self, tracker))

@@ -8,7 +8,9 @@ responses and server-sent events reach the client as the replica writes them.
 from __future__ import annotations
 
 import asyncio
+import enum
 import logging
+from collections import deque
 from collections.abc import Callable
 from typing import cast
 
@@ -18,7 +20,7 @@ from minikn.core.endpoints import Endpoint
 from minikn.core.errors import BadGateway
 from minikn.wire.http import ProxyRequest, ResponseSink
 
-__all__ = ["NeverReached", "UpstreamConnection", "UpstreamPool", "replayable", "send"]
+__all__ = ["ConnState", "NeverReached", "UpstreamConnection", "UpstreamPool", "replayable", "send"]
 
 log = logging.getLogger("minikn.activator.upstream")
 
@@ -41,12 +43,44 @@ class NeverReached(Exception):
         self.refused = refused
 
 
+class ConnState(enum.Enum):
+    """Where a replica connection is in its life (httpcore's ``HTTPConnectionState``).
+
+    ====================  ======  ======  ======
+    event                 IDLE    ACTIVE  CLOSED
+    ====================  ======  ======  ======
+    connected (start)     -       -       -
+    ``begin`` a request   ACTIVE  error   error
+    response ends, k-a    -       IDLE    -
+    response ends, close  -       CLOSED  -
+    lost, bad HTTP,       CLOSED  CLOSED  CLOSED
+    ``detach``, ``close``
+    ====================  ======  ======  ======
+
+    Only an IDLE connection is pooled and reused; a CLOSED one never leaves that state.
+    """
+
+    IDLE = "idle"
+    """Connected, no request on it: may wait in the pool for the next one."""
+    ACTIVE = "active"
+    """A request is on it (sent or being sent; its response not over)."""
+    CLOSED = "closed"
+    """Closed, closing, or told by the replica not to be reused."""
+
+
+_IDLE, _ACTIVE, _CLOSED = ConnState.IDLE, ConnState.ACTIVE, ConnState.CLOSED
+
+
 class UpstreamConnection(asyncio.Protocol):
     """One keep-alive connection to a replica; serves one request at a time."""
 
     def __init__(self, endpoint: Endpoint) -> None:
         self.endpoint = endpoint
+        self.state = _CLOSED
+        """:class:`ConnState`; CLOSED until connected."""
         self.transport: asyncio.Transport | None = None
+        self.expires_at = 0.0
+        """While pooled: when it stops being fit for reuse (on the pool's clock)."""
         self._parser = httptools.HttpResponseParser(self)
         self._sink: ResponseSink | None = None
         self._headers: list[tuple[bytes, bytes]] = []
@@ -55,19 +89,32 @@ class UpstreamConnection(asyncio.Protocol):
         self._bound = False
         """The client's sink pauses this connection's reading while the client is slow."""
         self._on_head: Callable[[], None] | None = None
-        self.head_received = False
         self._on_end: Callable[[Exception | None], None] | None = None
         self._head_only = False
         self._drain: asyncio.Future[None] | None = None
+        # Progress of the request on it (for the timeout and for replaying a request):
         self.received = False
-        self.reusable = False
-        self.idle_since = 0.0
+        """Some bytes of the response arrived."""
+        self.head_received = False
+        """The response head arrived (the revision's timeout no longer applies)."""
+
+    def has_expired(self, now: float) -> bool:
+        """True when this connection must not take another request: it is not idle (closed, or
+        busy), or it has been idle past its expiry (``now`` on the pool's clock)."""
+        return self.state is not _IDLE or now >= self.expires_at
+
+    def close(self) -> None:
+        """Close the connection (an exchange on it ends with an error, as if the replica had)."""
+        self.state = _CLOSED
+        if self.transport is not None:
+            self.transport.close()
 
     # asyncio.Protocol --------------------------------------------------------------------------
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         # uvloop's transports are not asyncio.Transport subclasses, but have its interface.
         self.transport = cast(asyncio.Transport, transport)
+        self.state = _IDLE
 
     def data_received(self, data: bytes) -> None:
         self.received = True
@@ -82,12 +129,12 @@ class UpstreamConnection(asyncio.Protocol):
                     self._bound = True
                     sink.bind_producer(self.transport)
         except httptools.HttpParserError as exc:
+            self.state = _CLOSED
             self._fail(BadGateway(f"replica {self.endpoint.replica_id} sent bad HTTP: {exc}"))
-            if self.transport is not None:
-                self.transport.close()
+            self.close()
 
     def connection_lost(self, exc: Exception | None) -> None:
-        self.reusable = False
+        self.state = _CLOSED
         self.transport = None
         if self._drain is not None and not self._drain.done():
             self._drain.set_result(None)
@@ -136,7 +183,10 @@ class UpstreamConnection(asyncio.Protocol):
         if on_end is None or not self.head_received:
             return  # the end of an interim response, or after a HEAD answer
         self._on_end = None
-        self.reusable = not self._head_only and self._parser.should_keep_alive()
+        if self.state is _ACTIVE:
+            # After a HEAD answer the parser's position is unknown: not reused.
+            keep = not self._head_only and self._parser.should_keep_alive()
+            self.state = _IDLE if keep else _CLOSED
         self._unbind()
         sink, self._sink = self._sink, None
         if sink is not None:
@@ -166,14 +216,14 @@ class UpstreamConnection(asyncio.Protocol):
         on_head: Callable[[], None] | None,
         on_end: Callable[[Exception | None], None],
     ) -> None:
-        """Start an exchange: ``on_end`` is called once, with None when the response has been
-        streamed whole or with the error that ended it."""
+        """Start an exchange on this idle connection: ``on_end`` is called once, with None when
+        the response has been streamed whole or with the error that ended it."""
+        self.state = _ACTIVE
         self._sink = sink
         self._head_only = head_only
         self._on_head = on_head
         self.head_received = False
         self.received = False
-        self.reusable = False
         self._on_end = on_end
 
     def detach(self) -> None:
@@ -182,9 +232,7 @@ class UpstreamConnection(asyncio.Protocol):
         self._on_head = None
         self._unbind()
         self._sink = None
-        self.reusable = False
-        if self.transport is not None:
-            self.transport.close()
+        self.close()
 
     async def drain(self) -> None:
         if self._drain is not None:
@@ -196,15 +244,20 @@ class UpstreamPool:
 
     Idle connections older than ``idle_timeout`` are dropped, not reused: servers close idle
     keep-alive connections (uvicorn after 5 s), and reusing one that is closing would fail a
-    request. The idle connections of a replica are bounded by the throttler: a connection is
-    opened only for a request holding one of the replica's slots and none idle, so a replica
-    never has more connections, idle or busy, than it has slots.
+    request. All of a replica's connections, idle or busy, are bounded by the throttler: a
+    connection is opened only for a request holding one of the replica's slots and none idle. Of
+    those, at most ``max_idle`` per replica stay pooled once their request is over (Knative's
+    ``MaxIdleProxyConnsPerHost``): beyond it the longest idle is closed. The most recently used
+    connection is reused first (it is the least likely to have been closed by the replica).
     """
 
-    def __init__(self, *, now: Callable[[], float], idle_timeout: float) -> None:
-        self._idle: dict[tuple[str, int], list[UpstreamConnection]] = {}
+    def __init__(
+        self, *, now: Callable[[], float], idle_timeout: float, max_idle: int = 100
+    ) -> None:
+        self._idle: dict[tuple[str, int], deque[UpstreamConnection]] = {}
         self._now = now
         self._idle_timeout = idle_timeout
+        self._max_idle = max_idle
 
     def idle(self, endpoint: Endpoint) -> UpstreamConnection | None:
         """A pooled idle connection to ``endpoint``, if one is fresh enough (no await needed)."""
@@ -214,11 +267,14 @@ class UpstreamPool:
         now = self._now()
         while idle:
             conn = idle.pop()
-            if conn.transport is not None and not conn.transport.is_closing():
-                if now - conn.idle_since < self._idle_timeout:
-                    return conn
-                conn.transport.close()
+            if not conn.has_expired(now):
+                return conn
+            conn.close()
         return None
+
+    def idle_count(self, endpoint: Endpoint) -> int:
+        """Connections to ``endpoint`` waiting in the pool (expired ones included)."""
+        return len(self._idle.get((endpoint.host, endpoint.port), ()))
 
     async def connect(self, endpoint: Endpoint) -> UpstreamConnection:
         """A new connection to ``endpoint``; NeverReached when none opens."""
@@ -234,24 +290,29 @@ class UpstreamPool:
         return conn
 
     def release(self, conn: UpstreamConnection) -> None:
-        if conn.reusable and conn.transport is not None and not conn.transport.is_closing():
-            conn.idle_since = self._now()
-            ep = conn.endpoint
-            self._idle.setdefault((ep.host, ep.port), []).append(conn)
-        elif conn.transport is not None:
-            conn.transport.close()
+        """``conn``'s request is over: pool it if it is idle, else close it."""
+        if conn.state is not _IDLE:
+            conn.close()
+            return
+        conn.expires_at = self._now() + self._idle_timeout
+        ep = conn.endpoint
+        key = (ep.host, ep.port)
+        idle = self._idle.get(key)
+        if idle is None:
+            idle = self._idle[key] = deque()
+        elif len(idle) >= self._max_idle:
+            idle.popleft().close()
+        idle.append(conn)
 
     def forget(self, endpoint: Endpoint) -> None:
         """Close the idle connections of a replica that went away."""
-        for conn in self._idle.pop((endpoint.host, endpoint.port), []):
-            if conn.transport is not None:
-                conn.transport.close()
+        for conn in self._idle.pop((endpoint.host, endpoint.port), ()):
+            conn.close()
 
     def close(self) -> None:
         for conns in self._idle.values():
             for conn in conns:
-                if conn.transport is not None:
-                    conn.transport.close()
+                conn.close()
         self._idle.clear()
 
 
@@ -273,7 +334,7 @@ async def send(
     request can be replayed (idempotent, no body); BadGateway when the replica dropped it.
     """
     transport = conn.transport
-    if transport is None:
+    if transport is None or conn.state is not _IDLE:
         raise NeverReached("connection closed before use")
     done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
 
@@ -285,32 +346,46 @@ async def send(
                 done.set_exception(exc)
 
     conn.begin(sink, head_only=request.method == b"HEAD", on_head=on_head, on_end=on_end)
-    body = request.body
     try:
-        if body is None:
-            transport.write(head)
-        elif request.content_length is not None:
-            first = body.read_nowait()
-            transport.write(head + first if first else head)
-            while not body.at_eof:
-                await conn.drain()
-                chunk = await body.read()
-                if chunk:
-                    transport.write(chunk)
-        else:
-            transport.write(head)
-            while True:
-                await conn.drain()
-                chunk = await body.read()
-                if not chunk:
-                    break
-                transport.write(b"%x\r\n%b\r\n" % (len(chunk), chunk))
-            transport.write(b"0\r\n\r\n")
+        await _write_request(conn, transport, head, request)
         await done
     except BadGateway:
         if replayable(conn, request, reused=reused):
             raise NeverReached("reused connection was closed") from None
         raise
+    finally:
+        if not done.done():
+            # Cut off before the response ended (the client went away, the timeout, a body over
+            # the limit): nobody waits for the end any more, so none must be recorded.
+            conn.detach()
+        elif not done.cancelled():
+            done.exception()  # seen (the replica may have closed while the body was read)
+
+
+async def _write_request(
+    conn: UpstreamConnection, transport: asyncio.Transport, head: bytes, request: ProxyRequest
+) -> None:
+    """Write the head and stream the body (length-framed or chunked) as the client sends it."""
+    body = request.body
+    if body is None:
+        transport.write(head)
+    elif request.content_length is not None:
+        first = body.read_nowait()
+        transport.write(head + first if first else head)
+        while not body.at_eof:
+            await conn.drain()
+            chunk = await body.read()
+            if chunk:
+                transport.write(chunk)
+    else:
+        transport.write(head)
+        while True:
+            await conn.drain()
+            chunk = await body.read()
+            if not chunk:
+                break
+            transport.write(b"%x\r\n%b\r\n" % (len(chunk), chunk))
+        transport.write(b"0\r\n\r\n")
 
 
 def replayable(conn: UpstreamConnection, request: ProxyRequest, *, reused: bool) -> bool:

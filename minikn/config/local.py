@@ -54,6 +54,12 @@ class ActivatorConfig(ConfigGroup):
     """A pooled keep-alive connection idle longer than this is closed, not reused: servers close
     idle connections (uvicorn after 5 s) and reusing one that is closing would fail a request.
     Envoy's cluster ``common_http_protocol_options.idle_timeout``."""
+    max_idle_connections_per_replica: int = Field(
+        100, alias="maxIdleConnectionsPerReplica", ge=1, le=65_536
+    )
+    """Keep-alive connections to one replica kept open for reuse while no request uses them;
+    beyond it the longest idle is closed. Knative's activator ``MAX_IDLE_PROXY_CONNS_PER_HOST``
+    (100)."""
 
 
 class ReplicasConfig(ConfigGroup):

@@ -98,7 +98,10 @@ class Router:
         clock: Clock,
         metrics: Metrics,
         rng: random.Random | None = None,
+        ids: random.Random | None = None,
     ) -> None:
+        """``rng`` picks revisions by traffic weight, ``ids`` draws request ids (defaults: seeded
+        from the OS); tests give seeded ones."""
         self._settings = settings
         self._activator = activator
         self._clock = clock
@@ -106,7 +109,8 @@ class Router:
         self._rng = rng if rng is not None else random.Random()
         self._max_body = settings.minikn.activator.max_body_bytes
         self._limits = settings.minikn.router
-        self._ids = random.Random()  # request ids: no syscall per request, unlike uuid4
+        self._ids = ids if ids is not None else random.Random()
+        """Draws request ids: no system call per request, unlike uuid4."""
         self._index = RouteIndex(RouteTable())
         self._matches: dict[tuple[bytes, bytes], Match] = {}
         self._server: asyncio.Server | None = None

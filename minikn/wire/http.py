@@ -21,8 +21,11 @@ from minikn.core.revision import RevisionSpec
 __all__ = [
     "BodyStream",
     "Handler",
+    "HopRecord",
     "Middleware",
     "ProxyRequest",
+    "RequestContext",
+    "RequestDeadline",
     "ResponseSink",
     "Rewrite",
     "answer_error",
@@ -178,6 +181,33 @@ class ResponseSink(Protocol):
         ...
 
 
+class RequestDeadline(Protocol):
+    """The revision's timeout of one request on the coroutine lane."""
+
+    def cancel(self) -> None:
+        """The response has started: the timeout no longer applies (streams may run long)."""
+        ...
+
+
+class HopRecord(Protocol):
+    """A hop's trace span as the data path keeps it (the trace middleware's ``TraceHop``)."""
+
+    def record(self, *, replica: str, status: int, duration_s: float) -> None: ...
+
+
+@dataclass(slots=True, eq=False)
+class RequestContext:
+    """What the activator and its middlewares tell each other about one request."""
+
+    deadline: RequestDeadline | None = None
+    """Set by the activator for the handler chain: the innermost handler cancels it once the
+    response head arrives."""
+    replica: str | None = None
+    """The replica id the request was last sent to (for the trace hop record)."""
+    trace: HopRecord | None = None
+    """This hop's span, set by the trace middleware when it records the hop."""
+
+
 @dataclass(slots=True, eq=False)
 class ProxyRequest:
     """A request on its way to a replica."""
@@ -192,8 +222,28 @@ class ProxyRequest:
     body: BodyStream | None = None
     content_length: int | None = None
     """Set when the client framed the body by length; None with a body means chunked."""
-    extra: dict[str, object] = field(default_factory=dict)
-    """Free slot for middlewares (trace context, logger ids)."""
+    _ctx: RequestContext | None = field(default=None, init=False, repr=False)
+
+    @property
+    def ctx(self) -> RequestContext:
+        """The request's context, made on first use (the fast lane never needs one)."""
+        ctx = self._ctx
+        if ctx is None:
+            ctx = self._ctx = RequestContext()
+        return ctx
+
+    def derive(
+        self,
+        method: bytes,
+        target: bytes,
+        headers: bytes,
+        body: BodyStream | None,
+        content_length: int | None,
+    ) -> ProxyRequest:
+        """A request sent on behalf of this one (the batcher's calls): same id and context."""
+        derived = ProxyRequest(method, target, headers, self.request_id, body, content_length)
+        derived._ctx = self.ctx
+        return derived
 
 
 Handler = Callable[[ProxyRequest, ResponseSink], Awaitable[None]]

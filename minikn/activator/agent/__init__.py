@@ -6,7 +6,7 @@ activator's per-revision ``Middleware`` seam. How the data path calls this::
 
     agents = AgentMiddleware(metrics=metrics, clock=clock)       # one, owned by the server
     activator = Activator(settings, ..., middlewares=[trace_middleware, agents])
-    # Activator._forward, once the replica is picked: request.extra["replica"] = replica_id
+    # Activator._forward, once the replica is picked: request.ctx.replica = replica_id
     # Activator.remove_revision(name): agents.discard(name)
     # shutdown, before activator.close(): await agents.close()
 

@@ -2,7 +2,7 @@
 
 ``Activator(..., middlewares=[trace_middleware, AgentMiddleware(metrics=..., clock=...)])``: the
 first is outermost. ``trace_middleware`` rewrites ``traceparent``/``tracestate`` for every revision
-and records the hop (the terminal handler may put the replica id in ``request.extra["replica"]``).
+and records the hop (the terminal handler may put the replica id in ``request.ctx.replica``).
 ``AgentMiddleware`` wraps only revisions whose spec sets ``logger`` or ``batcher``. With a batcher
 it buffers the request, runs :class:`~minikn.activator.agent.chain.Agent` (whose upstream calls the
 inner handler with a capturing sink) and writes the whole answer; with only a logger it buffers
@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import random
 from collections.abc import Mapping
 from dataclasses import dataclass
 
@@ -67,14 +68,16 @@ class TraceMiddleware:
     record off) costs one scan of the header block and one formatted header line, and adds no
     coroutine: the layer is a :class:`~minikn.wire.http.Rewrite`, which the activator's fast
     path applies in place. Otherwise the hop is built
-    (:func:`start_hop`), kept in ``request.extra["trace"]`` and recorded when the request is done.
+    (:func:`start_hop`), kept in ``request.ctx.trace`` and recorded when the request is done.
     """
 
-    def __init__(self, clock: Clock | None = None) -> None:
+    def __init__(self, clock: Clock | None = None, rng: random.Random | None = None) -> None:
+        """``rng`` draws the trace and span ids (default: one seeded from the OS)."""
         self._clock: Clock = clock if clock is not None else SystemClock()
+        self._rng = rng if rng is not None else random.Random()
 
     def __call__(self, spec: RevisionSpec, handler: Handler) -> Handler:
-        clock = self._clock
+        clock, rng = self._clock, self._rng
         where = {
             "isvc": spec.isvc,
             "namespace": spec.namespace,
@@ -84,20 +87,20 @@ class TraceMiddleware:
 
         async def recorded(request: ProxyRequest, sink: ResponseSink) -> None:
             block, incoming = _split_trace_headers(request.headers)
-            hop = start_hop(incoming, **where)
+            hop = start_hop(incoming, **where, rng=rng)
             context = hop.context
             line = f"traceparent: {context.traceparent}\r\n"
             if context.tracestate:
                 line += f"tracestate: {context.tracestate}\r\n"
             request.headers = block + line.encode("latin-1")
-            request.extra["trace"] = hop
+            ctx = request.ctx
+            ctx.trace = hop
             started = clock.monotonic()
             try:
                 await handler(request, sink)
             finally:
-                replica = request.extra.get("replica")
                 hop.record(
-                    replica=replica if isinstance(replica, str) else "-",
+                    replica=ctx.replica or "-",
                     status=sink.status,
                     duration_s=clock.monotonic() - started,
                 )
@@ -106,14 +109,14 @@ class TraceMiddleware:
             block = request.headers
             if b"trace" in block.lower() or trace_log.isEnabledFor(logging.DEBUG):
                 return None  # continue the caller's trace, or record the hop: the full handler
-            request.headers = block + new_traceparent_line()  # this hop starts the trace
+            request.headers = block + new_traceparent_line(rng)  # this hop starts the trace
             return sink
 
         return Rewrite(prepare, recorded, handler)
 
 
 trace_middleware = TraceMiddleware()
-"""The trace middleware on the system clock."""
+"""The trace middleware on the system clock and an OS-seeded id generator."""
 
 
 @dataclass(slots=True)
@@ -233,14 +236,12 @@ def _wrap_buffered(agent: Agent, inner: Handler) -> Handler:
             method: str, path: str, headers: Mapping[str, str], body: bytes
         ) -> UpstreamResponse:
             stream = replay(body) if body or had_body else None
-            inner_request = ProxyRequest(
+            inner_request = request.derive(
                 method.encode("latin-1"),
                 path.encode("latin-1"),
                 request.headers if headers is parsed else header_lines(headers),
-                request.request_id,
-                body=stream,
-                content_length=len(body) if stream is not None else None,
-                extra=request.extra,
+                stream,
+                len(body) if stream is not None else None,
             )
             capture = BufferSink()
             await inner(inner_request, capture)

@@ -85,28 +85,27 @@ def parse_traceparent(value: str | None, tracestate: str | None = None) -> Trace
     return TraceContext(trace_id, span_id, flags, state or None)
 
 
-_ids = random.Random()
-"""Ids need to be unique, not unguessable (as OpenTelemetry's default id generator, which also
-draws from ``random``): a PRNG seeded from the OS once, rather than ``os.urandom`` (a system call)
-twice on every request."""
+def new_span_id(rng: random.Random) -> str:
+    """A random non-zero 8-byte span id in lower-case hex.
+
+    Ids need to be unique, not unguessable (as OpenTelemetry's default id generator, which also
+    draws from ``random``): the caller's PRNG, seeded from the OS once, rather than
+    ``os.urandom`` (a system call) twice on every request.
+    """
+    return f"{rng.getrandbits(64) or 1:016x}"
 
 
-def new_span_id() -> str:
-    """A random non-zero 8-byte span id in lower-case hex."""
-    return f"{_ids.getrandbits(64) or 1:016x}"
-
-
-def new_trace_id() -> str:
+def new_trace_id(rng: random.Random) -> str:
     """A random non-zero 16-byte trace id in lower-case hex."""
-    return f"{_ids.getrandbits(128) or 1:032x}"
+    return f"{rng.getrandbits(128) or 1:032x}"
 
 
-def new_traceparent_line() -> bytes:
+def new_traceparent_line(rng: random.Random) -> bytes:
     """``traceparent: ...\\r\\n`` for a hop that starts a new sampled trace: what
     :func:`start_hop` gives without a caller context, in one formatting step (no objects built)."""
     return b"traceparent: 00-%032x-%016x-01\r\n" % (
-        _ids.getrandbits(128) or 1,
-        _ids.getrandbits(64) or 1,
+        rng.getrandbits(128) or 1,
+        rng.getrandbits(64) or 1,
     )
 
 
@@ -172,13 +171,21 @@ class TraceHop:
 
 
 def start_hop(
-    headers: Mapping[str, str], *, isvc: str, namespace: str, component: str, revision: str
+    headers: Mapping[str, str],
+    *,
+    isvc: str,
+    namespace: str,
+    component: str,
+    revision: str,
+    rng: random.Random,
 ) -> TraceHop:
-    """Continue the caller's trace (valid ``traceparent``) or start a new one, for one hop."""
+    """Continue the caller's trace (valid ``traceparent``) or start a new one, for one hop; new
+    ids are drawn from ``rng``."""
     parent = parse_traceparent(
         header_get(headers, "traceparent"), header_get(headers, "tracestate")
     )
-    context = child_context(parent, new_span_id(), parent.trace_id if parent else new_trace_id())
+    trace_id = parent.trace_id if parent else new_trace_id(rng)
+    context = child_context(parent, new_span_id(rng), trace_id)
     return TraceHop(
         context,
         parent.span_id if parent else None,

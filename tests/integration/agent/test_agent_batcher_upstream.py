@@ -4,6 +4,7 @@ loopback, wired the way the data path wires them."""
 from __future__ import annotations
 
 import asyncio
+import random
 import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
@@ -79,6 +80,7 @@ async def front(replica: Replica) -> AsyncIterator[str]:
     await agent.start()
     session = aiohttp.ClientSession()
     upstream = HttpUpstream(session, replica.url)
+    ids = random.Random(0)
 
     async def handle(request: web.Request) -> web.Response:
         started = time.monotonic()
@@ -88,6 +90,7 @@ async def front(replica: Replica) -> AsyncIterator[str]:
             namespace=spec.namespace,
             component=spec.component,
             revision=spec.name,
+            rng=ids,
         )
         headers = hop.forward_headers(request.headers)
         answer = await agent.handle(

@@ -7,6 +7,7 @@ import time
 
 import aiohttp
 
+from minikn.core.clock import FakeClock
 from minikn.testing.datapath import running_datapath
 from minikn.testing.fake_replicas import (
     Seen,
@@ -71,12 +72,14 @@ async def test_full_buffer_answers_503_with_retry_after_at_once(
         while dp.activator.buffered(IRIS.name) < 2:
             assert time.monotonic() < deadline
             await asyncio.sleep(0.01)
-        started = time.monotonic()
-        async with client.get(dp.url + PREDICT) as resp:
+        # At once: answered while no replica can become ready (a request that waited for
+        # capacity would wait until the gate opens, below).
+        async with asyncio.timeout(5), client.get(dp.url + PREDICT) as resp:
             assert resp.status == 503
             assert resp.headers["Retry-After"] == "3"
             assert "buffer full" in (await resp.json())["error"]
-        assert time.monotonic() - started < 1.0
+        assert not any(task.done() for task in held)
+        assert dp.activator.buffered(IRIS.name) == 2
         seen.ready_gate.set()
         for task in held:
             async with await task as resp:
@@ -89,12 +92,19 @@ async def test_component_timeout_answers_504_including_buffered_time(
     rev = revision("slow", timeout_seconds=1)
     routes = table(isvc_route("slow", predictor=[to(rev)]))
     seen.ready_gate = asyncio.Event()  # buffered for the whole timeout
-    async with running_datapath(routes, [rev], aiohttp_factory(seen)) as dp:
-        started = time.monotonic()
-        async with client.get(dp.url + "/v1/models/slow:predict") as resp:
+    clock = FakeClock()
+    async with running_datapath(routes, [rev], aiohttp_factory(seen), clock=clock) as dp:
+        answer = asyncio.ensure_future(client.get(dp.url + "/v1/models/slow:predict"))
+        async with asyncio.timeout(5):
+            while dp.activator.buffered(rev.name) < 1:
+                await asyncio.sleep(0.01)
+        await clock.advance(0.9)
+        done, _ = await asyncio.wait({answer}, timeout=0.3)  # the 50 ms sweeper ran meanwhile
+        assert not done  # buffered, before the timeout: still waiting
+        await clock.advance(0.2)
+        async with await asyncio.wait_for(answer, 5) as resp:
             assert resp.status == 504
             assert await resp.json() == {"error": "activator request timeout"}
-        assert 0.9 < time.monotonic() - started < 5
         assert dp.activator.buffered(rev.name) == 0
         seen.ready_gate.set()
 

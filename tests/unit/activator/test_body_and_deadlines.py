@@ -7,6 +7,7 @@ import asyncio
 import pytest
 
 from minikn.activator.deadlines import Deadlines
+from minikn.core.clock import FakeClock
 from minikn.core.errors import PayloadTooLarge
 from minikn.telemetry.metrics import Metrics
 from minikn.wire.http import BodyStream
@@ -56,20 +57,33 @@ def test_request_series_export_counter_and_cumulative_histogram() -> None:
     assert get("activator_request_latencies_sum", labels) == pytest.approx(400.0034)
 
 
-async def test_deadlines_fire_once_due_and_not_when_discarded() -> None:
-    deadlines = Deadlines(resolution=0.01)
+async def test_deadlines_fire_once_due_on_the_clock_and_not_when_discarded() -> None:
+    clock = FakeClock()
+    deadlines = Deadlines(clock.monotonic)
     fired: list[str] = []
     deadlines.add("a", 0.3, lambda: fired.append("a"))
     deadlines.add("b", 0.3, lambda: fired.append("b"))
     deadlines.add("c", 30.0, lambda: fired.append("c"))
     deadlines.discard("b", 0.3)
-    await asyncio.sleep(0.05)
+    await clock.advance(0.29)
+    deadlines.sweep()
     assert fired == []  # not due yet
-    async with asyncio.timeout(5):
-        while not fired:
-            await asyncio.sleep(0.01)
-    await asyncio.sleep(0.05)
-    assert fired == ["a"]
+    await clock.advance(0.02)
+    deadlines.sweep()
+    deadlines.sweep()
+    assert fired == ["a"]  # due: fired once; "b" was discarded
     assert len(deadlines) == 1  # "c" still waits
     deadlines.close()
     assert len(deadlines) == 0
+
+
+async def test_deadline_timer_sweeps_by_itself_once_the_clock_passes_the_deadline() -> None:
+    clock = FakeClock()
+    deadlines = Deadlines(clock.monotonic, resolution=0.001)
+    fired = asyncio.Event()
+    deadlines.add("a", 5.0, fired.set)
+    await clock.advance(5.0)
+    async with asyncio.timeout(5):  # the loop's timer paces the sweeps; the clock decides
+        await fired.wait()
+    assert len(deadlines) == 0
+    deadlines.close()

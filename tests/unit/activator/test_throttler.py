@@ -8,7 +8,7 @@ import random
 import pytest
 
 from minikn.activator.balance import Tracker
-from minikn.activator.throttler import Throttler
+from minikn.activator.throttler import Slot, Throttler
 from minikn.core.clock import FakeClock
 from minikn.core.endpoints import Endpoint
 from minikn.core.errors import Unavailable
@@ -36,6 +36,10 @@ def _throttler(
     return t, pokes
 
 
+def _tracker(slot: Slot | None) -> Tracker | None:
+    return slot.tracker if slot is not None else None
+
+
 EP1, EP2 = Endpoint("a", "127.0.0.1", 1), Endpoint("b", "127.0.0.1", 2)
 
 
@@ -47,11 +51,11 @@ async def test_buffered_requests_get_slots_in_fifo_order_once_replicas_arrive() 
     t.set_endpoints([EP1])
     assert [w.done() for w in waiters] == [True, False, False]
     first = waiters[0].result()
-    t.release(first)
+    first.release()
     assert [w.done() for w in waiters] == [True, True, False]
-    t.release(waiters[1].result())
-    t.release(waiters[2].result())
-    assert first.in_flight == 0
+    waiters[1].result().release()
+    waiters[2].result().release()
+    assert first.tracker.in_flight == 0
     await asyncio.sleep(0)
     assert t.buffered == 0
 
@@ -62,7 +66,7 @@ async def test_new_request_does_not_overtake_the_buffer() -> None:
     t.set_endpoints([EP1])
     slot = waiter.result()
     late = t.enqueue()
-    t.release(slot)
+    slot.release()
     assert late.done()
     assert t.try_acquire() is None  # the only slot belongs to `late` now
 
@@ -83,7 +87,7 @@ async def test_abandoned_waiter_gives_back_a_slot_it_was_handed() -> None:
     assert gone.done()
     t.abandon(gone)  # the client left after the slot was handed over
     assert staying.done()
-    t.release(staying.result())
+    staying.result().release()
     assert t.trackers[0].in_flight == 0
 
 
@@ -112,14 +116,14 @@ async def test_removed_replica_drains_and_gets_no_new_requests() -> None:
     t, _ = _throttler(cc=2)
     t.set_endpoints([EP1])
     old = t.try_acquire()
-    assert isinstance(old, Tracker)
+    assert old is not None
     t.set_endpoints([EP2])
-    assert old.draining
+    assert old.tracker.draining
     new = t.try_acquire()
     assert new is not None
     assert new.endpoint == EP2
-    t.release(old)
-    assert old.in_flight == 0
+    old.release()
+    assert old.tracker.in_flight == 0
     assert [x.endpoint for x in t.trackers] == [EP2]
 
 
@@ -147,9 +151,9 @@ async def test_unlimited_concurrency_buffers_beyond_the_connection_bound() -> No
     assert t.try_acquire() is None
     waiter = t.enqueue()
     assert not waiter.done()
-    t.release(first)
-    assert waiter.result() is first
-    assert first.in_flight == 2
+    first.release()
+    assert waiter.result().tracker is first.tracker
+    assert first.tracker.in_flight == 2
 
 
 async def test_refusing_replica_is_ejected_and_buffered_requests_wait_for_a_replacement() -> None:
@@ -158,8 +162,8 @@ async def test_refusing_replica_is_ejected_and_buffered_requests_wait_for_a_repl
     t.set_endpoints([EP1])
     dead = t.try_acquire()
     assert dead is not None
-    t.eject(dead)
-    t.release(dead)
+    t.eject(dead.tracker)
+    dead.release()
     assert t.try_acquire() is None  # the only replica is ejected: nothing to pick
     waiter = t.enqueue()
     t.set_endpoints([EP2])  # the replica manager replaced it
@@ -171,12 +175,13 @@ async def test_ejected_replica_gets_requests_again_after_the_ejection_time() -> 
     clock = FakeClock()
     t, _ = _throttler(cc=0, clock=clock)
     t.set_endpoints([EP1, EP2])
-    tracker = t.try_acquire()
-    assert tracker is not None
+    slot = t.try_acquire()
+    assert slot is not None
+    tracker = slot.tracker
     t.eject(tracker)
-    t.release(tracker)
+    slot.release()
     assert t.ready_count == 1
-    assert all(t.try_acquire(None) is not tracker for _ in range(20))
+    assert all(_tracker(t.try_acquire(None)) is not tracker for _ in range(20))
     await clock.advance(0.5)
     assert t.ready_count == 1
     await clock.advance(0.6)
@@ -187,15 +192,16 @@ async def test_ejection_of_the_last_replica_readmits_it_for_buffered_requests() 
     clock = FakeClock()
     t, _ = _throttler(cc=1, clock=clock)
     t.set_endpoints([EP1])
-    tracker = t.try_acquire()
-    assert tracker is not None
+    slot = t.try_acquire()
+    assert slot is not None
+    tracker = slot.tracker
     t.eject(tracker)
-    t.release(tracker)
+    slot.release()
     waiter = t.enqueue()
     await clock.advance(0.9)
     assert not waiter.done()
     await clock.advance(0.2)
-    assert waiter.result() is tracker
+    assert waiter.result().tracker is tracker
 
 
 async def test_retry_goes_ahead_of_requests_buffered_after_it() -> None:
@@ -205,3 +211,45 @@ async def test_retry_goes_ahead_of_requests_buffered_after_it() -> None:
     t.set_endpoints([EP1])
     assert retry.done()
     assert not later.done()
+
+
+async def test_releasing_a_slot_twice_gives_it_back_once() -> None:
+    t, _ = _throttler(cc=1)
+    t.set_endpoints([EP1])
+    slot = t.try_acquire()
+    assert slot is not None
+    waiter = t.enqueue()
+    slot.release()
+    slot.release()  # every error path may release: only the first counts
+    assert slot.released
+    assert waiter.result().tracker.in_flight == 1  # the waiter's slot, not a phantom second one
+    assert t.try_acquire() is None
+
+
+async def test_acquire_takes_a_free_slot_at_once_and_otherwise_waits_in_the_buffer() -> None:
+    t, _ = _throttler(cc=1)
+    t.set_endpoints([EP1])
+    first = await t.acquire()
+    second = asyncio.create_task(t.acquire())
+    await asyncio.sleep(0)
+    assert t.buffered == 1
+    first.release()
+    slot = await second
+    assert slot.endpoint == EP1
+    slot.release()
+    assert t.trackers[0].in_flight == 0
+
+
+async def test_acquire_cancelled_after_being_handed_a_slot_gives_it_back() -> None:
+    t, _ = _throttler(cc=1)
+    t.set_endpoints([EP1])
+    held = t.try_acquire()
+    assert held is not None
+    waiting = asyncio.create_task(t.acquire())
+    await asyncio.sleep(0)
+    held.release()  # hands the slot to the waiter's future...
+    waiting.cancel()  # ...whose task is cancelled before it runs
+    with pytest.raises(asyncio.CancelledError):
+        await waiting
+    assert t.trackers[0].in_flight == 0
+    assert t.try_acquire() is not None

@@ -37,7 +37,7 @@ async def test_trace_middleware_replaces_trace_headers_and_records_the_replica(
 
     async def inner(request: ProxyRequest, sink: ResponseSink) -> None:
         seen.append(request.headers)
-        request.extra["replica"] = "m-predictor-00001-r0"
+        request.ctx.replica = "m-predictor-00001-r0"
         sink.start(200, b"OK", [], 0)
         sink.end()
 

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import logging
+import random
 
 import pytest
 
 from minikn.activator.agent.trace import (
     TraceContext,
     child_context,
+    new_traceparent_line,
     parse_traceparent,
     start_hop,
 )
@@ -66,6 +68,7 @@ def test_hop_continues_a_valid_trace_with_a_new_span() -> None:
         namespace="ns",
         component="predictor",
         revision="iris-predictor-00001",
+        rng=random.Random(0),
     )
     out = hop.forward_headers({"TraceParent": VALID, "tracestate": "a=1", "X-Other": "y"})
     version, trace_id, span_id, flags = out["traceparent"].split("-")
@@ -85,6 +88,7 @@ def test_hop_with_invalid_traceparent_starts_new_trace_and_drops_tracestate() ->
         namespace="ns",
         component="predictor",
         revision="r1",
+        rng=random.Random(0),
     )
     out = hop.forward_headers({"traceparent": "00-bad-bad-01", "tracestate": "a=1"})
     parsed = parse_traceparent(out["traceparent"])
@@ -95,9 +99,12 @@ def test_hop_with_invalid_traceparent_starts_new_trace_and_drops_tracestate() ->
 
 
 def test_hops_in_a_chain_share_the_trace_id_and_link_parents() -> None:
-    first = start_hop({}, isvc="i", namespace="n", component="transformer", revision="t1")
+    rng = random.Random(3)
+    first = start_hop({}, isvc="i", namespace="n", component="transformer", revision="t1", rng=rng)
     to_predictor = first.forward_headers({})
-    second = start_hop(to_predictor, isvc="i", namespace="n", component="predictor", revision="p1")
+    second = start_hop(
+        to_predictor, isvc="i", namespace="n", component="predictor", revision="p1", rng=rng
+    )
     assert second.context.trace_id == first.context.trace_id
     assert second.parent_span_id == first.context.span_id
     assert second.context.span_id != first.context.span_id
@@ -110,6 +117,7 @@ def test_record_logs_the_hop_identity_at_debug(caplog: pytest.LogCaptureFixture)
         namespace="ns",
         component="predictor",
         revision="iris-predictor-00001",
+        rng=random.Random(0),
     )
     with caplog.at_level(logging.DEBUG, logger="minikn.activator.trace"):
         hop.record(replica="iris-predictor-00001-abc", status=200, duration_s=0.0125)
@@ -131,7 +139,19 @@ def test_record_logs_the_hop_identity_at_debug(caplog: pytest.LogCaptureFixture)
 
 
 def test_record_is_silent_above_debug(caplog: pytest.LogCaptureFixture) -> None:
-    hop = start_hop({}, isvc="i", namespace="n", component="predictor", revision="r")
+    hop = start_hop(
+        {}, isvc="i", namespace="n", component="predictor", revision="r", rng=random.Random(0)
+    )
     with caplog.at_level(logging.INFO, logger="minikn.activator.trace"):
         hop.record(replica="x", status=200, duration_s=0.0)
     assert caplog.records == []
+
+
+def test_ids_come_from_the_injected_generator() -> None:
+    hops = [
+        start_hop({}, isvc="i", namespace="n", component="c", revision="r", rng=random.Random(9))
+        for _ in range(2)
+    ]
+    assert hops[0].context == hops[1].context  # same seed, same ids: nothing hidden draws them
+    line = new_traceparent_line(random.Random(9))
+    assert line == f"traceparent: {hops[0].context.traceparent}\r\n".encode()
