@@ -18,8 +18,8 @@ KServe answers INVALID_ARGUMENT for its ``InferenceError`` too, and INTERNAL wit
 input (``InvalidInput``) from its own failure (``InferenceError``), so the failure is INTERNAL,
 and the message always carries the reason (``Type : message`` for an unexpected exception).
 
-Readiness RPCs answer ``ready: false`` rather than failing (KServe's ``ModelReady`` for an
-unknown model is NOT_FOUND, kept here).
+ServerReady and ModelReady answer ``ready: false`` while loading rather than failing; ModelReady
+for an unknown model is NOT_FOUND, as KServe.
 """
 
 from __future__ import annotations
