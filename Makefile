@@ -2,10 +2,10 @@
 PY ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
-EXTRAS ?= test,sklearn,xgboost,lightgbm,s3,plot
+EXTRAS ?= test,sklearn,xgboost,lightgbm,s3,plot,grpc
 STAMP := $(VENV)/.installed
 
-.PHONY: venv demo test lint typecheck unit integration images base-image bench clean
+.PHONY: venv demo test lint typecheck unit integration images base-image bench clean grpc-proto
 
 $(STAMP): pyproject.toml
 	$(PY) -m venv $(VENV)
@@ -36,6 +36,10 @@ test: lint typecheck
 # Serve the example sklearn ISVC on http://localhost:8080 (Ctrl-C to stop).
 demo: $(STAMP)
 	$(BIN)/minikn demo $(DEMO_ARGS)
+
+# Regenerate the model server's gRPC modules from minikn/modelserver/grpc/grpc_predict_v2.proto.
+grpc-proto: $(STAMP)
+	PYTHON=$(BIN)/python scripts/gen-grpc.sh
 
 base-image:
 	scripts/build-base-image.sh

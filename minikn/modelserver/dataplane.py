@@ -2,9 +2,10 @@
 
 One ``DataPlane`` holds the model registry and each model's readiness, loads and unloads
 models, answers liveness/readiness/metadata, and runs inference. The REST codecs
-(``server.py`` + ``codec.py``) and, later, a gRPC servicer call it with plain Python values
-(names, ``dict`` bodies, ``InferRequest``, header mappings) and turn its errors into answers
-with ``errors.http_answer``; nothing here knows HTTP.
+(``server.py`` + ``codec.py``) and the gRPC servicer (``grpc/servicer.py``) call it with plain
+Python values (names, ``dict`` bodies, ``InferRequest``, header mappings) and turn its errors
+into answers (``errors.http_answer``, ``grpc.servicer.grpc_status``); nothing here knows HTTP
+or gRPC.
 """
 
 from __future__ import annotations
