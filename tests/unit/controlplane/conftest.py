@@ -4,12 +4,9 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Sequence
 from pathlib import Path
-from typing import Any
 
 import pytest
-import yaml
 
-from minikn.api.documents import Document, parse_text
 from minikn.api.runtimes import default_registry
 from minikn.config import Settings
 from minikn.controlplane.controller import Controller
@@ -32,20 +29,6 @@ class RecordingListener:
 
     def routes_changed(self, table: RouteTable) -> None:
         self.tables.append(table)
-
-
-def isvc_doc(name: str = "iris", **predictor: Any) -> dict[str, Any]:
-    pred = predictor or {"sklearn": {"storageUri": "gs://bucket/model"}}
-    return {
-        "apiVersion": "serving.kserve.io/v1beta1",
-        "kind": "InferenceService",
-        "metadata": {"name": name},
-        "spec": {"predictor": pred},
-    }
-
-
-def docs_of(*bodies: dict[str, Any], source: str = "test.yaml") -> list[Document]:
-    return parse_text(yaml.safe_dump_all(bodies), source)
 
 
 @pytest.fixture

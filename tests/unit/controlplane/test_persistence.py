@@ -26,8 +26,8 @@ from minikn.controlplane.store import StateStore
 from minikn.core.clock import FakeClock
 from minikn.core.errors import PermanentError
 from minikn.core.events import EventSink
+from minikn.testing.manifests import docs_of, isvc_doc
 
-from .conftest import docs_of, isvc_doc
 from .state_scenario import iris_doc, legacy_doc, play, views
 
 P1 = "iris-predictor-00001"

@@ -15,8 +15,7 @@ from minikn.api.documents import Document
 from minikn.api.validate import parse_document
 from minikn.config import Settings
 from minikn.core.errors import InvalidInput
-
-from .conftest import isvc_doc
+from minikn.testing.manifests import isvc_doc
 
 HPA = {"autoscaling.knative.dev/class": "hpa.autoscaling.knative.dev"}
 PYPATH = [{"name": "PYTHONPATH", "value": "/x"}]

@@ -10,8 +10,9 @@ from minikn.controlplane.controller import Controller
 from minikn.controlplane.store import StateStore
 from minikn.core.clock import FakeClock
 from minikn.core.events import EventSink
+from minikn.testing.manifests import docs_of, isvc_doc
 
-from .conftest import RecordingListener, docs_of, isvc_doc
+from .conftest import RecordingListener
 
 LAX = Settings.model_validate({"config-autoscaler": {"max-scale-limit": 0}})
 """Rules of an older platform: no max-scale-limit, so minReplicas 2^31-1 was admitted."""

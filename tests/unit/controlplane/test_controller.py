@@ -10,8 +10,9 @@ import pytest
 
 from minikn.controlplane.controller import Controller
 from minikn.core.errors import Conflict, InvalidInput
+from minikn.testing.manifests import docs_of, isvc_doc
 
-from .conftest import RecordingListener, docs_of, isvc_doc
+from .conftest import RecordingListener
 
 P1, P2, P3 = "iris-predictor-00001", "iris-predictor-00002", "iris-predictor-00003"
 

@@ -27,8 +27,7 @@ from minikn.core.routes import RouteTable
 from minikn.core.usage import ResourceUsage
 from minikn.platform.server import ListenerFanOut, RevisionFanOut
 from minikn.telemetry.metrics import Metrics
-
-from .conftest import docs_of, isvc_doc
+from minikn.testing.manifests import docs_of, isvc_doc
 
 ZERO = {"config-autoscaler": {"allow-zero-initial-scale": True}}
 

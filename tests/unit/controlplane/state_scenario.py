@@ -13,8 +13,7 @@ from typing import Any
 
 from minikn.controlplane.controller import Controller
 from minikn.core.clock import FakeClock
-
-from .conftest import docs_of, isvc_doc
+from minikn.testing.manifests import docs_of, isvc_doc
 
 ISVCS = [("default", "iris"), ("default", "legacy"), ("default", "broken"), ("team-a", "caffe")]
 

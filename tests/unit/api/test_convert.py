@@ -8,8 +8,7 @@ from minikn.api.documents import Document
 from minikn.api.schema import ModelSpec, PredictorSpec
 from minikn.api.validate import ParsedIsvc, parse_document
 from minikn.config import Settings
-
-from .conftest import isvc_doc
+from minikn.testing.manifests import isvc_doc
 
 
 def _parse(body: dict) -> ParsedIsvc:  # type: ignore[type-arg]

@@ -11,8 +11,7 @@ from minikn.api.documents import Document, parse_text
 from minikn.api.validate import ParsedRuntime, parse_document
 from minikn.config import Settings
 from minikn.core.errors import InvalidInput
-
-from .conftest import isvc_doc
+from minikn.testing.manifests import isvc_doc
 
 
 def _with(path: str, value: Any, base: dict[str, Any] | None = None) -> dict[str, Any]:
