@@ -279,6 +279,65 @@ class ScalingSpec:
         return self.autoscaler_class == HPA_CLASS or self.metric in ("cpu", "memory")
 
 
+@dataclass(frozen=True)
+class _Reader:
+    """A revision's autoscaling annotations, read with defaults (already validated)."""
+
+    annotations: Mapping[str, str]
+
+    def get(self, key: str) -> str | None:
+        found = annotation(self.annotations, key)
+        return found[1] if found else None
+
+    def num(self, key: str, default: float) -> float:
+        v = self.get(key)
+        f = _float(v) if v is not None else None
+        return default if f is None else f
+
+    def dur(self, key: str, default: float) -> float:
+        v = self.get(key)
+        d = _duration(v) if v is not None else None
+        return default if d is None else d
+
+    def whole(self, key: str, default: int) -> int:
+        v = self.get(key)
+        n = _int(v) if v is not None else None
+        return default if n is None else n
+
+
+def _targets(
+    ann: _Reader, metric: str, *, container_concurrency: int, config: AutoscalerConfig
+) -> tuple[float, float, float]:
+    """(total, utilization, target per replica) for ``metric``.
+
+    Worked example (Knative's target.go): CC=10, defaults -> total 10, utilization 0.7,
+    TargetValue 7; CC=0 -> total 100 (container-concurrency-target-default), TargetValue 70.
+    """
+    if metric in ("cpu", "memory"):
+        # Kubernetes' HPA default utilization target when none is given is 80 %.
+        total = ann.num("target", 80.0)
+        return total, 1.0, total
+    if metric == "rps":
+        total, tu = config.requests_per_second_target_default, RPS_TARGET_UTILIZATION
+    else:
+        total = float(container_concurrency or config.container_concurrency_target_default)
+        tu = config.target_utilization
+    total = ann.num("target", total)
+    if metric == "concurrency" and container_concurrency:
+        total = min(total, float(container_concurrency))
+    pct = ann.get("target-utilization-percentage")
+    if pct is not None and _float(pct) is not None:
+        tu = ann.num("target-utilization-percentage", 70.0) / 100.0
+    return total, tu, max(TARGET_MIN, total * tu)
+
+
+def _initial_scale(ann: _Reader, config: AutoscalerConfig) -> int:
+    initial = ann.whole("initial-scale", config.initial_scale)
+    if initial == 0 and not config.allow_zero_initial_scale:
+        return config.initial_scale
+    return initial
+
+
 def build_spec(
     revision: str,
     annotations: Mapping[str, str],
@@ -289,58 +348,16 @@ def build_spec(
     cpu_request: float | None = None,
     memory_request: int | None = None,
 ) -> ScalingSpec:
-    """Resolve a revision's annotations (already validated) into a :class:`ScalingSpec`.
-
-    Worked example (Knative's target.go): CC=10, defaults -> total 10, utilization 0.7,
-    TargetValue 7; CC=0 -> total 100 (container-concurrency-target-default), TargetValue 70.
-    """
-
-    def get(key: str) -> str | None:
-        found = annotation(annotations, key)
-        return found[1] if found else None
-
-    def num(key: str, default: float) -> float:
-        v = get(key)
-        f = _float(v) if v is not None else None
-        return default if f is None else f
-
-    def dur(key: str, default: float) -> float:
-        v = get(key)
-        d = _duration(v) if v is not None else None
-        return default if d is None else d
-
-    def whole(key: str, default: int) -> int:
-        v = get(key)
-        n = _int(v) if v is not None else None
-        return default if n is None else n
-
-    cls = get("class") or config.pod_autoscaler_class
-    hpa = cls == HPA_CLASS
-    metric = get("metric") or ("cpu" if hpa else "concurrency")
-    if metric in ("cpu", "memory"):
-        # Kubernetes' HPA default utilization target when none is given is 80 %.
-        total = num("target", 80.0)
-        tu, target = 1.0, total
-    else:
-        if metric == "rps":
-            total, tu = config.requests_per_second_target_default, RPS_TARGET_UTILIZATION
-        else:
-            total = float(container_concurrency or config.container_concurrency_target_default)
-            tu = config.target_utilization
-        total = num("target", total)
-        if metric == "concurrency" and container_concurrency:
-            total = min(total, float(container_concurrency))
-        pct = get("target-utilization-percentage")
-        if pct is not None and _float(pct) is not None:
-            tu = num("target-utilization-percentage", 70.0) / 100.0
-        target = max(TARGET_MIN, total * tu)
-    window = dur("window", config.stable_window)
-    panic_pct = num("panic-window-percentage", config.panic_window_percentage)
-    initial = whole("initial-scale", config.initial_scale)
-    if initial == 0 and not config.allow_zero_initial_scale:
-        initial = config.initial_scale
-    algo = get("metric-aggregation-algorithm") or "linear"
-    deadline = _duration(annotations.get(PROGRESS_DEADLINE, "")) or progress_deadline
+    """Resolve a revision's annotations (already validated) into a :class:`ScalingSpec`."""
+    ann = _Reader(annotations)
+    cls = ann.get("class") or config.pod_autoscaler_class
+    metric = ann.get("metric") or ("cpu" if cls == HPA_CLASS else "concurrency")
+    total, tu, target = _targets(
+        ann, metric, container_concurrency=container_concurrency, config=config
+    )
+    window = ann.dur("window", config.stable_window)
+    panic_pct = ann.num("panic-window-percentage", config.panic_window_percentage)
+    algo = ann.get("metric-aggregation-algorithm") or "linear"
     return ScalingSpec(
         revision=revision,
         autoscaler_class=cls,
@@ -348,25 +365,26 @@ def build_spec(
         target_value=target,
         total_value=total,
         target_utilization=tu,
-        min_scale=whole("min-scale", config.min_scale),
-        max_scale=effective_max_scale(whole("max-scale", config.max_scale), config),
-        initial_scale=initial,
-        activation_scale=whole("activation-scale", 0),
+        min_scale=ann.whole("min-scale", config.min_scale),
+        max_scale=effective_max_scale(ann.whole("max-scale", config.max_scale), config),
+        initial_scale=_initial_scale(ann, config),
+        activation_scale=ann.whole("activation-scale", 0),
         stable_window=window,
         # time.Duration.Round(time.Second): halves round away from zero (65 s x 10 % -> 7 s).
         panic_window=max(1.0, float(math.floor(window * panic_pct / 100.0 + 0.5))),
-        panic_threshold=num("panic-threshold-percentage", config.panic_threshold_percentage) / 100,
+        panic_threshold=ann.num("panic-threshold-percentage", config.panic_threshold_percentage)
+        / 100,
         max_scale_up_rate=config.max_scale_up_rate,
         max_scale_down_rate=config.max_scale_down_rate,
-        scale_down_delay=dur("scale-down-delay", config.scale_down_delay),
-        scale_to_zero_retention=dur(
+        scale_down_delay=ann.dur("scale-down-delay", config.scale_down_delay),
+        scale_to_zero_retention=ann.dur(
             "scale-to-zero-pod-retention-period", config.scale_to_zero_pod_retention_period
         ),
         scale_to_zero_grace=config.scale_to_zero_grace_period,
         enable_scale_to_zero=config.enable_scale_to_zero,
-        target_burst_capacity=num("target-burst-capacity", config.target_burst_capacity),
+        target_burst_capacity=ann.num("target-burst-capacity", config.target_burst_capacity),
         aggregation="linear" if algo == "linear" else "weighted-exponential",
-        progress_deadline=deadline,
+        progress_deadline=_duration(annotations.get(PROGRESS_DEADLINE, "")) or progress_deadline,
         container_concurrency=container_concurrency,
         cpu_request=cpu_request if cpu_request else 1.0,
         memory_request=memory_request if memory_request else 2 * 1024**3,
