@@ -138,7 +138,6 @@ async def test_1000_requests_during_a_docker_cold_start_all_succeed_exactly_once
 
     connector = aiohttp.TCPConnector(limit=0)
     timeout = aiohttp.ClientTimeout(total=240)
-    started = time.monotonic()
     async with aiohttp.ClientSession(connector=connector, timeout=timeout) as session:
         results = await asyncio.gather(*(one(session, i) for i in range(1000)))
     statuses = [status for status, _, _ in results]
@@ -148,7 +147,6 @@ async def test_1000_requests_during_a_docker_cold_start_all_succeed_exactly_once
         assert revision == f"{isvc}-predictor-00001"
     # The replicas served every request exactly once (cold start and panic scale-up included).
     assert await asyncio.to_thread(_replica_predicts, docker_client, isvc, isvc) == 1000
-    assert time.monotonic() - started < 240
 
 
 def _serve(state: Path, models: Path, watch: Path) -> tuple[subprocess.Popen[str], str, str]:

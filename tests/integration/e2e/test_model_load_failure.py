@@ -6,7 +6,6 @@ restarts with backoff."""
 from __future__ import annotations
 
 import asyncio
-import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -51,12 +50,10 @@ async def test_model_that_fails_to_load_fails_the_isvc_with_the_servers_error(
         broken = iris.parent / "broken"
         broken.mkdir()
         (broken / "model.joblib").write_bytes(b"this is not a pickle\n")
-        started = time.monotonic()
         await p.controller.apply(parse_text(ISVC.format(model=broken), "broken.yaml"))
 
         await _until(lambda: _conditions(p).get("Ready", {}).get("status") == "False", 30)
-        took = time.monotonic() - started
-        assert took < 20  # the first exit, not a progress deadline
+        # The reason is the server's (its first exit), not a progress deadline's.
         conds = _conditions(p)
         for kind in ("PredictorReady", "Ready"):
             assert conds[kind]["status"] == "False"

@@ -6,7 +6,6 @@ request wakes it: a cold start answered 200 through the activator."""
 from __future__ import annotations
 
 import asyncio
-import time
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 
@@ -63,20 +62,18 @@ async def test_scales_to_zero_when_idle_and_back_on_the_next_request(
     async with aiohttp.ClientSession() as session:
         async with session.post(url, json=body, headers=headers) as resp:
             assert resp.status == 200
-        # Idle: the stable window (6 s) empties, then the grace period (2 s) passes.
-        idle_since = time.monotonic()
+        # Not at once: the replica stays while the stable window (6 s) holds the request.
+        assert replicas.status(REV).desired >= 1
+        # Idle: the stable window empties, then the grace period (2 s) passes.
         await _until(
             lambda: replicas.status(REV).ready == 0 and replicas.status(REV).desired == 0, 40
         )
-        assert time.monotonic() - idle_since >= 6.0
         status = p.dataplane.autoscaler.status(REV)
         assert status is not None
         assert status.desired == 0
 
         # The next request: buffered, the autoscaler is poked, a replica cold-starts, 200.
-        started = time.monotonic()
         async with session.post(url, json=body, headers=headers) as resp:
             assert resp.status == 200
             assert await resp.json() == {"predictions": [1]}
         assert replicas.ready_count(REV) == 1
-        assert time.monotonic() - started < 30
