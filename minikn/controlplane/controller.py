@@ -365,7 +365,7 @@ class Controller:
     def resource(self, isvc: IsvcState) -> dict[str, Any]:
         """The ISVC (or graph) as the API returns it: the applied document plus a KServe status."""
         if is_graph(isvc):
-            return graph_resource(isvc, self.settings)
+            return graph_resource(isvc, self.settings, self.status_extras)
         return isvc_resource(isvc, self.settings, self.status_extras)
 
     def get(self, namespace: str, name: str, *, kind: str = "InferenceService") -> dict[str, Any]:

@@ -15,6 +15,7 @@ from __future__ import annotations
 import copy
 import hashlib
 import json
+from collections.abc import Callable
 from typing import Any
 
 from minikn.api.containers import container_from_k8s
@@ -23,6 +24,7 @@ from minikn.api.graph_validation import ParsedGraph, graph_annotations
 from minikn.api.results import ApplyResult
 from minikn.api.runtimes import BUILTIN_IMAGE
 from minikn.config import Settings
+from minikn.controlplane.reconcile import live_revisions
 from minikn.controlplane.revisions import revision_name
 from minikn.controlplane.state import ComponentState, IsvcState, PlaneState, isvc_key
 from minikn.controlplane.status import render_status, rfc3339
@@ -200,7 +202,11 @@ def plan_graph(
     return ApplyResult(where, GRAPH_KIND, parsed.name, parsed.namespace, action, created)
 
 
-def graph_resource(record: IsvcState, settings: Settings) -> dict[str, Any]:
+def graph_resource(
+    record: IsvcState,
+    settings: Settings,
+    extras: Callable[[str], dict[str, Any]] | None = None,
+) -> dict[str, Any]:
     """The graph as the API returns it: the document plus KServe's InferenceGraphStatus
     (``url``, ``conditions``, ``observedGeneration``, ``deploymentMode``) and, beyond KServe,
     the router's revisions and traffic under ``status.components.router``."""
@@ -216,5 +222,8 @@ def graph_resource(record: IsvcState, settings: Settings) -> dict[str, Any]:
         "deploymentMode": "Serverless",
         "components": rendered["components"],
     }
+    if extras is not None:
+        found = {r: extras(r) for r in sorted(live_revisions(record)[0])}
+        body["status"]["revisions"] = {r: e for r, e in found.items() if e}
     meta["creationTimestamp"] = rfc3339(record.created_at)
     return body
