@@ -33,7 +33,8 @@ def _target(step: dict[str, Any]) -> str:
 def _graph_lines(spec: dict[str, Any]) -> list[str]:
     """One line per node, then one per step (name, target, weight, condition, dependency)."""
     lines = []
-    nodes = spec.get("nodes") if isinstance(spec.get("nodes"), dict) else {}
+    raw = spec.get("nodes")
+    nodes: dict[str, Any] = raw if isinstance(raw, dict) else {}
     for name, node in sorted(nodes.items(), key=lambda kv: (kv[0] != "root", kv[0])):
         lines.append(f"  {name}: {node.get('routerType')}")
         for i, step in enumerate(node.get("steps") or []):
