@@ -15,6 +15,8 @@ from pydantic import ValidationError
 
 from minikn.api.convert import V1ALPHA2, V1BETA1, convert_v1alpha2, legacy_to_model
 from minikn.api.documents import Document
+from minikn.api.graph import GRAPH_KIND
+from minikn.api.graph_validation import ParsedGraph, parse_graph
 from minikn.api.schema import (
     ComponentExtensionSpec,
     ExplainerSpec,
@@ -33,6 +35,7 @@ from minikn.core.revision import ComponentName
 __all__ = [
     "RUNTIME_KINDS",
     "ComponentIntent",
+    "ParsedGraph",
     "ParsedIsvc",
     "ParsedRuntime",
     "parse_document",
@@ -451,7 +454,7 @@ def parse_isvc(
 
 def parse_document(
     doc: Document, settings: Settings, check_annotations: AnnotationValidator | None = None
-) -> ParsedIsvc | ParsedRuntime:
+) -> ParsedIsvc | ParsedRuntime | ParsedGraph:
     """Parse one document; InvalidInput names the document, the field path and the rule."""
     if doc.error is not None:
         raise _invalid(doc, [doc.error])
@@ -464,8 +467,11 @@ def parse_document(
         if not doc.name:
             raise _invalid(doc, ["metadata.name: required field is missing"])
         return ParsedRuntime(doc=doc.body, kind=kind, name=doc.name)
+    if kind == GRAPH_KIND:
+        check = check_annotations or _default_annotation_validator(settings)
+        return parse_graph(doc, settings, check)
     if kind != "InferenceService":
-        expected = "InferenceService, " + " or ".join(sorted(RUNTIME_KINDS))
+        expected = f"InferenceService, {GRAPH_KIND}, " + " or ".join(sorted(RUNTIME_KINDS))
         raise _invalid(doc, [f"kind: {kind} is not supported (expected {expected})"])
     api = doc.body.get("apiVersion")
     if api not in (V1BETA1, V1ALPHA2):

@@ -104,6 +104,12 @@ class ApiClient:
             for raw in resp:
                 yield raw.decode(errors="replace")
 
+    def graph_path(self, namespace: str | None, name: str | None = None) -> str:
+        if namespace is None:
+            return "/apis/serving.kserve.io/v1alpha1/inferencegraphs"
+        base = f"/apis/serving.kserve.io/v1alpha1/namespaces/{namespace}/inferencegraphs"
+        return f"{base}/{name}" if name else base
+
     def isvc_path(self, namespace: str | None, name: str | None = None) -> str:
         if namespace is None:
             return "/apis/serving.kserve.io/v1beta1/inferenceservices"

@@ -33,6 +33,7 @@ from aiohttp import web
 
 from minikn.api.convert import V1ALPHA2, V1BETA1
 from minikn.api.documents import Document, DocumentLimits, parse_bounded
+from minikn.api.graph import GRAPH_API_VERSION, GRAPH_KIND
 from minikn.apiserver.openapi import openapi_document
 from minikn.config.api import ApiConfig
 from minikn.controlplane.controller import Controller, validate_documents
@@ -328,23 +329,26 @@ def _json(data: Any, status: int = 200) -> web.Response:
     return web.json_response(data, status=status, dumps=lambda d: json.dumps(d, default=str))
 
 
-def _routes(api_version: str) -> list[web.RouteDef]:
-    base = f"/apis/{api_version}/namespaces/{{ns}}/inferenceservices"
+def _routes(
+    api_version: str, kind: str = "InferenceService", plural: str = "inferenceservices"
+) -> list[web.RouteDef]:
+    base = f"/apis/{api_version}/namespaces/{{ns}}/{plural}"
 
     async def list_ns(request: web.Request) -> web.Response:
-        items = request.app[CONTROLLER].list_isvcs(request.match_info["ns"])
-        return _json({"apiVersion": api_version, "kind": "InferenceServiceList", "items": items})
+        items = request.app[CONTROLLER].list_isvcs(request.match_info["ns"], kind=kind)
+        return _json({"apiVersion": api_version, "kind": f"{kind}List", "items": items})
 
     async def create(request: web.Request) -> web.Response:
         ctl = request.app[CONTROLLER]
         doc = _single(await _documents(request), request, api_version)
+        if doc.kind != kind:
+            raise InvalidInput(f"{doc.where()}: kind: must be {kind} (the path's resource)")
         [result] = await ctl.apply([doc], create_only=True)
-        return _json(ctl.get(result.namespace, result.name), status=201)
+        return _json(ctl.get(result.namespace, result.name, kind=kind), status=201)
 
     async def get(request: web.Request) -> web.Response:
-        return _json(
-            request.app[CONTROLLER].get(request.match_info["ns"], request.match_info["name"])
-        )
+        ns, name = request.match_info["ns"], request.match_info["name"]
+        return _json(request.app[CONTROLLER].get(ns, name, kind=kind))
 
     async def replace(request: web.Request) -> web.Response:
         ctl = request.app[CONTROLLER]
@@ -354,13 +358,15 @@ def _routes(api_version: str) -> list[web.RouteDef]:
             raise InvalidInput(
                 f"{doc.where()}: metadata.name: must be {name!r} (the name in the path)"
             )
-        ctl.get(ns, name)  # PUT replaces an existing object: 404 otherwise
+        if doc.kind != kind:
+            raise InvalidInput(f"{doc.where()}: kind: must be {kind} (the path's resource)")
+        ctl.get(ns, name, kind=kind)  # PUT replaces an existing object: 404 otherwise
         await ctl.apply([doc])
-        return _json(ctl.get(ns, name))
+        return _json(ctl.get(ns, name, kind=kind))
 
     async def delete(request: web.Request) -> web.Response:
         ns, name = request.match_info["ns"], request.match_info["name"]
-        await request.app[CONTROLLER].delete(ns, name)
+        await request.app[CONTROLLER].delete(ns, name, kind=kind)
         return _json(
             {"kind": "Status", "apiVersion": "v1", "status": "Success", "details": {"name": name}}
         )
@@ -379,6 +385,11 @@ async def _list_all(request: web.Request) -> web.Response:
     return _json({"apiVersion": V1BETA1, "kind": "InferenceServiceList", "items": items})
 
 
+async def _list_graphs(request: web.Request) -> web.Response:
+    items = request.app[CONTROLLER].list_isvcs(None, kind=GRAPH_KIND)
+    return _json({"apiVersion": GRAPH_API_VERSION, "kind": "InferenceGraphList", "items": items})
+
+
 async def _apply(request: web.Request) -> web.Response:
     ctl = request.app[CONTROLLER]
     results = await ctl.apply(await _documents(request))
@@ -392,14 +403,18 @@ async def _validate(request: web.Request) -> web.Response:
     return _json({"valid": all(e["valid"] for e in out), "documents": out})
 
 
+def _kind(request: web.Request) -> str:
+    return GRAPH_KIND if request.match_info["plural"] == "inferencegraphs" else "InferenceService"
+
+
 async def _revisions(request: web.Request) -> web.Response:
     ns, name = request.match_info["ns"], request.match_info["name"]
-    return _json({"items": request.app[CONTROLLER].revision_states(ns, name)})
+    return _json({"items": request.app[CONTROLLER].revision_states(ns, name, kind=_kind(request))})
 
 
 async def _events(request: web.Request) -> web.Response:
     ns, name = request.match_info["ns"], request.match_info["name"]
-    events = request.app[CONTROLLER].recent_events(ns, name)
+    events = request.app[CONTROLLER].recent_events(ns, name, kind=_kind(request))
     return _json({"items": [e.model_dump(mode="json") for e in events]})
 
 
@@ -430,10 +445,18 @@ def create_api_app(
             web.get(f"/apis/{V1BETA1}/inferenceservices", _list_all),
             *_routes(V1BETA1),
             *_routes(V1ALPHA2),
+            web.get(f"/apis/{GRAPH_API_VERSION}/inferencegraphs", _list_graphs),
+            *_routes(GRAPH_API_VERSION, GRAPH_KIND, "inferencegraphs"),
             web.post("/api/v1/apply", _apply),
             web.post("/api/v1/validate", _validate),
-            web.get("/api/v1/namespaces/{ns}/inferenceservices/{name}/revisions", _revisions),
-            web.get("/api/v1/namespaces/{ns}/inferenceservices/{name}/events", _events),
+            web.get(
+                "/api/v1/namespaces/{ns}/{plural:inferenceservices|inferencegraphs}/{name}/revisions",
+                _revisions,
+            ),
+            web.get(
+                "/api/v1/namespaces/{ns}/{plural:inferenceservices|inferencegraphs}/{name}/events",
+                _events,
+            ),
         ]
     )
     return app

@@ -17,6 +17,8 @@ __all__ = [
     "DeployConfig",
     "InferenceServiceConfig",
     "IngressConfig",
+    "RouterConfig",
+    "RouterHeadersConfig",
 ]
 
 
@@ -49,6 +51,24 @@ class AgentBatcherConfig(ConfigGroup):
     """Milliseconds the first queued instance may wait."""
 
 
+class RouterHeadersConfig(ConfigGroup):
+    """``router.headers``."""
+
+    propagate: tuple[str, ...] = ()
+    """Regexes of request headers the InferenceGraph router passes on to every step (KServe's
+    ``router.headers.propagate``, the router's ``PROPAGATE_HEADERS`` env)."""
+
+
+class RouterConfig(ConfigGroup):
+    """``router``: the InferenceGraph router."""
+
+    headers: RouterHeadersConfig = RouterHeadersConfig()
+    max_body_bytes: int = Field(16 * 1024 * 1024, alias="maxBodyBytes", ge=1)
+    """minikn: the largest request body a graph accepts (413 beyond)."""
+    max_response_bytes: int = Field(64 * 1024 * 1024, alias="maxResponseBytes", ge=1)
+    """minikn: the largest step response the router reads whole (the call fails beyond)."""
+
+
 class DeployConfig(ConfigGroup):
     """``deploy``."""
 
@@ -65,3 +85,4 @@ class InferenceServiceConfig(ConfigGroup):
     logger: AgentLoggerConfig = AgentLoggerConfig()
     batcher: AgentBatcherConfig = AgentBatcherConfig()
     deploy: DeployConfig = DeployConfig()
+    router: RouterConfig = RouterConfig()

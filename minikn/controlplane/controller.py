@@ -22,10 +22,18 @@ from collections.abc import Callable, Sequence
 from typing import Any, Protocol
 
 from minikn.api.documents import Document
+from minikn.api.graph import GRAPH_KIND
 from minikn.api.results import ApplyResult, named, validate_documents
 from minikn.api.runtimes import RuntimeRegistry
-from minikn.api.validate import AnnotationValidator, ParsedIsvc, ParsedRuntime, parse_document
+from minikn.api.validate import (
+    AnnotationValidator,
+    ParsedGraph,
+    ParsedIsvc,
+    ParsedRuntime,
+    parse_document,
+)
 from minikn.config import Settings
+from minikn.controlplane.graphs import check_kind, graph_resource, is_graph, plan_graph
 from minikn.controlplane.quarantine import INVALID_SPEC, quarantine_invalid
 from minikn.controlplane.reconcile import (
     TAG_ROUTING,
@@ -211,6 +219,14 @@ class Controller:
             warnings,
         )
 
+    def _plan_graph(
+        self, state: PlaneState, parsed: ParsedGraph, doc: Document, create_only: bool
+    ) -> ApplyResult:
+        if create_only and isvc_key(parsed.namespace, parsed.name) in state.isvcs:
+            raise Conflict(f'inferencegraphs "{parsed.name}" already exists')
+        now = self._clock.time()
+        return plan_graph(state, parsed, doc.where(), settings=self.settings, now=now)
+
     async def apply(
         self, docs: Sequence[Document], *, create_only: bool = False
     ) -> list[ApplyResult]:
@@ -234,6 +250,9 @@ class Controller:
                         results.append(
                             ApplyResult(doc.where(), parsed.kind, parsed.name, "", "configured")
                         )
+                        continue
+                    if isinstance(parsed, ParsedGraph):
+                        results.append(self._plan_graph(state, parsed, doc, create_only))
                         continue
                     if create_only and isvc_key(parsed.namespace, parsed.name) in state.isvcs:
                         raise Conflict(f'inferenceservices "{parsed.name}" already exists')
@@ -282,12 +301,11 @@ class Controller:
             reason="ApplyRolledBack",
         ) from exc
 
-    async def delete(self, namespace: str, name: str) -> None:
+    async def delete(self, namespace: str, name: str, *, kind: str = "InferenceService") -> None:
         async with self._lock:
+            self._get(namespace, name, kind=kind)
             state = self._state.model_copy(deep=True)
-            isvc = state.isvcs.pop(isvc_key(namespace, name), None)
-            if isvc is None:
-                raise NotFound(f'inferenceservices "{name}" not found in namespace {namespace}')
+            isvc = state.isvcs.pop(isvc_key(namespace, name))
             for cs in isvc.components.values():
                 _forget(state, cs.revisions)
             await self._commit(state)
@@ -337,38 +355,50 @@ class Controller:
 
     # --- reads ---------------------------------------------------------------------------------
 
-    def _get(self, namespace: str, name: str) -> IsvcState:
+    def _get(self, namespace: str, name: str, *, kind: str = "InferenceService") -> IsvcState:
         isvc = self._state.isvcs.get(isvc_key(namespace, name))
-        if isvc is None:
-            raise NotFound(f'inferenceservices "{name}" not found in namespace {namespace}')
+        if isvc is None or is_graph(isvc) != (kind == GRAPH_KIND):
+            plural = "inferencegraphs" if kind == GRAPH_KIND else "inferenceservices"
+            raise NotFound(f'{plural} "{name}" not found in namespace {namespace}')
         return isvc
 
     def resource(self, isvc: IsvcState) -> dict[str, Any]:
-        """The ISVC as the API returns it: the applied document plus a KServe status."""
+        """The ISVC (or graph) as the API returns it: the applied document plus a KServe status."""
+        if is_graph(isvc):
+            return graph_resource(isvc, self.settings, self.status_extras)
         return isvc_resource(isvc, self.settings, self.status_extras)
 
-    def get(self, namespace: str, name: str) -> dict[str, Any]:
-        return self.resource(self._get(namespace, name))
+    def get(self, namespace: str, name: str, *, kind: str = "InferenceService") -> dict[str, Any]:
+        return self.resource(self._get(namespace, name, kind=kind))
 
-    def list_isvcs(self, namespace: str | None = None) -> list[dict[str, Any]]:
+    def list_isvcs(
+        self, namespace: str | None = None, *, kind: str = "InferenceService"
+    ) -> list[dict[str, Any]]:
         return [
             self.resource(i)
             for _, i in sorted(self._state.isvcs.items())
-            if namespace is None or i.namespace == namespace
+            if (namespace is None or i.namespace == namespace)
+            and is_graph(i) == (kind == GRAPH_KIND)
         ]
 
-    def revisions(self, namespace: str, name: str) -> list[RevisionSpec]:
-        isvc = self._get(namespace, name)
+    def revisions(
+        self, namespace: str, name: str, *, kind: str = "InferenceService"
+    ) -> list[RevisionSpec]:
+        isvc = self._get(namespace, name, kind=kind)
         names = [r for cs in isvc.components.values() for r in cs.revisions]
         return [self._state.revisions[r] for r in names if r in self._state.revisions]
 
-    def revision_states(self, namespace: str, name: str) -> list[dict[str, Any]]:
+    def revision_states(
+        self, namespace: str, name: str, *, kind: str = "InferenceService"
+    ) -> list[dict[str, Any]]:
         """Each revision with its traffic share, readiness and failure (``minikn revisions``)."""
-        isvc = self._get(namespace, name)
-        return revision_rows(isvc, self.revisions(namespace, name), self._state)
+        isvc = self._get(namespace, name, kind=kind)
+        return revision_rows(isvc, self.revisions(namespace, name, kind=kind), self._state)
 
-    def recent_events(self, namespace: str, name: str) -> list[Event]:
-        self._get(namespace, name)
+    def recent_events(
+        self, namespace: str, name: str, *, kind: str = "InferenceService"
+    ) -> list[Event]:
+        self._get(namespace, name, kind=kind)
         return self.events.recent(namespace, name)
 
     def live(self) -> tuple[list[RevisionSpec], set[str]]:
@@ -475,6 +505,7 @@ def _forget(state: PlaneState, revisions: Sequence[str]) -> None:
 
 def _check_name_is_free(state: PlaneState, parsed: ParsedIsvc, doc: Document) -> None:
     """Revision names are global in minikn: one ISVC name in one namespace only."""
+    check_kind(state, "InferenceService", parsed.namespace, parsed.name, doc.where())
     for other in state.isvcs.values():
         if other.name == parsed.name and other.namespace != parsed.namespace:
             raise Conflict(

@@ -16,6 +16,7 @@ COMPONENT_CONDITION: dict[ComponentName, str] = {
     "predictor": "PredictorReady",
     "transformer": "TransformerReady",
     "explainer": "ExplainerReady",
+    "router": "RouterReady",
 }
 Status = Literal["True", "False", "Unknown"]
 

@@ -21,7 +21,8 @@ __all__ = [
     "RevisionSpec",
 ]
 
-ComponentName = Literal["predictor", "transformer", "explainer"]
+ComponentName = Literal["predictor", "transformer", "explainer", "router"]
+"""``router``: an InferenceGraph's router (``minikn.graph``), the graph's only component."""
 ProtocolVersion = Literal["v1", "v2", "grpc-v1", "grpc-v2"]
 
 MODEL_MOUNT = "/mnt/models"

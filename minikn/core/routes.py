@@ -45,8 +45,13 @@ class IsvcRoute(_Frozen):
 
     @property
     def entry(self) -> ComponentName:
-        """The component the ISVC's own host reaches: the transformer when present."""
-        return "transformer" if self.component("transformer") else "predictor"
+        """The component the ISVC's own host reaches: the transformer when present; a graph's
+        router for an InferenceGraph (its only component)."""
+        if self.component("transformer"):
+            return "transformer"
+        if self.component("predictor") is None and self.component("router") is not None:
+            return "router"
+        return "predictor"
 
 
 class RouteTable(_Frozen):

@@ -57,8 +57,16 @@ def with_predictor_args(spec: RevisionSpec, ingress: str) -> RevisionSpec:
     ingress (``ingress`` = host:port reachable from the replica) with the route in the path:
     ``<ingress>/_host/<isvc>-predictor.<ns>``, so a client that builds
     ``http://{predictor_host}/v1/models/...`` (as KServe's SDK does) goes through the router,
-    where the call is split, metered and autoscaled like any other. Pure.
+    where the call is split, metered and autoscaled like any other. An InferenceGraph's router
+    gets ``--ingress <ingress>`` instead: it sends every step on a platform host there. Pure.
     """
+    if spec.component == "router":
+        if _has_arg(spec.container.args, "--ingress"):
+            return spec
+        routed = spec.container.model_copy(
+            update={"args": (*spec.container.args, "--ingress", ingress)}
+        )
+        return spec.model_copy(update={"container": routed})
     if spec.predictor_host is None:
         return spec
     args = list(spec.container.args)

@@ -150,11 +150,12 @@ def _resources(
 
 
 def _networking(spec: RevisionSpec, *, publish: bool, ingress_address: str) -> dict[str, Any]:
-    """The published port (minikn on the host) and the ingress's host name (non-predictors)."""
+    """The published port (minikn on the host) and the ingress's host name (transformers,
+    explainers and graph routers call through it)."""
     kwargs: dict[str, Any] = {}
     if publish:
         kwargs["ports"] = {f"{spec.container.port}/tcp": ("127.0.0.1", None)}
-    if spec.predictor_host is not None:
+    if spec.predictor_host is not None or spec.component == "router":
         kwargs["extra_hosts"] = {INGRESS_ALIAS: ingress_address}
     return kwargs
 

@@ -158,7 +158,7 @@ class ProcessBackend:
     ) -> ReplicaHandle:
         port = _free_port()
         cmd = process_command(spec, model_dir, port)
-        if spec.container.image and not spec.builtin_server:
+        if spec.container.image and not spec.builtin_server and spec.component != "router":
             log.warning(
                 "replica %s: process backend ignores image %s", replica_id, spec.container.image
             )

@@ -16,14 +16,42 @@ __all__ = ["SCALING_COLUMNS", "register", "scaling_rows"]
 
 
 def register(sub: SubParsers) -> None:
-    p = sub.add_parser("describe", help="show one InferenceService in detail")
-    p.add_argument("resource", choices=("isvc", "inferenceservice"))
+    p = sub.add_parser("describe", help="show one InferenceService or InferenceGraph in detail")
+    p.add_argument("resource", choices=("isvc", "inferenceservice", "ig", "inferencegraph"))
     p.add_argument("name")
     add_client_args(p)
     p.set_defaults(func=run)
 
 
+def _target(step: dict[str, Any]) -> str:
+    for key in ("serviceName", "nodeName", "serviceUrl"):
+        if step.get(key):
+            return f"{key}={step[key]}"
+    return "?"
+
+
+def _graph_lines(spec: dict[str, Any]) -> list[str]:
+    """One line per node, then one per step (name, target, weight, condition, dependency)."""
+    lines = []
+    raw = spec.get("nodes")
+    nodes: dict[str, Any] = raw if isinstance(raw, dict) else {}
+    for name, node in sorted(nodes.items(), key=lambda kv: (kv[0] != "root", kv[0])):
+        lines.append(f"  {name}: {node.get('routerType')}")
+        for i, step in enumerate(node.get("steps") or []):
+            extras = [
+                f"{k}={step[k]}" for k in ("weight", "condition", "data", "dependency") if k in step
+            ]
+            label = step.get("name") or str(i)
+            lines.append(f"    - {label}: {_target(step)} {' '.join(extras)}".rstrip())
+    for key in ("minReplicas", "maxReplicas", "scaleTarget", "scaleMetric", "timeout"):
+        if key in spec:
+            lines.append(f"  {key}: {spec[key]}")
+    return lines
+
+
 def _spec_lines(spec: dict[str, Any]) -> list[str]:
+    if "nodes" in spec:
+        return _graph_lines(spec)
     lines = []
     for comp in ("predictor", "transformer", "explainer", "default", "canary"):
         body = spec.get(comp)
@@ -81,9 +109,11 @@ def _average(value: float) -> str:
 def run(args: argparse.Namespace) -> int:
     api = client(args)
     ns, name = args.namespace, args.name
-    base = f"/api/v1/namespaces/{ns}/inferenceservices/{name}"
+    graph = args.resource in ("ig", "inferencegraph")
+    plural = "inferencegraphs" if graph else "inferenceservices"
+    base = f"/api/v1/namespaces/{ns}/{plural}/{name}"
     try:
-        item = api.request("GET", api.isvc_path(ns, name))
+        item = api.request("GET", (api.graph_path if graph else api.isvc_path)(ns, name))
         revisions = api.request("GET", f"{base}/revisions")["items"]
         events = api.request("GET", f"{base}/events")["items"]
     except MiniknError as exc:

@@ -18,7 +18,7 @@ from minikn.cli.commands.common import (
 )
 from minikn.core.errors import MiniknError
 
-__all__ = ["isvc_row", "register"]
+__all__ = ["graph_row", "isvc_row", "register"]
 
 COLUMNS = (
     "NAME",
@@ -33,13 +33,33 @@ COLUMNS = (
 
 
 def register(sub: SubParsers) -> None:
-    p = sub.add_parser("get", help="list InferenceServices")
-    p.add_argument("resource", choices=("isvc", "inferenceservice", "inferenceservices"))
+    p = sub.add_parser("get", help="list InferenceServices or InferenceGraphs")
+    p.add_argument("resource", choices=(*ISVC_NAMES, *GRAPH_NAMES))
     p.add_argument("name", nargs="?")
     p.add_argument("-A", "--all-namespaces", action="store_true")
     p.add_argument("-o", "--output", choices=("yaml", "json", "wide"), default=None)
     add_client_args(p)
     p.set_defaults(func=run)
+
+
+ISVC_NAMES = ("isvc", "inferenceservice", "inferenceservices")
+GRAPH_NAMES = ("ig", "inferencegraph", "inferencegraphs")
+GRAPH_COLUMNS = ("NAME", "URL", "READY", "AGE")
+"""KServe's InferenceGraph printer columns."""
+
+
+def graph_row(item: dict[str, Any]) -> list[str]:
+    status = item.get("status") or {}
+    ready = next(
+        (c["status"] for c in status.get("conditions", []) if c["type"] == "Ready"), "Unknown"
+    )
+    meta = item.get("metadata") or {}
+    return [
+        str(meta.get("name", "")),
+        str(status.get("url", "")),
+        ready,
+        age(meta.get("creationTimestamp")),
+    ]
 
 
 def isvc_row(item: dict[str, Any]) -> list[str]:
@@ -71,14 +91,14 @@ def isvc_row(item: dict[str, Any]) -> list[str]:
 
 def run(args: argparse.Namespace) -> int:
     api = client(args)
+    graphs = args.resource in GRAPH_NAMES
+    path = api.graph_path if graphs else api.isvc_path
     try:
         if args.name:
-            data: Any = api.request("GET", api.isvc_path(args.namespace, args.name))
+            data: Any = api.request("GET", path(args.namespace, args.name))
             items = [data]
         else:
-            data = api.request(
-                "GET", api.isvc_path(None if args.all_namespaces else args.namespace)
-            )
+            data = api.request("GET", path(None if args.all_namespaces else args.namespace))
             items = data["items"]
     except MiniknError as exc:
         return fail(exc.message)
@@ -91,11 +111,12 @@ def run(args: argparse.Namespace) -> int:
         )
         return 0
     table = Table(box=None, pad_edge=False, show_edge=False)
-    cols = ("NAMESPACE", *COLUMNS) if args.all_namespaces else COLUMNS
+    columns = GRAPH_COLUMNS if graphs else COLUMNS
+    cols = ("NAMESPACE", *columns) if args.all_namespaces else columns
     for col in cols:
         table.add_column(col, no_wrap=True)
     for item in items:
-        row = isvc_row(item)
+        row = graph_row(item) if graphs else isvc_row(item)
         if args.all_namespaces:
             row.insert(0, str(item.get("metadata", {}).get("namespace", "")))
         table.add_row(*row)

@@ -120,7 +120,10 @@ async def test_validate_endpoint_and_openapi(api: Api) -> None:
         body = await r.json()
     assert body["valid"] is False
     assert [d["valid"] for d in body["documents"]] == [True, False]
-    assert "kind: InferenceGraph is not supported (expected" in body["documents"][1]["error"]
+    assert (
+        "apiVersion: 'serving.kserve.io/v1beta1' is not supported (use serving.kserve.io/v1alpha1)"
+        in (body["documents"][1]["error"])
+    )
     async with api.session.get(api.url + "/openapi.json") as r:
         doc = await r.json()
     assert doc["openapi"].startswith("3.")

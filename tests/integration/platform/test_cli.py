@@ -60,8 +60,8 @@ def test_validate_directory_one_line_per_document_exits_1(
         "'MinReplicas' cannot be greater than MaxReplicas" in lines[1]
     )
     assert (
-        "b.yml[0] InferenceGraph/g: kind: InferenceGraph is not supported (expected "
-        "InferenceService" in lines[2]
+        "b.yml[0] InferenceGraph/g: apiVersion: None is not supported (use "
+        "serving.kserve.io/v1alpha1)" in lines[2]
     )
 
 

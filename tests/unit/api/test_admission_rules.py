@@ -206,7 +206,8 @@ REFUSED = [
     (
         {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "c"}},
         "kind",
-        "kind: ConfigMap is not supported (expected InferenceService, ClusterServingRuntime or "
+        "kind: ConfigMap is not supported (expected InferenceService, InferenceGraph, "
+        "ClusterServingRuntime or "
         "ServingRuntime)",
         "configmap",
     ),

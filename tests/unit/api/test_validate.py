@@ -122,11 +122,19 @@ CASES = [
             "apiVersion": "serving.kserve.io/v1alpha1",
             "kind": "InferenceGraph",
             "metadata": {"name": "g"},
+            "spec": {"nodes": {"main": {"routerType": "Sequence"}}},
         },
+        "spec.nodes",
+        "root node not found, InferenceGraph needs a node with name 'root' as the root node of "
+        "the graph",
+        id="inference-graph-without-root",
+    ),
+    pytest.param(
+        {"apiVersion": "v1", "kind": "TrainedModel", "metadata": {"name": "g"}},
         "kind",
-        "kind: InferenceGraph is not supported (expected InferenceService, ClusterServingRuntime "
-        "or ServingRuntime)",
-        id="inference-graph",
+        "kind: TrainedModel is not supported (expected InferenceService, InferenceGraph, "
+        "ClusterServingRuntime or ServingRuntime)",
+        id="unknown-kind",
     ),
 ]
 
