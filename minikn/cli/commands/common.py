@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import argparse
+import asyncio
 import errno
 import json
 import re
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Coroutine, Sequence
 from datetime import UTC, datetime
 from typing import Any, TypeAlias
 
@@ -16,6 +17,7 @@ import yaml
 
 from minikn.api.documents import Document
 from minikn.apiserver.client import DEFAULT_SERVER, SERVER_ENV, ApiClient
+from minikn.core.errors import MiniknError
 from minikn.core.terminal import console
 
 __all__ = [
@@ -28,6 +30,7 @@ __all__ = [
     "dump",
     "fail",
     "listen_error",
+    "run_server",
 ]
 
 SubParsers: TypeAlias = "argparse._SubParsersAction[argparse.ArgumentParser]"
@@ -92,3 +95,30 @@ def listen_error(exc: OSError, *, ingress_port: int, api_port: int) -> str | Non
     if exc.errno == errno.EADDRINUSE:
         return f"port {port} is in use: another minikn serve? choose a free one with {flag}"
     return f"cannot listen on {host}:{port} ({exc.strerror}); choose another with {flag}"
+
+
+def loop_factory() -> Callable[[], asyncio.AbstractEventLoop] | None:
+    """uvloop when installed (the default on Linux and macOS), else asyncio's loop."""
+    try:
+        import uvloop
+    except ImportError:
+        return None
+    factory: Callable[[], asyncio.AbstractEventLoop] = uvloop.new_event_loop
+    return factory
+
+
+def run_server(main: Coroutine[Any, Any, int], *, ingress_port: int, api_port: int) -> int:
+    """Run ``minikn serve``/``demo``'s main coroutine; an expected failure is one line, no
+    traceback (a port in use names the flag that picks another)."""
+    try:
+        with asyncio.Runner(loop_factory=loop_factory()) as runner:
+            return runner.run(main)
+    except MiniknError as exc:
+        return fail(exc.message)
+    except OSError as exc:
+        message = listen_error(exc, ingress_port=ingress_port, api_port=api_port)
+        if message is None:
+            raise
+        return fail(message)
+    except KeyboardInterrupt:
+        return 130

@@ -21,11 +21,9 @@ import aiohttp
 
 from minikn.api.documents import load_paths
 from minikn.api.storage_paths import resolve_storage_paths
-from minikn.cli.commands.common import SubParsers, fail, listen_error
-from minikn.cli.commands.serve import loop_factory
+from minikn.cli.commands.common import SubParsers, fail, run_server
 from minikn.config import ConfigError, load_settings
 from minikn.controlplane.store import default_state_dir
-from minikn.core.errors import MiniknError
 from minikn.modelserver.examples import ensure_example_models
 from minikn.platform.server import Platform, PlatformOptions, token_from_env
 
@@ -66,18 +64,11 @@ def run(args: argparse.Namespace) -> int:
         backend=args.backend,
         token=token_from_env(),
     )
-    try:
-        with asyncio.Runner(loop_factory=loop_factory()) as runner:
-            return runner.run(_demo(settings, options, once=args.once))
-    except MiniknError as exc:
-        return fail(exc.message)
-    except OSError as exc:
-        message = listen_error(exc, ingress_port=options.ingress_port, api_port=options.api_port)
-        if message is None:
-            raise
-        return fail(message)
-    except KeyboardInterrupt:
-        return 130
+    return run_server(
+        _demo(settings, options, once=args.once),
+        ingress_port=options.ingress_port,
+        api_port=options.api_port,
+    )
 
 
 async def _demo(settings: Any, options: PlatformOptions, *, once: bool) -> int:

@@ -3,19 +3,16 @@
 from __future__ import annotations
 
 import argparse
-import asyncio
 import logging
-from collections.abc import Callable
 from pathlib import Path
 
-from minikn.cli.commands.common import SubParsers, fail, listen_error
+from minikn.cli.commands.common import SubParsers, fail, run_server
 from minikn.config import ConfigError, Settings, load_settings
 from minikn.controlplane.store import default_state_dir
-from minikn.core.errors import MiniknError
 from minikn.modelserver.storage.sources import default_roots
 from minikn.platform.server import PlatformOptions, run_platform, token_from_env
 
-__all__ = ["loop_factory", "register", "with_storage_root"]
+__all__ = ["register", "with_storage_root"]
 
 
 def register(sub: SubParsers) -> None:
@@ -62,18 +59,13 @@ def run(args: argparse.Namespace) -> int:
         watch=args.watch,
         token=token_from_env(),
     )
-    try:
-        with asyncio.Runner(loop_factory=loop_factory()) as runner:
-            runner.run(run_platform(settings, options))
-    except MiniknError as exc:
-        return fail(exc.message)
-    except OSError as exc:
-        message = listen_error(exc, ingress_port=options.ingress_port, api_port=options.api_port)
-        if message is None:
-            raise
-        return fail(message)
-    except KeyboardInterrupt:
-        return 130
+    return run_server(
+        _serve(settings, options), ingress_port=options.ingress_port, api_port=options.api_port
+    )
+
+
+async def _serve(settings: Settings, options: PlatformOptions) -> int:
+    await run_platform(settings, options)
     return 0
 
 
@@ -86,13 +78,3 @@ def with_storage_root(settings: Settings, directory: Path) -> Settings:
     storage = storage.model_copy(update={"allowed_roots": [*roots, str(directory.resolve())]})
     minikn = settings.minikn.model_copy(update={"storage": storage})
     return settings.model_copy(update={"minikn": minikn})
-
-
-def loop_factory() -> Callable[[], asyncio.AbstractEventLoop] | None:
-    """uvloop when installed (the default on Linux and macOS), else asyncio's loop."""
-    try:
-        import uvloop
-    except ImportError:
-        return None
-    factory: Callable[[], asyncio.AbstractEventLoop] = uvloop.new_event_loop
-    return factory
