@@ -7,6 +7,7 @@ from typing import Any
 
 from rich.table import Table
 
+from minikn.api.convert import V1BETA1
 from minikn.cli.commands.common import (
     SubParsers,
     add_client_args,
@@ -76,10 +77,9 @@ def run(args: argparse.Namespace) -> int:
             data: Any = api.request("GET", api.isvc_path(args.namespace, args.name))
             items = [data]
         else:
-            data = api.request(
-                "GET", api.isvc_path(None if args.all_namespaces else args.namespace)
-            )
-            items = data["items"]
+            path = api.isvc_path(None if args.all_namespaces else args.namespace)
+            items = api.list_items(path)
+            data = {"apiVersion": V1BETA1, "kind": "InferenceServiceList", "items": items}
     except MiniknError as exc:
         return fail(exc.message)
     if args.output in ("yaml", "json"):
