@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import urllib.error
+import urllib.parse
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
@@ -42,6 +43,10 @@ class ApiError(MiniknError):
     def __init__(self, message: str, *, status: int = 0) -> None:
         super().__init__(message)
         self.status = status
+
+
+LIST_PAGE_SIZE = 500
+"""Items per page when the CLI lists (kubectl's default ``--chunk-size``)."""
 
 
 class ApiClient:
@@ -92,6 +97,21 @@ class ApiClient:
     ) -> Any:
         with self._open(method, path, body, content_type, self.timeout) as resp:
             return json.loads(resp.read() or b"null")
+
+    def list_items(self, path: str, *, page_size: int = LIST_PAGE_SIZE) -> list[Any]:
+        """Every item of the list at ``path``, fetched ``page_size`` at a time (``limit`` and
+        ``continue``, as kubectl's ``--chunk-size``)."""
+        items: list[Any] = []
+        token = ""
+        while True:
+            query = {"limit": str(page_size)}
+            if token:
+                query["continue"] = token
+            data = self.request("GET", f"{path}?{urllib.parse.urlencode(query)}")
+            items.extend(data.get("items") or [])
+            token = (data.get("metadata") or {}).get("continue") or ""
+            if not token:
+                return items
 
     def text(self, path: str) -> str:
         """GET ``path`` as text (``/metrics``)."""

@@ -26,6 +26,7 @@ import hmac
 import ipaddress
 import json
 import logging
+import secrets
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -35,6 +36,7 @@ from minikn.api.convert import V1ALPHA2, V1BETA1
 from minikn.api.documents import Document, DocumentLimits, parse_bounded
 from minikn.api.graph import GRAPH_API_VERSION, GRAPH_KIND
 from minikn.apiserver.openapi import openapi_document
+from minikn.apiserver.paging import page, parse_limit
 from minikn.config.api import ApiConfig
 from minikn.controlplane.controller import Controller, validate_documents
 from minikn.core.errors import (
@@ -62,6 +64,8 @@ log = logging.getLogger("minikn.apiserver.rest")
 CONTROLLER = web.AppKey("controller", Controller)
 TOKEN = web.AppKey("token", str)
 BIND_HOST = web.AppKey("bind_host", str)
+EPOCH = web.AppKey("epoch", str)
+"""A random id per API app: continue tokens of an earlier start are refused (410 Expired)."""
 TOKEN_ENV = "MINIKN_API_TOKEN"
 _PUBLIC = frozenset({"/healthz"})
 _MUTATING = frozenset({"POST", "PUT", "PATCH", "DELETE"})
@@ -74,6 +78,7 @@ _REASONS = {
     403: "Forbidden",
     404: "NotFound",
     409: "AlreadyExists",
+    410: "Expired",
     413: "RequestEntityTooLarge",
     415: "UnsupportedMediaType",
     503: "ServiceUnavailable",
@@ -335,8 +340,7 @@ def _routes(
     base = f"/apis/{api_version}/namespaces/{{ns}}/{plural}"
 
     async def list_ns(request: web.Request) -> web.Response:
-        items = request.app[CONTROLLER].list_isvcs(request.match_info["ns"], kind=kind)
-        return _json({"apiVersion": api_version, "kind": f"{kind}List", "items": items})
+        return _list(request, request.match_info["ns"], api_version, kind=kind)
 
     async def create(request: web.Request) -> web.Response:
         ctl = request.app[CONTROLLER]
@@ -380,14 +384,43 @@ def _routes(
     ]
 
 
+def _list(
+    request: web.Request,
+    namespace: str | None,
+    api_version: str,
+    *,
+    kind: str = "InferenceService",
+) -> web.Response:
+    """An InferenceServiceList (or InferenceGraphList), paged when the query has ``limit``
+    (Kubernetes' list paging)."""
+    ctl = request.app[CONTROLLER]
+    limit, token = parse_limit(request.query)
+    chosen = page(
+        ctl.isvc_keys(namespace, kind=kind),
+        limit=limit,
+        token=token,
+        now=ctl.clock.time(),
+        epoch=request.app[EPOCH],
+    )
+    meta: dict[str, Any] = {}
+    if chosen.continue_token is not None:
+        meta = {"continue": chosen.continue_token, "remainingItemCount": chosen.remaining}
+    return _json(
+        {
+            "apiVersion": api_version,
+            "kind": f"{kind}List",
+            "metadata": meta,
+            "items": ctl.resources(chosen.keys),
+        }
+    )
+
+
 async def _list_all(request: web.Request) -> web.Response:
-    items = request.app[CONTROLLER].list_isvcs(None)
-    return _json({"apiVersion": V1BETA1, "kind": "InferenceServiceList", "items": items})
+    return _list(request, None, V1BETA1)
 
 
 async def _list_graphs(request: web.Request) -> web.Response:
-    items = request.app[CONTROLLER].list_isvcs(None, kind=GRAPH_KIND)
-    return _json({"apiVersion": GRAPH_API_VERSION, "kind": "InferenceGraphList", "items": items})
+    return _list(request, None, GRAPH_API_VERSION, kind=GRAPH_KIND)
 
 
 async def _apply(request: web.Request) -> web.Response:
@@ -438,6 +471,7 @@ def create_api_app(
     app[CONTROLLER] = controller
     app[TOKEN] = token or ""
     app[BIND_HOST] = bind_host
+    app[EPOCH] = secrets.token_hex(8)
     app.add_routes(
         [
             web.get("/healthz", _healthz),

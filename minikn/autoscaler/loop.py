@@ -16,7 +16,13 @@ from typing import Protocol
 
 from prometheus_client import Gauge
 
-from minikn.autoscaler.engine import Evaluation, RevisionScaler, new_scaler, updated_scaler
+from minikn.autoscaler.engine import (
+    Evaluation,
+    KpaScaler,
+    RevisionScaler,
+    new_scaler,
+    updated_scaler,
+)
 from minikn.autoscaler.spec import ScalingSpec, build_spec
 from minikn.config.loader import Settings
 from minikn.core.clock import Clock
@@ -124,6 +130,8 @@ class Autoscaler:
         self._listener = listener
         self._metrics = metrics
         self._entries: dict[str, _Entry] = {}
+        self._idle: set[str] = set()
+        """Revisions settled at zero: their tick would decide nothing new (see ``_settled``)."""
 
     # -- revisions -------------------------------------------------------------------------
 
@@ -143,6 +151,7 @@ class Autoscaler:
     def upsert(self, spec: RevisionSpec, *, routable: bool) -> None:
         """Start scaling a revision (created with its initial scale) or update its settings."""
         ss = self.scaling_spec(spec)
+        self._idle.discard(spec.name)
         now = self._clock.monotonic()
         ready = self._scaler.ready_count(spec.name)
         entry = self._entries.get(spec.name)
@@ -173,6 +182,7 @@ class Autoscaler:
     def remove(self, revision: str) -> None:
         """Stop scaling ``revision`` and drop its gauges."""
         entry = self._entries.pop(revision, None)
+        self._idle.discard(revision)
         if entry is None:
             return
         for g in (*_GAUGES, *_COUNTS):
@@ -186,6 +196,7 @@ class Autoscaler:
         entry = self._entries.get(stats.revision)
         if entry is None:
             return
+        self._idle.discard(stats.revision)
         entry.scaler.record(stats.time, concurrency=stats.concurrency, rps=stats.rps)
         if stats.concurrency > 0 and entry.scaler.desired == 0:
             self._evaluate(stats.revision, entry, self._clock.monotonic())
@@ -195,6 +206,7 @@ class Autoscaler:
         entry = self._entries.get(revision)
         if entry is None:
             return
+        self._idle.discard(revision)
         now = self._clock.monotonic()
         if entry.scaler.wants_poke(now):
             entry.scaler.note_poke(now)
@@ -205,6 +217,7 @@ class Autoscaler:
         gauges follow at once instead of at the next tick."""
         entry = self._entries.get(revision)
         if entry is not None:
+            self._idle.discard(revision)
             self._counts(entry, revision, self._scaler.ready_count(revision))
 
     # -- status ----------------------------------------------------------------------------
@@ -265,13 +278,20 @@ class Autoscaler:
                         self._evaluate(name, entry, now)
 
     def tick(self, now: float) -> None:
-        """Decide for every revision at ``now``."""
+        """Decide for every revision at ``now``, except those settled at zero (thousands of idle
+        revisions cost a set lookup each, not a decision)."""
+        idle = self._idle
         for name, entry in list(self._entries.items()):
+            if name in idle:
+                last = entry.scaler.last
+                if last is None or last.requeue_at is None or last.requeue_at > now:
+                    continue  # settled, and its timer (if any) is not due
             self._evaluate(name, entry, now)
 
     def _evaluate(self, name: str, entry: _Entry, now: float) -> None:
         eng = entry.scaler
         before_desired, before_applied = eng.desired, eng.applied
+        before = (eng.decider, eng.kpa) if isinstance(eng, KpaScaler) else None
         try:
             ready = self._scaler.ready_count(name)
             usage = self._scaler.usage(name) if eng.samples_usage else None
@@ -294,6 +314,10 @@ class Autoscaler:
             self._listener.revision_recovered(name)
         self._gauges(entry, ev, ready)
         self._counts(entry, name, ready)
+        if _settled(eng, ev, before, ready, now):
+            self._idle.add(name)
+        else:
+            self._idle.discard(name)
 
     def _log(self, name: str, eng: RevisionScaler, ev: Evaluation, ready: int, before: int) -> None:
         d = ev.decision
@@ -327,3 +351,23 @@ class Autoscaler:
             panic.set(ev.decision.panic)
             mode.set(1 if ev.decision.panic_mode else 0)
             ebc.set(ev.decision.ebc)
+
+
+def _settled(eng: RevisionScaler, ev: Evaluation, before: object, ready: int, now: float) -> bool:
+    """Nothing will change for this revision until a stat, a poke, new settings or a replica
+    arrives: a KPA revision at zero with no replica, no demand in its windows, no timer, whose
+    evaluation left its state as it was (``before``: its decider and KPA state), so the next tick,
+    on the same inputs, would too. A timer it set (``requeue_at``) still wakes it: ``tick``
+    evaluates it once the timer is due. HPA revisions re-decide every sync period: never settled."""
+    return (
+        isinstance(eng, KpaScaler)
+        and ready == 0
+        and eng.applied == 0
+        and eng.desired == 0
+        and ev.apply is None
+        and not ev.failed
+        and not ev.recovered
+        and (eng.decider, eng.kpa) == before
+        and not eng.stable_window.has_signal(now)
+        and not eng.panic_window.has_signal(now)
+    )

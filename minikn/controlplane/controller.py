@@ -33,7 +33,8 @@ from minikn.api.validate import (
     parse_document,
 )
 from minikn.config import Settings
-from minikn.controlplane.graphs import check_kind, graph_resource, is_graph, plan_graph
+from minikn.controlplane.graphs import graph_resource, is_graph, plan_graph
+from minikn.controlplane.persisted import encode_change
 from minikn.controlplane.quarantine import INVALID_SPEC, quarantine_invalid
 from minikn.controlplane.reconcile import (
     TAG_ROUTING,
@@ -50,7 +51,7 @@ from minikn.core.clock import Clock
 from minikn.core.errors import Conflict, InvalidInput, MiniknError, NotFound
 from minikn.core.events import Event, EventSink
 from minikn.core.revision import RevisionSpec
-from minikn.core.routes import RouteTable
+from minikn.core.routes import IsvcRoute, RouteTable
 
 __all__ = [
     "ApplyResult",
@@ -110,6 +111,12 @@ class Controller:
         self._lock = asyncio.Lock()
         self._dirty = asyncio.Event()
         self._saver: asyncio.Task[None] | None = None
+        self._unsaved: set[str] = set()
+        """ISVC keys changed by replica reports and not journaled yet."""
+        self._runtimes_unsaved = False
+        self._routes: dict[str, IsvcRoute] = {}
+        """Each ISVC's route as last published (rebuilt only for ISVCs that changed)."""
+        self._routes_dirty: set[str] = set()
         self._stale = True
         """The listener's view is behind the state (set by every change, cleared by a publish)."""
         self._publishing = False
@@ -134,7 +141,9 @@ class Controller:
         )
         for isvc, message in refused:  # kept visible and deletable, but nothing of it runs
             self._emit(isvc, INVALID_SPEC, message, warning=True)
+            self._unsaved.add(isvc.key)
             self._dirty.set()
+        self._routes = {}
         self._publish()
         self._saver = asyncio.create_task(self._persist_loop(), name="minikn.platform.persist")
         self._publisher = asyncio.create_task(self._publish_loop(), name="minikn.platform.publish")
@@ -148,27 +157,45 @@ class Controller:
             self._saver.cancel()
             await asyncio.gather(self._saver, return_exceptions=True)
             self._saver = None
-        await self._save()
+        async with self._lock:
+            await self._save()
+            # One snapshot for the next start to read, instead of a journal to replay.
+            await asyncio.to_thread(self._store.save, self._state)
 
     async def _save(self) -> None:
-        snapshot = self._state.model_copy(deep=True)
+        """Journal what replica reports changed since the last write (the ISVCs they touched)."""
+        keys, runtimes = self._unsaved, self._runtimes_unsaved
+        self._unsaved, self._runtimes_unsaved = set(), False
         self._dirty.clear()
-        await asyncio.to_thread(self._store.save, snapshot)
+        if not keys and not runtimes:
+            return
+        change = encode_change(self._state, keys, runtimes=runtimes)
+        try:
+            await asyncio.to_thread(self._store.write_change, change)
+        except BaseException:
+            self._unsaved |= keys
+            self._runtimes_unsaved |= runtimes
+            raise
 
-    async def _commit(self, state: PlaneState) -> None:
-        """Persist ``state``, then make it current: a failed write changes nothing.
+    async def _compact_if_due(self) -> None:
+        """Snapshot the whole state once the journal outgrew the last snapshot (amortized O(1)
+        per change: the journal grew by at least the snapshot's size since)."""
+        if self._store.needs_compaction:
+            snapshot = shallow_copy(self._state)  # the thread reads it while reports land
+            await asyncio.to_thread(self._store.save, snapshot)
 
-        Replica reports may arrive while the file is written (they do not wait for the lock);
+    async def _commit(self, state: PlaneState, keys: set[str], *, runtimes: bool = False) -> None:
+        """Persist ``state``'s ISVCs ``keys``, then make ``state`` current: a failed write changes
+        nothing.
+
+        Replica reports may arrive while the journal is written (they do not wait for the lock);
         they went into the current state, so they are merged into ``state`` instead of lost.
         """
         saved = (set(state.ready), dict(state.failures))
-        await asyncio.to_thread(self._store.save, state)
-        state.ready = {r for r in self._state.ready if r in state.revisions}
-        state.failures = {r: f for r, f in self._state.failures.items() if r in state.revisions}
+        change = encode_change(state, keys, runtimes=runtimes)
+        await asyncio.to_thread(self._store.write_change, change)
+        merge_reports(state, self._state, saved, self._clock.time())
         if (state.ready, state.failures) != saved:
-            now = self._clock.time()
-            for isvc in state.isvcs.values():
-                refresh(isvc, ready=state.ready, failures=state.failures, now=now)
             self._dirty.set()
         self._state = state
 
@@ -181,9 +208,10 @@ class Controller:
             try:
                 async with self._lock:
                     await self._save()
+                    await self._compact_if_due()
             except OSError:
                 log.exception("cannot save the control-plane state; retrying in %.0f s", delay)
-                self._dirty.set()  # _save cleared it: the state is still unsaved
+                self._dirty.set()  # the state is still unsaved
                 await self._clock.sleep(delay)
                 delay = min(delay * 2, _SAVE_RETRY_MAX_S)
             else:
@@ -195,7 +223,6 @@ class Controller:
         self, state: PlaneState, registry: RuntimeRegistry, parsed: ParsedIsvc, doc: Document
     ) -> ApplyResult:
         """Plan one ISVC into ``state``: its record, then its components' revisions."""
-        _check_name_is_free(state, parsed, doc)
         now = self._clock.time()
         old = state.isvcs.get(isvc_key(parsed.namespace, parsed.name))
         isvc = _next_isvc(old, parsed, now)
@@ -232,10 +259,12 @@ class Controller:
     ) -> list[ApplyResult]:
         """Validate all documents, then commit all of them or none (InvalidInput names each)."""
         async with self._lock:
-            state = self._state.model_copy(deep=True)
+            state = shallow_copy(self._state)  # copy-on-write: _plan copies what it touches
             registry = copy.deepcopy(self.registry)
+            owners = {i.name: (i.namespace, _kind_of(i)) for i in state.isvcs.values()}
             results: list[ApplyResult] = []
             problems: list[str] = []
+            runtimes = False
             for doc in docs:
                 try:
                     parsed = parse_document(doc, self.settings, self._check)
@@ -247,16 +276,20 @@ class Controller:
                             if d.get("metadata", {}).get("name") != parsed.name
                         ]
                         state.runtimes.append(parsed.doc)
+                        runtimes = True
                         results.append(
                             ApplyResult(doc.where(), parsed.kind, parsed.name, "", "configured")
                         )
                         continue
                     if isinstance(parsed, ParsedGraph):
                         results.append(self._plan_graph(state, parsed, doc, create_only))
+                        owners[parsed.name] = (parsed.namespace, GRAPH_KIND)
                         continue
                     if create_only and isvc_key(parsed.namespace, parsed.name) in state.isvcs:
                         raise Conflict(f'inferenceservices "{parsed.name}" already exists')
+                    _check_name_is_free(owners, parsed, doc)
                     results.append(self._plan(state, registry, parsed, doc))
+                    owners[parsed.name] = (parsed.namespace, "InferenceService")
                 except InvalidInput as exc:
                     problems.append(named(doc, exc))
             if problems:
@@ -266,14 +299,20 @@ class Controller:
             for isvc in touched:
                 if isvc is not None:
                     refresh(isvc, ready=state.ready, failures=state.failures, now=now)
+            keys = {
+                isvc_key(r.namespace, r.name)
+                for r in results
+                if r.kind in ("InferenceService", GRAPH_KIND)
+            }
             previous, previous_registry = self._state, self.registry
-            await self._commit(state)
+            await self._commit(state, keys, runtimes=runtimes)
             self.registry = registry
+            self._routes_changed(keys)
             self._stale = True
             try:
                 self._publish()
             except Exception as exc:
-                await self._roll_back(previous, previous_registry, exc)
+                await self._roll_back(previous, previous_registry, keys, runtimes, exc)
             for r, isvc in zip(results, touched, strict=True):
                 if isvc is not None:
                     for rev in r.revisions:
@@ -283,12 +322,18 @@ class Controller:
         return results
 
     async def _roll_back(
-        self, previous: PlaneState, registry: RuntimeRegistry, exc: Exception
+        self,
+        previous: PlaneState,
+        registry: RuntimeRegistry,
+        keys: set[str],
+        runtimes: bool,
+        exc: Exception,
     ) -> None:
         """Undo a stored apply the data plane refused: the old state, stored and published."""
         log.error("apply could not be published; rolling it back", exc_info=exc)
-        await self._commit(previous)
+        await self._commit(shallow_copy(previous), keys, runtimes=runtimes)
         self.registry = registry
+        self._routes_changed(keys)
         self._stale = True
         try:
             self._publish()
@@ -304,11 +349,13 @@ class Controller:
     async def delete(self, namespace: str, name: str, *, kind: str = "InferenceService") -> None:
         async with self._lock:
             self._get(namespace, name, kind=kind)
-            state = self._state.model_copy(deep=True)
-            isvc = state.isvcs.pop(isvc_key(namespace, name))
+            state = shallow_copy(self._state)
+            key = isvc_key(namespace, name)
+            isvc = state.isvcs.pop(key)
             for cs in isvc.components.values():
                 _forget(state, cs.revisions)
-            await self._commit(state)
+            await self._commit(state, {key})
+            self._routes_changed({key})
             self.events.forget(namespace, name)
             self._stale = True
             self._publish()
@@ -327,6 +374,8 @@ class Controller:
             failures=self._state.failures,
             now=self._clock.time(),
         )
+        self._unsaved.add(isvc.key)
+        self._routes_changed({isvc.key})
         self._dirty.set()
         self._mark_stale()
 
@@ -381,6 +430,29 @@ class Controller:
             and is_graph(i) == (kind == GRAPH_KIND)
         ]
 
+    # --- list paging (minikn.apiserver.paging picks the page of these keys) -------------------
+
+    @property
+    def clock(self) -> Clock:
+        return self._clock
+
+    def isvc_keys(
+        self, namespace: str | None = None, *, kind: str = "InferenceService"
+    ) -> list[str]:
+        """``namespace/name`` of every ISVC (or graph) in ``namespace``, sorted: the list order."""
+        graphs = kind == GRAPH_KIND
+        prefix = "" if namespace is None else namespace + "/"
+        return sorted(
+            k
+            for k, i in self._state.isvcs.items()
+            if k.startswith(prefix) and is_graph(i) == graphs
+        )
+
+    def resources(self, keys: Sequence[str]) -> list[dict[str, Any]]:
+        """The API view of the ISVCs ``keys`` that still exist, in that order."""
+        isvcs = self._state.isvcs
+        return [self.resource(isvcs[k]) for k in keys if k in isvcs]
+
     def revisions(
         self, namespace: str, name: str, *, kind: str = "InferenceService"
     ) -> list[RevisionSpec]:
@@ -413,10 +485,24 @@ class Controller:
         ], routable
 
     def route_table(self) -> RouteTable:
-        return RouteTable(
+        """The routes of every ISVC; only those of ISVCs changed since the last call are built
+        again (unchanged ones are the same objects, which the router's index relies on)."""
+        if not self._routes and self._state.isvcs:
+            self._routes_dirty = set(self._state.isvcs)
+        for key in self._routes_dirty:
+            isvc = self._state.isvcs.get(key)
+            if isvc is None:
+                self._routes.pop(key, None)
+            else:
+                self._routes[key] = isvc_route(isvc)
+        self._routes_dirty = set()
+        return RouteTable.model_construct(
             domain=self.settings.kserve.ingress.ingress_domain,
-            isvcs=tuple(isvc_route(i) for _, i in sorted(self._state.isvcs.items())),
+            isvcs=tuple(route for _, route in sorted(self._routes.items())),
         )
+
+    def _routes_changed(self, keys: set[str]) -> None:
+        self._routes_dirty |= keys
 
     # --- helpers -------------------------------------------------------------------------------
 
@@ -492,6 +578,40 @@ class Controller:
         )
 
 
+def shallow_copy(state: PlaneState) -> PlaneState:
+    """A copy of ``state``'s containers sharing its ISVC records: an apply replaces the records
+    it touches (``_next_isvc`` copies one) instead of deep-copying every ISVC."""
+    return PlaneState.model_construct(
+        isvcs=dict(state.isvcs),
+        revisions=dict(state.revisions),
+        ready=set(state.ready),
+        failures=dict(state.failures),
+        runtimes=list(state.runtimes),
+    )
+
+
+def merge_reports(
+    state: PlaneState, current: PlaneState, saved: tuple[set[str], dict[str, Any]], now: float
+) -> None:
+    """Carry replica reports that landed in ``current`` while ``state`` was written into
+    ``state``; the ISVCs whose revisions they concern are copied, then refreshed."""
+    state.ready = {r for r in current.ready if r in state.revisions}
+    state.failures = {r: f for r, f in current.failures.items() if r in state.revisions}
+    ready, failures = saved
+    moved = (state.ready ^ ready) | {
+        r
+        for r in state.failures.keys() | failures.keys()
+        if state.failures.get(r) != failures.get(r)
+    }
+    for rev in moved:
+        spec = state.revisions.get(rev)
+        key = None if spec is None else isvc_key(spec.namespace, spec.isvc)
+        if key is not None and key in state.isvcs:
+            isvc = state.isvcs[key].model_copy(deep=True)
+            refresh(isvc, ready=state.ready, failures=state.failures, now=now)
+            state.isvcs[key] = isvc
+
+
 def _forget(state: PlaneState, revisions: Sequence[str]) -> None:
     gone = set(revisions)
     for rev in gone:
@@ -503,15 +623,22 @@ def _forget(state: PlaneState, revisions: Sequence[str]) -> None:
 # --- planning one ISVC (steps of Controller._plan) ---------------------------------------------
 
 
-def _check_name_is_free(state: PlaneState, parsed: ParsedIsvc, doc: Document) -> None:
-    """Revision names are global in minikn: one ISVC name in one namespace only."""
-    check_kind(state, "InferenceService", parsed.namespace, parsed.name, doc.where())
-    for other in state.isvcs.values():
-        if other.name == parsed.name and other.namespace != parsed.namespace:
-            raise Conflict(
-                f"{doc.where()}: metadata.name: an InferenceService named {parsed.name} "
-                f"exists in namespace {other.namespace} (revision names are global in minikn)"
-            )
+def _kind_of(record: IsvcState) -> str:
+    return GRAPH_KIND if is_graph(record) else "InferenceService"
+
+
+def _check_name_is_free(
+    owners: dict[str, tuple[str, str]], parsed: ParsedIsvc, doc: Document
+) -> None:
+    """Revision names and hosts are global in minikn: one name, one ISVC in one namespace
+    (``owners``: name -> (namespace, kind) of what holds it)."""
+    other = owners.get(parsed.name)
+    if other is not None and other != (parsed.namespace, "InferenceService"):
+        namespace, kind = other
+        raise Conflict(
+            f"{doc.where()}: metadata.name: an {kind} named {parsed.name} "
+            f"exists in namespace {namespace} (revision names are global in minikn)"
+        )
 
 
 def _next_isvc(old: IsvcState | None, parsed: ParsedIsvc, now: float) -> IsvcState:

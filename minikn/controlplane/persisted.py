@@ -3,12 +3,16 @@
 Version 2 (written now) keeps, per ISVC, the applied document, its history (times, generation,
 conditions) and, per component, one spec digest per revision plus the rollout decisions; the
 revision names, the latest created revision, the ISVC's identity and its tag routing are derived
-on load (``state.py`` lists every field). Version 1 (minikn before this format) saved the whole
-in-memory state; it is still read, and written back as version 2 by the next save.
+on load (``state.py`` lists every field). Between snapshots, changes are journaled one line per
+change (:class:`Change`: the touched ISVCs whole, with their revisions), so a change costs what it
+touched, not the whole state; the snapshot names the journal generation that follows it.
+Version 1 (minikn before this format) saved the whole in-memory state; it is still read, and
+written back as version 2 by the next snapshot.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
@@ -20,7 +24,17 @@ from minikn.controlplane.state import ComponentState, Condition, IsvcState, Plan
 from minikn.core.revision import ComponentName, RevisionSpec
 from minikn.core.routes import TrafficTarget
 
-__all__ = ["STATE_VERSION", "decode", "encode", "isvc_identity", "parse_state"]
+__all__ = [
+    "STATE_VERSION",
+    "Change",
+    "decode",
+    "encode",
+    "encode_change",
+    "isvc_identity",
+    "parse_snapshot",
+    "parse_state",
+    "replay",
+]
 
 STATE_VERSION: Literal[2] = 2
 
@@ -54,12 +68,33 @@ class StoredIsvc(_Model):
 
 class StoredPlane(_Model):
     version: Literal[2] = STATE_VERSION
+    journal: int = 0
+    """The generation of the journal that follows this snapshot (``journal-<n>.jsonl``); a
+    journal of another generation is left over from before a compaction and is not read."""
     isvcs: list[StoredIsvc] = Field(default_factory=list)
     revisions: list[RevisionSpec] = Field(default_factory=list)
     ready: list[str] = Field(default_factory=list)
     """Sorted."""
     failures: dict[str, tuple[str, str]] = Field(default_factory=dict)
     runtimes: list[dict[str, Any]] = Field(default_factory=list)
+
+
+class StoredRecord(_Model):
+    """One ISVC as the journal keeps it: the ISVC plus its revisions and their reports."""
+
+    isvc: StoredIsvc
+    revisions: list[RevisionSpec] = Field(default_factory=list)
+    ready: list[str] = Field(default_factory=list)
+    failures: dict[str, tuple[str, str]] = Field(default_factory=dict)
+
+
+class Change(_Model):
+    """One journal line: ISVCs as they are now, ISVCs deleted, and the runtimes when changed."""
+
+    put: list[StoredRecord] = Field(default_factory=list)
+    deleted: list[str] = Field(default_factory=list)
+    """``namespace/name`` keys."""
+    runtimes: list[dict[str, Any]] | None = None
 
 
 # --- version 1: the in-memory state as it was, saved whole (read only) --------------------------
@@ -212,21 +247,73 @@ def _encode_component(cs: ComponentState) -> StoredComponent:
     )
 
 
-def encode(state: PlaneState) -> StoredPlane:
+def _stored_isvc(i: IsvcState) -> StoredIsvc:
+    return StoredIsvc.model_construct(
+        doc=i.doc,
+        created_at=i.created_at,
+        updated_at=i.updated_at,
+        generation=i.generation,
+        components={c: _encode_component(cs) for c, cs in i.components.items()},
+        conditions=i.conditions,
+    )
+
+
+def encode_change(state: PlaneState, keys: Iterable[str], *, runtimes: bool = False) -> Change:
+    """The journal line that makes a saved state equal ``state`` for ``keys`` (an ISVC key
+    absent from ``state`` is a delete) and, with ``runtimes``, for the runtimes."""
+    put: list[StoredRecord] = []
+    deleted: list[str] = []
+    for key in sorted(keys):
+        isvc = state.isvcs.get(key)
+        if isvc is None:
+            deleted.append(key)
+            continue
+        names = [r for cs in isvc.components.values() for r in cs.revisions]
+        put.append(
+            StoredRecord.model_construct(
+                isvc=_stored_isvc(isvc),
+                revisions=[state.revisions[r] for r in names if r in state.revisions],
+                ready=sorted(r for r in names if r in state.ready),
+                failures={r: state.failures[r] for r in names if r in state.failures},
+            )
+        )
+    return Change.model_construct(
+        put=put, deleted=deleted, runtimes=list(state.runtimes) if runtimes else None
+    )
+
+
+def _drop(state: PlaneState, key: str) -> None:
+    old = state.isvcs.pop(key, None)
+    if old is None:
+        return
+    for cs in old.components.values():
+        for r in cs.revisions:
+            state.revisions.pop(r, None)
+            state.failures.pop(r, None)
+            state.ready.discard(r)
+
+
+def replay(state: PlaneState, change: Change) -> None:
+    """Apply one journal line to ``state`` in place (replaying a line twice changes nothing)."""
+    for key in change.deleted:
+        _drop(state, key)
+    for rec in change.put:
+        isvc = _decode_isvc(rec.isvc)
+        _drop(state, isvc.key)
+        state.isvcs[isvc.key] = isvc
+        state.revisions.update((spec.name, spec) for spec in rec.revisions)
+        state.ready.update(rec.ready)
+        state.failures.update(rec.failures)
+    if change.runtimes is not None:
+        state.runtimes = change.runtimes
+
+
+def encode(state: PlaneState, *, journal: int = 0) -> StoredPlane:
     """What is saved of ``state`` (built without validation: ``state`` is valid already)."""
     return StoredPlane.model_construct(
         version=STATE_VERSION,
-        isvcs=[
-            StoredIsvc.model_construct(
-                doc=i.doc,
-                created_at=i.created_at,
-                updated_at=i.updated_at,
-                generation=i.generation,
-                components={c: _encode_component(cs) for c, cs in i.components.items()},
-                conditions=i.conditions,
-            )
-            for _, i in sorted(state.isvcs.items())
-        ],
+        journal=journal,
+        isvcs=[_stored_isvc(i) for _, i in sorted(state.isvcs.items())],
         revisions=[spec for _, spec in sorted(state.revisions.items())],
         ready=sorted(state.ready),
         failures=dict(sorted(state.failures.items())),
@@ -236,7 +323,12 @@ def encode(state: PlaneState) -> StoredPlane:
 
 def parse_state(text: str | bytes) -> PlaneState:
     """Read a state file of any version written so far (pydantic's ValidationError if invalid)."""
+    return parse_snapshot(text)[0]
+
+
+def parse_snapshot(text: str | bytes) -> tuple[PlaneState, int]:
+    """(state, journal generation that follows it) of a state file of any version."""
     stored = _ANY_VERSION.validate_json(text)
     if isinstance(stored, _V1Plane):
         stored = _upgrade_v1(stored)
-    return decode(stored)
+    return decode(stored), stored.journal

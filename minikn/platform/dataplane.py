@@ -147,6 +147,7 @@ class DataPlane:
         self.router = Router(settings, self.activator, clock=clock, metrics=metrics)
         self.activator_listener = ActivatorListener(self.activator, self.autoscaler)
         self._live: dict[str, RevisionSpec] = {}
+        self._routable: set[str] = set()
         self._latest: tuple[Sequence[RevisionSpec], set[str]] = ((), set())
         self._started = False
         self._ingress = ""
@@ -156,21 +157,31 @@ class DataPlane:
     # -- ControlPlaneListener --------------------------------------------------------------
 
     def revisions_changed(self, live: Sequence[RevisionSpec], routable: set[str]) -> None:
-        """Level-triggered: make every part hold exactly the live revisions."""
+        """Level-triggered: make every part hold exactly the live revisions.
+
+        Only revisions that are new, changed or changed routability are upserted, so a publish
+        after one apply among thousands of revisions costs a comparison per revision."""
         self._latest = (live, routable)
         if not self._started:
             return  # start() applies the latest state once the replicas are adopted
         current = {spec.name: spec for spec in live}
+        changed = [
+            spec
+            for spec in live
+            if self._live.get(spec.name) is not spec
+            or (spec.name in routable) != (spec.name in self._routable)
+        ]
         # Replicas first: the autoscaler's upsert sets the initial scale on them at once.
-        self.replicas.sync([with_predictor_args(spec, self._ingress) for spec in live])
+        if changed or self._live.keys() != current.keys():
+            self.replicas.sync([with_predictor_args(spec, self._ingress) for spec in live])
         for name in self._live.keys() - current.keys():
             self.autoscaler.remove(name)
             self.activator.remove_revision(name)
             self.agents.discard(name)
-        for spec in live:
+        for spec in changed:
             self.activator.upsert_revision(spec)
             self.autoscaler.upsert(spec, routable=spec.name in routable)
-        self._live = current
+        self._live, self._routable = current, set(routable)
 
     def routes_changed(self, table: RouteTable) -> None:
         self.router.update_routes(table)

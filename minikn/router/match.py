@@ -84,8 +84,51 @@ class RouteIndex:
         self.domain = table.domain.lower().strip(".")
         self._hosts: dict[str, Match] = {}
         self._models: dict[tuple[str, str], Match] = {}
+        self._routes: dict[tuple[str, str], IsvcRoute] = {}
+        """The route each ISVC was indexed from (by identity, for :meth:`updated`)."""
         for isvc in table.isvcs:
             self._add_isvc(isvc)
+
+    def updated(self, table: RouteTable) -> RouteIndex:
+        """The index of ``table``, reusing this one's entries for the ISVC routes that are the
+        same objects: a new table that changed one ISVC among thousands re-indexes that one."""
+        if table.domain.lower().strip(".") != self.domain:
+            return RouteIndex(table)
+        new = RouteIndex(RouteTable(domain=table.domain))
+        new._hosts, new._models = dict(self._hosts), dict(self._models)
+        wanted = {(r.namespace, r.name): r for r in table.isvcs}
+        new._routes = dict(self._routes)
+        for key, old in self._routes.items():
+            if wanted.get(key) is not old:
+                new._remove_isvc(old)
+        for key, route in wanted.items():
+            if self._routes.get(key) is not route:
+                new._add_isvc(route)
+        return new
+
+    def _remove_isvc(self, isvc: IsvcRoute) -> None:
+        """Drop the names that lead to ``isvc`` (another ISVC's entries stay)."""
+        self._routes.pop((isvc.namespace, isvc.name), None)
+        for host in [h for h in self._isvc_hosts(isvc) if h in self._hosts]:
+            if self._hosts[host].route is isvc:
+                del self._hosts[host]
+        for model in isvc.model_names or (isvc.name,):
+            found = self._models.get((isvc.namespace, model))
+            if found is not None and found.route is isvc:
+                del self._models[(isvc.namespace, model)]
+
+    def _isvc_hosts(self, isvc: IsvcRoute) -> list[str]:
+        names = [isvc.name]
+        for comp in isvc.components:
+            service = f"{isvc.name}-{comp.component}"
+            for svc in (service, f"{service}-default"):
+                names.append(svc)
+                names.extend(f"{t.tag}-{svc}" for t in comp.targets if t.tag)
+        ns, out = isvc.namespace, []
+        for name in names:
+            out.append(f"{name}.{ns}.{self.domain}")
+            out.extend(f"{name}.{ns}{suffix}" for suffix in _LOCAL_SUFFIXES)
+        return out
 
     def _add_names(self, name: str, namespace: str, match: Match) -> None:
         self._hosts[f"{name}.{namespace}.{self.domain}"] = match
@@ -94,6 +137,7 @@ class RouteIndex:
 
     def _add_isvc(self, isvc: IsvcRoute) -> None:
         ns = isvc.namespace
+        self._routes[(ns, isvc.name)] = isvc
         self._add_names(isvc.name, ns, _resolved(isvc, isvc.entry))
         for comp in isvc.components:
             service = f"{isvc.name}-{comp.component}"

@@ -118,8 +118,9 @@ class Router:
         self._sweeper: asyncio.Task[None] | None = None
 
     def update_routes(self, table: RouteTable) -> None:
-        """Serve ``table`` from the next request on (replaced whole)."""
-        self._index = RouteIndex(table)
+        """Serve ``table`` from the next request on (ISVC routes that are the same objects as in
+        the last table keep their index entries)."""
+        self._index = self._index.updated(table)
         self._matches = {}
 
     async def start(self, host: str, port: int) -> int:

@@ -7,6 +7,8 @@ from typing import Any
 
 from rich.table import Table
 
+from minikn.api.convert import V1BETA1
+from minikn.api.graph import GRAPH_API_VERSION
 from minikn.cli.commands.common import (
     SubParsers,
     add_client_args,
@@ -98,8 +100,10 @@ def run(args: argparse.Namespace) -> int:
             data: Any = api.request("GET", path(args.namespace, args.name))
             items = [data]
         else:
-            data = api.request("GET", path(None if args.all_namespaces else args.namespace))
-            items = data["items"]
+            items = api.list_items(path(None if args.all_namespaces else args.namespace))
+            kind = "InferenceGraphList" if graphs else "InferenceServiceList"
+            data = {"apiVersion": GRAPH_API_VERSION if graphs else V1BETA1, "kind": kind}
+            data["items"] = items
     except MiniknError as exc:
         return fail(exc.message)
     if args.output in ("yaml", "json"):

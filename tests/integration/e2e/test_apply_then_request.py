@@ -34,6 +34,7 @@ spec:
       storageUri: file://{model}
 """
 BODY = {"instances": [[6.8, 2.8, 4.8, 1.4]]}
+LIST = "/apis/serving.kserve.io/v1beta1/namespaces/default/inferenceservices"
 
 
 @pytest.fixture
@@ -108,3 +109,35 @@ async def test_requests_waiting_for_a_first_revision_that_fails_get_503_with_the
         status, body = await _predict(session, p, "broken")
     assert status == 503
     assert "StorageFailed" in str(body["error"]), body
+
+
+async def test_a_restart_with_many_zero_scale_isvcs_routes_each_of_them(tmp_path: Path) -> None:
+    """500 ISVCs applied one file, the platform stopped and started again on its state dir: the
+    restored routes reach the first, middle and last (200 after a cold start), and a paged list
+    through the API walks all of them."""
+    config = {"config-autoscaler": {"allow-zero-initial-scale": True}}
+    names = [f"iris-{i:03d}" for i in range(500)]
+    async with running_platform(tmp_path, config) as (p, model):
+        text = "---".join(ZERO.format(name=n, model=model) for n in names)
+        async with aiohttp.ClientSession() as session:
+            url = f"http://127.0.0.1:{p.api_port}/api/v1/apply"
+            async with session.post(url, data=text, headers=_api_headers(p)) as resp:
+                assert resp.status == 200, await resp.text()
+    async with (
+        running_platform(tmp_path, config) as (p, model),
+        aiohttp.ClientSession() as session,
+    ):
+        for name in (names[0], names[250], names[-1]):
+            assert await _predict(session, p, name) == (200, {"predictions": [1]})
+        listed: list[str] = []
+        token = ""
+        base = f"http://127.0.0.1:{p.api_port}{LIST}"
+        while True:
+            params = {"limit": "200", **({"continue": token} if token else {})}
+            async with session.get(base, params=params, headers=_api_headers(p)) as resp:
+                body = await resp.json()
+            listed += [i["metadata"]["name"] for i in body["items"]]
+            token = body["metadata"].get("continue", "")
+            if not token:
+                break
+        assert listed == names

@@ -333,3 +333,35 @@ def test_zero_initial_scale_revision_is_ready_without_a_replica(fake_clock: Fake
     autoscaler.upsert(other, routable=False)
     assert scaler.desired["iris-predictor-00002"] == [1]
     assert listener.ready == [REV]
+
+
+async def test_a_revision_settled_at_zero_is_skipped_by_ticks_until_demand_arrives(
+    rig: Rig,
+) -> None:
+    zero = {"autoscaling.knative.dev/initial-scale": "0"}
+    a = Autoscaler(
+        Settings.model_validate({"config-autoscaler": {"allow-zero-initial-scale": True}}),
+        clock=rig.clock,
+        scaler=rig.scaler,
+        listener=rig.listener,
+        metrics=Metrics(),
+    )
+    a.upsert(revision(zero), routable=True)
+    for _ in range(3):  # a few ticks to settle (activating -> inactive)
+        await rig.clock.advance(2.0)
+        a.tick(rig.clock.monotonic())
+    st = a.status(REV)
+    assert st is not None
+    settled_at = st.last_decision
+    await rig.clock.advance(10.0)
+    a.tick(rig.clock.monotonic())
+    st = a.status(REV)
+    assert st is not None
+    assert st.last_decision == settled_at  # not evaluated: nothing could have changed
+    a.record(RevisionStats(REV, rig.clock.monotonic(), concurrency=1.0, rps=1.0))
+    assert rig.scaler.desired[REV][-1] == 1  # demand wakes it at once
+    await rig.clock.advance(2.0)
+    a.tick(rig.clock.monotonic())
+    st = a.status(REV)
+    assert st is not None
+    assert st.last_decision == rig.clock.time()  # and ticks decide for it again

@@ -22,7 +22,7 @@ from minikn.api.runtimes import default_registry
 from minikn.config import Settings
 from minikn.controlplane.controller import Controller
 from minikn.controlplane.state import PlaneState
-from minikn.controlplane.store import StateStore
+from minikn.controlplane.store import StateStore, append_synced
 from minikn.core.clock import FakeClock
 from minikn.core.errors import PermanentError
 from minikn.core.events import EventSink
@@ -37,7 +37,8 @@ V1_END = FakeClock().monotonic() + 70
 
 
 class Disk:
-    """The store's rename, which can fail (a full disk, a crash) or run a hook first."""
+    """The store's two commit points, a snapshot's rename and a journal line's append + fsync,
+    which can fail (a full disk, a crash) or run a hook first."""
 
     def __init__(self, clock: FakeClock | None = None) -> None:
         self.clock = clock
@@ -47,18 +48,29 @@ class Disk:
         """The clock's time of each rename."""
         self.before_next: Callable[[], None] | None = None
 
-    def replace(self, src: str, dst: Path) -> None:
+    def _attempt(self) -> None:
         self.attempts.append(self.clock.monotonic() if self.clock is not None else 0.0)
         hook, self.before_next = self.before_next, None
         if hook is not None:
             hook()
         if self.failures:
             raise self.failures.pop(0)
+
+    def replace(self, src: str, dst: Path) -> None:
+        self._attempt()
         os.replace(src, dst)
+
+    def append(self, fd: int, data: bytes) -> None:
+        self._attempt()
+        append_synced(fd, data)
 
 
 def _controller(state_dir: Path, clock: FakeClock, disk: Disk | None = None) -> Controller:
-    store = StateStore(state_dir) if disk is None else StateStore(state_dir, replace=disk.replace)
+    store = (
+        StateStore(state_dir)
+        if disk is None
+        else StateStore(state_dir, replace=disk.replace, append=disk.append)
+    )
     return Controller(
         Settings(),
         clock=clock,
