@@ -31,15 +31,16 @@ from typing import Any
 
 from aiohttp import web
 
-from minikn.api.convert import V1ALPHA2, V1BETA1
 from minikn.api.documents import Document, DocumentLimits, parse_bounded
+from minikn.apiserver.bodies import decode_body, read_body
+from minikn.apiserver.kube.install import install_kube_api
+from minikn.apiserver.kube.objects import KubeError, status_body
 from minikn.apiserver.openapi import openapi_document
 from minikn.config.api import ApiConfig
 from minikn.controlplane.controller import Controller, validate_documents
 from minikn.core.errors import (
     InvalidInput,
     MiniknError,
-    PayloadTooLarge,
     PermanentError,
     RetryableError,
     Unauthorized,
@@ -87,12 +88,6 @@ class Forbidden(PermanentError):
     status = 403
 
 
-class UnsupportedMediaType(PermanentError):
-    """A body in a charset other than UTF-8: 415."""
-
-    status = 415
-
-
 class StorageFailed(RetryableError):
     """The state could not be written (disk full: 507, anything else: 503); nothing changed."""
 
@@ -118,6 +113,9 @@ def check_bind(host: str, token: str | None) -> None:
 
 
 def status_response(exc: BaseException) -> web.Response:
+    if isinstance(exc, KubeError):
+        return web.json_response(status_body(exc.status, exc.message, exc.reason, exc.details),
+                                 status=exc.status)  # fmt: skip
     code = http_status(exc)
     message = exc.message if isinstance(exc, MiniknError) else str(error_body(exc)["error"])
     body = {
@@ -224,36 +222,6 @@ async def _errors(request: web.Request, handler: Handler) -> web.StreamResponse:
         return status_response(exc)
 
 
-async def _read_body(request: web.Request, limit: int) -> bytes:
-    """The whole body, never buffering more than ``limit`` bytes (413 beyond, at once when
-    ``Content-Length`` says so)."""
-    too_large = PayloadTooLarge(
-        f"the request body is larger than {limit} bytes (minikn.api.maxBodyBytes, "
-        "Kubernetes' API server limit): split the documents"
-    )
-    if request.content_length is not None and request.content_length > limit:
-        raise too_large
-    buf = bytearray()
-    async for chunk in request.content.iter_any():
-        buf += chunk
-        if len(buf) > limit:
-            raise too_large
-    return bytes(buf)
-
-
-def _decode(raw: bytes, charset: str | None) -> str:
-    if charset is not None and charset.lower() not in ("utf-8", "utf8"):
-        raise UnsupportedMediaType(
-            f"charset {charset[:40]!r} is not supported: send the body in UTF-8"
-        )
-    try:
-        return raw.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        raise InvalidInput(
-            f"the request body is not UTF-8 (byte {exc.start}): send YAML or JSON in UTF-8"
-        ) from exc
-
-
 def _unwrap(bodies: list[Any]) -> list[Document]:
     """The documents of a body; the CLI's envelope ``{"documents": [{"source", "index", "body",
     "error"}]}`` keeps file names for messages."""
@@ -287,8 +255,8 @@ def _unwrap(bodies: list[Any]) -> list[Document]:
 
 async def _documents(request: web.Request) -> list[Document]:
     limits: ApiConfig = request.app[CONTROLLER].settings.minikn.api
-    raw = await _read_body(request, limits.max_body_bytes)
-    text = _decode(raw, request.charset)
+    raw = await read_body(request, limits.max_body_bytes)
+    text = decode_body(raw, request.charset)
     if not text.strip():
         raise InvalidInput("no documents in the request body: send YAML or JSON documents")
     bounds = DocumentLimits(limits.max_document_nodes, limits.max_document_depth)
@@ -326,57 +294,6 @@ def _single(docs: list[Document], request: web.Request, api_version: str) -> Doc
 
 def _json(data: Any, status: int = 200) -> web.Response:
     return web.json_response(data, status=status, dumps=lambda d: json.dumps(d, default=str))
-
-
-def _routes(api_version: str) -> list[web.RouteDef]:
-    base = f"/apis/{api_version}/namespaces/{{ns}}/inferenceservices"
-
-    async def list_ns(request: web.Request) -> web.Response:
-        items = request.app[CONTROLLER].list_isvcs(request.match_info["ns"])
-        return _json({"apiVersion": api_version, "kind": "InferenceServiceList", "items": items})
-
-    async def create(request: web.Request) -> web.Response:
-        ctl = request.app[CONTROLLER]
-        doc = _single(await _documents(request), request, api_version)
-        [result] = await ctl.apply([doc], create_only=True)
-        return _json(ctl.get(result.namespace, result.name), status=201)
-
-    async def get(request: web.Request) -> web.Response:
-        return _json(
-            request.app[CONTROLLER].get(request.match_info["ns"], request.match_info["name"])
-        )
-
-    async def replace(request: web.Request) -> web.Response:
-        ctl = request.app[CONTROLLER]
-        ns, name = request.match_info["ns"], request.match_info["name"]
-        doc = _single(await _documents(request), request, api_version)
-        if doc.name != name:
-            raise InvalidInput(
-                f"{doc.where()}: metadata.name: must be {name!r} (the name in the path)"
-            )
-        ctl.get(ns, name)  # PUT replaces an existing object: 404 otherwise
-        await ctl.apply([doc])
-        return _json(ctl.get(ns, name))
-
-    async def delete(request: web.Request) -> web.Response:
-        ns, name = request.match_info["ns"], request.match_info["name"]
-        await request.app[CONTROLLER].delete(ns, name)
-        return _json(
-            {"kind": "Status", "apiVersion": "v1", "status": "Success", "details": {"name": name}}
-        )
-
-    return [
-        web.get(base, list_ns),
-        web.post(base, create),
-        web.get(base + "/{name}", get),
-        web.put(base + "/{name}", replace),
-        web.delete(base + "/{name}", delete),
-    ]
-
-
-async def _list_all(request: web.Request) -> web.Response:
-    items = request.app[CONTROLLER].list_isvcs(None)
-    return _json({"apiVersion": V1BETA1, "kind": "InferenceServiceList", "items": items})
 
 
 async def _apply(request: web.Request) -> web.Response:
@@ -423,13 +340,11 @@ def create_api_app(
     app[CONTROLLER] = controller
     app[TOKEN] = token or ""
     app[BIND_HOST] = bind_host
+    install_kube_api(app, controller)
     app.add_routes(
         [
             web.get("/healthz", _healthz),
             web.get("/openapi.json", _openapi),
-            web.get(f"/apis/{V1BETA1}/inferenceservices", _list_all),
-            *_routes(V1BETA1),
-            *_routes(V1ALPHA2),
             web.post("/api/v1/apply", _apply),
             web.post("/api/v1/validate", _validate),
             web.get("/api/v1/namespaces/{ns}/inferenceservices/{name}/revisions", _revisions),

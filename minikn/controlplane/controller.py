@@ -109,6 +109,7 @@ class Controller:
         self._publisher: asyncio.Task[None] | None = None
         self.status_extras: Callable[[str], dict[str, Any]] | None = None
         """Hook: per-revision extras (autoscaler, replicas) merged into GET responses."""
+        self._change_listeners: list[Callable[[], None]] = []
 
     # --- lifecycle -----------------------------------------------------------------------------
 
@@ -163,6 +164,7 @@ class Controller:
                 refresh(isvc, ready=state.ready, failures=state.failures, now=now)
             self._dirty.set()
         self._state = state
+        self._notify_changed()
 
     async def _persist_loop(self) -> None:
         """Save after each change; after a failed write, retry with backoff (not on the next
@@ -311,6 +313,7 @@ class Controller:
         )
         self._dirty.set()
         self._mark_stale()
+        self._notify_changed()
 
     def revision_ready(self, revision: str) -> None:
         isvc = self._owner(revision)
@@ -387,6 +390,32 @@ class Controller:
             domain=self.settings.kserve.ingress.ingress_domain,
             isvcs=tuple(isvc_route(i) for _, i in sorted(self._state.isvcs.items())),
         )
+
+    # --- change notifications (the Kubernetes API's versions and watches) ----------------------
+
+    def add_change_listener(self, callback: Callable[[], None]) -> None:
+        """Call ``callback`` (synchronously, on the loop) after every change of the state: an
+        apply, a delete, a replica report. It must only note the change (never call back in)."""
+        self._change_listeners.append(callback)
+
+    def _notify_changed(self) -> None:
+        for callback in self._change_listeners:
+            try:
+                callback()
+            except Exception:
+                log.exception("a change listener failed")
+
+    def objects(self) -> dict[tuple[str, str], dict[str, Any]]:
+        """Every ISVC as the API returns it, without the live per-revision extras (what a
+        change of ``resourceVersion`` is decided on), keyed by (namespace, name)."""
+        return {
+            (i.namespace, i.name): isvc_resource(i, self.settings, None)
+            for _, i in sorted(self._state.isvcs.items())
+        }
+
+    def created_at(self, namespace: str, name: str) -> float:
+        """When the ISVC was first created (its ``uid`` is derived from it)."""
+        return self._get(namespace, name).created_at
 
     # --- helpers -------------------------------------------------------------------------------
 

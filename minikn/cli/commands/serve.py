@@ -22,6 +22,12 @@ def register(sub: SubParsers) -> None:
     p = sub.add_parser("serve", help="run the platform (control plane, API, data path)")
     p.add_argument("--port", type=int, default=None, help="ingress port (default 8080)")
     p.add_argument("--api-port", type=int, default=None, help="API port (default 8081)")
+    p.add_argument(
+        "--kube-port",
+        type=int,
+        default=None,
+        help="HTTPS port of the Kubernetes API for kubectl (default 6443; -1: off)",
+    )
     p.add_argument("--host", default=None, help="ingress address (default 0.0.0.0)")
     p.add_argument("--api-host", default=None, help="API address (default 127.0.0.1)")
     p.add_argument(
@@ -56,6 +62,7 @@ def run(args: argparse.Namespace) -> int:
         state_dir=args.state_dir or default_state_dir(),
         api_host=args.api_host or server.api_host,
         api_port=args.api_port if args.api_port is not None else server.api_port,
+        kube_port=args.kube_port if args.kube_port is not None else server.kube_port,
         ingress_host=args.host or server.ingress_host,
         ingress_port=args.port if args.port is not None else server.ingress_port,
         backend=args.backend or settings.minikn.replicas.backend,
