@@ -38,7 +38,7 @@ class Change:
     object: dict[str, Any]
 
 
-@dataclass
+@dataclass(eq=False)
 class Watcher:
     """One watch stream's queue of changes (bounded: overflowing closes it)."""
 
