@@ -49,7 +49,8 @@ def test_discovery_and_explain(served: Served) -> None:
     assert "serving.knative.dev/v1" in resources
     explain = served.kubectl("explain", "inferenceservice.spec.predictor").stdout
     assert "KIND:       InferenceService" in explain
-    assert "minReplicas" in explain and "model" in explain
+    assert "minReplicas" in explain
+    assert "model" in explain
     namespaces = served.kubectl("get", "namespaces", "-o", "name").stdout.split()
     assert "namespace/default" in namespaces
 
@@ -63,16 +64,19 @@ def test_apply_get_patch_replace_delete(served: Served, tmp_path: Path) -> None:
     assert "unchanged" in served.kubectl("apply", "-f", f).stdout
     created = json.loads(served.kubectl("get", "isvc", "kc-a", "-o", "json").stdout)
     meta = created["metadata"]
-    assert meta["uid"] and meta["resourceVersion"].isdigit() and meta["generation"] == 1
+    assert meta["uid"]
+    assert meta["resourceVersion"].isdigit()
+    assert meta["generation"] == 1
     assert "kubectl.kubernetes.io/last-applied-configuration" in meta["annotations"]
     again = served.kubectl("create", "-f", f, check=False)
-    assert again.returncode != 0 and "(AlreadyExists)" in again.stderr
+    assert again.returncode != 0
+    assert "(AlreadyExists)" in again.stderr
 
     served.kubectl(
         "patch", "isvc", "kc-a", "--type", "merge", "-p", '{"metadata":{"labels":{"x":"1"}}}'
     )
-    served.kubectl("patch", "isvc", "kc-a", "--type", "json",
-                   "-p", '[{"op":"add","path":"/spec/predictor/minReplicas","value":1}]')  # fmt: skip
+    add_min = '[{"op":"add","path":"/spec/predictor/minReplicas","value":1}]'
+    served.kubectl("patch", "isvc", "kc-a", "--type", "json", "-p", add_min)
     strategic = served.kubectl("patch", "isvc", "kc-a", "-p", '{"metadata":{}}', check=False)
     assert "application/strategic-merge-patch+json is not supported" in strategic.stderr
     got = served.kubectl(
@@ -86,7 +90,8 @@ def test_apply_get_patch_replace_delete(served: Served, tmp_path: Path) -> None:
 
     stale = _write(tmp_path, "stale.yaml", yaml.safe_dump(created))
     conflict = served.kubectl("replace", "-f", stale, check=False)
-    assert "(Conflict)" in conflict.stderr and "the object has been modified" in conflict.stderr
+    assert "(Conflict)" in conflict.stderr
+    assert "the object has been modified" in conflict.stderr
     current = served.kubectl("get", "isvc", "kc-a", "-o", "yaml").stdout
     assert (
         "replaced" in served.kubectl("replace", "-f", _write(tmp_path, "cur.yaml", current)).stdout
@@ -116,7 +121,8 @@ def test_table_wait_watch_and_describe(served: Served, tmp_path: Path) -> None:
     served.kubectl("apply", "-f", _write(tmp_path, "n.yaml", never))
     waited = served.kubectl("wait", "--for=condition=Ready", "isvc/kc-never", "--timeout=2s",
                             check=False)  # fmt: skip
-    assert waited.returncode != 0 and "timed out" in waited.stderr
+    assert waited.returncode != 0
+    assert "timed out" in waited.stderr
 
     kubectl = shutil.which("kubectl")
     assert kubectl is not None
@@ -135,5 +141,6 @@ def test_table_wait_watch_and_describe(served: Served, tmp_path: Path) -> None:
             watch.kill()
 
     described = served.kubectl("describe", "isvc", "kc-b").stdout
-    assert "Events:" in described and "RevisionCreated" in described
+    assert "Events:" in described
+    assert "RevisionCreated" in described
     served.kubectl("delete", "isvc", "kc-b", "kc-never")
