@@ -7,6 +7,7 @@ import json
 import os
 import shutil
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -144,3 +145,25 @@ def test_table_wait_watch_and_describe(served: Served, tmp_path: Path) -> None:
     assert "Events:" in described
     assert "RevisionCreated" in described
     served.kubectl("delete", "isvc", "kc-b", "kc-never")
+
+
+def test_minikn_kubeconfig_merges_a_context_kubectl_uses(served: Served, tmp_path: Path) -> None:
+    need_kubectl()
+    target = tmp_path / "config"
+    empty = {"apiVersion": "v1", "kind": "Config", "clusters": [], "users": [], "contexts": []}
+    target.write_text(yaml.safe_dump(empty))
+    out = subprocess.run(
+        [sys.executable, "-m", "minikn.cli.main", "kubeconfig", "--state-dir", str(served.state),
+         "--file", str(target)],
+        capture_output=True, text=True, timeout=60, check=False,
+    )  # fmt: skip
+    assert out.returncode == 0, out.stderr
+    assert target.stat().st_mode & 0o777 == 0o600
+    kubectl = shutil.which("kubectl")
+    assert kubectl is not None
+    got = subprocess.run(
+        [kubectl, "--context", "minikn", "get", "namespace", "default", "-o", "name"],
+        capture_output=True, text=True, timeout=60, check=False,
+        env={**os.environ, "KUBECONFIG": str(target)},
+    )  # fmt: skip
+    assert got.stdout.strip() == "namespace/default", got.stderr
