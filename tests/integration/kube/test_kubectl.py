@@ -47,7 +47,6 @@ def test_discovery_and_explain(served: Served) -> None:
     isvc_row = next(r for r in resources.splitlines() if "serving.kserve.io/v1beta1" in r)
     assert isvc_row.split()[:2] == ["inferenceservices", "isvc"]
     assert "serving.kubeflow.org/v1alpha2" in resources
-    assert "serving.knative.dev/v1" in resources
     explain = served.kubectl("explain", "inferenceservice.spec.predictor").stdout
     assert "KIND:       InferenceService" in explain
     assert "minReplicas" in explain
