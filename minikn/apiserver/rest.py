@@ -32,9 +32,12 @@ from typing import Any
 
 from aiohttp import web
 
-from minikn.api.convert import V1ALPHA2, V1BETA1
 from minikn.api.documents import Document, DocumentLimits, parse_bounded
 from minikn.api.graph import GRAPH_API_VERSION, GRAPH_KIND
+from minikn.apiserver.bodies import decode_body, read_body
+from minikn.apiserver.kube.context import EPOCH
+from minikn.apiserver.kube.install import install_kube_api
+from minikn.apiserver.kube.objects import KubeError, status_body
 from minikn.apiserver.openapi import openapi_document
 from minikn.apiserver.paging import page, parse_limit
 from minikn.config.api import ApiConfig
@@ -42,7 +45,6 @@ from minikn.controlplane.controller import Controller, validate_documents
 from minikn.core.errors import (
     InvalidInput,
     MiniknError,
-    PayloadTooLarge,
     PermanentError,
     RetryableError,
     Unauthorized,
@@ -64,7 +66,6 @@ log = logging.getLogger("minikn.apiserver.rest")
 CONTROLLER = web.AppKey("controller", Controller)
 TOKEN = web.AppKey("token", str)
 BIND_HOST = web.AppKey("bind_host", str)
-EPOCH = web.AppKey("epoch", str)
 """A random id per API app: continue tokens of an earlier start are refused (410 Expired)."""
 TOKEN_ENV = "MINIKN_API_TOKEN"
 _PUBLIC = frozenset({"/healthz"})
@@ -93,12 +94,6 @@ class Forbidden(PermanentError):
     status = 403
 
 
-class UnsupportedMediaType(PermanentError):
-    """A body in a charset other than UTF-8: 415."""
-
-    status = 415
-
-
 class StorageFailed(RetryableError):
     """The state could not be written (disk full: 507, anything else: 503); nothing changed."""
 
@@ -124,6 +119,9 @@ def check_bind(host: str, token: str | None) -> None:
 
 
 def status_response(exc: BaseException) -> web.Response:
+    if isinstance(exc, KubeError):
+        return web.json_response(status_body(exc.status, exc.message, exc.reason, exc.details),
+                                 status=exc.status)  # fmt: skip
     code = http_status(exc)
     message = exc.message if isinstance(exc, MiniknError) else str(error_body(exc)["error"])
     body = {
@@ -176,7 +174,10 @@ def _check_cross_site(request: web.Request) -> None:
             f"Content-Type {request.content_type} is refused (a web page can send it "
             "cross-site): send application/json or application/yaml"
         )
-    if not declared and (request.content_length or request.body_exists):
+    # Over TLS a body without a type is JSON, as Kubernetes reads it (the kubernetes Python
+    # client sends none): a web page cannot reach the TLS listener, whose self-signed
+    # certificate a browser refuses.
+    if not declared and not request.secure and (request.content_length or request.body_exists):
         raise Forbidden(
             "a body without a Content-Type is refused: send application/json or application/yaml"
         )
@@ -230,36 +231,6 @@ async def _errors(request: web.Request, handler: Handler) -> web.StreamResponse:
         return status_response(exc)
 
 
-async def _read_body(request: web.Request, limit: int) -> bytes:
-    """The whole body, never buffering more than ``limit`` bytes (413 beyond, at once when
-    ``Content-Length`` says so)."""
-    too_large = PayloadTooLarge(
-        f"the request body is larger than {limit} bytes (minikn.api.maxBodyBytes, "
-        "Kubernetes' API server limit): split the documents"
-    )
-    if request.content_length is not None and request.content_length > limit:
-        raise too_large
-    buf = bytearray()
-    async for chunk in request.content.iter_any():
-        buf += chunk
-        if len(buf) > limit:
-            raise too_large
-    return bytes(buf)
-
-
-def _decode(raw: bytes, charset: str | None) -> str:
-    if charset is not None and charset.lower() not in ("utf-8", "utf8"):
-        raise UnsupportedMediaType(
-            f"charset {charset[:40]!r} is not supported: send the body in UTF-8"
-        )
-    try:
-        return raw.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        raise InvalidInput(
-            f"the request body is not UTF-8 (byte {exc.start}): send YAML or JSON in UTF-8"
-        ) from exc
-
-
 def _unwrap(bodies: list[Any]) -> list[Document]:
     """The documents of a body; the CLI's envelope ``{"documents": [{"source", "index", "body",
     "error"}]}`` keeps file names for messages."""
@@ -293,8 +264,8 @@ def _unwrap(bodies: list[Any]) -> list[Document]:
 
 async def _documents(request: web.Request) -> list[Document]:
     limits: ApiConfig = request.app[CONTROLLER].settings.minikn.api
-    raw = await _read_body(request, limits.max_body_bytes)
-    text = _decode(raw, request.charset)
+    raw = await read_body(request, limits.max_body_bytes)
+    text = decode_body(raw, request.charset)
     if not text.strip():
         raise InvalidInput("no documents in the request body: send YAML or JSON documents")
     bounds = DocumentLimits(limits.max_document_nodes, limits.max_document_depth)
@@ -415,10 +386,6 @@ def _list(
     )
 
 
-async def _list_all(request: web.Request) -> web.Response:
-    return _list(request, None, V1BETA1)
-
-
 async def _list_graphs(request: web.Request) -> web.Response:
     return _list(request, None, GRAPH_API_VERSION, kind=GRAPH_KIND)
 
@@ -472,13 +439,11 @@ def create_api_app(
     app[TOKEN] = token or ""
     app[BIND_HOST] = bind_host
     app[EPOCH] = secrets.token_hex(8)
+    install_kube_api(app, controller)
     app.add_routes(
         [
             web.get("/healthz", _healthz),
             web.get("/openapi.json", _openapi),
-            web.get(f"/apis/{V1BETA1}/inferenceservices", _list_all),
-            *_routes(V1BETA1),
-            *_routes(V1ALPHA2),
             web.get(f"/apis/{GRAPH_API_VERSION}/inferencegraphs", _list_graphs),
             *_routes(GRAPH_API_VERSION, GRAPH_KIND, "inferencegraphs"),
             web.post("/api/v1/apply", _apply),

@@ -22,6 +22,9 @@ class ServerConfig(ConfigGroup):
     """Address the API binds; anything but loopback requires MINIKN_API_TOKEN."""
     api_port: int = Field(8081, alias="apiPort", ge=0, le=65535)
     """The control-plane API port (also serves /metrics)."""
+    kube_port: int = Field(6443, alias="kubePort", ge=-1, le=65535)
+    """The same API over HTTPS for kubectl and Kubernetes clients (they send credentials only
+    over TLS), on the API's address; -1 turns it off."""
     shutdown_grace: Duration = Field(10.0, alias="shutdownGrace")
     """How long shutdown waits for in-flight requests."""
 

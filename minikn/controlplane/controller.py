@@ -18,7 +18,7 @@ from __future__ import annotations
 import asyncio
 import copy
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from typing import Any, Protocol
 
 from minikn.api.documents import Document
@@ -124,6 +124,7 @@ class Controller:
         self._publisher: asyncio.Task[None] | None = None
         self.status_extras: Callable[[str], dict[str, Any]] | None = None
         """Hook: per-revision extras (autoscaler, replicas) merged into GET responses."""
+        self._change_listeners: list[Callable[[Collection[str]], None]] = []
 
     # --- lifecycle -----------------------------------------------------------------------------
 
@@ -198,6 +199,7 @@ class Controller:
         if (state.ready, state.failures) != saved:
             self._dirty.set()
         self._state = state
+        self._notify_changed(keys)
 
     async def _persist_loop(self) -> None:
         """Save after each change; after a failed write, retry with backoff (not on the next
@@ -378,6 +380,7 @@ class Controller:
         self._routes_changed({isvc.key})
         self._dirty.set()
         self._mark_stale()
+        self._notify_changed({isvc.key})
 
     def revision_ready(self, revision: str) -> None:
         isvc = self._owner(revision)
@@ -503,6 +506,37 @@ class Controller:
 
     def _routes_changed(self, keys: set[str]) -> None:
         self._routes_dirty |= keys
+
+    # --- change notifications (the Kubernetes API's versions and watches) ----------------------
+
+    def add_change_listener(self, callback: Callable[[Collection[str]], None]) -> None:
+        """Call ``callback(keys)`` (synchronously, on the loop) after every change of the state
+        (an apply, a delete, a replica report) with the ``namespace/name`` keys it touched. It
+        must only note the change (never call back in)."""
+        self._change_listeners.append(callback)
+
+    def _notify_changed(self, keys: Collection[str]) -> None:
+        for callback in self._change_listeners:
+            try:
+                callback(keys)
+            except Exception:
+                log.exception("a change listener failed")
+
+    def objects(self, keys: Collection[str] | None = None) -> dict[tuple[str, str], dict[str, Any]]:
+        """The ISVCs ``keys`` (None: every one) that exist, as the API returns them without the
+        live per-revision extras (what a change of ``resourceVersion`` is decided on), keyed by
+        (namespace, name). InferenceGraphs are not ISVCs and are left out."""
+        isvcs = self._state.isvcs
+        chosen = sorted(isvcs) if keys is None else sorted(k for k in keys if k in isvcs)
+        return {
+            (isvcs[k].namespace, isvcs[k].name): isvc_resource(isvcs[k], self.settings, None)
+            for k in chosen
+            if not is_graph(isvcs[k])
+        }
+
+    def created_at(self, namespace: str, name: str) -> float:
+        """When the ISVC was first created (its ``uid`` is derived from it)."""
+        return self._get(namespace, name).created_at
 
     # --- helpers -------------------------------------------------------------------------------
 

@@ -17,12 +17,15 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import yaml
 from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from minikn.activator import raise_open_file_limit
 from minikn.api.runtimes import default_registry
 from minikn.apiserver.client import TOKEN_FILE
+from minikn.apiserver.kube.kubeconfig import kubeconfig
+from minikn.apiserver.kube.tls import ensure_certificate, server_ssl_context
 from minikn.apiserver.logs import add_logs_route
 from minikn.apiserver.rest import TOKEN_ENV, check_bind, create_api_app
 from minikn.apiserver.starts import add_start_times_route
@@ -86,6 +89,9 @@ class RevisionFanOut:
             s.revision_recovered(revision)
 
 
+KUBECONFIG_FILE = "kubeconfig"
+
+
 @dataclass(frozen=True)
 class PlatformOptions:
     """What ``minikn serve`` was asked for (flags over config)."""
@@ -93,6 +99,8 @@ class PlatformOptions:
     state_dir: Path
     api_host: str = "127.0.0.1"
     api_port: int = 8081
+    kube_port: int = -1
+    """The HTTPS port of the Kubernetes API (kubectl); -1: none."""
     ingress_host: str = "0.0.0.0"
     ingress_port: int = 8080
     backend: str = "auto"
@@ -158,6 +166,8 @@ class Platform:
         self._runner: web.AppRunner | None = None
         self._tasks: list[asyncio.Task[None]] = []
         self.api_port = 0
+        self.kube_port = 0
+        self.kubeconfig_file = options.state_dir / KUBECONFIG_FILE
         self.ingress_port = 0
 
     async def _metrics_handler(self, request: web.Request) -> web.Response:
@@ -181,9 +191,28 @@ class Platform:
         await site.start()
         self.api_port = int(self._runner.addresses[0][1])
         log.info("API listening on http://%s:%d", self.options.api_host, self.api_port)
+        if self.options.kube_port >= 0:
+            await self._start_kube_site()
         if self.options.watch is not None:
             watcher = DirectoryWatcher(self.options.watch, self.controller, clock=self.clock)
             self._tasks.append(asyncio.create_task(watcher.run(), name="minikn.platform.watch"))
+
+    async def _start_kube_site(self) -> None:
+        """The same API over HTTPS (kubectl sends its token only over TLS), and the kubeconfig
+        naming it (``<state_dir>/kubeconfig``, owner-only)."""
+        assert self._runner is not None
+        host = self.options.api_host
+        cert, key = await asyncio.to_thread(ensure_certificate, self.options.state_dir, [host])
+        site = web.TCPSite(
+            self._runner, host, self.options.kube_port, ssl_context=server_ssl_context(cert, key)
+        )
+        await site.start()
+        self.kube_port = int(self._runner.addresses[-1][1])
+        literal = f"[{host}]" if ":" in host else host
+        server = f"https://{'127.0.0.1' if host in ('0.0.0.0', '::') else literal}:{self.kube_port}"
+        doc = kubeconfig(server, cert.read_bytes(), self.token)
+        await asyncio.to_thread(write_token, self.kubeconfig_file, yaml.safe_dump(doc).rstrip())
+        log.info("Kubernetes API listening on %s", server)
 
     async def close(self) -> None:
         for task in reversed(self._tasks):
@@ -212,6 +241,12 @@ async def run_platform(settings: Settings, options: PlatformOptions) -> None:
         await platform.start()
         print(f"minikn: API on http://{options.api_host}:{platform.api_port}", flush=True)
         print(f"minikn: API token in {platform.token_file}", flush=True)
+        if platform.kube_port:
+            print(
+                f"minikn: Kubernetes API on https://{options.api_host}:{platform.kube_port} "
+                f"(kubeconfig in {platform.kubeconfig_file}; `minikn kubeconfig` merges it)",
+                flush=True,
+            )
         if platform.dataplane is not None:
             print(
                 f"minikn: ingress on http://{options.ingress_host}:{platform.ingress_port} "

@@ -21,4 +21,5 @@ COMMAND_MODULES: tuple[str, ...] = (
     "minikn.cli.commands.simulate",
     "minikn.cli.commands.images",
     "minikn.cli.commands.demo",
+    "minikn.cli.commands.kubeconfig",
 )

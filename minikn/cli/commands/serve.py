@@ -19,6 +19,12 @@ def register(sub: SubParsers) -> None:
     p = sub.add_parser("serve", help="run the platform (control plane, API, data path)")
     p.add_argument("--port", type=int, default=None, help="ingress port (default 8080)")
     p.add_argument("--api-port", type=int, default=None, help="API port (default 8081)")
+    p.add_argument(
+        "--kube-port",
+        type=int,
+        default=None,
+        help="HTTPS port of the Kubernetes API (default 6443, any with --api-port 0; -1: off)",
+    )
     p.add_argument("--host", default=None, help="ingress address (default 0.0.0.0)")
     p.add_argument("--api-host", default=None, help="API address (default 127.0.0.1)")
     p.add_argument(
@@ -49,10 +55,12 @@ def run(args: argparse.Namespace) -> int:
         if not args.watch.is_dir():
             return fail(f"--watch {args.watch}: not a directory")
         settings = with_storage_root(settings, args.watch)
+    api_port = args.api_port if args.api_port is not None else server.api_port
     options = PlatformOptions(
         state_dir=args.state_dir or default_state_dir(),
         api_host=args.api_host or server.api_host,
-        api_port=args.api_port if args.api_port is not None else server.api_port,
+        api_port=api_port,
+        kube_port=_kube_port(args.kube_port, api_port, server.kube_port),
         ingress_host=args.host or server.ingress_host,
         ingress_port=args.port if args.port is not None else server.ingress_port,
         backend=args.backend or settings.minikn.replicas.backend,
@@ -67,6 +75,14 @@ def run(args: argparse.Namespace) -> int:
 async def _serve(settings: Settings, options: PlatformOptions) -> int:
     await run_platform(settings, options)
     return 0
+
+
+def _kube_port(flag: int | None, api_port: int, configured: int) -> int:
+    """``--kube-port``, else any free port when the API takes any (``--api-port 0``: tests and
+    side-by-side platforms), else the configured one."""
+    if flag is not None:
+        return flag
+    return 0 if api_port == 0 and configured > 0 else configured
 
 
 def with_storage_root(settings: Settings, directory: Path) -> Settings:

@@ -115,7 +115,7 @@ async def test_apply_get_revisions_describe_delete(
     assert await _cli("delete", "-f", str(f), *server) == 0
     assert capsys.readouterr().out.strip() == 'inferenceservice.serving.kserve.io "iris" deleted'
     assert await _cli("get", "isvc", "iris", *server) == 1
-    assert 'inferenceservices "iris" not found' in capsys.readouterr().err
+    assert 'inferenceservices.serving.kserve.io "iris" not found' in capsys.readouterr().err
 
 
 async def test_apply_refused_names_the_file_and_exits_1(
@@ -154,7 +154,7 @@ async def test_delete_by_file_deletes_the_rest_after_one_already_gone_and_exits_
         'inferenceservice.serving.kserve.io "c" deleted',
     ]
     assert err.splitlines() == [
-        'Error from server (NotFound): inferenceservices "b" not found in namespace default'
+        'Error from server (NotFound): inferenceservices.serving.kserve.io "b" not found'
     ]
     assert api.controller.list_isvcs(None) == []
 

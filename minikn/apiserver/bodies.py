@@ -1,0 +1,60 @@
+"""Request bodies: read bounded, decoded as UTF-8, parsed bounded (shared by every API path)."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+from aiohttp import web
+
+from minikn.api.documents import DocumentLimits, parse_bounded
+from minikn.config.api import ApiConfig
+from minikn.core.errors import InvalidInput, PayloadTooLarge, PermanentError
+
+__all__ = ["UnsupportedMediaType", "decode_body", "parse_body", "read_body"]
+
+
+class UnsupportedMediaType(PermanentError):
+    """A body in a charset other than UTF-8 (or a patch type not accepted): 415."""
+
+    status = 415
+
+
+async def read_body(request: web.Request, limit: int) -> bytes:
+    """The whole body, never buffering more than ``limit`` bytes (413 beyond, at once when
+    ``Content-Length`` says so)."""
+    too_large = PayloadTooLarge(
+        f"the request body is larger than {limit} bytes (minikn.api.maxBodyBytes, "
+        "Kubernetes' API server limit): split the documents"
+    )
+    if request.content_length is not None and request.content_length > limit:
+        raise too_large
+    buf = bytearray()
+    async for chunk in request.content.iter_any():
+        buf += chunk
+        if len(buf) > limit:
+            raise too_large
+    return bytes(buf)
+
+
+def decode_body(raw: bytes, charset: str | None) -> str:
+    if charset is not None and charset.lower() not in ("utf-8", "utf8"):
+        raise UnsupportedMediaType(
+            f"charset {charset[:40]!r} is not supported: send the body in UTF-8"
+        )
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise InvalidInput(
+            f"the request body is not UTF-8 (byte {exc.start}): send YAML or JSON in UTF-8"
+        ) from exc
+
+
+async def parse_body(request: web.Request, limits: ApiConfig, *, as_json: bool) -> list[Any]:
+    """The documents of the body (bounded in bytes, nodes and depth; parsed off the loop)."""
+    raw = await read_body(request, limits.max_body_bytes)
+    text = decode_body(raw, request.charset)
+    if not text.strip():
+        raise InvalidInput("no documents in the request body: send YAML or JSON documents")
+    bounds = DocumentLimits(limits.max_document_nodes, limits.max_document_depth)
+    return await asyncio.to_thread(parse_bounded, text, "<request>", bounds, as_json=as_json)

@@ -1,0 +1,1 @@
+"""The Kubernetes API surface: discovery, OpenAPI, object semantics, watch, tables, patches."""

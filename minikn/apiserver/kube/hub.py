@@ -1,0 +1,201 @@
+"""Versions and change events of the ISVCs: ``resourceVersion``s, a bounded history, watchers.
+
+The hub notes each change the controller reports and, on the next loop turn (or before a read),
+compares every ISVC's rendered object (without the live per-revision extras) with the last one
+seen: a new object is ADDED, a different one MODIFIED, a missing one DELETED. Each event takes
+the next value of one global counter, which becomes the object's ``resourceVersion``; the counter
+starts from the wall clock in microseconds, so versions keep increasing across restarts.
+
+Watchers get events in order through bounded queues; one that falls behind by more than its
+queue is closed (the client re-lists and watches again, as against a cluster). A watch resumed
+from a version older than the history window is answered 410 Gone (``Expired``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import copy
+import json
+from collections import deque
+from collections.abc import Callable, Collection
+from dataclasses import dataclass, field
+from typing import Any
+
+from minikn.apiserver.kube.objects import KubeError, derive_uid
+from minikn.controlplane.controller import Controller
+
+__all__ = ["Change", "ObjectHub", "Watcher"]
+
+Key = tuple[str, str]
+
+
+@dataclass(frozen=True)
+class Change:
+    rv: int
+    type: str
+    """ADDED, MODIFIED or DELETED."""
+    key: Key
+    object: dict[str, Any]
+
+
+@dataclass(eq=False)
+class Watcher:
+    """One watch stream's queue of changes (bounded: overflowing closes it)."""
+
+    accept: Callable[[Change], bool]
+    limit: int
+    queue: deque[Change] = field(default_factory=deque)
+    wake: asyncio.Event = field(default_factory=asyncio.Event)
+    overflowed: bool = False
+
+    def offer(self, change: Change) -> None:
+        if self.overflowed or not self.accept(change):
+            return
+        if len(self.queue) >= self.limit:
+            self.overflowed = True
+            self.queue.clear()
+        else:
+            self.queue.append(change)
+        self.wake.set()
+
+
+@dataclass
+class _Seen:
+    rv: int
+    fingerprint: str
+    object: dict[str, Any]
+    uid: str
+
+
+class ObjectHub:
+    """The ISVCs' versions and change stream, fed by the controller's change notifications."""
+
+    def __init__(
+        self,
+        controller: Controller,
+        *,
+        first_rv: int,
+        history: int = 1000,
+        watcher_queue: int = 1000,
+        max_watchers: int = 256,
+    ) -> None:
+        self._ctl = controller
+        self._rv = first_rv
+        self._seen: dict[Key, _Seen] = {}
+        self._history: deque[Change] = deque(maxlen=history)
+        self._oldest = first_rv
+        """The version the history starts after: a resume from an older one is 410 Gone."""
+        self._watchers: set[Watcher] = set()
+        self._watcher_queue = watcher_queue
+        self._max_watchers = max_watchers
+        self._pending: set[str] | None = None
+        """``namespace/name`` keys changed since the last sync; None: compare every object."""
+        self._scheduled = False
+        self.lock = asyncio.Lock()
+        """Held by the Kubernetes API's writes: a precondition check and its write are one step."""
+        controller.add_change_listener(self.notify)
+
+    @property
+    def resource_version(self) -> int:
+        self.sync()
+        return self._rv
+
+    def notify(self, keys: Collection[str]) -> None:
+        """The controller changed the ISVCs ``keys``: compare those on the next loop turn."""
+        if self._pending is not None:
+            self._pending.update(keys)
+        if self._scheduled:
+            return
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:
+            return  # no loop: the next read syncs
+        self._scheduled = True
+        loop.call_soon(self._scheduled_sync)
+
+    def _scheduled_sync(self) -> None:
+        self._scheduled = False
+        self.sync()
+
+    def sync(self) -> None:
+        """Turn what changed since the last sync into events: O(changed objects), nothing when
+        nothing did (the first sync reads every object)."""
+        pending, self._pending = self._pending, set()
+        if pending is not None and not pending:
+            return
+        current = self._ctl.objects(pending)
+        for key, obj in current.items():
+            fp = json.dumps(obj, sort_keys=True, default=str)
+            seen = self._seen.get(key)
+            if seen is not None and seen.fingerprint == fp:
+                continue
+            kind = "ADDED" if seen is None else "MODIFIED"
+            self._rv += 1
+            uid = derive_uid("InferenceService", *key, self._ctl.created_at(*key))
+            self._seen[key] = _Seen(self._rv, fp, obj, uid)
+            stamped = self.stamp(key, copy.deepcopy(obj), self._rv, uid)
+            self._publish(Change(self._rv, kind, key, stamped))
+        removed = (
+            [k for k in self._seen if k not in current]
+            if pending is None
+            else [k for k in (_split(p) for p in pending) if k in self._seen and k not in current]
+        )
+        for key in removed:
+            seen = self._seen.pop(key)
+            self._rv += 1
+            gone = self.stamp(key, seen.object, self._rv, seen.uid)
+            self._publish(Change(self._rv, "DELETED", key, gone))
+
+    def _publish(self, change: Change) -> None:
+        if len(self._history) == self._history.maxlen:
+            self._oldest = self._history[0].rv
+        self._history.append(change)
+        for w in list(self._watchers):
+            w.offer(change)
+
+    def stamp(
+        self, key: Key, obj: dict[str, Any], rv: int | None = None, uid: str | None = None
+    ) -> dict[str, Any]:
+        """``obj`` (changed in place) with its uid and resourceVersion (the current ones unless
+        given)."""
+        meta = obj.setdefault("metadata", {})
+        if rv is None or uid is None:
+            self.sync()
+            seen = self._seen.get(key)
+            rv = rv if rv is not None else (seen.rv if seen is not None else self._rv)
+            uid = uid or (seen.uid if seen is not None else "")
+        meta["uid"] = uid
+        meta["resourceVersion"] = str(rv)
+        return obj
+
+    def version_of(self, key: Key) -> int | None:
+        self.sync()
+        seen = self._seen.get(key)
+        return None if seen is None else seen.rv
+
+    def watch(self, accept: Callable[[Change], bool], since: int | None) -> Watcher:
+        """A watcher of the changes after ``since`` (None: from now); 410 when too old."""
+        self.sync()
+        if len(self._watchers) >= self._max_watchers:
+            raise KubeError(
+                429, "TooManyRequests", f"too many watches (at most {self._max_watchers})"
+            )
+        w = Watcher(accept, self._watcher_queue)
+        if since is not None:
+            if since < self._oldest:
+                raise KubeError(
+                    410, "Expired", f"too old resource version: {since} ({self._oldest + 1})"
+                )
+            for change in self._history:
+                if change.rv > since:
+                    w.offer(change)
+        self._watchers.add(w)
+        return w
+
+    def unwatch(self, w: Watcher) -> None:
+        self._watchers.discard(w)
+
+
+def _split(key: str) -> Key:
+    namespace, _, name = key.partition("/")
+    return (namespace, name)

@@ -1,0 +1,107 @@
+"""The ``kubernetes`` Python client against a real ``minikn serve``: optimistic concurrency
+(409 Conflict on a stale resourceVersion), watch resume from a version, 410 Gone for a version
+older than the history, namespaces."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from tests.integration.kube.conftest import Served
+
+kubernetes = pytest.importorskip("kubernetes")
+from kubernetes import client, config, watch  # noqa: E402
+from kubernetes.client.rest import ApiException  # noqa: E402
+
+pytestmark = pytest.mark.timeout(120)
+G, V, P = "serving.kserve.io", "v1beta1", "inferenceservices"
+
+
+@pytest.fixture
+def api(served: Served) -> Iterator[client.ApiClient]:
+    with config.new_client_from_config(config_file=str(served.kubeconfig)) as c:
+        yield c
+
+
+def _body(name: str) -> dict[str, Any]:
+    return {
+        "apiVersion": f"{G}/{V}",
+        "kind": "InferenceService",
+        "metadata": {"name": name},
+        "spec": {"predictor": {"model": {"modelFormat": {"name": "sklearn"},
+                                         "storageUri": "file:///nonexistent"}}},
+    }  # fmt: skip
+
+
+def test_stale_resource_version_is_a_conflict(api: client.ApiClient) -> None:
+    objs = client.CustomObjectsApi(api)
+    objs.create_namespaced_custom_object(G, V, "default", P, _body("py-conflict"))
+    for _ in range(50):  # the controller may write the status between our read and write
+        first = objs.get_namespaced_custom_object(G, V, "default", P, "py-conflict")
+        first["metadata"]["labels"] = {"a": "1"}
+        try:
+            second = objs.replace_namespaced_custom_object(G, V, "default", P, "py-conflict", first)
+            break
+        except ApiException as exc:
+            if exc.status != 409:
+                raise
+    else:
+        pytest.fail("every replace conflicted")
+    assert int(second["metadata"]["resourceVersion"]) > int(first["metadata"]["resourceVersion"])
+    assert second["metadata"]["uid"] == first["metadata"]["uid"]
+    first["metadata"]["labels"] = {"a": "2"}
+    with pytest.raises(ApiException) as err:
+        objs.replace_namespaced_custom_object(G, V, "default", P, "py-conflict", first)
+    assert err.value.status == 409
+    assert '"reason": "Conflict"' in err.value.body.replace('":"', '": "')
+    with pytest.raises(ApiException) as exists:
+        objs.create_namespaced_custom_object(G, V, "default", P, _body("py-conflict"))
+    assert exists.value.status == 409
+    objs.delete_namespaced_custom_object(G, V, "default", P, "py-conflict")
+
+
+def test_watch_resumes_from_a_version_and_old_ones_are_gone(api: client.ApiClient) -> None:
+    objs = client.CustomObjectsApi(api)
+    created = objs.create_namespaced_custom_object(G, V, "default", P, _body("py-watch"))
+    rv = created["metadata"]["resourceVersion"]
+    objs.patch_namespaced_custom_object(
+        G, V, "default", P, "py-watch", {"metadata": {"labels": {"w": "1"}}}
+    )
+    objs.delete_namespaced_custom_object(G, V, "default", P, "py-watch")
+    seen = []
+    w = watch.Watch()
+    for event in w.stream(objs.list_namespaced_custom_object, G, V, "default", P,
+                          resource_version=rv, timeout_seconds=30):  # fmt: skip
+        if event["object"]["metadata"]["name"] == "py-watch":
+            seen.append((event["type"], event["object"]["metadata"].get("labels", {}).get("w")))
+        if event["type"] == "DELETED":
+            w.stop()
+    assert seen[0][0] == "MODIFIED"  # resumed after the creation: no ADDED
+    assert ("MODIFIED", "1") in seen
+    assert seen[-1][0] == "DELETED"
+    with pytest.raises(ApiException) as gone:
+        for _ in watch.Watch().stream(objs.list_namespaced_custom_object, G, V, "default", P,
+                                      resource_version="1", timeout_seconds=5):  # fmt: skip
+            pass
+    assert gone.value.status == 410
+
+
+def test_a_watch_without_a_version_starts_with_the_objects_and_ends_at_its_timeout(
+    api: client.ApiClient,
+) -> None:
+    objs = client.CustomObjectsApi(api)
+    objs.create_namespaced_custom_object(G, V, "default", P, _body("py-list"))
+    events = list(
+        watch.Watch().stream(
+            objs.list_namespaced_custom_object, G, V, "default", P, timeout_seconds=1
+        )
+    )
+    assert ("ADDED", "py-list") in [(e["type"], e["object"]["metadata"]["name"]) for e in events]
+    objs.delete_namespaced_custom_object(G, V, "default", P, "py-list")
+
+
+def test_namespaces_are_listed(api: client.ApiClient) -> None:
+    names = [n.metadata.name for n in client.CoreV1Api(api).list_namespace().items]
+    assert "default" in names
