@@ -188,6 +188,24 @@ spec:
     assert seen[0]["Host"] == ext_url.split("/")[2]
     assert seen[0]["traceparent"].split("-")[1] == body["traceparent"].split("-")[1]
 
+    auth = {"Authorization": f"Bearer {platform.token}"}
+    async with (
+        aiohttp.ClientSession() as session,
+        session.get(f"http://127.0.0.1:{platform.api_port}/metrics", headers=auth) as resp,
+    ):
+        assert resp.status == 200
+        text = await resp.text()
+    counts = [
+        line
+        for line in text.splitlines()
+        if line.startswith("minikn_graph_step_latency_seconds_count{")
+        and 'graph="mixed"' in line
+        and 'node="root"' in line
+        and 'revision="mixed-router-00001"' in line
+    ]
+    assert sorted('step="ext"' in c for c in counts) == [False, True]
+    assert all(c.endswith(" 1.0") for c in counts)
+
 
 @pytest.mark.parametrize(
     ("dependency", "status", "answer"),
