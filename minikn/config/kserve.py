@@ -67,6 +67,9 @@ class RouterConfig(ConfigGroup):
     """minikn: the largest request body a graph accepts (413 beyond)."""
     max_response_bytes: int = Field(64 * 1024 * 1024, alias="maxResponseBytes", ge=1)
     """minikn: the largest step response the router reads whole (the call fails beyond)."""
+    splitter_seed: int | None = Field(None, alias="splitterSeed", ge=0)
+    """minikn: seed of the Splitter's draws (the router's ``--seed``), so a run of a graph is
+    reproducible; None draws from the system's random source, as KServe's ``crypto/rand``."""
 
 
 class DeployConfig(ConfigGroup):

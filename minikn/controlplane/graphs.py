@@ -117,6 +117,8 @@ def build_graph_revision(
         "--http_port",
         str(ROUTER_PORT),
     ]
+    if router.splitter_seed is not None:
+        args += ["--seed", str(router.splitter_seed)]
     env = []
     if router.headers.propagate:
         env.append({"name": "PROPAGATE_HEADERS", "value": ",".join(router.headers.propagate)})

@@ -1,9 +1,10 @@
 """``python -m minikn.graph --graph-json '{...}'``: an InferenceGraph's router replica.
 
 The flags are KServe's router's (``--graph-json``, ``--inferencegraph-name``) plus where the
-platform's ingress is (``--ingress host:port``, ``--domain``); ``PROPAGATE_HEADERS``
-(comma-separated regexes) names the request headers passed on to every step, as KServe's router
-reads it.
+platform's ingress is (``--ingress host:port``, ``--domain``) and ``--seed`` (the Splitter
+draws from ``random.Random(seed)``, so a run is reproducible; KServe's draws from
+``crypto/rand``); ``PROPAGATE_HEADERS`` (comma-separated regexes) names the request headers
+passed on to every step, as KServe's router reads it.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ import contextlib
 import json
 import logging
 import os
+import random
 import sys
 from collections.abc import Sequence
 
@@ -42,6 +44,9 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--host", default=os.environ.get("HOST", "0.0.0.0"))
     p.add_argument("--max-body-bytes", type=int, default=DEFAULT_MAX_BODY)
     p.add_argument("--max-response-bytes", type=int, default=DEFAULT_MAX_RESPONSE)
+    p.add_argument(
+        "--seed", type=int, default=None, help="seed the Splitter's draws (reproducible runs)"
+    )
     return p
 
 
@@ -58,7 +63,8 @@ async def serve(args: argparse.Namespace) -> None:
             max_response_bytes=args.max_response_bytes,
             timeout_s=graph.service_client_timeout_s,
         )
-        executor = GraphExecutor(graph, caller, observe=metrics.observe_step)
+        rng = random.Random(args.seed) if args.seed is not None else random.SystemRandom()
+        executor = GraphExecutor(graph, caller, rng=rng, observe=metrics.observe_step)
         app = create_app(
             executor,
             metrics=metrics,

@@ -70,8 +70,8 @@ class Caller(Protocol):
         ...
 
 
-Observe = Callable[[str, float], None]
-"""(step label, seconds) after each service call."""
+Observe = Callable[[str, str, float], None]
+"""(node, step label, seconds) after each service call."""
 Headers = Callable[[], Sequence[tuple[str, str]]]
 """The headers of one step call (a fresh child trace context each call)."""
 
@@ -91,7 +91,7 @@ class GraphExecutor:
         self.graph = graph
         self._caller = caller
         self._rng = rng or random.SystemRandom()
-        self._observe = observe or (lambda label, seconds: None)
+        self._observe = observe or (lambda node, label, seconds: None)
         self._now = now
 
     async def run(self, request: bytes, headers: Headers, *, stream_ok: bool = True) -> Reply:
@@ -134,7 +134,7 @@ class GraphExecutor:
             cause = str(exc) or type(exc).__name__
             raise RoutingFailed(500, f"calling {step.service_url}: {cause}") from exc
         finally:
-            self._observe(step.label(node, index), self._now() - started)
+            self._observe(node, step.label(node, index), self._now() - started)
 
     async def _sequence(
         self, name: str, steps: Sequence[Step], request: bytes, headers: Headers, stream_ok: bool

@@ -32,7 +32,7 @@ STEP_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.
 
 
 class GraphMetrics:
-    """``minikn_graph_step_latency_seconds{graph,step}`` and ``minikn_graph_requests_total``."""
+    """``minikn_graph_step_latency_seconds{graph,node,step}``, ``minikn_graph_requests_total``."""
 
     def __init__(self, graph: str, registry: CollectorRegistry | None = None) -> None:
         self.registry = registry if registry is not None else CollectorRegistry()
@@ -40,7 +40,7 @@ class GraphMetrics:
         self.step_latency = Histogram(
             "minikn_graph_step_latency_seconds",
             "Latency of each step call of an InferenceGraph, seen by its router.",
-            ("graph", "step"),
+            ("graph", "node", "step"),
             buckets=STEP_BUCKETS,
             registry=self.registry,
         )
@@ -51,8 +51,8 @@ class GraphMetrics:
             registry=self.registry,
         )
 
-    def observe_step(self, step: str, seconds: float) -> None:
-        self.step_latency.labels(self.graph, step).observe(seconds)
+    def observe_step(self, node: str, step: str, seconds: float) -> None:
+        self.step_latency.labels(self.graph, node, step).observe(seconds)
 
 
 async def _write_stream(request: web.Request, reply: Reply) -> web.StreamResponse:

@@ -39,6 +39,7 @@ from minikn.core.listeners import RevisionListener
 from minikn.core.revision import RevisionSpec
 from minikn.core.routes import RouteTable
 from minikn.platform.dataplane import DataPlane
+from minikn.platform.graph_metrics import graph_router_metrics
 from minikn.platform.watch import DirectoryWatcher
 from minikn.telemetry.metrics import Metrics
 
@@ -172,6 +173,10 @@ class Platform:
 
     async def _metrics_handler(self, request: web.Request) -> web.Response:
         body = generate_latest(self.metrics.registry)
+        if self.dataplane is not None:
+            body += await graph_router_metrics(
+                self.controller.live()[0], self.dataplane.replicas.ready_endpoints
+            )
         return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE_LATEST})
 
     async def start(self) -> None:

@@ -15,6 +15,7 @@ from collections.abc import AsyncIterator, Sequence
 
 from minikn.config.loader import Settings
 from minikn.core.clock import Clock
+from minikn.core.endpoints import Endpoint
 from minikn.core.events import Event, EventSink
 from minikn.core.listeners import RevisionListener
 from minikn.core.revision import RevisionSpec
@@ -142,6 +143,11 @@ class ReplicaManager:
             log.info("revision %s: desired replicas %s -> %d", revision, rev.desired, replicas)
             rev.desired = max(0, replicas)
             self._wake.set()
+
+    def ready_endpoints(self, revision: str) -> tuple[Endpoint, ...]:
+        """The revision's ready replicas' addresses (the platform scrapes graph routers)."""
+        rev = self._revs.get(revision)
+        return () if rev is None else rev.ready_endpoints()
 
     def ready_count(self, revision: str) -> int:
         rev = self._revs.get(revision)
