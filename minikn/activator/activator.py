@@ -24,15 +24,24 @@ from minikn.activator.accounting import ConcurrencyAccount
 from minikn.activator.balance import Tracker
 from minikn.activator.deadlines import Deadlines
 from minikn.activator.exchange import Exchange, Settle
+from minikn.activator.h2upstream import H2Pool
 from minikn.activator.throttler import Throttler
 from minikn.activator.upstream import NeverReached, UpstreamPool, send
 from minikn.config import Settings
 from minikn.core.clock import Clock
 from minikn.core.endpoints import Endpoint, RevisionStats, ScalePoker, StatsSink
-from minikn.core.errors import BadGateway, GatewayTimeout, MiniknError, NotFound, http_status
+from minikn.core.errors import (
+    BadGateway,
+    GatewayTimeout,
+    MiniknError,
+    NotFound,
+    Unavailable,
+    http_status,
+)
 from minikn.core.revision import RevisionSpec
 from minikn.telemetry.metrics import Metrics
 from minikn.telemetry.request_metrics import RequestSeries
+from minikn.wire.grpc import GrpcCall, grpc_status_of, http_code_of
 from minikn.wire.http import (
     Handler,
     Middleware,
@@ -168,6 +177,11 @@ class Activator:
             idle_timeout=self._config.idle_connection_timeout,
             max_idle=self._config.max_idle_connections_per_replica,
         )
+        self._h2pool = H2Pool(
+            now=clock.monotonic,
+            idle_timeout=self._config.idle_connection_timeout,
+            max_streams=self._config.grpc_max_streams_per_connection,
+        )
         self._deadlines = Deadlines(clock.monotonic)
         self._reporter: asyncio.Task[None] | None = None
         self._throttlers = throttlers if throttlers is not None else self._throttler
@@ -231,6 +245,7 @@ class Activator:
         rev.throttler.set_endpoints(endpoints)
         for gone in before - set(endpoints):
             self._pool.forget(gone)
+            self._h2pool.forget(gone)
         log.debug("revision %s: %d ready replicas", revision, len(endpoints))
 
     def revision_failed(self, revision: str, reason: str, message: str) -> None:
@@ -267,6 +282,7 @@ class Activator:
             self.remove_revision(name)
         self._deadlines.close()
         self._pool.close()
+        self._h2pool.close()
 
     async def _report_loop(self) -> None:
         while True:
@@ -413,6 +429,100 @@ class Activator:
         finally:
             rev.finished(started, code)
 
+    # gRPC (h2c) -------------------------------------------------------------------------------
+
+    def serve_grpc(
+        self, revision: str, request: ProxyRequest, call: GrpcCall
+    ) -> Coroutine[Any, Any, None]:
+        """The coroutine that serves one gRPC call (``request.ctx.grpc`` is ``call``, which is
+        also its sink) with ``revision``: counted like an HTTP request, held in the buffer while
+        the revision has no ready replica, bounded by the component timeout (until the response
+        head) and the client's ``grpc-timeout`` (the whole call); errors end the call with a
+        gRPC status (:mod:`minikn.wire.grpc`). An unknown revision raises NotFound here."""
+        rev, handler, started = self._arrive(revision)
+        request.ctx.grpc = call
+        return self._run_grpc(rev, request, call, handler, started)
+
+    async def _run_grpc(
+        self,
+        rev: _Revision,
+        request: ProxyRequest,
+        call: GrpcCall,
+        handler: Handler,
+        started: float,
+    ) -> None:
+        code = 499  # the client went away (reset the stream) before the end
+        deadline = _Deadline(self._deadlines, rev.spec.timeout_seconds)
+        request.ctx.deadline = deadline
+        client = _ClientDeadline(call.deadline, self._clock.monotonic())
+        sink: ResponseSink = call  # type: ignore[assignment] # the client's stream is both
+        try:
+            try:
+                if client.expired:
+                    raise asyncio.CancelledError
+                await handler(request, sink)
+            except asyncio.CancelledError:
+                if not deadline.expired and not client.expired:
+                    raise
+                task = asyncio.current_task()
+                if task is not None and task.cancelling():
+                    task.uncancel()
+                if client.expired:
+                    raise GatewayTimeout("deadline exceeded (grpc-timeout)") from None
+                raise GatewayTimeout("activator request timeout") from None
+            finally:
+                deadline.cancel()
+                client.cancel()
+            code = http_code_of(call.grpc_status)
+        except MiniknError as exc:
+            status = grpc_status_of(exc)
+            code = http_code_of(status)
+            if exc.reason == "BufferFull":
+                self._metrics.buffer_rejections.labels(
+                    rev.spec.namespace, rev.spec.isvc, rev.spec.name
+                ).inc()
+            call.fail(status, exc.message)
+        finally:
+            rev.finished(started, code)
+
+    async def _forward_grpc(self, rev: _Revision, request: ProxyRequest, call: GrpcCall) -> None:
+        ctx = request.ctx
+        on_head = ctx.deadline.cancel if ctx.deadline is not None else None
+        attempts = self._config.max_attempts
+        avoid: Tracker | None = None
+        for attempt in range(1, attempts + 1):
+            slot = await rev.throttler.acquire(avoid, retry=avoid is not None)
+            tracker = slot.tracker
+            endpoint = tracker.endpoint
+            ctx.replica = endpoint.replica_id
+            try:
+                if endpoint.grpc_port is None:
+                    raise Unavailable(
+                        f"revision {rev.spec.name} serves no gRPC: set protocolVersion: grpc-v2 "
+                        "or name a container port h2c or grpc",
+                        reason="NoGrpcPort",
+                    )
+                if tracker.draining:
+                    raise NeverReached("replica was removed")
+                conn = await self._h2pool.get(endpoint, endpoint.grpc_port)
+                headers = _grpc_headers(rev, request, call, self._clock.monotonic())
+                sink: ResponseSink = call  # type: ignore[assignment]
+                await conn.call(headers, request.body, sink, call, on_head)
+                return
+            except NeverReached as exc:
+                log.info(
+                    "revision %s: replica %s not reached over gRPC (attempt %d of %d): %s",
+                    rev.spec.name, endpoint.replica_id, attempt, attempts, exc,
+                )  # fmt: skip
+                if exc.refused:
+                    rev.throttler.eject(tracker)
+                avoid = tracker
+            finally:
+                slot.release()
+        raise BadGateway(
+            f"revision {rev.spec.name}: no replica could be reached ({attempts} attempts)"
+        )
+
     async def _forward(
         self,
         rev: _Revision,
@@ -421,8 +531,11 @@ class Activator:
         *,
         avoid: Tracker | None = None,
     ) -> None:
-        head = _request_head(rev, request)
         ctx = request.ctx
+        if ctx.grpc is not None:
+            await self._forward_grpc(rev, request, ctx.grpc)
+            return
+        head = _request_head(rev, request)
         # Once the response starts, the timeout no longer applies (streams may run long).
         on_head = ctx.deadline.cancel if ctx.deadline is not None else None
         attempts = self._config.max_attempts
@@ -463,6 +576,63 @@ class Activator:
                 if conn is not None:
                     self._pool.release(conn)
                 slot.release()
+
+
+class _ClientDeadline:
+    """A gRPC client's ``grpc-timeout`` over the whole call: cancels the call's task when it
+    runs out (one timer per call that has a deadline)."""
+
+    __slots__ = ("_timer", "expired")
+
+    def __init__(self, deadline: float | None, now: float) -> None:
+        self.expired = False
+        self._timer: asyncio.TimerHandle | None = None
+        if deadline is None:
+            return
+        remaining = deadline - now
+        if remaining <= 0:
+            self.expired = True
+            return
+        task = asyncio.current_task()
+        if task is not None:
+            self._timer = asyncio.get_running_loop().call_later(remaining, self._expire, task)
+
+    def _expire(self, task: asyncio.Task[None]) -> None:
+        self.expired = True
+        task.cancel()
+
+    def cancel(self) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+
+
+_GRPC_SKIP = frozenset((b"grpc-timeout", b"host", b"content-length", b"te"))
+
+
+def _grpc_headers(
+    rev: _Revision, request: ProxyRequest, call: GrpcCall, now: float
+) -> list[tuple[bytes, bytes]]:
+    """The replica's h2 header list: pseudo-headers, the request's metadata as the middlewares
+    left it, the revision's headers, and the time left of the client's deadline."""
+    headers = [
+        (b":method", request.method),
+        (b":scheme", b"http"),
+        (b":path", request.target),
+        (b":authority", call.authority),
+        (b"te", b"trailers"),
+    ]
+    for line in (request.headers + rev.head_block).split(b"\r\n"):
+        name, sep, value = line.partition(b":")
+        if not sep:
+            continue
+        name = name.strip().lower()
+        if name not in _GRPC_SKIP:
+            headers.append((name, value.strip()))
+    if call.deadline is not None:
+        remaining_ms = max(1, int((call.deadline - now) * 1000))
+        headers.append((b"grpc-timeout", b"%dm" % remaining_ms))
+    return headers
 
 
 def _request_head(rev: _Revision, request: ProxyRequest) -> bytes:

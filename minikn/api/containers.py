@@ -193,6 +193,7 @@ def container_from_k8s(c: Mapping[str, Any], *, default_port: int = 8080) -> Con
             port = number
         if p.get("name"):
             named[str(p["name"])] = number
+    grpc_port = named.get("h2c", named.get("grpc"))
     probe = c.get("readinessProbe")
     image = c.get("image")
     return ContainerSpec(
@@ -201,6 +202,7 @@ def container_from_k8s(c: Mapping[str, Any], *, default_port: int = 8080) -> Con
         args=_strings(c.get("args"), "args"),
         env=_env(c.get("env")),
         port=port,
+        grpc_port=grpc_port,
         resources=_resources(c.get("resources")),
         readiness_probe=None if not probe else probe_from_k8s(probe, named_ports=named),
         working_dir=c.get("workingDir") or None,

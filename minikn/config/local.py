@@ -63,6 +63,11 @@ class ActivatorConfig(ConfigGroup):
     """Keep-alive connections to one replica kept open for reuse while no request uses them;
     beyond it the longest idle is closed. Knative's activator ``MAX_IDLE_PROXY_CONNS_PER_HOST``
     (100)."""
+    grpc_max_streams_per_connection: int = Field(
+        100, alias="grpcMaxStreamsPerConnection", ge=1, le=10_000
+    )
+    """gRPC calls multiplexed on one h2c connection to a replica (fewer if the replica says so);
+    beyond it another connection is opened. gRPC servers' default limit is 100."""
 
 
 class ReplicasConfig(ConfigGroup):

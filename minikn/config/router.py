@@ -44,3 +44,21 @@ class RouterConfig(ConfigGroup):
     timeout_resolution: Duration = Field(0.5, alias="timeoutResolution", gt=0)
     """How often one sweep checks every connection's timeouts: a timeout fires between its due
     time and this much later (no timer per connection or request)."""
+    h2_max_concurrent_streams: int = Field(100, alias="h2MaxConcurrentStreams", ge=1, le=10_000)
+    """h2c (gRPC): streams one client connection may have open at once (``SETTINGS_MAX_CONCURRENT_
+    STREAMS``; gRPC's servers advertise 100); a stream beyond it resets the connection. Header
+    lists are bounded by ``maxRequestHeadBytes`` and ``maxRequestHeaders``, as HTTP/1.1 heads."""
+    h2_stream_window_bytes: int = Field(
+        1024 * 1024, alias="h2StreamWindowBytes", ge=65_535, le=2**31 - 1
+    )
+    """h2c: the flow-control window of one stream: request bytes of one call the ingress holds
+    before the client must wait (acknowledged as the replica takes them)."""
+    h2_connection_window_bytes: int = Field(
+        16 * 1024 * 1024, alias="h2ConnectionWindowBytes", ge=65_535, le=2**31 - 1
+    )
+    """h2c: the flow-control window of a whole connection (all its streams together)."""
+    h2_max_frame_bytes: int = Field(16_384, alias="h2MaxFrameBytes", ge=16_384, le=16_777_215)
+    """h2c: the largest frame payload the ingress accepts (``SETTINGS_MAX_FRAME_SIZE``)."""
+    h2_stream_idle_timeout: Duration = Field(300.0, alias="h2StreamIdleTimeout", gt=0)
+    """h2c: a stream with no frame in either direction for this long (held in the activator's
+    buffer or not) ends with DEADLINE_EXCEEDED; Envoy's ``stream_idle_timeout`` (5 min)."""

@@ -155,6 +155,22 @@ def _model_container(
     return container, ref, runtime.builtin
 
 
+GRPC_PORT = 8081
+"""KServe's model server listens for gRPC here (``--grpc_port``'s default)."""
+
+
+def _grpc_container(container: ContainerSpec, protocol: ProtocolVersion) -> ContainerSpec:
+    """The built-in server serving gRPC: ``protocolVersion: grpc-v*`` (or a port named h2c/grpc)
+    adds ``--grpc_port`` (8081, KServe's) unless the args set it."""
+    if container.grpc_port is None and not protocol.startswith("grpc"):
+        return container
+    port = container.grpc_port or GRPC_PORT
+    args = container.args
+    if not any(a == "--grpc_port" or a.startswith("--grpc_port=") for a in args):
+        args = (*args, f"--grpc_port={port}")
+    return container.model_copy(update={"grpc_port": port, "args": args})
+
+
 def _custom_container(isvc: str, spec: Component) -> tuple[ContainerSpec, ModelRef | None]:
     """The ``kserve-container`` (else the first); a ``STORAGE_URI`` env triggers the storage
     initializer and is rewritten to the mount path, as KServe does."""
@@ -255,6 +271,8 @@ def build_revision(
         meta_labels=meta_labels or {},
         meta_annotations=meta_annotations,
     )
+    if builtin and model is not None:
+        container = _grpc_container(container, model.protocol)
     annotations = revision_annotations(spec, meta_annotations, settings)
     cc = spec.container_concurrency
     domain = settings.kserve.ingress.ingress_domain

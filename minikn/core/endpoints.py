@@ -15,6 +15,8 @@ class Endpoint:
     replica_id: str
     host: str
     port: int
+    grpc_port: int | None = None
+    """Where the replica serves gRPC (h2c), when its revision serves gRPC (None: it does not)."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -5,9 +5,15 @@ nothing downstream reads ISVC YAML.
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SerializerFunctionWrapHandler,
+    model_serializer,
+)
 
 __all__ = [
     "BatcherSpec",
@@ -67,6 +73,19 @@ class ContainerSpec(_Frozen):
     env: tuple[tuple[str, str], ...] = ()
     port: int = 8080
     """The port the server listens on inside the container (KServe/Knative default 8080)."""
+    grpc_port: int | None = None
+    """The port it serves gRPC (h2c) on: a container port named ``h2c`` or ``grpc``, or 8081 for
+    the built-in server with ``protocolVersion: grpc-v2`` (KServe's); None: no gRPC."""
+
+    @model_serializer(mode="wrap")
+    def _without_absent_grpc(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
+        """No ``grpc_port`` key when None: dumps (state files, spec hashes) of revisions that
+        serve no gRPC stay what they were before the field existed."""
+        data: dict[str, Any] = handler(self)
+        if self.grpc_port is None:
+            data.pop("grpc_port", None)
+        return data
+
     resources: ResourceSpec = ResourceSpec()
     readiness_probe: ProbeSpec | None = None
     working_dir: str | None = None

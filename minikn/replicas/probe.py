@@ -36,6 +36,8 @@ def default_probe(spec: RevisionSpec) -> ProbeSpec:
     protocol = spec.model.protocol if spec.model is not None else spec.protocol
     if spec.model is not None and protocol == "v1":
         return ProbeSpec(kind="http", path=f"/v1/models/{spec.model.name}", timeout_seconds=0.5)
+    if spec.model is not None and protocol in ("v2", "grpc-v2") and spec.builtin_server:
+        return ProbeSpec(kind="http", path="/v2/health/ready", timeout_seconds=0.5)
     if spec.model is not None and protocol == "v2":
         return ProbeSpec(kind="http", path="/v2/health/ready", timeout_seconds=0.5)
     return ProbeSpec(kind="tcp", timeout_seconds=0.5)

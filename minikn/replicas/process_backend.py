@@ -45,24 +45,42 @@ def _free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def _rewrite_args(args: Sequence[str], model_dir: Path | None, port: int) -> list[str]:
+def _rewrite_args(
+    args: Sequence[str], model_dir: Path | None, port: int, grpc_port: int | None = None
+) -> list[str]:
+    """The container's args on the host: the model mount as ``model_dir``, ``--http_port`` (and
+    ``--grpc_port``, KServe's flags) as the replica's host ports."""
+    ports = {"--http_port": port}
+    if grpc_port is not None:
+        ports["--grpc_port"] = grpc_port
     out: list[str] = []
-    skip_next = False
+    replace_next: int | None = None
     for raw in args:
-        if skip_next:
-            out.append(str(port))
-            skip_next = False
+        if replace_next is not None:
+            out.append(str(replace_next))
+            replace_next = None
             continue
         arg = raw.replace(MODEL_MOUNT, str(model_dir)) if model_dir is not None else raw
-        if arg == "--http_port":
-            skip_next = True
-        elif arg.startswith("--http_port="):
-            arg = f"--http_port={port}"
+        flag, eq, _ = arg.partition("=")
+        if flag in ports:
+            if eq:
+                arg = f"{flag}={ports[flag]}"
+            else:
+                replace_next = ports[flag]
         out.append(arg)
     return out
 
 
 LOOPBACK = "127.0.0.1"
+
+
+def host_grpc_port(spec: RevisionSpec, port: int) -> int | None:
+    """The host port of a replica's gRPC server: a free one (the HTTP one when the container
+    serves both on one port); None when the revision serves no gRPC."""
+    c = spec.container
+    if c.grpc_port is None:
+        return None
+    return port if c.grpc_port == c.port else _free_port()
 
 
 def _on_loopback(argv: list[str]) -> list[str]:
@@ -84,7 +102,9 @@ def _runs_model_server(argv: Sequence[str]) -> bool:
     return any(a == "-m" and b == "minikn.modelserver" for a, b in itertools.pairwise(argv))
 
 
-def process_command(spec: RevisionSpec, model_dir: Path | None, port: int) -> list[str]:
+def process_command(
+    spec: RevisionSpec, model_dir: Path | None, port: int, grpc_port: int | None = None
+) -> list[str]:
     """The host command for a replica (pure): the model server natively, else command + args.
 
     A host process listens on loopback only: minikn's model server (built in, or a custom
@@ -94,9 +114,13 @@ def process_command(spec: RevisionSpec, model_dir: Path | None, port: int) -> li
     """
     c = spec.container
     if spec.builtin_server:
-        args = _rewrite_args(c.args, model_dir, port)
+        args = _rewrite_args(c.args, model_dir, port, grpc_port)
         if not any(a == "--http_port" or a.startswith("--http_port=") for a in args):
             args.append(f"--http_port={port}")
+        if grpc_port is not None and not any(
+            a == "--grpc_port" or a.startswith("--grpc_port=") for a in args
+        ):
+            args.append(f"--grpc_port={grpc_port}")
         return [sys.executable, "-m", "minikn.modelserver", *_on_loopback(args)]
     if not c.command:
         raise ReplicaStartError(
@@ -104,11 +128,11 @@ def process_command(spec: RevisionSpec, model_dir: Path | None, port: int) -> li
             "(the image's entrypoint is unknown without Docker)",
             reason="NoCommand",
         )
-    command = _rewrite_args(c.command, model_dir, port)
+    command = _rewrite_args(c.command, model_dir, port, grpc_port)
     if command[0] in _PYTHONS:
         # The image's interpreter is the platform's on the host: same packages, minikn included.
         command[0] = sys.executable
-    argv = [*command, *_rewrite_args(c.args, model_dir, port)]
+    argv = [*command, *_rewrite_args(c.args, model_dir, port, grpc_port)]
     return _on_loopback(argv) if _runs_model_server(argv) else argv
 
 
@@ -157,18 +181,21 @@ class ProcessBackend:
         gpus: Sequence[str] = (),
     ) -> ReplicaHandle:
         port = _free_port()
-        cmd = process_command(spec, model_dir, port)
+        grpc_port = host_grpc_port(spec, port)
+        cmd = process_command(spec, model_dir, port, grpc_port)
         if spec.container.image and not spec.builtin_server and spec.component != "router":
             log.warning(
                 "replica %s: process backend ignores image %s", replica_id, spec.container.image
             )
         env = {**_inherited_env(), **replica_env(spec, port), "HOST": LOOPBACK}
+        if grpc_port is not None:
+            env["GRPC_PORT"] = str(grpc_port)
         env["CUDA_VISIBLE_DEVICES"] = ",".join(gpus)
         handle = ReplicaHandle(
             replica_id=replica_id, revision=spec.name, backend=self.name, ref="",
             host="127.0.0.1", port=port,
             labels=replica_labels(spec, replica_id, gpus, platform=self.platform),
-            gpus=tuple(gpus),
+            gpus=tuple(gpus), grpc_port=grpc_port,
         )  # fmt: skip
         return await asyncio.to_thread(self._spawn, spec, handle, cmd, env)
 
@@ -193,7 +220,7 @@ class ProcessBackend:
         ps = psutil.Process(proc.pid)
         record = {
             "pid": proc.pid, "create_time": ps.create_time(), "port": handle.port,
-            "labels": handle.labels,
+            "grpc_port": handle.grpc_port, "labels": handle.labels,
         }  # fmt: skip
         pid_file.write_text(json.dumps(record))
         handle = dataclasses.replace(handle, ref=str(proc.pid))
@@ -262,6 +289,7 @@ class ProcessBackend:
                 replica_id=replica_id, revision=labels.get("minikn.io/revision", ""),
                 backend=self.name, ref=str(ps.pid), host="127.0.0.1", port=int(record["port"]),
                 labels=labels, gpus=tuple(g for g in labels.get(LABEL_GPUS, "").split(",") if g),
+                grpc_port=record.get("grpc_port"),
             )  # fmt: skip
             self._known[replica_id] = handle
             self._procs.setdefault(replica_id, ps)

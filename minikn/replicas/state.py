@@ -46,7 +46,8 @@ class ReplicaRecord:
     def endpoint(self) -> Endpoint | None:
         if self.phase != "Ready" or self.handle is None:
             return None
-        return Endpoint(self.replica_id, self.handle.host, self.handle.port)
+        handle = self.handle
+        return Endpoint(self.replica_id, handle.host, handle.port, handle.grpc_port)
 
 
 @dataclass

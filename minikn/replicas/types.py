@@ -56,6 +56,8 @@ class ReplicaHandle:
     port: int
     labels: dict[str, str] = field(default_factory=dict)
     gpus: tuple[str, ...] = ()
+    grpc_port: int | None = None
+    """Where the platform reaches the replica's gRPC (h2c) server, when it serves one."""
 
     @property
     def spec_hash(self) -> str:

@@ -19,6 +19,9 @@ router's sweep calls :meth:`ClientConnection.sweep`, which applies the timeouts 
 :mod:`minikn.router.timeouts` (408 for a head or body that stops arriving). After an error answer
 the connection half-closes and reads and discards what the client still sends for up to
 ``lingeringTime`` (nginx's lingering close), so the client reads the answer instead of a reset.
+
+A connection whose first bytes are the HTTP/2 preface (h2c with prior knowledge, as gRPC clients
+connect) is handed to :class:`~minikn.router.h2.H2ServerConnection` for the rest of its life.
 """
 
 from __future__ import annotations
@@ -33,6 +36,7 @@ from typing import Any, Protocol, cast
 import httptools
 
 from minikn.config.router import RouterConfig
+from minikn.router.h2 import PREFACE, H2ServerConnection, StreamServe
 from minikn.router.response import Response
 from minikn.router.timeouts import Phase, Watch
 from minikn.wire.http import BodyStream, send_error
@@ -108,8 +112,18 @@ class ClientConnection(asyncio.Protocol):
         max_body: int,
         limits: RouterConfig,
         accepted: float,
+        serve_h2: StreamServe | None = None,
+        now: Callable[[], float] | None = None,
     ) -> None:
+        """``serve_h2`` serves the streams of an h2c connection (None: h2c is refused as
+        malformed HTTP/1.1); ``now`` is the clock its ``grpc-timeout`` deadlines are read on."""
         self._serve = serve
+        self._serve_h2 = serve_h2
+        self._now = now
+        self._sniff: bytes | None = b"" if serve_h2 is not None else None
+        """The first bytes while they may still be the HTTP/2 preface (None once decided)."""
+        self._h2: H2ServerConnection | None = None
+        self._h2_idle = (0, accepted)
         self._on_close = on_close
         self._max_body = max_body
         self._limits = limits
@@ -148,6 +162,18 @@ class ClientConnection(asyncio.Protocol):
         self.peer = str(peer[0]) if isinstance(peer, tuple) else ""
 
     def data_received(self, data: bytes) -> None:
+        if self._h2 is not None:
+            self._h2.data_received(data)
+            return
+        if self._sniff is not None:
+            data = self._sniff + data
+            if PREFACE.startswith(data[:24]):
+                if len(data) < len(PREFACE):
+                    self._sniff = data
+                    return
+                self._upgrade_h2(data)
+                return
+            self._sniff = None
         self._bytes_in += len(data)
         if self._lingering or self._refusal is not None:
             return  # after an error answer, input is discarded
@@ -171,6 +197,8 @@ class ClientConnection(asyncio.Protocol):
 
     def connection_lost(self, exc: Exception | None) -> None:
         self.transport = None
+        if self._h2 is not None:
+            self._h2.connection_lost()
         self._cancel_current()
         if self._incoming is not None:
             self._incoming.body.feed_eof()
@@ -178,11 +206,15 @@ class ClientConnection(asyncio.Protocol):
 
     def pause_writing(self) -> None:
         self._write_paused = True
+        if self._h2 is not None:
+            self._h2.pause_writing()
         if self._producer is not None:
             self._producer.pause_reading()
 
     def resume_writing(self) -> None:
         self._write_paused = False
+        if self._h2 is not None:
+            self._h2.resume_writing()
         if self._producer is not None:
             self._producer.resume_reading()
 
@@ -204,6 +236,15 @@ class ClientConnection(asyncio.Protocol):
             self._paused &= ~reason
             if not self._paused and self.transport is not None:
                 self.transport.resume_reading()
+
+    def _upgrade_h2(self, data: bytes) -> None:
+        """The client speaks HTTP/2 (prior knowledge): h2 serves the connection from now on."""
+        self._sniff = None
+        transport, serve, now = self.transport, self._serve_h2, self._now
+        if transport is None or serve is None or now is None:
+            return
+        self._h2 = H2ServerConnection(transport, serve, self._limits, now, self.peer)
+        self._h2.data_received(data)
 
     # httptools callbacks ----------------------------------------------------------------------
 
@@ -437,6 +478,9 @@ class ClientConnection(asyncio.Protocol):
 
     def sweep(self, now: float) -> None:
         """Apply the timeout of the current phase (see :mod:`minikn.router.timeouts`)."""
+        if self._h2 is not None:
+            self._h2_idle = self._h2.sweep(now, self._h2_idle)
+            return
         phase, progress = self.phase()
         if not self._watch.expired(phase, progress, now, self._limits):
             return
@@ -462,12 +506,14 @@ class ClientConnection(asyncio.Protocol):
 
     @property
     def busy(self) -> bool:
-        """A request is being served."""
-        return self._current is not None
+        """A request (or an h2 stream) is being served."""
+        return self._current is not None or (self._h2 is not None and self._h2.busy)
 
     def close(self) -> None:
         """Close now (router shutdown)."""
         if self._task is not None:
             self._task.cancel()
+        if self._h2 is not None:
+            self._h2.close()
         if self.transport is not None:
             self.transport.close()

@@ -12,6 +12,8 @@ import asyncio
 import contextlib
 import logging
 import random
+from collections.abc import Coroutine
+from typing import Any
 
 from minikn.activator import Activator, BodyStream, ProxyRequest, answer_error
 from minikn.config import Settings
@@ -19,9 +21,11 @@ from minikn.core.clock import Clock
 from minikn.core.errors import MiniknError, PayloadTooLarge, http_status
 from minikn.core.routes import RouteTable
 from minikn.router.connection import ClientConnection, IncomingRequest, Pending
+from minikn.router.h2 import ServerStream
 from minikn.router.match import Match, RouteIndex, pick_revision
 from minikn.router.response import Response
 from minikn.telemetry.metrics import Metrics
+from minikn.wire.grpc import grpc_status_of, http_code_of
 
 __all__ = ["REVISION_HEADER", "Router"]
 
@@ -134,6 +138,8 @@ class Router:
                 max_body=max_body,
                 limits=limits,
                 accepted=clock.monotonic(),
+                serve_h2=self._serve_h2,
+                now=clock.monotonic,
             )
             self._conns.add(conn)
             return conn
@@ -222,6 +228,68 @@ class Router:
                 response.keep_alive = False
             answer_error(response, exc)
             return None
+
+    def _serve_h2(self, stream: ServerStream) -> Coroutine[Any, Any, None] | None:
+        """Route one h2c stream (a gRPC call) by ``:authority`` as an HTTP/1.1 request by
+        ``Host``, and hand it to the activator; routing errors end it with a gRPC status."""
+        rid = stream.header(b"x-request-id") or b"%032x" % self._ids.getrandbits(128)
+        stream.extra_headers.append((b"x-request-id", rid))
+        labels = ("", "", "", "")
+        reached = False
+        host = stream.authority
+        path = stream.header(b":path")
+        try:
+            key = (host, path)
+            match = self._matches.get(key)
+            if match is None:
+                match = self._index.match(host.decode("latin-1"), path.decode("latin-1"))
+                if len(self._matches) >= _MATCH_CACHE:
+                    self._matches.clear()
+                self._matches[key] = match
+            route = match.route
+            labels = (route.namespace, route.name, match.component, "")
+            revision = pick_revision(match, self._rng)
+            stream.extra_headers.append((REVISION_HEADER, revision.encode()))
+            proxied = self._grpc_request(stream, host, path, rid)
+            if match.strip:
+                proxied.target = path[match.strip :] or b"/"
+            reached = True
+            return self._activator.serve_grpc(revision, proxied, stream)
+        except MiniknError as exc:
+            status = grpc_status_of(exc)
+            if not reached:
+                self._metrics.requests.series(*labels).count(http_code_of(status))
+            stream.fail(status, exc.message)
+            return None
+
+    def _grpc_request(
+        self, stream: ServerStream, host: bytes, path: bytes, rid: bytes
+    ) -> ProxyRequest:
+        """The call as the activator's handler chain sees it: its metadata as header lines."""
+        lines: list[bytes] = []
+        forwarded_for = b""
+        for name, value in stream.headers:
+            if name.startswith(b":") or name in _DROP or name == b"x-request-id":
+                continue
+            if name == b"x-forwarded-for":
+                forwarded_for = value
+                continue
+            lines.append(b"%b: %b\r\n" % (name, value))
+        peer = stream.conn.peer.encode()
+        xff = b"%b, %b" % (forwarded_for, peer) if forwarded_for else peer
+        lines.append(
+            b"x-request-id: %b\r\nx-forwarded-for: %b\r\nx-forwarded-proto: http\r\n"
+            b'x-forwarded-host: %b\r\nforwarded: for="%b";host="%b";proto=http\r\n'
+            b"k-original-host: %b\r\n" % (rid, xff, host, peer, host, host)
+        )
+        return ProxyRequest(
+            method=stream.header(b":method") or b"POST",
+            target=path,
+            headers=b"".join(lines),
+            request_id=rid.decode("latin-1"),
+            body=stream.body,
+            content_length=None,
+        )
 
     def _proxy_request(
         self, request: IncomingRequest, peer_address: str, head: _Head, rid: bytes

@@ -17,6 +17,7 @@ from typing import Protocol
 
 from minikn.core.errors import MiniknError, PayloadTooLarge, http_status
 from minikn.core.revision import RevisionSpec
+from minikn.wire.grpc import GrpcCall
 
 __all__ = [
     "BodyStream",
@@ -206,6 +207,9 @@ class RequestContext:
     """The replica id the request was last sent to (for the trace hop record)."""
     trace: HopRecord | None = None
     """This hop's span, set by the trace middleware when it records the hop."""
+    grpc: GrpcCall | None = None
+    """Set by the ingress for a gRPC call (h2c): the innermost handler proxies it over h2c to the
+    replica's gRPC port, and its trailers go to the client's stream."""
 
 
 @dataclass(slots=True, eq=False)

@@ -97,7 +97,7 @@ def test_builtin_flag_marks_minikn_image() -> None:
     registry = default_registry()
     assert registry.get("minikn-sklearnserver").builtin  # type: ignore[union-attr]
     assert not registry.get("kserve-tritonserver").builtin  # type: ignore[union-attr]
-    assert set(registry.get("minikn-lgbserver").protocol_versions) == {"v1", "v2"}  # type: ignore[union-attr]
+    assert set(registry.get("minikn-lgbserver").protocol_versions) == {"v1", "v2", "grpc-v2"}  # type: ignore[union-attr]
 
 
 def test_explicit_runtime_ignores_auto_select() -> None:

@@ -1,0 +1,356 @@
+"""h2c connections to replicas' gRPC ports: one connection multiplexes many calls.
+
+Per replica the pool keeps the connections it opened; a call takes a stream on one with room
+(fewer open streams than the replica's ``SETTINGS_MAX_CONCURRENT_STREAMS`` and than
+``grpcMaxStreamsPerConnection``), else a new connection is opened (callers arriving meanwhile wait
+for that one). The replica's response goes straight into the client's sink: headers, each DATA
+frame as it comes (flushed, so streaming RPCs pass through), trailers to the client's call. A
+replica's DATA is acknowledged once the client's stream has room for it (its backlog under a
+high-water mark), so a slow client slows its replica stream, not minikn's memory.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Callable, Sequence
+from functools import partial
+
+import h2.config
+import h2.connection
+import h2.errors
+import h2.events
+import h2.exceptions
+import h2.settings
+
+from minikn.activator.upstream import NeverReached
+from minikn.core.endpoints import Endpoint
+from minikn.core.errors import BadGateway
+from minikn.wire.grpc import GrpcCall
+from minikn.wire.http import BodyStream, ResponseSink
+
+__all__ = ["H2Pool", "H2Upstream"]
+
+log = logging.getLogger("minikn.activator.h2upstream")
+
+_CONNECT_TIMEOUT = 5.0
+_WINDOW = 16 * 1024 * 1024
+"""Flow-control windows minikn grants a replica (per stream and per connection)."""
+_HIGH_WATER = 256 * 1024
+
+
+class _Stream:
+    """One call on an upstream connection."""
+
+    __slots__ = ("call", "deferred", "done", "head", "on_head", "sink", "window")
+
+    def __init__(
+        self, sink: ResponseSink, call: GrpcCall, on_head: Callable[[], None] | None
+    ) -> None:
+        self.sink = sink
+        self.call = call
+        self.on_head = on_head
+        self.head = False
+        self.deferred = 0
+        self.done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self.window: asyncio.Future[None] | None = None
+
+
+class H2Upstream(asyncio.Protocol):
+    """One h2c connection to one replica's gRPC port (client side, h2 sans I/O)."""
+
+    def __init__(self, endpoint: Endpoint, max_streams: int) -> None:
+        self.endpoint = endpoint
+        self._max_streams = max_streams
+        config = h2.config.H2Configuration(client_side=True, header_encoding=None)
+        self._h2 = h2.connection.H2Connection(config)
+        self._h2.local_settings = h2.settings.Settings(
+            client=True,
+            initial_values={
+                h2.settings.SettingCodes.INITIAL_WINDOW_SIZE: _WINDOW,
+                h2.settings.SettingCodes.ENABLE_PUSH: 0,
+            },
+        )
+        self.transport: asyncio.Transport | None = None
+        self._streams: dict[int, _Stream] = {}
+        self.usable = False
+        """Open and not told to go away: takes new streams."""
+        self.last_used = 0.0
+
+    # State ---------------------------------------------------------------------------------------
+
+    @property
+    def open_streams(self) -> int:
+        return len(self._streams)
+
+    @property
+    def room(self) -> int:
+        """New streams this connection may take now."""
+        if not self.usable:
+            return 0
+        peer = self._h2.remote_settings.max_concurrent_streams
+        return min(peer, self._max_streams) - len(self._streams)
+
+    def close(self) -> None:
+        self.usable = False
+        if self.transport is not None:
+            self.transport.close()
+
+    # asyncio.Protocol --------------------------------------------------------------------------
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport = transport  # type: ignore[assignment]
+        self._h2.initiate_connection()
+        self._h2.increment_flow_control_window(_WINDOW - 65_535)
+        self.usable = True
+        self._flush()
+
+    def data_received(self, data: bytes) -> None:
+        try:
+            events = self._h2.receive_data(data)
+        except h2.exceptions.ProtocolError as exc:
+            self._flush()
+            self._fail_all(BadGateway(f"replica {self.endpoint.replica_id}: bad HTTP/2: {exc}"))
+            self.close()
+            return
+        for event in events:
+            self._event(event)
+        self._flush()
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self.usable = False
+        self.transport = None
+        self._fail_all(None)
+
+    def _fail_all(self, error: Exception | None) -> None:
+        for stream in list(self._streams.values()):
+            if not stream.done.done():
+                if error is None and not stream.head:
+                    stream.done.set_exception(
+                        NeverReached("the replica closed the connection before answering")
+                    )
+                else:
+                    stream.done.set_exception(
+                        error or BadGateway(f"replica {self.endpoint.replica_id} closed the call")
+                    )
+        self._streams.clear()
+
+    def _event(self, event: h2.events.Event) -> None:
+        if isinstance(event, h2.events.ResponseReceived):
+            stream = self._streams.get(event.stream_id or 0)
+            if stream is not None:
+                self._head(stream, [(bytes(n), bytes(v)) for n, v in event.headers or ()])
+        elif isinstance(event, h2.events.DataReceived):
+            stream_id = event.stream_id or 0
+            size = event.flow_controlled_length or 0
+            stream = self._streams.get(stream_id)
+            if stream is None:
+                if size:
+                    self._h2.acknowledge_received_data(size, stream_id)
+                return
+            stream.sink.write(event.data or b"")
+            stream.sink.flush()
+            if size:
+                if stream.call.backlog <= _HIGH_WATER and not stream.deferred:
+                    self._h2.acknowledge_received_data(size, stream_id)
+                else:
+                    if not stream.deferred:
+                        stream.call.on_drained(partial(self._ack, stream, stream_id))
+                    stream.deferred += size
+        elif isinstance(event, h2.events.TrailersReceived):
+            stream = self._streams.get(event.stream_id or 0)
+            if stream is not None:
+                stream.call.set_trailers([(bytes(n), bytes(v)) for n, v in event.headers or ()])
+        elif isinstance(event, h2.events.StreamEnded):
+            stream = self._streams.pop(event.stream_id or 0, None)
+            if stream is not None:
+                stream.sink.end()
+                if not stream.done.done():
+                    stream.done.set_result(None)
+        elif isinstance(event, h2.events.StreamReset):
+            stream = self._streams.pop(event.stream_id or 0, None)
+            if stream is not None and not stream.done.done():
+                code = event.error_code
+                if code == h2.errors.ErrorCodes.REFUSED_STREAM and not stream.head:
+                    stream.done.set_exception(NeverReached("the replica refused the stream"))
+                else:
+                    stream.done.set_exception(
+                        BadGateway(f"replica {self.endpoint.replica_id} reset the call ({code})")
+                    )
+        elif isinstance(event, h2.events.WindowUpdated | h2.events.RemoteSettingsChanged):
+            for stream in self._streams.values():
+                if stream.window is not None and not stream.window.done():
+                    stream.window.set_result(None)
+        elif isinstance(event, h2.events.ConnectionTerminated):
+            self.usable = False
+            last = event.last_stream_id or 0
+            for stream_id, stream in list(self._streams.items()):
+                if stream_id > last and not stream.done.done():
+                    del self._streams[stream_id]
+                    stream.done.set_exception(NeverReached("the replica is going away"))
+
+    def _head(self, stream: _Stream, headers: list[tuple[bytes, bytes]]) -> None:
+        status = 0
+        plain: list[tuple[bytes, bytes]] = []
+        grpc: list[tuple[bytes, bytes]] = []
+        for name, value in headers:
+            if name == b":status":
+                status = int(value)
+            elif name in (b"grpc-status", b"grpc-message"):
+                grpc.append((name, value))  # a trailers-only answer
+            elif not name.startswith(b":"):
+                plain.append((name, value))
+        stream.head = True
+        if grpc:
+            stream.call.set_trailers(grpc)
+        stream.sink.start(status, b"", plain, None)
+        if stream.on_head is not None:
+            stream.on_head()
+
+    def _ack(self, stream: _Stream, stream_id: int) -> None:
+        deferred, stream.deferred = stream.deferred, 0
+        if deferred and self.transport is not None:
+            self._h2.acknowledge_received_data(deferred, stream_id)
+            self._flush()
+
+    def _flush(self) -> None:
+        data = self._h2.data_to_send()
+        if data and self.transport is not None:
+            self.transport.write(data)
+
+    # One call ------------------------------------------------------------------------------------
+
+    async def call(
+        self,
+        headers: Sequence[tuple[bytes, bytes]],
+        body: BodyStream | None,
+        sink: ResponseSink,
+        call: GrpcCall,
+        on_head: Callable[[], None] | None,
+    ) -> None:
+        """Proxy one call: send ``headers`` and the body as it comes, stream the answer into
+        ``sink`` (and the trailers to ``call``). NeverReached when the replica never saw it."""
+        if not self.usable or self.transport is None:
+            raise NeverReached("connection closed before use")
+        stream_id = self._h2.get_next_available_stream_id()
+        stream = _Stream(sink, call, on_head)
+        self._streams[stream_id] = stream
+        ended = body is None or body.at_eof
+        self._h2.send_headers(stream_id, list(headers), end_stream=ended)
+        self._flush()
+        try:
+            if not ended and body is not None:
+                await self._send_body(stream_id, stream, body)
+            await stream.done
+        finally:
+            if not stream.done.done():  # cut off (client gone, timeout): reset the replica's
+                self._streams.pop(stream_id, None)
+                stream.done.cancel()
+                if self.transport is not None:
+                    with contextlib.suppress(h2.exceptions.ProtocolError):
+                        self._h2.reset_stream(stream_id, h2.errors.ErrorCodes.CANCEL)
+                    self._flush()
+
+    async def _send_body(self, stream_id: int, stream: _Stream, body: BodyStream) -> None:
+        conn = self._h2
+        while True:
+            chunk = await body.read()
+            if stream.done.done():
+                return  # answered (or failed) before the client finished sending
+            while chunk:
+                window = conn.local_flow_control_window(stream_id)
+                if window <= 0:
+                    stream.window = asyncio.get_running_loop().create_future()
+                    await asyncio.wait(
+                        (stream.window, stream.done), return_when=asyncio.FIRST_COMPLETED
+                    )
+                    stream.window = None
+                    if stream.done.done():
+                        return
+                    continue
+                size = min(window, conn.max_outbound_frame_size, len(chunk))
+                conn.send_data(stream_id, chunk[:size])
+                chunk = chunk[size:]
+                self._flush()
+            if body.at_eof:
+                conn.end_stream(stream_id)
+                self._flush()
+                return
+
+
+class H2Pool:
+    """h2c connections per replica gRPC address."""
+
+    def __init__(self, *, now: Callable[[], float], idle_timeout: float, max_streams: int) -> None:
+        self._now = now
+        self._idle_timeout = idle_timeout
+        self._max_streams = max_streams
+        self._conns: dict[tuple[str, int], list[H2Upstream]] = {}
+        self._connecting: dict[tuple[str, int], asyncio.Future[H2Upstream]] = {}
+
+    async def get(self, endpoint: Endpoint, port: int) -> H2Upstream:
+        """A connection to ``endpoint``'s gRPC ``port`` with room for one more stream."""
+        key = (endpoint.host, port)
+        now = self._now()
+        conns = self._conns.get(key)
+        if conns:
+            for conn in list(conns):
+                if not conn.usable or (
+                    conn.open_streams == 0 and now - conn.last_used > self._idle_timeout
+                ):
+                    conns.remove(conn)
+                    conn.close()
+                elif conn.room > 0:
+                    conn.last_used = now
+                    return conn
+        pending = self._connecting.get(key)
+        if pending is not None:
+            try:
+                conn = await asyncio.shield(pending)
+            except asyncio.CancelledError:
+                if not pending.cancelled():
+                    raise
+                return await self._connect(endpoint, key)
+            if conn.room > 0:
+                conn.last_used = now
+                return conn
+        return await self._connect(endpoint, key)
+
+    async def _connect(self, endpoint: Endpoint, key: tuple[str, int]) -> H2Upstream:
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[H2Upstream] = loop.create_future()
+        self._connecting[key] = future
+        try:
+            async with asyncio.timeout(_CONNECT_TIMEOUT):
+                _, conn = await loop.create_connection(
+                    lambda: H2Upstream(endpoint, self._max_streams), key[0], key[1]
+                )
+        except (OSError, TimeoutError) as exc:
+            error = NeverReached(f"connect to {key[0]}:{key[1]} (gRPC): {exc}", refused=True)
+            future.set_exception(error)
+            future.exception()
+            raise error from exc
+        except BaseException:
+            future.cancel()  # those waiting for this connection open their own
+            raise
+        finally:
+            if self._connecting.get(key) is future:
+                del self._connecting[key]
+        conn.last_used = self._now()
+        self._conns.setdefault(key, []).append(conn)
+        future.set_result(conn)
+        return conn
+
+    def forget(self, endpoint: Endpoint) -> None:
+        """Close the connections of a replica that went away."""
+        if endpoint.grpc_port is None:
+            return
+        for conn in self._conns.pop((endpoint.host, endpoint.grpc_port), []):
+            conn.close()
+
+    def close(self) -> None:
+        for conns in self._conns.values():
+            for conn in conns:
+                conn.close()
+        self._conns.clear()

@@ -1,0 +1,575 @@
+"""h2c on the ingress port: one client connection speaking HTTP/2 with prior knowledge (gRPC).
+
+:class:`~minikn.router.connection.ClientConnection` hands a connection over when its first bytes
+are the HTTP/2 preface. Each stream becomes a :class:`ServerStream`, both the gRPC call the
+activator proxies (:class:`~minikn.wire.grpc.GrpcCall`) and the sink its response is written to
+(:class:`~minikn.wire.http.ResponseSink`); the router routes it by ``:authority`` as an HTTP/1.1
+request by ``Host``, and the coroutine that serves it runs as a task owned by the connection.
+
+Bounds, as Envoy's h2 codec: ``h2MaxConcurrentStreams`` (a stream beyond it is a connection error:
+GOAWAY), header lists over ``maxRequestHeadBytes`` (GOAWAY ENHANCE_YOUR_CALM) or with more than
+``maxRequestHeaders`` fields (the stream ends RESOURCE_EXHAUSTED), ``h2StreamWindowBytes`` /
+``h2ConnectionWindowBytes`` of request data held per stream / connection (acknowledged as the
+replica takes it, so a slow or absent replica stops the client, not minikn's memory),
+``h2MaxFrameBytes``; any protocol error answers GOAWAY (h2's) and closes. The router's sweep ends
+a stream without a frame either way for ``h2StreamIdleTimeout`` (DEADLINE_EXCEEDED) and closes an
+idle connection after ``keepAliveTimeout`` (GOAWAY NO_ERROR), one waiting for its preface after
+``requestHeadTimeout``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+from collections import deque
+from collections.abc import Callable, Coroutine, Sequence
+from functools import partial
+from typing import Any
+
+import h2.config
+import h2.connection
+import h2.errors
+import h2.events
+import h2.exceptions
+import h2.settings
+
+from minikn.config.router import RouterConfig
+from minikn.wire.grpc import (
+    GrpcStatus,
+    grpc_status_of_http,
+    parse_grpc_timeout,
+    trailers_for,
+)
+from minikn.wire.http import BodyStream
+
+__all__ = ["PREFACE", "H2ServerConnection", "ServerStream", "StreamServe"]
+
+log = logging.getLogger("minikn.router.h2")
+
+PREFACE = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"
+"""The client connection preface (RFC 9113 section 3.4)."""
+
+_HIGH_WATER = 256 * 1024
+"""Response bytes queued for one stream above which its replica stream is not acknowledged."""
+_ERROR_BODY = 4096
+"""Of a non-gRPC error answer's body, the bytes kept to make the ``grpc-message``."""
+_DROP = frozenset(
+    (
+        b"connection",
+        b"keep-alive",
+        b"proxy-connection",
+        b"transfer-encoding",
+        b"upgrade",
+        b"content-length",
+        b"te",
+    )
+)
+
+StreamServe = Callable[["ServerStream"], Coroutine[Any, Any, None] | None]
+"""Route and serve one stream: None when answered at once, else the coroutine that serves it."""
+
+
+class ServerStream:
+    """One client stream: the request as it arrives, the response as the replica sends it."""
+
+    __slots__ = (
+        "_backlog",
+        "_drained",
+        "_end_pending",
+        "_error_body",
+        "_error_status",
+        "_outbox",
+        "_trailers",
+        "body",
+        "closed",
+        "conn",
+        "deadline",
+        "deferred",
+        "detached",
+        "extra_headers",
+        "grpc_status",
+        "headers",
+        "paused",
+        "progress",
+        "status",
+        "stream_id",
+        "task",
+    )
+
+    def __init__(
+        self,
+        conn: H2ServerConnection,
+        stream_id: int,
+        headers: list[tuple[bytes, bytes]],
+        deadline: float | None,
+    ) -> None:
+        self.conn = conn
+        self.stream_id = stream_id
+        self.headers = headers
+        self.deadline = deadline
+        self.body = BodyStream(self)
+        self.status = 0
+        self.grpc_status = int(GrpcStatus.UNKNOWN)
+        """The status the call ended with (UNKNOWN until its trailers are known)."""
+        self.extra_headers: list[tuple[bytes, bytes]] = []
+        """Added to the response headers (request id, revision)."""
+        self.task: asyncio.Task[None] | None = None
+        self.paused = False
+        """The request body is above its high-water mark: received data is not acknowledged."""
+        self.deferred = 0
+        """Request bytes received while paused, acknowledged once the body is read."""
+        self.closed = False
+        """The stream is over (ended both ways, or reset): nothing more is sent on it."""
+        self.detached = False
+        self.progress = 0
+        """Frames in either direction (the sweep's idle timeout watches it)."""
+        self._outbox: deque[bytes] = deque()
+        self._backlog = 0
+        self._end_pending = False
+        self._trailers: list[tuple[bytes, bytes]] | None = None
+        self._drained: Callable[[], None] | None = None
+        self._error_status = 0
+        self._error_body = b""
+
+    def header(self, name: bytes) -> bytes:
+        for key, value in self.headers:
+            if key == name:
+                return value
+        return b""
+
+    @property
+    def authority(self) -> bytes:
+        return self.header(b":authority") or self.header(b"host")
+
+    # The request body's source (BodyStream pauses it above its high-water mark) ----------------
+
+    def pause_reading(self) -> None:
+        self.paused = True
+
+    def resume_reading(self) -> None:
+        self.paused = False
+        if self.deferred:
+            deferred, self.deferred = self.deferred, 0
+            self.conn.acknowledge(self.stream_id, deferred)
+
+    # GrpcCall ------------------------------------------------------------------------------------
+
+    def set_trailers(self, trailers: Sequence[tuple[bytes, bytes]]) -> None:
+        self._trailers = [(n.lower(), v) for n, v in trailers if n.lower() not in _DROP]
+        for name, value in self._trailers:
+            if name == b"grpc-status" and value.isdigit():
+                self.grpc_status = int(value)
+
+    def fail(self, status: int, message: str) -> None:
+        """End the call with ``status``: trailers-only before the response head, else trailers
+        after the data already queued."""
+        if self.closed or self._end_pending:
+            return
+        trailers = trailers_for(status, message)
+        self.grpc_status = int(status)
+        if self.status == 0:
+            self.status = 200
+            self._error_status = 0
+            head = [(b":status", b"200"), (b"content-type", b"application/grpc"), *trailers]
+            self.conn.send_headers(self, head, end_stream=True)
+            return
+        self._trailers = trailers
+        self.end()
+
+    @property
+    def backlog(self) -> int:
+        return self._backlog
+
+    def on_drained(self, callback: Callable[[], None]) -> None:
+        if self._backlog <= _HIGH_WATER:
+            callback()
+        else:
+            self._drained = callback
+
+    # ResponseSink ------------------------------------------------------------------------------
+
+    @property
+    def started(self) -> bool:
+        return self.status != 0
+
+    def start(
+        self, status: int, reason: bytes, headers: list[tuple[bytes, bytes]], length: int | None
+    ) -> None:
+        content_type = b""
+        for name, value in headers:
+            if name.lower() == b"content-type":
+                content_type = value
+        if status != 200 or not content_type.startswith(b"application/grpc"):
+            # Not a gRPC answer (a platform error, an HTTP/1 server on the port): it becomes a
+            # gRPC status at the end, made from its HTTP status and its message.
+            self._error_status = status
+            return
+        self.status = status
+        head = [(b":status", b"200")]
+        head += [(n.lower(), v) for n, v in headers if n.lower() not in _DROP]
+        head += self.extra_headers
+        self.conn.send_headers(self, head, end_stream=False)
+
+    def write(self, data: bytes) -> None:
+        if not data or self.closed:
+            return
+        if self._error_status:
+            if len(self._error_body) < _ERROR_BODY:
+                self._error_body += data[: _ERROR_BODY - len(self._error_body)]
+            return
+        self._outbox.append(data)
+        self._backlog += len(data)
+
+    def flush(self) -> None:
+        if self._outbox:
+            self.conn.pump(self)
+
+    def end(self) -> None:
+        if self.closed or self._end_pending:
+            return
+        if self._error_status:
+            code, self._error_status = self._error_status, 0
+            self.fail(grpc_status_of_http(code), _error_message(code, self._error_body))
+            return
+        if self.status == 0:  # ended without a head: a replica that broke the protocol
+            self.fail(GrpcStatus.INTERNAL, "the replica ended the call without a response")
+            return
+        if self._trailers is None:
+            self.grpc_status = int(GrpcStatus.INTERNAL)
+            self._trailers = trailers_for(
+                GrpcStatus.INTERNAL, "the replica ended the call without a grpc-status"
+            )
+        self._end_pending = True
+        self.conn.pump(self)
+
+    def abort(self) -> None:
+        self.conn.reset(self, h2.errors.ErrorCodes.INTERNAL_ERROR)
+
+    def bind_producer(self, producer: asyncio.Transport | None) -> None:
+        """Flow control is per stream (``backlog``/``on_drained``): nothing to bind."""
+
+    # Used by the connection --------------------------------------------------------------------
+
+    def send_pending(self, window: int, frame: int) -> tuple[list[bytes], bool]:
+        """(the data chunks ``window`` admits, at most ``frame`` bytes each; whether the trailers
+        go now)."""
+        chunks: list[bytes] = []
+        outbox = self._outbox
+        while outbox and window > 0:
+            data = outbox[0]
+            size = min(len(data), window, frame)
+            if size == len(data):
+                outbox.popleft()
+            else:
+                outbox[0] = data[size:]
+                data = data[:size]
+            chunks.append(data)
+            window -= size
+            self._backlog -= size
+        if self._drained is not None and self._backlog <= _HIGH_WATER:
+            drained, self._drained = self._drained, None
+            drained()
+        return chunks, self._end_pending and not outbox
+
+    def trailers(self) -> list[tuple[bytes, bytes]]:
+        return self._trailers or trailers_for(GrpcStatus.OK, "")
+
+    def closing(self) -> None:
+        self.closed = True
+        self._outbox.clear()
+        self._backlog = 0
+        self._drained = None
+
+
+def _error_message(status: int, body: bytes) -> str:
+    """The reason a non-gRPC answer carried (the platform's ``{"error": ...}``), else its code."""
+    try:
+        data = json.loads(body)
+    except ValueError:
+        data = None
+    error = data.get("error") if isinstance(data, dict) else None
+    if isinstance(error, str):
+        return error
+    return f"HTTP {status} from upstream"
+
+
+class H2ServerConnection:
+    """The HTTP/2 state of one client connection (h2, sans I/O) and its streams."""
+
+    def __init__(
+        self,
+        transport: asyncio.Transport,
+        serve: StreamServe,
+        limits: RouterConfig,
+        now: Callable[[], float],
+        peer: str = "",
+    ) -> None:
+        self.transport: asyncio.Transport | None = transport
+        self.peer = peer
+        self._serve = serve
+        self._limits = limits
+        self._now = now
+        config = h2.config.H2Configuration(
+            client_side=False, header_encoding=None, validate_inbound_headers=True
+        )
+        conn = self._h2 = h2.connection.H2Connection(config)
+        conn.local_settings = h2.settings.Settings(
+            client=False,
+            initial_values={
+                h2.settings.SettingCodes.MAX_CONCURRENT_STREAMS: limits.h2_max_concurrent_streams,
+                h2.settings.SettingCodes.MAX_HEADER_LIST_SIZE: limits.max_request_head_bytes,
+                h2.settings.SettingCodes.INITIAL_WINDOW_SIZE: limits.h2_stream_window_bytes,
+                h2.settings.SettingCodes.MAX_FRAME_SIZE: limits.h2_max_frame_bytes,
+                h2.settings.SettingCodes.ENABLE_PUSH: 0,
+            },
+        )
+        # Enforced from the first frame on, not only once the client acknowledges the settings.
+        conn.decoder.max_header_list_size = limits.max_request_head_bytes
+        conn.max_inbound_frame_size = limits.h2_max_frame_bytes
+        conn.initiate_connection()
+        grow = limits.h2_connection_window_bytes - 65_535
+        if grow > 0:
+            conn.increment_flow_control_window(grow)
+        self.streams: dict[int, ServerStream] = {}
+        self._write_paused = False
+        self._goaway = False
+        self.frames = 0
+        """Frames received (the connection's progress for its idle timeout)."""
+        self._idle: dict[int, tuple[int, float]] = {}
+        self._flush()
+
+    # Bytes in ----------------------------------------------------------------------------------
+
+    def data_received(self, data: bytes) -> None:
+        try:
+            events = self._h2.receive_data(data)
+        except h2.exceptions.ProtocolError as exc:
+            log.info("router: h2 protocol error: %s", exc)
+            self._flush()
+            self._close_all()
+            return
+        self.frames += 1
+        for event in events:
+            self._event(event)
+        self._flush()
+
+    def _event(self, event: h2.events.Event) -> None:
+        if isinstance(event, h2.events.RequestReceived):
+            self._request(event)
+        elif isinstance(event, h2.events.DataReceived):
+            stream = self.streams.get(event.stream_id or 0)
+            size = event.flow_controlled_length or 0
+            if stream is None or stream.closed:
+                if size:  # nobody reads it: give the window back at once (h2 skips a closed
+                    # stream's own window and updates the connection's)
+                    self._h2.acknowledge_received_data(size, event.stream_id or 0)
+                return
+            stream.progress += 1
+            stream.body.feed(event.data or b"")
+            if size:
+                if stream.paused:
+                    stream.deferred += size
+                else:
+                    self._h2.acknowledge_received_data(size, stream.stream_id)
+        elif isinstance(event, h2.events.StreamEnded):
+            stream = self.streams.get(event.stream_id or 0)
+            if stream is not None:
+                stream.progress += 1
+                stream.body.feed_eof()
+        elif isinstance(event, h2.events.StreamReset):
+            stream = self.streams.pop(event.stream_id or 0, None)
+            if stream is not None:
+                self._drop(stream)
+        elif isinstance(event, h2.events.WindowUpdated | h2.events.RemoteSettingsChanged):
+            self._pump_all()
+        elif isinstance(event, h2.events.ConnectionTerminated):
+            self._goaway = True
+            if not self.streams and self.transport is not None:
+                self.transport.close()
+
+    def _request(self, event: h2.events.RequestReceived) -> None:
+        stream_id = event.stream_id or 0
+        headers = [(bytes(n), bytes(v)) for n, v in event.headers or ()]
+        deadline = None
+        for name, value in headers:
+            if name == b"grpc-timeout":
+                seconds = parse_grpc_timeout(value)
+                if seconds is not None:
+                    deadline = self._now() + seconds
+        stream = ServerStream(self, stream_id, headers, deadline)
+        self.streams[stream_id] = stream
+        if event.stream_ended is not None:
+            stream.body.feed_eof()
+        if len(headers) > self._limits.max_request_headers:
+            stream.fail(
+                GrpcStatus.RESOURCE_EXHAUSTED,
+                f"more than {self._limits.max_request_headers} request header fields",
+            )
+            return
+        try:
+            pending = self._serve(stream)
+        except Exception:
+            log.exception("router: h2 stream %d failed", stream_id)
+            stream.fail(GrpcStatus.INTERNAL, "internal error")
+            return
+        if pending is not None:
+            task = stream.task = asyncio.get_running_loop().create_task(pending)
+            task.add_done_callback(partial(self._ran, stream))
+
+    def _ran(self, stream: ServerStream, task: asyncio.Task[None]) -> None:
+        if task.cancelled():
+            return
+        exc = task.exception()
+        if exc is not None:
+            log.error("router: h2 stream %d failed", stream.stream_id, exc_info=exc)
+            if not stream.closed:
+                stream.fail(GrpcStatus.INTERNAL, "internal error")
+                self._flush()
+
+    # Bytes out -----------------------------------------------------------------------------------
+
+    def acknowledge(self, stream_id: int, size: int) -> None:
+        if stream_id in self.streams and self.transport is not None:
+            try:
+                self._h2.acknowledge_received_data(size, stream_id)
+            except h2.exceptions.StreamClosedError:
+                return
+            self._flush()
+
+    def send_headers(
+        self, stream: ServerStream, headers: list[tuple[bytes, bytes]], *, end_stream: bool
+    ) -> None:
+        if stream.closed or self.transport is None:
+            return
+        stream.progress += 1
+        try:
+            self._h2.send_headers(stream.stream_id, headers, end_stream=end_stream)
+        except h2.exceptions.ProtocolError:
+            self._forget(stream)
+            return
+        if end_stream:
+            self._done(stream)
+        self._flush()
+
+    def pump(self, stream: ServerStream) -> None:
+        """Send what ``stream`` has queued that the client's windows admit (then its trailers)."""
+        if stream.closed or self.transport is None:
+            return
+        conn = self._h2
+        try:
+            window = 0 if self._write_paused else conn.local_flow_control_window(stream.stream_id)
+            chunks, last = stream.send_pending(window, conn.max_outbound_frame_size)
+            for chunk in chunks:
+                conn.send_data(stream.stream_id, chunk)
+            if chunks:
+                stream.progress += 1
+            if last:
+                conn.send_headers(stream.stream_id, stream.trailers(), end_stream=True)
+                self._done(stream)
+        except h2.exceptions.ProtocolError:
+            self._forget(stream)
+        self._flush()
+
+    def _pump_all(self) -> None:
+        for stream in list(self.streams.values()):
+            if stream.backlog or not stream.closed:
+                self.pump(stream)
+
+    def reset(self, stream: ServerStream, code: h2.errors.ErrorCodes) -> None:
+        if stream.closed:
+            return
+        with contextlib.suppress(h2.exceptions.ProtocolError):
+            self._h2.reset_stream(stream.stream_id, code)
+        self._forget(stream)
+        self._flush()
+
+    def _done(self, stream: ServerStream) -> None:
+        """Our side of the stream ended; it is over once the client's has too."""
+        stream.closing()
+        if stream.body.complete:
+            self._forget(stream)
+        else:  # the client still sends: it is told to stop, and what it sent is not kept
+            with contextlib.suppress(h2.exceptions.ProtocolError):
+                self._h2.reset_stream(stream.stream_id, h2.errors.ErrorCodes.NO_ERROR)
+            self._forget(stream)
+
+    def _forget(self, stream: ServerStream) -> None:
+        stream.closing()
+        if self.streams.get(stream.stream_id) is stream:
+            del self.streams[stream.stream_id]
+        self._idle.pop(stream.stream_id, None)
+        if self._goaway and not self.streams and self.transport is not None:
+            self.transport.close()
+
+    def _drop(self, stream: ServerStream) -> None:
+        """The client reset the stream: stop serving it."""
+        stream.closing()
+        stream.detached = True
+        stream.body.feed_eof()
+        self._idle.pop(stream.stream_id, None)
+        if stream.task is not None and not stream.task.done():
+            stream.task.cancel()
+
+    def _flush(self) -> None:
+        data = self._h2.data_to_send()
+        if data and self.transport is not None and not self.transport.is_closing():
+            self.transport.write(data)
+
+    # Transport events --------------------------------------------------------------------------
+
+    def pause_writing(self) -> None:
+        self._write_paused = True
+
+    def resume_writing(self) -> None:
+        self._write_paused = False
+        self._pump_all()
+
+    def connection_lost(self) -> None:
+        self.transport = None
+        self._close_all()
+
+    def _close_all(self) -> None:
+        for stream in list(self.streams.values()):
+            self._drop(stream)
+        self.streams.clear()
+        if self.transport is not None:
+            self.transport.close()
+
+    # Timeouts and shutdown -----------------------------------------------------------------------
+
+    @property
+    def busy(self) -> bool:
+        return bool(self.streams)
+
+    def sweep(self, now: float, idle: tuple[int, float]) -> tuple[int, float]:
+        """Apply the stream idle timeout; returns the connection's (progress, since) for its own
+        idle timeout, which the caller checks (``idle`` is what it saw last)."""
+        limit = self._limits.h2_stream_idle_timeout
+        for stream in list(self.streams.values()):
+            seen = self._idle.get(stream.stream_id)
+            if seen is None or seen[0] != stream.progress:
+                self._idle[stream.stream_id] = (stream.progress, now)
+            elif now - seen[1] >= limit:
+                log.info("router: h2 stream %d idle for %gs", stream.stream_id, limit)
+                if stream.task is not None and not stream.task.done():
+                    stream.task.cancel()
+                stream.fail(GrpcStatus.DEADLINE_EXCEEDED, f"stream idle for {limit:g} s")
+                if not stream.closed:
+                    self.reset(stream, h2.errors.ErrorCodes.CANCEL)
+        progress = self.frames + sum(s.progress for s in self.streams.values())
+        if self.streams or progress != idle[0]:
+            return progress, now
+        if now - idle[1] >= self._limits.keep_alive_timeout:
+            self.close()
+        return idle
+
+    def close(self) -> None:
+        """GOAWAY (no error) and close: the router shuts down or the connection idled."""
+        if self.transport is None:
+            return
+        with contextlib.suppress(h2.exceptions.ProtocolError):
+            self._h2.close_connection()
+        self._flush()
+        self._close_all()

@@ -1,0 +1,106 @@
+"""The ingress's h2c side on a fake transport: the HTTP/2 preface hands the connection to h2, a
+stream is served by the router's stream callback, a routing error ends it trailers-only."""
+
+from __future__ import annotations
+
+import asyncio
+
+import h2.config
+import h2.connection
+import h2.events
+
+from minikn.config.router import RouterConfig
+from minikn.router.connection import ClientConnection
+from minikn.router.h2 import ServerStream
+from minikn.wire.grpc import GrpcStatus
+
+
+class FakeTransport:
+    def __init__(self) -> None:
+        self.out = bytearray()
+        self.closed = False
+
+    def write(self, data: bytes) -> None:
+        self.out += data
+
+    def is_closing(self) -> bool:
+        return self.closed
+
+    def close(self) -> None:
+        self.closed = True
+
+    def get_extra_info(self, name: str) -> object:
+        return ("127.0.0.1", 1) if name == "peername" else None
+
+    def pause_reading(self) -> None: ...
+    def resume_reading(self) -> None: ...
+
+
+def _client() -> h2.connection.H2Connection:
+    client = h2.connection.H2Connection(
+        h2.config.H2Configuration(client_side=True, header_encoding=None)
+    )
+    client.initiate_connection()
+    return client
+
+
+async def test_a_stream_the_router_refuses_ends_trailers_only_with_its_grpc_status() -> None:
+    served: list[ServerStream] = []
+
+    def serve(stream: ServerStream) -> None:
+        served.append(stream)
+        stream.fail(GrpcStatus.NOT_FOUND, "no InferenceService serves host 'x'")
+
+    conn = ClientConnection(
+        lambda r, s: None, lambda c: None, max_body=1024, limits=RouterConfig(), accepted=0.0,
+        serve_h2=serve, now=lambda: 0.0,
+    )  # fmt: skip
+    transport = FakeTransport()
+    conn.connection_made(transport)  # type: ignore[arg-type]
+    client = _client()
+    client.send_headers(
+        1,
+        [(b":method", b"POST"), (b":scheme", b"http"), (b":path", b"/inference.X/Y"),
+         (b":authority", b"x.default.example.com"), (b"content-type", b"application/grpc")],
+        end_stream=True,
+    )  # fmt: skip
+    data = client.data_to_send()
+    conn.data_received(data[:10])  # the preface split across reads
+    conn.data_received(data[10:])
+    await asyncio.sleep(0)
+    assert [s.authority for s in served] == [b"x.default.example.com"]
+    events = client.receive_data(bytes(transport.out))
+    [response] = [e for e in events if isinstance(e, h2.events.ResponseReceived)]
+    headers = dict(response.headers or ())
+    assert headers[b"grpc-status"] == b"5"
+    assert b"no InferenceService serves host" in headers[b"grpc-message"]
+    assert any(isinstance(e, h2.events.StreamEnded) for e in events)
+
+
+async def test_http1_requests_are_not_taken_for_h2() -> None:
+    requests = []
+    conn = ClientConnection(
+        lambda r, s: requests.append(r), lambda c: None, max_body=1024, limits=RouterConfig(),
+        accepted=0.0, serve_h2=lambda s: None, now=lambda: 0.0,
+    )  # fmt: skip
+    transport = FakeTransport()
+    conn.connection_made(transport)  # type: ignore[arg-type]
+    conn.data_received(b"P")  # could still be the preface
+    conn.data_received(b"OST / HTTP/1.1\r\nHost: a\r\nContent-Length: 0\r\n\r\n")
+    assert [r.method for r in requests] == [b"POST"]
+
+
+async def test_a_protocol_error_answers_goaway_and_closes() -> None:
+    conn = ClientConnection(
+        lambda r, s: None, lambda c: None, max_body=1024, limits=RouterConfig(), accepted=0.0,
+        serve_h2=lambda s: None, now=lambda: 0.0,
+    )  # fmt: skip
+    transport = FakeTransport()
+    conn.connection_made(transport)  # type: ignore[arg-type]
+    client = _client()
+    conn.data_received(client.data_to_send())
+    # A DATA frame on stream 0 is a connection error (RFC 9113 6.1).
+    conn.data_received(b"\x00\x00\x01\x00\x00\x00\x00\x00\x00x")
+    events = client.receive_data(bytes(transport.out))
+    assert any(isinstance(e, h2.events.ConnectionTerminated) for e in events)
+    assert transport.closed
