@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Protocol
+
+from minikn.core.coldstart import ColdStart
 
 __all__ = ["DiscardStats", "Endpoint", "RevisionStats", "ScalePoker", "StatsSink"]
 
@@ -15,6 +17,9 @@ class Endpoint:
     replica_id: str
     host: str
     port: int
+    cold_start: ColdStart | None = field(default=None, compare=False)
+    """How this replica started (metadata for the activator: the phases it reports on a request
+    that waited for the start); not part of the replica's identity."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -221,7 +221,22 @@ class DataPlane:
         scaler = self.autoscaler.status(revision)
         if scaler is not None:
             out["autoscaler"] = dataclasses.asdict(scaler)
+        cold = self.last_cold_start(revision)
+        if cold is not None:
+            out["coldStart"] = cold
         return out
+
+    def last_cold_start(self, revision: str) -> dict[str, Any] | None:
+        """The revision's last cold start by phase (seconds): the replica manager's measure, and
+        the activator's handover once a request waited for that replica."""
+        cold = self.replicas.last_cold_start(revision)
+        if cold is None:
+            return None
+        handed = self.activator.last_cold_start(revision)
+        handover = None
+        if handed is not None and handed[0] == cold.replica_id:
+            handover = handed[1].get("handover")
+        return {"replica": cold.replica_id, "phases": cold.phases(handover)}
 
 
 def _log_crash(task: asyncio.Task[None]) -> None:
