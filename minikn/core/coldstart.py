@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-__all__ = ["COLD_START_HEADER", "PHASES", "ColdStart", "server_timing"]
+__all__ = ["COLD_START_HEADER", "PHASES", "ColdStart", "parse_server_timing", "server_timing"]
 
 PHASES = ("gpu", "storage", "create", "load", "handover")
 """In order: waiting for a GPU, fetching the model, creating the container or process, the model
@@ -42,3 +42,21 @@ class ColdStart:
 def server_timing(phases: dict[str, float]) -> bytes:
     """``gpu;dur=0.0, storage;dur=12.3, ...`` (milliseconds, W3C Server-Timing)."""
     return ", ".join(f"{name};dur={sec * 1000.0:.1f}" for name, sec in phases.items()).encode()
+
+
+def parse_server_timing(value: str, *, limit: int = 16) -> dict[str, float]:
+    """The cold-start phases of a ``Server-Timing`` header, in seconds (entries other than the
+    phases, or without a number, are skipped; at most ``limit`` entries are read)."""
+    out: dict[str, float] = {}
+    for entry in value.split(",")[:limit]:
+        name, *params = (p.strip() for p in entry.split(";"))
+        if name not in PHASES:
+            continue
+        for param in params:
+            key, _, raw = param.partition("=")
+            if key.strip() == "dur":
+                try:
+                    out[name] = float(raw) / 1000.0
+                except ValueError:
+                    pass
+    return out
