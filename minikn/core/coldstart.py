@@ -3,6 +3,7 @@ activator's handover of the first request, rendered as a ``Server-Timing`` heade
 
 from __future__ import annotations
 
+import contextlib
 from dataclasses import dataclass
 
 __all__ = ["COLD_START_HEADER", "PHASES", "ColdStart", "parse_server_timing", "server_timing"]
@@ -55,8 +56,6 @@ def parse_server_timing(value: str, *, limit: int = 16) -> dict[str, float]:
         for param in params:
             key, _, raw = param.partition("=")
             if key.strip() == "dur":
-                try:
+                with contextlib.suppress(ValueError):
                     out[name] = float(raw) / 1000.0
-                except ValueError:
-                    pass
     return out
