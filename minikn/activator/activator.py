@@ -434,6 +434,7 @@ class Activator:
         while True:
             slot = await rev.throttler.acquire(avoid, retry=avoid is not None)
             tracker = slot.tracker
+            ctx.acquired = self._clock.monotonic()  # the end of the wait (the trace's span)
             out = sink
             ctx.replica = tracker.endpoint.replica_id  # for the trace hop record
             conn = None

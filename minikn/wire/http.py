@@ -206,6 +206,8 @@ class RequestContext:
     """The replica id the request was last sent to (for the trace hop record)."""
     trace: HopRecord | None = None
     """This hop's span, set by the trace middleware when it records the hop."""
+    acquired: float | None = None
+    """Monotonic instant the request got its replica slot (the end of the activator's wait)."""
 
 
 @dataclass(slots=True, eq=False)
