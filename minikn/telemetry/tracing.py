@@ -71,6 +71,14 @@ class Tracer:
         self._resource = Resource.create({"service.name": service})
         self._scope = InstrumentationScope("minikn")
         self.rate = rate
+        from opentelemetry.sdk.trace import ReadableSpan
+        from opentelemetry.trace import SpanContext, SpanKind, TraceFlags
+        from opentelemetry.trace.status import Status, StatusCode
+
+        self._types: tuple[Any, ...] = (
+            ReadableSpan, SpanContext, SpanKind, Status, StatusCode,
+            TraceFlags(TraceFlags.SAMPLED),
+        )  # fmt: skip
 
     def sampled(self, trace_id: str, parent_flags: str | None) -> bool:
         """ParentBased(TraceIdRatioBased): a caller's sampled flag wins, else the ratio."""
@@ -92,12 +100,8 @@ class Tracer:
         error: bool = False,
     ) -> None:
         """Export one finished span (ids in lower-case hex, times in Unix nanoseconds)."""
-        from opentelemetry.sdk.trace import ReadableSpan
-        from opentelemetry.trace import SpanContext, SpanKind, TraceFlags
-        from opentelemetry.trace.status import Status, StatusCode
-
+        ReadableSpan, SpanContext, SpanKind, Status, StatusCode, flags = self._types
         tid = int(trace_id, 16)
-        flags = TraceFlags(TraceFlags.SAMPLED)
         context = SpanContext(tid, int(span_id, 16), is_remote=False, trace_flags=flags)
         parent = (
             SpanContext(tid, int(parent_id, 16), is_remote=True, trace_flags=flags)
@@ -157,7 +161,9 @@ def new_tracer(protocol: str, endpoint: str, rate: float, *, service: str) -> Tr
         raise RuntimeError(
             "tracing needs the OpenTelemetry SDK: pip install 'minikn[otel]'"
         ) from exc
-    processor = BatchSpanProcessor(_exporter(protocol, endpoint), schedule_delay_millis=500)
+    processor = BatchSpanProcessor(
+        _exporter(protocol, endpoint), schedule_delay_millis=500, max_queue_size=8192
+    )
     return Tracer(processor, service=service, rate=rate)
 
 

@@ -3,7 +3,8 @@
 The hop's forwarded ``traceparent`` names the *proxy* span, so the replica's own spans (the model
 server's request, preprocess, predict, postprocess) are its children; the proxy and wait spans are
 children of the hop's ingress span, whose parent is the caller's span (a transformer's predict
-step, when the hop is the transformer -> predictor call) or none (the trace starts here).
+step, when the hop is the transformer -> predictor call) or none (the trace starts here). The wait
+span is there when the request waited for a replica slot (:data:`WAIT_SPAN_MIN_S`).
 """
 
 from __future__ import annotations
@@ -16,7 +17,11 @@ from minikn.activator.agent.trace import TraceHop, new_span_id
 from minikn.telemetry.tracing import Tracer
 from minikn.wire.http import RequestContext
 
-__all__ = ["HopSpans", "hop_spans"]
+__all__ = ["WAIT_SPAN_MIN_S", "HopSpans", "hop_spans"]
+
+WAIT_SPAN_MIN_S = 0.001
+"""The activator's wait gets a span when the request waited at least this long for a replica
+slot (buffered: a cold start or no free capacity); a warm request's wait is not worth one."""
 
 
 @dataclasses.dataclass(slots=True)
@@ -48,9 +53,10 @@ class HopSpans:
                parent_id=hop.parent_span_id, start_ns=ns(started), end_ns=ns(ended),
                attributes=attrs, kind="server", error=error)  # fmt: skip
         acquired = ctx.acquired if ctx.acquired is not None else started
-        t.span("activator wait", trace_id=trace_id, span_id=new_span_id(self.rng),
-               parent_id=self.ingress_id, start_ns=ns(started), end_ns=ns(acquired),
-               attributes={"minikn.revision": hop.revision})  # fmt: skip
+        if acquired - started >= WAIT_SPAN_MIN_S:  # it waited (buffered): worth a span
+            t.span("activator wait", trace_id=trace_id, span_id=new_span_id(self.rng),
+                   parent_id=self.ingress_id, start_ns=ns(started), end_ns=ns(acquired),
+                   attributes={"minikn.revision": hop.revision})  # fmt: skip
         t.span(f"proxy {hop.revision}", trace_id=trace_id, span_id=hop.context.span_id,
                parent_id=self.ingress_id, start_ns=ns(acquired), end_ns=ns(ended),
                attributes={**attrs, "minikn.replica": ctx.replica or "-"}, kind="client",

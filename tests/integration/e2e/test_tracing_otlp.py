@@ -113,9 +113,9 @@ async def test_one_request_through_transformer_and_predictor_is_one_trace(
             session.post(url, json=body, headers={"Host": "chain.default.example.com"}) as r,
         ):
             assert r.status == 200, await r.text()
-        wanted = 12  # 2 hops x (ingress, wait, proxy) + 2 servers x (request, 3 steps)
+        wanted = 10  # 2 hops x (ingress, proxy) + 2 servers x (request, 3 steps)
         async with asyncio.timeout(30):
-            while len(spans) < wanted:
+            while len([s for s in spans if s.name != "activator wait"]) < wanted:
                 await asyncio.sleep(0.1)
     by_id = {s.span_id: s for s in spans}
     assert len({s.trace_id for s in spans}) == 1, spans
@@ -131,11 +131,9 @@ async def test_one_request_through_transformer_and_predictor_is_one_trace(
 
     t_proxy = one("proxy chain-transformer-00001")
     assert parent(t_proxy) is root
+    # A wait span (only when the request waited for a slot) belongs to its hop's ingress.
     waits = [s for s in spans if s.name == "activator wait"]
-    assert sorted(parent(w).name for w in waits) == [
-        "ingress chain-predictor",
-        "ingress chain-transformer",
-    ]
+    assert all(parent(w).name.startswith("ingress chain-") for w in waits)
     requests = [s for s in spans if s.name == "predict chain"]
     t_request = next(s for s in requests if parent(s) is t_proxy)
     assert t_request.service == "minikn"
