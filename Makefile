@@ -2,7 +2,7 @@
 PY ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
-EXTRAS ?= test,sklearn,xgboost,lightgbm,s3,plot,grpc
+EXTRAS ?= test,sklearn,xgboost,lightgbm,s3,plot,grpc,otel
 STAMP := $(VENV)/.installed
 
 .PHONY: venv demo test lint typecheck unit integration images base-image bench clean grpc-proto

@@ -80,10 +80,11 @@ def _exec_model_server(port: int, kind: str) -> None:
     os.execv(python, [python, str(root / "bench" / "modelserver_kserve_model.py"), *args])
 
 
-def serve_minikn(port: int, upstream_port: int) -> None:
+def serve_minikn(port: int, upstream_port: int, tracing_endpoint: str | None = None) -> None:
+    """``tracing_endpoint``: export every hop's spans there over OTLP/HTTP (sample rate 1)."""
     use_uvloop()
     from minikn.activator import Activator
-    from minikn.activator.agent import AgentMiddleware, trace_middleware
+    from minikn.activator.agent import AgentMiddleware, TraceMiddleware, trace_middleware
     from minikn.config import Settings
     from minikn.core.clock import SystemClock
     from minikn.core.endpoints import DiscardStats, Endpoint
@@ -91,6 +92,7 @@ def serve_minikn(port: int, upstream_port: int) -> None:
     from minikn.core.routes import ComponentRoute, IsvcRoute, RouteTable, TrafficTarget
     from minikn.router import Router
     from minikn.telemetry.metrics import Metrics
+    from minikn.telemetry.tracing import new_tracer
 
     async def main() -> None:
         settings, clock, metrics, sink = Settings(), SystemClock(), Metrics(), DiscardStats()
@@ -103,13 +105,17 @@ def serve_minikn(port: int, upstream_port: int) -> None:
         )
         # The middlewares exactly as ``minikn serve`` wires them (minikn.platform.dataplane).
         agents = AgentMiddleware(metrics=metrics, clock=clock)
+        traces = trace_middleware
+        if tracing_endpoint:
+            tracer = new_tracer("http/protobuf", tracing_endpoint, 1.0, service="minikn")
+            traces = TraceMiddleware(tracer=tracer)
         activator = Activator(
             settings,
             clock=clock,
             stats=sink,
             poker=sink,
             metrics=metrics,
-            middlewares=[trace_middleware, agents],
+            middlewares=[traces, agents],
         )
         activator.upsert_revision(spec)
         activator.set_endpoints(spec.name, [Endpoint("r1", "127.0.0.1", upstream_port)])

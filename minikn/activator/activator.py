@@ -22,6 +22,7 @@ from typing import Any, Protocol
 
 from minikn.activator.accounting import ConcurrencyAccount
 from minikn.activator.balance import Tracker
+from minikn.activator.coldstart import ColdStartLog, ColdStartSink
 from minikn.activator.deadlines import Deadlines
 from minikn.activator.exchange import Exchange, Settle
 from minikn.activator.h2upstream import H2Pool
@@ -29,6 +30,7 @@ from minikn.activator.throttler import Throttler
 from minikn.activator.upstream import NeverReached, UpstreamPool, send
 from minikn.config import Settings
 from minikn.core.clock import Clock
+from minikn.core.coldstart import ColdStart
 from minikn.core.endpoints import Endpoint, RevisionStats, ScalePoker, StatsSink
 from minikn.core.errors import (
     BadGateway,
@@ -91,6 +93,7 @@ class _Revision:
         self.rewrites: tuple[Rewrite, ...] | None = None
         """The chain's layers when all are :class:`Rewrite` (the fast path may apply them)."""
         self.terminal: Handler = partial(forward, self)
+        self.cold_starts = ColdStartLog()
         self.head_block = (
             b"knative-serving-revision: %b\r\nknative-serving-namespace: %b\r\n"
             b"k-proxy-request: activator\r\n" % (spec.name.encode(), spec.namespace.encode())
@@ -540,9 +543,12 @@ class Activator:
         on_head = ctx.deadline.cancel if ctx.deadline is not None else None
         attempts = self._config.max_attempts
         attempt = 0
+        arrived = self._clock.monotonic()
         while True:
             slot = await rev.throttler.acquire(avoid, retry=avoid is not None)
             tracker = slot.tracker
+            ctx.acquired = self._clock.monotonic()  # the end of the wait (the trace's span)
+            out = sink
             ctx.replica = tracker.endpoint.replica_id  # for the trace hop record
             conn = None
             try:
@@ -552,7 +558,10 @@ class Activator:
                 reused = conn is not None
                 if conn is None:
                     conn = await self._pool.connect(tracker.endpoint)
-                await send(conn, head, request, sink, reused=reused, on_head=on_head)
+                cold = tracker.endpoint.cold_start
+                if cold is not None and cold.ready_at > arrived:  # it waited for this start
+                    out = self._cold_started(rev, cold, sink)
+                await send(conn, head, request, out, reused=reused, on_head=on_head)
                 return
             except NeverReached as exc:
                 attempt += 1
@@ -576,6 +585,24 @@ class Activator:
                 if conn is not None:
                     self._pool.release(conn)
                 slot.release()
+
+    def _cold_started(self, rev: _Revision, cold: ColdStart, sink: ResponseSink) -> ResponseSink:
+        """The handover of a request that waited for ``cold``: recorded (the replica's first),
+        and the phases on the response."""
+        handover = max(0.0, self._clock.monotonic() - cold.ready_at)
+        first = rev.cold_starts.handed_over(cold, handover)
+        if first is not None:
+            spec = rev.spec
+            self._metrics.cold_start_phase.labels(
+                spec.namespace, spec.isvc, spec.component, spec.name, "handover"
+            ).observe(handover)
+        return ColdStartSink(sink, cold.phases(handover))
+
+    def last_cold_start(self, revision: str) -> tuple[str, dict[str, float]] | None:
+        """The replica and phases (handover included) of the revision's last cold start that
+        took a request."""
+        rev = self._revisions.get(revision)
+        return rev.cold_starts.last if rev is not None else None
 
 
 class _ClientDeadline:

@@ -1,17 +1,19 @@
-"""Knative's ``config-defaults``, ``config-network`` and ``config-deployment`` groups.
+"""Knative's ``config-defaults``, ``config-network``, ``config-deployment`` and
+``config-observability`` groups.
 
-Sources: knative/serving ``config/core/configmaps/{defaults,network,deployment}.yaml``.
+Sources: knative/serving ``config/core/configmaps/``: defaults, network, deployment and
+observability ``.yaml``.
 """
 
 from __future__ import annotations
 
-from typing import Self
+from typing import Literal, Self
 
 from pydantic import Field, model_validator
 
 from minikn.config.types import ConfigGroup, Duration
 
-__all__ = ["DefaultsConfig", "DeploymentConfig", "NetworkConfig"]
+__all__ = ["DefaultsConfig", "DeploymentConfig", "NetworkConfig", "ObservabilityConfig"]
 
 
 class DefaultsConfig(ConfigGroup):
@@ -55,3 +57,23 @@ class DeploymentConfig(ConfigGroup):
 
     progress_deadline: Duration = Field(600.0, alias="progress-deadline", gt=0)
     """How long a revision may take to become ready before it is failed and scaled to zero."""
+
+
+class ObservabilityConfig(ConfigGroup):
+    """``config-observability``: the tracing keys (Knative's OpenTelemetry-based ones)."""
+
+    tracing_protocol: Literal["none", "grpc", "http/protobuf"] = Field(
+        "none", alias="tracing-protocol"
+    )
+    """How spans are exported over OTLP; ``none`` turns tracing off (no cost on the data path)."""
+    tracing_endpoint: str = Field("", alias="tracing-endpoint", max_length=2048)
+    """The OTLP collector: ``http://host:4318/v1/traces`` for http/protobuf, ``host:4317`` for
+    grpc."""
+    tracing_sampling_rate: float = Field(0.0, alias="tracing-sampling-rate", ge=0.0, le=1.0)
+    """The share of new traces recorded (a caller's sampled flag is followed)."""
+
+    @model_validator(mode="after")
+    def _endpoint(self) -> Self:
+        if self.tracing_protocol != "none" and not self.tracing_endpoint:
+            raise ValueError(f"tracing-protocol {self.tracing_protocol} needs a tracing-endpoint")
+        return self

@@ -9,7 +9,12 @@ import yaml
 from pydantic import Field, ValidationError
 
 from minikn.config.autoscaler import AutoscalerConfig
-from minikn.config.knative import DefaultsConfig, DeploymentConfig, NetworkConfig
+from minikn.config.knative import (
+    DefaultsConfig,
+    DeploymentConfig,
+    NetworkConfig,
+    ObservabilityConfig,
+)
 from minikn.config.kserve import InferenceServiceConfig
 from minikn.config.minikn import MiniknConfig
 from minikn.config.paths import config_dir
@@ -32,6 +37,9 @@ class Settings(ConfigGroup):
     network: NetworkConfig = Field(default_factory=NetworkConfig, alias="config-network")
     deployment: DeploymentConfig = Field(
         default_factory=DeploymentConfig, alias="config-deployment"
+    )
+    observability: ObservabilityConfig = Field(
+        default_factory=ObservabilityConfig, alias="config-observability"
     )
     kserve: InferenceServiceConfig = Field(
         default_factory=InferenceServiceConfig, alias="inferenceservice-config"

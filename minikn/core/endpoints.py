@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Protocol
+
+from minikn.core.coldstart import ColdStart
 
 __all__ = ["DiscardStats", "Endpoint", "RevisionStats", "ScalePoker", "StatsSink"]
 
@@ -15,8 +17,11 @@ class Endpoint:
     replica_id: str
     host: str
     port: int
-    grpc_port: int | None = None
+    grpc_port: int | None = field(default=None, kw_only=True)
     """Where the replica serves gRPC (h2c), when its revision serves gRPC (None: it does not)."""
+    cold_start: ColdStart | None = field(default=None, compare=False, kw_only=True)
+    """How this replica started (metadata for the activator: the phases it reports on a request
+    that waited for the start); not part of the replica's identity."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -16,7 +16,13 @@ from dataclasses import dataclass
 
 from minikn.loadtest.stats import LatencySummary, RequestRecord, summarize_latencies
 
-__all__ = ["ColdStartReport", "ReplicaSample", "analyze_cold_start", "replica_changes"]
+__all__ = [
+    "ColdStartReport",
+    "ReplicaSample",
+    "align_ready",
+    "analyze_cold_start",
+    "replica_changes",
+]
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,6 +59,10 @@ class ColdStartReport:
     """Most ready replicas seen in one sample."""
     timeline: list[ReplicaSample]
     """The samples at which a count changed (first and last always kept)."""
+    phases: dict[str, float] | None = None
+    """The platform's breakdown of the first cold start a response waited for (seconds)."""
+    flagged: int = 0
+    """Responses the platform marked as having waited for a cold start."""
 
 
 def replica_changes(samples: Sequence[ReplicaSample]) -> list[ReplicaSample]:
@@ -67,6 +77,36 @@ def replica_changes(samples: Sequence[ReplicaSample]) -> list[ReplicaSample]:
             out.append(s)
     if samples and out[-1] is not samples[-1]:
         out.append(samples[-1])
+    return out
+
+
+def align_ready(
+    samples: Sequence[ReplicaSample], records: Sequence[RequestRecord]
+) -> list[ReplicaSample]:
+    """The samples with the ready count made to agree with the responses served.
+
+    The counts are polled, so the first sample that sees a ready replica may come after
+    responses were already served; a served response proves a replica was ready when it ended.
+    Until the first sample that sees one, every sample from the first successful response on
+    counts at least one ready replica, and a sample is added at that response's end."""
+    ordered = sorted(samples, key=lambda s: s.t)
+    first_ok = min((r.end for r in records if r.ok), default=None)
+    platform = _first_ready(ordered)
+    if first_ok is None or not ordered or (platform is not None and platform <= first_ok):
+        return ordered
+    out: list[ReplicaSample] = []
+    added = False
+    for s in ordered:
+        if not added and s.t >= first_ok:
+            prev = out[-1] if out else s
+            out.append(ReplicaSample(first_ok, max(1, prev.ready), prev.desired, prev.pending))
+            added = True
+        if s.t >= first_ok and (platform is None or s.t < platform) and s.ready == 0:
+            s = ReplicaSample(s.t, 1, s.desired, s.pending)  # noqa: PLW2901
+        out.append(s)
+    if not added:
+        prev = out[-1]
+        out.append(ReplicaSample(first_ok, max(1, prev.ready), prev.desired, prev.pending))
     return out
 
 
@@ -110,5 +150,7 @@ def analyze_cold_start(
         warm=summarize_latencies([r.latency for r in warm_records if r.error is None]),
         cold_count=len(cold_records),
         max_ready=max((s.ready for s in ordered), default=0),
-        timeline=replica_changes(ordered),
+        timeline=replica_changes(align_ready(ordered, records)),
+        phases=next((dict(r.cold_start) for r in records if r.cold_start), None),
+        flagged=sum(1 for r in records if r.cold_start is not None),
     )

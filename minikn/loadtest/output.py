@@ -5,9 +5,10 @@ from __future__ import annotations
 import csv
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 from minikn.core.errors import PermanentError
-from minikn.loadtest.coldstart import ReplicaSample
+from minikn.loadtest.coldstart import ReplicaSample, align_ready
 from minikn.loadtest.stats import RequestRecord, concurrency_series
 
 __all__ = ["CSV_COLUMNS", "write_csv", "write_plot"]
@@ -59,12 +60,18 @@ def write_plot(
             "--plot needs matplotlib: pip install 'minikn[plot]'", reason="MissingDependency"
         ) from exc
 
-    fig, (ax_c, ax_r, ax_l) = plt.subplots(3, 1, sharex=True, figsize=(10, 8))
+    samples = align_ready(samples, records)
+    phases = next((dict(r.cold_start) for r in records if r.cold_start), None)
+    fig = plt.figure(figsize=(10, 9 if phases else 8))
+    grid = fig.add_gridspec(4 if phases else 3, 1, height_ratios=[3, 3, 3, 1][: 4 if phases else 3])
+    ax_c = fig.add_subplot(grid[0])
+    ax_r = fig.add_subplot(grid[1], sharex=ax_c)
+    ax_l = fig.add_subplot(grid[2], sharex=ax_c)
     try:
         series = concurrency_series(records)
         if series:
             ax_c.step([t for t, _ in series], [n for _, n in series], where="post")
-        ax_c.set_ylabel("in flight")
+        ax_c.set_ylabel("requests in flight")
         ax_c.set_title(title)
         if samples:
             ts = [s.t for s in samples]
@@ -92,10 +99,23 @@ def write_plot(
                 color="red",
                 label="failed",
             )
-        ax_l.set_ylabel("latency ms (by start)")
-        ax_l.set_xlabel("seconds since start")
+        ax_l.set_ylabel("latency (ms, by start)")
+        ax_l.set_xlabel("time since the run started (s)")
         ax_l.legend(loc="upper right")
+        if phases:
+            _phase_bar(fig.add_subplot(grid[3]), phases)
         fig.tight_layout()
         fig.savefig(path, dpi=100)
     finally:
         plt.close(fig)
+
+
+def _phase_bar(ax: Any, phases: dict[str, float]) -> None:
+    """The first cold start as one horizontal bar broken into its phases."""
+    left = 0.0
+    for name, seconds in phases.items():
+        ax.barh(0, seconds, left=left, label=f"{name} {seconds:.2f}s")
+        left += seconds
+    ax.set_yticks([])
+    ax.set_xlabel("cold start by phase (s)")
+    ax.legend(loc="center left", bbox_to_anchor=(1.0, 0.5), fontsize="small")

@@ -85,6 +85,10 @@ def _cold_start(console: Console, c: ColdStartReport) -> None:
                 [_latency_row(labels[0], c.cold), _latency_row(labels[1], c.warm)],
             )
         )
+    if c.phases:
+        parts = ", ".join(f"{name} {sec:.3f}s" for name, sec in c.phases.items())
+        console.print(f"  cold start phases (first, from the platform): {parts}")
+        console.print(f"  responses flagged x-minikn-cold-start: {c.flagged}")
     if c.timeline:
         console.print(f"  replicas over time (max ready {c.max_ready}):")
         for s in c.timeline:

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 import aiohttp
 
 from minikn.core.clock import Clock
+from minikn.core.coldstart import parse_server_timing
 from minikn.core.errors import InvalidInput
 from minikn.loadtest.stats import RequestRecord
 from minikn.loadtest.target import Target
@@ -114,6 +115,7 @@ class LoadRunner:
         status = 0
         error: str | None = None
         revision: str | None = None
+        cold: tuple[tuple[str, float], ...] | None = None
         try:
             async with self._session.post(
                 self._target.url,
@@ -124,11 +126,14 @@ class LoadRunner:
                 await resp.read()
                 status = resp.status
                 revision = resp.headers.get(self._plan.revision_header)
+                if resp.headers.get("x-minikn-cold-start") == "true":
+                    phases = parse_server_timing(resp.headers.get("server-timing", ""))
+                    cold = tuple(phases.items())
         except TimeoutError:
             error = "timeout"
         except aiohttp.ClientError as exc:
             error = type(exc).__name__
-        record = RequestRecord(start, self._now() - start, status, error, revision)
+        record = RequestRecord(start, self._now() - start, status, error, revision, cold)
         self.records.append(record)
         if self._on_record is not None:
             self._on_record(record)

@@ -30,6 +30,9 @@ class RequestRecord:
     """Transport failure (connection refused, timeout ...), None when a response came back."""
     revision: str | None = None
     """The revision that answered, from the response's revision header when the platform sets it."""
+    cold_start: tuple[tuple[str, float], ...] | None = None
+    """The cold start this request waited for, by phase (seconds), from the response's
+    ``Server-Timing`` when the platform flagged it (``x-minikn-cold-start``)."""
 
     @property
     def end(self) -> float:

@@ -29,6 +29,7 @@ from minikn.modelserver.metrics import StepMetrics
 from minikn.modelserver.model import Model, call_maybe_async
 from minikn.modelserver.pipeline import Pipeline
 from minikn.modelserver.tensors import InferRequest
+from minikn.telemetry.tracing import Tracer, tracer_from_env
 
 __all__ = ["SERVER_NAME", "SERVER_VERSION", "DataPlane"]
 
@@ -40,8 +41,17 @@ SERVER_VERSION = "0.1.0"
 class DataPlane:
     """The registry of models and the operations every protocol offers on them."""
 
-    def __init__(self, models: Sequence[Model], *, metrics: StepMetrics | None = None) -> None:
+    def __init__(
+        self,
+        models: Sequence[Model],
+        *,
+        metrics: StepMetrics | None = None,
+        tracer: Tracer | None = None,
+    ) -> None:
+        """``tracer`` exports each request's spans (default: from the ``OTEL_*`` variables,
+        which ``minikn serve`` sets on replicas when tracing is on)."""
         self.models = {m.name: m for m in models}
+        self.tracer = tracer if tracer is not None else tracer_from_env(SERVER_NAME)
         self.failures: dict[str, str] = {}
         self.metrics = metrics or StepMetrics()
         self.loaded = asyncio.Event()
@@ -66,7 +76,7 @@ class DataPlane:
             model.ready = result is not False
             if not model.ready:
                 raise ModelNotReady(model.name, "load() returned False")
-            self._pipelines[model.name] = Pipeline(model, self.session, self.metrics)
+            self._pipelines[model.name] = Pipeline(model, self.session, self.metrics, self.tracer)
             self.failures.pop(model.name, None)
             log.info("model %s: ready", model.name)
         except Exception as exc:  # a load failure is reported by the readiness endpoints

@@ -7,6 +7,7 @@ once when the model is registered.
 
 from __future__ import annotations
 
+import contextvars
 import inspect
 import json
 import time
@@ -20,6 +21,7 @@ from minikn.modelserver.errors import InferenceError
 from minikn.modelserver.metrics import StepMetrics
 from minikn.modelserver.model import Model
 from minikn.modelserver.tensors import InferRequest
+from minikn.telemetry.tracing import Tracer, parse_parent, random_id
 
 __all__ = ["Pipeline"]
 
@@ -70,6 +72,40 @@ def _request_json(payload: Any) -> Any:
     return payload
 
 
+_Steps = tuple[str, str, list[tuple[str, int, int, str]]]
+_STEP_PARENT: contextvars.ContextVar[_Steps | None] = contextvars.ContextVar(
+    "minikn_modelserver_steps", default=None
+)
+"""While a traced request runs: its trace id, its span id and the step spans so far."""
+_PREDICT_ID = "__predict_id__"
+
+
+def _wall_ns(perf: float) -> int:
+    return time.time_ns() - int((time.perf_counter() - perf) * 1e9)
+
+
+def _mark(marks: list[tuple[str, int, int, str]], name: str, begin: float, end: float) -> None:
+    marks.append((name, _wall_ns(begin), _wall_ns(end), random_id(64)))
+
+
+def _predict_id(marks: list[tuple[str, int, int, str]]) -> str:
+    """The predict step's span id, chosen before the step ends (its outgoing calls need it)."""
+    for name, _, _, span_id in marks:
+        if name == _PREDICT_ID:
+            return span_id
+    span_id = random_id(64)
+    marks.append((_PREDICT_ID, 0, 0, span_id))
+    return span_id
+
+
+def _step_mark(
+    name: str, begin: float, end: float, marks: list[tuple[str, int, int, str]]
+) -> tuple[str, int, int, str]:
+    span_id = _predict_id(marks)
+    marks[:] = [m for m in marks if m[0] != _PREDICT_ID]
+    return (name, _wall_ns(begin), _wall_ns(end), span_id)
+
+
 class Pipeline:
     """One model's request path."""
 
@@ -78,8 +114,10 @@ class Pipeline:
         model: Model,
         session: Callable[[], aiohttp.ClientSession],
         metrics: StepMetrics | None = None,
+        tracer: Tracer | None = None,
     ) -> None:
         self.model = model
+        self._tracer = tracer
         self._session = session
         steps = metrics or StepMetrics()
         self._h_pre = steps.histogram(model.name, "preprocess")
@@ -95,9 +133,46 @@ class Pipeline:
         self.has_explainer = bool(getattr(model, "has_explainer", False))
 
     async def run(self, payload: Any, headers: Mapping[str, str], *, explain: bool = False) -> Any:
+        if self._tracer is not None:
+            return await self._traced(self._tracer, payload, headers, explain=explain)
+        return await self._run(payload, headers, explain=explain)
+
+    async def _traced(
+        self, tracer: Tracer, payload: Any, headers: Mapping[str, str], *, explain: bool
+    ) -> Any:
+        """:meth:`_run` with its spans: the request, and preprocess/predict/postprocess in it;
+        a transformer's call to the predictor carries the predict span as its parent."""
+        parent = parse_parent(headers.get("traceparent"))
+        trace_id = parent[0] if parent else random_id(128)
+        if not tracer.sampled(trace_id, parent[2] if parent else None):
+            return await self._run(payload, headers, explain=explain)
+        request_id = random_id(64)
+        marks: list[tuple[str, int, int, str]] = []
+        token = _STEP_PARENT.set((trace_id, request_id, marks))
+        start = time.time_ns()
+        error = True
+        try:
+            out = await self._run(payload, headers, explain=explain)
+            error = False
+            return out
+        finally:
+            _STEP_PARENT.reset(token)
+            tracer.span(f"{'explain' if explain else 'predict'} {self.model.name}",
+                        trace_id=trace_id, span_id=request_id,
+                        parent_id=parent[1] if parent else None, start_ns=start,
+                        end_ns=time.time_ns(), attributes={"model.name": self.model.name},
+                        kind="server", error=error)  # fmt: skip
+            for name, begin, end, span_id in marks:
+                tracer.span(name, trace_id=trace_id, span_id=span_id, parent_id=request_id,
+                            start_ns=begin, end_ns=end)  # fmt: skip
+
+    async def _run(self, payload: Any, headers: Mapping[str, str], *, explain: bool) -> Any:
         t0 = time.perf_counter()
         value = await self.pre(payload, headers)
         t1 = time.perf_counter()
+        steps = _STEP_PARENT.get()
+        if steps is not None:
+            _mark(steps[2], "preprocess", t0, t1)
         try:
             result = await (self.explain if explain else self.predict)(value, headers)
         except (MiniknError, NotImplementedError):
@@ -106,6 +181,11 @@ class Pipeline:
             raise InferenceError(f"{type(exc).__name__} : {exc}") from exc
         t2 = time.perf_counter()
         out = await self.post(result, headers)
+        if steps is not None:
+            t3 = time.perf_counter()
+            marks = steps[2]
+            marks.append(_step_mark("explain" if explain else "predict", t1, t2, marks))
+            _mark(marks, "postprocess", t2, t3)
         self._h_pre.observe(t1 - t0)
         (self._h_explain if explain else self._h_predict).observe(t2 - t1)
         self._h_post.observe(time.perf_counter() - t2)
@@ -120,9 +200,12 @@ class Pipeline:
         else:
             url = f"http://{host}/v1/models/{name}:predict"
         data = json.dumps(_request_json(payload))
-        async with self._session().post(
-            url, data=data, headers={"Content-Type": "application/json"}
-        ) as resp:
+        out_headers = {"Content-Type": "application/json"}
+        steps = _STEP_PARENT.get()
+        if steps is not None:  # the predictor's hop is a child of this predict step
+            trace_id, _, marks = steps
+            out_headers["traceparent"] = f"00-{trace_id}-{_predict_id(marks)}-01"
+        async with self._session().post(url, data=data, headers=out_headers) as resp:
             body = await resp.json(content_type=None)
             if resp.status >= 400:
                 detail = body.get("error") if isinstance(body, dict) else body

@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from minikn.activator import Activator
-from minikn.activator.agent import AgentMiddleware, trace_middleware
+from minikn.activator.agent import AgentMiddleware, TraceMiddleware, trace_middleware
 from minikn.autoscaler.loop import Autoscaler
 from minikn.config import Settings
 from minikn.core.clock import Clock
@@ -37,6 +37,7 @@ from minikn.replicas.docker_spec import INGRESS_ALIAS
 from minikn.replicas.gpus import discover_gpus
 from minikn.router import Router
 from minikn.telemetry.metrics import Metrics
+from minikn.telemetry.tracing import new_tracer, tracing_env
 
 __all__ = ["ActivatorListener", "DataPlane", "with_predictor_args"]
 
@@ -136,13 +137,23 @@ class DataPlane:
         )
         # KServe's agent (payload logger, batcher) per revision, inside W3C trace propagation.
         self.agents = AgentMiddleware(metrics=metrics, clock=clock)
+        obs = settings.observability
+        self.tracer = new_tracer(
+            obs.tracing_protocol, obs.tracing_endpoint, obs.tracing_sampling_rate,
+            service="minikn",
+        )  # fmt: skip
+        self._otel_env = tuple(
+            tracing_env(obs.tracing_protocol, obs.tracing_endpoint, obs.tracing_sampling_rate)
+            .items()
+        )  # fmt: skip
+        traces = trace_middleware if self.tracer is None else TraceMiddleware(tracer=self.tracer)
         self.activator = Activator(
             settings,
             clock=clock,
             stats=self.autoscaler,
             poker=self.autoscaler,
             metrics=metrics,
-            middlewares=[trace_middleware, self.agents],
+            middlewares=[traces, self.agents],
         )
         self.router = Router(settings, self.activator, clock=clock, metrics=metrics)
         self.activator_listener = ActivatorListener(self.activator, self.autoscaler)
@@ -173,7 +184,7 @@ class DataPlane:
         ]
         # Replicas first: the autoscaler's upsert sets the initial scale on them at once.
         if changed or self._live.keys() != current.keys():
-            self.replicas.sync([with_predictor_args(spec, self._ingress) for spec in live])
+            self.replicas.sync([self._replica_spec(spec) for spec in live])
         for name in self._live.keys() - current.keys():
             self.autoscaler.remove(name)
             self.activator.remove_revision(name)
@@ -186,6 +197,17 @@ class DataPlane:
     def routes_changed(self, table: RouteTable) -> None:
         self.router.update_routes(table)
 
+    def _replica_spec(self, spec: RevisionSpec) -> RevisionSpec:
+        """What a replica runs: KServe's predictor arguments, and the OTLP settings when
+        tracing is on (the ``OTEL_*`` variables the model server and KServe's read)."""
+        spec = with_predictor_args(spec, self._ingress)
+        if not self._otel_env:
+            return spec
+        names = {k for k, _ in spec.container.env}
+        extra = tuple((k, v) for k, v in self._otel_env if k not in names)
+        container = spec.container.model_copy(update={"env": (*spec.container.env, *extra)})
+        return spec.model_copy(update={"container": container})
+
     # -- lifecycle -------------------------------------------------------------------------
 
     async def start(self, host: str, port: int) -> int:
@@ -195,7 +217,7 @@ class DataPlane:
         alias = INGRESS_ALIAS if self.backend.name == "docker" else "127.0.0.1"
         self._ingress = f"{alias}:{bound}"
         live, routable = self._latest
-        await self.replicas.start([with_predictor_args(spec, self._ingress) for spec in live])
+        await self.replicas.start([self._replica_spec(spec) for spec in live])
         self._started = True
         self.revisions_changed(live, routable)
         self._autoscaler_task = asyncio.create_task(
@@ -215,6 +237,8 @@ class DataPlane:
         await self.agents.close()
         await self.activator.close()
         await self.replicas.close(stop_replicas=stop_replicas)
+        if self.tracer is not None:
+            await asyncio.to_thread(self.tracer.shutdown)
 
     # -- views -----------------------------------------------------------------------------
 
@@ -232,7 +256,22 @@ class DataPlane:
         scaler = self.autoscaler.status(revision)
         if scaler is not None:
             out["autoscaler"] = dataclasses.asdict(scaler)
+        cold = self.last_cold_start(revision)
+        if cold is not None:
+            out["coldStart"] = cold
         return out
+
+    def last_cold_start(self, revision: str) -> dict[str, Any] | None:
+        """The revision's last cold start by phase (seconds): the replica manager's measure, and
+        the activator's handover once a request waited for that replica."""
+        cold = self.replicas.last_cold_start(revision)
+        if cold is None:
+            return None
+        handed = self.activator.last_cold_start(revision)
+        handover = None
+        if handed is not None and handed[0] == cold.replica_id:
+            handover = handed[1].get("handover")
+        return {"replica": cold.replica_id, "phases": cold.phases(handover)}
 
 
 def _log_crash(task: asyncio.Task[None]) -> None:

@@ -76,14 +76,23 @@ async def bring_up(
     clock: Clock,
     deadline: float,
 ) -> None:
-    """Create (unless ``rep.handle`` is set: adopted) and probe until Ready; StartFailure if not."""
+    """Create (unless ``rep.handle`` is set: adopted) and probe until Ready; StartFailure if not.
+
+    Records the seconds of each phase in ``rep.phases`` (storage, create, load)."""
     try:
         if rep.handle is None:
-            rep.handle = await _create(backend, spec, rep, await fetch_model(store, spec))
+            mark = clock.monotonic()
+            model_dir = await fetch_model(store, spec)
+            rep.phases["storage"] = clock.monotonic() - mark
+            mark = clock.monotonic()
+            rep.handle = await _create(backend, spec, rep, model_dir)
+            rep.phases["create"] = clock.monotonic() - mark
+        mark = clock.monotonic()
         await wait_ready(
             rep.handle, default_probe(spec), clock=clock, exited=rep.exited, deadline=deadline,
             exec_=lambda h, cmd, t: backend.exec(h, cmd, limit_s=t),
         )  # fmt: skip
+        rep.phases["load"] = clock.monotonic() - mark
     except ReplicaStartError as exc:
         raise StartFailure(exc.reason or "StartFailed", exc.message) from exc
     except ReplicaExited as exc:

@@ -15,6 +15,7 @@ from collections.abc import AsyncIterator, Sequence
 
 from minikn.config.loader import Settings
 from minikn.core.clock import Clock
+from minikn.core.coldstart import ColdStart
 from minikn.core.endpoints import Endpoint
 from minikn.core.events import Event, EventSink
 from minikn.core.listeners import RevisionListener
@@ -210,7 +211,7 @@ class ReplicaManager:
         for action in actions:
             rev = self._revs[action.revision]
             if isinstance(action, Create):
-                self._create(rev, action.gpus)
+                self._create(rev, action.gpus, now)
             elif isinstance(action, Stop):
                 self._stop(rev, rev.replicas[action.replica_id])
             elif isinstance(action, WaitGPU):
@@ -218,14 +219,21 @@ class ReplicaManager:
                     f"0/{len(self._gpus.inventory)} GPUs available: each replica needs "
                     f"{action.needed} GPU(s), {action.free} free"
                 )
+                if rev.gpu_wait_since is None:
+                    rev.gpu_wait_since = now
                 self._set_failure(rev, "InsufficientGPU", message)
             elif isinstance(action, Forget):
                 log.info("revision %s: no longer live, forgotten", action.revision)
                 del self._revs[action.revision]
+        for rev in self._revs.values():
+            if rev.spec.name not in waiting:
+                rev.gpu_wait_since = None
 
-    def _create(self, rev: RevisionRecord, gpus: tuple[str, ...]) -> None:
+    def _create(self, rev: RevisionRecord, gpus: tuple[str, ...], now: float) -> None:
         replica_id = f"{rev.spec.name}-{secrets.token_hex(3)}"
         rep = ReplicaRecord(replica_id, "Creating", self._clock.monotonic(), gpus)
+        since, rev.gpu_wait_since = rev.gpu_wait_since, None
+        rep.phases["gpu"] = now - since if since is not None else 0.0
         self._gpus.reserve(replica_id, gpus)
         rev.replicas[replica_id] = rep
         rep.task = self._tasks.spawn(self._run(rev, rep), f"replica-{replica_id}")
@@ -276,10 +284,34 @@ class ReplicaManager:
         """The exact start-to-ready seconds of the component's recent replicas, oldest first."""
         return list(self._start_times.get((namespace, isvc, component), ()))
 
+    def last_cold_start(self, revision: str) -> ColdStart | None:
+        """The phases of the revision's most recent replica start (None before any)."""
+        rev = self._revs.get(revision)
+        return rev.last_cold_start if rev is not None else None
+
+    def _record_cold_start(self, rev: RevisionRecord, rep: ReplicaRecord) -> None:
+        phases = rep.phases
+        if "create" not in phases:
+            return  # adopted: its start happened before this process
+        spec = rev.spec
+        rep.cold_start = rev.last_cold_start = ColdStart(
+            rep.replica_id,
+            gpu=phases.get("gpu", 0.0),
+            storage=phases.get("storage", 0.0),
+            create=phases["create"],
+            load=phases.get("load", 0.0),
+            ready_at=self._clock.monotonic(),
+        )
+        for phase, seconds in rep.cold_start.phases().items():
+            self._metrics.cold_start_phase.labels(
+                spec.namespace, spec.isvc, spec.component, spec.name, phase
+            ).observe(seconds)
+
     def _became_ready(self, rev: RevisionRecord, rep: ReplicaRecord, took: float) -> None:
         spec = rev.spec
         rep.phase = "Ready"
         rev.failures = 0
+        self._record_cold_start(rev, rep)
         self._metrics.start_to_ready.labels(
             spec.namespace, spec.isvc, spec.name, self._backend.name
         ).observe(took)

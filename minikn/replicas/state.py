@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal, Protocol
 
+from minikn.core.coldstart import ColdStart
 from minikn.core.endpoints import Endpoint
 from minikn.core.revision import RevisionSpec
 from minikn.replicas.plan import ObservedReplica, RevisionView
@@ -42,12 +43,22 @@ class ReplicaRecord:
     exited: asyncio.Event = field(default_factory=asyncio.Event)
     exit_code: int | None = None
     task: asyncio.Task[None] | None = None
+    phases: dict[str, float] = field(default_factory=dict)
+    """Seconds per cold-start phase as they complete (gpu, storage, create, load)."""
+    cold_start: ColdStart | None = None
+    """Set when the replica became ready (None for an adopted replica)."""
 
     def endpoint(self) -> Endpoint | None:
         if self.phase != "Ready" or self.handle is None:
             return None
         handle = self.handle
-        return Endpoint(self.replica_id, handle.host, handle.port, handle.grpc_port)
+        return Endpoint(
+            self.replica_id,
+            handle.host,
+            handle.port,
+            grpc_port=handle.grpc_port,
+            cold_start=self.cold_start,
+        )
 
 
 @dataclass
@@ -61,6 +72,9 @@ class RevisionRecord:
     backoff_until: float = 0.0
     ever_ready: bool = False
     endpoints: tuple[Endpoint, ...] = ()
+    gpu_wait_since: float | None = None
+    """When the revision began waiting for GPUs for a replica it wants (None: not waiting)."""
+    last_cold_start: ColdStart | None = None
 
     def view(self) -> RevisionView:
         return RevisionView(

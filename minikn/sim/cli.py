@@ -188,12 +188,14 @@ def _plot(result: SimResult, path: Path) -> Path | None:
     fig, (ax1, ax2) = plt.subplots(2, 1, sharex=True, figsize=(10, 6))
     ax1.plot(t, [r.concurrency for r in result.rows], label="concurrency")
     ax1.plot(t, [r.queued for r in result.rows], label="queued")
+    ax1.set_ylabel("requests")
     ax1.legend(loc="upper right")
     ax2.step(t, [r.desired for r in result.rows], label="desired", where="post")
     ax2.step(t, [r.ready for r in result.rows], label="ready", where="post")
     ax2.fill_between(t, 0, [r.panic * max(1, r.desired) for r in result.rows], alpha=0.2,
                      step="post", label="panic")  # fmt: skip
-    ax2.set_xlabel("seconds")
+    ax2.set_xlabel("simulated time (s)")
+    ax2.set_ylabel("replicas")
     ax2.legend(loc="upper right")
     fig.tight_layout()
     fig.savefig(path, dpi=80)

@@ -87,6 +87,15 @@ class Metrics:
             buckets=_START_BUCKETS,
             registry=r,
         )
+        self.cold_start_phase = Histogram(
+            "minikn_cold_start_phase_seconds",
+            "A replica's cold start by phase: gpu (waiting for one), storage (fetching the model),"
+            " create (container or process), load (until ready), handover (the activator sending"
+            " the first buffered request).",
+            ("namespace", "isvc", "component", "revision", "phase"),
+            buckets=(0.001, 0.005, 0.01, 0.025, *_START_BUCKETS),
+            registry=r,
+        )
         self.backend_errors = Counter(
             "minikn_backend_errors",
             "Errors from the replica backend by operation.",

@@ -210,6 +210,8 @@ class RequestContext:
     grpc: GrpcCall | None = None
     """Set by the ingress for a gRPC call (h2c): the innermost handler proxies it over h2c to the
     replica's gRPC port, and its trailers go to the client's stream."""
+    acquired: float | None = None
+    """Monotonic instant the request got its replica slot (the end of the activator's wait)."""
 
 
 @dataclass(slots=True, eq=False)

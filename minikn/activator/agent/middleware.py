@@ -28,12 +28,14 @@ from minikn.activator.agent.adapters import (
 )
 from minikn.activator.agent.chain import Agent
 from minikn.activator.agent.logger import LoggedRequest, PayloadLogger
+from minikn.activator.agent.spans import hop_spans
 from minikn.activator.agent.trace import log as trace_log
 from minikn.activator.agent.trace import new_traceparent_line, start_hop
 from minikn.activator.agent.types import UpstreamResponse
 from minikn.core.clock import Clock, SystemClock
 from minikn.core.revision import RevisionSpec
 from minikn.telemetry.metrics import Metrics
+from minikn.telemetry.tracing import Tracer
 from minikn.wire.http import Handler, ProxyRequest, ResponseSink, Rewrite
 
 __all__ = ["AgentMiddleware", "TraceMiddleware", "trace_middleware"]
@@ -71,13 +73,21 @@ class TraceMiddleware:
     (:func:`start_hop`), kept in ``request.ctx.trace`` and recorded when the request is done.
     """
 
-    def __init__(self, clock: Clock | None = None, rng: random.Random | None = None) -> None:
-        """``rng`` draws the trace and span ids (default: one seeded from the OS)."""
+    def __init__(
+        self,
+        clock: Clock | None = None,
+        rng: random.Random | None = None,
+        *,
+        tracer: Tracer | None = None,
+    ) -> None:
+        """``rng`` draws the trace and span ids (default: one seeded from the OS); ``tracer``
+        exports each hop's spans (ingress, the activator's wait, the proxied call) over OTLP."""
         self._clock: Clock = clock if clock is not None else SystemClock()
         self._rng = rng if rng is not None else random.Random()
+        self._tracer = tracer
 
     def __call__(self, spec: RevisionSpec, handler: Handler) -> Handler:
-        clock, rng = self._clock, self._rng
+        clock, rng, tracer = self._clock, self._rng, self._tracer
         where = {
             "isvc": spec.isvc,
             "namespace": spec.namespace,
@@ -88,6 +98,9 @@ class TraceMiddleware:
         async def recorded(request: ProxyRequest, sink: ResponseSink) -> None:
             block, incoming = _split_trace_headers(request.headers)
             hop = start_hop(incoming, **where, rng=rng)
+            spans = None
+            if tracer is not None:
+                hop, spans = hop_spans(hop, tracer, rng)
             context = hop.context
             line = f"traceparent: {context.traceparent}\r\n"
             if context.tracestate:
@@ -99,15 +112,20 @@ class TraceMiddleware:
             try:
                 await handler(request, sink)
             finally:
+                ended = clock.monotonic()
                 hop.record(
-                    replica=ctx.replica or "-",
-                    status=sink.status,
-                    duration_s=clock.monotonic() - started,
+                    replica=ctx.replica or "-", status=sink.status, duration_s=ended - started
                 )
+                if spans is not None:
+                    spans.export(hop, ctx, sink.status, started, ended)
 
         def prepare(request: ProxyRequest, sink: ResponseSink) -> ResponseSink | None:
             block = request.headers
-            if b"trace" in block.lower() or trace_log.isEnabledFor(logging.DEBUG):
+            if (
+                tracer is not None
+                or b"trace" in block.lower()
+                or trace_log.isEnabledFor(logging.DEBUG)
+            ):
                 return None  # continue the caller's trace, or record the hop: the full handler
             request.headers = block + new_traceparent_line(rng)  # this hop starts the trace
             return sink

@@ -10,6 +10,7 @@ from rich.console import Console
 from rich.table import Table
 
 from minikn.cli.commands.common import SubParsers, add_client_args, age, client, console, fail
+from minikn.core.coldstart import PHASES
 from minikn.core.errors import MiniknError
 
 __all__ = ["SCALING_COLUMNS", "register", "scaling_rows"]
@@ -125,9 +126,29 @@ def run(args: argparse.Namespace) -> int:
     scaling = scaling_rows(status.get("revisions") or {})
     if scaling:
         out.print(_table("Scaling", SCALING_COLUMNS, scaling))
+    cold = cold_start_rows(status.get("revisions") or {})
+    if cold:
+        out.print(_table("Last cold start (seconds)", COLD_START_COLUMNS, cold))
     out.print(_conditions_table(status))
     out.print(_events_table(events))
     return 0
+
+
+COLD_START_COLUMNS = ("REVISION", "REPLICA", *PHASES, "TOTAL")
+
+
+def cold_start_rows(revisions: dict[str, Any]) -> list[tuple[str, ...]]:
+    """Per revision, its last cold start's phases (``status.revisions[r].coldStart``), pure."""
+    rows: list[tuple[str, ...]] = []
+    for name, info in sorted(revisions.items()):
+        cold = info.get("coldStart")
+        if not isinstance(cold, dict):
+            continue
+        phases = cold.get("phases") or {}
+        cells = [f"{phases[p]:.3f}" if p in phases else "-" for p in PHASES]
+        total = sum(float(v) for v in phases.values())
+        rows.append((name, str(cold.get("replica", "")), *cells, f"{total:.3f}"))
+    return rows
 
 
 def _print_summary(out: Console, item: dict[str, Any], status: dict[str, Any]) -> None:

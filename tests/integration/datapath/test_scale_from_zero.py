@@ -8,6 +8,8 @@ import time
 import aiohttp
 
 from minikn.core.clock import FakeClock
+from minikn.core.endpoints import Endpoint
+from minikn.core.revision import RevisionSpec
 from minikn.testing.datapath import running_datapath
 from minikn.testing.fake_replicas import (
     Seen,
@@ -203,3 +205,44 @@ async def test_buffered_request_after_a_refusing_replica_gets_the_failure_reason
             assert (await resp.json())["error"] == (
                 f"revision {IRIS.name} cannot become ready: ModelLoadFailed: iris: bad pickle"
             )
+
+
+async def test_a_response_that_waited_for_a_cold_start_carries_its_phases(
+    client: aiohttp.ClientSession, seen: Seen
+) -> None:
+    from minikn.core.coldstart import ColdStart
+    from minikn.testing.datapath import StartedReplica
+
+    base = aiohttp_factory(seen)
+
+    async def factory(spec: RevisionSpec, replica_id: str) -> StartedReplica:
+        started = await base(spec, replica_id)
+        cold = ColdStart(replica_id, gpu=0.0, storage=0.25, create=0.5, load=1.0,
+                         ready_at=time.monotonic())  # fmt: skip
+        ep = started.endpoint
+        endpoint = Endpoint(ep.replica_id, ep.host, ep.port, cold_start=cold)
+        return StartedReplica(endpoint, started.stop)
+
+    async with running_datapath(ROUTES, [IRIS], factory) as dp:
+        async with client.post(dp.url + PREDICT, json={"instances": [[1]]}) as resp:
+            assert resp.status == 200
+            assert resp.headers["x-minikn-cold-start"] == "true"
+            timing = resp.headers["Server-Timing"]
+        names = [part.split(";")[0] for part in timing.split(", ")]
+        assert names == ["gpu", "storage", "create", "load", "handover"]
+        assert "storage;dur=250.0" in timing
+        last = dp.activator.last_cold_start(IRIS.name)
+        assert last is not None
+        assert last[0] == dp.replicas.running[IRIS.name][0].endpoint.replica_id
+        assert last[1]["load"] == 1.0
+        assert last[1]["handover"] >= 0.0
+        handovers = dp.metrics.registry.get_sample_value(
+            "minikn_cold_start_phase_seconds_count",
+            {"namespace": IRIS.namespace, "isvc": IRIS.isvc, "component": IRIS.component,
+             "revision": IRIS.name, "phase": "handover"},
+        )  # fmt: skip
+        assert handovers == 1.0
+        async with client.post(dp.url + PREDICT, json={"instances": [[1]]}) as resp:
+            assert resp.status == 200  # warm: no cold start to report
+            assert "x-minikn-cold-start" not in resp.headers
+            assert "Server-Timing" not in resp.headers

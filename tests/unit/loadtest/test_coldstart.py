@@ -91,3 +91,28 @@ def test_counts_that_appear_only_mid_run_leave_the_start_unknown() -> None:
     assert report.ready_at == pytest.approx(1.0)
     assert report.ready_source == "platform"
     assert report.cold_count == 4
+
+
+def test_the_replica_line_is_ready_by_the_first_served_response() -> None:
+    # Polled counts saw the replica 0.5 s after the first response ended (at 2.0 s).
+    samples = [ReplicaSample(0.0, 0, 1, 1), ReplicaSample(2.2, 0, 1, 1), ReplicaSample(2.5, 1)]
+    report = analyze_cold_start(_cold_run(), samples)
+    assert [(s.t, s.ready) for s in report.timeline] == [(0.0, 0), (2.0, 1), (2.5, 1)]
+    served = [r.end for r in _cold_run() if r.ok]
+    ready_from = next(s.t for s in report.timeline if s.ready > 0)
+    assert ready_from <= min(served)
+
+
+def test_the_platforms_phases_and_flagged_responses_are_reported() -> None:
+    phases = (("gpu", 0.0), ("storage", 0.5), ("create", 0.25), ("load", 1.0), ("handover", 0.01))
+    records = [RequestRecord(0.0, 2.0, 200, cold_start=phases), *_cold_run()[1:]]
+    report = analyze_cold_start(records, [ReplicaSample(0.0, 0), ReplicaSample(1.9, 1)])
+    assert report.phases == dict(phases)
+    assert report.flagged == 1
+
+
+def test_server_timing_parsing_keeps_the_phases_in_seconds() -> None:
+    from minikn.core.coldstart import parse_server_timing
+
+    parsed = parse_server_timing('gpu;dur=0.0, storage;dur=12.5, cache;desc="x", load;dur=bad')
+    assert parsed == {"gpu": 0.0, "storage": 0.0125}

@@ -36,3 +36,11 @@ def test_plot_writes_a_png(tmp_path: Path) -> None:
     assert path.read_bytes().startswith(b"\x89PNG")
     write_plot(tmp_path / "bare.png", _RECORDS, [], title="no replicas")
     assert (tmp_path / "bare.png").stat().st_size > 0
+
+
+def test_plot_with_a_cold_start_adds_the_phase_bar(tmp_path: Path) -> None:
+    phases = (("gpu", 0.0), ("storage", 0.2), ("create", 0.1), ("load", 0.3), ("handover", 0.01))
+    records = [RequestRecord(0.0, 0.7, 200, cold_start=phases), *_RECORDS[1:]]
+    path = tmp_path / "cold.png"
+    write_plot(path, records, [ReplicaSample(0.0, 0, 1), ReplicaSample(1.0, 1, 1)], title="x")
+    assert path.read_bytes().startswith(b"\x89PNG")
