@@ -79,6 +79,9 @@ class ProcessImage(ConfigGroup):
     working_dir: str | None = Field(None, alias="workingDir")
     """The image's ``WORKDIR``: where relative paths in the command (``predictor.py``) resolve;
     a container's own ``workingDir`` wins."""
+    entrypoint: list[str] | None = None
+    """The image's ``ENTRYPOINT``, for a container that gives no ``command`` (a serving runtime's
+    such as KServe's Hugging Face server: ``[python, -m, huggingfaceserver]``)."""
     kserve: bool | None = None
     """The image runs KServe's model server (``kserve.ModelServer``), so it is given its HTTP
     and gRPC ports as ``--http_port``/``--grpc_port``; null = detect (the virtualenv has the

@@ -115,6 +115,8 @@ class HostImage:
 
     bin_dir: Path | None = None
     working_dir: str | None = None
+    entrypoint: tuple[str, ...] = ()
+    """The image's ENTRYPOINT, used when the container gives no command."""
     kserve: bool | None = None
     """None: decided from the arguments (``--model_name``/``--predictor_host``...)."""
 
@@ -142,7 +144,10 @@ def host_image(entry: ProcessImage | None) -> HostImage:
     if kserve is None and venv is not None:
         kserve = any(venv.glob("lib/python*/site-packages/kserve/model_server.py")) or None
     return HostImage(
-        bin_dir=None if venv is None else venv / "bin", working_dir=entry.working_dir, kserve=kserve
+        bin_dir=None if venv is None else venv / "bin",
+        working_dir=entry.working_dir,
+        entrypoint=tuple(entry.entrypoint or ()),
+        kserve=kserve,
     )
 
 
@@ -197,13 +202,17 @@ def process_command(
         if not any(a == "--http_port" or a.startswith("--http_port=") for a in args):
             args.append(f"--http_port={port}")
         return [sys.executable, "-m", "minikn.modelserver", *_on_loopback(args)]
-    if not c.command:
+    given = c.command or host.entrypoint
+    if not given:
+        image = c.image or "?"
         raise ReplicaStartError(
-            f"revision {spec.name}: the process backend needs the container's command "
-            "(the image's entrypoint is unknown without Docker)",
+            f"revision {spec.name}: the process backend needs the container's command: the "
+            f"entrypoint of image {image} is unknown without Docker (give the container a "
+            f"command, or the image an entrypoint in minikn.replicas.processImages[{image!r}], "
+            "or run with a Docker engine that can pull it)",
             reason="NoCommand",
         )
-    command = [a.replace(MODEL_MOUNT, str(model_dir)) if model_dir else a for a in c.command]
+    command = [a.replace(MODEL_MOUNT, str(model_dir)) if model_dir else a for a in given]
     if host.bin_dir is not None and ("/" not in command[0] or command[0] in _PYTHONS):
         command[0] = str(host.bin_dir / Path(command[0]).name)
     elif command[0] in _PYTHONS:

@@ -179,3 +179,19 @@ def test_host_image_detects_kserve_in_the_virtualenv(tmp_path: Path) -> None:
         bin_dir=tmp_path / "bin", kserve=True
     )
     assert host_image(ProcessImage(virtualenv=str(tmp_path), kserve=False)).kserve is False
+
+
+def test_a_runtime_without_command_runs_the_entrypoint_its_image_maps_to() -> None:
+    spec = _spec(
+        container=ContainerSpec(image="kserve/huggingfaceserver:v0.15.2", args=("--model_name=m",))
+    )
+    with pytest.raises(ReplicaStartError, match="processImages") as err:
+        process_command(spec, None, 7)
+    assert err.value.reason == "NoCommand"
+    host = HostImage(
+        bin_dir=Path("/envs/hf/bin"), entrypoint=("python", "-m", "huggingfaceserver"), kserve=True
+    )
+    assert process_command(spec, None, 7, host=host, other_port=8) == [
+        "/envs/hf/bin/python", "-m", "huggingfaceserver", "--model_name=m",
+        "--http_port=7", "--grpc_port=8",
+    ]  # fmt: skip
