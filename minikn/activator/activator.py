@@ -208,7 +208,9 @@ class Activator:
             self._revisions[spec.name] = rev
         else:
             rev.spec = spec
-            rev.throttler.set_container_concurrency(spec.container_concurrency)
+            rev.throttler.set_container_concurrency(
+                0 if spec.standard_mode else spec.container_concurrency
+            )
         handler = rev.terminal
         for middleware in reversed(self._middlewares):
             handler = middleware(spec, handler)
@@ -223,7 +225,11 @@ class Activator:
         name = spec.name
         return Throttler(
             name,
-            container_concurrency=spec.container_concurrency,
+            # Standard (raw) mode: no queue-proxy enforces containerConcurrency, and requests are
+            # never held waiting for a replica (503 when none is ready, as a Service without
+            # endpoints answers).
+            container_concurrency=0 if spec.standard_mode else spec.container_concurrency,
+            direct=spec.standard_mode,
             max_buffered=self._config.max_buffered_requests,
             retry_after=self._config.retry_after_seconds,
             poke=lambda: self._poker.poke(name),

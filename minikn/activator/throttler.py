@@ -77,8 +77,11 @@ class Throttler:
         clock: Clock,
         max_connections: int,
         ejection_time: float,
+        direct: bool = False,
     ) -> None:
         self.revision = revision
+        self._direct = direct
+        """No buffering at zero ready replicas (KServe's Standard mode): 503 at once."""
         self._rng = rng
         self._clock = clock
         self._max_connections = max_connections
@@ -242,6 +245,13 @@ class Throttler:
         retry of a request that never reached its replica goes ahead of later arrivals."""
         if self._failure is not None and not self._ready:
             raise self._failure_error()
+        if self._direct and not self._ready:
+            raise Unavailable(
+                f"revision {self.revision}: no ready replica (Standard deployment mode: "
+                "requests are not held while replicas start)",
+                reason="NoReadyReplica",
+                retry_after=self._retry_after,
+            )
         if self.buffered >= self._max_buffered:
             raise Unavailable(
                 f"revision {self.revision}: request buffer full "

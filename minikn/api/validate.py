@@ -14,6 +14,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from minikn.api.convert import V1ALPHA2, V1BETA1, convert_v1alpha2, legacy_to_model
+from minikn.api.deploy_mode import DEPLOYMENT_MODE, deployment_mode, normalize_mode
 from minikn.api.documents import Document
 from minikn.api.graph import GRAPH_KIND
 from minikn.api.graph_validation import ParsedGraph, parse_graph
@@ -186,6 +187,13 @@ def _knative_rules(comp: ComponentExtensionSpec, settings: Settings) -> dict[str
     return errs
 
 
+def _mode_of(annotations: Mapping[str, str], settings: Settings) -> str:
+    try:
+        return deployment_mode(annotations, settings.kserve.deploy.default_deployment_mode)
+    except InvalidInput:
+        return "Knative"  # refused by the webhook rules
+
+
 def _metric_rules(comp: ComponentExtensionSpec, klass: str) -> dict[str, str]:
     """The scale metric against the autoscaler class, and KServe's per-metric target ranges."""
     errs: dict[str, str] = {}
@@ -244,6 +252,8 @@ def _component_rules(
     merged = {k: v for k, v in meta_annotations.items() if k.startswith(AUTOSCALING_PREFIX)}
     merged.update(comp.annotations or {})
     klass = merged.get(AUTOSCALING_PREFIX + "class", settings.autoscaler.pod_autoscaler_class)
+    if _mode_of(meta_annotations, settings) == "Standard":
+        klass = HPA_CLASS  # KServe's validateScalingHPACompExtension
     errs = {
         **_replica_rules(comp),
         **_knative_rules(comp, settings),
@@ -356,6 +366,11 @@ def _webhook_rules(isvc: InferenceService) -> list[str]:
     predictor's and transformer's ``PROTOCOL`` env rule."""
     problems: list[str] = []
     annotations = isvc.metadata.annotations or {}
+    if DEPLOYMENT_MODE in annotations:
+        try:
+            normalize_mode(annotations[DEPLOYMENT_MODE])
+        except InvalidInput as exc:
+            problems.append(exc.message)
     klass = annotations.get(KSERVE_AUTOSCALER_CLASS)
     if klass is not None and klass not in KSERVE_AUTOSCALER_CLASSES:
         problems.append(

@@ -75,10 +75,12 @@ class RouterConfig(ConfigGroup):
 class DeployConfig(ConfigGroup):
     """``deploy``."""
 
-    default_deployment_mode: Literal["Knative", "Serverless"] = Field(
+    default_deployment_mode: Literal["Knative", "Serverless", "Standard", "RawDeployment"] = Field(
         "Knative", alias="defaultDeploymentMode"
     )
-    """minikn emulates Knative (serverless) mode only."""
+    """The mode of an ISVC without the ``serving.kserve.io/deploymentMode`` annotation:
+    ``Knative`` (legacy ``Serverless``: revisions, KPA, activator, scale to zero) or ``Standard``
+    (legacy ``RawDeployment``: Deployment + HPA, requests straight to ready replicas)."""
 
 
 class InferenceServiceConfig(ConfigGroup):

@@ -8,7 +8,13 @@ from pydantic import Field
 
 from minikn.config.types import ConfigGroup, Duration
 
-__all__ = ["ActivatorConfig", "ReplicasConfig", "ServerConfig", "StorageConfig"]
+__all__ = [
+    "ActivatorConfig",
+    "ProcessImage",
+    "ReplicasConfig",
+    "ServerConfig",
+    "StorageConfig",
+]
 
 
 class ServerConfig(ConfigGroup):
@@ -70,6 +76,26 @@ class ActivatorConfig(ConfigGroup):
     beyond it another connection is opened. gRPC servers' default limit is 100."""
 
 
+class ProcessImage(ConfigGroup):
+    """How the process backend runs one container image on the host (what the image would
+    provide: its interpreter and packages, its working directory)."""
+
+    virtualenv: str | None = None
+    """A virtualenv (or any prefix with a ``bin/``) whose ``bin/`` resolves the container's
+    command first (``python`` -> ``<virtualenv>/bin/python``); also ``VIRTUAL_ENV`` and the
+    front of ``PATH`` in the replica's environment."""
+    working_dir: str | None = Field(None, alias="workingDir")
+    """The image's ``WORKDIR``: where relative paths in the command (``predictor.py``) resolve;
+    a container's own ``workingDir`` wins."""
+    entrypoint: list[str] | None = None
+    """The image's ``ENTRYPOINT``, for a container that gives no ``command`` (a serving runtime's
+    such as KServe's Hugging Face server: ``[python, -m, huggingfaceserver]``)."""
+    kserve: bool | None = None
+    """The image runs KServe's model server (``kserve.ModelServer``), so it is given its HTTP
+    and gRPC ports as ``--http_port``/``--grpc_port``; null = detect (the virtualenv has the
+    ``kserve`` package, or the arguments carry ``--model_name``/``--predictor_host``)."""
+
+
 class ReplicasConfig(ConfigGroup):
     """``minikn.replicas``: backends, images and GPUs."""
 
@@ -87,6 +113,10 @@ class ReplicasConfig(ConfigGroup):
     """GPU device IDs to hand out; null = discover with nvidia-smi."""
     gpu_sharing: int = Field(1, alias="gpuSharing", ge=1)
     """How many replicas may share one GPU (1 = exclusive)."""
+    process_images: dict[str, ProcessImage] = Field(default_factory=dict, alias="processImages")
+    """Image (``repo/name:tag``, or ``repo/name`` for every tag) -> how the process backend runs
+    it; an image not listed runs its command with the platform's own interpreter for
+    ``python``."""
 
 
 class StorageConfig(ConfigGroup):

@@ -21,6 +21,7 @@ import logging
 from collections.abc import Callable, Collection, Sequence
 from typing import Any, Protocol
 
+from minikn.api.deploy_mode import deployment_mode, mode_change_error
 from minikn.api.documents import Document
 from minikn.api.graph import GRAPH_KIND
 from minikn.api.results import ApplyResult, named, validate_documents
@@ -227,7 +228,7 @@ class Controller:
         """Plan one ISVC into ``state``: its record, then its components' revisions."""
         now = self._clock.time()
         old = state.isvcs.get(isvc_key(parsed.namespace, parsed.name))
-        isvc = _next_isvc(old, parsed, now)
+        isvc = _next_isvc(old, parsed, now, self.settings)
         ctx = PlanContext(
             isvc=parsed.name,
             namespace=parsed.namespace,
@@ -675,8 +676,13 @@ def _check_name_is_free(
         )
 
 
-def _next_isvc(old: IsvcState | None, parsed: ParsedIsvc, now: float) -> IsvcState:
-    """The ISVC's record with the applied document (a copy; generation +1 on a spec change)."""
+def _next_isvc(
+    old: IsvcState | None, parsed: ParsedIsvc, now: float, settings: Settings
+) -> IsvcState:
+    """The ISVC's record with the applied document (a copy; generation +1 on a spec change).
+
+    The deployment mode is fixed at creation; an update whose annotation names another mode is
+    refused with KServe's message."""
     if old is None:
         isvc = IsvcState(
             name=parsed.name,
@@ -685,8 +691,14 @@ def _next_isvc(old: IsvcState | None, parsed: ParsedIsvc, now: float) -> IsvcSta
             doc=parsed.doc,
             created_at=now,
             updated_at=now,
+            deployment_mode=deployment_mode(
+                parsed.annotations, settings.kserve.deploy.default_deployment_mode
+            ),
         )
     else:
+        refused = mode_change_error(old.deployment_mode, parsed.annotations)
+        if refused is not None:
+            raise InvalidInput(refused)
         isvc = old.model_copy(deep=True)
         if old.doc.get("spec") != parsed.doc.get("spec"):
             isvc.generation += 1

@@ -62,6 +62,8 @@ class StoredIsvc(_Model):
     created_at: float
     updated_at: float
     generation: int = 1
+    deployment_mode: str = "Knative"
+    """``status.deploymentMode`` as recorded at creation (an update may not change it)."""
     components: dict[ComponentName, StoredComponent] = Field(default_factory=dict)
     conditions: list[Condition] = Field(default_factory=list)
 
@@ -217,6 +219,7 @@ def _decode_isvc(si: StoredIsvc) -> IsvcState:
         created_at=si.created_at,
         updated_at=si.updated_at,
         generation=si.generation,
+        deployment_mode=si.deployment_mode,
         tag_routing=tag_routing,
         components={c: _decode_component(name, c, sc) for c, sc in si.components.items()},
         conditions=si.conditions,
@@ -253,6 +256,7 @@ def _stored_isvc(i: IsvcState) -> StoredIsvc:
         created_at=i.created_at,
         updated_at=i.updated_at,
         generation=i.generation,
+        deployment_mode=i.deployment_mode,
         components={c: _encode_component(cs) for c, cs in i.components.items()},
         conditions=i.conditions,
     )

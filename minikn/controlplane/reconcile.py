@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field, replace
 
+from minikn.api.deploy_mode import deployment_mode
 from minikn.api.runtimes import NoSupportingRuntime, RuntimeRegistry
 from minikn.api.validate import Component, ComponentIntent
 from minikn.config import Settings
@@ -113,7 +114,12 @@ def plan_component(
     _ensure(planned, ctx, component, intent.spec, reuse_any=False)
     if planned.errors:
         cs.error_reason, cs.error_message = planned.errors[-1]
-    cs.canary_percent = intent.canary_percent
+    # Standard (raw) mode has no revision traffic split: KServe ignores canaryTrafficPercent.
+    standard = (
+        deployment_mode(ctx.meta_annotations, ctx.settings.kserve.deploy.default_deployment_mode)
+        == "Standard"
+    )
+    cs.canary_percent = None if standard else intent.canary_percent
     return planned
 
 

@@ -15,12 +15,14 @@ from typing import Any
 
 from minikn.api.containers import container_from_k8s
 from minikn.api.convert import legacy_to_model
+from minikn.api.deploy_mode import deployment_mode
 from minikn.api.runtimes import RuntimeRegistry, render_container
 from minikn.api.schema import ExplainerSpec, ModelSpec, PredictorSpec
-from minikn.api.validate import AUTOSCALING_PREFIX, Component
+from minikn.api.validate import AUTOSCALING_PREFIX, KSERVE_AUTOSCALER_CLASS, Component
 from minikn.config import Settings
-from minikn.config.autoscaler import KPA_CLASS
+from minikn.config.autoscaler import HPA_CLASS, KPA_CLASS
 from minikn.core.revision import (
+    DEPLOYMENT_MODE,
     MODEL_MOUNT,
     BatcherSpec,
     ComponentName,
@@ -81,6 +83,31 @@ def component_hash(spec: Component, meta_annotations: Mapping[str, str]) -> str:
     return hashlib.sha256(text.encode()).hexdigest()[:20]
 
 
+def _standard_annotations(
+    ann: dict[str, str], spec: Component, meta_annotations: Mapping[str, str]
+) -> dict[str, str]:
+    """Standard (raw) mode: KServe's Deployment + HPA. ``serving.kserve.io/autoscalerClass``
+    ``hpa`` (default) or ``keda`` scale on ``scaleMetric`` (default cpu, target 80 %) between
+    ``minReplicas`` (at least 1: an HPA never scales to zero, KServe issue 3514) and
+    ``maxReplicas`` (raised to ``minReplicas`` when lower or unset, as KServe's HPA reconciler
+    does); ``none`` and ``external`` keep ``minReplicas`` fixed (no HPA)."""
+    ann[DEPLOYMENT_MODE] = "Standard"
+    ann["autoscaling.knative.dev/class"] = HPA_CLASS
+    low = max(spec.min_replicas if spec.min_replicas is not None else 1, 1)
+    klass = meta_annotations.get(KSERVE_AUTOSCALER_CLASS, "hpa")
+    high = low if klass in ("none", "external") else max(spec.max_replicas or 0, low)
+    ann[MIN_SCALE], ann[MAX_SCALE] = str(low), str(high)
+    ann["autoscaling.knative.dev/metric"] = spec.scale_metric or "cpu"
+    ann["autoscaling.knative.dev/target"] = str(
+        spec.scale_target if spec.scale_target is not None else HPA_DEFAULT_TARGET
+    )
+    return ann
+
+
+HPA_DEFAULT_TARGET = 80
+"""KServe's ``constants.DefaultCPUUtilization``."""
+
+
 def revision_annotations(
     spec: Component, meta_annotations: Mapping[str, str], settings: Settings
 ) -> dict[str, str]:
@@ -88,6 +115,9 @@ def revision_annotations(
     ann = {
         k: v for k, v in _template_annotations(spec, meta_annotations).items() if k not in _STRIPPED
     }
+    mode = deployment_mode(meta_annotations, settings.kserve.deploy.default_deployment_mode)
+    if mode == "Standard":
+        return _standard_annotations(ann, spec, meta_annotations)
     ann.setdefault(
         "autoscaling.knative.dev/class", settings.autoscaler.pod_autoscaler_class or KPA_CLASS
     )

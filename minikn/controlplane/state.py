@@ -99,6 +99,8 @@ class IsvcState(_Model):
     created_at: float
     updated_at: float
     generation: int = 1
+    deployment_mode: str = "Knative"
+    """KServe's ``status.deploymentMode``: Knative or Standard, fixed at creation."""
     tag_routing: bool = False
     components: dict[ComponentName, ComponentState] = Field(default_factory=dict)
     conditions: list[Condition] = Field(default_factory=list)

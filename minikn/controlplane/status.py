@@ -150,5 +150,5 @@ def render_status(isvc: IsvcState, settings: Settings) -> dict[str, Any]:
             for c in isvc.conditions
         ],
         "observedGeneration": isvc.generation,
-        "deploymentMode": "Serverless",
+        "deploymentMode": isvc.deployment_mode,
     }

@@ -16,6 +16,7 @@ from pydantic import (
 )
 
 __all__ = [
+    "DEPLOYMENT_MODE",
     "BatcherSpec",
     "ComponentName",
     "ContainerSpec",
@@ -30,6 +31,10 @@ __all__ = [
 ComponentName = Literal["predictor", "transformer", "explainer", "router"]
 """``router``: an InferenceGraph's router (``minikn.graph``), the graph's only component."""
 ProtocolVersion = Literal["v1", "v2", "grpc-v1", "grpc-v2"]
+
+DEPLOYMENT_MODE = "serving.kserve.io/deploymentMode"
+"""KServe's deployment-mode annotation; a revision of a Standard (raw) mode ISVC carries it with
+the value ``Standard`` (the data path then neither buffers nor holds requests at zero)."""
 
 MODEL_MOUNT = "/mnt/models"
 """Where the storage initializer's output is mounted in a container (KServe's path)."""
@@ -149,3 +154,8 @@ class RevisionSpec(_Frozen):
     """Replicas on an internal (no egress) network (annotation ``minikn.io/internal-network``)."""
     created_at: float = 0.0
     """Wall-clock Unix seconds."""
+
+    @property
+    def standard_mode(self) -> bool:
+        """KServe's Standard (raw) mode: Deployment + HPA, no activator in the path."""
+        return self.annotations.get(DEPLOYMENT_MODE) == "Standard"

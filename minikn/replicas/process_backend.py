@@ -19,19 +19,20 @@ import signal
 import socket
 import subprocess
 import sys
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 import psutil
 
+from minikn.config.local import ProcessImage
 from minikn.core.revision import MODEL_MOUNT, RevisionSpec
 from minikn.core.usage import ResourceUsage
 from minikn.replicas.backend import LABEL_GPUS, platform_id, replica_env, replica_labels
 from minikn.replicas.logtail import follow_file
 from minikn.replicas.types import LABEL_PLATFORM, ReplicaExit, ReplicaHandle, ReplicaStartError
 
-__all__ = ["ProcessBackend", "process_command"]
+__all__ = ["HostImage", "ProcessBackend", "host_image", "image_entry", "process_command"]
 
 log = logging.getLogger("minikn.replicas.process")
 
@@ -45,30 +46,109 @@ def _free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def _rewrite_args(
-    args: Sequence[str], model_dir: Path | None, port: int, grpc_port: int | None = None
-) -> list[str]:
-    """The container's args on the host: the model mount as ``model_dir``, ``--http_port`` (and
-    ``--grpc_port``, KServe's flags) as the replica's host ports."""
-    ports = {"--http_port": port}
-    if grpc_port is not None:
-        ports["--grpc_port"] = grpc_port
+def _rewrite_args(args: Sequence[str], model_dir: Path | None) -> list[str]:
+    """The container's args on the host: the model mount as ``model_dir`` (pure)."""
+    return [a.replace(MODEL_MOUNT, str(model_dir)) for a in args] if model_dir else list(args)
+
+
+def _flag(argv: Sequence[str], flag: str) -> str | None:
+    """The value of ``flag V`` or ``flag=V`` in ``argv`` (the last one), else None (pure)."""
+    value = None
+    for i, arg in enumerate(argv):
+        if arg == flag and i + 1 < len(argv):
+            value = argv[i + 1]
+        elif arg.startswith(flag + "="):
+            value = arg[len(flag) + 1 :]
+    return value
+
+
+def _set_flag(argv: Sequence[str], flag: str, value: int, *, add: bool = True) -> list[str]:
+    """``argv`` with every ``flag V``/``flag=V`` set to ``value``; appended if absent and
+    ``add`` (pure)."""
     out: list[str] = []
-    replace_next: int | None = None
-    for raw in args:
-        if replace_next is not None:
-            out.append(str(replace_next))
-            replace_next = None
-            continue
-        arg = raw.replace(MODEL_MOUNT, str(model_dir)) if model_dir is not None else raw
-        flag, eq, _ = arg.partition("=")
-        if flag in ports:
-            if eq:
-                arg = f"{flag}={ports[flag]}"
-            else:
-                replace_next = ports[flag]
-        out.append(arg)
+    found = skip_next = False
+    for arg in argv:
+        if skip_next:
+            out.append(str(value))
+            skip_next = False
+        elif arg == flag:
+            out.append(arg)
+            found = skip_next = True
+        elif arg.startswith(flag + "="):
+            out.append(f"{flag}={value}")
+            found = True
+        else:
+            out.append(arg)
+    if skip_next:
+        out.append(str(value))
+    if add and not found:
+        out.append(f"{flag}={value}")
     return out
+
+
+KSERVE_HTTP_PORT = 8080
+KSERVE_GRPC_PORT = 8081
+"""KServe's model server defaults (``kserve.model_server``): it listens on these on all
+interfaces, and reads neither ``$PORT`` nor a host option."""
+_KSERVE_FLAGS = ("--model_name", "--predictor_host", "--http_port", "--grpc_port")
+
+
+def _int_or(value: str | None, default: int) -> int:
+    return int(value) if value is not None and value.isdigit() else default
+
+
+def _with_kserve_ports(argv: Sequence[str], served: int, port: int, other: int) -> list[str]:
+    """KServe's server given host ports: the one the container declares (``served``: its HTTP
+    port unless it declares the gRPC one, as a gRPC predictor's ``h2c`` port does) gets the
+    replica's ``port``, the other one ``other`` (pure)."""
+    grpc = _int_or(_flag(argv, "--grpc_port"), KSERVE_GRPC_PORT)
+    http = _int_or(_flag(argv, "--http_port"), KSERVE_HTTP_PORT)
+    grpc_served = served == grpc and served != http
+    out = _set_flag(argv, "--http_port", other if grpc_served else port)
+    return _set_flag(out, "--grpc_port", port if grpc_served else other)
+
+
+@dataclasses.dataclass(frozen=True)
+class HostImage:
+    """What stands in for a container image on the host (from ``minikn.replicas.processImages``):
+    the interpreter's ``bin/``, the working directory, whether it is KServe's model server."""
+
+    bin_dir: Path | None = None
+    working_dir: str | None = None
+    entrypoint: tuple[str, ...] = ()
+    """The image's ENTRYPOINT, used when the container gives no command."""
+    kserve: bool | None = None
+    """None: decided from the arguments (``--model_name``/``--predictor_host``...)."""
+
+
+def image_entry(images: Mapping[str, ProcessImage], image: str | None) -> ProcessImage | None:
+    """The config entry for ``image``: the exact name, else its repository (tag and digest
+    dropped) (pure)."""
+    if not image:
+        return None
+    if image in images:
+        return images[image]
+    repo = image.split("@", 1)[0]
+    if ":" in repo.rsplit("/", 1)[-1]:
+        repo = repo.rsplit(":", 1)[0]
+    return images.get(repo)
+
+
+def host_image(entry: ProcessImage | None) -> HostImage:
+    """The host stand-in for a config entry; ``kserve`` unset is detected from the virtualenv
+    (a ``kserve`` package in its site-packages) when it says nothing either way."""
+    if entry is None:
+        return HostImage()
+    venv = Path(entry.virtualenv).expanduser() if entry.virtualenv else None
+    kserve = entry.kserve
+    if kserve is None and venv is not None:
+        kserve = any(venv.glob("lib/python*/site-packages/kserve/model_server.py")) or None
+    return HostImage(
+        bin_dir=None if venv is None else venv / "bin",
+        working_dir=entry.working_dir,
+        entrypoint=tuple(entry.entrypoint or ()),
+        kserve=kserve,
+    )
 
 
 LOOPBACK = "127.0.0.1"
@@ -103,37 +183,68 @@ def _runs_model_server(argv: Sequence[str]) -> bool:
 
 
 def process_command(
-    spec: RevisionSpec, model_dir: Path | None, port: int, grpc_port: int | None = None
+    spec: RevisionSpec,
+    model_dir: Path | None,
+    port: int,
+    grpc_port: int | None = None,
+    *,
+    host: HostImage = HostImage(),
+    other_port: int = 0,
 ) -> list[str]:
     """The host command for a replica (pure): the model server natively, else command + args.
 
-    A host process listens on loopback only: minikn's model server (built in, or a custom
+    The command resolves as in the image: in ``host.bin_dir`` first (the image's virtualenv),
+    else ``python`` is the platform's own interpreter. KServe's model server (``host.kserve``,
+    or arguments that only it takes) gets its HTTP and gRPC ports as arguments (the replica's
+    ``port`` and ``other_port``): it ignores ``$PORT``, and its defaults (8080, 8081) would
+    collide with other replicas and minikn's own listeners. Every replica also gets Knative's
+    ``PORT`` in its environment (a generic server reads it).
+
+    A host process listens on loopback when it can: minikn's model server (built in, or a custom
     container's ``python -m minikn.modelserver`` such as a transformer) gets ``--host=127.0.0.1``
     in place of any other; other commands get ``HOST=127.0.0.1`` in their environment and must
-    bind to it themselves (``python -m http.server --bind 127.0.0.1 $PORT``).
+    bind to it themselves (``python -m http.server --bind 127.0.0.1 $PORT``); KServe's server
+    has no such option and listens on all interfaces.
     """
     c = spec.container
     if spec.builtin_server:
-        args = _rewrite_args(c.args, model_dir, port, grpc_port)
-        if not any(a == "--http_port" or a.startswith("--http_port=") for a in args):
-            args.append(f"--http_port={port}")
-        if grpc_port is not None and not any(
-            a == "--grpc_port" or a.startswith("--grpc_port=") for a in args
-        ):
-            args.append(f"--grpc_port={grpc_port}")
+        args = _set_flag(_rewrite_args(c.args, model_dir), "--http_port", port)
+        if grpc_port is not None:
+            args = _set_flag(args, "--grpc_port", grpc_port)
         return [sys.executable, "-m", "minikn.modelserver", *_on_loopback(args)]
-    if not c.command:
+    given = c.command or host.entrypoint
+    if not given:
+        image = c.image or "?"
         raise ReplicaStartError(
-            f"revision {spec.name}: the process backend needs the container's command "
-            "(the image's entrypoint is unknown without Docker)",
+            f"revision {spec.name}: the process backend needs the container's command: the "
+            f"entrypoint of image {image} is unknown without Docker (give the container a "
+            f"command, or the image an entrypoint in minikn.replicas.processImages[{image!r}], "
+            "or run with a Docker engine that can pull it)",
             reason="NoCommand",
         )
-    command = _rewrite_args(c.command, model_dir, port, grpc_port)
-    if command[0] in _PYTHONS:
+    command = _rewrite_args(given, model_dir)
+    if host.bin_dir is not None and ("/" not in command[0] or command[0] in _PYTHONS):
+        command[0] = str(host.bin_dir / Path(command[0]).name)
+    elif command[0] in _PYTHONS:
         # The image's interpreter is the platform's on the host: same packages, minikn included.
         command[0] = sys.executable
-    argv = [*command, *_rewrite_args(c.args, model_dir, port, grpc_port)]
-    return _on_loopback(argv) if _runs_model_server(argv) else argv
+    argv = [*command, *_rewrite_args(c.args, model_dir)]
+    if _runs_model_server(argv):
+        return _on_loopback(_with_ports(argv, port, grpc_port))
+    kserve = host.kserve
+    if kserve is None:
+        kserve = any(_flag(argv, f) is not None for f in _KSERVE_FLAGS)
+    if kserve:
+        other = grpc_port if grpc_port is not None and grpc_port != port else other_port
+        return _with_kserve_ports(argv, c.port, port, other)
+    return _with_ports(argv, port, grpc_port)
+
+
+def _with_ports(argv: Sequence[str], port: int, grpc_port: int | None) -> list[str]:
+    """``argv`` with the ``--http_port`` (and ``--grpc_port``) it gives set to the replica's host
+    ports (KServe's flags; none added) (pure)."""
+    out = _set_flag(argv, "--http_port", port, add=False)
+    return out if grpc_port is None else _set_flag(out, "--grpc_port", grpc_port, add=False)
 
 
 _PYTHONS = frozenset({"python", "python3", "/usr/bin/python3", "/usr/local/bin/python"})
@@ -144,7 +255,14 @@ class ProcessBackend:
 
     name = "process"
 
-    def __init__(self, state_dir: Path, *, platform: str | None = None) -> None:
+    def __init__(
+        self,
+        state_dir: Path,
+        *,
+        platform: str | None = None,
+        images: Mapping[str, ProcessImage] | None = None,
+    ) -> None:
+        self._images = dict(images or {})
         self._dir = state_dir / "replicas"
         self.platform = platform or platform_id(state_dir)
         self._children: dict[str, subprocess.Popen[bytes]] = {}
@@ -182,14 +300,23 @@ class ProcessBackend:
     ) -> ReplicaHandle:
         port = _free_port()
         grpc_port = host_grpc_port(spec, port)
-        cmd = process_command(spec, model_dir, port, grpc_port)
-        if spec.container.image and not spec.builtin_server and spec.component != "router":
+        entry = image_entry(self._images, spec.container.image)
+        host = await asyncio.to_thread(host_image, entry)
+        cmd = process_command(spec, model_dir, port, grpc_port, host=host, other_port=_free_port())
+        custom = not spec.builtin_server and spec.component != "router"
+        if entry is None and spec.container.image and custom:
             log.warning(
-                "replica %s: process backend ignores image %s", replica_id, spec.container.image
+                "replica %s: image %s is not in minikn.replicas.processImages: its command "
+                "runs with the platform's interpreter",
+                replica_id,
+                spec.container.image,
             )
         env = {**_inherited_env(), **replica_env(spec, port), "HOST": LOOPBACK}
         if grpc_port is not None:
             env["GRPC_PORT"] = str(grpc_port)
+        if host.bin_dir is not None:
+            env["VIRTUAL_ENV"] = str(host.bin_dir.parent)
+            env["PATH"] = os.pathsep.join([str(host.bin_dir), env.get("PATH", os.defpath)])
         env["CUDA_VISIBLE_DEVICES"] = ",".join(gpus)
         handle = ReplicaHandle(
             replica_id=replica_id, revision=spec.name, backend=self.name, ref="",
@@ -197,15 +324,15 @@ class ProcessBackend:
             labels=replica_labels(spec, replica_id, gpus, platform=self.platform),
             gpus=tuple(gpus), grpc_port=grpc_port,
         )  # fmt: skip
-        return await asyncio.to_thread(self._spawn, spec, handle, cmd, env)
+        cwd = spec.container.working_dir or host.working_dir or None
+        return await asyncio.to_thread(self._spawn, handle, cmd, env, cwd)
 
     def _spawn(
-        self, spec: RevisionSpec, handle: ReplicaHandle, cmd: list[str], env: dict[str, str]
+        self, handle: ReplicaHandle, cmd: list[str], env: dict[str, str], cwd: str | None
     ) -> ReplicaHandle:
         replica_id = handle.replica_id
         pid_file, log_file = self._paths(replica_id)
         self._dir.mkdir(parents=True, exist_ok=True)
-        cwd = spec.container.working_dir if spec.container.working_dir else None
         with log_file.open("ab") as out:
             try:
                 proc = subprocess.Popen(

@@ -50,7 +50,7 @@ def select_backend(
     the identity of the state dir's platform (:func:`platform_id`)."""
     config = settings.minikn.replicas
     if kind == "process":
-        return ProcessBackend(_state_dir(state_dir))
+        return ProcessBackend(_state_dir(state_dir), images=config.process_images)
     client = docker_client_or_none()
     if client is not None:
         if kind == "auto":
@@ -63,4 +63,4 @@ def select_backend(
             reason="NoDockerEngine",
         )
     log.info("replica backend: process (no Docker engine answers)")
-    return ProcessBackend(_state_dir(state_dir))
+    return ProcessBackend(_state_dir(state_dir), images=config.process_images)

@@ -157,6 +157,8 @@ def _print_summary(out: Console, item: dict[str, Any], status: dict[str, Any]) -
     out.print(f"Namespace:   {meta.get('namespace')}")
     out.print(f"API version: {item.get('apiVersion')}")
     out.print(f"URL:         {status.get('url')}")
+    if status.get("deploymentMode"):
+        out.print(f"Deployment:  {status['deploymentMode']}")
     out.print(f"Age:         {age(meta.get('creationTimestamp'))}")
     out.print("Spec:")
     for line in _spec_lines(item.get("spec") or {}):

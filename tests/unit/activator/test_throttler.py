@@ -20,6 +20,7 @@ def _throttler(
     *,
     max_connections: int = 1024,
     clock: FakeClock | None = None,
+    direct: bool = False,
 ) -> tuple[Throttler, list[str]]:
     pokes: list[str] = []
     t = Throttler(
@@ -32,6 +33,7 @@ def _throttler(
         clock=clock or FakeClock(),
         max_connections=max_connections,
         ejection_time=1.0,
+        direct=direct,
     )
     return t, pokes
 
@@ -253,3 +255,14 @@ async def test_acquire_cancelled_after_being_handed_a_slot_gives_it_back() -> No
         await waiting
     assert t.trackers[0].in_flight == 0
     assert t.try_acquire() is not None
+
+
+async def test_standard_mode_answers_503_at_once_without_a_ready_replica_and_never_pokes() -> None:
+    t, pokes = _throttler(cc=0, direct=True)
+    with pytest.raises(Unavailable) as err:
+        await t.acquire()
+    assert (err.value.reason, err.value.retry_after) == ("NoReadyReplica", 2)
+    assert (t.buffered, pokes) == (0, [])
+    t.set_endpoints([EP1])
+    slots = [await t.acquire() for _ in range(3)]  # no containerConcurrency: straight through
+    assert {s.tracker.endpoint for s in slots} == {EP1}

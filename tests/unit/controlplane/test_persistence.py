@@ -143,6 +143,7 @@ async def test_saved_state_keeps_only_what_cannot_be_derived(
         "created_at",
         "updated_at",
         "generation",
+        "deployment_mode",
         "components",
         "conditions",
     }

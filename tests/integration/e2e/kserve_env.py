@@ -1,0 +1,54 @@
+"""KServe's Python SDK in a virtualenv of its own (never the test environment's), created once per
+version under the test cache (``MINIKN_TEST_CACHE``, else ``~/.cache/minikn-tests``) and shared by
+later runs; a file lock keeps concurrent sessions from building it twice."""
+
+from __future__ import annotations
+
+import fcntl
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+KSERVE_VERSION = "0.21"
+INSTALL_LIMIT_S = 900
+
+
+def _cache_root() -> Path:
+    env = os.environ.get("MINIKN_TEST_CACHE")
+    return Path(env) if env else Path.home() / ".cache" / "minikn-tests"
+
+
+def _run(argv: list[str]) -> None:
+    done = subprocess.run(
+        argv, capture_output=True, text=True, timeout=INSTALL_LIMIT_S, check=False
+    )
+    if done.returncode != 0:
+        tail = (done.stdout + done.stderr)[-2000:]
+        pytest.skip(f"kserve {KSERVE_VERSION} cannot be installed here: {tail}")
+
+
+def kserve_virtualenv() -> Path:
+    """The virtualenv with ``kserve==<KSERVE_VERSION>.*``, built on first use."""
+    root = _cache_root()
+    venv = root / f"kserve-{KSERVE_VERSION}"
+    marker = venv / ".installed"
+    if marker.is_file():
+        return venv
+    root.mkdir(parents=True, exist_ok=True)
+    with (root / f"kserve-{KSERVE_VERSION}.lock").open("w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if marker.is_file():
+            return venv
+        shutil.rmtree(venv, ignore_errors=True)
+        base = getattr(sys, "_base_executable", sys.executable)
+        _run([base, "-m", "venv", str(venv)])
+        python = str(venv / "bin" / "python")
+        # The pip that ``venv`` bundles can be too old to resolve kserve's dependencies.
+        _run([python, "-m", "pip", "install", "-q", "-U", "pip"])
+        _run([python, "-m", "pip", "install", "-q", f"kserve=={KSERVE_VERSION}.*"])
+        marker.touch()
+    return venv
