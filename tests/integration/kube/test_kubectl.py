@@ -47,6 +47,8 @@ def test_discovery_and_explain(served: Served) -> None:
     isvc_row = next(r for r in resources.splitlines() if "serving.kserve.io/v1beta1" in r)
     assert isvc_row.split()[:2] == ["inferenceservices", "isvc"]
     assert "serving.kubeflow.org/v1alpha2" in resources
+    ksvc_row = next(r for r in resources.splitlines() if r.startswith("services "))
+    assert ksvc_row.split()[:3] == ["services", "kservice,ksvc", "serving.knative.dev/v1"]
     explain = served.kubectl("explain", "inferenceservice.spec.predictor").stdout
     assert "KIND:       InferenceService" in explain
     assert "minReplicas" in explain
