@@ -121,8 +121,14 @@ def _kserve_paths() -> dict[str, Any]:
 
 
 def _minikn_paths() -> dict[str, Any]:
-    """minikn's own endpoints: multi-document apply/validate, revisions, events."""
+    """minikn's own endpoints: multi-document apply/validate, revisions, events, settings."""
     return {
+        "/api/v1/config": {
+            "get": {
+                "summary": "The running platform's settings (Knative's and KServe's key names)",
+                "responses": {"200": {"description": "Every configuration group"}, **_ERRORS},
+            }
+        },
         "/api/v1/apply": {
             "post": {
                 "summary": "Apply a multi-document YAML stream (all or nothing)",

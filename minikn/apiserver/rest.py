@@ -422,6 +422,11 @@ async def _healthz(request: web.Request) -> web.Response:
     return _json({"status": "ok"})
 
 
+async def _config(request: web.Request) -> web.Response:
+    """The running platform's settings (every group, Knative's and KServe's key names)."""
+    return _json(request.app[CONTROLLER].settings.model_dump(by_alias=True, mode="json"))
+
+
 async def _openapi(request: web.Request) -> web.Response:
     return _json(openapi_document())
 
@@ -448,6 +453,7 @@ def create_api_app(
             *_routes(GRAPH_API_VERSION, GRAPH_KIND, "inferencegraphs"),
             web.post("/api/v1/apply", _apply),
             web.post("/api/v1/validate", _validate),
+            web.get("/api/v1/config", _config),
             web.get(
                 "/api/v1/namespaces/{ns}/{plural:inferenceservices|inferencegraphs}/{name}/revisions",
                 _revisions,

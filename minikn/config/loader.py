@@ -9,6 +9,7 @@ import yaml
 from pydantic import Field, ValidationError
 
 from minikn.config.autoscaler import AutoscalerConfig
+from minikn.config.configmaps import groups_from_configmaps, is_configmap_list
 from minikn.config.knative import (
     DefaultsConfig,
     DeploymentConfig,
@@ -77,14 +78,25 @@ def settings_from_mapping(data: Any, source: str = "<config>") -> Settings:
 
 
 def load_settings(path: str | Path | None = None) -> Settings:
-    """Load settings from ``path``; with no path, the built-in defaults."""
+    """Load settings from ``path``: minikn's one-document YAML, or the ConfigMaps ``minikn config
+    export`` writes (a multi-document YAML); with no path, the built-in defaults."""
     if path is None:
         return Settings()
     p = Path(path)
     try:
-        data = yaml.safe_load(p.read_text())
+        docs = list(yaml.safe_load_all(p.read_text()))
     except yaml.YAMLError as exc:
         raise ConfigError(f"invalid configuration in {p}: not valid YAML: {exc}") from exc
     except OSError as exc:
         raise ConfigError(f"cannot read configuration {p}: {exc.strerror}") from exc
-    return settings_from_mapping(data, str(p))
+    if is_configmap_list(docs):
+        try:
+            groups = groups_from_configmaps(docs)
+        except ValueError as exc:
+            raise ConfigError(f"invalid configuration in {p}: {exc}") from exc
+        return settings_from_mapping(groups, str(p))
+    if len(docs) > 1:
+        raise ConfigError(
+            f"invalid configuration in {p}: {len(docs)} YAML documents (one, or ConfigMaps)"
+        )
+    return settings_from_mapping(docs[0] if docs else None, str(p))

@@ -65,6 +65,16 @@ GROUPS: dict[str, list[Resource]] = {
     ],
     "serving.kserve.io/v1beta1": _isvc(("isvc",)),
     "serving.kubeflow.org/v1alpha2": _isvc(()),
+    "serving.knative.dev/v1": [
+        Resource("services", "Service", True, tuple(_RO), ("kservice", "ksvc"), "service",
+                 ("all", "knative", "serving")),
+        Resource("configurations", "Configuration", True, tuple(_RO), ("config", "cfg"),
+                 "configuration", ("all", "knative", "serving")),
+        Resource("revisions", "Revision", True, tuple(_RO), ("rev",), "revision",
+                 ("all", "knative", "serving")),
+        Resource("routes", "Route", True, tuple(_RO), ("rt",), "route",
+                 ("all", "knative", "serving")),
+    ],
 }  # fmt: skip
 """Every group version served, with its resources (``v1`` is the core group)."""
 

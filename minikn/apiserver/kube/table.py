@@ -114,10 +114,13 @@ def _literal(text: str) -> Any:
 
 
 def human_duration(seconds: float) -> str:
-    """Kubernetes' ``duration.HumanDuration``: 45s, 3m2s, 15m, 5h3m, 20h, 3d4h, 30d, 2y10d."""
+    """Kubernetes' ``duration.HumanDuration`` (kubectl's ``translateTimestampSince``): 45s, 3m2s,
+    15m, 5h3m, 20h, 3d4h, 30d, 2y10d; up to 1 s in the future (clock skew) is 0s."""
     s = int(seconds)
-    if s < 0:
+    if s < -1:
         return "<invalid>"
+    if s < 0:
+        return "0s"
     if s < 120:
         return f"{s}s"
     m = s // 60

@@ -27,6 +27,9 @@ MAX_TIMEOUT_S = 1800
 """Kubernetes' default ``--min-request-timeout`` (a watch lasts a random 1 to 2 times it)."""
 BOOKMARK_S = 60.0
 
+Expand = Callable[[Change], list[tuple[str, dict[str, Any]]]]
+"""A change -> the (type, rendered object) events it makes."""
+
 
 def watch_timeout(query: Any, rng: random.Random | None = None) -> float:
     raw = query.get("timeoutSeconds")
@@ -60,10 +63,12 @@ async def stream_watch(
     accept: Callable[[Change], bool],
     initial: Callable[[], list[dict[str, Any]]],
     render: Callable[[str, dict[str, Any]], dict[str, Any]],
+    expand: Expand | None = None,
     bookmark_s: float = BOOKMARK_S,
 ) -> web.StreamResponse:
     """Serve one watch: ``initial()`` as ADDED when no version is given, then the changes
-    ``accept`` keeps, each object through ``render(type, object)``."""
+    ``accept`` keeps, each object through ``render(type, object)``; ``expand`` turns one change
+    into the events of objects derived from it (already rendered), when given."""
     since = parse_rv(request.query.get("resourceVersion"))
     timeout = watch_timeout(request.query)
     bookmarks = request.query.get("allowWatchBookmarks") in ("true", "1")
@@ -87,6 +92,7 @@ async def stream_watch(
             hub,
             watcher,
             render=render,
+            expand=expand,
             duration_s=timeout,
             bookmarks=bookmarks,
             bookmark_s=bookmark_s,
@@ -105,6 +111,7 @@ async def _pump(
     watcher: Watcher,
     *,
     render: Callable[[str, dict[str, Any]], dict[str, Any]],
+    expand: Expand | None,
     duration_s: float,
     bookmarks: bool,
     bookmark_s: float,
@@ -127,7 +134,11 @@ async def _pump(
         while watcher.queue:
             change = watcher.queue.popleft()
             last_rv = change.rv
-            await _send(resp, change.type, render(change.type, change.object))
+            if expand is None:
+                await _send(resp, change.type, render(change.type, change.object))
+                continue
+            for kind, obj in expand(change):
+                await _send(resp, kind, obj)
         if bookmarks and loop.time() >= next_bookmark:
             next_bookmark = loop.time() + bookmark_s
             last_rv = max(last_rv, hub.resource_version)

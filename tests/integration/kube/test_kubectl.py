@@ -47,6 +47,8 @@ def test_discovery_and_explain(served: Served) -> None:
     isvc_row = next(r for r in resources.splitlines() if "serving.kserve.io/v1beta1" in r)
     assert isvc_row.split()[:2] == ["inferenceservices", "isvc"]
     assert "serving.kubeflow.org/v1alpha2" in resources
+    ksvc_row = next(r for r in resources.splitlines() if r.startswith("services "))
+    assert ksvc_row.split()[:3] == ["services", "kservice,ksvc", "serving.knative.dev/v1"]
     explain = served.kubectl("explain", "inferenceservice.spec.predictor").stdout
     assert "KIND:       InferenceService" in explain
     assert "minReplicas" in explain
@@ -166,3 +168,27 @@ def test_minikn_kubeconfig_merges_a_context_kubectl_uses(served: Served, tmp_pat
         env={**os.environ, "KUBECONFIG": str(target)},
     )  # fmt: skip
     assert got.stdout.strip() == "namespace/default", got.stderr
+
+
+def test_config_export_asks_the_running_platform(served: Served, tmp_path: Path) -> None:
+    out = tmp_path / "exported.yaml"
+    env = {**os.environ, "MINIKN_STATE_DIR": str(served.state), "MINIKN_API_TOKEN": ""}
+    done = subprocess.run(
+        [sys.executable, "-m", "minikn.cli.main", "config", "export", "--server", served.url,
+         "-o", str(out)],
+        capture_output=True, text=True, timeout=60, check=False, env=env,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    docs = {d["metadata"]["name"]: d for d in yaml.safe_load_all(out.read_text())}
+    assert sorted(docs) == [
+        "config-autoscaler", "config-defaults", "config-deployment", "config-domain",
+        "config-network", "inferenceservice-config",
+    ]  # fmt: skip
+    assert docs["config-autoscaler"]["data"]["stable-window"] == "60s"
+    unauthenticated = subprocess.run(
+        [sys.executable, "-m", "minikn.cli.main", "config", "export", "--server", served.url],
+        capture_output=True, text=True, timeout=60, check=False,
+        env={**env, "MINIKN_STATE_DIR": str(tmp_path)},
+    )  # fmt: skip
+    assert unauthenticated.returncode == 1
+    assert "token" in unauthenticated.stderr.lower()
