@@ -18,8 +18,8 @@ import aiohttp
 import pytest
 
 from minikn.platform.server import Platform
+from tests.integration.kserve_env import kserve_virtualenv
 
-from .kserve_env import kserve_virtualenv
 from .platform_helpers import running_platform, until_ready
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(900)]

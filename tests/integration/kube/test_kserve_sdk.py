@@ -1,50 +1,25 @@
 """The KServe Python SDK (``KServeClient``) against a real ``minikn serve``, in a virtualenv of
-its own (created once under ``~/.cache/minikn-test``, reused): create with an SDK-built object,
+its own (``tests.integration.kserve_env``: created once, reused): create with an SDK-built object,
 get, patch, replace, delete, ``wait_isvc_ready`` watching and polling, ``is_isvc_ready``."""
 
 from __future__ import annotations
 
 import json
-import os
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
+from tests.integration.kserve_env import kserve_virtualenv
 from tests.integration.kube.conftest import Served
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(900)]
 
-KSERVE_VERSION = "0.21"
-PINS = ("kubernetes<33", "python-dateutil<3")
-"""kserve 0.21's ``KServeClient`` passes its model objects to the kubernetes client, which
-refuses them from 37 on (it validates bodies as dicts); its dateutil pin is kserve's own."""
 SCRIPT = Path(__file__).parent / "sdk" / "kserve_sdk_calls.py"
 
 
-def _sdk_python() -> Path:
-    """The SDK's virtualenv's python, made (``pip install kserve==0.21.*``) when missing."""
-    cache = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "minikn-test"
-    venv = cache / f"kserve-venv-{KSERVE_VERSION}"
-    python = venv / "bin" / "python"
-    ok = venv / ".installed"
-    """Written once the install succeeded (a half-made virtualenv is made again)."""
-    if not ok.exists():
-        cache.mkdir(parents=True, exist_ok=True)
-        subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True, timeout=300)
-        done = subprocess.run(
-            [str(python), "-m", "pip", "install", "-q", f"kserve=={KSERVE_VERSION}.*", *PINS],
-            capture_output=True, text=True, timeout=1800, check=False,
-        )  # fmt: skip
-        if done.returncode != 0:
-            pytest.fail(f"cannot install kserve=={KSERVE_VERSION}.*: {done.stderr[-2000:]}")
-        ok.write_text("")
-    return python
-
-
 def test_kserve_client_drives_isvcs(served: Served) -> None:
-    python = _sdk_python()
+    python = kserve_virtualenv() / "bin" / "python"
     done = subprocess.run(
         [str(python), str(SCRIPT), str(served.kubeconfig), "sdk", f"file://{served.model}"],
         capture_output=True, text=True, timeout=600, check=False,
