@@ -41,26 +41,34 @@ from minikn.cli.commands.simulate import load_revision  # noqa: E402
 from minikn.config.loader import load_settings  # noqa: E402
 from minikn.sim.cli import run_many  # noqa: E402
 from minikn.sim.simulate import SimResult  # noqa: E402
-from minikn.sim.traces import parse_start_model  # noqa: E402
+from minikn.sim.traces import StartModel, parse_start_model  # noqa: E402
 
 TICK = 2.0
+REPORT_LAG = (0.01, 0.1)
+"""A fresh platform's stats report comes this long after each tick (fitted to the decision logs:
+the first decisions' panic averages match reports 0.01-0.1 s after the tick, not before it)."""
 _CONFIG = "config-autoscaler:\n  allow-zero-initial-scale: true\n"
 NAME = "simbench"
 
 
-def replica(port: int, start_delay: float, service: float) -> None:
-    """The replica: slow to start, fixed service time, threads so it serves in parallel."""
+def replica(port: int, start_delay: float, service: float, log: Path | None) -> None:
+    """The replica: slow to start, fixed service time, threads so it serves in parallel; with
+    ``log``, each request's (start, end) wall times are appended there."""
     time.sleep(start_delay)
+    out = log.open("a", buffering=1) if log is not None else None
 
     class Handler(http.server.BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
 
         def do_GET(self) -> None:
+            began = time.time()
             time.sleep(service)
             self.send_response(200)
             self.send_header("Content-Length", "2")
             self.end_headers()
             self.wfile.write(b"ok")
+            if out is not None:
+                out.write(f"{port} {began:.6f} {time.time():.6f}\n")
 
         do_POST = do_GET
 
@@ -70,7 +78,8 @@ def replica(port: int, start_delay: float, service: float) -> None:
     http.server.ThreadingHTTPServer(("127.0.0.1", port), Handler).serve_forever()
 
 
-def isvc_yaml(start_delay: float, service: float) -> str:
+def isvc_yaml(start_delay: float, service: float, log: Path | None = None) -> str:
+    extra = f", --replica-log={log}" if log is not None else ""
     return f"""\
 apiVersion: serving.kserve.io/v1beta1
 kind: InferenceService
@@ -87,7 +96,7 @@ spec:
       - name: kserve-container
         image: bench
         command: [python, {Path(__file__).resolve()}, --replica]
-        args: [--http_port=8080, --start-delay={start_delay}, --service={service}]
+        args: [--http_port=8080, --start-delay={start_delay}, --service={service}{extra}]
 """
 
 
@@ -109,9 +118,12 @@ def _free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def _get(url: str) -> int:
+def _get(url: str, token_file: Path) -> int:
+    """GET with the API's bearer token (written to the state dir when serve starts)."""
     try:
-        with urllib.request.urlopen(url, timeout=5) as resp:
+        token = token_file.read_text().strip()
+        req = urllib.request.Request(url, headers={"Authorization": f"Bearer {token}"})
+        with urllib.request.urlopen(req, timeout=5) as resp:
             return int(resp.status)
     except Exception:
         return 0
@@ -152,7 +164,9 @@ def real_run(kind: str, args: argparse.Namespace) -> tuple[dict[str, object], st
     with tempfile.TemporaryDirectory() as tmp:
         d = Path(tmp)
         (d / "isvcs").mkdir()
-        (d / "isvcs" / "isvc.yaml").write_text(isvc_yaml(args.start_delay, args.service))
+        (d / "isvcs" / "isvc.yaml").write_text(
+            isvc_yaml(args.start_delay, args.service, d / "replicas.log")
+        )
         (d / "minikn.yaml").write_text(_CONFIG)
         ingress, api = _free_port(), _free_port()
         logf = (d / "serve.log").open("wb")
@@ -167,7 +181,7 @@ def real_run(kind: str, args: argparse.Namespace) -> tuple[dict[str, object], st
         try:
             isvc = f"http://127.0.0.1:{api}/apis/serving.kserve.io/v1beta1/namespaces/default/inferenceservices/{NAME}"
             deadline = time.monotonic() + 60
-            while _get(isvc) != 200:
+            while _get(isvc, d / "state" / "api-token") != 200:
                 if proc.poll() is not None or time.monotonic() > deadline:
                     raise RuntimeError("minikn serve did not start")
                 time.sleep(0.2)
@@ -185,7 +199,26 @@ def real_run(kind: str, args: argparse.Namespace) -> tuple[dict[str, object], st
             proc.wait(timeout=60)
             logf.close()
         log = (d / "serve.log").read_text(errors="replace")
+    if args.keep is not None:
+        args.keep.mkdir(parents=True, exist_ok=True)
+        stem = args.keep / f"{kind}-{time.strftime('%H%M%S')}"
+        stem.with_suffix(".log").write_text(log)
+        if (d / "replicas.log").exists():
+            stem.with_suffix(".replicas").write_text((d / "replicas.log").read_text())
+        stem.with_suffix(".requests").write_text(
+            "".join(f"{s:.6f} {lat:.6f} {st}\n" for s, lat, st in results)
+        )
     return figures_of(results, _events(log), trace), ""
+
+
+def replayed_runs(kind: str, keep: Path, service: float) -> list[dict[str, object]]:
+    """The figures of the real runs kept in ``keep`` (``--keep``) for ``kind``, oldest first."""
+    out = []
+    for log in sorted(keep.glob(f"{kind}-*.log")):
+        lines = log.with_suffix(".requests").read_text().split("\n")
+        results = [(float(a), float(b), int(c)) for a, b, c in (x.split() for x in lines if x)]
+        out.append(figures_of(results, _events(log.read_text()), trace_of(kind, service)))
+    return out
 
 
 def figures_of(
@@ -215,6 +248,13 @@ def figures_of(
     buckets = []
     for end in range(5, 35, 5):
         buckets.append(sum(delta for when, delta in changes if when <= end))
+    created = next((when - first for when, msg in events if re.search(r": created, \d+ repl", msg)),
+                   0.0)  # fmt: skip
+    ticks = [when - first for when, msg in events if re.search(r"desired \d+, replicas", msg)]
+    tick_phase = (ticks[0] % TICK or TICK) if ticks else TICK  # the first is a tick (-1 -> 0)
+    warm_from = (all_ready if all_ready is not None else 0.0) + 1.0
+    service = trace[0][1]
+    overheads = [max(0.0, lat - service) for s, lat, _ in results if s - first >= warm_from]
     spans = [(r - took, r) for r, took in readies]
     samples = [
         f"{took:.3f}@{sum(1 for a, b in spans if a <= r - took <= b)}" for r, took in readies
@@ -229,6 +269,9 @@ def figures_of(
         "latency p99 (s)": _pct(lat, 99),
         "buckets": buckets,
         "samples": "samples:" + ",".join(samples) if samples else "fixed:2",
+        "idle": -created,
+        "tick phase": tick_phase,
+        "overheads": overheads or [0.0],
         "errors": sum(1 for x in results if x[2] != 200),
     }
 
@@ -249,13 +292,16 @@ def main() -> None:
     p = argparse.ArgumentParser()
     p.add_argument("--replica", action="store_true", help=argparse.SUPPRESS)
     p.add_argument("--http_port", type=int, default=0, help=argparse.SUPPRESS)
+    p.add_argument("--replica-log", type=Path, help=argparse.SUPPRESS)
     p.add_argument("--runs", type=int, default=3)
     p.add_argument("--start-delay", type=float, default=2.0)
     p.add_argument("--service", type=float, default=0.1)
     p.add_argument("--traces", default="step,spike")
+    p.add_argument("--keep", type=Path, help="keep each real run's serve log and responses here")
+    p.add_argument("--replay", type=Path, help="simulate against the real runs kept here instead")
     args = p.parse_args()
     if args.replica:
-        replica(args.http_port, args.start_delay, args.service)
+        replica(args.http_port, args.start_delay, args.service, args.replica_log)
         return
     with tempfile.TemporaryDirectory() as tmp:
         f = Path(tmp) / "isvc.yaml"
@@ -271,14 +317,26 @@ def main() -> None:
     for kind in args.traces.split(","):
         trace = trace_of(kind, args.service)
         reals, sims = [], []
-        for run in range(args.runs):
-            real, _ = real_run(kind, args)
+        replayed = replayed_runs(kind, args.replay, args.service) if args.replay else []
+        for run in range(len(replayed) if args.replay else args.runs):
+            real = replayed[run] if args.replay else real_run(kind, args)[0]
             model = parse_start_model(str(real["samples"]))
-            sim = run_many(spec, trace, start_model=model, seed=run, runs=10, duration=40.0)
+            overhead = StartModel("samples", tuple(real["overheads"]))  # type: ignore[arg-type]
+            sim = run_many(spec, trace, start_model=model, seed=run, runs=10, duration=40.0,
+                           idle=float(real["idle"]), overhead=overhead,  # type: ignore[arg-type]
+                           tick_phase=float(real["tick phase"]),  # type: ignore[arg-type]
+                           report_lag=REPORT_LAG)  # fmt: skip
+            if args.keep is not None and not args.replay:
+                (args.keep / f"{kind}-run{run + 1}.sim").write_text(
+                    "\n".join(str(d) for r in sim for d in [r.first_scale_up, *r.decisions[:6]])
+                )
             reals.append(real)
             sims.extend(sim_figures(s) for s in sim)
-            print(f"{kind} run {run + 1}: real {real} ")
-        print(f"\n### {kind} ({len(trace)} requests, {args.runs} real runs, "
+            shown = {k: v for k, v in real.items() if k != "overheads"}
+            ov = sorted(real["overheads"])  # type: ignore[type-var]
+            print(f"{kind} run {run + 1}: real {shown}, overhead p50 {ov[len(ov) // 2]:.4f} s "
+                  f"({len(ov)} warm requests)")  # fmt: skip
+        print(f"\n### {kind} ({len(trace)} requests, {len(reals)} real runs, "
               f"{len(sims)} simulated)\n")  # fmt: skip
         print("| figure | real runs | real median | sim min / median / max | goal |")
         print("|---|---|---|---|---|")
