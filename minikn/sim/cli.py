@@ -67,6 +67,11 @@ def add_simulate_arguments(parser: argparse.ArgumentParser) -> None:
         "(default fixed:0)",
     )
     parser.add_argument(
+        "--buffered-overhead",
+        help="the same for a request served from the activator's buffer (it takes the slower "
+        "lane; default: --overhead)",
+    )
+    parser.add_argument(
         "--idle",
         type=float,
         help="seconds the revision was idle before the trace (default: long, its windows full of "
@@ -123,9 +128,8 @@ def simulate_command(args: argparse.Namespace, *, load_revision: LoadRevision) -
             raise InvalidInput("the simulator models KPA (concurrency/rps) revisions only")
         model_text = f"fixed:{args.start_time}" if args.start_time is not None else args.start_model
         model = parse_start_model(model_text)
-        overhead = parse_start_model(args.overhead)
-        if overhead.per_other or overhead.together:
-            raise InvalidInput(f"--overhead {args.overhead}: no +together or @count here")
+        overhead = _overhead("--overhead", args.overhead)
+        buffered = _overhead("--buffered-overhead", args.buffered_overhead or args.overhead)
         if args.idle is not None and (args.idle < 0 or args.from_created):
             raise InvalidInput("--idle: seconds >= 0, and only for a revision at rest")
         lag = _report_lag(args.report_lag)
@@ -139,9 +143,9 @@ def simulate_command(args: argparse.Namespace, *, load_revision: LoadRevision) -
     results = run_many(
         spec, trace, start_model=model, seed=args.seed, runs=max(1, args.runs), timings=timings,
         duration=args.duration, timeout=timeout, start=start, idle=args.idle, report_lag=lag,
-        overhead=overhead if overhead.params != (0.0,) else None,
+        overhead=overhead, buffered_overhead=buffered,
     )  # fmt: skip
-    _print(spec, results, f"{model}, request overhead {overhead}", start)
+    _print(spec, results, f"{model}, request overhead {overhead} (buffered {buffered})", start)
     if args.out is not None:
         for path in write_outputs(results[0], args.out):
             print(f"wrote {path}")
@@ -152,7 +156,8 @@ def run_many(
     spec: ScalingSpec, trace: list[tuple[float, float]], *, start_model: StartModel, seed: int,
     runs: int, timings: list[SimTiming] | None = None, duration: float | None = None,
     timeout: float = 300.0, start: Start = "rest", idle: float | None = None,
-    overhead: StartModel | None = None, tick_phase: float | None = None,
+    overhead: StartModel | None = None, buffered_overhead: StartModel | None = None,
+    tick_phase: float | None = None,
     report_lag: tuple[float, float] | None = None,
 ) -> list[SimResult]:  # fmt: skip
     """``runs`` simulations of one trace: run k draws its tick, report and clock phases, its start
@@ -165,9 +170,17 @@ def run_many(
         ]
     return [
         simulate(spec, trace, start_model=start_model, seed=seed + k, duration=duration,
-                 timeout=timeout, start=start, timing=timing, idle=idle, overhead=overhead)
+                 timeout=timeout, start=start, timing=timing, idle=idle, overhead=overhead,
+                 buffered_overhead=buffered_overhead)
         for k, timing in enumerate(timings)
     ]  # fmt: skip
+
+
+def _overhead(flag: str, text: str) -> StartModel:
+    model = parse_start_model(text)
+    if model.per_other or model.together:
+        raise InvalidInput(f"{flag} {text}: no +together or @count here")
+    return model
 
 
 def _report_lag(text: str | None) -> tuple[float, float] | None:

@@ -141,6 +141,11 @@ def test_a_request_overhead_adds_to_the_latency_and_holds_the_slot() -> None:
     assert (r.latencies, r.waits) == ([0.375, 0.375, 0.75], [0.0, 0.0, 0.375])
     plain = simulate(SMALL, trace, start_model=fixed, start="created", duration=20.0)
     assert plain.latencies == [0.25, 0.25, 0.5]
+    # A request handed its slot from the buffer takes the buffered lane's overhead instead.
+    lanes = simulate(SMALL, trace, start_model=fixed, start="created", duration=20.0,
+                     overhead=parse_start_model("fixed:0.125"),
+                     buffered_overhead=parse_start_model("fixed:0.5"))  # fmt: skip
+    assert lanes.latencies == [0.375, 0.375, 1.125]
     # Drawn overheads come from their own seeded RNG: the same seed, the same draws.
     drawn = [
         simulate(
