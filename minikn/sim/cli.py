@@ -95,7 +95,7 @@ def add_simulate_arguments(parser: argparse.ArgumentParser) -> None:
         "--report-lag",
         metavar="A,B",
         help="a freshly started platform: its stats report comes A..B s after each tick (about "
-        "0.01,0.1 in its first minute) instead of at an unrelated phase",
+        "-0.03,0.1 in its first minute; negative: before it) instead of at an unrelated phase",
     )
     parser.add_argument(
         "--ideal-timing",
@@ -191,8 +191,8 @@ def _report_lag(text: str | None) -> tuple[float, float] | None:
         lag = (float(low), float(high or low))
     except ValueError:
         lag = (-1.0, -1.0)
-    if not 0 <= lag[0] <= lag[1] < 1:
-        raise InvalidInput(f"--report-lag {text}: expected A,B seconds with 0 <= A <= B < 1")
+    if not -1 < lag[0] <= lag[1] < 1:
+        raise InvalidInput(f"--report-lag {text}: expected A,B seconds with -1 < A <= B < 1")
     return lag
 
 

@@ -85,8 +85,8 @@ class SimTiming:
         ``tick_phase``: the first tick is known (it is in the platform's decision log).
         ``report_lag``: the report loop is tied to the tick loop, each report coming
         ``uniform(*report_lag)`` s after a tick. A freshly started platform starts both loops
-        together, its report loop a little late and drifting later by its own work each second
-        (about 0.01-0.1 s after the tick in the first minute on a busy 2-core machine); after
+        together, its report loop first, drifting later by its own work each second (from just
+        before the tick to 0.1 s after it in the first minute on a busy 2-core machine); after
         a while the two are unrelated (the default)."""
         tick = _TICK - rng.uniform(0.0, _TICK)
         report = 1.0 - rng.random()

@@ -153,11 +153,20 @@ def test_overhead_and_idle_are_printed_and_checked(
     base = ("--isvc", str(f), "--trace", "builtin:ramp:duration=30", "--runs", "2")
     assert simulate_command(parse(*base, "--overhead", "uniform:0.01,0.02", "--idle", "5"),
                             load_revision=load_revision) == 0  # fmt: skip
-    assert "request overhead uniform:0.01,0.02" in capsys.readouterr().out
+    assert "request overhead uniform:0.01,0.02 (buffered uniform:0.01,0.02)" in (
+        capsys.readouterr().out
+    )
+    lanes = ("--overhead", "0.01", "--buffered-overhead", "samples:0.04,0.05", "--report-lag",
+             "0.01,0.1")  # fmt: skip
+    assert simulate_command(parse(*base, *lanes), load_revision=load_revision) == 0
+    assert "request overhead fixed:0.01 (buffered samples:0.04,0.05)" in capsys.readouterr().out
     for bad, message in [
         (("--overhead", "fixed:1+together:1"), "--overhead fixed:1+together:1: no +together"),
         (("--overhead", "gamma:1"), "use fixed, uniform, lognormal or samples"),
         (("--idle", "-1"), "--idle: seconds >= 0"),
+        (("--buffered-overhead", "samples:1@2"), "--buffered-overhead samples:1@2: no +together"),
+        (("--report-lag", "0.5,0.1"), "--report-lag 0.5,0.1: expected A,B seconds"),
+        (("--report-lag", "x"), "--report-lag x: expected A,B seconds"),
         (("--idle", "3", "--from-created"), "only for a revision at rest"),
     ]:
         assert simulate_command(parse(*base, *bad), load_revision=load_revision) == 2

@@ -172,6 +172,10 @@ def test_drawn_timings_cover_all_three_phases() -> None:
     assert all(0 <= d.clock_phase < 1 for d in draws)
     assert min(d.clock_phase for d in draws) < 0.1
     assert max(d.clock_phase for d in draws) > 0.9
+    # A fresh platform: the tick known, each report a fixed lag after (or before) a tick.
+    for tick, lag, report in [(0.6, 0.05, 0.65), (1.95, 0.05, 1.0), (0.05, -0.1, 0.95)]:
+        d = SimTiming.draw(rng, tick_phase=tick, report_lag=(lag, lag))
+        assert (d.tick_phase, d.report_phase) == pytest.approx((tick, report))
 
 
 def test_replicas_started_together_take_longer() -> None:
