@@ -1,19 +1,25 @@
 """The simulator against the real platform: a step and a spike trace from zero, side by side.
 
     python bench/autoscaler_vs_platform.py [--runs 3] [--start-delay 2.0] [--service 0.1]
+                                           [--keep DIR] [--replay DIR]
 
 Each real run starts ``minikn serve`` (process backend, fresh state) with one ISVC at zero
 (``containerConcurrency: 2``, max 5 replicas) whose replica is the tiny server in this file: it
-sleeps ``--start-delay`` before it listens (the TCP probe then finds it ready) and answers each
-request after ``--service`` seconds. The trace's arrivals are sent open-loop. From the serve log
-(its timestamped decision and readiness lines) and the responses come: cold starts (requests sent
-before the first replica was ready), time to the first scale above one replica, time to all
-ready (the peak ready count first reached), ready replicas at the end of each 5-second bucket,
-and p50/p90/p99 latency. The same trace then goes through ``minikn simulate``'s code with that
-run's exact start times (each with how many replicas were starting with it) as the start model,
-over 10 draws of the tick and stats-report phases; the table shows the real figure next to the
-simulator's min/median/max, and whether the goal holds (real inside the range; simulator median
-within 10 % of the real median for cold starts and p99, within one tick for the times).
+sleeps ``--start-delay`` before it listens (the TCP probe then finds it ready), answers each
+request after ``--service`` seconds and logs each request's start and end. The trace's arrivals
+are sent open-loop. From the serve log (its timestamped decision and readiness lines) and the
+responses come: cold starts (requests sent before the first replica was ready), time to the
+first scale above one replica, time to all ready (the peak ready count first reached), ready
+replicas at the end of each 5-second bucket, and p50/p90/p99 latency. The same arrivals (as
+sent) then go through ``minikn simulate``'s code, 10 runs, given what the run measured: its exact
+start times (each with how many replicas were starting with it), the revision's idle time before
+the first request, the first tick (from the decision log), the fast lane's overhead (latency less
+service of the requests sent once all replicas were ready) and the buffered lane's (a busy
+replica slot's turnaround while requests waited, from the replica's log); the report lag after
+each tick (a fresh platform) and the clock phase are drawn. The table shows the real figures next
+to the simulator's min/median/max, and whether the goal holds (real inside the range; simulator
+median within 10 % of the real median for cold starts and p99, within one tick for the times).
+``--keep DIR`` keeps each real run's logs; ``--replay DIR`` simulates against kept runs again.
 """
 
 from __future__ import annotations
