@@ -44,7 +44,9 @@ def add_simulate_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--config", type=Path, help="platform config YAML (config-autoscaler)")
     parser.add_argument(
-        "--out", type=Path, help="write simulation.csv (and .png) of the first run here"
+        "--out",
+        type=Path,
+        help="write simulation.csv, decisions.csv (and .png) of the first run here",
     )
     parser.add_argument("--component", default="predictor", help="component to simulate")
     start = parser.add_mutually_exclusive_group()
@@ -56,6 +58,24 @@ def add_simulate_arguments(parser: argparse.ArgumentParser) -> None:
         "(a sample may be S@N: N replicas were starting with it); add +together:S for S seconds "
         "more per other replica starting at once (minikn simulate also takes measured: the "
         "running platform's own measurements)",
+    )
+    parser.add_argument(
+        "--overhead",
+        default="fixed:0",
+        help="seconds each request spends beyond its service time (proxying, the client): fixed:S, "
+        "uniform:A,B, lognormal:MEDIAN,SIGMA or samples:S1,S2,..; it holds the replica slot "
+        "(default fixed:0)",
+    )
+    parser.add_argument(
+        "--buffered-overhead",
+        help="the same for a request served from the activator's buffer (it takes the slower "
+        "lane; default: --overhead)",
+    )
+    parser.add_argument(
+        "--idle",
+        type=float,
+        help="seconds the revision was idle before the trace (default: long, its windows full of "
+        "the activator's zero reports); not with --from-created",
     )
     parser.add_argument(
         "--from-created",
@@ -70,6 +90,12 @@ def add_simulate_arguments(parser: argparse.ArgumentParser) -> None:
         default=10,
         help="runs with random tick and stats-report phases (the platform's loops are not in "
         "step with the first request); prints min/median/max of each figure (default 10)",
+    )
+    parser.add_argument(
+        "--report-lag",
+        metavar="A,B",
+        help="a freshly started platform: its stats report comes A..B s after each tick (about "
+        "-0.03,0.1 in its first minute; negative: before it) instead of at an unrelated phase",
     )
     parser.add_argument(
         "--ideal-timing",
@@ -102,6 +128,11 @@ def simulate_command(args: argparse.Namespace, *, load_revision: LoadRevision) -
             raise InvalidInput("the simulator models KPA (concurrency/rps) revisions only")
         model_text = f"fixed:{args.start_time}" if args.start_time is not None else args.start_model
         model = parse_start_model(model_text)
+        overhead = _overhead("--overhead", args.overhead)
+        buffered = _overhead("--buffered-overhead", args.buffered_overhead or args.overhead)
+        if args.idle is not None and (args.idle < 0 or args.from_created):
+            raise InvalidInput("--idle: seconds >= 0, and only for a revision at rest")
+        lag = _report_lag(args.report_lag)
         trace = load_trace(args.trace, seed=args.seed)
     except (InvalidInput, ConfigError) as exc:
         print(f"minikn simulate: {exc}", file=sys.stderr)
@@ -111,9 +142,10 @@ def simulate_command(args: argparse.Namespace, *, load_revision: LoadRevision) -
     timings = [SimTiming()] if args.ideal_timing else None
     results = run_many(
         spec, trace, start_model=model, seed=args.seed, runs=max(1, args.runs), timings=timings,
-        duration=args.duration, timeout=timeout, start=start,
+        duration=args.duration, timeout=timeout, start=start, idle=args.idle, report_lag=lag,
+        overhead=overhead, buffered_overhead=buffered,
     )  # fmt: skip
-    _print(spec, results, str(model), start)
+    _print(spec, results, f"{model}, request overhead {overhead} (buffered {buffered})", start)
     if args.out is not None:
         for path in write_outputs(results[0], args.out):
             print(f"wrote {path}")
@@ -123,17 +155,45 @@ def simulate_command(args: argparse.Namespace, *, load_revision: LoadRevision) -
 def run_many(
     spec: ScalingSpec, trace: list[tuple[float, float]], *, start_model: StartModel, seed: int,
     runs: int, timings: list[SimTiming] | None = None, duration: float | None = None,
-    timeout: float = 300.0, start: Start = "rest",
+    timeout: float = 300.0, start: Start = "rest", idle: float | None = None,
+    overhead: StartModel | None = None, buffered_overhead: StartModel | None = None,
+    tick_phase: float | None = None,
+    report_lag: tuple[float, float] | None = None,
 ) -> list[SimResult]:  # fmt: skip
-    """``runs`` simulations of one trace: run k draws its tick and report phases and its start
-    times from seed ``seed + k`` (or takes ``timings[k]``)."""
+    """``runs`` simulations of one trace: run k draws its tick, report and clock phases, its start
+    times and its overheads from seed ``seed + k`` (or takes ``timings[k]``); ``tick_phase`` and
+    ``report_lag`` as in :meth:`SimTiming.draw`."""
     if timings is None:
-        timings = [SimTiming.draw(random.Random(seed + k)) for k in range(runs)]
+        timings = [
+            SimTiming.draw(random.Random(seed + k), tick_phase=tick_phase, report_lag=report_lag)
+            for k in range(runs)
+        ]
     return [
         simulate(spec, trace, start_model=start_model, seed=seed + k, duration=duration,
-                 timeout=timeout, start=start, timing=timing)
+                 timeout=timeout, start=start, timing=timing, idle=idle, overhead=overhead,
+                 buffered_overhead=buffered_overhead)
         for k, timing in enumerate(timings)
     ]  # fmt: skip
+
+
+def _overhead(flag: str, text: str) -> StartModel:
+    model = parse_start_model(text)
+    if model.per_other or model.together:
+        raise InvalidInput(f"{flag} {text}: no +together or @count here")
+    return model
+
+
+def _report_lag(text: str | None) -> tuple[float, float] | None:
+    if text is None:
+        return None
+    low, _, high = text.partition(",")
+    try:
+        lag = (float(low), float(high or low))
+    except ValueError:
+        lag = (-1.0, -1.0)
+    if not -1 < lag[0] <= lag[1] < 1:
+        raise InvalidInput(f"--report-lag {text}: expected A,B seconds with -1 < A <= B < 1")
+    return lag
 
 
 def summary_ranges(results: list[SimResult]) -> dict[str, tuple[float, float, float]]:
@@ -161,7 +221,9 @@ def _print(spec: ScalingSpec, results: list[SimResult], model: str, start: Start
 
 
 def write_outputs(result: SimResult, out: Path) -> list[Path]:
-    """simulation.csv, and simulation.png when matplotlib is installed; returns what was written."""
+    """simulation.csv, decisions.csv (each evaluation that changed the scale, as the platform's
+    decision log shows it) and simulation.png when matplotlib is installed; returns what was
+    written."""
     out.mkdir(parents=True, exist_ok=True)
     path = out / "simulation.csv"
     with path.open("w", newline="") as fh:
@@ -170,6 +232,14 @@ def write_outputs(result: SimResult, out: Path) -> list[Path]:
         for r in result.rows:
             w.writerow([r.time, f"{r.concurrency:.3f}", r.desired, r.ready, r.queued, int(r.panic)])
     written = [path]
+    path = out / "decisions.csv"
+    with path.open("w", newline="") as fh:
+        w = csv.writer(fh)
+        w.writerow(["time", "desired", "applied", "stable", "panic", "ready", "panic_mode"])
+        for d in result.decisions:
+            w.writerow([f"{d.time:.3f}", d.desired, d.applied, f"{d.stable:.3f}", f"{d.panic:.3f}",
+                        d.ready, int(d.panic_mode)])  # fmt: skip
+    written.append(path)
     png = _plot(result, out / "simulation.png")
     if png is not None:
         written.append(png)

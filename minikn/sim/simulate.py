@@ -8,17 +8,32 @@ the replicas; a replica takes at most ``containerConcurrency`` requests at once 
 0); a request for a revision with no ready replica pokes the autoscaler, and so does a non-zero
 stat for a revision whose desired scale is 0 (the live loop's ``record``). Stats report, each
 second, the time-weighted number of requests in the system (buffered + in service) and the
-arrivals.
+arrivals. Each request may carry a per-request overhead: the proxying and client time the
+platform adds to the service time; it holds the replica slot and counts as concurrency. The
+activator has two lanes, and so has the overhead: ``overhead`` for a request that finds a free
+slot (the fast lane, sent at once), ``buffered_overhead`` for one handed a slot from the buffer
+(its coroutine wakes on a loop busy with the backlog; on the 2-core machine about 45 ms against
+10 ms).
+
+The activator's reports, as the platform makes them (:mod:`minikn.activator.accounting`): every
+revision gets a report every second, a zero while it is idle, from the moment it exists. So a
+revision at rest has a window full of zeros: the first demand of a cold start is averaged over the
+whole panic window (6 s by default), not over the one second since the first request. (Knative's
+activator sends a revision's zero report once and then nothing, so its windows empty out and the
+first demand reads undiluted; the platform differs, and the simulator follows the platform.)
 
 Timing (:class:`SimTiming`). On the platform the tick and the stats reports run on their own
 loops, started with the platform, not with the first request: the first tick comes somewhere in
-(0, 2] s after the trace starts and the first report somewhere in (0, 1] s. ``SimTiming()`` is
-the ideal (2 s, 1 s); :meth:`SimTiming.draw` draws both phases, and the CLI reports the range
-over several draws.
+(0, 2] s after the trace starts and the first report somewhere in (0, 1] s. The windows bucket
+samples by the clock's whole second, so where the trace starts within a second matters too (the
+poke's sample and the first report share a bucket or not). ``SimTiming()`` is the ideal (2 s,
+1 s, on a whole second); :meth:`SimTiming.draw` draws all three phases, and the CLI reports the
+range over several draws.
 
 Start (``start``). ``"rest"``: the revision as a load test finds it, long idle: at zero when it
-can scale to zero, else at its floor with those replicas ready. ``"created"``: freshly created,
-its initial scale starting at t0.
+can scale to zero, else at its floor with those replicas ready, its windows holding the zero
+reports of the ``idle`` seconds before t0 (default: longer than the stable window).
+``"created"``: freshly created, its initial scale starting at t0.
 
 Deterministic: the trace, the timing and the start-time model are seeded; nothing reads the real
 clock.
@@ -37,8 +52,8 @@ from minikn.autoscaler.engine import KpaScaler
 from minikn.autoscaler.spec import ScalingSpec
 from minikn.sim.traces import StartModel, Trace
 
-__all__ = ["SimResult", "SimRow", "SimTiming", "Start", "default_duration", "rest_replicas",
-           "simulate"]  # fmt: skip
+__all__ = ["SimDecision", "SimResult", "SimRow", "SimTiming", "Start", "default_duration",
+           "idle_reports", "rest_replicas", "simulate"]  # fmt: skip
 
 _TICK = 2.0
 _READY, _DONE, _TIMEOUT, _REPORT, _TICK_EV, _WAKE, _ROW = range(7)
@@ -56,11 +71,30 @@ class SimTiming:
     """The first autoscaler tick (then every 2 s), in (0, 2]."""
     report_phase: float = 1.0
     """The first stats report of the activator (then every 1 s), in (0, 1]."""
+    clock_phase: float = 0.0
+    """The fraction of a second the platform's clock shows at t0, in [0, 1): the windows' 1-second
+    buckets begin at ``1 - clock_phase`` s after t0, then every second."""
 
     @classmethod
-    def draw(cls, rng: random.Random) -> SimTiming:
-        """Uniform phases: the platform started at an unknown time before the first request."""
-        return cls(_TICK - rng.uniform(0.0, _TICK), 1.0 - rng.random())
+    def draw(
+        cls, rng: random.Random, *, tick_phase: float | None = None,
+        report_lag: tuple[float, float] | None = None,
+    ) -> SimTiming:  # fmt: skip
+        """Uniform phases: the platform started at an unknown time before the first request.
+
+        ``tick_phase``: the first tick is known (it is in the platform's decision log).
+        ``report_lag``: the report loop is tied to the tick loop, each report coming
+        ``uniform(*report_lag)`` s after a tick. A freshly started platform starts both loops
+        together, its report loop first, drifting later by its own work each second (from just
+        before the tick to 0.1 s after it in the first minute on a busy 2-core machine); after
+        a while the two are unrelated (the default)."""
+        tick = _TICK - rng.uniform(0.0, _TICK)
+        report = 1.0 - rng.random()
+        if tick_phase is not None:
+            tick = tick_phase
+        if report_lag is not None:
+            report = 1.0 - (-(tick + rng.uniform(*report_lag)) % 1.0)
+        return cls(tick, report, rng.random())
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,6 +108,21 @@ class SimRow:
     ready: int
     queued: int
     panic: bool
+
+
+@dataclass(frozen=True, slots=True)
+class SimDecision:
+    """An evaluation that changed the desired or applied scale: the simulator's counterpart of the
+    platform's decision log line (INFO on ``minikn.autoscaler``)."""
+
+    time: float
+    """Seconds after t0."""
+    desired: int
+    applied: int
+    stable: float
+    panic: float
+    ready: int
+    panic_mode: bool
 
 
 @dataclass(slots=True)
@@ -98,6 +147,7 @@ class SimResult:
     peak_ready: int = 0
     duration: float = 0.0
     rows: list[SimRow] = field(default_factory=list)
+    decisions: list[SimDecision] = field(default_factory=list)
 
     def percentile(self, q: float, values: list[float] | None = None) -> float:
         """Nearest-rank percentile of ``values`` (default: the queue waits), seconds."""
@@ -142,6 +192,22 @@ def default_duration(spec: ScalingSpec, trace: Trace) -> float:
     return float(math.ceil(last + tail + spec.scale_down_delay + 4 * _TICK))
 
 
+def idle_reports(
+    spec: ScalingSpec, t0: float, report_phase: float, idle: float | None
+) -> list[float]:
+    """When the activator reported a zero for a revision idle for ``idle`` seconds before t0 (it
+    came to exist then; None: long enough to fill the stable window): every second, the last one
+    ``1 - report_phase`` s before t0. Example: phase 0.25, idle 2.5 -> t0 - 1.75 and t0 - 0.75."""
+    longest = math.ceil(spec.stable_window) + 1.0  # older reports leave every window
+    span = longest if idle is None else min(max(idle, 0.0), longest)
+    out: list[float] = []
+    at = t0 + report_phase - 1.0
+    while at > t0 - span:
+        out.append(at)
+        at -= 1.0
+    return out[::-1]
+
+
 def rest_replicas(spec: ScalingSpec) -> int:
     """Replicas of a routed revision long idle: min-scale, at least 1 without scale to zero."""
     n = max(spec.min_scale, 0 if spec.enable_scale_to_zero else 1)
@@ -153,9 +219,12 @@ class _Run:
 
     def __init__(
         self, spec: ScalingSpec, *, start_model: StartModel, rng: random.Random, end: float,
-        timeout: float, t0: float,
+        timeout: float, t0: float, overhead: StartModel | None = None,
+        buffered_overhead: StartModel | None = None, overhead_rng: random.Random | None = None,
     ) -> None:  # fmt: skip
         self.spec, self.model, self.rng = spec, start_model, rng
+        self.overhead, self.overhead_rng = overhead, overhead_rng or random.Random(0)
+        self.buffered_overhead = buffered_overhead if buffered_overhead is not None else overhead
         self.end, self.timeout, self.t0 = end, timeout, t0
         self.res = SimResult(duration=end - t0)
         self.scaler = KpaScaler(spec, now=t0)
@@ -173,7 +242,7 @@ class _Run:
 
     # -- setup ----------------------------------------------------------------------------
 
-    def begin(self, start: Start, timing: SimTiming) -> None:
+    def begin(self, start: Start, timing: SimTiming, idle: float | None = None) -> None:
         """The revision at t0 and the first firing of each periodic event."""
         t0 = self.t0
         if start == "rest":
@@ -182,6 +251,8 @@ class _Run:
             self.ready = n
             self.cap = self.capacity()
             self.res.max_replicas = self.res.peak_ready = n
+            for at in idle_reports(self.spec, t0, timing.report_phase, idle):
+                self.scaler.record(at, concurrency=0.0, rps=0.0)
         else:
             self.scale_to(self.scaler.applied, t0)
         self.push(t0 + timing.report_phase, _REPORT)
@@ -213,6 +284,8 @@ class _Run:
                 self.scaler.note_poke(now)
                 self.evaluate(now)
         if self.busy < self.cap and not self.waiting:
+            if self.overhead is not None:
+                service += self.overhead.sample(self.overhead_rng)
             self.serve(now, now, service)
         else:
             self.seq += 1
@@ -247,6 +320,8 @@ class _Run:
             arrival, service, qid = self.queue.popleft()
             if qid in self.waiting:  # else timed out already
                 self.waiting.discard(qid)
+                if self.buffered_overhead is not None:
+                    service += self.buffered_overhead.sample(self.overhead_rng)
                 self.serve(now, arrival, service)
 
     # -- replicas -------------------------------------------------------------------------
@@ -290,9 +365,17 @@ class _Run:
     # -- the autoscaler -------------------------------------------------------------------
 
     def evaluate(self, now: float) -> None:
-        ev = self.scaler.evaluate(now, ready=self.ready)
+        scaler = self.scaler
+        before = (scaler.desired, scaler.applied)
+        ev = scaler.evaluate(now, ready=self.ready)
         if ev.apply is not None:
             self.scale_to(ev.apply, now)
+        d = ev.decision
+        if d is not None and (ev.desired, scaler.applied) != before:
+            self.res.decisions.append(
+                SimDecision(now - self.t0, ev.desired, scaler.applied, d.stable, d.panic,
+                            self.ready, d.panic_mode)
+            )  # fmt: skip
         if ev.requeue_at is not None and now < ev.requeue_at < self.end:
             self.push(ev.requeue_at, _WAKE)
 
@@ -375,11 +458,21 @@ def simulate(
     timeout: float = 300.0,
     start: Start = "rest",
     timing: SimTiming | None = None,
+    idle: float | None = None,
+    overhead: StartModel | None = None,
+    buffered_overhead: StartModel | None = None,
 ) -> SimResult:
     """Run ``trace`` (arrivals relative to ``t0``) against ``spec``; return the summary figures
-    and one row per second. ``timing`` defaults to the ideal phases (:class:`SimTiming`)."""
+    and one row per second. ``timing`` defaults to the ideal phases (:class:`SimTiming`).
+    ``idle``: seconds the revision sat at rest before t0 (``start="rest"``; None: long).
+    ``overhead``: seconds added to the service time of a request served at once,
+    ``buffered_overhead`` (default: ``overhead``) to one served from the buffer; both drawn from
+    their own seeded RNG, so they do not change the start-time draws."""
+    timing = timing or SimTiming()
+    t0 += timing.clock_phase
     end = t0 + (duration if duration is not None else default_duration(spec, trace))
     run = _Run(spec, start_model=start_model, rng=random.Random(seed), end=end, timeout=timeout,
-               t0=t0)  # fmt: skip
-    run.begin(start, timing or SimTiming())
+               t0=t0, overhead=overhead, buffered_overhead=buffered_overhead,
+               overhead_rng=random.Random(f"overhead:{seed}"))  # fmt: skip
+    run.begin(start, timing, idle)
     return run.run(trace)

@@ -74,6 +74,12 @@ def test_simulate_writes_summary_csv_and_plot(tmp_path: Path) -> None:
     assert max(int(r[2]) for r in rows[1:]) == 4  # maxReplicas caps the panic decision
     assert (out / "simulation.png").read_bytes()[:4] == b"\x89PNG"
     assert f"wrote {out / 'simulation.csv'}" in first.stdout  # --out names what it wrote
+    decisions = list(csv.reader((out / "decisions.csv").read_text().splitlines()))
+    assert f"wrote {out / 'decisions.csv'}" in first.stdout
+    assert decisions[:2] == [
+        ["time", "desired", "applied", "stable", "panic", "ready", "panic_mode"],
+        ["0.000", "1", "1", "0.017", "0.167", "0", "0"],  # the first request's poke, at rest
+    ]
     summary = [line for line in first.stdout.splitlines() if not line.startswith("wrote ")]
     assert run(*args[:-2]).stdout.splitlines() == summary  # deterministic (no plot this time)
 

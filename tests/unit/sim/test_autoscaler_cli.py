@@ -17,7 +17,7 @@ from minikn.sim.cli import (
     simulate_command,
     write_outputs,
 )
-from minikn.sim.simulate import SimResult, SimRow
+from minikn.sim.simulate import SimDecision, SimResult, SimRow
 
 ISVC = """\
 apiVersion: serving.kserve.io/v1beta1
@@ -145,12 +145,47 @@ def test_errors_exit_2_with_the_reason(
     assert message in capsys.readouterr().err
 
 
+def test_overhead_and_idle_are_printed_and_checked(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    f = tmp_path / "isvc.yaml"
+    f.write_text(ISVC)
+    base = ("--isvc", str(f), "--trace", "builtin:ramp:duration=30", "--runs", "2")
+    assert simulate_command(parse(*base, "--overhead", "uniform:0.01,0.02", "--idle", "5"),
+                            load_revision=load_revision) == 0  # fmt: skip
+    assert "request overhead uniform:0.01,0.02 (buffered uniform:0.01,0.02)" in (
+        capsys.readouterr().out
+    )
+    lanes = ("--overhead", "0.01", "--buffered-overhead", "samples:0.04,0.05", "--report-lag",
+             "0.01,0.1")  # fmt: skip
+    assert simulate_command(parse(*base, *lanes), load_revision=load_revision) == 0
+    assert "request overhead fixed:0.01 (buffered samples:0.04,0.05)" in capsys.readouterr().out
+    for bad, message in [
+        (("--overhead", "fixed:1+together:1"), "--overhead fixed:1+together:1: no +together"),
+        (("--overhead", "gamma:1"), "use fixed, uniform, lognormal or samples"),
+        (("--idle", "-1"), "--idle: seconds >= 0"),
+        (("--buffered-overhead", "samples:1@2"), "--buffered-overhead samples:1@2: no +together"),
+        (("--report-lag", "0.5,0.1"), "--report-lag 0.5,0.1: expected A,B seconds"),
+        (("--report-lag", "x"), "--report-lag x: expected A,B seconds"),
+        (("--idle", "3", "--from-created"), "only for a revision at rest"),
+    ]:
+        assert simulate_command(parse(*base, *bad), load_revision=load_revision) == 2
+        assert message in capsys.readouterr().err
+
+
 def test_write_outputs_csv(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     # The PNG (matplotlib, slow to import) is checked by the integration test.
     monkeypatch.setattr(cli, "_plot", lambda result, path: None)
-    res = SimResult(rows=[SimRow(1, 0.5, 1, 0, 2, False), SimRow(2, 3.25, 2, 1, 0, True)])
+    res = SimResult(
+        rows=[SimRow(1, 0.5, 1, 0, 2, False), SimRow(2, 3.25, 2, 1, 0, True)],
+        decisions=[SimDecision(0.25, 1, 1, 0.1, 0.5, 0, False)],
+    )
     written = write_outputs(res, tmp_path / "out")
-    assert [p.name for p in written] == ["simulation.csv"]
+    assert [p.name for p in written] == ["simulation.csv", "decisions.csv"]
+    assert (tmp_path / "out" / "decisions.csv").read_text().splitlines() == [
+        "time,desired,applied,stable,panic,ready,panic_mode",
+        "0.250,1,1,0.100,0.500,0,0",
+    ]
     assert (tmp_path / "out" / "simulation.csv").read_text().splitlines() == [
         "time,concurrency,desired,ready,queued,panic",
         "1,0.500,1,0,2,0",

@@ -11,7 +11,7 @@ import pytest
 from minikn.autoscaler.spec import build_spec
 from minikn.config.autoscaler import AutoscalerConfig
 from minikn.core.errors import InvalidInput
-from minikn.sim.simulate import SimRow, SimTiming, simulate
+from minikn.sim.simulate import SimDecision, SimRow, SimTiming, idle_reports, simulate
 from minikn.sim.traces import builtin_trace, load_trace, parse_start_model
 
 CFG = AutoscalerConfig()
@@ -24,28 +24,64 @@ TRACE = [(i / 4, 1.0) for i in range(40)]
 
 
 def test_golden_summary_of_a_small_trace() -> None:
-    # Hand-checked start: the first request (t=0) pokes; the activator's immediate sample (1)
+    # Hand-checked start: the revision idled long, so the activator's zero reports fill its
+    # windows. The first request (t=0) pokes; the poke's sample (1) over the 6 s panic window
     # gives desired 1 (one replica, ready at t=3); 12 requests arrive before then (cold starts).
-    # The t=2 tick sees buckets 1, 2.5, 6.5 over a 3 s partial window = 3.333 ->
-    # ceil(3.333/1.4) = 3 and 3 / R(1) >= 2 -> panic (row t=3: desired 3). The rest is a golden
-    # (regression) record: panic grows to 11 replicas, ends a stable window after the last
-    # over-threshold tick, then the revision goes to zero; the run stops when it is idle.
+    # The t=2 tick sees buckets 0, 0, 0, 1, 2.5, 6.5 = 1.667 -> ceil(1.667/1.4) = 2 and
+    # 2 / R(1) >= 2 -> panic (row t=2: desired 2). The rest is a golden (regression) record: panic
+    # grows to 12 replicas, ends a stable window after the last over-threshold tick, then the
+    # revision goes to zero; the run stops when it is idle.
     r = simulate(SMALL, TRACE, start_model=parse_start_model("fixed:3"))
     assert r.summary() == {
         "requests": "40",
         "served": "40",
         "timed out in the buffer (504)": "0",
         "cold starts (requests that found no ready replica)": "12",
-        "replica starts": "11",
-        "queue wait p50 (s)": "2.000",
+        "replica starts": "12",
+        "queue wait p50 (s)": "2.250",
         "queue wait p99 (s)": "4.000",
-        "replica-seconds": "734.0",
-        "max replicas": "11",
+        "replica-seconds": "798.0",
+        "max replicas": "12",
         "time in panic (s)": "68",
         "simulated seconds": "109",
     }
-    assert r.rows[0] == SimRow(1, 2.5, 1, 0, 4, False)
+    assert r.rows[:2] == [SimRow(1, 2.5, 1, 0, 4, False), SimRow(2, 6.5, 2, 0, 8, True)]
     assert r.rows[-1] == SimRow(109, 0.0, 0, 0, 0, False)
+    assert r.decisions[:3] == [
+        SimDecision(0.0, 1, 1, 0.016666, 0.166666, 0, False),
+        SimDecision(2.0, 2, 2, 0.166666, 1.666666, 0, True),
+        SimDecision(4.0, 5, 5, 0.583333, 5.833333, 1, True),
+    ]
+
+
+@pytest.mark.parametrize(
+    ("idle", "first"),
+    [
+        # Long idle: the zero reports fill the panic window; the t=2 tick reads (1 + 2.5 + 6.5)/6.
+        (None, SimDecision(2.0, 2, 2, 0.166666, 1.666666, 0, True)),
+        # Idle 1.5 s: zero reports at t=-1 and t=0 before the trace; a 4 s partial window, 10/4.
+        (1.5, SimDecision(2.0, 2, 2, 2.5, 2.5, 0, True)),
+        # Idle 0.5 s: one zero report, at t=0 (the poke's bucket); a 3 s partial window, 10/3.
+        (0.5, SimDecision(2.0, 3, 3, 3.333333, 3.333333, 0, True)),
+        # Created at t0 at zero: no report before the trace, the same 3 s partial window.
+        (0.0, SimDecision(2.0, 3, 3, 3.333333, 3.333333, 0, True)),
+    ],
+)
+def test_the_idle_revisions_zero_reports_dilute_the_first_demand(
+    idle: float | None, first: SimDecision
+) -> None:
+    r = simulate(SMALL, TRACE, start_model=parse_start_model("fixed:3"), idle=idle)
+    assert r.decisions[1] == first
+
+
+def test_idle_reports_are_the_activators_seconds_before_t0() -> None:
+    assert idle_reports(SMALL, 10.0, 0.25, 2.5) == [8.25, 9.25]
+    assert idle_reports(SMALL, 0.0, 1.0, 0.0) == []
+    assert idle_reports(SMALL, 0.0, 1.0, 1.0) == [0.0]  # created at t0 - 1: nothing then
+    assert idle_reports(SMALL, 0.0, 1.0, 1.5) == [-1.0, 0.0]
+    long = idle_reports(SMALL, 0.0, 1.0, None)
+    assert (len(long), long[0], long[-1]) == (61, -60.0, 0.0)  # the stable window and one more
+    assert idle_reports(SMALL, 0.0, 1.0, 1e12) == long
 
 
 @pytest.mark.parametrize(
@@ -69,22 +105,77 @@ def test_an_idle_lead_in_is_a_cold_start_only_from_rest(
 @pytest.mark.parametrize(
     ("timing", "first_scale_up", "all_ready", "p50"),
     [
-        # Ideal: ticks at 2, 4, ...: the t=2 tick panics (3 replicas), the 11th is ready at 11.
-        (SimTiming(), 2.0, 11.0, 3.0),
+        # Ideal: ticks at 2, 4, ...: the t=2 tick panics (2 replicas), the 12th is ready at 11.
+        (SimTiming(), 2.0, 11.0, 3.25),
         # The first tick at 0.5 s sees only the poke's sample (1 replica); the next, at 2.5,
-        # scales up: everything half a second later.
-        (SimTiming(tick_phase=0.5), 2.5, 11.5, 3.5),
-        # Stats reported at 0.25, 1.25, ...: same decisions at the same ticks, other waits.
-        (SimTiming(report_phase=0.25), 2.0, 11.0, 3.25),
+        # scales up, and the last scale-up comes a tick later (at 10.5, ready at 13.5).
+        (SimTiming(tick_phase=0.5), 2.5, 13.5, 3.5),
+        # Stats reported at 0.25, 1.25, ...: the t=2 tick has the buckets up to 1 only (the poke's
+        # 1 + 0.25, then 3.5) over 5 valid seconds: 0.95 -> 1 replica; the scale-up waits for t=4.
+        (SimTiming(report_phase=0.25), 4.0, 13.0, 4.0),
+        # Stats at 0.75, 1.75, ...: the t=2 tick reads (1 + 1.5, then 5.5) over 5 s = 1.6 ->
+        # ceil(1.6/1.4) = 2 replicas, panic.
+        (SimTiming(report_phase=0.75), 2.0, 11.0, 3.25),
+        # The same, but the clock shows .5 at t0 (the buckets turn at 0.5, 1.5, ... after t0):
+        # the first report (1.25 on that clock) opens a bucket of its own, the second (2.25) is in
+        # the tick's (2.5) second: 1, 1.5, 5.5 over 6 s = 1.333 -> 1 replica; scale-up at t=4.
+        (SimTiming(report_phase=0.75, clock_phase=0.5), 4.0, 13.0, 4.0),
     ],
 )
-def test_the_tick_and_report_phases_move_the_first_scale_up(
+def test_the_tick_report_and_clock_phases_move_the_first_scale_up(
     timing: SimTiming, first_scale_up: float, all_ready: float, p50: float
 ) -> None:
     r = simulate(SMALL, TRACE, start_model=parse_start_model("fixed:3"), timing=timing)
     assert (r.first_scale_up, r.all_ready, r.percentile(50, r.latencies)) == (
         first_scale_up, all_ready, p50,
     )  # fmt: skip
+
+
+def test_a_request_overhead_adds_to_the_latency_and_holds_the_slot() -> None:
+    # Freshly created: one replica (CC 2) ready at t=3. Three requests at t=10 of 0.25 s each,
+    # plus 0.125 s of overhead: two start at once, the third waits for a slot (0.375 s).
+    trace = [(10.0, 0.25)] * 3
+    fixed = parse_start_model("fixed:3")
+    r = simulate(SMALL, trace, start_model=fixed, start="created", duration=20.0,
+                 overhead=parse_start_model("fixed:0.125"))  # fmt: skip
+    assert (r.latencies, r.waits) == ([0.375, 0.375, 0.75], [0.0, 0.0, 0.375])
+    plain = simulate(SMALL, trace, start_model=fixed, start="created", duration=20.0)
+    assert plain.latencies == [0.25, 0.25, 0.5]
+    # A request handed its slot from the buffer takes the buffered lane's overhead instead.
+    lanes = simulate(SMALL, trace, start_model=fixed, start="created", duration=20.0,
+                     overhead=parse_start_model("fixed:0.125"),
+                     buffered_overhead=parse_start_model("fixed:0.5"))  # fmt: skip
+    assert lanes.latencies == [0.375, 0.375, 1.125]
+    # Drawn overheads come from their own seeded RNG: the same seed, the same draws.
+    drawn = [
+        simulate(
+            SMALL,
+            trace,
+            start_model=fixed,
+            start="created",
+            duration=20.0,
+            seed=s,
+            overhead=parse_start_model("samples:0.0625,0.5"),
+        ).latencies
+        for s in (1, 1, 2, 3, 4)
+    ]
+    assert drawn[0] == drawn[1]
+    assert len({tuple(x) for x in drawn}) > 1
+
+
+def test_drawn_timings_cover_all_three_phases() -> None:
+    import random
+
+    rng = random.Random(5)
+    draws = [SimTiming.draw(rng) for _ in range(200)]
+    assert all(0 < d.tick_phase <= 2 and 0 < d.report_phase <= 1 for d in draws)
+    assert all(0 <= d.clock_phase < 1 for d in draws)
+    assert min(d.clock_phase for d in draws) < 0.1
+    assert max(d.clock_phase for d in draws) > 0.9
+    # A fresh platform: the tick known, each report a fixed lag after (or before) a tick.
+    for tick, lag, report in [(0.6, 0.05, 0.65), (1.95, 0.05, 1.0), (0.05, -0.1, 0.95)]:
+        d = SimTiming.draw(rng, tick_phase=tick, report_lag=(lag, lag))
+        assert (d.tick_phase, d.report_phase) == pytest.approx((tick, report))
 
 
 def test_replicas_started_together_take_longer() -> None:
@@ -119,25 +210,31 @@ def test_same_inputs_give_the_same_output_and_the_seed_matters() -> None:
 def test_a_steady_step_follows_the_derived_schedule() -> None:
     # 40 requests/s of exactly 0.5 s each for 150 s holds 20 requests in the system; target 7
     # (CC 10 x 0.7) -> ceil(20/7) = 3 replicas once panic is over. The cold start (1 s) queues
-    # requests, so the first seconds read 55.5 and 75.5 concurrent: panic (4, then 7 replicas),
-    # held for exactly the 60 s stable window after the last panic decision (t=4 -> rows 4..63).
-    # After the trace, scale-down delay 0: 3 -> 2 -> 1 as the stable window drains, then zero.
+    # requests, read over the 6 s panic window of the idle revision's zero reports: 12.83 at t=2
+    # (ceil(12.83/7) = 2 over 1 ready: panic), 40.5 at t=4 (6 over 2 ready), 67.17 at t=6 (10),
+    # held for the 60 s stable window after the last over-threshold tick (t=4 -> rows 2..65):
+    # 10 -> 5 -> 3. After the trace, scale-down delay 0: 3 -> 2 -> 1 as the stable window
+    # drains, then zero.
     spec = build_spec("r-1", {}, container_concurrency=10, config=CFG)
     trace = [(i / 40, 0.5) for i in range(40 * 150)]
     r = simulate(spec, trace, start_model=parse_start_model("fixed:1"))
     runs = [(k, len(list(g))) for k, g in itertools.groupby((x.desired, x.panic) for x in r.rows)]
     assert runs == [
         ((1, False), 1),
-        ((4, True), 2),
-        ((7, True), 60),
-        ((3, False), 106),
+        ((2, True), 2),
+        ((6, True), 2),
+        ((10, True), 60),
+        ((5, False), 2),
+        ((3, False), 102),
         ((2, False), 20),
         ((1, False), 22),
         ((0, False), 38),
     ]
-    assert [x.concurrency for x in r.rows[:5]] == pytest.approx([20.5, 55.5, 75.5, 80.5, 40.5])
+    assert [x.concurrency for x in r.rows[:6]] == pytest.approx(
+        [20.5, 55.5, 75.5, 90.5, 90.5, 70.5]
+    )
     assert [x.concurrency for x in r.rows[6:150]] == pytest.approx([20.0] * 144)
-    assert (r.served, r.timed_out, r.max_replicas) == (6000, 0, 7)
+    assert (r.served, r.timed_out, r.max_replicas) == (6000, 0, 10)
 
 
 @pytest.mark.parametrize("shape", ["constant", "step", "ramp", "spike", "diurnal"])
