@@ -11,7 +11,8 @@ A thread of this script POSTs the document to ``/api/v1/apply`` (token, ``Conten
 without the applier, then with it. The document is one InferenceService whose predictor carries
 ``--entries`` env variables (five YAML nodes each, so 15,000 entries are ~75,000 nodes, under
 ``minikn.api.maxDocumentNodes``, and about 2.9 MiB, under ``maxBodyBytes``). Prints the medians
-of throughput and p50 and their ratios (with / without), and the applies' count and p50.
+of throughput and p50 and their ratios (with / without; also the median of each run's own
+ratio, steadier when the machine's load drifts), and the applies' count and p50.
 ``--parse-in-thread`` parses every body in a thread, as before the process pool
 (``minikn.api.parseInProcessBytes`` out of reach), for comparison.
 Needs ``wrk`` on PATH (``apt-get install wrk``).
@@ -194,6 +195,11 @@ def main() -> None:
     print(f"{'without applies':>24} {rps0:>8.0f} {p50_0:>7.3f}ms")
     print(f"{'while applying':>24} {rps1:>8.0f} {p50_1:>7.3f}ms")
     print(f"{'ratio (with/without)':>24} {rps1 / rps0:>8.2f} {p50_1 / p50_0:>9.2f}")
+    per_run_rps = statistics.median(b.rps / a.rps for a, b in zip(without, loaded, strict=True))
+    per_run_p50 = statistics.median(
+        b.p50_ms / a.p50_ms for a, b in zip(without, loaded, strict=True)
+    )
+    print(f"{'median of per-run ratios':>24} {per_run_rps:>8.2f} {per_run_p50:>9.2f}")
     print(f"applies per run (median): {count:.0f}; apply p50 {apply_p50 * 1000:.0f} ms")
 
 
