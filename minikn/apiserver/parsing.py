@@ -1,5 +1,6 @@
-"""Request bodies parsed off the event loop: small ones in a thread, large ones in a bounded,
-lazily spawned process pool (parsing holds the GIL, so a thread alone stalls the data path)."""
+"""Request bodies parsed (and validated) off the event loop: small ones in a thread, large ones in
+a bounded, lazily spawned process pool (parsing holds the GIL, so a thread alone stalls the data
+path)."""
 
 from __future__ import annotations
 
@@ -9,9 +10,10 @@ import multiprocessing
 import multiprocessing.connection
 import os
 import threading
+from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
-from typing import Any
+from typing import Any, TypeVar
 
 from minikn.api.documents import DocumentLimits, parse_bounded
 from minikn.core.errors import RetryableError
@@ -19,6 +21,7 @@ from minikn.core.errors import RetryableError
 __all__ = ["BodyParser"]
 
 log = logging.getLogger("minikn.apiserver.parsing")
+T = TypeVar("T")
 
 
 class BodyParser:
@@ -34,12 +37,17 @@ class BodyParser:
     async def parse(
         self, text: str, source: str, limits: DocumentLimits, *, as_json: bool
     ) -> list[Any]:
-        if len(text) < self._process_bytes:
-            return await asyncio.to_thread(parse_bounded, text, source, limits, as_json=as_json)
+        return await self.run(len(text), _parse, text, source, limits, as_json)
+
+    async def run(self, size: int, fn: Callable[..., T], *args: Any) -> T:
+        """``fn(*args)`` for a body of ``size`` characters: in a thread below ``process_bytes``,
+        else in a worker process (``fn`` and its arguments must pickle)."""
+        if size < self._process_bytes:
+            return await asyncio.to_thread(fn, *args)
         pool = self._ensure_pool()
         loop = asyncio.get_running_loop()
         try:
-            return await loop.run_in_executor(pool, _parse, text, source, limits, as_json)
+            return await loop.run_in_executor(pool, fn, *args)
         except BrokenProcessPool as exc:
             # A worker died (killed, out of memory): the next large body gets a fresh pool.
             self._drop_pool(pool)

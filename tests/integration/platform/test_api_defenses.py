@@ -263,7 +263,7 @@ async def test_a_failed_state_write_says_so_and_applies_nothing(
     assert api.controller.list_isvcs() == []
 
 
-async def test_bodies_parsed_in_the_worker_process_apply_and_refuse_as_in_a_thread(
+async def test_bodies_handled_in_the_worker_process_apply_validate_and_refuse_as_in_a_thread(
     tmp_path: Path,
 ) -> None:
     settings = Settings.model_validate(
@@ -283,6 +283,12 @@ async def test_bodies_parsed_in_the_worker_process_apply_and_refuse_as_in_a_thre
                 body = await r.json()
                 assert r.status == 400, body
                 assert "invalid YAML" in body["message"]
+            bad = {**ISVC, "spec": {"predictor": {"minReplicas": True, "sklearn": {}}}}
+            async with s.post(url + "/api/v1/validate", json=bad) as r:
+                body = await r.json()
+                assert r.status == 200, body
+                assert body["valid"] is False
+                assert "spec.predictor.minReplicas" in body["documents"][0]["error"]
     finally:
         await runner.cleanup()
         await ctl.close()
