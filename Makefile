@@ -57,14 +57,23 @@ clean:
 COMPOSE ?= $(shell docker compose version >/dev/null 2>&1 && echo "docker compose" || echo docker-compose)
 .PHONY: compose-up compose-down platform-image
 
-compose-up: $(STAMP)
+# The compose platform's API token: random, made once, readable by you only (gitignored).
+# `export $(cat .minikn-compose.env)` gives it to the CLI; a MINIKN_API_TOKEN already set wins.
+COMPOSE_ENV := .minikn-compose.env
+WITH_TOKEN := if [ -z "$$MINIKN_API_TOKEN" ] && [ -f $(COMPOSE_ENV) ]; then set -a; . ./$(COMPOSE_ENV); set +a; fi;
+
+$(COMPOSE_ENV):
+	umask 077 && echo "MINIKN_API_TOKEN=$$($(PY) -c 'import secrets; print(secrets.token_urlsafe(32))')" > $@
+
+compose-up: $(STAMP) $(COMPOSE_ENV)
 	$(BIN)/python config/examples/train.py
 	PYTHON=$(BIN)/python scripts/build-platform-image.sh --wheels-only
 	$(BIN)/minikn images build
-	$(COMPOSE) up -d --build
+	$(WITH_TOKEN) $(COMPOSE) up -d --build
+	@echo 'The API wants its token: export $$(cat $(COMPOSE_ENV))   # then minikn get isvc'
 
 compose-down:
-	$(COMPOSE) down
+	$(WITH_TOKEN) $(COMPOSE) down
 
 platform-image: $(STAMP)
 	PYTHON=$(BIN)/python scripts/build-platform-image.sh

@@ -7,7 +7,10 @@ The router + activator and the raw replica are those of ``datapath_warm.py``. A 
 keeps ``--slow`` connections open, each with a partial request head that gains one header byte a
 second (classic slowloris); connections the ingress closes at its head timeout are reopened, so
 the count stays up. Each run measures wrk without the holder, then with it; the medians over the
-runs of throughput and p50 and their ratios (with / without) are printed.
+runs of throughput and p50 and their ratios (with / without) are printed, and the median of each
+run's own ratio (steadier when the machine's load drifts), minikn's CPU time per request in
+each arm (what the held connections cost it) and the holder's own CPU use (what the attack takes
+from a shared machine).
 Needs ``wrk`` on PATH (``apt-get install wrk``).
 """
 
@@ -22,10 +25,17 @@ import shutil
 import statistics
 import subprocess
 import sys
+import time
 
+import psutil
 from datapath_warm import _free_port, _wait_port, serve_minikn, serve_upstream
 from loopback import use_uvloop
 from wrk import wrk
+
+
+def _cpu(process: psutil.Process) -> float:
+    times = process.cpu_times()
+    return float(times.user + times.system)
 
 
 def hold_slowloris(port: int, count: int) -> None:
@@ -84,12 +94,18 @@ def main() -> None:
     ]
     url = f"http://127.0.0.1:{kn_port}/v1/models/hello:predict"
     without, held = [], []
+    cpu_without: list[float] = []  # minikn's CPU µs per request, per run
+    cpu_held: list[float] = []
+    holder_cores: list[float] = []  # the holder's CPU use while held, in cores
     try:
         _wait_port(up_port)
         _wait_port(kn_port)
         wrk(url, args.concurrency, 1.0)  # warm-up
+        minikn = psutil.Process(procs[1].pid)
         for _ in range(args.runs):
+            before = _cpu(minikn)
             without.append(wrk(url, args.concurrency, args.duration))
+            cpu_without.append((_cpu(minikn) - before) / without[-1].requests * 1e6)
             holder = subprocess.Popen(
                 [sys.executable, me, "--hold", str(kn_port), str(args.slow)],
                 stdout=subprocess.PIPE,
@@ -98,7 +114,12 @@ def main() -> None:
             assert holder.stdout is not None
             holder.stdout.readline()  # "holding"
             try:
+                before, holder_before = _cpu(minikn), _cpu(psutil.Process(holder.pid))
+                started = time.monotonic()
                 held.append(wrk(url, args.concurrency, args.duration))
+                cpu_held.append((_cpu(minikn) - before) / held[-1].requests * 1e6)
+                holder_cpu = _cpu(psutil.Process(holder.pid)) - holder_before
+                holder_cores.append(holder_cpu / (time.monotonic() - started))
             finally:
                 holder.kill()
                 holder.wait(10)
@@ -115,6 +136,14 @@ def main() -> None:
     print(f"{'without slowloris':>22} {rps0:>8.0f} {p50_0:>7.3f}ms")
     print(f"{f'{args.slow} slowloris held':>22} {rps1:>8.0f} {p50_1:>7.3f}ms")
     print(f"{'ratio (held/without)':>22} {rps1 / rps0:>8.2f} {p50_1 / p50_0:>9.2f}")
+    per_run_rps = statistics.median(b.rps / a.rps for a, b in zip(without, held, strict=True))
+    per_run_p50 = statistics.median(b.p50_ms / a.p50_ms for a, b in zip(without, held, strict=True))
+    print(f"{'median per-run ratio':>22} {per_run_rps:>8.2f} {per_run_p50:>9.2f}")
+    print(
+        f"minikn CPU per request: {statistics.median(cpu_without):.0f} us without, "
+        f"{statistics.median(cpu_held):.0f} us held; the holder used "
+        f"{statistics.median(holder_cores):.2f} cores"
+    )
 
 
 if __name__ == "__main__":

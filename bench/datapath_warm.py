@@ -83,6 +83,20 @@ def _exec_model_server(port: int, kind: str) -> None:
 def serve_minikn(port: int, upstream_port: int, tracing_endpoint: str | None = None) -> None:
     """``tracing_endpoint``: export every hop's spans there over OTLP/HTTP (sample rate 1)."""
     use_uvloop()
+
+    async def main() -> None:
+        await start_data_path(port, upstream_port, tracing_endpoint)
+        await asyncio.Event().wait()
+
+    asyncio.run(main())
+
+
+async def start_data_path(
+    port: int, upstream_port: int, tracing_endpoint: str | None = None
+) -> tuple[object, object]:
+    """Router + activator on ``port`` for one revision whose replica listens on ``upstream_port``,
+    wired as ``minikn serve`` wires them; returns them (keep them referenced).
+    ``tracing_endpoint``: export every hop's spans there over OTLP/HTTP (sample rate 1)."""
     from minikn.activator import Activator
     from minikn.activator.agent import AgentMiddleware, TraceMiddleware, trace_middleware
     from minikn.config import Settings
@@ -94,40 +108,37 @@ def serve_minikn(port: int, upstream_port: int, tracing_endpoint: str | None = N
     from minikn.telemetry.metrics import Metrics
     from minikn.telemetry.tracing import new_tracer
 
-    async def main() -> None:
-        settings, clock, metrics, sink = Settings(), SystemClock(), Metrics(), DiscardStats()
-        spec = RevisionSpec(
-            name="hello-predictor-00001",
-            isvc="hello",
-            component="predictor",
-            generation=1,
-            container=ContainerSpec(),
-        )
-        # The middlewares exactly as ``minikn serve`` wires them (minikn.platform.dataplane).
-        agents = AgentMiddleware(metrics=metrics, clock=clock)
-        traces = trace_middleware
-        if tracing_endpoint:
-            tracer = new_tracer("http/protobuf", tracing_endpoint, 1.0, service="minikn")
-            traces = TraceMiddleware(tracer=tracer)
-        activator = Activator(
-            settings,
-            clock=clock,
-            stats=sink,
-            poker=sink,
-            metrics=metrics,
-            middlewares=[traces, agents],
-        )
-        activator.upsert_revision(spec)
-        activator.set_endpoints(spec.name, [Endpoint("r1", "127.0.0.1", upstream_port)])
-        router = Router(settings, activator, clock=clock, metrics=metrics)
-        target = TrafficTarget(revision=spec.name, percent=100)
-        comp = ComponentRoute(component="predictor", targets=(target,))
-        router.update_routes(RouteTable(isvcs=(IsvcRoute(name="hello", components=(comp,)),)))
-        await activator.start()
-        await router.start("127.0.0.1", port)
-        await asyncio.Event().wait()
-
-    asyncio.run(main())
+    settings, clock, metrics, sink = Settings(), SystemClock(), Metrics(), DiscardStats()
+    spec = RevisionSpec(
+        name="hello-predictor-00001",
+        isvc="hello",
+        component="predictor",
+        generation=1,
+        container=ContainerSpec(),
+    )
+    # The middlewares exactly as ``minikn serve`` wires them (minikn.platform.dataplane).
+    agents = AgentMiddleware(metrics=metrics, clock=clock)
+    traces = trace_middleware
+    if tracing_endpoint:
+        tracer = new_tracer("http/protobuf", tracing_endpoint, 1.0, service="minikn")
+        traces = TraceMiddleware(tracer=tracer)
+    activator = Activator(
+        settings,
+        clock=clock,
+        stats=sink,
+        poker=sink,
+        metrics=metrics,
+        middlewares=[traces, agents],
+    )
+    activator.upsert_revision(spec)
+    activator.set_endpoints(spec.name, [Endpoint("r1", "127.0.0.1", upstream_port)])
+    router = Router(settings, activator, clock=clock, metrics=metrics)
+    target = TrafficTarget(revision=spec.name, percent=100)
+    comp = ComponentRoute(component="predictor", targets=(target,))
+    router.update_routes(RouteTable(isvcs=(IsvcRoute(name="hello", components=(comp,)),)))
+    await activator.start()
+    await router.start("127.0.0.1", port)
+    return router, activator
 
 
 def serve_aiohttp_proxy(port: int, upstream_port: int) -> None:

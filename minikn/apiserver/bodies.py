@@ -2,16 +2,22 @@
 
 from __future__ import annotations
 
-import asyncio
 from typing import Any
 
 from aiohttp import web
 
-from minikn.api.documents import DocumentLimits, parse_bounded
+from minikn.api.documents import DocumentLimits
+from minikn.apiserver.parsing import PARSER
 from minikn.config.api import ApiConfig
 from minikn.core.errors import InvalidInput, PayloadTooLarge, PermanentError
 
-__all__ = ["UnsupportedMediaType", "decode_body", "parse_body", "read_body"]
+__all__ = [
+    "UnsupportedMediaType",
+    "decode_body",
+    "parse_body",
+    "parse_sized_body",
+    "read_body",
+]
 
 
 class UnsupportedMediaType(PermanentError):
@@ -52,9 +58,18 @@ def decode_body(raw: bytes, charset: str | None) -> str:
 
 async def parse_body(request: web.Request, limits: ApiConfig, *, as_json: bool) -> list[Any]:
     """The documents of the body (bounded in bytes, nodes and depth; parsed off the loop)."""
+    return (await parse_sized_body(request, limits, as_json=as_json))[0]
+
+
+async def parse_sized_body(
+    request: web.Request, limits: ApiConfig, *, as_json: bool
+) -> tuple[list[Any], int]:
+    """The documents of the body and its length in characters (bounded in bytes, nodes and
+    depth; parsed off the loop by the app's :class:`BodyParser`: large bodies in a process)."""
     raw = await read_body(request, limits.max_body_bytes)
     text = decode_body(raw, request.charset)
     if not text.strip():
         raise InvalidInput("no documents in the request body: send YAML or JSON documents")
     bounds = DocumentLimits(limits.max_document_nodes, limits.max_document_depth)
-    return await asyncio.to_thread(parse_bounded, text, "<request>", bounds, as_json=as_json)
+    bodies = await request.app[PARSER].parse(text, "<request>", bounds, as_json=as_json)
+    return bodies, len(text)

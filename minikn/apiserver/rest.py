@@ -10,17 +10,19 @@ could make is refused whatever the token says (the README's security section say
 - ``Host`` must name the address the API is bound to (or a loopback name for it) unless the API
   listens beyond loopback, where the token protects: DNS rebinding is refused with 403;
 - a mutating request (POST, PUT, PATCH, DELETE) is refused with 403 when it carries an
-  ``Origin`` other than the API's own, or a content type a form can send without a CORS
-  preflight (``text/plain``, ``application/x-www-form-urlencoded``, ``multipart/form-data``),
-  or a body with no content type at all.
+  ``Origin`` other than the API's own on loopback (beyond loopback: any ``Origin`` not listed
+  in ``minikn.api.allowedOrigins``, since a rebound page's Origin equals its Host), or a
+  content type a form can send without a CORS preflight (``text/plain``,
+  ``application/x-www-form-urlencoded``, ``multipart/form-data``), or a body with no content
+  type at all.
 
 Request bodies are bounded (``minikn.api``: 3 MiB, node count with aliases expanded, depth) and
-parsed in a thread, so a hostile document neither fills memory nor stalls the data path.
+parsed off the event loop (large ones in another process, ``apiserver.parsing``), so a hostile
+document neither fills memory nor stalls the data path.
 """
 
 from __future__ import annotations
 
-import asyncio
 import errno
 import hmac
 import ipaddress
@@ -32,14 +34,15 @@ from typing import Any
 
 from aiohttp import web
 
-from minikn.api.documents import Document, DocumentLimits, parse_bounded
+from minikn.api.documents import Document
 from minikn.api.graph import GRAPH_API_VERSION, GRAPH_KIND
-from minikn.apiserver.bodies import decode_body, read_body
+from minikn.apiserver.bodies import parse_sized_body
 from minikn.apiserver.kube.context import EPOCH
 from minikn.apiserver.kube.install import install_kube_api
 from minikn.apiserver.kube.objects import KubeError, status_body
 from minikn.apiserver.openapi import openapi_document
 from minikn.apiserver.paging import page, parse_limit
+from minikn.apiserver.parsing import PARSER, BodyParser
 from minikn.config.api import ApiConfig
 from minikn.controlplane.controller import Controller, validate_documents
 from minikn.core.errors import (
@@ -59,6 +62,7 @@ __all__ = [
     "check_bind",
     "create_api_app",
     "is_loopback",
+    "origin_allowed",
 ]
 
 log = logging.getLogger("minikn.apiserver.rest")
@@ -159,15 +163,33 @@ def _check_host(request: web.Request, bind_host: str, token: str) -> None:
         )
 
 
-def _check_cross_site(request: web.Request) -> None:
+def origin_allowed(origin: str, *, own: str, bind_host: str, allowed: list[str]) -> bool:
+    """Whether a mutating request with this ``Origin`` may proceed: one listed in
+    ``minikn.api.allowedOrigins``, or the API's own while it listens on loopback only (its
+    ``Host`` was checked, so "own" means a loopback name). Bound beyond loopback the ``Host``
+    is not checked, and a DNS-rebound page's Origin equals its ``Host``: only listed ones pass."""
+    given = origin.strip().rstrip("/").lower()
+    if given in allowed:
+        return True
+    return is_loopback(bind_host) and given == own.lower()
+
+
+def _check_cross_site(request: web.Request, bind_host: str, allowed: list[str]) -> None:
     """Refuse a mutating request that a web page could have sent."""
     if request.method not in _MUTATING:
         return
     origin = request.headers.get("Origin")
-    if origin is not None and origin.lower() != f"{request.scheme}://{request.host}".lower():
-        raise Forbidden(
-            f"Origin {origin[:100]!r} is not this API's own: cross-site requests are refused"
+    own = f"{request.scheme}://{request.host}"
+    if origin is not None and not origin_allowed(
+        origin, own=own, bind_host=bind_host, allowed=allowed
+    ):
+        where = (
+            "is not this API's own"
+            if is_loopback(bind_host)
+            else f"is not listed in minikn.api.allowedOrigins (the API listens on {bind_host}, "
+            "where a page's own Origin proves nothing: DNS rebinding)"
         )
+        raise Forbidden(f"Origin {origin[:100]!r} {where}: cross-site requests are refused")
     declared = "Content-Type" in request.headers
     if declared and request.content_type in _FORM_TYPES:
         raise Forbidden(
@@ -202,9 +224,10 @@ def _storage_error(exc: OSError) -> StorageFailed:
 async def _errors(request: web.Request, handler: Handler) -> web.StreamResponse:
     try:
         if request.path not in _PUBLIC or request.method not in ("GET", "HEAD"):
-            token = request.app[TOKEN]
-            _check_host(request, request.app[BIND_HOST], token)
-            _check_cross_site(request)
+            token, bind_host = request.app[TOKEN], request.app[BIND_HOST]
+            allowed = request.app[CONTROLLER].settings.minikn.api.allowed_origins
+            _check_host(request, bind_host, token)
+            _check_cross_site(request, bind_host, allowed)
             if token:
                 _check_token(request, token)
         return await handler(request)
@@ -263,16 +286,15 @@ def _unwrap(bodies: list[Any]) -> list[Document]:
 
 
 async def _documents(request: web.Request) -> list[Document]:
+    return (await _sized_documents(request))[0]
+
+
+async def _sized_documents(request: web.Request) -> tuple[list[Document], int]:
+    """The body's documents and its length in characters."""
     limits: ApiConfig = request.app[CONTROLLER].settings.minikn.api
-    raw = await read_body(request, limits.max_body_bytes)
-    text = decode_body(raw, request.charset)
-    if not text.strip():
-        raise InvalidInput("no documents in the request body: send YAML or JSON documents")
-    bounds = DocumentLimits(limits.max_document_nodes, limits.max_document_depth)
     as_json = request.content_type in _JSON_TYPES
-    # Off the loop: a 3 MiB document takes a while to parse; requests keep flowing meanwhile.
-    bodies = await asyncio.to_thread(parse_bounded, text, "<request>", bounds, as_json=as_json)
-    return _unwrap(bodies)
+    bodies, size = await parse_sized_body(request, limits, as_json=as_json)
+    return _unwrap(bodies), size
 
 
 def _single(docs: list[Document], request: web.Request, api_version: str) -> Document:
@@ -398,7 +420,9 @@ async def _apply(request: web.Request) -> web.Response:
 
 async def _validate(request: web.Request) -> web.Response:
     ctl = request.app[CONTROLLER]
-    checked = validate_documents(await _documents(request), ctl.settings)
+    docs, size = await _sized_documents(request)
+    # Validating a large body costs about as much as parsing it: off the loop the same way.
+    checked = await request.app[PARSER].run(size, validate_documents, docs, ctl.settings)
     out = [{"document": d.where(), "valid": err is None, "error": err} for d, err in checked]
     return _json({"valid": all(e["valid"] for e in out), "documents": out})
 
@@ -445,6 +469,14 @@ def create_api_app(
     app[BIND_HOST] = bind_host
     app[EPOCH] = secrets.token_hex(8)
     install_kube_api(app, controller)
+    api = controller.settings.minikn.api
+    parser = BodyParser(workers=api.parse_workers, process_bytes=api.parse_in_process_bytes)
+    app[PARSER] = parser
+
+    async def close_parser(app: web.Application) -> None:
+        parser.close()
+
+    app.on_cleanup.append(close_parser)
     app.add_routes(
         [
             web.get("/healthz", _healthz),

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from pydantic import Field
+from pydantic import Field, field_validator
 
 from minikn.config.types import ConfigGroup
 
@@ -21,3 +21,19 @@ class ApiConfig(ConfigGroup):
     go-yaml's "excessive aliasing" check does for kube-apiserver)."""
     max_document_depth: int = Field(100, alias="maxDocumentDepth", ge=1)
     """Deepest nesting of lists and mappings in a request body (aliases included)."""
+    parse_workers: int = Field(1, alias="parseWorkers", ge=1, le=64)
+    """Processes that parse large request bodies (started at the first one): parsing holds
+    Python's GIL, so in a thread of the serving process it would slow the data path."""
+    parse_in_process_bytes: int = Field(65536, alias="parseInProcessBytes", ge=0)
+    """Bodies of at least this many characters are parsed in those processes, smaller ones in a
+    thread (starting a process costs more than parsing a small body)."""
+    allowed_origins: list[str] = Field(default_factory=list, alias="allowedOrigins")
+    """Origins (``scheme://host[:port]``) whose pages may send mutating requests. Otherwise a
+    mutating request that carries an ``Origin`` is refused unless the API listens on loopback and
+    the Origin is its own (bound beyond loopback, a DNS-rebound page's Origin equals its
+    ``Host``, so "its own" proves nothing there)."""
+
+    @field_validator("allowed_origins")
+    @classmethod
+    def _normalise_origins(cls, origins: list[str]) -> list[str]:
+        return [o.strip().rstrip("/").lower() for o in origins]

@@ -1,4 +1,6 @@
-"""`docker compose up` as a user runs it: the README's curl gets a prediction, `down` cleans up.
+"""`docker compose up` as a user runs it: the README's curl gets a prediction, the CLI reaches the
+API with the token, a DNS-rebinding page does not, `down` cleans up; without a token compose
+refuses to start.
 
 Exactly the user's steps, with the names that could clash with a platform already running on
 this machine moved aside: another compose project name, free host ports (through the compose
@@ -10,6 +12,7 @@ from __future__ import annotations
 
 import json
 import os
+import secrets
 import shutil
 import socket
 import subprocess
@@ -30,7 +33,7 @@ from minikn.loadtest.target import IsvcInfo, example_body, find_isvc_yaml, model
 ROOT = Path(__file__).resolve().parents[3]
 PROJECT = "minikn-ctest"
 NETWORK = "minikn-ctest"
-TOKEN = "compose-test-token"
+TOKEN = secrets.token_urlsafe(32)  # what make compose-up writes to .minikn-compose.env
 READY_DEADLINE_S = 300.0
 
 pytestmark = [pytest.mark.docker, pytest.mark.slow, pytest.mark.timeout(1500)]
@@ -150,6 +153,39 @@ def _predict(stack: Stack, info: IsvcInfo, body: bytes) -> dict[str, Any] | None
         return None
 
 
+def _rebound_page_apply(stack: Stack) -> int:
+    """A page on evil.example whose name was rebound to 127.0.0.1: its own Host and Origin, and
+    (as if it had guessed it) the token."""
+    host = f"evil.example:{stack.api}"
+    isvc = b"apiVersion: serving.kserve.io/v1beta1\nkind: InferenceService\nmetadata: {name: x}\n"
+    req = urllib.request.Request(
+        f"http://127.0.0.1:{stack.api}/api/v1/apply",
+        data=isvc + b"spec: {predictor: {sklearn: {storageUri: 'gs://b/m'}}}\n",
+        headers={
+            "Host": host,
+            "Origin": f"http://{host}",
+            "Authorization": f"Bearer {TOKEN}",
+            "Content-Type": "application/yaml",
+        },
+        method="POST",
+    )
+    try:
+        with urllib.request.urlopen(req, timeout=30) as resp:
+            return int(resp.status)
+    except urllib.error.HTTPError as exc:
+        return int(exc.code)
+
+
+def test_compose_refuses_to_start_without_a_token(tmp_path: Path) -> None:
+    env = {k: v for k, v in os.environ.items() if k != "MINIKN_API_TOKEN"}
+    proc = subprocess.run(
+        [*_compose_command(), "-f", str(ROOT / "docker-compose.yml"), "config"],
+        cwd=tmp_path, env=env, capture_output=True, text=True, timeout=60, check=False,
+    )  # fmt: skip
+    assert proc.returncode != 0
+    assert "set MINIKN_API_TOKEN" in proc.stderr
+
+
 def _network_containers(docker_client: Any) -> set[str]:
     net = docker_client.networks.get(NETWORK)
     net.reload()
@@ -178,6 +214,13 @@ def test_compose_up_serves_the_example_and_down_leaves_no_replica(
     assert "predictions" in answer or "outputs" in answer, answer
 
     [platform] = stack("ps", "-q", "minikn").split()
+    # The API is published on loopback only, the CLI reaches it with the token, a page does not.
+    published = docker_client.containers.get(platform).attrs["NetworkSettings"]["Ports"]
+    assert {b["HostIp"] for b in published["8081/tcp"]} == {"127.0.0.1"}, published
+    cli = [str(py.parent / "minikn"), "get", "isvc", "--server", f"http://127.0.0.1:{stack.api}"]
+    assert info.name in _run(cli, env=stack.env, timeout=60)
+    assert _rebound_page_apply(stack) == 403
+
     replicas = {c for c in _network_containers(docker_client) if c[:12] != platform[:12]}
     assert replicas, "the prediction came back but no replica container is on the network"
 

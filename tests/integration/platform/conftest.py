@@ -27,10 +27,13 @@ class Api:
 
 
 async def start_api(
-    tmp_path: Path, token: str | None = None, host: str = "127.0.0.1"
+    tmp_path: Path,
+    token: str | None = None,
+    host: str = "127.0.0.1",
+    settings: Settings | None = None,
 ) -> tuple[Controller, web.AppRunner, str]:
     ctl = Controller(
-        Settings(),
+        settings or Settings(),
         clock=FakeClock(),
         store=StateStore(tmp_path / "state"),
         registry=default_registry(),

@@ -15,11 +15,13 @@ import aiohttp
 import pytest
 import yaml
 
+from minikn.config import Settings
 from minikn.controlplane.controller import Controller
 
 from .conftest import Api, start_api
 
 APPLY = "/api/v1/apply"
+DELETE_IRIS = "/apis/serving.kserve.io/v1beta1/namespaces/default/inferenceservices/iris"
 ISVC = {
     "apiVersion": "serving.kserve.io/v1beta1",
     "kind": "InferenceService",
@@ -27,6 +29,7 @@ ISVC = {
     "spec": {"predictor": {"sklearn": {"storageUri": "gs://b/1"}}},
 }
 JSON = {"Content-Type": "application/json"}
+YAML = {"Content-Type": "application/yaml"}
 
 
 def _port(api: Api) -> int:
@@ -131,6 +134,40 @@ async def test_beyond_loopback_any_host_is_accepted_and_the_token_is_required(
     assert [i["metadata"]["name"] for i in ctl.list_isvcs()] == ["iris"]
 
 
+async def test_beyond_loopback_a_rebound_page_whose_origin_equals_its_host_is_refused(
+    public_api: tuple[Controller, str],
+) -> None:
+    # A page on evil.example:8081 whose name was rebound to the API's address sends its own
+    # Host and Origin; with the token (a public default one, say) it is still refused.
+    ctl, url = public_api
+    host = "evil.example:8081"
+    headers = {"Authorization": "Bearer t0k", "Host": host, "Origin": f"http://{host}"}
+    async with aiohttp.ClientSession() as s, s.post(url + APPLY, json=ISVC, headers=headers) as r:
+        assert r.status == 403
+        assert "allowedOrigins" in (await r.json())["message"]
+    assert ctl.list_isvcs() == []
+
+
+async def test_beyond_loopback_an_origin_listed_in_the_config_is_accepted(tmp_path: Path) -> None:
+    settings = Settings.model_validate(
+        {"minikn": {"api": {"allowedOrigins": ["http://dashboard.lan:3000/"]}}}
+    )
+    ctl, runner, url = await start_api(tmp_path, token="t0k", host="0.0.0.0", settings=settings)
+    auth = {"Authorization": "Bearer t0k", "Host": "minikn.lan:8081"}
+    try:
+        async with aiohttp.ClientSession() as s:
+            listed = {**auth, "Origin": "http://Dashboard.lan:3000"}
+            async with s.post(url + APPLY, json=ISVC, headers=listed) as r:
+                assert r.status == 200
+            other = {**auth, "Origin": "http://dashboard.lan:3001"}
+            async with s.delete(url + DELETE_IRIS, headers=other) as r:
+                assert r.status == 403
+    finally:
+        await runner.cleanup()
+        await ctl.close()
+    assert [i["metadata"]["name"] for i in ctl.list_isvcs()] == ["iris"]
+
+
 async def test_a_non_ascii_authorization_header_is_a_401(
     public_api: tuple[Controller, str],
 ) -> None:
@@ -216,11 +253,43 @@ async def test_a_body_over_3_mib_is_a_413(api: Api) -> None:
 async def test_a_failed_state_write_says_so_and_applies_nothing(
     api: Api, monkeypatch: pytest.MonkeyPatch, code: int, status: int
 ) -> None:
-    def full(state: object) -> None:
+    def full(change: object) -> None:
         raise OSError(code, "disk says no")
 
-    monkeypatch.setattr(api.controller._store, "save", full)
+    monkeypatch.setattr(api.controller._store, "write_change", full)  # the journal's append
     got, body = await _post(api, json.dumps(ISVC), JSON)
     assert got == status
     assert "cannot save the control-plane state" in body["message"]
     assert api.controller.list_isvcs() == []
+
+
+async def test_bodies_handled_in_the_worker_process_apply_validate_and_refuse_as_in_a_thread(
+    tmp_path: Path,
+) -> None:
+    settings = Settings.model_validate(
+        {"minikn": {"api": {"parseInProcessBytes": 1, "maxDocumentNodes": 50}}}
+    )
+    ctl, runner, url = await start_api(tmp_path, settings=settings)
+    bomb = "a: &a [x, x, x, x, x, x, x, x]\nb: &b [*a, *a, *a, *a, *a, *a, *a, *a]\n"
+    try:
+        async with aiohttp.ClientSession() as s:
+            async with s.post(url + APPLY, data=yaml.safe_dump(ISVC), headers=YAML) as r:
+                assert r.status == 200, await r.text()
+            async with s.post(url + APPLY, data=bomb, headers=YAML) as r:
+                body = await r.json()
+                assert r.status == 400, body
+                assert "maxDocumentNodes" in body["message"]
+            async with s.post(url + APPLY, data="a: [", headers=YAML) as r:
+                body = await r.json()
+                assert r.status == 400, body
+                assert "invalid YAML" in body["message"]
+            bad = {**ISVC, "spec": {"predictor": {"minReplicas": True, "sklearn": {}}}}
+            async with s.post(url + "/api/v1/validate", json=bad) as r:
+                body = await r.json()
+                assert r.status == 200, body
+                assert body["valid"] is False
+                assert "spec.predictor.minReplicas" in body["documents"][0]["error"]
+    finally:
+        await runner.cleanup()
+        await ctl.close()
+    assert [i["metadata"]["name"] for i in ctl.list_isvcs()] == ["iris"]

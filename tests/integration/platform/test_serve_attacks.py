@@ -152,6 +152,13 @@ def _bomb() -> bytes:
     return text.encode()
 
 
+def _replicas(count: int) -> bytes:
+    return (
+        "apiVersion: serving.kserve.io/v1beta1\nkind: InferenceService\nmetadata: {name: many}\n"
+        f"spec: {{predictor: {{minReplicas: {count}, sklearn: {{storageUri: gs://b/1}}}}}}\n"
+    ).encode()
+
+
 @pytest.mark.parametrize(
     ("body", "content_type", "status"),
     [
@@ -160,6 +167,8 @@ def _bomb() -> bytes:
                      id="10-mb-list"),
         pytest.param(b"[" * 2_000_000 + b"]" * 1_000_000, "application/json", 400,
                      id="2.9-mb-deep-json"),
+        pytest.param(_replicas(2**31 - 1), "application/yaml", 400, id="min-replicas-2^31-1"),
+        pytest.param(_replicas(2**64), "application/yaml", 400, id="min-replicas-2^64"),
     ],
 )  # fmt: skip
 def test_hostile_documents_are_a_4xx_and_the_platform_keeps_answering(

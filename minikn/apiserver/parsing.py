@@ -1,0 +1,99 @@
+"""Request bodies parsed (and validated) off the event loop: small ones in a thread, large ones in
+a bounded, lazily spawned process pool (parsing holds the GIL, so a thread alone stalls the data
+path)."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import multiprocessing
+import multiprocessing.connection
+import os
+import threading
+from collections.abc import Callable
+from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
+from typing import Any, TypeVar
+
+from aiohttp import web
+
+from minikn.api.documents import DocumentLimits, parse_bounded
+from minikn.core.errors import RetryableError
+
+__all__ = ["PARSER", "BodyParser"]
+
+log = logging.getLogger("minikn.apiserver.parsing")
+T = TypeVar("T")
+
+
+class BodyParser:
+    """Parses bodies of at least ``process_bytes`` characters in up to ``workers`` processes
+    (started at the first such body, by ``spawn``: the server's threads are not forked), the rest
+    in a thread. Owned by the API app, which calls :meth:`close` at cleanup."""
+
+    def __init__(self, *, workers: int, process_bytes: int) -> None:
+        self._workers = workers
+        self._process_bytes = process_bytes
+        self._pool: ProcessPoolExecutor | None = None
+
+    async def parse(
+        self, text: str, source: str, limits: DocumentLimits, *, as_json: bool
+    ) -> list[Any]:
+        return await self.run(len(text), _parse, text, source, limits, as_json)
+
+    async def run(self, size: int, fn: Callable[..., T], *args: Any) -> T:
+        """``fn(*args)`` for a body of ``size`` characters: in a thread below ``process_bytes``,
+        else in a worker process (``fn`` and its arguments must pickle)."""
+        if size < self._process_bytes:
+            return await asyncio.to_thread(fn, *args)
+        pool = self._ensure_pool()
+        loop = asyncio.get_running_loop()
+        try:
+            return await loop.run_in_executor(pool, fn, *args)
+        except BrokenProcessPool as exc:
+            # A worker died (killed, out of memory): the next large body gets a fresh pool.
+            self._drop_pool(pool)
+            raise RetryableError(
+                "the process parsing the request body died; nothing was changed: try again"
+            ) from exc
+
+    def _ensure_pool(self) -> ProcessPoolExecutor:
+        if self._pool is None:
+            log.info("parsing large request bodies in up to %d process(es)", self._workers)
+            self._pool = ProcessPoolExecutor(
+                max_workers=self._workers,
+                mp_context=multiprocessing.get_context("spawn"),
+                initializer=_exit_with_parent,
+            )
+        return self._pool
+
+    def _drop_pool(self, pool: ProcessPoolExecutor) -> None:
+        if self._pool is pool:
+            self._pool = None
+        pool.shutdown(wait=False, cancel_futures=True)
+
+    def close(self) -> None:
+        if self._pool is not None:
+            self._drop_pool(self._pool)
+
+
+def _exit_with_parent() -> None:
+    """In a worker: exit when the server does, even when it was killed and never shut the pool
+    down (an idle worker would otherwise outlive it)."""
+    parent = multiprocessing.parent_process()
+    if parent is None:
+        return
+
+    def watch() -> None:
+        multiprocessing.connection.wait([parent.sentinel])
+        os._exit(0)
+
+    threading.Thread(target=watch, name="exit-with-parent", daemon=True).start()
+
+
+def _parse(text: str, source: str, limits: DocumentLimits, as_json: bool) -> list[Any]:
+    return parse_bounded(text, source, limits, as_json=as_json)
+
+
+PARSER = web.AppKey("body_parser", BodyParser)
+"""The API app's parser (created with the app, closed at its cleanup)."""
