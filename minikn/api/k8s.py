@@ -6,23 +6,42 @@ Kubernetes YAML loads) and ignored. An unknown field is refused (``extra='forbid
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, Strict
 from pydantic.alias_generators import to_camel
 
 __all__ = [
+    "INT32_MAX",
+    "INT64_MAX",
     "ContainerFields",
     "ContainerPort",
     "EnvVar",
+    "Int",
+    "Int32",
+    "Int64",
     "K8sContainer",
     "K8sModel",
     "PodSpecFields",
     "Probe",
+    "Quantity",
     "ResourceRequirements",
 ]
 
-Quantity = str | int | float
+Int = Annotated[int, Strict()]
+"""An integer field: no bool (``true`` is not 1), float or numeric string (Kubernetes' decoder)."""
+INT32_MAX = 2**31 - 1
+INT64_MAX = 2**63 - 1
+Int32 = Annotated[int, Strict(), Field(ge=-(2**31), le=INT32_MAX)]
+"""A Kubernetes ``int32`` field: strict, and in range (the decoder refuses an overflow)."""
+Int64 = Annotated[int, Strict(), Field(ge=-(2**63), le=INT64_MAX)]
+"""A Kubernetes ``int64`` field."""
+Quantity = Annotated[str, Strict()] | Int | Annotated[float, Strict()]
+"""A resource.Quantity: ``"500m"``, ``2``, ``0.5``; never a bool."""
+NonNegInt32 = Annotated[int, Strict(), Field(ge=0, le=INT32_MAX)]
+NonNegInt64 = Annotated[int, Strict(), Field(ge=0, le=INT64_MAX)]
+PosInt64 = Annotated[int, Strict(), Field(ge=1, le=INT64_MAX)]
+Port = Annotated[int, Strict(), Field(ge=1, le=65535)]
 
 
 class K8sModel(BaseModel):
@@ -40,9 +59,10 @@ class EnvVar(K8sModel):
 
 
 class ContainerPort(K8sModel):
-    container_port: int = Field(ge=1, le=65535)
+    container_port: Port
     name: str | None = None
-    host_port: int | None = None
+    host_port: Annotated[int, Strict(), Field(ge=0, le=65535)] | None = None
+    """0 (or unset) means no host port; Kubernetes validates the port only when it is set."""
     host_ip: str | None = Field(None, alias="hostIP")
     protocol: str | None = None
 
@@ -58,12 +78,12 @@ class Probe(K8sModel):
     tcp_socket: dict[str, Any] | None = None
     exec: dict[str, Any] | None = None
     grpc: dict[str, Any] | None = None
-    initial_delay_seconds: int | None = Field(None, ge=0)
-    timeout_seconds: int | None = Field(None, ge=0)
-    period_seconds: int | None = Field(None, ge=0)
-    success_threshold: int | None = Field(None, ge=0)
-    failure_threshold: int | None = Field(None, ge=0)
-    termination_grace_period_seconds: int | None = None
+    initial_delay_seconds: NonNegInt32 | None = None
+    timeout_seconds: NonNegInt32 | None = None
+    period_seconds: NonNegInt32 | None = None
+    success_threshold: NonNegInt32 | None = None
+    failure_threshold: NonNegInt32 | None = None
+    termination_grace_period_seconds: PosInt64 | None = None
 
 
 class ContainerFields(K8sModel):
@@ -108,8 +128,9 @@ class PodSpecFields(K8sModel):
     ephemeral_containers: list[dict[str, Any]] | None = None
     volumes: list[dict[str, Any]] | None = None
     restart_policy: str | None = None
-    termination_grace_period_seconds: int | None = None
-    active_deadline_seconds: int | None = None
+    termination_grace_period_seconds: NonNegInt64 | None = None
+    active_deadline_seconds: Annotated[int, Strict(), Field(ge=1, le=INT32_MAX)] | None = None
+    """Kubernetes: between 1 and 2147483647, inclusive."""
     dns_policy: str | None = None
     dns_config: dict[str, Any] | None = None
     node_selector: dict[str, str] | None = None
@@ -131,7 +152,7 @@ class PodSpecFields(K8sModel):
     tolerations: list[dict[str, Any]] | None = None
     host_aliases: list[dict[str, Any]] | None = None
     priority_class_name: str | None = None
-    priority: int | None = None
+    priority: Int32 | None = None
     readiness_gates: list[dict[str, Any]] | None = None
     runtime_class_name: str | None = None
     enable_service_links: bool | None = None

@@ -7,28 +7,35 @@ ignored key. Source: kserve/kserve ``pkg/apis/serving/v1beta1`` (``predictor.go`
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal, Self
+from typing import Any, Literal, Self
 
-from pydantic import Field, Strict, model_validator
+from pydantic import Field, model_validator
 
-from minikn.api.k8s import ContainerFields, K8sModel, PodSpecFields
+from minikn.api.k8s import INT32_MAX, ContainerFields, Int, K8sModel, PodSpecFields, Quantity
 
 __all__ = [
     "INT32_MAX",
     "LEGACY_FRAMEWORKS",
     "ArtExplainerSpec",
+    "AutoScalingSpec",
     "BatcherSpec",
     "ComponentExtensionSpec",
     "ExplainerSpec",
+    "ExternalMetricSource",
     "InferenceService",
     "InferenceServiceSpec",
     "Int",
     "LoggerSpec",
+    "MetricTarget",
+    "MetricsSpec",
     "ModelFormat",
     "ModelSpec",
     "ObjectMeta",
+    "PodMetricSource",
     "PredictorExtensionSpec",
     "PredictorSpec",
+    "ResourceMetricSource",
+    "StorageUri",
     "TransformerSpec",
 ]
 
@@ -63,10 +70,6 @@ IMPLEMENTATION_NAMES: tuple[str, ...] = (
 )
 
 ProtocolName = Literal["v1", "v2", "grpc-v1", "grpc-v2"]
-
-Int = Annotated[int, Strict()]
-"""An integer field: no bool (``true`` is not 1), float or numeric string (Kubernetes' decoder)."""
-INT32_MAX = 2**31 - 1
 
 
 class ObjectMeta(K8sModel):
@@ -105,6 +108,73 @@ class BatcherSpec(K8sModel):
     timeout: Int | None = Field(None, ge=1, le=INT32_MAX)
 
 
+class MetricTarget(K8sModel):
+    """KServe's MetricTarget: the target of one ``autoScaling`` metric."""
+
+    type: Literal["Utilization", "Value", "AverageValue"] | None = None
+    value: Quantity | None = None
+    average_value: Quantity | None = None
+    average_utilization: Int | None = Field(None, ge=-(2**31), le=INT32_MAX)
+
+
+class ResourceMetricSource(K8sModel):
+    name: Literal["cpu", "memory"]
+    target: MetricTarget | None = None
+
+
+class ExternalMetrics(K8sModel):
+    """A KEDA external scaler's query (KServe's ``MetricsBackend`` enum)."""
+
+    backend: Literal["prometheus", "graphite"] | None = None
+    server_address: str | None = None
+    query: str | None = None
+    namespace: str | None = None
+
+
+class PodMetrics(K8sModel):
+    """A KEDA OpenTelemetry pod metric (KServe's ``PodsMetricsBackend`` enum)."""
+
+    backend: Literal["opentelemetry"] | None = None
+    server_address: str | None = None
+    metric_names: list[str] | None = None
+    query: str | None = None
+    operation_over_time: str | None = None
+
+
+class ExternalMetricSource(K8sModel):
+    metric: ExternalMetrics | None = None
+    target: MetricTarget | None = None
+
+
+class PodMetricSource(K8sModel):
+    metric: PodMetrics | None = None
+    target: MetricTarget | None = None
+
+
+class MetricsSpec(K8sModel):
+    """One entry of ``autoScaling.metrics``: ``type`` and its matching source."""
+
+    type: Literal["Resource", "External", "PodMetric"]
+    resource: ResourceMetricSource | None = None
+    external: ExternalMetricSource | None = None
+    pod_metric: PodMetricSource | None = Field(None, alias="podmetric")
+    """KServe's JSON name is all lower case."""
+
+
+class AutoScalingSpec(K8sModel):
+    """``autoScaling``: the HPA/KEDA metrics of Standard mode (KServe's AutoScalingSpec)."""
+
+    metrics: list[MetricsSpec] | None = None
+
+
+class StorageUri(K8sModel):
+    """One entry of ``storageUris`` (KServe's StorageUri)."""
+
+    uri: str
+    mount_path: str | None = None
+    """Unset means KServe's default, ``/mnt/models``."""
+
+
 class ComponentExtensionSpec(K8sModel):
     """Fields every component carries beside its implementation."""
 
@@ -113,7 +183,7 @@ class ComponentExtensionSpec(K8sModel):
     scale_target: Int | None = None
     scale_metric: Literal["cpu", "memory", "concurrency", "rps"] | None = None
     scale_metric_type: Literal["Utilization", "Value", "AverageValue"] | None = None
-    auto_scaling: dict[str, Any] | None = None
+    auto_scaling: AutoScalingSpec | None = None
     container_concurrency: Int | None = None
     timeout: Int | None = None
     canary_traffic_percent: Int | None = None
@@ -163,7 +233,7 @@ class PredictorSpec(PodSpecFields, ComponentExtensionSpec):
     lightgbm: PredictorExtensionSpec | None = None
     paddle: PredictorExtensionSpec | None = None
     model: ModelSpec | None = None
-    storage_uris: list[dict[str, Any]] | None = None
+    storage_uris: list[StorageUri] | None = None
     storage_container_name: str | None = None
     worker_spec: dict[str, Any] | None = None
 
@@ -189,7 +259,7 @@ class PredictorSpec(PodSpecFields, ComponentExtensionSpec):
 class TransformerSpec(PodSpecFields, ComponentExtensionSpec):
     """``spec.transformer``: custom containers only."""
 
-    storage_uris: list[dict[str, Any]] | None = None
+    storage_uris: list[StorageUri] | None = None
 
     @model_validator(mode="after")
     def _has_container(self) -> Self:
@@ -211,6 +281,7 @@ class ExplainerSpec(PodSpecFields, ComponentExtensionSpec):
     """``spec.explainer``: ``art`` or custom containers (KServe removed ``alibi``/``aix``)."""
 
     art: ArtExplainerSpec | None = None
+    storage_uris: list[StorageUri] | None = None
 
     @model_validator(mode="before")
     @classmethod

@@ -6,6 +6,7 @@ KServe's wording where KServe has one.
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -16,6 +17,14 @@ from pydantic import ValidationError
 from minikn.api.convert import V1ALPHA2, V1BETA1, convert_v1alpha2, legacy_to_model
 from minikn.api.deploy_mode import DEPLOYMENT_MODE, deployment_mode, normalize_mode
 from minikn.api.documents import Document
+from minikn.api.extension_rules import (
+    KEDA_SCALE_METRIC,
+    clip,
+    custom_storage_uri,
+    hpa_metrics_rules,
+    keda_metrics_rules,
+    storage_uris_rules,
+)
 from minikn.api.graph import GRAPH_KIND
 from minikn.api.graph_validation import ParsedGraph, parse_graph
 from minikn.api.schema import (
@@ -174,7 +183,9 @@ def _knative_rules(comp: ComponentExtensionSpec, settings: Settings) -> dict[str
             "(config-defaults max-revision-timeout-seconds)"
         )
     cc = comp.container_concurrency
-    if cc is not None and not 0 <= cc <= d.container_concurrency_max_limit:
+    if cc is not None and cc < 0:
+        errs["containerConcurrency"] = "parallelism cannot be less than 0"  # KServe's, first
+    elif cc is not None and cc > d.container_concurrency_max_limit:
         errs["containerConcurrency"] = (
             f"expected 0 <= {cc} <= {d.container_concurrency_max_limit} "
             "(config-defaults container-concurrency-max-limit)"
@@ -213,7 +224,9 @@ def _metric_rules(comp: ComponentExtensionSpec, klass: str) -> dict[str, str]:
     metric = metric or ("cpu" if klass == HPA_CLASS else "concurrency")
     if metric == "rps" and target < 1:
         errs["scaleTarget"] = "the target for rps should be greater than 1"
-    elif metric == "cpu" and not 1 <= target <= 100:
+    elif metric in _CLASS_METRICS[HPA_CLASS] and ((metric == "cpu" and target < 1) or target > 100):
+        # KServe's `metric == MetricCPU && target < 1 || target > 100`: && binds first, so a
+        # memory target above 100 is refused as well; kept so that what KServe admits is admitted.
         errs["scaleTarget"] = "the target utilization percentage should be a [1-100] integer"
     elif metric == "memory" and target < 1:
         errs["scaleTarget"] = "the target memory should be greater than 1 MiB"
@@ -252,17 +265,26 @@ def _component_rules(
     merged = {k: v for k, v in meta_annotations.items() if k.startswith(AUTOSCALING_PREFIX)}
     merged.update(comp.annotations or {})
     klass = merged.get(AUTOSCALING_PREFIX + "class", settings.autoscaler.pod_autoscaler_class)
-    if _mode_of(meta_annotations, settings) == "Standard":
+    keda = False
+    standard = _mode_of(meta_annotations, settings) == "Standard"
+    if standard:
         klass = HPA_CLASS  # KServe's validateScalingHPACompExtension
-    errs = {
-        **_replica_rules(comp),
-        **_knative_rules(comp, settings),
-        **_metric_rules(comp, klass),
-    }
+        keda = meta_annotations.get(KSERVE_AUTOSCALER_CLASS) == "keda"
+    errs = {**_replica_rules(comp), **_knative_rules(comp, settings)}
+    if not keda:
+        errs.update(_metric_rules(comp, klass))
+    elif comp.scale_metric is not None:  # KServe's validateScalingKedaCompExtension
+        errs["scaleMetric"] = KEDA_SCALE_METRIC
     problems = [f"{path}.{name}: {rule}" for name, rule in errs.items()]
+    if keda:
+        problems.extend(keda_metrics_rules(path, comp.auto_scaling))
+    elif klass == HPA_CLASS:
+        problems.extend(hpa_metrics_rules(path, comp.auto_scaling))
     cc = comp.container_concurrency
     cc_eff = cc if cc is not None else settings.defaults.container_concurrency
     view, fields = _revision_annotations(comp, merged)
+    if standard:  # the revision Standard mode runs is HPA-class, as revisions.py writes it
+        view[AUTOSCALING_PREFIX + "class"] = HPA_CLASS
     for line in check_annotations(view, cc_eff):
         key, _, rest = line.partition(": ")
         field_name = fields.get(key)
@@ -282,7 +304,7 @@ def _metadata_rules(meta: ObjectMeta) -> list[str]:
     name = meta.name or ""
     if not _ISVC_NAME.match(name):
         problems.append(
-            f'metadata.name: The InferenceService "{_clip(name)}" is invalid: a InferenceService '
+            f'metadata.name: The InferenceService "{clip(name)}" is invalid: a InferenceService '
             "name must consist of lower case alphanumeric characters or '-', and must start with "
             'alphabetical character. (e.g. "my-name" or "abc-123", regex used for validation '
             f"is '{ISVC_NAME_FMT}')"
@@ -293,7 +315,7 @@ def _metadata_rules(meta: ObjectMeta) -> list[str]:
     if ns is not None:
         if not _DNS1123_LABEL.match(ns):
             problems.append(
-                f'metadata.namespace: "{_clip(ns)}": a lowercase RFC 1123 label must consist of '
+                f'metadata.namespace: "{clip(ns)}": a lowercase RFC 1123 label must consist of '
                 "lower case alphanumeric characters or '-', and must start and end with an "
                 "alphanumeric character (e.g. 'my-name', or '123-abc', regex used for validation "
                 f"is '{DNS1123_LABEL_FMT}')"
@@ -319,6 +341,45 @@ def _predictor_rules(predictor: PredictorSpec) -> list[str]:
             problems.append(
                 f"spec.predictor.containers[{i}].env: storage uri should not be specified in "
                 "transformer container"
+            )
+    return problems
+
+
+KBS_RESOURCE_ID = re.compile(r"^kbs:///[a-zA-Z0-9_-]+/[a-zA-Z0-9_-]+/[a-zA-Z0-9_.-]+$")
+"""KServe's ``kbsResourceIdRegexp`` (a confidential model's key in the key broker)."""
+
+
+def _storage_rules(isvc: InferenceService) -> list[str]:
+    """KServe's validateMultipleStorageURIs and validateConfidential, per component."""
+    problems: list[str] = []
+    p = isvc.spec.predictor
+    key = p.implementation()
+    ext = getattr(p, key) if key != "containers" else None
+    uri = ext.storage_uri if isinstance(ext, PredictorExtensionSpec) else None
+    if ext is None:
+        uri = custom_storage_uri(p.containers)
+    problems.extend(storage_uris_rules("spec.predictor", uri, p.storage_uris))
+    t = isvc.spec.transformer
+    if t is not None:
+        problems.extend(
+            storage_uris_rules("spec.transformer", custom_storage_uri(t.containers), t.storage_uris)
+        )
+    e = isvc.spec.explainer
+    if e is not None:
+        uri = e.art.storage_uri if e.art is not None else custom_storage_uri(e.containers)
+        problems.extend(storage_uris_rules("spec.explainer", uri, e.storage_uris))
+    conf = ext.confidential if isinstance(ext, PredictorExtensionSpec) else None
+    if isinstance(conf, dict) and conf.get("enabled") is True:
+        at = f"spec.predictor.{key}"
+        if not (isinstance(ext, PredictorExtensionSpec) and ext.storage_uri):
+            problems.append(
+                f"{at}.storageUri: confidential model serving requires storageUri to be set"
+            )
+        rid = conf.get("resourceId")
+        if isinstance(rid, str) and rid and not KBS_RESOURCE_ID.match(rid):
+            problems.append(
+                f"{at}.confidential.resourceId: invalid confidential resourceId format "
+                f"{json.dumps(clip(rid))}, expected kbs:///<repo>/<type>/<tag>"
             )
     return problems
 
@@ -374,7 +435,7 @@ def _webhook_rules(isvc: InferenceService) -> list[str]:
     klass = annotations.get(KSERVE_AUTOSCALER_CLASS)
     if klass is not None and klass not in KSERVE_AUTOSCALER_CLASSES:
         problems.append(
-            f"metadata.annotations[{KSERVE_AUTOSCALER_CLASS}]: [{_clip(klass)}] is not a "
+            f"metadata.annotations[{KSERVE_AUTOSCALER_CLASS}]: [{clip(klass)}] is not a "
             f"supported autoscaler class type (one of {', '.join(KSERVE_AUTOSCALER_CLASSES)})"
         )
     for path, container, env in _containers(isvc):
@@ -391,15 +452,10 @@ def _webhook_rules(isvc: InferenceService) -> list[str]:
         for e in first.env or () if first is not None else ():
             if e.name == PROTOCOL_ENV and e.value not in CUSTOM_PROTOCOLS:
                 problems.append(
-                    f"spec.{comp_name}.containers[0].env: invalid protocol {_clip(str(e.value))}. "
+                    f"spec.{comp_name}.containers[0].env: invalid protocol {clip(str(e.value))}. "
                     f"Must be one of [{', '.join(CUSTOM_PROTOCOLS)}]"
                 )
     return problems
-
-
-def _clip(value: str, limit: int = 80) -> str:
-    """A user's value, cut short so that a 5,000-character name does not flood the message."""
-    return value if len(value) <= limit else f"{value[:limit]}...({len(value)} characters)"
 
 
 def _parse_spec(spec: dict[str, Any]) -> InferenceServiceSpec:
@@ -438,6 +494,7 @@ def parse_isvc(
         *_metadata_rules(isvc.metadata),
         *_predictor_rules(isvc.spec.predictor),
         *_webhook_rules(isvc),
+        *_storage_rules(isvc),
     ]
     meta_ann = isvc.metadata.annotations or {}
     intents: dict[ComponentName, ComponentIntent] = {}

@@ -124,7 +124,7 @@ REFUSED = [
     (
         doc({"containerConcurrency": -1}),
         "spec.predictor.containerConcurrency",
-        "expected 0 <= -1 <= 1000 (config-defaults container-concurrency-max-limit)",
+        "parallelism cannot be less than 0",
         "cc-negative",
     ),
     (
