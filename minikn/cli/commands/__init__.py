@@ -22,4 +22,5 @@ COMMAND_MODULES: tuple[str, ...] = (
     "minikn.cli.commands.images",
     "minikn.cli.commands.demo",
     "minikn.cli.commands.kubeconfig",
+    "minikn.cli.commands.dashboard",
 )
