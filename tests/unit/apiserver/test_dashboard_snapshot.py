@@ -115,7 +115,8 @@ def test_a_revision_row_carries_replicas_concurrency_panic_buffered_and_cold_sta
     # A live revision without status yet: zeros, no autoscaler numbers, no cold start.
     two = rows[REV2]
     assert (two["desired"], two["ready"], two["buffered"]) == (0, 0, 0)
-    assert "stable" not in two and "coldStart" not in two
+    assert "stable" not in two
+    assert "coldStart" not in two
 
 
 def test_rates_and_quantiles_cover_only_the_interval_since_the_previous_snapshot() -> None:
@@ -149,7 +150,8 @@ def test_events_are_the_newest_bounded_and_oldest_first() -> None:
     snap = build_snapshot(_inputs({}, events), {}, 0.0)
     times = [e["time"] for e in snap["events"]]
     assert len(times) == MAX_EVENTS
-    assert times == sorted(times) and times[-1] == MAX_EVENTS + 30
+    assert times == sorted(times)
+    assert times[-1] == MAX_EVENTS + 30
 
 
 @pytest.mark.parametrize(
