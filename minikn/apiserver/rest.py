@@ -1,8 +1,9 @@
 """The control-plane REST API (aiohttp): Kubernetes-style ISVC paths plus minikn's own.
 
 Errors are Kubernetes ``Status`` objects that also carry KServe's ``{"error": ...}`` key. When a
-token is configured every path but ``/healthz`` needs ``Authorization: Bearer <token>``
-(``minikn serve`` always configures one).
+token is configured every path but ``/healthz`` and the dashboard's static files (``GET
+/dashboard/...``, which hold no data) needs ``Authorization: Bearer <token>`` (``minikn serve``
+always configures one).
 
 Whoever can drive this API can run containers and processes on the host, so a request a web page
 could make is refused whatever the token says (the README's security section says why):
@@ -73,6 +74,8 @@ BIND_HOST = web.AppKey("bind_host", str)
 """A random id per API app: continue tokens of an earlier start are refused (410 Expired)."""
 TOKEN_ENV = "MINIKN_API_TOKEN"
 _PUBLIC = frozenset({"/healthz"})
+_ASSETS = "/dashboard"
+"""The dashboard's static files: no token (they hold no data), the Host check still applies."""
 _MUTATING = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 # The content types a <form> or a no-cors fetch sends cross-site without a CORS preflight.
 _FORM_TYPES = frozenset({"text/plain", "application/x-www-form-urlencoded", "multipart/form-data"})
@@ -205,6 +208,11 @@ def _check_cross_site(request: web.Request, bind_host: str, allowed: list[str]) 
         )
 
 
+def _is_asset(request: web.Request) -> bool:
+    path = request.path
+    return request.method in ("GET", "HEAD") and (path == _ASSETS or path.startswith(_ASSETS + "/"))
+
+
 def _check_token(request: web.Request, token: str) -> None:
     given = request.headers.get("Authorization", "").encode("utf-8", "replace")
     if not hmac.compare_digest(given, f"Bearer {token}".encode()):
@@ -228,7 +236,7 @@ async def _errors(request: web.Request, handler: Handler) -> web.StreamResponse:
             allowed = request.app[CONTROLLER].settings.minikn.api.allowed_origins
             _check_host(request, bind_host, token)
             _check_cross_site(request, bind_host, allowed)
-            if token:
+            if token and not _is_asset(request):
                 _check_token(request, token)
         return await handler(request)
     except web.HTTPException as exc:

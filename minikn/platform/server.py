@@ -24,6 +24,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from minikn.activator import raise_open_file_limit
 from minikn.api.runtimes import default_registry
 from minikn.apiserver.client import TOKEN_FILE
+from minikn.apiserver.dashboard.routes import add_dashboard_routes
 from minikn.apiserver.kube.kubeconfig import kubeconfig
 from minikn.apiserver.kube.tls import ensure_certificate, server_ssl_context
 from minikn.apiserver.logs import add_logs_route
@@ -164,6 +165,12 @@ class Platform:
             add_start_times_route(
                 self.api_app, isvc=self.controller.get, start_times=replicas.start_times
             )
+        self.dashboard = add_dashboard_routes(
+            self.api_app,
+            controller=self.controller,
+            requests=self.metrics.requests,
+            buffered=self.dataplane.activator.buffered if self.dataplane is not None else None,
+        )
         self._runner: web.AppRunner | None = None
         self._tasks: list[asyncio.Task[None]] = []
         self.api_port = 0

@@ -65,6 +65,10 @@ class RequestCollector(Collector):
             found = self._series[key] = RequestSeries()
         return found
 
+    def totals(self) -> list[tuple[tuple[str, str, str, str], dict[int, int], list[int]]]:
+        """A copy of every series: labels, counts by code, observations per latency bucket."""
+        return [(k, dict(s.codes), list(s.buckets)) for k, s in self._series.copy().items()]
+
     def describe(self) -> Iterator[Metric]:
         yield from self._families()
 

@@ -23,4 +23,5 @@ COMMAND_MODULES: tuple[str, ...] = (
     "minikn.cli.commands.demo",
     "minikn.cli.commands.kubeconfig",
     "minikn.cli.commands.config",
+    "minikn.cli.commands.dashboard",
 )

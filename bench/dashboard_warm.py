@@ -1,0 +1,200 @@
+"""Warm-path throughput with the live dashboard open vs closed, in the same run.
+
+    python bench/dashboard_warm.py [--duration 5] [--runs 3] [--concurrency 10]
+        [--isvcs 1000] [--dashboards 3]
+
+One process holds, on one event loop as ``minikn serve`` does: the data path (router + activator
+with their middlewares, wired as ``bench/datapath_warm.py`` wires them) in front of a raw replica,
+and the API with the dashboard's state endpoint over a controller holding ``--isvcs`` ISVCs (so
+each snapshot walks that many revisions, every one with replica and autoscaler status). wrk loads
+the data path with the dashboard closed (nobody polls) and open (``--dashboards`` clients poll
+``GET /api/v1/dashboard/state`` every second with the token, as the page does), alternating,
+``--runs`` times; prints the median throughput of each and their ratio (goal: open within 5 %).
+Needs ``wrk`` on PATH.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import urllib.request
+from pathlib import Path
+
+from datapath_warm import _free_port, _wait_port, serve_upstream
+from loopback import use_uvloop
+from wrk import wrk
+
+TOKEN = "bench-token"
+ISVC = """---
+apiVersion: serving.kserve.io/v1beta1
+kind: InferenceService
+metadata: {{name: isvc-{i:04d}}}
+spec:
+  predictor:
+    minReplicas: 0
+    model: {{modelFormat: {{name: sklearn}}, storageUri: "file:///models/iris"}}
+"""
+
+
+def serve_minikn(port: int, upstream_port: int, api_port: int, isvcs: int) -> None:
+    use_uvloop()
+    import asyncio
+
+    from aiohttp import web
+
+    from minikn.activator import Activator
+    from minikn.activator.agent import AgentMiddleware, trace_middleware
+    from minikn.api.documents import parse_text
+    from minikn.api.runtimes import default_registry
+    from minikn.apiserver.dashboard.routes import add_dashboard_routes
+    from minikn.apiserver.rest import create_api_app
+    from minikn.config import Settings
+    from minikn.controlplane.controller import Controller
+    from minikn.controlplane.store import StateStore
+    from minikn.core.clock import SystemClock
+    from minikn.core.endpoints import DiscardStats, Endpoint
+    from minikn.core.events import EventSink
+    from minikn.core.revision import ContainerSpec, RevisionSpec
+    from minikn.core.routes import ComponentRoute, IsvcRoute, RouteTable, TrafficTarget
+    from minikn.router import Router
+    from minikn.telemetry.metrics import Metrics
+
+    async def main() -> None:
+        settings, clock, metrics, sink = Settings(), SystemClock(), Metrics(), DiscardStats()
+        spec = RevisionSpec(
+            name="hello-predictor-00001",
+            isvc="hello",
+            component="predictor",
+            generation=1,
+            container=ContainerSpec(),
+        )
+        agents = AgentMiddleware(metrics=metrics, clock=clock)
+        activator = Activator(
+            settings,
+            clock=clock,
+            stats=sink,
+            poker=sink,
+            metrics=metrics,
+            middlewares=[trace_middleware, agents],
+        )
+        activator.upsert_revision(spec)
+        activator.set_endpoints(spec.name, [Endpoint("r1", "127.0.0.1", upstream_port)])
+        router = Router(settings, activator, clock=clock, metrics=metrics)
+        target = TrafficTarget(revision=spec.name, percent=100)
+        comp = ComponentRoute(component="predictor", targets=(target,))
+        router.update_routes(RouteTable(isvcs=(IsvcRoute(name="hello", components=(comp,)),)))
+
+        state_dir = Path(tempfile.mkdtemp(prefix="minikn-bench-dash-"))
+        controller = Controller(
+            settings,
+            clock=clock,
+            store=StateStore(state_dir),
+            registry=default_registry(),
+            events=EventSink(),
+        )
+        # What the data plane reports per revision in ``minikn serve`` (replicas, autoscaler).
+        controller.status_extras = lambda rev: {
+            "replicas": {"desired": 1, "ready": 1, "pending": 0, "reason": "", "message": ""},
+            "autoscaler": {"metric": "concurrency", "stable": 1.5, "panic": 2.0, "target": 100.0,
+                           "panic_mode": False, "active": "active", "reason": "stable"},
+        }  # fmt: skip
+        await controller.start()
+        text = "".join(ISVC.format(i=i) for i in range(isvcs))
+        await controller.apply(parse_text(text, "bench.yaml"))
+        api = create_api_app(controller, token=TOKEN)
+        add_dashboard_routes(
+            api, controller=controller, requests=metrics.requests, buffered=activator.buffered
+        )
+        runner = web.AppRunner(api, access_log=None)
+        await runner.setup()
+        await web.TCPSite(runner, "127.0.0.1", api_port).start()
+        await activator.start()
+        await router.start("127.0.0.1", port)
+        await asyncio.Event().wait()
+
+    asyncio.run(main())
+
+
+def _poll(url: str, stop: threading.Event, sizes: list[int]) -> None:
+    """One open dashboard: the state every second, as the page polls it."""
+    req = urllib.request.Request(url, headers={"Authorization": f"Bearer {TOKEN}"})
+    while not stop.is_set():
+        started = time.monotonic()
+        with urllib.request.urlopen(req, timeout=10) as r:
+            sizes.append(len(r.read()))
+        stop.wait(max(0.0, 1.0 - (time.monotonic() - started)))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--duration", type=float, default=5.0)
+    parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--concurrency", type=int, default=10)
+    parser.add_argument("--isvcs", type=int, default=1000)
+    parser.add_argument("--dashboards", type=int, default=3)
+    parser.add_argument("--serve-upstream", type=int, help=argparse.SUPPRESS)
+    parser.add_argument("--serve-minikn", type=int, nargs=4, help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.serve_upstream is not None:
+        serve_upstream(args.serve_upstream, "raw")
+        return
+    if args.serve_minikn is not None:
+        serve_minikn(*args.serve_minikn)
+        return
+    up, kn, api = (_free_port() for _ in range(3))
+    me = os.path.abspath(__file__)
+    procs = [
+        subprocess.Popen([sys.executable, me, "--serve-upstream", str(up)]),
+        subprocess.Popen(
+            [sys.executable, me, "--serve-minikn", str(kn), str(up), str(api), str(args.isvcs)]
+        ),
+    ]
+    try:
+        _wait_port(up)
+        _wait_port(api, 300.0)
+        _wait_port(kn, 60.0)
+        url = f"http://127.0.0.1:{kn}/v1/models/hello:predict"
+        state = f"http://127.0.0.1:{api}/api/v1/dashboard/state"
+        wrk(url, 10, 1.0)  # warm-up
+        rps: dict[str, list[float]] = {"closed": [], "open": []}
+        sizes: list[int] = []
+        for _ in range(args.runs):
+            rps["closed"].append(wrk(url, args.concurrency, args.duration).rps)
+            stop = threading.Event()
+            pollers = [
+                threading.Thread(target=_poll, args=(state, stop, sizes), daemon=True)
+                for _ in range(args.dashboards)
+            ]
+            for t in pollers:
+                t.start()
+            time.sleep(1.0)  # the dashboards are open and live before the load starts
+            rps["open"].append(wrk(url, args.concurrency, args.duration).rps)
+            stop.set()
+            for t in pollers:
+                t.join(timeout=15)
+        closed, opened = (statistics.median(rps[n]) for n in ("closed", "open"))
+        size = statistics.median(sizes) if sizes else 0
+        print(
+            f"concurrency {args.concurrency}, {args.isvcs} ISVCs, {args.dashboards} dashboards "
+            f"polling 1/s ({size / 1024:.0f} KiB per snapshot), median of {args.runs} runs"
+        )
+        print(
+            f"dashboard closed   {closed:>10.0f} rps  (runs: {[round(r) for r in rps['closed']]})"
+        )
+        print(f"dashboard open     {opened:>10.0f} rps  (runs: {[round(r) for r in rps['open']]})")
+        print(f"ratio open/closed  {opened / closed:>10.3f}")
+    finally:
+        for p in procs:
+            p.terminate()
+        for p in procs:
+            p.wait(timeout=10)
+
+
+if __name__ == "__main__":
+    main()

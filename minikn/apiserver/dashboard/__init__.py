@@ -1,0 +1,1 @@
+"""The live web dashboard: static page (``/dashboard/``) and its data endpoint."""

@@ -1,0 +1,245 @@
+// minikn dashboard: polls GET /api/v1/dashboard/state once a second with the bearer token and
+// keeps each revision's time series in bounded ring buffers. The token arrives in the URL
+// fragment (#token=...), which browsers never send to a server nor put in a Referer; it is kept
+// in sessionStorage (this tab only) and dropped from the address bar at once.
+"use strict";
+(function () {
+  const POLL_MS = 1000;
+  const POINTS = 300;        // samples kept per revision (5 minutes at 1 s)
+  const COLD_STARTS = 20;    // cold-start bars kept
+  const LOG_LINES = 500;     // log lines kept
+  const PHASES = ["gpu", "storage", "create", "load", "handover"];
+  const KEY = "minikn-token";
+
+  function takeToken() {
+    const m = /(?:^|[#&])token=([^&]+)/.exec(window.location.hash);
+    if (m) {
+      sessionStorage.setItem(KEY, decodeURIComponent(m[1]));
+      history.replaceState(null, "", window.location.pathname + window.location.search);
+    }
+    return sessionStorage.getItem(KEY);
+  }
+  const token = takeToken();
+
+  const $ = (id) => document.getElementById(id);
+  function el(tag, attrs, ...children) {
+    const e = document.createElement(tag);
+    for (const [k, v] of Object.entries(attrs || {})) {
+      if (k === "class") e.className = v; else e.setAttribute(k, v);
+    }
+    for (const c of children) e.append(c instanceof Node ? c : document.createTextNode(String(c)));
+    return e;
+  }
+  function authGet(path, signal) {
+    return fetch(path, {
+      method: "GET", headers: { Authorization: "Bearer " + token, Accept: "application/json" },
+      cache: "no-store", credentials: "omit", referrerPolicy: "no-referrer", signal,
+    });
+  }
+
+  // --- time series: per revision, bounded ring buffers -------------------------------------
+  const FIELDS = ["desired", "ready", "pending", "stable", "panic", "target", "buffered",
+                  "rps2xx", "rps4xx", "rps5xx", "p50", "p99"];
+  const series = new Map();  // revision -> {t: [], <field>: []}
+  function push(rev, t, row) {
+    let s = series.get(rev);
+    if (!s) { s = { t: [] }; for (const f of FIELDS) s[f] = []; series.set(rev, s); }
+    const rps = { rps2xx: 0, rps4xx: 0, rps5xx: 0 };
+    for (const [code, v] of Object.entries(row.rps || {})) {
+      const k = code >= 500 ? "rps5xx" : code >= 400 ? "rps4xx" : "rps2xx";
+      rps[k] += v;
+    }
+    const vals = {
+      desired: row.desired, ready: row.ready, pending: row.pending,
+      stable: row.stable ?? null, panic: row.panic ?? null, target: row.target ?? null,
+      buffered: row.buffered, ...rps,
+      p50: row.p50 == null ? null : row.p50 * 1000, p99: row.p99 == null ? null : row.p99 * 1000,
+    };
+    s.t.push(t);
+    for (const f of FIELDS) s[f].push(vals[f]);
+    if (s.t.length > POINTS) { s.t.shift(); for (const f of FIELDS) s[f].shift(); }
+  }
+
+  // --- charts (uPlot) -----------------------------------------------------------------------
+  const CHARTS = [
+    ["c-replicas", [["desired", "#1f77b4"], ["ready", "#2ca02c"], ["pending", "#ff7f0e"]], "replicas"],
+    ["c-concurrency", [["stable", "#1f77b4"], ["panic", "#d62728"], ["target", "#999"]], "concurrency"],
+    ["c-rps", [["rps2xx", "#2ca02c"], ["rps4xx", "#ff7f0e"], ["rps5xx", "#d62728"]], "req/s"],
+    ["c-latency", [["p50", "#1f77b4"], ["p99", "#d62728"]], "ms"],
+    ["c-buffered", [["buffered", "#9467bd"]], "requests"],
+  ];
+  let charts = [];
+  let selected = null;
+  function makeCharts() {
+    for (const c of charts) c.plot.destroy();
+    charts = [];
+    for (const [id, fields, unit] of CHARTS) {
+      const opts = {
+        width: 520, height: 180,
+        scales: { x: { time: true } },
+        axes: [{ label: "time" }, { label: unit }],
+        series: [{}, ...fields.map(([f, color]) => ({ label: f, stroke: color, width: 1.5, spanGaps: true }))],
+      };
+      const data = [[], ...fields.map(() => [])];
+      charts.push({ fields, plot: new uPlot(opts, data, $(id)) });
+    }
+  }
+  function drawCharts() {
+    const s = series.get(selected);
+    for (const c of charts) {
+      if (!s) { c.plot.setData([[], ...c.fields.map(() => [])]); continue; }
+      c.plot.setData([s.t.slice(), ...c.fields.map(([f]) => s[f].slice())]);
+    }
+    $("points").textContent = s ? String(s.t.length) : "0";
+    const last = s && s.t.length ? s.rps2xx[s.t.length - 1] + s.rps4xx[s.t.length - 1] + s.rps5xx[s.t.length - 1] : 0;
+    $("rps-now").textContent = String(Math.round(last * 100) / 100);
+  }
+
+  // --- tables -------------------------------------------------------------------------------
+  function renderIsvcs(isvcs) {
+    const body = $("isvcs").tBodies[0];
+    body.replaceChildren(...isvcs.map((i) => {
+      const splits = [];
+      for (const comp of i.components) {
+        for (const t of comp.traffic) {
+          const label = `${comp.name}: ${t.revision} ${t.percent ?? 0}%` + (t.tag ? ` (tag ${t.tag})` : "") + (t.latest ? " latest" : "");
+          splits.push(el("span", { class: "split", title: t.url || "" }, label));
+        }
+      }
+      return el("tr", { "data-isvc": `${i.namespace}/${i.name}` },
+        el("td", {}, i.kind), el("td", {}, `${i.namespace}/${i.name}`), el("td", {}, i.url || ""),
+        el("td", { class: "ready-" + i.ready, title: i.message || "" }, i.ready + (i.reason ? ` (${i.reason})` : "")),
+        el("td", {}, ...splits));
+    }));
+  }
+  function renderRevisionPicker(revisions) {
+    const pick = $("revision");
+    const names = revisions.map((r) => r.name);
+    const have = Array.from(pick.options).map((o) => o.value);
+    if (names.join("\n") !== have.join("\n")) {
+      pick.replaceChildren(...revisions.map((r) => el("option", { value: r.name }, `${r.namespace}/${r.isvc} ${r.component} ${r.name}`)));
+      if (selected && names.includes(selected)) pick.value = selected;
+    }
+    if (!selected || !names.includes(selected)) {
+      selected = names.length ? names[0] : null;
+      if (selected) pick.value = selected;
+    }
+    const row = revisions.find((r) => r.name === selected);
+    $("panic").classList.toggle("hidden", !(row && row.panicMode));
+    $("revinfo").textContent = row
+      ? `replicas ${row.ready}/${row.desired} ready, ${row.pending} pending · ` +
+        `${row.metric || "concurrency"} stable ${row.stable ?? "-"} panic ${row.panic ?? "-"} target ${row.target ?? "-"}` +
+        ` · ${row.active || ""} ${row.scaleReason ? "(" + row.scaleReason + ")" : ""}`
+      : "no live revision";
+  }
+  const colds = [];  // {key, revision, phases}
+  function collectColdStarts(revisions) {
+    for (const r of revisions) {
+      if (!r.coldStart || !r.coldStart.replica) continue;
+      const key = `${r.name}/${r.coldStart.replica}`;
+      const found = colds.find((c) => c.key === key);
+      if (found) { found.phases = r.coldStart.phases; continue; }
+      colds.push({ key, phases: r.coldStart.phases });
+      if (colds.length > COLD_STARTS) colds.shift();
+    }
+    const longest = Math.max(0.001, ...colds.map((c) => Object.values(c.phases).reduce((a, b) => a + b, 0)));
+    $("coldstarts").replaceChildren(...colds.slice().reverse().map((c) => {
+      const total = Object.values(c.phases).reduce((a, b) => a + b, 0);
+      const bar = el("div", { class: "bar" });
+      for (const [name, sec] of Object.entries(c.phases)) {
+        const part = el("span", { class: "ph-" + (PHASES.includes(name) ? name : "other"), title: `${name} ${sec.toFixed(3)} s` });
+        part.style.width = `${(100 * sec) / longest}%`;
+        bar.append(part);
+      }
+      const text = Object.entries(c.phases).map(([n, s]) => `${n} ${s.toFixed(2)}`).join(" · ");
+      return el("div", { class: "cold" }, el("span", { class: "label", title: c.key }, c.key), bar,
+        el("span", { class: "muted" }, `${total.toFixed(2)} s: ${text}`));
+    }));
+  }
+  function renderEvents(events) {
+    $("events").tBodies[0].replaceChildren(...events.slice().reverse().map((e) => el("tr", {},
+      el("td", {}, new Date(e.time * 1000).toLocaleTimeString()), el("td", {}, e.type), el("td", {}, e.reason),
+      el("td", {}, `${e.namespace}/${e.isvc}` + (e.revision ? ` ${e.revision}` : "") + (e.replica ? ` ${e.replica}` : "")),
+      el("td", {}, e.message))));
+  }
+
+  // --- logs: fetch streaming (headers can be set, unlike EventSource) -------------------------
+  let logAbort = null;
+  let lastRevisions = [];
+  async function followLogs() {
+    const row = lastRevisions.find((r) => r.name === selected);
+    if (!row) return;
+    if (logAbort) logAbort.abort();
+    logAbort = new AbortController();
+    $("logs-stop").disabled = false;
+    const pre = $("logs");
+    pre.textContent = "";
+    const path = `/api/v1/namespaces/${encodeURIComponent(row.namespace)}/inferenceservices/` +
+      `${encodeURIComponent(row.isvc)}/logs?follow=true&revision=${encodeURIComponent(row.name)}`;
+    try {
+      const resp = await authGet(path, logAbort.signal);
+      if (!resp.ok) { pre.textContent = `logs: HTTP ${resp.status}`; return; }
+      const reader = resp.body.getReader();
+      const decoder = new TextDecoder();
+      for (;;) {
+        const { value, done } = await reader.read();
+        if (done) break;
+        pre.append(decoder.decode(value, { stream: true }));
+        const lines = pre.textContent.split("\n");
+        if (lines.length > LOG_LINES) pre.textContent = lines.slice(-LOG_LINES).join("\n");
+        pre.scrollTop = pre.scrollHeight;
+      }
+    } catch (err) {
+      if (err.name !== "AbortError") pre.append(`\n[logs stopped: ${err.message}]`);
+    } finally {
+      $("logs-stop").disabled = true;
+    }
+  }
+  $("logs-follow").addEventListener("click", () => { followLogs(); });
+  $("logs-stop").addEventListener("click", () => { if (logAbort) logAbort.abort(); });
+  $("revision").addEventListener("change", (ev) => { selected = ev.target.value; drawCharts(); });
+
+  // --- the poll loop ------------------------------------------------------------------------
+  let lastTime = null;
+  let snapshots = 0;
+  async function poll() {
+    try {
+      const resp = await authGet("/api/v1/dashboard/state");
+      if (resp.status === 401) {
+        $("conn").textContent = "unauthorized"; $("conn").className = "conn err";
+        $("login").classList.remove("hidden");
+        return;
+      }
+      if (!resp.ok) throw new Error(`HTTP ${resp.status}`);
+      const snap = await resp.json();
+      $("conn").textContent = "live"; $("conn").className = "conn ok";
+      if (snap.time !== lastTime) {  // one sample per server snapshot
+        lastTime = snap.time;
+        snapshots += 1;
+        const live = new Set();
+        for (const r of snap.revisions) { push(r.name, snap.time, r); live.add(r.name); }
+        for (const name of Array.from(series.keys())) if (!live.has(name)) series.delete(name);
+        lastRevisions = snap.revisions;
+        renderIsvcs(snap.isvcs);
+        renderRevisionPicker(snap.revisions);
+        collectColdStarts(snap.revisions);
+        renderEvents(snap.events);
+        drawCharts();
+        $("updated").textContent = new Date(snap.time * 1000).toLocaleTimeString();
+        $("snapshots").textContent = String(snapshots);
+      }
+    } catch (err) {
+      $("conn").textContent = "disconnected: " + err.message; $("conn").className = "conn err";
+    }
+    setTimeout(poll, POLL_MS);
+  }
+
+  $("legend").replaceChildren(...PHASES.map((p) => el("span", {}, el("i", { class: "ph-" + p }), p)));
+  if (!token) {
+    $("login").classList.remove("hidden");
+    $("conn").textContent = "no token"; $("conn").className = "conn err";
+    return;
+  }
+  makeCharts();
+  poll();
+})();
