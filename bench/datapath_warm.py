@@ -80,8 +80,10 @@ def _exec_model_server(port: int, kind: str) -> None:
     os.execv(python, [python, str(root / "bench" / "modelserver_kserve_model.py"), *args])
 
 
-def serve_minikn(port: int, upstream_port: int, tracing_endpoint: str | None = None) -> None:
-    """``tracing_endpoint``: export every hop's spans there over OTLP/HTTP (sample rate 1)."""
+def serve_minikn(
+    port: int, upstream_port: int, tracing_endpoint: str | None = None, rate: float = 1.0
+) -> None:
+    """``tracing_endpoint``: export the hops' spans there over OTLP/HTTP (sampled at ``rate``)."""
     use_uvloop()
     from minikn.activator import Activator
     from minikn.activator.agent import AgentMiddleware, TraceMiddleware, trace_middleware
@@ -107,7 +109,7 @@ def serve_minikn(port: int, upstream_port: int, tracing_endpoint: str | None = N
         agents = AgentMiddleware(metrics=metrics, clock=clock)
         traces = trace_middleware
         if tracing_endpoint:
-            tracer = new_tracer("http/protobuf", tracing_endpoint, 1.0, service="minikn")
+            tracer = new_tracer("http/protobuf", tracing_endpoint, rate, service="minikn")
             traces = TraceMiddleware(tracer=tracer)
         activator = Activator(
             settings,
