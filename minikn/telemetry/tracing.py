@@ -7,7 +7,7 @@ encodes them (:mod:`minikn.telemetry.spanexport`); a full ring drops spans, neve
 Configured by Knative's ``config-observability`` keys (``tracing-protocol``, ``tracing-endpoint``,
 ``tracing-sampling-rate``) in ``minikn serve``, and by the standard ``OTEL_*`` variables in the
 model server replicas (:func:`tracing_env` makes them). Off (``none``): no tracer exists, and the
-data path's checks are one ``is None``. The SDK is imported only when tracing is on.
+data path's checks are one ``is None``.
 """
 
 from __future__ import annotations
@@ -210,16 +210,8 @@ def new_tracer(
     the tracer's flusher thread (a model server replica)."""
     if protocol == "none":
         return None
-    try:
-        from minikn.telemetry.spanexport import ProcessSink, ThreadSink
-    except ImportError as exc:  # pragma: no cover - the package ships both
-        raise RuntimeError(str(exc)) from exc
-    try:
-        import opentelemetry.sdk.trace  # noqa: F401
-    except ImportError as exc:
-        raise RuntimeError(
-            "tracing needs the OpenTelemetry SDK: pip install 'minikn[otel]'"
-        ) from exc
+    from minikn.telemetry.spanexport import ProcessSink, ThreadSink
+
     sink: SpanSink = (ProcessSink if process else ThreadSink)(protocol, endpoint, service)
     return Tracer(sink, rate=rate, on_dropped=on_dropped)
 
