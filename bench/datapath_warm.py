@@ -80,23 +80,25 @@ def _exec_model_server(port: int, kind: str) -> None:
     os.execv(python, [python, str(root / "bench" / "modelserver_kserve_model.py"), *args])
 
 
-def serve_minikn(port: int, upstream_port: int, tracing_endpoint: str | None = None) -> None:
-    """``tracing_endpoint``: export every hop's spans there over OTLP/HTTP (sample rate 1)."""
+def serve_minikn(
+    port: int, upstream_port: int, tracing_endpoint: str | None = None, rate: float = 1.0
+) -> None:
+    """``tracing_endpoint``: export the hops' spans there over OTLP/HTTP (sampled at ``rate``)."""
     use_uvloop()
 
     async def main() -> None:
-        await start_data_path(port, upstream_port, tracing_endpoint)
+        await start_data_path(port, upstream_port, tracing_endpoint, rate)
         await asyncio.Event().wait()
 
     asyncio.run(main())
 
 
 async def start_data_path(
-    port: int, upstream_port: int, tracing_endpoint: str | None = None
+    port: int, upstream_port: int, tracing_endpoint: str | None = None, rate: float = 1.0
 ) -> tuple[object, object]:
     """Router + activator on ``port`` for one revision whose replica listens on ``upstream_port``,
     wired as ``minikn serve`` wires them; returns them (keep them referenced).
-    ``tracing_endpoint``: export every hop's spans there over OTLP/HTTP (sample rate 1)."""
+    ``tracing_endpoint``: export the hops' spans there over OTLP/HTTP (sampled at ``rate``)."""
     from minikn.activator import Activator
     from minikn.activator.agent import AgentMiddleware, TraceMiddleware, trace_middleware
     from minikn.config import Settings
@@ -120,7 +122,7 @@ async def start_data_path(
     agents = AgentMiddleware(metrics=metrics, clock=clock)
     traces = trace_middleware
     if tracing_endpoint:
-        tracer = new_tracer("http/protobuf", tracing_endpoint, 1.0, service="minikn")
+        tracer = new_tracer("http/protobuf", tracing_endpoint, rate, service="minikn")
         traces = TraceMiddleware(tracer=tracer)
     activator = Activator(
         settings,

@@ -1,11 +1,12 @@
-"""Warm-path throughput with OpenTelemetry tracing at sample rate 1 vs off, in the same run.
+"""Warm-path throughput with OpenTelemetry tracing at sample rates 1 and 0.1 vs off, same run.
 
     python bench/tracing_warm.py [--duration 5] [--runs 3] [--concurrency 10]
 
-Two minikn data paths (router + activator, wired as ``minikn serve``) in front of the same raw
-replica: one with tracing off (the default), one exporting every hop's spans over OTLP/HTTP to a
-loopback receiver that accepts and discards them. wrk loads each in turn, ``--runs`` times;
-prints the median throughput of each and their ratio (goal: traced within 10 % of off).
+Three minikn data paths (router + activator, wired as ``minikn serve``) in front of the same raw
+replica: one with tracing off (the default), two exporting their hops' spans (sample rate 1 and
+0.1) over OTLP/HTTP to a loopback receiver that decodes the export requests (as a collector does)
+and counts the spans. wrk loads each in turn, ``--runs`` times; prints the median throughput of
+each, their ratio to off (goal: rate 1 within 10 % of off) and the spans received.
 Needs ``wrk`` on PATH.
 """
 
@@ -16,21 +17,34 @@ import os
 import statistics
 import subprocess
 import sys
+import urllib.request
 
 from datapath_warm import _free_port, _wait_port, serve_minikn, serve_upstream
 from wrk import wrk
 
 
 def serve_sink(port: int) -> None:
-    """An OTLP/HTTP receiver that answers every export with an empty success."""
+    """An OTLP/HTTP receiver that decodes every export, counts its spans (``GET /count``) and
+    answers with an empty success."""
     from aiohttp import web
+    from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
+        ExportTraceServiceRequest,
+    )
+
+    received = [0]
 
     async def export(request: web.Request) -> web.Response:
-        await request.read()
+        msg = ExportTraceServiceRequest()
+        msg.ParseFromString(await request.read())
+        received[0] += sum(len(ss.spans) for rs in msg.resource_spans for ss in rs.scope_spans)
         return web.Response(body=b"", content_type="application/x-protobuf")
+
+    async def count(request: web.Request) -> web.Response:
+        return web.Response(text=str(received[0]))
 
     app = web.Application(client_max_size=64 * 1024**2)
     app.router.add_post("/v1/traces", export)
+    app.router.add_get("/count", count)
     web.run_app(app, host="127.0.0.1", port=port, print=None, access_log=None)
 
 
@@ -47,39 +61,48 @@ def main() -> None:
         serve_upstream(args.serve_upstream, "raw")
         return
     if args.serve_minikn is not None:
-        port, up, *endpoint = args.serve_minikn
-        serve_minikn(int(port), int(up), endpoint[0] if endpoint else None)
+        port, up, *traced = args.serve_minikn
+        if traced:
+            serve_minikn(int(port), int(up), traced[0], float(traced[1]))
+        else:
+            serve_minikn(int(port), int(up))
         return
     if args.serve_sink is not None:
         serve_sink(args.serve_sink)
         return
-    up, off, on, sink = (_free_port() for _ in range(4))
+    up, off, on, tenth, sink = (_free_port() for _ in range(5))
     me = os.path.abspath(__file__)
     endpoint = f"http://127.0.0.1:{sink}/v1/traces"
     procs = [
         subprocess.Popen([sys.executable, me, "--serve-upstream", str(up)]),
         subprocess.Popen([sys.executable, me, "--serve-sink", str(sink)]),
         subprocess.Popen([sys.executable, me, "--serve-minikn", str(off), str(up)]),
-        subprocess.Popen([sys.executable, me, "--serve-minikn", str(on), str(up), endpoint]),
+        subprocess.Popen([sys.executable, me, "--serve-minikn", str(on), str(up), endpoint, "1"]),
+        subprocess.Popen(
+            [sys.executable, me, "--serve-minikn", str(tenth), str(up), endpoint, "0.1"]
+        ),
     ]
     try:
-        for port in (up, sink, off, on):
+        for port in (up, sink, off, on, tenth):
             _wait_port(port)
         urls = {
             name: f"http://127.0.0.1:{port}/v1/models/hello:predict"
-            for name, port in (("off", off), ("traced", on))
+            for name, port in (("off", off), ("rate 1", on), ("rate 0.1", tenth))
         }
         for url in urls.values():
             wrk(url, 10, 1.0)  # warm-up
-        rps: dict[str, list[float]] = {"off": [], "traced": []}
+        rps: dict[str, list[float]] = {name: [] for name in urls}
         for _ in range(args.runs):
             for name, url in urls.items():
                 rps[name].append(wrk(url, args.concurrency, args.duration).rps)
-        off_rps, on_rps = (statistics.median(rps[n]) for n in ("off", "traced"))
+        median = {name: statistics.median(runs) for name, runs in rps.items()}
         print(f"concurrency {args.concurrency}, median of {args.runs} runs")
-        print(f"tracing off        {off_rps:>10.0f} rps")
-        print(f"tracing rate 1     {on_rps:>10.0f} rps")
-        print(f"ratio traced/off   {on_rps / off_rps:>10.2f}")
+        for name, value in median.items():
+            ratio = value / median["off"]
+            runs = " ".join(f"{r:.0f}" for r in rps[name])
+            print(f"tracing {name:<9} {value:>8.0f} rps  ratio {ratio:.2f}  runs: {runs}")
+        with urllib.request.urlopen(f"http://127.0.0.1:{sink}/count", timeout=10) as r:
+            print(f"spans received     {int(r.read()):>8d} (so far; exports run behind)")
     finally:
         for p in procs:
             p.terminate()

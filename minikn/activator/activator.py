@@ -48,6 +48,7 @@ from minikn.wire.http import (
     Handler,
     Middleware,
     ProxyRequest,
+    RequestContext,
     ResponseSink,
     Rewrite,
     answer_error,
@@ -99,10 +100,12 @@ class _Revision:
             b"k-proxy-request: activator\r\n" % (spec.name.encode(), spec.namespace.encode())
         )
 
-    def finished(self, started: float, code: int) -> None:
+    def finished(self, started: float, code: int, ctx: RequestContext | None = None) -> None:
         ended = self.now()
         self.account.leave(ended)
         self.requests.observe(code, ended - started)
+        if ctx is not None and ctx.on_finish is not None:
+            ctx.on_finish(code)  # the trace layer's end of a sampled hop
 
     def retry(
         self, request: ProxyRequest, sink: ResponseSink, avoid: Tracker, started: float
@@ -436,7 +439,7 @@ class Activator:
                 ).inc()
             raise
         finally:
-            rev.finished(started, code)
+            rev.finished(started, code, request._ctx)
 
     # gRPC (h2c) -------------------------------------------------------------------------------
 
@@ -492,7 +495,7 @@ class Activator:
                 ).inc()
             call.fail(status, exc.message)
         finally:
-            rev.finished(started, code)
+            rev.finished(started, code, request._ctx)
 
     async def _forward_grpc(self, rev: _Revision, request: ProxyRequest, call: GrpcCall) -> None:
         ctx = request.ctx

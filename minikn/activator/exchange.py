@@ -23,7 +23,7 @@ from minikn.activator.deadlines import Deadlines
 from minikn.activator.throttler import Slot, Throttler
 from minikn.activator.upstream import UpstreamConnection, UpstreamPool, replayable
 from minikn.core.errors import GatewayTimeout, MiniknError, http_status
-from minikn.wire.http import ProxyRequest, ResponseSink, answer_error
+from minikn.wire.http import ProxyRequest, RequestContext, ResponseSink, answer_error
 
 __all__ = ["Exchange", "Lane", "Settle"]
 
@@ -40,8 +40,9 @@ class Lane(Protocol):
     pool: UpstreamPool
     deadlines: Deadlines
 
-    def finished(self, started: float, code: int) -> None:
-        """The request that arrived at ``started`` is over with ``code`` (accounting, metrics)."""
+    def finished(self, started: float, code: int, ctx: RequestContext | None = None) -> None:
+        """The request that arrived at ``started`` is over with ``code`` (accounting, metrics,
+        and the request context's ``on_finish``)."""
         ...
 
     def retry(
@@ -153,4 +154,7 @@ class Exchange:
         self._slot.release()
 
     def _finish(self, lane: Lane, code: int) -> None:
-        lane.finished(self._started, code)
+        ctx = self._request._ctx  # made only when a layer needs it (a traced request)
+        if ctx is not None and ctx.replica is None:
+            ctx.replica = self._slot.tracker.endpoint.replica_id
+        lane.finished(self._started, code, ctx)

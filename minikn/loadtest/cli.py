@@ -24,10 +24,11 @@ from minikn.core.errors import InvalidInput, MiniknError, NotFound
 from minikn.core.terminal import console as stdout_console
 from minikn.loadtest.api import PlatformClient, ReplicaPoller
 from minikn.loadtest.coldstart import analyze_cold_start
-from minikn.loadtest.output import write_csv, write_plot
-from minikn.loadtest.report import print_report
+from minikn.loadtest.output import write_csv, write_plot, write_sweep_plot
+from minikn.loadtest.report import print_report, print_sweep
 from minikn.loadtest.runner import LoadPlan, LoadRunner
 from minikn.loadtest.stats import RequestRecord, summarize
+from minikn.loadtest.sweep import LevelSummary, parse_levels, summarize_level, write_sweep_csv
 from minikn.loadtest.target import (
     EXAMPLE_INPUT_ANNOTATION,
     IsvcInfo,
@@ -65,6 +66,11 @@ def add_load_arguments(parser: argparse.ArgumentParser) -> None:
     g.add_argument("-n", "--requests", type=int, help="requests to send (default 200)")
     g.add_argument("-z", "--duration", type=_duration, help="send for this long (e.g. 30s)")
     g.add_argument("--rate", type=float, help="open model: requests per second (like vegeta)")
+    g.add_argument(
+        "--sweep",
+        help="closed model at each concurrency level in turn (e.g. 1,2,4,8,16), each for -n "
+        "requests or -z seconds; a row per level (--csv), throughput and latency by level (--plot)",
+    )
     g.add_argument("--max-inflight", type=int, default=10_000, help="open model: in-flight cap")
     g.add_argument("--timeout", type=_duration, default=300.0, help="per request (default 300s)")
     r = parser.add_argument_group("request")
@@ -97,8 +103,13 @@ def add_load_arguments(parser: argparse.ArgumentParser) -> None:
     )
     p.add_argument("--poll-interval", type=_duration, default=0.5, help="replica sampling")
     o = parser.add_argument_group("output")
-    o.add_argument("--csv", type=Path, help="write one row per request")
-    o.add_argument("--plot", type=Path, help="draw concurrency, replicas, latency (PNG)")
+    o.add_argument("--csv", type=Path, help="write one row per request (per level with --sweep)")
+    o.add_argument(
+        "--plot",
+        type=Path,
+        help="draw concurrency, replicas, latency (PNG); with --sweep, throughput and latency "
+        "by level",
+    )
     o.add_argument("--no-progress", action="store_true", help="no progress bar")
     o.add_argument("--max-error-rate", type=float, help="fail above this error fraction")
     o.add_argument("--p99-under", type=_duration, help="fail unless p99 is below (e.g. 2s)")
@@ -222,6 +233,10 @@ async def run_load(
     """The whole run; ``console`` receives the report (stdout by default)."""
     out = console or stdout_console()  # as wide as the other commands' when piped
     plan = _plan(args)
+    levels = parse_levels(args.sweep) if args.sweep else ()
+    if levels and args.rate is not None:
+        raise InvalidInput("--sweep runs the closed model at each level: drop --rate")
+    spans: list[tuple[float, float]] = []
     thresholds = Thresholds(max_error_rate=args.max_error_rate, p99_under=args.p99_under)
     # One connector for every worker and the API poller: pooled keep-alive connections.
     connector = aiohttp.TCPConnector(limit=0)
@@ -243,19 +258,55 @@ async def run_load(
                 if poller is not None:
                     tg.create_task(poller.run(stop), name="minikn-load-replica-poller")
                 try:
-                    await runner.run()
+                    if levels:
+                        spans = await _sweep(runner, levels, target, plan, session, clock, origin)
+                    else:
+                        await runner.run()
                 finally:
                     stop.set()
     records = runner.records
     samples = poller.samples if poller is not None else []
+    sweep: list[LevelSummary] = []
+    for level, (start, end) in zip(levels, spans, strict=False):
+        mine = [r for r in records if start <= r.start < end]
+        sweep.append(summarize_level(level, mine, samples, start=start, end=end))
     summary = summarize(records)
     cold = analyze_cold_start(records, samples)
     failures = check_thresholds(summary, thresholds)
     host = f" (Host: {target.host})" if target.host else ""
     out.print(f"[bold]minikn load[/bold] {target.url}{host}")
     print_report(out, summary, cold, failures)
+    if sweep:
+        print_sweep(out, sweep)
+        if args.csv is not None:
+            write_sweep_csv(args.csv, sweep)
+        if args.plot is not None:
+            await asyncio.to_thread(write_sweep_plot, args.plot, sweep, title=args.target)
+        return 1 if failures else 0
     if args.csv is not None:
         write_csv(args.csv, records, wall_origin=wall_origin, ready_at=cold.ready_at)
     if args.plot is not None:
         await asyncio.to_thread(write_plot, args.plot, records, samples, title=args.target)
     return 1 if failures else 0
+
+
+async def _sweep(  # noqa: PLR0917 - the run's parts
+    first: LoadRunner,
+    levels: tuple[int, ...],
+    target: Target,
+    plan: LoadPlan,
+    session: aiohttp.ClientSession,
+    clock: Clock,
+    origin: float,
+) -> list[tuple[float, float]]:
+    """Run each level in turn (``first`` collects every record); each level's window."""
+    spans: list[tuple[float, float]] = []
+    for level in levels:
+        runner = LoadRunner(
+            target, replace(plan, concurrency=level), session=session, clock=clock, origin=origin
+        )
+        start = clock.monotonic() - origin
+        await runner.run()
+        spans.append((start, clock.monotonic() - origin))
+        first.records.extend(runner.records)
+    return spans

@@ -1,4 +1,5 @@
-"""Files a load run can write: one CSV row per request, and a PNG of the run over time."""
+"""Files a load run can write: one CSV row per request, a PNG of the run over time, and a
+sweep's PNG (throughput and latency against the concurrency level)."""
 
 from __future__ import annotations
 
@@ -10,8 +11,9 @@ from typing import Any
 from minikn.core.errors import PermanentError
 from minikn.loadtest.coldstart import ReplicaSample, align_ready
 from minikn.loadtest.stats import RequestRecord, concurrency_series
+from minikn.loadtest.sweep import LevelSummary
 
-__all__ = ["CSV_COLUMNS", "write_csv", "write_plot"]
+__all__ = ["CSV_COLUMNS", "write_csv", "write_plot", "write_sweep_plot"]
 
 CSV_COLUMNS = ("start_s", "start_unix", "latency_s", "status", "error", "revision", "cold_start")
 
@@ -119,3 +121,46 @@ def _phase_bar(ax: Any, phases: dict[str, float]) -> None:
     ax.set_yticks([])
     ax.set_xlabel("cold start by phase (s)")
     ax.legend(loc="center left", bbox_to_anchor=(1.0, 0.5), fontsize="small")
+
+
+def write_sweep_plot(path: Path, levels: Sequence[LevelSummary], *, title: str) -> None:
+    """Throughput and latency percentiles against the concurrency level; levels where the
+    autoscaler added replicas are marked with the replicas they reached."""
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError as exc:
+        raise PermanentError(
+            "--plot needs matplotlib: pip install 'minikn[plot]'", reason="MissingDependency"
+        ) from exc
+    fig, (ax_t, ax_l) = plt.subplots(2, 1, figsize=(9, 7), sharex=True)
+    try:
+        xs = [lv.concurrency for lv in levels]
+        ax_t.plot(xs, [lv.rps for lv in levels], marker="o", label="throughput")
+        for lv in levels:
+            if lv.replicas_added:
+                ax_t.annotate(
+                    f"+{lv.replicas_added} -> {lv.replicas_max} replicas",
+                    (lv.concurrency, lv.rps),
+                    textcoords="offset points",
+                    xytext=(0, 8),
+                    ha="center",
+                    fontsize="small",
+                )
+                ax_t.axvline(lv.concurrency, color="grey", linestyle=":", linewidth=1)
+        ax_t.set_ylabel("throughput (requests/s)")
+        ax_t.set_title(title)
+        for name in ("p50", "p95", "p99"):
+            ax_l.plot(xs, [getattr(lv, name) * 1000 for lv in levels], marker="o", label=name)
+        ax_l.set_ylabel("latency (ms)")
+        ax_l.set_xlabel("concurrency level (requests in flight)")
+        ax_l.legend(loc="upper left")
+        if xs and max(xs) / max(min(xs), 1) >= 8:
+            ax_l.set_xscale("log", base=2)
+        ax_l.set_xticks(xs, [str(x) for x in xs])
+        fig.tight_layout()
+        fig.savefig(path, dpi=100)
+    finally:
+        plt.close(fig)

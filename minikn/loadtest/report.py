@@ -7,8 +7,9 @@ from rich.table import Table
 
 from minikn.loadtest.coldstart import ColdStartReport
 from minikn.loadtest.stats import LatencySummary, RunSummary
+from minikn.loadtest.sweep import LevelSummary
 
-__all__ = ["print_report"]
+__all__ = ["print_report", "print_sweep"]
 
 
 def _ms(seconds: float) -> str:
@@ -111,3 +112,23 @@ def print_report(
     _cold_start(console, cold)
     for failure in failures:
         console.print(f"[bold red]FAIL[/bold red] {failure}")
+
+
+def print_sweep(console: Console, levels: list[LevelSummary]) -> None:
+    """One row per concurrency level, with the replicas the autoscaler had."""
+    table = Table(title="Concurrency sweep", title_justify="left")
+    for col in ("concurrency", "requests", "errors", "throughput rps", "p50 ms", "p95 ms",
+                "p99 ms", "replicas"):  # fmt: skip
+        table.add_column(col, justify="right")
+    for lv in levels:
+        if lv.replicas_start is None:
+            replicas = "-"
+        elif lv.replicas_added:
+            replicas = f"{lv.replicas_start} -> {lv.replicas_max} (+{lv.replicas_added})"
+        else:
+            replicas = str(lv.replicas_start)
+        table.add_row(
+            str(lv.concurrency), str(lv.requests), str(lv.errors), f"{lv.rps:.1f}",
+            _ms(lv.p50), _ms(lv.p95), _ms(lv.p99), replicas,
+        )  # fmt: skip
+    console.print(table)

@@ -140,7 +140,7 @@ class DataPlane:
         obs = settings.observability
         self.tracer = new_tracer(
             obs.tracing_protocol, obs.tracing_endpoint, obs.tracing_sampling_rate,
-            service="minikn",
+            service="minikn", on_dropped=metrics.spans_dropped.inc,
         )  # fmt: skip
         self._otel_env = tuple(
             tracing_env(obs.tracing_protocol, obs.tracing_endpoint, obs.tracing_sampling_rate)

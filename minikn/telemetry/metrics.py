@@ -111,6 +111,11 @@ class Metrics:
             _REV,
             registry=r,
         )
+        self.spans_dropped = Counter(
+            "minikn_tracing_spans_dropped",
+            "Trace spans dropped because the tracer's ring was full (the exporter fell behind).",
+            registry=r,
+        )
         self.logger_sent = Counter(
             "minikn_logger_events_sent", "Payload-logger CloudEvents delivered.", _REV, registry=r
         )

@@ -1,12 +1,13 @@
 """OpenTelemetry spans over OTLP, for spans whose ids the data path already chose.
 
 The data path forwards W3C ``traceparent`` headers with ids of its own (``minikn.activator.agent
-.trace``), so spans are built from those ids here and handed to the SDK's batch processor, which
-exports them from its own thread (nothing is sent on the event loop). Configured by Knative's
-``config-observability`` keys (``tracing-protocol``, ``tracing-endpoint``,
+.trace``), so spans are recorded from those ids here, as tuples in a bounded ring, and exported
+off the hot path: a flusher thread hands them in batches to an export process that builds and
+encodes them (:mod:`minikn.telemetry.spanexport`); a full ring drops spans, never slows requests.
+Configured by Knative's ``config-observability`` keys (``tracing-protocol``, ``tracing-endpoint``,
 ``tracing-sampling-rate``) in ``minikn serve``, and by the standard ``OTEL_*`` variables in the
 model server replicas (:func:`tracing_env` makes them). Off (``none``): no tracer exists, and the
-data path's checks are one ``is None``. The SDK is imported only when tracing is on.
+data path's checks are one ``is None``.
 """
 
 from __future__ import annotations
@@ -15,11 +16,15 @@ import logging
 import os
 import random
 import re
+import threading
 import time
-from collections.abc import Mapping
-from typing import Any
+from collections.abc import Callable, Mapping
+from typing import Any, Protocol
 
 __all__ = [
+    "FLUSH_INTERVAL_S",
+    "RING_CAPACITY",
+    "SpanSink",
     "Tracer",
     "new_tracer",
     "parse_parent",
@@ -34,6 +39,11 @@ log = logging.getLogger("minikn.telemetry.tracing")
 _MAX_RATIO_ID = 1 << 64
 _TRACEPARENT = re.compile(r"^00-([0-9a-f]{32})-([0-9a-f]{16})-([0-9a-f]{2})$")
 _rng = random.Random()
+
+RING_CAPACITY = 65536
+"""Span records kept before the flusher takes them; more are dropped (and counted)."""
+FLUSH_INTERVAL_S = 0.2
+"""How often the flusher hands the ring's records to the exporter."""
 
 
 def parse_parent(value: str | None) -> tuple[str, str, str] | None:
@@ -61,30 +71,53 @@ def sampled_by_ratio(trace_id: str, rate: float) -> bool:
 
 
 class Tracer:
-    """Builds finished spans from known ids and hands them to an OTLP span processor."""
+    """Keeps finished spans as tuples in a bounded ring; a flusher thread hands them in batches
+    to a sink that builds and exports them (:mod:`minikn.telemetry.spanexport`).
 
-    def __init__(self, processor: Any, *, service: str, rate: float) -> None:
-        from opentelemetry.sdk.resources import Resource
-        from opentelemetry.sdk.util.instrumentation import InstrumentationScope
+    Recording a span is one tuple and one list append on the caller's thread; when the ring is
+    full the span is dropped and counted (:attr:`dropped`) rather than the request slowed.
+    """
 
-        self._processor = processor
-        self._resource = Resource.create({"service.name": service})
-        self._scope = InstrumentationScope("minikn")
+    def __init__(
+        self,
+        sink: SpanSink,
+        *,
+        rate: float,
+        capacity: int = RING_CAPACITY,
+        interval_s: float = FLUSH_INTERVAL_S,
+        on_dropped: Callable[[int], None] | None = None,
+    ) -> None:
+        """``on_dropped(n)`` is told, from the flusher thread, of spans dropped since last."""
         self.rate = rate
-        from opentelemetry.sdk.trace import ReadableSpan
-        from opentelemetry.trace import SpanContext, SpanKind, TraceFlags
-        from opentelemetry.trace.status import Status, StatusCode
-
-        self._types: tuple[Any, ...] = (
-            ReadableSpan, SpanContext, SpanKind, Status, StatusCode,
-            TraceFlags(TraceFlags.SAMPLED),
-        )  # fmt: skip
+        self.threshold = int(rate * _MAX_RATIO_ID)
+        """A new trace is sampled when its id's low 64 bits are under this (rate 1: all)."""
+        self.dropped = 0
+        self._sink = sink
+        self._capacity = capacity
+        self._ring: list[tuple[Any, ...]] = []
+        self._interval = interval_s
+        self._on_dropped = on_dropped
+        self._reported = 0
+        self._wake = threading.Event()
+        self._stopping = False
+        self._idle = threading.Condition()
+        self._cycles = 0
+        self._flusher = threading.Thread(target=self._run, name="minikn-span-flusher", daemon=True)
+        self._flusher.start()
 
     def sampled(self, trace_id: str, parent_flags: str | None) -> bool:
         """ParentBased(TraceIdRatioBased): a caller's sampled flag wins, else the ratio."""
         if parent_flags is not None:
             return parent_flags[-1:] in ("1", "3", "5", "7", "9", "b", "d", "f")
         return sampled_by_ratio(trace_id, self.rate)
+
+    def record(self, rec: tuple[Any, ...]) -> None:
+        """Keep one span record (a :mod:`~minikn.telemetry.spanexport` tuple), or drop it."""
+        ring = self._ring
+        if len(ring) < self._capacity:
+            ring.append(rec)
+        else:
+            self.dropped += 1
 
     def span(
         self,
@@ -99,72 +132,88 @@ class Tracer:
         kind: str = "internal",
         error: bool = False,
     ) -> None:
-        """Export one finished span (ids in lower-case hex, times in Unix nanoseconds)."""
-        ReadableSpan, SpanContext, SpanKind, Status, StatusCode, flags = self._types
-        tid = int(trace_id, 16)
-        context = SpanContext(tid, int(span_id, 16), is_remote=False, trace_flags=flags)
-        parent = (
-            SpanContext(tid, int(parent_id, 16), is_remote=True, trace_flags=flags)
-            if parent_id
-            else None
-        )
-        span = ReadableSpan(
-            name,
-            context=context,
-            parent=parent,
-            resource=self._resource,
-            attributes=dict(attributes or {}),
-            kind=SpanKind[kind.upper()],
-            status=Status(StatusCode.ERROR if error else StatusCode.UNSET),
-            start_time=start_ns,
-            end_time=max(start_ns, end_ns),
-            instrumentation_scope=self._scope,
-        )
-        try:
-            self._processor.on_end(span)
-        except Exception as exc:  # a tracer never fails a request
-            log.debug("span dropped: %s", exc)
+        """Record one finished span (ids in lower-case hex, times in Unix nanoseconds)."""
+        self.record((
+            "s", name, int(trace_id, 16), int(span_id, 16),
+            int(parent_id, 16) if parent_id else 0, start_ns, end_ns,
+            tuple((attributes or {}).items()), kind, error,
+        ))  # fmt: skip
+
+    def _take(self) -> list[tuple[Any, ...]]:
+        batch, self._ring = self._ring, []  # one swap: appends after it go to the new list
+        return batch
+
+    def _run(self) -> None:
+        while True:
+            self._wake.wait(self._interval)
+            self._wake.clear()
+            batch = self._take()
+            if batch:
+                try:
+                    self._sink.send(batch)
+                except Exception as exc:  # the exporter is gone: its spans are lost
+                    log.debug("spans dropped: %s", exc)
+                    self.dropped += len(batch)
+            dropped = self.dropped
+            if dropped != self._reported and self._on_dropped is not None:
+                self._on_dropped(dropped - self._reported)
+            self._reported = dropped
+            with self._idle:
+                self._cycles += 1
+                self._idle.notify_all()
+                if self._stopping:
+                    return
 
     def flush(self, timeout_s: float = 5.0) -> bool:
-        return bool(self._processor.force_flush(int(timeout_s * 1000)))
+        """Export what was recorded so far; False if that took longer than ``timeout_s``."""
+        deadline = time.monotonic() + timeout_s
+        with self._idle:
+            # the second cycle from now took the ring after this call began
+            target = self._cycles + 2
+            while self._cycles < target:
+                self._wake.set()
+                left = deadline - time.monotonic()
+                if left <= 0 or not self._flusher.is_alive():
+                    return False
+                self._idle.wait(left)
+        return self._sink.sync(max(0.0, deadline - time.monotonic()))
 
     def shutdown(self) -> None:
-        self._processor.shutdown()
+        """Export what is left, then stop the flusher and the sink."""
+        with self._idle:
+            self._stopping = True
+            self._wake.set()
+        self._flusher.join(10)
+        self._sink.close()
 
 
-def _exporter(protocol: str, endpoint: str) -> Any:
-    if protocol == "http/protobuf":
-        from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
+class SpanSink(Protocol):
+    """Where the flusher sends batches of records (built and exported there)."""
 
-        return OTLPSpanExporter(endpoint=endpoint)
-    if protocol == "grpc":
-        try:
-            from opentelemetry.exporter.otlp.proto.grpc.trace_exporter import (
-                OTLPSpanExporter as GrpcExporter,
-            )
-        except ImportError as exc:
-            raise RuntimeError(
-                "tracing-protocol grpc needs opentelemetry-exporter-otlp-proto-grpc: "
-                "pip install 'minikn[otel]'"
-            ) from exc
-        return GrpcExporter(endpoint=endpoint, insecure=endpoint.startswith("http://"))
-    raise ValueError(f"unknown tracing protocol {protocol!r}")
+    def send(self, records: list[tuple[Any, ...]]) -> None: ...
+    def sync(self, timeout_s: float) -> bool: ...
+    def close(self) -> None: ...
 
 
-def new_tracer(protocol: str, endpoint: str, rate: float, *, service: str) -> Tracer | None:
-    """A tracer exporting over OTLP, or None when ``protocol`` is ``none`` (tracing off)."""
+def new_tracer(
+    protocol: str,
+    endpoint: str,
+    rate: float,
+    *,
+    service: str,
+    process: bool = True,
+    on_dropped: Callable[[int], None] | None = None,
+) -> Tracer | None:
+    """A tracer exporting over OTLP, or None when ``protocol`` is ``none`` (tracing off).
+
+    ``process``: encode and export in a process of its own (the platform's data path), else in
+    the tracer's flusher thread (a model server replica)."""
     if protocol == "none":
         return None
-    try:
-        from opentelemetry.sdk.trace.export import BatchSpanProcessor
-    except ImportError as exc:
-        raise RuntimeError(
-            "tracing needs the OpenTelemetry SDK: pip install 'minikn[otel]'"
-        ) from exc
-    processor = BatchSpanProcessor(
-        _exporter(protocol, endpoint), schedule_delay_millis=500, max_queue_size=8192
-    )
-    return Tracer(processor, service=service, rate=rate)
+    from minikn.telemetry.spanexport import ProcessSink, ThreadSink
+
+    sink: SpanSink = (ProcessSink if process else ThreadSink)(protocol, endpoint, service)
+    return Tracer(sink, rate=rate, on_dropped=on_dropped)
 
 
 def tracing_env(protocol: str, endpoint: str, rate: float) -> dict[str, str]:
@@ -200,7 +249,7 @@ def tracer_from_env(service: str, env: Mapping[str, str] | None = None) -> Trace
         rate = float(env.get("OTEL_TRACES_SAMPLER_ARG", "1.0"))
     except ValueError:
         rate = 1.0
-    return new_tracer(protocol, endpoint, min(1.0, max(0.0, rate)), service=service)
+    return new_tracer(protocol, endpoint, min(1.0, max(0.0, rate)), service=service, process=False)
 
 
 def now_ns() -> int:

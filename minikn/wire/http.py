@@ -212,6 +212,9 @@ class RequestContext:
     replica's gRPC port, and its trailers go to the client's stream."""
     acquired: float | None = None
     """Monotonic instant the request got its replica slot (the end of the activator's wait)."""
+    on_finish: Callable[[int], None] | None = None
+    """Called once, with the status code, when the activator's accounting counts the request
+    out (either lane); the trace layer ends a sampled hop's spans here."""
 
 
 @dataclass(slots=True, eq=False)

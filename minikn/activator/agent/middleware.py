@@ -12,6 +12,7 @@ the request body but lets the response stream through, keeping a copy for the re
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 import random
 from collections.abc import Mapping
@@ -28,9 +29,9 @@ from minikn.activator.agent.adapters import (
 )
 from minikn.activator.agent.chain import Agent
 from minikn.activator.agent.logger import LoggedRequest, PayloadLogger
-from minikn.activator.agent.spans import hop_spans
+from minikn.activator.agent.spans import hop_ids, hop_sampled, open_hop
+from minikn.activator.agent.trace import TraceHop, new_traceparent_line, start_hop
 from minikn.activator.agent.trace import log as trace_log
-from minikn.activator.agent.trace import new_traceparent_line, start_hop
 from minikn.activator.agent.types import UpstreamResponse
 from minikn.core.clock import Clock, SystemClock
 from minikn.core.revision import RevisionSpec
@@ -43,6 +44,7 @@ __all__ = ["AgentMiddleware", "TraceMiddleware", "trace_middleware"]
 log = logging.getLogger("minikn.activator.agent")
 
 _TRACE = (b"traceparent", b"tracestate")
+_LOW64 = (1 << 64) - 1
 
 
 def _split_trace_headers(block: bytes) -> tuple[bytes, dict[str, str]]:
@@ -69,8 +71,10 @@ class TraceMiddleware:
     Every request pays for this, so the common case (no incoming trace headers, the DEBUG hop
     record off) costs one scan of the header block and one formatted header line, and adds no
     coroutine: the layer is a :class:`~minikn.wire.http.Rewrite`, which the activator's fast
-    path applies in place. Otherwise the hop is built
-    (:func:`start_hop`), kept in ``request.ctx.trace`` and recorded when the request is done.
+    lane applies in place. With a tracer, a sampled hop is opened in ``prepare`` and ended by
+    the activator's accounting step (``request.ctx.on_finish``), so traced requests stay on the
+    fast lane too (:mod:`minikn.activator.agent.spans`). Only the DEBUG hop record takes the
+    full handler, which records the hop when the request is done.
     """
 
     def __init__(
@@ -88,46 +92,71 @@ class TraceMiddleware:
 
     def __call__(self, spec: RevisionSpec, handler: Handler) -> Handler:
         clock, rng, tracer = self._clock, self._rng, self._tracer
-        where = {
+        names = {
             "isvc": spec.isvc,
             "namespace": spec.namespace,
             "component": spec.component,
             "revision": spec.name,
         }
+        where = (spec.isvc, spec.namespace, spec.component, spec.name)
 
-        async def recorded(request: ProxyRequest, sink: ResponseSink) -> None:
+        def continued(request: ProxyRequest) -> TraceHop:
+            """Rewrite the trace headers through a :class:`TraceHop` (the caller's context
+            continued, or a new one); open the hop's spans when sampled."""
             block, incoming = _split_trace_headers(request.headers)
-            hop = start_hop(incoming, **where, rng=rng)
-            spans = None
+            hop = start_hop(incoming, **names, rng=rng)
             if tracer is not None:
-                hop, spans = hop_spans(hop, tracer, rng)
+                trace, proxy, parent = hop_ids(hop)
+                parent_flags = hop.context.flags if parent else None
+                sampled = hop_sampled(tracer, trace, parent_flags)
+                if parent_flags is None and not sampled:
+                    context = dataclasses.replace(hop.context, flags="00")
+                    hop = dataclasses.replace(hop, context=context)
+                if sampled:
+                    open_hop(request.ctx, tracer=tracer, clock=clock, rng=rng, trace=trace,
+                             proxy=proxy, parent=parent, where=where)  # fmt: skip
             context = hop.context
             line = f"traceparent: {context.traceparent}\r\n"
             if context.tracestate:
                 line += f"tracestate: {context.tracestate}\r\n"
             request.headers = block + line.encode("latin-1")
+            return hop
+
+        async def recorded(request: ProxyRequest, sink: ResponseSink) -> None:
+            hop = continued(request)
             ctx = request.ctx
             ctx.trace = hop
             started = clock.monotonic()
             try:
                 await handler(request, sink)
             finally:
-                ended = clock.monotonic()
                 hop.record(
-                    replica=ctx.replica or "-", status=sink.status, duration_s=ended - started
+                    replica=ctx.replica or "-",
+                    status=sink.status,
+                    duration_s=clock.monotonic() - started,
                 )
-                if spans is not None:
-                    spans.export(hop, ctx, sink.status, started, ended)
 
         def prepare(request: ProxyRequest, sink: ResponseSink) -> ResponseSink | None:
+            if trace_log.isEnabledFor(logging.DEBUG):
+                return None  # record the hop: the full handler
             block = request.headers
-            if (
-                tracer is not None
-                or b"trace" in block.lower()
-                or trace_log.isEnabledFor(logging.DEBUG)
-            ):
-                return None  # continue the caller's trace, or record the hop: the full handler
-            request.headers = block + new_traceparent_line(rng)  # this hop starts the trace
+            if b"trace" in block.lower():
+                continued(request)  # continue the caller's trace
+            elif tracer is None:
+                request.headers = block + new_traceparent_line(rng)  # this hop starts the trace
+            else:
+                trace = rng.getrandbits(128) or 1
+                proxy = rng.getrandbits(64) or 1
+                if (trace & _LOW64) < tracer.threshold:
+                    request.headers = block + b"traceparent: 00-%032x-%016x-01\r\n" % (
+                        trace, proxy
+                    )  # fmt: skip
+                    open_hop(request.ctx, tracer=tracer, clock=clock, rng=rng, trace=trace,
+                             proxy=proxy, parent=0, where=where)  # fmt: skip
+                else:
+                    request.headers = block + b"traceparent: 00-%032x-%016x-00\r\n" % (
+                        trace, proxy
+                    )  # fmt: skip
             return sink
 
         return Rewrite(prepare, recorded, handler)

@@ -5,72 +5,107 @@ server's request, preprocess, predict, postprocess) are its children; the proxy 
 children of the hop's ingress span, whose parent is the caller's span (a transformer's predict
 step, when the hop is the transformer -> predictor call) or none (the trace starts here). The wait
 span is there when the request waited for a replica slot (:data:`WAIT_SPAN_MIN_S`).
+
+A sampled hop is recorded without leaving the activator's fast lane: the trace layer's
+``prepare`` opens it (:func:`open_hop`) and puts its end in ``request.ctx.on_finish``, which the
+activator calls from its accounting step when the request is over, on either lane. The hop goes
+to the tracer as one tuple; building and encoding its spans happens off the data path.
 """
 
 from __future__ import annotations
 
-import dataclasses
 import random
 import time
 
-from minikn.activator.agent.trace import TraceHop, new_span_id
+from minikn.activator.agent.trace import TraceHop
+from minikn.core.clock import Clock
 from minikn.telemetry.tracing import Tracer
 from minikn.wire.http import RequestContext
 
-__all__ = ["WAIT_SPAN_MIN_S", "HopSpans", "hop_spans"]
+__all__ = ["WAIT_SPAN_MIN_S", "OpenHop", "hop_ids", "hop_sampled", "open_hop"]
 
 WAIT_SPAN_MIN_S = 0.001
 """The activator's wait gets a span when the request waited at least this long for a replica
 slot (buffered: a cold start or no free capacity); a warm request's wait is not worth one."""
 
+_LOW64 = (1 << 64) - 1
+_SAMPLED_FLAGS = frozenset("13579bdf")
 
-@dataclasses.dataclass(slots=True)
-class HopSpans:
-    tracer: Tracer
-    ingress_id: str
-    rng: random.Random
 
-    def export(
-        self, hop: TraceHop, ctx: RequestContext, status: int, started: float, ended: float
+def hop_sampled(tracer: Tracer, trace_id: int, parent_flags: str | None) -> bool:
+    """ParentBased(TraceIdRatioBased): a caller's sampled flag wins, else the trace id's low
+    64 bits under the tracer's threshold."""
+    if parent_flags is not None:
+        return parent_flags[-1:] in _SAMPLED_FLAGS
+    return (trace_id & _LOW64) < tracer.threshold
+
+
+class OpenHop:
+    """A sampled hop under way: its ids and start, recorded when :meth:`end` is called."""
+
+    __slots__ = ("ctx", "ingress", "parent", "proxy", "started", "trace", "where")
+
+    def __init__(  # noqa: PLR0917 - one per sampled request
+        self,
+        ctx: RequestContext,
+        trace: int,
+        proxy: int,
+        parent: int,
+        started: float,
+        where: tuple[str, str, str, str],
     ) -> None:
-        """Export the hop's spans (``started``/``ended``: monotonic seconds)."""
-        offset = time.time_ns() - int(ended * 1e9)
+        self.ctx = ctx
+        self.trace = trace
+        self.proxy = proxy
+        self.parent = parent
+        self.started = started
+        self.where = where
+        self.ingress = 0
 
-        def ns(mono: float) -> int:
-            return offset + int(mono * 1e9)
-
-        trace_id = hop.context.trace_id
-        attrs: dict[str, str | int | float | bool] = {
-            "http.response.status_code": status,
-            "minikn.isvc": hop.isvc,
-            "minikn.namespace": hop.namespace,
-            "minikn.component": hop.component,
-            "minikn.revision": hop.revision,
-        }
-        error = status >= 500 or status == 0
-        t = self.tracer
-        t.span(f"ingress {hop.isvc}-{hop.component}", trace_id=trace_id, span_id=self.ingress_id,
-               parent_id=hop.parent_span_id, start_ns=ns(started), end_ns=ns(ended),
-               attributes=attrs, kind="server", error=error)  # fmt: skip
+    def record(
+        self, tracer: Tracer, rng: random.Random, code: int, ended: float, now_ns: int
+    ) -> None:
+        """Hand the finished hop to ``tracer`` (``ended``: monotonic seconds, at ``now_ns``)."""
+        ctx = self.ctx
+        started = self.started
         acquired = ctx.acquired if ctx.acquired is not None else started
-        if acquired - started >= WAIT_SPAN_MIN_S:  # it waited (buffered): worth a span
-            t.span("activator wait", trace_id=trace_id, span_id=new_span_id(self.rng),
-                   parent_id=self.ingress_id, start_ns=ns(started), end_ns=ns(acquired),
-                   attributes={"minikn.revision": hop.revision})  # fmt: skip
-        t.span(f"proxy {hop.revision}", trace_id=trace_id, span_id=hop.context.span_id,
-               parent_id=self.ingress_id, start_ns=ns(acquired), end_ns=ns(ended),
-               attributes={**attrs, "minikn.replica": ctx.replica or "-"}, kind="client",
-               error=error)  # fmt: skip
+        acquired = max(acquired, started)
+        offset = now_ns - int(ended * 1e9)
+        wait = (rng.getrandbits(64) or 1) if acquired - started >= WAIT_SPAN_MIN_S else 0
+        isvc, namespace, component, revision = self.where
+        tracer.record((
+            "h", self.trace, self.ingress, self.parent, self.proxy, wait,
+            offset + int(started * 1e9), offset + int(acquired * 1e9), now_ns, code,
+            isvc, namespace, component, revision, ctx.replica or "-",
+        ))  # fmt: skip
 
 
-def hop_spans(
-    hop: TraceHop, tracer: Tracer, rng: random.Random
-) -> tuple[TraceHop, HopSpans | None]:
-    """The hop with its sampling decision in the forwarded flags, and its spans when sampled."""
-    parent_flags = hop.context.flags if hop.parent_span_id is not None else None
-    sampled = tracer.sampled(hop.context.trace_id, parent_flags)
-    if parent_flags is None and not sampled:
-        hop = dataclasses.replace(hop, context=dataclasses.replace(hop.context, flags="00"))
-    if not sampled:
-        return hop, None
-    return hop, HopSpans(tracer, new_span_id(rng), rng)
+def open_hop(
+    ctx: RequestContext,
+    *,
+    tracer: Tracer,
+    clock: Clock,
+    rng: random.Random,
+    trace: int,
+    proxy: int,
+    parent: int,
+    where: tuple[str, str, str, str],
+) -> OpenHop:
+    """Open a sampled hop now and have the activator end it (``ctx.on_finish``)."""
+    hop = OpenHop(ctx, trace, proxy, parent, clock.monotonic(), where)
+    hop.ingress = rng.getrandbits(64) or 1
+    monotonic = clock.monotonic
+
+    def finish(code: int) -> None:
+        ctx.on_finish = None  # once
+        hop.record(tracer, rng, code, monotonic(), time.time_ns())
+
+    ctx.on_finish = finish
+    return hop
+
+
+def hop_ids(hop: TraceHop) -> tuple[int, int, int]:
+    """(trace, proxy span, parent span) of a hop built from hex ids (0: no parent)."""
+    context = hop.context
+    parent = int(hop.parent_span_id, 16) if hop.parent_span_id else 0
+    return int(context.trace_id, 16), int(context.span_id, 16), parent

@@ -166,3 +166,36 @@ def test_load_sees_the_cold_start_of_a_zero_replica_isvc(
     warm = [float(r["latency_s"]) for r in rows if r["cold_start"] == "0"]
     assert warm, "no request ran after the replica was ready"
     assert min(float(r["latency_s"]) for r in cold) > max(warm) / 2
+
+
+def test_a_sweep_reports_each_level_and_writes_its_csv_and_chart(
+    platform: Platform, tmp_path: Path
+) -> None:
+    out_csv, out_png = tmp_path / "sweep.csv", tmp_path / "sweep.png"
+    proc = subprocess.run(
+        [
+            sys.executable, "-m", "minikn.loadtest", "sklearn-iris",
+            "--sweep", "1,4", "-n", "12", "--timeout", "120s",
+            "--ingress", platform.ingress, "--server", platform.api,
+            "--examples-dir", str(platform.examples), "--poll-interval", "100ms",
+            "--csv", str(out_csv), "--plot", str(out_png), "--max-error-rate", "0",
+        ],
+        cwd=ROOT, capture_output=True, text=True, timeout=240, check=False,
+        env={**{k: v for k, v in os.environ.items() if k != "MINIKN_API_TOKEN"},
+             "MINIKN_STATE_DIR": str(platform.state)},
+    )  # fmt: skip
+    report = proc.stdout
+    assert proc.returncode == 0, report + proc.stderr
+    assert "Concurrency sweep" in report
+    assert "24 requests" in report  # both levels in the overall report
+    with out_csv.open() as fh:
+        rows = list(csv.DictReader(fh))
+    assert [(r["concurrency"], r["requests"], r["errors"]) for r in rows] == [
+        ("1", "12", "0"),
+        ("4", "12", "0"),
+    ]
+    assert all(float(r["throughput_rps"]) > 0 for r in rows)
+    assert all(float(r["p99_ms"]) >= float(r["p50_ms"]) > 0 for r in rows)
+    assert rows[1]["replicas_max"] not in ("", "0")  # the platform's replica counts were read
+    assert float(rows[1]["start_s"]) >= float(rows[0]["end_s"])  # one level after the other
+    assert out_png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"

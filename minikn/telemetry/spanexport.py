@@ -1,0 +1,309 @@
+"""Span records (plain tuples) to OTLP: built into OpenTelemetry spans and exported in batches.
+
+Runs where encoding cannot slow the data path: in a process of its own (:func:`serve`, started by
+:class:`ProcessSink`; the records come over a pipe, ``marshal``-ed) or in a thread
+(:class:`ThreadSink`, for the model server replicas, whose tracer is light). :class:`Encoder`
+writes OTLP protobuf directly; :class:`Sender` posts it (OTLP/HTTP) or calls the collector's
+``TraceService/Export`` (OTLP/gRPC).
+
+A record is one of:
+
+- ``("s", name, trace_id, span_id, parent_id, start_ns, end_ns, attributes, kind, error)``: one
+  span (ids as ints, 0 for no parent; ``attributes`` a tuple of (key, value) pairs);
+- ``("h", trace_id, ingress_id, parent_id, proxy_id, wait_id, start_ns, acquired_ns, end_ns,
+  status, isvc, namespace, component, revision, replica)``: one activator hop, which becomes its
+  ingress span, its proxied call and (``wait_id`` non-zero) the activator's wait.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import marshal
+import struct
+import threading
+import urllib.request
+from collections.abc import Iterable, Iterator
+from multiprocessing.connection import Connection
+from typing import Any
+
+__all__ = ["Encoder", "ProcessSink", "Sender", "ThreadSink", "attributes", "serve"]
+
+log = logging.getLogger("minikn.telemetry.tracing")
+
+EXPORT_BATCH = 512
+"""Spans per OTLP export request (the SDK batch processor's default)."""
+EXPORT_TIMEOUT_S = 10.0
+
+_KINDS = {"internal": 1, "server": 2, "client": 3, "producer": 4, "consumer": 5}
+_STATUS_ERROR = b"\x7a\x02\x18\x02"  # Span.status (15) = Status{code (3): ERROR (2)}
+_U64 = struct.Struct("<Q").pack
+_F64 = struct.Struct("<d").pack
+_CACHE_MAX = 4096
+
+
+def _varint(n: int) -> bytes:
+    out = bytearray()
+    while n > 0x7F:
+        out.append((n & 0x7F) | 0x80)
+        n >>= 7
+    out.append(n)
+    return bytes(out)
+
+
+def _field(tag: int, payload: bytes) -> bytes:
+    """A length-delimited field (``tag`` is the field number shifted, with wire type 2)."""
+    return bytes((tag,)) + _varint(len(payload)) + payload
+
+
+def _any(value: object) -> bytes:
+    """An ``AnyValue``: string (1), bool (2), int (3), double (4)."""
+    if isinstance(value, bool):
+        return b"\x10\x01" if value else b"\x10\x00"
+    if isinstance(value, int):
+        return b"\x18" + _varint(value & 0xFFFFFFFFFFFFFFFF)
+    if isinstance(value, float):
+        return b"\x21" + _F64(value)
+    return _field(0x0A, str(value).encode())
+
+
+def attributes(pairs: Iterable[tuple[str, object]], tag: int = 0x4A) -> bytes:
+    """``Span.attributes`` (field 9; ``tag`` for another message's): a ``KeyValue`` per pair."""
+    return b"".join(
+        _field(tag, _field(0x0A, key.encode()) + _field(0x12, _any(value))) for key, value in pairs
+    )
+
+
+class Encoder:
+    """Span records to OTLP ``ExportTraceServiceRequest`` protobuf bytes, for one service.
+
+    Written directly in the protobuf wire format (the OTLP ``trace.proto`` field numbers): a hop's
+    attributes repeat for every request of a revision, so their bytes are made once and cached;
+    a span is then a handful of fixed fields. The SDK's path (a ``ReadableSpan`` per span, then
+    its encoder) costs two orders of magnitude more per span.
+    """
+
+    def __init__(self, service: str) -> None:
+        resource = attributes([("service.name", service)], 0x0A)  # Resource.attributes (1)
+        self._head = _field(0x0A, resource)  # ResourceSpans.resource (1)
+        self._scope = _field(0x0A, _field(0x0A, b"minikn"))  # ScopeSpans.scope (1) {name}
+        self._cache: dict[tuple[object, ...], bytes] = {}
+
+    def _tail(self, key: tuple[object, ...], name: str, kind: int, pairs: Any, err: bool) -> bytes:
+        """A span's fields that repeat across requests (name, kind, attributes, status), made
+        once per distinct value (protobuf fields may come in any order)."""
+        got = self._cache.get(key)
+        if got is None:
+            if len(self._cache) >= _CACHE_MAX:
+                self._cache.clear()
+            got = self._cache[key] = b"".join((
+                _field(0x2A, name.encode()), b"\x30", bytes((kind,)), attributes(pairs),
+                _STATUS_ERROR if err else b"",
+            ))  # fmt: skip
+        return got
+
+    @staticmethod
+    def _span(  # noqa: PLR0917 - the fields of one span
+        trace: bytes, span_id: int, parent_id: int, start_ns: int, end_ns: int, tail: bytes
+    ) -> bytes:
+        """``ScopeSpans.spans`` (2): one ``Span``."""
+        parent = b"\x22\x08" + parent_id.to_bytes(8, "big") if parent_id else b""
+        size = 46 + len(parent) + len(tail)  # ids (18 + 10) and times (9 + 9)
+        return b"".join((
+            b"\x12", _varint(size), b"\x0a\x10", trace, b"\x12\x08", span_id.to_bytes(8, "big"),
+            parent, b"\x39", _U64(start_ns), b"\x41", _U64(max(start_ns, end_ns)), tail,
+        ))  # fmt: skip
+
+    def spans(self, rec: tuple[Any, ...]) -> list[bytes]:
+        """The encoded ``Span`` fields of one record ([] for a malformed one)."""
+        try:
+            if rec[0] == "h":
+                return self._hop(rec)
+            if rec[0] == "s":
+                _, name, tid, sid, pid, start, end, attrs, kind, error = rec
+                tail = b"".join((
+                    _field(0x2A, name.encode()), b"\x30", bytes((_KINDS.get(kind, 1),)),
+                    attributes(attrs), _STATUS_ERROR if error else b"",
+                ))  # fmt: skip
+                return [self._span(tid.to_bytes(16, "big"), sid, pid, start, end, tail)]
+        except (ValueError, TypeError, IndexError, OverflowError, AttributeError) as exc:
+            log.debug("span record skipped: %s", exc)
+        return []
+
+    def _hop(self, rec: tuple[Any, ...]) -> list[bytes]:
+        (_, tid, ingress, parent, proxy, wait, start, acquired, end, status,
+         isvc, namespace, component, revision, replica) = rec  # fmt: skip
+        trace = tid.to_bytes(16, "big")
+        key = ("i", status, isvc, namespace, component, revision)
+        tail = self._cache.get(key)
+        attrs = (
+            ("http.response.status_code", status),
+            ("minikn.isvc", isvc),
+            ("minikn.namespace", namespace),
+            ("minikn.component", component),
+            ("minikn.revision", revision),
+        )
+        error = status >= 500 or status == 0
+        if tail is None:
+            tail = self._tail(key, f"ingress {isvc}-{component}", 2, attrs, error)
+        out = [self._span(trace, ingress, parent, start, end, tail)]
+        if wait:
+            wtail = self._tail(("w", revision), "activator wait", 1,
+                               (("minikn.revision", revision),), False)  # fmt: skip
+            out.append(self._span(trace, wait, ingress, start, acquired, wtail))
+        pkey = ("p", *key[1:], replica)
+        ptail = self._cache.get(pkey)
+        if ptail is None:
+            ptail = self._tail(pkey, f"proxy {revision}", 3,
+                               (*attrs, ("minikn.replica", replica)), error)  # fmt: skip
+        out.append(self._span(trace, proxy, ingress, acquired, end, ptail))
+        return out
+
+    def requests(self, records: Iterable[tuple[Any, ...]]) -> Iterator[bytes]:
+        """``ExportTraceServiceRequest`` bodies of at most :data:`EXPORT_BATCH` spans each."""
+        batch: list[bytes] = []
+        for rec in records:
+            batch.extend(self.spans(rec))
+            if len(batch) >= EXPORT_BATCH:
+                yield self._request(batch)
+                batch = []
+        if batch:
+            yield self._request(batch)
+
+    def _request(self, spans: list[bytes]) -> bytes:
+        scope_spans = _field(0x12, self._scope + b"".join(spans))  # ResourceSpans.scope_spans
+        return _field(0x0A, self._head + scope_spans)  # ExportTraceServiceRequest.resource_spans
+
+
+class Sender:
+    """Sends encoded export requests: OTLP/HTTP (``http/protobuf``) or OTLP/gRPC (``grpc``)."""
+
+    def __init__(self, protocol: str, endpoint: str) -> None:
+        self._endpoint = endpoint
+        self._call: Any = None
+        if protocol == "grpc":
+            try:
+                import grpc
+            except ImportError as exc:
+                raise RuntimeError(
+                    "tracing-protocol grpc needs grpcio: pip install 'minikn[otel]'"
+                ) from exc
+            target = endpoint.split("://", 1)[-1]
+            self._channel = (
+                grpc.secure_channel(target, grpc.ssl_channel_credentials())
+                if endpoint.startswith("https://")
+                else grpc.insecure_channel(target)
+            )
+            self._call = self._channel.unary_unary(
+                "/opentelemetry.proto.collector.trace.v1.TraceService/Export"
+            )
+        elif protocol != "http/protobuf":
+            raise ValueError(f"unknown tracing protocol {protocol!r}")
+
+    def send(self, body: bytes) -> None:
+        if self._call is not None:
+            self._call(body, timeout=EXPORT_TIMEOUT_S)
+            return
+        request = urllib.request.Request(
+            self._endpoint,
+            data=body,
+            headers={"Content-Type": "application/x-protobuf"},
+            method="POST",
+        )
+        with urllib.request.urlopen(request, timeout=EXPORT_TIMEOUT_S) as response:
+            response.read()
+
+    def close(self) -> None:
+        if self._call is not None:
+            self._channel.close()
+
+
+def _export(encoder: Encoder, sender: Sender, records: list[tuple[Any, ...]]) -> None:
+    for body in encoder.requests(records):
+        try:
+            sender.send(body)
+        except Exception as exc:  # a collector that is down loses spans, nothing else
+            log.debug("span export failed: %s", exc)
+
+
+class ThreadSink:
+    """Exports each batch in the calling thread (the tracer's flusher)."""
+
+    def __init__(self, protocol: str, endpoint: str, service: str) -> None:
+        self._encoder = Encoder(service)
+        self._sender = Sender(protocol, endpoint)
+
+    def send(self, records: list[tuple[Any, ...]]) -> None:
+        _export(self._encoder, self._sender, records)
+
+    def sync(self, timeout_s: float) -> bool:
+        return True  # each batch is sent before send returns
+
+    def close(self) -> None:
+        self._sender.close()
+
+
+def serve(conn: Connection, protocol: str, endpoint: str, service: str) -> None:
+    """The export process: batches in (``("b", records)``), ``("f", n)`` answered with ``n``
+    once everything before it is exported, ``("q",)`` (or the pipe closing) ends it."""
+    encoder = Encoder(service)
+    sender = Sender(protocol, endpoint)
+    try:
+        while True:
+            try:
+                msg = marshal.loads(conn.recv_bytes())
+            except (EOFError, OSError):
+                return
+            if msg[0] == "b":
+                _export(encoder, sender, msg[1])
+            elif msg[0] == "f":
+                conn.send_bytes(marshal.dumps(msg[1]))
+            else:
+                return
+    finally:
+        sender.close()
+
+
+class ProcessSink:
+    """Sends each batch to an export process of its own (:func:`serve`), so the encoding holds
+    another interpreter's GIL; :meth:`send` blocks (the flusher thread, never the data path)
+    while the process is busy, and the tracer's ring drops what does not fit meanwhile."""
+
+    def __init__(self, protocol: str, endpoint: str, service: str) -> None:
+        import multiprocessing
+
+        Sender(protocol, endpoint).close()  # fail here, not in the process, on a bad setting
+        mp = multiprocessing.get_context("spawn")  # no fork of a process with threads
+        self._conn, child = mp.Pipe()
+        self._proc = mp.Process(
+            target=serve, args=(child, protocol, endpoint, service), daemon=True,
+            name="minikn-otlp-export",
+        )  # fmt: skip
+        self._proc.start()
+        child.close()
+        self._lock = threading.Lock()
+        self._seq = 0
+
+    def send(self, records: list[tuple[Any, ...]]) -> None:
+        with self._lock:
+            self._conn.send_bytes(marshal.dumps(("b", records)))
+
+    def sync(self, timeout_s: float) -> bool:
+        with self._lock:
+            self._seq += 1
+            seq = self._seq
+            self._conn.send_bytes(marshal.dumps(("f", seq)))
+            while self._conn.poll(timeout_s):
+                if marshal.loads(self._conn.recv_bytes()) == seq:
+                    return True
+            return False
+
+    def close(self) -> None:
+        with self._lock:
+            with contextlib.suppress(OSError):
+                self._conn.send_bytes(marshal.dumps(("q",)))
+            self._proc.join(10)
+            if self._proc.is_alive():
+                self._proc.terminate()
+                self._proc.join(5)
+            self._conn.close()
