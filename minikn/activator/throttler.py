@@ -21,10 +21,10 @@ from __future__ import annotations
 import asyncio
 import logging
 import random
-from collections import deque
 from collections.abc import Callable, Sequence
 
 from minikn.activator.balance import Balancer, Tracker
+from minikn.activator.fifo import Fifo
 from minikn.core.clock import Clock
 from minikn.core.endpoints import Endpoint
 from minikn.core.errors import Unavailable
@@ -95,7 +95,7 @@ class Throttler:
         self._poke = poke
         self._ready: list[Tracker] = []
         self._by_id: dict[str, Tracker] = {}
-        self._waiters: deque[asyncio.Future[Slot]] = deque()
+        self._waiters: Fifo[asyncio.Future[Slot]] = Fifo(lambda w: not w.done())
         self._failure: tuple[str, str] | None = None
         self._buffered = 0
 
@@ -185,8 +185,7 @@ class Throttler:
         self._failure = (reason, message)
         if self._ready:
             return
-        while self._waiters:
-            waiter = self._waiters.popleft()
+        for waiter in self._waiters.drain():
             if not waiter.done():
                 waiter.set_exception(self._failure_error())
 
@@ -201,8 +200,7 @@ class Throttler:
         if self._readmit is not None:
             self._readmit.cancel()
             self._readmit = None
-        while self._waiters:
-            waiter = self._waiters.popleft()
+        for waiter in self._waiters.drain():
             if not waiter.done():
                 waiter.set_exception(Unavailable(message, reason="RevisionRemoved"))
 
@@ -218,7 +216,7 @@ class Throttler:
     def try_acquire(self, avoid: Tracker | None = None) -> Slot | None:
         """A slot now, if one is free and nobody is buffered ahead (preferring a replica other
         than ``avoid``); else None."""
-        if self._waiters and self._dispatch_pending():
+        if self._waiters.waiting():
             return None
         tracker = self._balancer.pick(self._ready, avoid)
         if tracker is None:
@@ -260,11 +258,8 @@ class Throttler:
                 retry_after=self._retry_after,
             )
         waiter: asyncio.Future[Slot] = asyncio.get_running_loop().create_future()
-        first = not self._dispatch_pending()
-        if front:
-            self._waiters.appendleft(waiter)
-        else:
-            self._waiters.append(waiter)
+        first = not self._waiters.waiting()
+        self._waiters.push(waiter, front=front)
         self._buffered += 1
         waiter.add_done_callback(self._settled)
         if not self._ready and first:
@@ -283,19 +278,15 @@ class Throttler:
     def _give_back(self, tracker: Tracker) -> None:
         """A slot on ``tracker`` was released (only :meth:`Slot.release` calls this)."""
         tracker.in_flight -= 1
-        if self._waiters and not tracker.draining:
+        if not tracker.draining and self._waiters.waiting():
             self._dispatch()
 
-    def _dispatch_pending(self) -> bool:
-        """Drop finished waiters at the head; True while a live waiter remains."""
-        while self._waiters and self._waiters[0].done():
-            self._waiters.popleft()
-        return bool(self._waiters)
-
     def _dispatch(self) -> None:
-        while self._dispatch_pending():
+        while self._waiters.waiting():
             tracker = self._balancer.pick(self._ready)
             if tracker is None:
                 return
             tracker.in_flight += 1
-            self._waiters.popleft().set_result(Slot(self, tracker))
+            waiter = self._waiters.pop()
+            assert waiter is not None  # waiting() just said a live one is at the head
+            waiter.set_result(Slot(self, tracker))

@@ -44,10 +44,10 @@ from __future__ import annotations
 import heapq
 import math
 import random
-from collections import deque
 from dataclasses import dataclass, field
 from typing import Literal
 
+from minikn.activator.fifo import Fifo
 from minikn.autoscaler.engine import KpaScaler
 from minikn.autoscaler.spec import ScalingSpec
 from minikn.sim.traces import StartModel, Trace
@@ -230,9 +230,10 @@ class _Run:
         self.scaler = KpaScaler(spec, now=t0)
         self.events: list[tuple[float, int, int]] = []
         self.starting: dict[int, float] = {}
-        self.queue: deque[tuple[float, float, int]] = deque()
         self.waiting: set[int] = set()
         """Ids of buffered requests; one that times out leaves this set (and is skipped later)."""
+        self.queue: Fifo[tuple[float, float, int]] = Fifo(lambda item: item[2] in self.waiting)
+        """The activator's buffer order (its throttler's ``Fifo``): (arrival, service, id)."""
         self.seq = self.ready = self.busy = self.load = self.arrivals = 0
         self.cap = 0.0
         self.area = 0.0
@@ -283,13 +284,13 @@ class _Run:
             if self.scaler.wants_poke(now):
                 self.scaler.note_poke(now)
                 self.evaluate(now)
-        if self.busy < self.cap and not self.waiting:
+        if self.queue.admits(self.busy < self.cap):
             if self.overhead is not None:
                 service += self.overhead.sample(self.overhead_rng)
             self.serve(now, now, service)
         else:
             self.seq += 1
-            self.queue.append((now, service, self.seq))
+            self.queue.push((now, service, self.seq))
             self.waiting.add(self.seq)
             self.push(now + self.timeout, _TIMEOUT, self.seq)
 
@@ -304,8 +305,7 @@ class _Run:
         self.busy -= 1
         self.load -= 1
         self.res.served += 1
-        if self.queue:
-            self.start_queued(now)
+        self.start_queued(now)
 
     def give_up(self, now: float, qid: int) -> None:
         """A buffered request's timeout (504), unless it was served already."""
@@ -316,13 +316,12 @@ class _Run:
             self.res.timed_out += 1
 
     def start_queued(self, now: float) -> None:
-        while self.queue and self.busy < self.cap:
-            arrival, service, qid = self.queue.popleft()
-            if qid in self.waiting:  # else timed out already
-                self.waiting.discard(qid)
-                if self.buffered_overhead is not None:
-                    service += self.buffered_overhead.sample(self.overhead_rng)
-                self.serve(now, arrival, service)
+        while self.busy < self.cap and (item := self.queue.pop()) is not None:
+            arrival, service, qid = item  # live: one that timed out was skipped
+            self.waiting.discard(qid)
+            if self.buffered_overhead is not None:
+                service += self.buffered_overhead.sample(self.overhead_rng)
+            self.serve(now, arrival, service)
 
     # -- replicas -------------------------------------------------------------------------
 
