@@ -161,12 +161,12 @@ class Router:
                 await self._sweeper
             self._sweeper = None
         if grace > 0:
-            loop = asyncio.get_running_loop()
-            end = loop.time() + grace
+            clock = self._clock
+            end = clock.monotonic() + grace
             # Fast-path requests have no task to wait on, and a per-request "done" signal would
-            # cost every request: shutdown polls instead.
-            while any(c.busy for c in self._conns) and loop.time() < end:  # noqa: ASYNC110
-                await asyncio.sleep(0.01)
+            # cost every request: shutdown polls instead (on the injected clock).
+            while any(c.busy for c in self._conns) and clock.monotonic() < end:
+                await clock.sleep(0.01)
         for conn in list(self._conns):
             conn.close()
         if self._server is not None:
