@@ -156,4 +156,9 @@ def test_a_graph_watch_resumes_from_a_version_and_sees_graphs_only(api: client.A
                                       timeout_seconds=5):  # fmt: skip
             pass
     assert gone.value.status == 410
+    with pytest.raises(ApiException) as taken:  # one name, one object: hosts are shared
+        objs.create_namespaced_custom_object(
+            G, "v1alpha1", "default", "inferencegraphs", _graph_body("py-not-a-graph")
+        )
+    assert taken.value.status == 409
     objs.delete_namespaced_custom_object(G, V, "default", P, "py-not-a-graph")
