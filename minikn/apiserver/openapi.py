@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from minikn.api.convert import V1ALPHA2, V1BETA1
+from minikn.api.graph import GRAPH_API_VERSION, GRAPH_KIND
 
 __all__ = ["openapi_document"]
 
@@ -35,20 +36,22 @@ _NS = {"name": "ns", "in": "path", "required": True, "schema": {"type": "string"
 _NAME = {"name": "name", "in": "path", "required": True, "schema": {"type": "string"}}
 
 
-def _isvc_paths(api_version: str) -> dict[str, Any]:
-    base = f"/apis/{api_version}/namespaces/{{ns}}/inferenceservices"
+def _isvc_paths(
+    api_version: str, kind: str = "InferenceService", plural: str = "inferenceservices"
+) -> dict[str, Any]:
+    base = f"/apis/{api_version}/namespaces/{{ns}}/{plural}"
     return {
         base: {
             "parameters": [_NS],
             "get": {
-                "summary": f"List {api_version} InferenceServices in a namespace",
-                "responses": {"200": _resp("The list", "InferenceServiceList"), **_ERRORS},
+                "summary": f"List {api_version} {kind}s in a namespace",
+                "responses": {"200": _resp("The list", f"{kind}List"), **_ERRORS},
             },
             "post": {
-                "summary": "Create an InferenceService (409 when the name exists)",
+                "summary": f"Create an {kind} (409 when the name exists)",
                 "requestBody": _YAML_OR_JSON,
                 "responses": {
-                    "201": _resp("Created"),
+                    "201": _resp("Created", kind),
                     "409": _resp("Already exists", "Status"),
                     **_ERRORS,
                 },
@@ -56,11 +59,14 @@ def _isvc_paths(api_version: str) -> dict[str, Any]:
         },
         base + "/{name}": {
             "parameters": [_NS, _NAME],
-            "get": {"summary": "Read one", "responses": {"200": _resp("The ISVC"), **_ERRORS}},
+            "get": {
+                "summary": "Read one",
+                "responses": {"200": _resp(f"The {kind}", kind), **_ERRORS},
+            },
             "put": {
                 "summary": "Replace one (a spec change creates new revisions)",
                 "requestBody": _YAML_OR_JSON,
-                "responses": {"200": _resp("Replaced"), **_ERRORS},
+                "responses": {"200": _resp("Replaced", kind), **_ERRORS},
             },
             "delete": {
                 "summary": "Delete one with its revisions",
@@ -84,6 +90,11 @@ def _schemas() -> dict[str, Any]:
             "type": "object",
             "properties": {"items": {"type": "array", "items": _OBJECT}},
         },
+        GRAPH_KIND: _OBJECT,
+        f"{GRAPH_KIND}List": {
+            "type": "object",
+            "properties": {"items": {"type": "array", "items": _OBJECT}},
+        },
         "Status": {
             "type": "object",
             "properties": {
@@ -100,7 +111,8 @@ def _schemas() -> dict[str, Any]:
 
 
 def _kserve_paths() -> dict[str, Any]:
-    """The Kubernetes-style InferenceService resources, in both API versions."""
+    """The Kubernetes-style InferenceService resources, in both API versions, and the
+    InferenceGraphs."""
     return {
         "/healthz": {
             "get": {
@@ -117,6 +129,13 @@ def _kserve_paths() -> dict[str, Any]:
         },
         **_isvc_paths(V1BETA1),
         **_isvc_paths(V1ALPHA2),
+        f"/apis/{GRAPH_API_VERSION}/inferencegraphs": {
+            "get": {
+                "summary": "List InferenceGraphs in every namespace",
+                "responses": {"200": _resp("The list", f"{GRAPH_KIND}List")},
+            }
+        },
+        **_isvc_paths(GRAPH_API_VERSION, GRAPH_KIND, "inferencegraphs"),
     }
 
 

@@ -1,4 +1,5 @@
-"""The control-plane REST API (aiohttp): Kubernetes-style ISVC paths plus minikn's own.
+"""The control-plane REST API (aiohttp): the Kubernetes API (``minikn.apiserver.kube``: ISVCs,
+InferenceGraphs, discovery, Knative's view) plus minikn's own paths.
 
 Errors are Kubernetes ``Status`` objects that also carry KServe's ``{"error": ...}`` key. When a
 token is configured every path but ``/healthz`` and the dashboard's static files (``GET
@@ -36,13 +37,12 @@ from typing import Any
 from aiohttp import web
 
 from minikn.api.documents import Document
-from minikn.api.graph import GRAPH_API_VERSION, GRAPH_KIND
+from minikn.api.graph import GRAPH_KIND
 from minikn.apiserver.bodies import parse_sized_body
 from minikn.apiserver.kube.context import EPOCH
 from minikn.apiserver.kube.install import install_kube_api
 from minikn.apiserver.kube.objects import KubeError, status_body
 from minikn.apiserver.openapi import openapi_document
-from minikn.apiserver.paging import page, parse_limit
 from minikn.apiserver.parsing import PARSER, BodyParser
 from minikn.config.api import ApiConfig
 from minikn.controlplane.controller import Controller, validate_documents
@@ -305,119 +305,8 @@ async def _sized_documents(request: web.Request) -> tuple[list[Document], int]:
     return _unwrap(bodies), size
 
 
-def _single(docs: list[Document], request: web.Request, api_version: str) -> Document:
-    if len(docs) != 1:
-        raise InvalidInput(
-            f"expected exactly one document, got {len(docs)} (use POST /api/v1/apply)"
-        )
-    doc = docs[0]
-    if doc.error is not None or not isinstance(doc.body, dict):
-        raise InvalidInput(f"{doc.where()}: {doc.error or 'the body must be a mapping'}")
-    if doc.body.get("apiVersion") != api_version:
-        raise InvalidInput(
-            f"{doc.where()}: apiVersion: {doc.body.get('apiVersion')!r} does not match the path "
-            f"({api_version})"
-        )
-    ns = request.match_info["ns"]
-    meta = doc.body.setdefault("metadata", {})
-    if not isinstance(meta, dict):
-        raise InvalidInput(f"{doc.where()}: metadata: must be a mapping")
-    if meta.get("namespace", ns) != ns:
-        raise InvalidInput(
-            f"{doc.where()}: metadata.namespace: {meta['namespace']!r} does not match "
-            f"the path ({ns})"
-        )
-    meta["namespace"] = ns
-    return doc
-
-
 def _json(data: Any, status: int = 200) -> web.Response:
     return web.json_response(data, status=status, dumps=lambda d: json.dumps(d, default=str))
-
-
-def _routes(
-    api_version: str, kind: str = "InferenceService", plural: str = "inferenceservices"
-) -> list[web.RouteDef]:
-    base = f"/apis/{api_version}/namespaces/{{ns}}/{plural}"
-
-    async def list_ns(request: web.Request) -> web.Response:
-        return _list(request, request.match_info["ns"], api_version, kind=kind)
-
-    async def create(request: web.Request) -> web.Response:
-        ctl = request.app[CONTROLLER]
-        doc = _single(await _documents(request), request, api_version)
-        if doc.kind != kind:
-            raise InvalidInput(f"{doc.where()}: kind: must be {kind} (the path's resource)")
-        [result] = await ctl.apply([doc], create_only=True)
-        return _json(ctl.get(result.namespace, result.name, kind=kind), status=201)
-
-    async def get(request: web.Request) -> web.Response:
-        ns, name = request.match_info["ns"], request.match_info["name"]
-        return _json(request.app[CONTROLLER].get(ns, name, kind=kind))
-
-    async def replace(request: web.Request) -> web.Response:
-        ctl = request.app[CONTROLLER]
-        ns, name = request.match_info["ns"], request.match_info["name"]
-        doc = _single(await _documents(request), request, api_version)
-        if doc.name != name:
-            raise InvalidInput(
-                f"{doc.where()}: metadata.name: must be {name!r} (the name in the path)"
-            )
-        if doc.kind != kind:
-            raise InvalidInput(f"{doc.where()}: kind: must be {kind} (the path's resource)")
-        ctl.get(ns, name, kind=kind)  # PUT replaces an existing object: 404 otherwise
-        await ctl.apply([doc])
-        return _json(ctl.get(ns, name, kind=kind))
-
-    async def delete(request: web.Request) -> web.Response:
-        ns, name = request.match_info["ns"], request.match_info["name"]
-        await request.app[CONTROLLER].delete(ns, name, kind=kind)
-        return _json(
-            {"kind": "Status", "apiVersion": "v1", "status": "Success", "details": {"name": name}}
-        )
-
-    return [
-        web.get(base, list_ns),
-        web.post(base, create),
-        web.get(base + "/{name}", get),
-        web.put(base + "/{name}", replace),
-        web.delete(base + "/{name}", delete),
-    ]
-
-
-def _list(
-    request: web.Request,
-    namespace: str | None,
-    api_version: str,
-    *,
-    kind: str = "InferenceService",
-) -> web.Response:
-    """An InferenceServiceList (or InferenceGraphList), paged when the query has ``limit``
-    (Kubernetes' list paging)."""
-    ctl = request.app[CONTROLLER]
-    limit, token = parse_limit(request.query)
-    chosen = page(
-        ctl.isvc_keys(namespace, kind=kind),
-        limit=limit,
-        token=token,
-        now=ctl.clock.time(),
-        epoch=request.app[EPOCH],
-    )
-    meta: dict[str, Any] = {}
-    if chosen.continue_token is not None:
-        meta = {"continue": chosen.continue_token, "remainingItemCount": chosen.remaining}
-    return _json(
-        {
-            "apiVersion": api_version,
-            "kind": f"{kind}List",
-            "metadata": meta,
-            "items": ctl.resources(chosen.keys),
-        }
-    )
-
-
-async def _list_graphs(request: web.Request) -> web.Response:
-    return _list(request, None, GRAPH_API_VERSION, kind=GRAPH_KIND)
 
 
 async def _apply(request: web.Request) -> web.Response:
@@ -489,8 +378,6 @@ def create_api_app(
         [
             web.get("/healthz", _healthz),
             web.get("/openapi.json", _openapi),
-            web.get(f"/apis/{GRAPH_API_VERSION}/inferencegraphs", _list_graphs),
-            *_routes(GRAPH_API_VERSION, GRAPH_KIND, "inferencegraphs"),
             web.post("/api/v1/apply", _apply),
             web.post("/api/v1/validate", _validate),
             web.get("/api/v1/config", _config),

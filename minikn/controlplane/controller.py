@@ -524,20 +524,26 @@ class Controller:
                 log.exception("a change listener failed")
 
     def objects(self, keys: Collection[str] | None = None) -> dict[tuple[str, str], dict[str, Any]]:
-        """The ISVCs ``keys`` (None: every one) that exist, as the API returns them without the
-        live per-revision extras (what a change of ``resourceVersion`` is decided on), keyed by
-        (namespace, name). InferenceGraphs are not ISVCs and are left out."""
+        """The ISVCs and InferenceGraphs ``keys`` (None: every one) that exist, as the API returns
+        them without the live per-revision extras (what a change of ``resourceVersion`` is decided
+        on), keyed by (namespace, name); the object's ``kind`` tells them apart."""
         isvcs = self._state.isvcs
         chosen = sorted(isvcs) if keys is None else sorted(k for k in keys if k in isvcs)
         return {
-            (isvcs[k].namespace, isvcs[k].name): isvc_resource(isvcs[k], self.settings, None)
+            (isvcs[k].namespace, isvcs[k].name): (
+                graph_resource(isvcs[k], self.settings, None)
+                if is_graph(isvcs[k])
+                else isvc_resource(isvcs[k], self.settings, None)
+            )
             for k in chosen
-            if not is_graph(isvcs[k])
         }
 
     def created_at(self, namespace: str, name: str) -> float:
-        """When the ISVC was first created (its ``uid`` is derived from it)."""
-        return self._get(namespace, name).created_at
+        """When the ISVC (or graph) was first created (its ``uid`` is derived from it)."""
+        record = self._state.isvcs.get(isvc_key(namespace, name))
+        if record is None:
+            raise NotFound(f'"{name}" not found in namespace {namespace}')
+        return record.created_at
 
     # --- helpers -------------------------------------------------------------------------------
 

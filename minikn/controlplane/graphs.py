@@ -210,7 +210,8 @@ def graph_resource(
     extras: Callable[[str], dict[str, Any]] | None = None,
 ) -> dict[str, Any]:
     """The graph as the API returns it: the document plus KServe's InferenceGraphStatus
-    (``url``, ``conditions``, ``observedGeneration``, ``deploymentMode``) and, beyond KServe,
+    (``url``, ``conditions``, ``observedGeneration``, ``deploymentMode`` named as the ISVCs' are:
+    the router runs as Knative revisions) and, beyond KServe,
     the router's revisions and traffic under ``status.components.router``."""
     body: dict[str, Any] = copy.deepcopy(record.doc)
     meta = body.setdefault("metadata", {})
@@ -221,7 +222,7 @@ def graph_resource(
         "url": rendered["url"],
         "conditions": rendered["conditions"],
         "observedGeneration": record.generation,
-        "deploymentMode": "Serverless",
+        "deploymentMode": rendered["deploymentMode"],
         "components": rendered["components"],
     }
     if extras is not None:

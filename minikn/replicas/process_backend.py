@@ -178,8 +178,13 @@ def _on_loopback(argv: list[str]) -> list[str]:
     return out
 
 
-def _runs_model_server(argv: Sequence[str]) -> bool:
-    return any(a == "-m" and b == "minikn.modelserver" for a, b in itertools.pairwise(argv))
+_MINIKN_SERVERS = frozenset({"minikn.modelserver", "minikn.graph"})
+"""minikn's own servers (the model server, the InferenceGraph router): ``--host`` and the ports
+as arguments; never KServe's server, though they share its ``--http_port`` flag."""
+
+
+def _runs_minikn_server(argv: Sequence[str]) -> bool:
+    return any(a == "-m" and b in _MINIKN_SERVERS for a, b in itertools.pairwise(argv))
 
 
 def process_command(
@@ -229,7 +234,7 @@ def process_command(
         # The image's interpreter is the platform's on the host: same packages, minikn included.
         command[0] = sys.executable
     argv = [*command, *_rewrite_args(c.args, model_dir)]
-    if _runs_model_server(argv):
+    if _runs_minikn_server(argv):
         return _on_loopback(_with_ports(argv, port, grpc_port))
     kserve = host.kserve
     if kserve is None:

@@ -1,5 +1,6 @@
 """The core group's part minikn serves: Namespaces (those in use, plus the usual ones) and the
-ISVCs' Events as ``core/v1`` Events (``kubectl describe`` lists them by field selector)."""
+ISVCs' and InferenceGraphs' Events as ``core/v1`` Events (``kubectl describe`` lists them by
+field selector)."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from typing import Any
 
 from aiohttp import web
 
+from minikn.api.graph import GRAPH_KIND
 from minikn.apiserver.kube.context import (
     HUB,
     KCTL,
@@ -56,7 +58,9 @@ def _namespace(name: str) -> dict[str, Any]:
 
 
 def _namespaces(request: web.Request) -> list[str]:
-    used = {i["metadata"].get("namespace", "default") for i in request.app[KCTL].list_isvcs(None)}
+    ctl = request.app[KCTL]
+    owners = [*ctl.list_isvcs(None), *ctl.list_isvcs(None, kind=GRAPH_KIND)]
+    used = {i["metadata"].get("namespace", "default") for i in owners}
     return sorted(used | set(BUILTIN_NAMESPACES))
 
 
@@ -80,8 +84,10 @@ async def _get_namespace(request: web.Request) -> web.Response:
     return web.json_response(obj)
 
 
-def event_object(event: Event, index: int, uid: str, api_version: str) -> dict[str, Any]:
-    """One minikn event as a ``core/v1`` Event about its InferenceService."""
+def event_object(
+    event: Event, index: int, uid: str, api_version: str, kind: str = "InferenceService"
+) -> dict[str, Any]:
+    """One minikn event as a ``core/v1`` Event about its InferenceService (or graph)."""
     digest = hashlib.sha256(f"{event.time!r}/{index}/{event.reason}".encode()).hexdigest()[:16]
     when = rfc3339(event.time)
     return {
@@ -96,7 +102,7 @@ def event_object(event: Event, index: int, uid: str, api_version: str) -> dict[s
         },
         "involvedObject": {
             "apiVersion": api_version,
-            "kind": "InferenceService",
+            "kind": kind,
             "name": event.isvc,
             "namespace": event.namespace,
             "uid": uid,
@@ -117,16 +123,17 @@ def _events(request: web.Request, ns: str | None) -> list[dict[str, Any]]:
     ctl, hub = request.app[KCTL], request.app[HUB]
     fields = parse_field_selector(request.query.get("fieldSelector", ""), _EVENT_FIELDS)
     out = []
-    for isvc in ctl.list_isvcs(ns):
-        meta = isvc.get("metadata", {})
+    owners = [*ctl.list_isvcs(ns), *ctl.list_isvcs(ns, kind=GRAPH_KIND)]
+    for owner in owners:
+        meta, kind = owner.get("metadata", {}), owner.get("kind", "InferenceService")
         key = (meta.get("namespace", "default"), meta.get("name", ""))
         uid = hub.stamp(key, {"metadata": {}})["metadata"]["uid"]
-        for i, event in enumerate(ctl.recent_events(*key)):
-            obj = event_object(event, i, uid, isvc.get("apiVersion", ""))
+        for i, event in enumerate(ctl.recent_events(*key, kind=kind)):
+            obj = event_object(event, i, uid, owner.get("apiVersion", ""), kind)
             seen = {
                 "involvedObject.name": key[1],
                 "involvedObject.namespace": key[0],
-                "involvedObject.kind": "InferenceService",
+                "involvedObject.kind": kind,
                 "involvedObject.uid": uid,
                 "involvedObject.apiVersion": obj["involvedObject"]["apiVersion"],
                 "metadata.namespace": key[0],

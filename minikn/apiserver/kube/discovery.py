@@ -65,6 +65,10 @@ GROUPS: dict[str, list[Resource]] = {
     ],
     "serving.kserve.io/v1beta1": _isvc(("isvc",)),
     "serving.kubeflow.org/v1alpha2": _isvc(()),
+    "serving.kserve.io/v1alpha1": [
+        Resource("inferencegraphs", "InferenceGraph", True, tuple(_RW), ("ig",), "inferencegraph"),
+        Resource("inferencegraphs/status", "InferenceGraph", True, ("get", "patch", "update")),
+    ],
     "serving.knative.dev/v1": [
         Resource("services", "Service", True, tuple(_RO), ("kservice", "ksvc"), "service",
                  ("all", "knative", "serving")),

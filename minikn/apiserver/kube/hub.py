@@ -1,10 +1,15 @@
-"""Versions and change events of the ISVCs: ``resourceVersion``s, a bounded history, watchers.
+"""Versions and change events of the ISVCs and InferenceGraphs: ``resourceVersion``s, a bounded
+history, watchers.
 
 The hub notes each change the controller reports and, on the next loop turn (or before a read),
-compares every ISVC's rendered object (without the live per-revision extras) with the last one
-seen: a new object is ADDED, a different one MODIFIED, a missing one DELETED. Each event takes
-the next value of one global counter, which becomes the object's ``resourceVersion``; the counter
-starts from the wall clock in microseconds, so versions keep increasing across restarts.
+compares every changed object's rendered form (without the live per-revision extras) with the
+last one seen: a new object is ADDED, a different one MODIFIED, a missing one DELETED. Each
+event takes the next value of one global counter, which becomes the object's
+``resourceVersion``; the counter starts from the wall clock in microseconds, so versions keep
+increasing across restarts. Objects are keyed by (namespace, name): minikn gives one name to one
+object of one kind, so a change's ``kind`` (the object's) tells ISVCs and graphs apart; a key
+whose kind changed between two syncs (deleted, then re-created as the other kind) is DELETED as
+the old kind, then ADDED.
 
 Watchers get events in order through bounded queues; one that falls behind by more than its
 queue is closed (the client re-lists and watches again, as against a cluster). A watch resumed
@@ -37,6 +42,11 @@ class Change:
     key: Key
     object: dict[str, Any]
 
+    @property
+    def kind(self) -> str:
+        """``InferenceService`` or ``InferenceGraph``."""
+        return str(self.object.get("kind", ""))
+
 
 @dataclass(eq=False)
 class Watcher:
@@ -66,9 +76,14 @@ class _Seen:
     object: dict[str, Any]
     uid: str
 
+    @property
+    def kind(self) -> str:
+        return str(self.object.get("kind", ""))
+
 
 class ObjectHub:
-    """The ISVCs' versions and change stream, fed by the controller's change notifications."""
+    """The ISVCs' and graphs' versions and change stream, fed by the controller's change
+    notifications."""
 
     def __init__(
         self,
@@ -101,7 +116,7 @@ class ObjectHub:
         return self._rv
 
     def notify(self, keys: Collection[str]) -> None:
-        """The controller changed the ISVCs ``keys``: compare those on the next loop turn."""
+        """The controller changed the objects ``keys``: compare those on the next loop turn."""
         if self._pending is not None:
             self._pending.update(keys)
         if self._scheduled:
@@ -129,22 +144,28 @@ class ObjectHub:
             seen = self._seen.get(key)
             if seen is not None and seen.fingerprint == fp:
                 continue
-            kind = "ADDED" if seen is None else "MODIFIED"
+            if seen is not None and seen.kind != obj.get("kind"):
+                self._delete(key)
+                seen = None
+            event = "ADDED" if seen is None else "MODIFIED"
             self._rv += 1
-            uid = derive_uid("InferenceService", *key, self._ctl.created_at(*key))
+            uid = derive_uid(str(obj.get("kind")), *key, self._ctl.created_at(*key))
             self._seen[key] = _Seen(self._rv, fp, obj, uid)
             stamped = self.stamp(key, copy.deepcopy(obj), self._rv, uid)
-            self._publish(Change(self._rv, kind, key, stamped))
+            self._publish(Change(self._rv, event, key, stamped))
         removed = (
             [k for k in self._seen if k not in current]
             if pending is None
             else [k for k in (_split(p) for p in pending) if k in self._seen and k not in current]
         )
         for key in removed:
-            seen = self._seen.pop(key)
-            self._rv += 1
-            gone = self.stamp(key, seen.object, self._rv, seen.uid)
-            self._publish(Change(self._rv, "DELETED", key, gone))
+            self._delete(key)
+
+    def _delete(self, key: Key) -> None:
+        seen = self._seen.pop(key)
+        self._rv += 1
+        gone = self.stamp(key, seen.object, self._rv, seen.uid)
+        self._publish(Change(self._rv, "DELETED", key, gone))
 
     def _publish(self, change: Change) -> None:
         if len(self._history) == self._history.maxlen:
@@ -168,10 +189,13 @@ class ObjectHub:
         meta["resourceVersion"] = str(rv)
         return obj
 
-    def version_of(self, key: Key) -> int | None:
+    def version_of(self, key: Key, kind: str | None = None) -> int | None:
+        """The object's current version (None when absent, or when of another ``kind``)."""
         self.sync()
         seen = self._seen.get(key)
-        return None if seen is None else seen.rv
+        if seen is None or (kind is not None and seen.kind != kind):
+            return None
+        return seen.rv
 
     def watch(self, accept: Callable[[Change], bool], since: int | None) -> Watcher:
         """A watcher of the changes after ``since`` (None: from now); 410 when too old."""

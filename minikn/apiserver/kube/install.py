@@ -1,4 +1,5 @@
-"""Wire the Kubernetes API into the API application: discovery, core, ISVCs, Knative, OpenAPI."""
+"""Wire the Kubernetes API into the API application: discovery, core, ISVCs, InferenceGraphs,
+Knative, OpenAPI."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ from minikn.apiserver.kube import discovery
 from minikn.apiserver.kube.context import HUB, KCTL, NOW
 from minikn.apiserver.kube.core import core_routes
 from minikn.apiserver.kube.hub import ObjectHub
-from minikn.apiserver.kube.isvc import isvc_routes
+from minikn.apiserver.kube.isvc import graph_routes, isvc_routes
 from minikn.apiserver.kube.knative_view import knative_routes
 from minikn.apiserver.kube.objects import KubeError
 from minikn.apiserver.kube.openapi import openapi_routes
@@ -69,6 +70,7 @@ def install_kube_api(
             *core_routes(),
             *isvc_routes(V1BETA1),
             *isvc_routes(V1ALPHA2),
+            *graph_routes(),
             *knative_routes(),
             *openapi_routes(),
             web.get("/apis/{group}/{version}", _resources),

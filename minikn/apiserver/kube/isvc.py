@@ -1,7 +1,8 @@
-"""InferenceServices as Kubernetes serves custom resources: list/watch/get, create, replace
-(optimistic concurrency), patch (merge, JSON, server-side apply), delete, the status subresource.
+"""InferenceServices and InferenceGraphs as Kubernetes serves custom resources: list/watch/get,
+create, replace (optimistic concurrency), patch (merge, JSON, server-side apply), delete, the
+status subresource. One handler class serves either kind (``ServedKind``).
 
-Objects applied as ``serving.kubeflow.org/v1alpha2`` are served at that version and, converted,
+ISVCs applied as ``serving.kubeflow.org/v1alpha2`` are served at that version and, converted,
 at ``v1beta1``; ones applied as ``v1beta1`` only at ``v1beta1``. The status is the controller's:
 writes to the ``status`` subresource are accepted and answered with the object as it is.
 A PUT without ``metadata.resourceVersion`` replaces unconditionally (kubectl always sends one).
@@ -11,12 +12,14 @@ from __future__ import annotations
 
 import copy
 import secrets
+from dataclasses import dataclass
 from typing import Any
 
 from aiohttp import web
 
 from minikn.api.convert import V1ALPHA2, V1BETA1, convert_v1alpha2
 from minikn.api.documents import Document
+from minikn.api.graph import GRAPH_API_VERSION, GRAPH_KIND
 from minikn.apiserver.bodies import UnsupportedMediaType
 from minikn.apiserver.kube.context import (
     EPOCH,
@@ -41,9 +44,26 @@ from minikn.apiserver.kube.watch import stream_watch
 from minikn.apiserver.paging import page, parse_limit
 from minikn.core.errors import NotFound
 
-__all__ = ["isvc_routes"]
+__all__ = ["GRAPHS", "ISVCS", "ServedKind", "graph_routes", "isvc_routes", "served_routes"]
 
-_RESOURCE = "inferenceservices"
+
+@dataclass(frozen=True)
+class ServedKind:
+    """One kind the handlers serve: its names and the API version every object is seen at."""
+
+    kind: str
+    plural: str
+    storage_version: str
+    """Objects applied at another version are served there and, converted, at this one."""
+
+    @property
+    def list_kind(self) -> str:
+        return self.kind + "List"
+
+
+ISVCS = ServedKind("InferenceService", "inferenceservices", V1BETA1)
+GRAPHS = ServedKind(GRAPH_KIND, "inferencegraphs", GRAPH_API_VERSION)
+
 _FIELDS = frozenset({"metadata.name", "metadata.namespace"})
 _STRATEGIC = (
     "the body of the request was in an unknown format - accepted media types include: "
@@ -55,8 +75,10 @@ def _group(api_version: str) -> str:
     return api_version.split("/", 1)[0]
 
 
-def _visible(obj: dict[str, Any], api_version: str) -> bool:
-    return api_version == V1BETA1 or obj.get("apiVersion") == api_version
+def _visible(obj: dict[str, Any], api_version: str, served: ServedKind) -> bool:
+    return obj.get("kind") == served.kind and (
+        api_version == served.storage_version or obj.get("apiVersion") == api_version
+    )
 
 
 def _view(obj: dict[str, Any], api_version: str) -> dict[str, Any]:
@@ -72,43 +94,45 @@ def _view(obj: dict[str, Any], api_version: str) -> dict[str, Any]:
     return obj
 
 
-def _not_found(api_version: str, name: str) -> KubeError:
+def _not_found(api_version: str, plural: str, name: str) -> KubeError:
     group = _group(api_version)
     return KubeError(
         404,
         "NotFound",
-        f'{_RESOURCE}.{group} "{name}" not found',
-        {"name": name, "group": group, "kind": _RESOURCE},
+        f'{plural}.{group} "{name}" not found',
+        {"name": name, "group": group, "kind": plural},
     )
 
 
-def _conflict(api_version: str, name: str) -> KubeError:
+def _conflict(api_version: str, plural: str, name: str) -> KubeError:
     group = _group(api_version)
     return KubeError(
         409,
         "Conflict",
-        f'Operation cannot be fulfilled on {_RESOURCE}.{group} "{name}": the object has been '
+        f'Operation cannot be fulfilled on {plural}.{group} "{name}": the object has been '
         "modified; please apply your changes to the latest version and try again",
-        {"name": name, "group": group, "kind": _RESOURCE},
+        {"name": name, "group": group, "kind": plural},
     )
 
 
-class _Isvcs:
-    """The handlers of one API version."""
+class _Handlers:
+    """The handlers of one kind at one API version."""
 
-    def __init__(self, api_version: str) -> None:
+    def __init__(self, api_version: str, served: ServedKind) -> None:
         self.api_version = api_version
+        self.served = served
+        self.plural = served.plural
 
     # --- reads ---------------------------------------------------------------------------------
 
     def _current(self, request: web.Request, ns: str, name: str) -> dict[str, Any]:
         ctl, hub = request.app[KCTL], request.app[HUB]
         try:
-            obj = ctl.get(ns, name)
+            obj = ctl.get(ns, name, kind=self.served.kind)
         except NotFound:
-            raise _not_found(self.api_version, name) from None
-        if not _visible(obj, self.api_version):
-            raise _not_found(self.api_version, name)
+            raise _not_found(self.api_version, self.plural, name) from None
+        if not _visible(obj, self.api_version, self.served):
+            raise _not_found(self.api_version, self.plural, name)
         return _view(hub.stamp((ns, name), obj), self.api_version)
 
     def _listed(self, request: web.Request, ns: str | None) -> list[dict[str, Any]]:
@@ -116,10 +140,12 @@ class _Isvcs:
         labels = parse_label_selector(request.query.get("labelSelector", ""))
         fields = parse_field_selector(request.query.get("fieldSelector", ""), _FIELDS)
         out = []
-        for obj in ctl.list_isvcs(ns):
+        for obj in ctl.list_isvcs(ns, kind=self.served.kind):
             meta = obj.get("metadata", {})
             key = (meta.get("namespace", "default"), meta.get("name", ""))
-            if not _visible(obj, self.api_version) or not labels_match(labels, meta.get("labels")):
+            if not _visible(obj, self.api_version, self.served) or not labels_match(
+                labels, meta.get("labels")
+            ):
                 continue
             if not fields_match(fields, {"metadata.namespace": key[0], "metadata.name": key[1]}):
                 continue
@@ -152,7 +178,7 @@ class _Isvcs:
         if wants_table_output(request):
             hub = request.app[HUB]
             return table(
-                _RESOURCE,
+                self.plural,
                 [obj],
                 now=request.app[NOW](),
                 resource_version=str(hub.resource_version),
@@ -169,7 +195,7 @@ class _Isvcs:
         rv = str(hub.resource_version)
         if wants_table_output(request):
             body = table(
-                _RESOURCE,
+                self.plural,
                 items,
                 now=request.app[NOW](),
                 resource_version=rv,
@@ -178,7 +204,7 @@ class _Isvcs:
         else:
             body = {
                 "apiVersion": self.api_version,
-                "kind": "InferenceServiceList",
+                "kind": self.served.list_kind,
                 "metadata": {"resourceVersion": rv, **more},
                 "items": items,
             }
@@ -194,19 +220,19 @@ class _Isvcs:
             key, meta = change.key, change.object.get("metadata", {})
             return (
                 (ns is None or key[0] == ns)
-                and _visible(change.object, self.api_version)
+                and _visible(change.object, self.api_version, self.served)
                 and labels_match(labels, meta.get("labels"))
                 and fields_match(fields, {"metadata.namespace": key[0], "metadata.name": key[1]})
             )
 
         def render(kind: str, obj: dict[str, Any]) -> dict[str, Any]:
             if kind == "BOOKMARK":
-                return {"apiVersion": self.api_version, "kind": "InferenceService", **obj}
+                return {"apiVersion": self.api_version, "kind": self.served.kind, **obj}
             obj = _view(obj, self.api_version)
             if not as_table:
                 return obj
             out = table(
-                _RESOURCE,
+                self.plural,
                 [obj],
                 now=request.app[NOW](),
                 resource_version=obj["metadata"].get("resourceVersion", ""),
@@ -233,13 +259,13 @@ class _Isvcs:
     def _checked_body(self, request: web.Request, body: Any, name: str | None) -> dict[str, Any]:
         if not isinstance(body, dict):
             raise KubeError(400, "BadRequest", "the body must be an object (a mapping)")
-        if body.get("apiVersion") != self.api_version or body.get("kind") != "InferenceService":
+        kind = self.served.kind
+        if body.get("apiVersion") != self.api_version or body.get("kind") != kind:
             raise KubeError(
                 400,
                 "BadRequest",
                 f"the API version in the data ({body.get('apiVersion')!s:.80}) and kind "
-                f"({body.get('kind')!s:.80}) do not match the path ({self.api_version}, "
-                "InferenceService)",
+                f"({body.get('kind')!s:.80}) do not match the path ({self.api_version}, {kind})",
             )
         meta = body.setdefault("metadata", {})
         if not isinstance(meta, dict):
@@ -279,13 +305,13 @@ class _Isvcs:
             )
         hub = request.app[HUB]
         async with hub.lock:
-            if hub.version_of((ns, name)) is not None:
+            if hub.version_of((ns, name), self.served.kind) is not None:
                 group = _group(self.api_version)
                 raise KubeError(
                     409,
                     "AlreadyExists",
-                    f'{_RESOURCE}.{group} "{name}" already exists',
-                    {"name": name, "group": group, "kind": _RESOURCE},
+                    f'{self.plural}.{group} "{name}" already exists',
+                    {"name": name, "group": group, "kind": self.plural},
                 )
             await self._store(request, body, create=True)
             hub.notify([f"{ns}/{name}"])
@@ -300,7 +326,7 @@ class _Isvcs:
             current = self._current(request, ns, name)
             given = body["metadata"].get("resourceVersion")
             if given not in (None, "") and given != current["metadata"]["resourceVersion"]:
-                raise _conflict(self.api_version, name)
+                raise _conflict(self.api_version, self.plural, name)
             await self._store(request, body, create=False)
             hub.notify([f"{ns}/{name}"])
             hub.sync()
@@ -336,7 +362,7 @@ class _Isvcs:
                     patched["metadata"].get("resourceVersion")
                     != current["metadata"]["resourceVersion"]
                 ):
-                    raise _conflict(self.api_version, name)
+                    raise _conflict(self.api_version, self.plural, name)
                 await self._store(request, patched, create=False)
             hub.notify([f"{ns}/{name}"])
             hub.sync()
@@ -361,7 +387,7 @@ class _Isvcs:
             return 201
         given = config["metadata"].get("resourceVersion")
         if given not in (None, "") and given != current["metadata"]["resourceVersion"]:
-            raise _conflict(self.api_version, name)
+            raise _conflict(self.api_version, self.plural, name)
         merged = copy.deepcopy(current)
         for key in ("labels", "annotations"):
             if isinstance(config["metadata"].get(key), dict):
@@ -378,7 +404,7 @@ class _Isvcs:
         hub = request.app[HUB]
         async with hub.lock:
             current = self._current(request, ns, name)
-            await request.app[KCTL].delete(ns, name)
+            await request.app[KCTL].delete(ns, name, kind=self.served.kind)
             hub.notify([f"{ns}/{name}"])
             hub.sync()
         group = _group(self.api_version)
@@ -391,7 +417,7 @@ class _Isvcs:
                 "details": {
                     "name": name,
                     "group": group,
-                    "kind": _RESOURCE,
+                    "kind": self.plural,
                     "uid": current["metadata"]["uid"],
                 },
             }
@@ -407,11 +433,12 @@ class _Isvcs:
         return await self.get(request)
 
 
-def isvc_routes(api_version: str) -> list[web.RouteDef]:
-    h = _Isvcs(api_version)
-    base = f"/apis/{api_version}/namespaces/{{ns}}/{_RESOURCE}"
+def served_routes(api_version: str, served: ServedKind) -> list[web.RouteDef]:
+    h = _Handlers(api_version, served)
+    plural = served.plural
+    base = f"/apis/{api_version}/namespaces/{{ns}}/{plural}"
     return [
-        web.get(f"/apis/{api_version}/{_RESOURCE}", h.list),
+        web.get(f"/apis/{api_version}/{plural}", h.list),
         web.get(base, h.list),
         web.post(base, h.create),
         web.get(base + "/{name}", h.get),
@@ -422,3 +449,11 @@ def isvc_routes(api_version: str) -> list[web.RouteDef]:
         web.put(base + "/{name}/status", h.status_write),
         web.patch(base + "/{name}/status", h.status_write),
     ]
+
+
+def isvc_routes(api_version: str) -> list[web.RouteDef]:
+    return served_routes(api_version, ISVCS)
+
+
+def graph_routes() -> list[web.RouteDef]:
+    return served_routes(GRAPH_API_VERSION, GRAPHS)

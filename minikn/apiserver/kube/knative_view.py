@@ -156,7 +156,9 @@ async def _watch(request: web.Request, sel: _Selection) -> web.StreamResponse:
     return await stream_watch(
         request,
         request.app[HUB],
-        accept=lambda change: sel.ns is None or change.key[0] == sel.ns,
+        accept=lambda change: (
+            change.kind == "InferenceService" and (sel.ns is None or change.key[0] == sel.ns)
+        ),
         initial=initial,
         render=render,
         expand=expand,

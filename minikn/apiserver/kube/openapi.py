@@ -1,7 +1,8 @@
 """OpenAPI v2 and v3 documents for kubectl: validation support, patch types and ``explain``.
 
-The InferenceService schema is generated from minikn's own pydantic models
-(``minikn.api.schema``), so ``kubectl explain inferenceservice.spec.predictor`` shows exactly
+The InferenceService and InferenceGraph schemas are generated from minikn's own pydantic models
+(``minikn.api.schema``, ``minikn.api.graph``), so ``kubectl explain
+inferenceservice.spec.predictor`` and ``kubectl explain inferencegraph.spec.nodes`` show exactly
 what admission accepts. PATCH operations declare the ``fieldValidation`` parameter (kubectl then
 leaves validation to the server, which refuses unknown fields) and, as for every custom
 resource, no strategic merge patch (kubectl's client-side apply then sends a JSON merge patch).
@@ -12,15 +13,41 @@ from __future__ import annotations
 import functools
 import hashlib
 import json
+from dataclasses import dataclass
 from typing import Any
 
 from aiohttp import web
+from pydantic import BaseModel
 
+from minikn.api.graph import GRAPH_API_VERSION, InferenceGraph
 from minikn.api.schema import InferenceService
 
 __all__ = ["gv_document", "openapi_routes", "schema_components", "v2_document", "v3_index"]
 
-_ISVC_GVS = ("serving.kserve.io/v1beta1", "serving.kubeflow.org/v1alpha2")
+
+@dataclass(frozen=True)
+class _Kind:
+    kind: str
+    plural: str
+    model: type[BaseModel]
+    description: str
+    typed_spec: bool
+    """False: the spec is described as a free object (v1alpha2, converted by admission)."""
+
+
+_ISVC_DOC = "InferenceService is the Schema for the InferenceServices API (served by minikn)"
+_GRAPH_DOC = "InferenceGraph is the Schema for the InferenceGraph API for multiple models"
+_KINDS: dict[str, _Kind] = {
+    "serving.kserve.io/v1beta1": _Kind(
+        "InferenceService", "inferenceservices", InferenceService, _ISVC_DOC, True
+    ),
+    "serving.kubeflow.org/v1alpha2": _Kind(
+        "InferenceService", "inferenceservices", InferenceService, _ISVC_DOC, False
+    ),
+    GRAPH_API_VERSION: _Kind("InferenceGraph", "inferencegraphs", InferenceGraph, _GRAPH_DOC, True),
+}
+"""Each group version's kind (one per group version here), with the model its schema comes from."""
+_GVS = tuple(_KINDS)
 _PATCH_TYPES = (
     "application/json-patch+json",
     "application/merge-patch+json",
@@ -62,15 +89,18 @@ def _clean(node: Any, ref_base: str, prefix: str) -> Any:
 
 
 @functools.cache
-def _pydantic_schema() -> dict[str, Any]:
-    return InferenceService.model_json_schema(by_alias=True)
+def _pydantic_schema(model: type[BaseModel]) -> dict[str, Any]:
+    return model.model_json_schema(by_alias=True)
 
 
 def schema_components(gv: str, ref_base: str) -> dict[str, Any]:
-    """The ISVC's schemas, named as Kubernetes names them, with their GVK extension."""
+    """The schemas of the group version's kind, named as Kubernetes names them, with their GVK
+    extension."""
     group, version = gv.split("/")
     prefix = _prefix(gv)
-    raw = _pydantic_schema()
+    served = _KINDS[gv]
+    kind = served.kind
+    raw = _pydantic_schema(served.model)
     out: dict[str, Any] = {
         f"{prefix}.{name}": _clean(d, ref_base, prefix)
         for name, d in raw["$defs"].items()
@@ -78,9 +108,7 @@ def schema_components(gv: str, ref_base: str) -> dict[str, Any]:
     }
     top = _clean({k: v for k, v in raw.items() if k != "$defs"}, ref_base, prefix)
     top.pop("additionalProperties", None)
-    top["description"] = (
-        "InferenceService is the Schema for the InferenceServices API (served by minikn)"
-    )
+    top["description"] = served.description
     top["properties"]["apiVersion"] = {
         "type": "string",
         "description": "APIVersion defines the versioned schema of this representation "
@@ -93,26 +121,24 @@ def schema_components(gv: str, ref_base: str) -> dict[str, Any]:
     }
     top["properties"]["status"] = {
         "type": "object",
-        "description": "InferenceServiceStatus defines the observed state of InferenceService",
+        "description": f"{kind}Status defines the observed state of {kind}",
         "x-kubernetes-preserve-unknown-fields": True,
     }
-    if gv != "serving.kserve.io/v1beta1":
+    if not served.typed_spec:
         top["properties"]["spec"] = {"type": "object", "x-kubernetes-preserve-unknown-fields": True}
-    top["x-kubernetes-group-version-kind"] = [
-        {"group": group, "kind": "InferenceService", "version": version}
-    ]
-    out[f"{prefix}.InferenceService"] = top
-    out[f"{prefix}.InferenceServiceList"] = {
+    top["x-kubernetes-group-version-kind"] = [{"group": group, "kind": kind, "version": version}]
+    out[f"{prefix}.{kind}"] = top
+    out[f"{prefix}.{kind}List"] = {
         "type": "object",
         "required": ["items"],
         "properties": {
             "apiVersion": {"type": "string"},
             "kind": {"type": "string"},
-            "items": {"type": "array", "items": {"$ref": f"{ref_base}{prefix}.InferenceService"}},
+            "items": {"type": "array", "items": {"$ref": f"{ref_base}{prefix}.{kind}"}},
             "metadata": {"type": "object"},
         },
         "x-kubernetes-group-version-kind": [
-            {"group": group, "kind": "InferenceServiceList", "version": version}
+            {"group": group, "kind": f"{kind}List", "version": version}
         ],
     }
     out[_META_REF] = {
@@ -147,12 +173,13 @@ def _param(name: str, where: str = "query", required: bool = False) -> dict[str,
 
 def _v3_paths(gv: str) -> dict[str, Any]:
     group, version = gv.split("/")
-    gvk = {"group": group, "version": version, "kind": "InferenceService"}
-    ref = {"$ref": f"#/components/schemas/{_prefix(gv)}.InferenceService"}
+    kind, plural = _KINDS[gv].kind, _KINDS[gv].plural
+    gvk = {"group": group, "version": version, "kind": kind}
+    ref = {"$ref": f"#/components/schemas/{_prefix(gv)}.{kind}"}
     body = {"content": {"application/json": {"schema": ref}, "application/yaml": {"schema": ref}}}
     ok = {"200": {"description": "OK", "content": {"application/json": {"schema": ref}}}}
     common = [_param("dryRun"), _param("fieldManager"), _param("fieldValidation")]
-    base = f"/apis/{gv}/namespaces/{{namespace}}/inferenceservices"
+    base = f"/apis/{gv}/namespaces/{{namespace}}/{plural}"
     ns = _param("namespace", "path", True)
     name = _param("name", "path", True)
 
@@ -166,7 +193,7 @@ def _v3_paths(gv: str) -> dict[str, Any]:
 
     patch_body = {"content": {t: {"schema": {"type": "object"}} for t in _PATCH_TYPES}}
     return {
-        f"/apis/{gv}/inferenceservices": {"get": op("list")},
+        f"/apis/{gv}/{plural}": {"get": op("list")},
         base: {
             "parameters": [ns],
             "get": op("list"),
@@ -190,7 +217,7 @@ def _v3_paths(gv: str) -> dict[str, Any]:
 
 @functools.cache
 def gv_document(gv: str) -> str:
-    """The OpenAPI 3 document of one InferenceService group version (JSON text)."""
+    """The OpenAPI 3 document of one group version (JSON text)."""
     doc = {
         "openapi": "3.0.0",
         "info": {"title": "minikn", "version": gv},
@@ -202,7 +229,7 @@ def gv_document(gv: str) -> str:
 
 def v3_index() -> dict[str, Any]:
     paths = {}
-    for gv in _ISVC_GVS:
+    for gv in _GVS:
         digest = hashlib.sha256(gv_document(gv).encode()).hexdigest()[:32].upper()
         paths[f"apis/{gv}"] = {"serverRelativeURL": f"/openapi/v3/apis/{gv}?hash={digest}"}
     return {"paths": paths}
@@ -210,10 +237,10 @@ def v3_index() -> dict[str, Any]:
 
 @functools.cache
 def v2_document() -> str:
-    """Swagger 2.0 with the ISVC definitions (kubectl's fallback when v3 is missing)."""
+    """Swagger 2.0 with the ISVC and graph definitions (kubectl's fallback when v3 is missing)."""
     definitions: dict[str, Any] = {}
     paths: dict[str, Any] = {}
-    for gv in _ISVC_GVS:
+    for gv in _GVS:
         definitions.update(schema_components(gv, "#/definitions/"))
         for path, item in _v3_paths(gv).items():
             v2_item: dict[str, Any] = {}
@@ -254,7 +281,7 @@ async def _v3_root(request: web.Request) -> web.Response:
 
 async def _v3_gv(request: web.Request) -> web.Response:
     gv = f"{request.match_info['group']}/{request.match_info['version']}"
-    if gv not in _ISVC_GVS:
+    if gv not in _KINDS:
         return web.json_response(
             {
                 "kind": "Status",

@@ -32,6 +32,11 @@ COLUMNS: dict[str, tuple[Column, ...]] = {
         Column("LatestReadyRevision", "string", _PRED + "[?(@.latestRevision==true)].revisionName"),
         Column("Age", "date", ".metadata.creationTimestamp"),
     ),
+    "inferencegraphs": (
+        Column("URL", "string", ".status.url"),
+        Column("Ready", "string", _READY + ".status"),
+        Column("Age", "date", ".metadata.creationTimestamp"),
+    ),
     "services": (
         Column("URL", "string", ".status.url"),
         Column("LatestCreated", "string", ".status.latestCreatedRevisionName"),

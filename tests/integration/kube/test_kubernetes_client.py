@@ -105,3 +105,60 @@ def test_a_watch_without_a_version_starts_with_the_objects_and_ends_at_its_timeo
 def test_namespaces_are_listed(api: client.ApiClient) -> None:
     names = [n.metadata.name for n in client.CoreV1Api(api).list_namespace().items]
     assert "default" in names
+
+
+def _graph_body(name: str) -> dict[str, Any]:
+    step = {"name": "only", "serviceUrl": "http://127.0.0.1:9/v1/models/absent:predict"}
+    return {
+        "apiVersion": f"{G}/v1alpha1",
+        "kind": "InferenceGraph",
+        "metadata": {"name": name},
+        "spec": {"nodes": {"root": {"routerType": "Sequence", "steps": [step]}}},
+    }
+
+
+def test_a_graph_watch_resumes_from_a_version_and_sees_graphs_only(api: client.ApiClient) -> None:
+    objs = client.CustomObjectsApi(api)
+    created = objs.create_namespaced_custom_object(
+        G, "v1alpha1", "default", "inferencegraphs", _graph_body("py-graph")
+    )
+    rv = created["metadata"]["resourceVersion"]
+    objs.create_namespaced_custom_object(G, V, "default", P, _body("py-not-a-graph"))
+    stale = dict(created, metadata={**created["metadata"], "labels": {"w": "1"}})
+    objs.patch_namespaced_custom_object(
+        G,
+        "v1alpha1",
+        "default",
+        "inferencegraphs",
+        "py-graph",
+        {"metadata": {"labels": {"w": "1"}}},
+    )
+    with pytest.raises(ApiException) as conflict:
+        objs.replace_namespaced_custom_object(
+            G, "v1alpha1", "default", "inferencegraphs", "py-graph", stale
+        )
+    assert conflict.value.status == 409
+    objs.delete_namespaced_custom_object(G, "v1alpha1", "default", "inferencegraphs", "py-graph")
+    seen = []
+    w = watch.Watch()
+    for event in w.stream(objs.list_namespaced_custom_object, G, "v1alpha1", "default",
+                          "inferencegraphs", resource_version=rv, timeout_seconds=30):  # fmt: skip
+        seen.append((event["type"], event["object"]["kind"], event["object"]["metadata"]["name"]))
+        if event["type"] == "DELETED":
+            w.stop()
+    assert {kind for _, kind, _ in seen} == {"InferenceGraph"}
+    assert {name for _, _, name in seen} == {"py-graph"}
+    assert seen[0][0] == "MODIFIED"  # resumed after the creation: no ADDED
+    assert seen[-1][0] == "DELETED"
+    with pytest.raises(ApiException) as gone:
+        for _ in watch.Watch().stream(objs.list_namespaced_custom_object, G, "v1alpha1",
+                                      "default", "inferencegraphs", resource_version="1",
+                                      timeout_seconds=5):  # fmt: skip
+            pass
+    assert gone.value.status == 410
+    with pytest.raises(ApiException) as taken:  # one name, one object: hosts are shared
+        objs.create_namespaced_custom_object(
+            G, "v1alpha1", "default", "inferencegraphs", _graph_body("py-not-a-graph")
+        )
+    assert taken.value.status == 409
+    objs.delete_namespaced_custom_object(G, V, "default", P, "py-not-a-graph")

@@ -128,6 +128,7 @@ async def test_validate_endpoint_and_openapi(api: Api) -> None:
         doc = await r.json()
     assert doc["openapi"].startswith("3.")
     assert BASE.replace("default", "{ns}") in doc["paths"]
+    assert "/apis/serving.kserve.io/v1alpha1/namespaces/{ns}/inferencegraphs/{name}" in doc["paths"]
 
 
 async def test_v1alpha2_path_accepts_v1alpha2_documents(api: Api) -> None:

@@ -195,3 +195,17 @@ def test_a_runtime_without_command_runs_the_entrypoint_its_image_maps_to() -> No
         "/envs/hf/bin/python", "-m", "huggingfaceserver", "--model_name=m",
         "--http_port=7", "--grpc_port=8",
     ]  # fmt: skip
+
+
+def test_graph_router_gets_its_http_port_and_loopback_but_no_grpc_port() -> None:
+    spec = _spec(
+        container=ContainerSpec(
+            image="minikn/modelserver:latest",
+            command=("python", "-m", "minikn.graph"),
+            args=("--graph-json", "{}", "--http_port", "8080"),
+        )
+    )
+    assert process_command(spec, None, 4321, other_port=4322) == [
+        sys.executable, "-m", "minikn.graph", "--graph-json", "{}", "--http_port", "4321",
+        "--host=127.0.0.1",
+    ]  # fmt: skip
