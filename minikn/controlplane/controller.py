@@ -538,6 +538,22 @@ class Controller:
             for k in chosen
         }
 
+    def views(self, keys: Collection[str]) -> dict[str, dict[str, Any] | None]:
+        """The ISVCs and graphs ``keys`` as the API returns them but without the live
+        per-revision extras, by key (None: no longer exists): what a view that keeps rendered
+        rows re-renders after a change notification."""
+        isvcs = self._state.isvcs
+        out: dict[str, dict[str, Any] | None] = {}
+        for key in keys:
+            isvc = isvcs.get(key)
+            if isvc is None:
+                out[key] = None
+            elif is_graph(isvc):
+                out[key] = graph_resource(isvc, self.settings, None)
+            else:
+                out[key] = isvc_resource(isvc, self.settings, None)
+        return out
+
     def created_at(self, namespace: str, name: str) -> float:
         """When the ISVC (or graph) was first created (its ``uid`` is derived from it)."""
         record = self._state.isvcs.get(isvc_key(namespace, name))

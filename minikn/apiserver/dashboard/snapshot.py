@@ -1,25 +1,32 @@
-"""The dashboard's snapshot: one compact JSON-ready dict of everything the page shows (pure).
+"""The dashboard's snapshot, in parts the caller caches separately (pure functions).
 
-Built from what the platform already keeps (the ISVCs and graphs as the API renders them, with
-their revisions' replica, autoscaler and cold-start status; the data path's request counters and
-latency buckets; the activator's buffered requests; recent events). Request rates and latency
-quantiles cover the interval since the previous snapshot: the caller keeps the previous totals.
-The browser keeps the time series.
+- the *catalog*: one row per ISVC or graph (URL, readiness, traffic split) and the owner of every
+  live revision; it changes only when the controller reports a change, so the caller keeps each
+  ISVC's row and rebuilds only the changed ones;
+- per tick, a compact *summary* of every live revision (replicas, panic mode, request rate), the
+  full *detail* of the one revision a page is viewing (concurrency against the target, rates by
+  status, latency quantiles, buffered requests), the most recent cold starts, recent events.
+
+Request rates and latency quantiles cover the interval since the previous tick: the caller keeps
+the previous totals. The browser keeps the time series.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from minikn.telemetry.request_metrics import LATENCY_BUCKETS
 
-__all__ = ["MAX_EVENTS", "RequestTotals", "RevisionOwner", "SnapshotInputs", "build_snapshot",
-           "quantile"]  # fmt: skip
+__all__ = ["MAX_COLD_STARTS", "MAX_EVENTS", "ColdStarts", "LiveInputs", "RequestTotals",
+           "RevisionOwner", "build_catalog", "build_live", "isvc_row", "newest_events",
+           "quantile", "revision_detail"]  # fmt: skip
 
 MAX_EVENTS = 100
 """The most recent events a snapshot carries (all ISVCs together)."""
+MAX_COLD_STARTS = 20
+"""The most recent cold starts a snapshot carries (all revisions together)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,19 +48,20 @@ class RevisionOwner:
 
 
 @dataclass(frozen=True, slots=True)
-class SnapshotInputs:
+class LiveInputs:
+    """What is read each tick: O(live revisions), no document rendering."""
+
     time: float
     """Wall-clock Unix seconds of the snapshot."""
-    resources: Sequence[Mapping[str, Any]]
-    """Every ISVC and InferenceGraph as the API returns it (``status.revisions`` included)."""
     owners: Mapping[str, RevisionOwner]
     """Every live revision by name."""
+    extras: Mapping[str, Mapping[str, Any]]
+    """Per-revision status as the data plane reports it (``replicas``, ``autoscaler``,
+    ``coldStart``), by revision; a revision without any is left out."""
     requests: Mapping[str, RequestTotals]
     """Request totals by revision (summed over components' series)."""
     buffered: Mapping[str, int]
     """Requests waiting in the activator, by revision."""
-    events: Sequence[Mapping[str, Any]]
-    """Recent events (any order); the newest :data:`MAX_EVENTS` are kept, oldest first."""
 
 
 def quantile(
@@ -104,7 +112,8 @@ def _round(x: Any, digits: int = 3) -> Any:
     return round(x, digits) if isinstance(x, float) else x
 
 
-def _isvc_row(res: Mapping[str, Any]) -> dict[str, Any]:
+def isvc_row(res: Mapping[str, Any]) -> dict[str, Any]:
+    """One ISVC or graph as the page lists it, from its API view."""
     meta = res.get("metadata") or {}
     status = res.get("status") or {}
     ready = _condition(status, "Ready")
@@ -144,15 +153,23 @@ def _isvc_row(res: Mapping[str, Any]) -> dict[str, Any]:
     }
 
 
-def _revision_row(
-    *,
-    name: str,
-    owner: RevisionOwner,
-    extras: Mapping[str, Any],
-    inputs: SnapshotInputs,
-    previous: Mapping[str, RequestTotals],
-    elapsed: float,
-) -> dict[str, Any]:
+def _rates(
+    name: str, inputs: LiveInputs, previous: Mapping[str, RequestTotals], elapsed: float
+) -> tuple[dict[int, int], list[int]]:
+    totals = inputs.requests.get(name)
+    if totals is None:
+        return {}, []
+    return _delta(totals, previous.get(name))
+
+
+def revision_detail(
+    name: str, inputs: LiveInputs, previous: Mapping[str, RequestTotals], elapsed: float
+) -> dict[str, Any] | None:
+    """Everything the page charts for the live revision ``name`` (None: not live)."""
+    owner = inputs.owners.get(name)
+    if owner is None:
+        return None
+    extras = inputs.extras.get(name) or {}
     replicas = extras.get("replicas") or {}
     scaler = extras.get("autoscaler") or {}
     row: dict[str, Any] = {
@@ -178,57 +195,86 @@ def _revision_row(
                 "scaleReason": scaler.get("reason"),
             }
         )
-    totals = inputs.requests.get(name)
+    codes, buckets = _rates(name, inputs, previous, elapsed)
     rps: dict[str, float] = {}
-    p50 = p99 = None
-    if totals is not None:
-        codes, buckets = _delta(totals, previous.get(name))
-        if elapsed > 0:
-            rps = {str(c): round(n / elapsed, 3) for c, n in sorted(codes.items())}
-        p50, p99 = quantile(0.5, buckets), quantile(0.99, buckets)
+    if elapsed > 0:
+        rps = {str(c): round(n / elapsed, 3) for c, n in sorted(codes.items())}
     row["rps"] = rps
-    row["p50"] = _round(p50, 6)
-    row["p99"] = _round(p99, 6)
-    cold = extras.get("coldStart")
-    if isinstance(cold, Mapping):
-        row["coldStart"] = {
-            "replica": cold.get("replica"),
-            "phases": {k: _round(v, 4) for k, v in (cold.get("phases") or {}).items()},
-        }
+    row["p50"] = _round(quantile(0.5, buckets), 6)
+    row["p99"] = _round(quantile(0.99, buckets), 6)
     return row
 
 
-def build_snapshot(
-    inputs: SnapshotInputs, previous: Mapping[str, RequestTotals], elapsed: float
+def build_catalog(
+    rows: Iterable[Mapping[str, Any]], owners: Mapping[str, RevisionOwner]
 ) -> dict[str, Any]:
-    """The snapshot; ``previous`` are the request totals of the last snapshot, ``elapsed`` the
-    seconds since it (0: none before, so no rates)."""
-    isvcs = []
-    extras: dict[str, Mapping[str, Any]] = {}
-    for res in inputs.resources:
-        isvcs.append(_isvc_row(res))
-        for rev, e in ((res.get("status") or {}).get("revisions") or {}).items():
-            if isinstance(e, Mapping):
-                extras[rev] = e
-    isvcs.sort(key=lambda r: (r["kind"], r["namespace"], r["name"]))
-    revisions = [
-        _revision_row(
-            name=name,
-            owner=owner,
-            extras=extras.get(name, {}),
-            inputs=inputs,
-            previous=previous,
-            elapsed=elapsed,
-        )
-        for name, owner in sorted(
-            inputs.owners.items(), key=lambda kv: (kv[1].namespace, kv[1].isvc, kv[0])
-        )
-    ]
-    events = sorted(inputs.events, key=lambda e: float(e.get("time", 0.0)))[-MAX_EVENTS:]
+    """The ISVC rows (sorted) and each live revision as ``[name, namespace, isvc, component]``
+    (sorted by owner): what changes only when the controller reports a change."""
     return {
-        "time": round(inputs.time, 3),
-        "interval": round(elapsed, 3),
-        "isvcs": isvcs,
-        "revisions": revisions,
-        "events": [dict(e) for e in events],
+        "isvcs": sorted(rows, key=lambda r: (r["kind"], r["namespace"], r["name"])),
+        "revisions": [
+            [name, o.namespace, o.isvc, o.component]
+            for name, o in sorted(
+                owners.items(), key=lambda kv: (kv[1].namespace, kv[1].isvc, kv[0])
+            )
+        ],
     }
+
+
+def build_live(
+    inputs: LiveInputs, previous: Mapping[str, RequestTotals], elapsed: float
+) -> dict[str, list[Any]]:
+    """Every live revision's summary, by name: ``[desired, ready, pending, panic mode (0/1),
+    requests per second (all statuses; 0 on the first tick)]``."""
+    out: dict[str, list[Any]] = {}
+    for name in inputs.owners:
+        extras = inputs.extras.get(name) or {}
+        replicas = extras.get("replicas") or {}
+        scaler = extras.get("autoscaler") or {}
+        codes, _ = _rates(name, inputs, previous, elapsed)
+        rps = round(sum(codes.values()) / elapsed, 3) if elapsed > 0 else 0
+        out[name] = [
+            replicas.get("desired", 0),
+            replicas.get("ready", 0),
+            replicas.get("pending", 0),
+            1 if scaler.get("panic_mode") else 0,
+            rps,
+        ]
+    return out
+
+
+class ColdStarts:
+    """The most recent cold starts over all revisions, newest last: a revision's cold start is
+    new when its replica differs from the one last seen (its phases may still grow, e.g. the
+    activator's handover, and are updated in place)."""
+
+    def __init__(self, limit: int = MAX_COLD_STARTS) -> None:
+        self._limit = limit
+        self._seen: dict[str, str] = {}
+        self._recent: dict[tuple[str, str], dict[str, float]] = {}
+
+    def update(self, extras: Mapping[str, Mapping[str, Any]]) -> list[dict[str, Any]]:
+        """Note the cold starts in ``extras`` (per revision); returns the recent ones, each
+        ``{"revision", "replica", "phases"}``."""
+        for rev, e in extras.items():
+            cold = e.get("coldStart")
+            if not isinstance(cold, Mapping) or not cold.get("replica"):
+                continue
+            replica = str(cold["replica"])
+            key = (rev, replica)
+            if self._seen.get(rev) == replica and key not in self._recent:
+                continue  # seen, and already older than the newest ``limit``
+            self._seen[rev] = replica
+            self._recent[key] = {
+                str(k): _round(v, 4) for k, v in (cold.get("phases") or {}).items()
+            }
+            while len(self._recent) > self._limit:
+                del self._recent[next(iter(self._recent))]
+        for rev in [r for r in self._seen if r not in extras]:
+            del self._seen[rev]
+        return [{"revision": r, "replica": p, "phases": ph} for (r, p), ph in self._recent.items()]
+
+
+def newest_events(events: Iterable[Mapping[str, Any]]) -> list[Mapping[str, Any]]:
+    """The newest :data:`MAX_EVENTS` events, oldest first."""
+    return sorted(events, key=lambda e: float(e.get("time", 0.0)))[-MAX_EVENTS:]

@@ -165,7 +165,21 @@ async def test_the_state_endpoint_needs_the_token_and_the_page_does_not(platform
         async with session.get(base + "/api/v1/dashboard/state", headers=auth) as r:
             assert r.status == 200
             snap = await r.json()
-        assert [i["name"] for i in snap["isvcs"]] == ["dash-iris"]
-        assert [r["isvc"] for r in snap["revisions"]] == ["dash-iris"]
+        assert [i["name"] for i in snap["catalog"]["isvcs"]] == ["dash-iris"]
+        assert [r[2] for r in snap["catalog"]["revisions"]] == ["dash-iris"]
+        assert snap["detail"]["isvc"] == "dash-iris"
+        # A page holding the catalog's version gets only the live parts; a repeated poll within
+        # the tick (its ETag) gets 304 and no body.
+        known = f"{base}/api/v1/dashboard/state?catalog={snap['catalogVersion']}"
+        async with session.get(known, headers=auth) as r:
+            assert r.status == 200
+            etag = r.headers["ETag"]
+            assert "catalog" not in await r.json()
+        async with session.get(known, headers={**auth, "If-None-Match": etag}) as r:
+            assert r.status in (200, 304)  # 200 only if a tick ended in between
+            if r.status == 304:
+                assert await r.read() == b""
+        async with session.get(f"{known}&revision={'x' * 300}", headers=auth) as r:
+            assert r.status == 400
         async with session.get(base + "/dashboard/../api-token") as r:
             assert r.status in (401, 404)

@@ -1,5 +1,6 @@
-"""The dashboard's snapshot builder (pure): ISVC rows, per-revision numbers, rates and latency
-quantiles over the interval since the previous snapshot, cold-start phases, bounded events."""
+"""The dashboard's snapshot parts (pure): ISVC rows and the catalog, the viewed revision's detail,
+every revision's compact summary, rates and latency quantiles over the interval since the
+previous tick, the newest cold starts, bounded events."""
 
 from __future__ import annotations
 
@@ -9,11 +10,16 @@ import pytest
 
 from minikn.apiserver.dashboard.snapshot import (
     MAX_EVENTS,
+    ColdStarts,
+    LiveInputs,
     RequestTotals,
     RevisionOwner,
-    SnapshotInputs,
-    build_snapshot,
+    build_catalog,
+    build_live,
+    isvc_row,
+    newest_events,
     quantile,
+    revision_detail,
 )
 from minikn.telemetry.request_metrics import LATENCY_BUCKETS
 
@@ -43,26 +49,32 @@ def _isvc() -> dict[str, Any]:
                     ],
                 }
             },
-            "revisions": {
-                REV1: {
-                    "replicas": {"desired": 3, "ready": 2, "pending": 1, "reason": ""},
-                    "autoscaler": {
-                        "metric": "concurrency",
-                        "stable": 4.25,
-                        "panic": 9.5,
-                        "target": 1.0,
-                        "panic_mode": True,
-                        "active": "active",
-                        "reason": "panic",
-                    },
-                    "coldStart": {
-                        "replica": "r1",
-                        "phases": {"gpu": 0.0, "storage": 0.1, "create": 0.2, "load": 1.5},
-                    },
-                },
-            },
         },
     }
+
+
+EXTRAS: dict[str, dict[str, Any]] = {
+    REV1: {
+        "replicas": {"desired": 3, "ready": 2, "pending": 1, "reason": ""},
+        "autoscaler": {
+            "metric": "concurrency",
+            "stable": 4.25,
+            "panic": 9.5,
+            "target": 1.0,
+            "panic_mode": True,
+            "active": "active",
+            "reason": "panic",
+        },
+        "coldStart": {
+            "replica": "r1",
+            "phases": {"gpu": 0.0, "storage": 0.1, "create": 0.2, "load": 1.5},
+        },
+    },
+}
+OWNERS = {
+    REV1: RevisionOwner("default", "iris", "predictor"),
+    REV2: RevisionOwner("default", "iris", "predictor"),
+}
 
 
 def _buckets(**at: int) -> list[int]:
@@ -73,26 +85,22 @@ def _buckets(**at: int) -> list[int]:
     return out
 
 
-def _inputs(
-    requests: dict[str, RequestTotals], events: list[dict[str, Any]] | None = None
-) -> SnapshotInputs:
-    owners = {
-        REV1: RevisionOwner("default", "iris", "predictor"),
-        REV2: RevisionOwner("default", "iris", "predictor"),
-    }
-    return SnapshotInputs(
-        time=1_700_000_000.0,
-        resources=[_isvc()],
-        owners=owners,
-        requests=requests,
-        buffered={REV1: 7},
-        events=events or [],
+def _inputs(requests: dict[str, RequestTotals]) -> LiveInputs:
+    return LiveInputs(
+        time=1_700_000_000.0, owners=OWNERS, extras=EXTRAS, requests=requests, buffered={REV1: 7}
     )
 
 
+def _detail(
+    name: str, now: dict[str, RequestTotals], before: dict[str, RequestTotals], elapsed: float
+) -> dict[str, Any]:
+    row = revision_detail(name, _inputs(now), before, elapsed)
+    assert row is not None
+    return row
+
+
 def test_an_isvc_row_carries_url_readiness_and_the_traffic_split_with_tags() -> None:
-    snap = build_snapshot(_inputs({}), {}, 0.0)
-    [row] = snap["isvcs"]
+    row = isvc_row(_isvc())
     assert (row["name"], row["url"], row["ready"]) == (
         "iris",
         "http://iris.default.example.com",
@@ -105,25 +113,41 @@ def test_an_isvc_row_carries_url_readiness_and_the_traffic_split_with_tags() -> 
     ]
 
 
-def test_a_revision_row_carries_replicas_concurrency_panic_buffered_and_cold_start() -> None:
-    snap = build_snapshot(_inputs({}), {}, 0.0)
-    rows = {r["name"]: r for r in snap["revisions"]}
-    one = rows[REV1]
+def test_the_catalog_sorts_isvcs_and_names_each_live_revisions_owner() -> None:
+    other = {**isvc_row(_isvc()), "name": "alpha"}
+    catalog = build_catalog([isvc_row(_isvc()), other], OWNERS)
+    assert [r["name"] for r in catalog["isvcs"]] == ["alpha", "iris"]
+    assert catalog["revisions"] == [
+        [REV1, "default", "iris", "predictor"],
+        [REV2, "default", "iris", "predictor"],
+    ]
+
+
+def test_the_detail_carries_replicas_concurrency_panic_and_buffered() -> None:
+    one = _detail(REV1, {}, {}, 0.0)
     assert (one["desired"], one["ready"], one["pending"], one["buffered"]) == (3, 2, 1, 7)
     assert (one["stable"], one["panic"], one["target"], one["panicMode"]) == (4.25, 9.5, 1.0, True)
-    assert one["coldStart"]["phases"] == {"gpu": 0.0, "storage": 0.1, "create": 0.2, "load": 1.5}
-    # A live revision without status yet: zeros, no autoscaler numbers, no cold start.
-    two = rows[REV2]
+    # A live revision without status yet: zeros, no autoscaler numbers.
+    two = _detail(REV2, {}, {}, 0.0)
     assert (two["desired"], two["ready"], two["buffered"]) == (0, 0, 0)
     assert "stable" not in two
-    assert "coldStart" not in two
+
+
+def test_no_detail_for_a_revision_that_is_not_live() -> None:
+    assert revision_detail("gone-00001", _inputs({}), {}, 1.0) is None
+
+
+def test_the_summary_has_every_live_revisions_replicas_panic_and_total_rate() -> None:
+    before = {REV1: RequestTotals({200: 100}, _buckets(b0=100))}
+    now = {REV1: RequestTotals({200: 110, 503: 2}, _buckets(b0=112))}
+    summary = build_live(_inputs(now), before, 2.0)
+    assert summary == {REV1: [3, 2, 1, 1, 6.0], REV2: [0, 0, 0, 0, 0]}
 
 
 def test_rates_and_quantiles_cover_only_the_interval_since_the_previous_snapshot() -> None:
     before = {REV1: RequestTotals({200: 100, 503: 4}, _buckets(b0=100))}
     now = {REV1: RequestTotals({200: 120, 503: 4, 404: 2}, _buckets(b0=100, b8=20))}
-    snap = build_snapshot(_inputs(now), before, 2.0)
-    row = next(r for r in snap["revisions"] if r["name"] == REV1)
+    row = _detail(REV1, now, before, 2.0)
     assert row["rps"] == {"200": 10.0, "404": 1.0}
     # The 20 new observations all lie in (0.1, 0.25]: both quantiles inside that bucket.
     assert LATENCY_BUCKETS[7] < row["p50"] <= row["p99"] <= LATENCY_BUCKETS[8]
@@ -131,7 +155,7 @@ def test_rates_and_quantiles_cover_only_the_interval_since_the_previous_snapshot
 
 def test_the_first_snapshot_has_no_rates_but_quantiles_of_everything_seen() -> None:
     now = {REV1: RequestTotals({200: 10}, _buckets(b3=10))}
-    row = next(r for r in build_snapshot(_inputs(now), {}, 0.0)["revisions"] if r["name"] == REV1)
+    row = _detail(REV1, now, {}, 0.0)
     assert row["rps"] == {}
     assert row["p50"] is not None
 
@@ -139,19 +163,43 @@ def test_the_first_snapshot_has_no_rates_but_quantiles_of_everything_seen() -> N
 def test_counters_that_went_backwards_read_as_a_restart() -> None:
     before = {REV1: RequestTotals({200: 500}, _buckets(b0=500))}
     now = {REV1: RequestTotals({200: 5}, _buckets(b0=5))}
-    row = next(
-        r for r in build_snapshot(_inputs(now), before, 1.0)["revisions"] if r["name"] == REV1
-    )
+    row = _detail(REV1, now, before, 1.0)
     assert row["rps"] == {"200": 5.0}
 
 
 def test_events_are_the_newest_bounded_and_oldest_first() -> None:
     events = [{"time": float(t), "reason": f"e{t}"} for t in range(MAX_EVENTS + 30, 0, -1)]
-    snap = build_snapshot(_inputs({}, events), {}, 0.0)
-    times = [e["time"] for e in snap["events"]]
+    times = [e["time"] for e in newest_events(events)]
     assert len(times) == MAX_EVENTS
     assert times == sorted(times)
     assert times[-1] == MAX_EVENTS + 30
+
+
+def _cold(replica: str, **phases: float) -> dict[str, Any]:
+    return {"coldStart": {"replica": replica, "phases": phases}}
+
+
+def test_a_cold_start_is_listed_once_and_its_phases_grow_in_place() -> None:
+    colds = ColdStarts(limit=2)
+    assert colds.update({REV1: _cold("r1", load=1.0)}) == [
+        {"revision": REV1, "replica": "r1", "phases": {"load": 1.0}}
+    ]
+    again = colds.update({REV1: _cold("r1", load=1.0, handover=0.01)})
+    assert again == [{"revision": REV1, "replica": "r1", "phases": {"load": 1.0, "handover": 0.01}}]
+
+
+def test_only_the_newest_cold_starts_are_kept_and_an_evicted_one_does_not_come_back() -> None:
+    colds = ColdStarts(limit=2)
+    colds.update({REV1: _cold("r1", load=1.0)})
+    colds.update({REV1: _cold("r1", load=1.0), REV2: _cold("r2", load=2.0)})
+    third = "iris-predictor-00003"
+    got = colds.update({REV1: _cold("r3", load=3.0), REV2: _cold("r2", load=2.0)})
+    assert [(c["revision"], c["replica"]) for c in got] == [(REV2, "r2"), (REV1, "r3")]
+    got = colds.update({REV1: _cold("r3"), REV2: _cold("r2"), third: _cold("r4")})
+    assert [(c["revision"], c["replica"]) for c in got] == [(REV1, "r3"), (third, "r4")]
+    # REV2's r2 was evicted: seen again unchanged, it stays out.
+    got = colds.update({REV1: _cold("r3"), REV2: _cold("r2"), third: _cold("r4")})
+    assert [(c["revision"], c["replica"]) for c in got] == [(REV1, "r3"), (third, "r4")]
 
 
 @pytest.mark.parametrize(

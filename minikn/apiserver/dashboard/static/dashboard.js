@@ -1,5 +1,7 @@
-// minikn dashboard: polls GET /api/v1/dashboard/state once a second with the bearer token and
-// keeps each revision's time series in bounded ring buffers. The token arrives in the URL
+// minikn dashboard: polls GET /api/v1/dashboard/state once a second with the bearer token,
+// naming the revision it charts (?revision=, whose full detail comes back) and the catalog
+// version it holds (?catalog=, so the ISVC list comes back only when it changed), and keeps the
+// charted revision's time series in bounded ring buffers. The token arrives in the URL
 // fragment (#token=...), which browsers never send to a server nor put in a Referer; it is kept
 // in sessionStorage (this tab only) and dropped from the address bar at once.
 "use strict";
@@ -30,9 +32,11 @@
     for (const c of children) e.append(c instanceof Node ? c : document.createTextNode(String(c)));
     return e;
   }
-  function authGet(path, signal) {
+  function authGet(path, signal, etag) {
+    const headers = { Authorization: "Bearer " + token, Accept: "application/json" };
+    if (etag) headers["If-None-Match"] = etag;
     return fetch(path, {
-      method: "GET", headers: { Authorization: "Bearer " + token, Accept: "application/json" },
+      method: "GET", headers,
       cache: "no-store", credentials: "omit", referrerPolicy: "no-referrer", signal,
     });
   }
@@ -40,7 +44,7 @@
   // --- time series: per revision, bounded ring buffers -------------------------------------
   const FIELDS = ["desired", "ready", "pending", "stable", "panic", "target", "buffered",
                   "rps2xx", "rps4xx", "rps5xx", "p50", "p99"];
-  const series = new Map();  // revision -> {t: [], <field>: []}
+  const series = new Map();  // revision -> {t: [], <field>: []} (the charted revision only)
   function push(rev, t, row) {
     let s = series.get(rev);
     if (!s) { s = { t: [] }; for (const f of FIELDS) s[f] = []; series.set(rev, s); }
@@ -96,9 +100,19 @@
   }
 
   // --- tables -------------------------------------------------------------------------------
-  function renderIsvcs(isvcs) {
+  function renderIsvcs(isvcs, revisions, summary) {
+    const perIsvc = new Map();  // "ns/name" -> [ready, desired, rps]
+    for (const [name, ns, isvc] of revisions) {
+      const s = summary[name];
+      if (!s) continue;
+      const k = `${ns}/${isvc}`;
+      const acc = perIsvc.get(k) || [0, 0, 0];
+      acc[0] += s[1]; acc[1] += s[0]; acc[2] += s[4];
+      perIsvc.set(k, acc);
+    }
     const body = $("isvcs").tBodies[0];
     body.replaceChildren(...isvcs.map((i) => {
+      const acc = perIsvc.get(`${i.namespace}/${i.name}`) || [0, 0, 0];
       const splits = [];
       for (const comp of i.components) {
         for (const t of comp.traffic) {
@@ -109,22 +123,21 @@
       return el("tr", { "data-isvc": `${i.namespace}/${i.name}` },
         el("td", {}, i.kind), el("td", {}, `${i.namespace}/${i.name}`), el("td", {}, i.url || ""),
         el("td", { class: "ready-" + i.ready, title: i.message || "" }, i.ready + (i.reason ? ` (${i.reason})` : "")),
+        el("td", {}, `${acc[0]}/${acc[1]}`), el("td", {}, String(Math.round(acc[2] * 100) / 100)),
         el("td", {}, ...splits));
     }));
   }
   function renderRevisionPicker(revisions) {
     const pick = $("revision");
-    const names = revisions.map((r) => r.name);
+    const names = revisions.map((r) => r[0]);
     const have = Array.from(pick.options).map((o) => o.value);
     if (names.join("\n") !== have.join("\n")) {
-      pick.replaceChildren(...revisions.map((r) => el("option", { value: r.name }, `${r.namespace}/${r.isvc} ${r.component} ${r.name}`)));
-      if (selected && names.includes(selected)) pick.value = selected;
+      pick.replaceChildren(...revisions.map(([name, ns, isvc, comp]) => el("option", { value: name }, `${ns}/${isvc} ${comp} ${name}`)));
     }
-    if (!selected || !names.includes(selected)) {
-      selected = names.length ? names[0] : null;
-      if (selected) pick.value = selected;
-    }
-    const row = revisions.find((r) => r.name === selected);
+    if (!selected || !names.includes(selected)) select(names.length ? names[0] : null);
+    else pick.value = selected;
+  }
+  function renderDetail(row) {
     $("panic").classList.toggle("hidden", !(row && row.panicMode));
     $("revinfo").textContent = row
       ? `replicas ${row.ready}/${row.desired} ready, ${row.pending} pending · ` +
@@ -133,13 +146,12 @@
       : "no live revision";
   }
   const colds = [];  // {key, revision, phases}
-  function collectColdStarts(revisions) {
-    for (const r of revisions) {
-      if (!r.coldStart || !r.coldStart.replica) continue;
-      const key = `${r.name}/${r.coldStart.replica}`;
+  function collectColdStarts(recent) {  // the server's newest, oldest first
+    for (const r of recent) {
+      const key = `${r.revision}/${r.replica}`;
       const found = colds.find((c) => c.key === key);
-      if (found) { found.phases = r.coldStart.phases; continue; }
-      colds.push({ key, phases: r.coldStart.phases });
+      if (found) { found.phases = r.phases; continue; }
+      colds.push({ key, phases: r.phases });
       if (colds.length > COLD_STARTS) colds.shift();
     }
     const longest = Math.max(0.001, ...colds.map((c) => Object.values(c.phases).reduce((a, b) => a + b, 0)));
@@ -165,9 +177,9 @@
 
   // --- logs: fetch streaming (headers can be set, unlike EventSource) -------------------------
   let logAbort = null;
-  let lastRevisions = [];
+  let lastDetail = null;
   async function followLogs() {
-    const row = lastRevisions.find((r) => r.name === selected);
+    const row = lastDetail && lastDetail.name === selected ? lastDetail : null;
     if (!row) return;
     if (logAbort) logAbort.abort();
     logAbort = new AbortController();
@@ -197,32 +209,51 @@
   }
   $("logs-follow").addEventListener("click", () => { followLogs(); });
   $("logs-stop").addEventListener("click", () => { if (logAbort) logAbort.abort(); });
-  $("revision").addEventListener("change", (ev) => { selected = ev.target.value; drawCharts(); });
+  function select(name) {  // chart another revision: its series start now
+    selected = name;
+    series.clear();
+    if (name) $("revision").value = name;
+    drawCharts();
+  }
+  $("revision").addEventListener("change", (ev) => { select(ev.target.value); });
 
   // --- the poll loop ------------------------------------------------------------------------
   let lastTime = null;
   let snapshots = 0;
+  let catalog = { isvcs: [], revisions: [] };
+  let version = "";
+  let etag = "";
   async function poll() {
     try {
-      const resp = await authGet("/api/v1/dashboard/state");
+      const q = new URLSearchParams();
+      if (selected) q.set("revision", selected);
+      if (version) q.set("catalog", version);
+      const resp = await authGet("/api/v1/dashboard/state?" + q.toString(), undefined, etag);
       if (resp.status === 401) {
         $("conn").textContent = "unauthorized"; $("conn").className = "conn err";
         $("login").classList.remove("hidden");
         return;
       }
+      if (resp.status === 304) { setTimeout(poll, POLL_MS); return; }  // nothing new this tick
       if (!resp.ok) throw new Error(`HTTP ${resp.status}`);
       const snap = await resp.json();
+      etag = resp.headers.get("ETag") || "";
       $("conn").textContent = "live"; $("conn").className = "conn ok";
+      if (snap.catalog) {
+        catalog = snap.catalog;
+        version = snap.catalogVersion;
+        renderRevisionPicker(catalog.revisions);
+      }
       if (snap.time !== lastTime) {  // one sample per server snapshot
         lastTime = snap.time;
         snapshots += 1;
-        const live = new Set();
-        for (const r of snap.revisions) { push(r.name, snap.time, r); live.add(r.name); }
-        for (const name of Array.from(series.keys())) if (!live.has(name)) series.delete(name);
-        lastRevisions = snap.revisions;
-        renderIsvcs(snap.isvcs);
-        renderRevisionPicker(snap.revisions);
-        collectColdStarts(snap.revisions);
+        const d = snap.detail;
+        if (d && !selected) select(d.name);
+        if (d && d.name === selected) push(d.name, snap.time, d);
+        lastDetail = d;
+        renderIsvcs(catalog.isvcs, catalog.revisions, snap.summary);
+        renderDetail(d && d.name === selected ? d : null);
+        collectColdStarts(snap.coldStarts);
         renderEvents(snap.events);
         drawCharts();
         $("updated").textContent = new Date(snap.time * 1000).toLocaleTimeString();
