@@ -19,7 +19,9 @@ import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
+import aiohttp
 import psutil
 import pytest
 
@@ -115,12 +117,12 @@ class Serve:
         status, raw = _request(self.api_port, "POST", "/api/v1/apply", doc, headers)
         assert status == 200, raw
 
-    def isvc(self, name: str) -> dict[str, object]:
+    def isvc(self, name: str) -> dict[str, Any]:
         path = f"/apis/serving.kserve.io/v1beta1/namespaces/default/inferenceservices/{name}"
         headers = {"Authorization": f"Bearer {self.token}"}
         status, raw = _request(self.api_port, "GET", path, None, headers)
         assert status == 200, raw
-        result: dict[str, object] = json.loads(raw)
+        result: dict[str, Any] = json.loads(raw)
         return result
 
     def model_status(self, name: str) -> int:
@@ -291,8 +293,6 @@ def test_replica_killed_under_load_fails_none_of_the_requests_that_had_not_reach
     _until(lambda: serve.model_status("die") == 200, 90, "die ready")
 
     async def scenario() -> tuple[list[int], list[int], int]:
-        import aiohttp
-
         url = f"http://127.0.0.1:{serve.ingress_port}/v1/models/die:predict"
         headers = {"Host": "die.default.example.com"}
         body = {"instances": [[6.8, 2.8, 4.8, 1.4]]}
@@ -330,7 +330,7 @@ def test_cold_burst_of_10000_requests_is_all_200_with_bounded_open_files(serve: 
     the platform, the platform's open files stay within the clients' sockets plus that bound, and
     once the burst is answered the platform is back to its own files plus the idle pool."""
     serve.apply("burst", 0)
-    _until(lambda: "url" in serve.isvc("burst").get("status", {}), 60, "burst routable")  # type: ignore[operator]
+    _until(lambda: "url" in serve.isvc("burst").get("status", {}), 60, "burst routable")
     assert serve.replicas() == []  # cold
     platform = psutil.Process(serve.pid)
     before = platform.num_fds()
@@ -355,6 +355,4 @@ def test_cold_burst_of_10000_requests_is_all_200_with_bounded_open_files(serve: 
     # Accepted client sockets, at most BOUND to the replica, the platform's own files.
     assert peak_platform <= before + BURST + BOUND + 64
     # The clients' sockets are closed; what remains is the idle pool to the replica.
-    _until(
-        lambda: platform.num_fds() <= before + IDLE_POOL + 64, 30, "the burst's sockets closed"
-    )
+    _until(lambda: platform.num_fds() <= before + IDLE_POOL + 64, 30, "the burst's sockets closed")
