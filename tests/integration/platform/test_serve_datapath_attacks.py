@@ -110,6 +110,7 @@ class Serve:
     ingress_port: int
     token: str
     model: Path
+    log: Path
 
     def apply(self, name: str, min_replicas: int) -> None:
         doc = ISVC.format(name=name, min=min_replicas, model=self.model).encode()
@@ -160,8 +161,8 @@ def _until(predicate: Callable[[], bool], seconds: float, what: str) -> None:
         time.sleep(0.1)
 
 
-@pytest.fixture
-def serve(tmp_path: Path) -> Iterator[Serve]:
+@contextlib.contextmanager
+def _serve(tmp_path: Path) -> Iterator[Serve]:
     """A running ``minikn serve`` with small body limits, cold-starting revisions at zero."""
     models = tmp_path / "models"
     ensure_example_models(models, ["sklearn-iris"])
@@ -169,28 +170,28 @@ def serve(tmp_path: Path) -> Iterator[Serve]:
     config.write_text(CONFIG.format(models=models, max_body=MAX_BODY, bound=BOUND))
     state = tmp_path / "state"
     env = {**os.environ, "MINIKN_API_TOKEN": ""}
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "minikn.cli.main", "serve", "--state-dir", str(state),
-         "--backend", "process", "--api-port", "0", "--port", "0", "--host", "127.0.0.1",
-         "--config", str(config), "--log-level", "WARNING"],
-        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env,
-    )  # fmt: skip
-    assert proc.stdout is not None
+    log = tmp_path / "serve.log"  # a file, not a pipe: a pipe nobody reads would stall serve
+    with log.open("w") as out:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "minikn.cli.main", "serve", "--state-dir", str(state),
+             "--backend", "process", "--api-port", "0", "--port", "0", "--host", "127.0.0.1",
+             "--config", str(config), "--log-level", "WARNING"],
+            stdout=out, stderr=subprocess.STDOUT, env=env,
+        )  # fmt: skip
     api = ingress = 0
     deadline = time.monotonic() + 60
-    while not ingress and time.monotonic() < deadline:
-        line = proc.stdout.readline()
-        if not line and proc.poll() is not None:
-            break
-        if m := re.search(r"minikn: API on http://\S+:(\d+)", line):
+    while not ingress and proc.poll() is None and time.monotonic() < deadline:
+        text = log.read_text()
+        if m := re.search(r"minikn: API on http://\S+:(\d+)", text):
             api = int(m.group(1))
-        if m := re.search(r"ingress on http://\S+:(\d+)", line):
+        if m := re.search(r"ingress on http://\S+:(\d+)", text):
             ingress = int(m.group(1))
+        time.sleep(0.1)
     if not (api and ingress):
         proc.kill()
-        pytest.fail(f"minikn serve did not start: {proc.stdout.read()}")
+        pytest.fail(f"minikn serve did not start: {log.read_text()}")
     token = (state / TOKEN_FILE).read_text().strip()
-    s = Serve(proc.pid, api, ingress, token, models / "sklearn-iris")
+    s = Serve(proc.pid, api, ingress, token, models / "sklearn-iris", log)
     try:
         yield s
     finally:
@@ -204,82 +205,12 @@ def serve(tmp_path: Path) -> Iterator[Serve]:
         for replica in left:  # only if serve could not stop them
             with contextlib.suppress(psutil.Error):
                 replica.kill()
-        proc.stdout.close()
-
-
-# A never-ending chunked body ---------------------------------------------------------------------
-
-PREDICT = (
-    b"POST /v1/models/iris:predict HTTP/1.1\r\nHost: iris.default.example.com\r\n"
-    b"Content-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n"
-)
-
-
-async def _answer(reader: asyncio.StreamReader) -> tuple[int, str]:
-    head = await reader.readuntil(b"\r\n\r\n")
-    status = int(head.split(b" ", 2)[1])
-    length = int(re.search(rb"content-length: (\d+)", head, re.IGNORECASE).group(1))  # type: ignore[union-attr]
-    return status, json.loads(await reader.readexactly(length))["error"]
-
-
-async def _closed(reader: asyncio.StreamReader) -> bool:
-    """True once the server ends the connection (EOF, or a reset after lingering)."""
-    try:
-        while await reader.read(1 << 16):
-            pass
-    except ConnectionResetError:
-        pass
-    return True
 
 
 @pytest.fixture
-def iris(serve: Serve) -> Serve:
-    """``serve`` with a warm ``iris`` (one replica, ready)."""
-    serve.apply("iris", 1)
-    _until(lambda: serve.model_status("iris") == 200, 90, "iris ready")
-    return serve
-
-
-def test_never_ending_chunked_body_gets_413_over_the_limit_and_the_connection_closes(
-    iris: Serve,
-) -> None:
-    async def scenario() -> tuple[tuple[int, str], int]:
-        reader, writer = await asyncio.open_connection("127.0.0.1", iris.ingress_port)
-        sent = 0
-
-        async def endless() -> None:
-            nonlocal sent
-            writer.write(PREDICT)
-            with contextlib.suppress(ConnectionError):
-                while True:
-                    writer.write(b"1000\r\n" + b"x" * 4096 + b"\r\n")
-                    sent += 4096
-                    await writer.drain()
-
-        sending = asyncio.create_task(endless())
-        answer = await _answer(reader)
-        assert await _closed(reader)
-        await sending  # ends only because the server closed the connection
-        writer.close()
-        return answer, sent
-
-    answer, sent = asyncio.run(scenario())
-    assert answer == (413, f"request body larger than {MAX_BODY} bytes")
-    assert sent > MAX_BODY
-    assert iris.model_status("iris") == 200  # the ingress and the replica keep serving
-
-
-def test_chunked_body_that_stops_arriving_gets_408_and_the_connection_closes(iris: Serve) -> None:
-    async def scenario() -> tuple[int, str]:
-        reader, writer = await asyncio.open_connection("127.0.0.1", iris.ingress_port)
-        writer.write(PREDICT + b"5\r\nhello\r\n")  # and then nothing more
-        answer = await _answer(reader)
-        assert await _closed(reader)
-        writer.close()
-        return answer
-
-    assert asyncio.run(scenario()) == (408, "request body stalled: no bytes for 0.5 s")
-    assert iris.model_status("iris") == 200
+def serve(tmp_path: Path) -> Iterator[Serve]:
+    with _serve(tmp_path) as s:
+        yield s
 
 
 # kill -9 of a replica under load -----------------------------------------------------------------
@@ -349,10 +280,87 @@ def test_cold_burst_of_10000_requests_is_all_200_with_bounded_open_files(serve: 
                 peak_replica = max(peak_replica, replica.num_fds())
         time.sleep(0.05)
     out, _ = client.communicate()
-    assert json.loads(out) == {"200": BURST}
+    assert json.loads(out) == {"200": BURST}, serve.log.read_text()[-4000:]
     # The model server's own files (interpreter, logs, listener: ~30) plus at most BOUND.
     assert 0 < peak_replica <= BOUND + 64
     # Accepted client sockets, at most BOUND to the replica, the platform's own files.
     assert peak_platform <= before + BURST + BOUND + 64
     # The clients' sockets are closed; what remains is the idle pool to the replica.
     _until(lambda: platform.num_fds() <= before + IDLE_POOL + 64, 30, "the burst's sockets closed")
+
+
+# A never-ending chunked body (after the tests above: the module's ``iris`` platform then runs
+# alone instead of beside theirs) -------------------------------------------------------------
+
+PREDICT = (
+    b"POST /v1/models/iris:predict HTTP/1.1\r\nHost: iris.default.example.com\r\n"
+    b"Content-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n"
+)
+
+
+async def _answer(reader: asyncio.StreamReader) -> tuple[int, str]:
+    head = await reader.readuntil(b"\r\n\r\n")
+    status = int(head.split(b" ", 2)[1])
+    length = int(re.search(rb"content-length: (\d+)", head, re.IGNORECASE).group(1))  # type: ignore[union-attr]
+    return status, json.loads(await reader.readexactly(length))["error"]
+
+
+async def _closed(reader: asyncio.StreamReader) -> bool:
+    """True once the server ends the connection (EOF, or a reset after lingering)."""
+    try:
+        while await reader.read(1 << 16):
+            pass
+    except ConnectionResetError:
+        pass
+    return True
+
+
+@pytest.fixture(scope="module")
+def iris(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Serve]:
+    """A ``minikn serve`` with a warm ``iris`` (one replica, ready), shared by the body tests."""
+    with _serve(tmp_path_factory.mktemp("iris")) as serve:
+        serve.apply("iris", 1)
+        _until(lambda: serve.model_status("iris") == 200, 90, "iris ready")
+        yield serve
+
+
+def test_never_ending_chunked_body_gets_413_over_the_limit_and_the_connection_closes(
+    iris: Serve,
+) -> None:
+    async def scenario() -> tuple[tuple[int, str], int]:
+        reader, writer = await asyncio.open_connection("127.0.0.1", iris.ingress_port)
+        sent = 0
+
+        async def endless() -> None:
+            nonlocal sent
+            writer.write(PREDICT)
+            with contextlib.suppress(ConnectionError):
+                while True:
+                    writer.write(b"1000\r\n" + b"x" * 4096 + b"\r\n")
+                    sent += 4096
+                    await writer.drain()
+
+        sending = asyncio.create_task(endless())
+        answer = await _answer(reader)
+        assert await _closed(reader)
+        await sending  # ends only because the server closed the connection
+        writer.close()
+        return answer, sent
+
+    answer, sent = asyncio.run(scenario())
+    assert answer == (413, f"request body larger than {MAX_BODY} bytes")
+    assert sent > MAX_BODY
+    assert iris.model_status("iris") == 200  # the ingress and the replica keep serving
+
+
+def test_chunked_body_that_stops_arriving_gets_408_and_the_connection_closes(iris: Serve) -> None:
+    async def scenario() -> tuple[int, str]:
+        reader, writer = await asyncio.open_connection("127.0.0.1", iris.ingress_port)
+        writer.write(PREDICT + b"5\r\nhello\r\n")  # and then nothing more
+        answer = await _answer(reader)
+        assert await _closed(reader)
+        writer.close()
+        return answer
+
+    assert asyncio.run(scenario()) == (408, "request body stalled: no bytes for 0.5 s")
+    assert iris.model_status("iris") == 200
