@@ -111,6 +111,51 @@ def test_header_flood_is_refused_and_its_memory_returned(serve: tuple[int, int])
     assert asyncio.run(_normal_request(port)) == 404
 
 
+async def _gib_stream(port: int) -> tuple[int, int, bool]:
+    """Stream up to 1 GiB of header bytes on one connection until the server closes it: the
+    answer's status, the bytes sent, and whether the server's close cut the stream off."""
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    sent, cut_off = 0, False
+
+    async def send() -> None:
+        nonlocal sent, cut_off
+        writer.write(b"GET / HTTP/1.1\r\nX-Flood: ")
+        chunk = b"a" * 65536
+        try:
+            for _ in range((1 << 30) // len(chunk)):
+                writer.write(chunk)
+                await writer.drain()
+                sent += len(chunk)
+        except ConnectionError:
+            cut_off = True
+
+    sending = asyncio.create_task(send())
+    status = await _status(reader)
+    await _until_closed(reader)
+    await sending
+    writer.close()
+    return status, sent, cut_off
+
+
+def test_gib_header_stream_on_one_connection_is_cut_off_with_431(serve: tuple[int, int]) -> None:
+    """The server stops parsing after ~60 KiB, answers 431, discards what still arrives while it
+    lingers (200 ms here) and then closes: the client never gets the GiB out, and the server keeps
+    none of it. (How much gets out depends on the link's speed over ``lingeringTime``: on loopback
+    about 200 MiB here; with the default 5 s a loopback client can get the whole GiB out, all of
+    it discarded, as with nginx's lingering close.)"""
+    pid, port = serve
+    process = psutil.Process(pid)
+    asyncio.run(_flood(port, 8, 1 << 20))  # warm up the allocator and the loop
+    before = process.memory_info().rss
+    status, sent, cut_off = asyncio.run(_gib_stream(port))
+    after = process.memory_info().rss
+    assert status == 431
+    assert cut_off, f"the server took all {sent >> 20} MiB"
+    assert sent < 1 << 30
+    assert after - before < 32 * 1024 * 1024, f"RSS grew {(after - before) >> 20} MiB"
+    assert asyncio.run(_normal_request(port)) == 404
+
+
 def test_thousand_slow_connections_are_closed_while_the_ingress_answers(
     serve: tuple[int, int],
 ) -> None:
