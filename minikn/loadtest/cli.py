@@ -299,13 +299,14 @@ async def _sweep(  # noqa: PLR0917 - the run's parts
     clock: Clock,
     origin: float,
 ) -> list[tuple[float, float]]:
-    """Run each level in turn (``first`` collects every record); each level's window."""
+    """Run each level in turn (``first`` collects every record); each level's window. Times run
+    from the sweep's ``origin``, so a level's ``-z`` ends that long after the level starts."""
     spans: list[tuple[float, float]] = []
     for level in levels:
-        runner = LoadRunner(
-            target, replace(plan, concurrency=level), session=session, clock=clock, origin=origin
-        )
         start = clock.monotonic() - origin
+        duration = None if plan.duration is None else start + plan.duration
+        level_plan = replace(plan, concurrency=level, duration=duration)
+        runner = LoadRunner(target, level_plan, session=session, clock=clock, origin=origin)
         await runner.run()
         spans.append((start, clock.monotonic() - origin))
         first.records.extend(runner.records)

@@ -178,8 +178,13 @@ def _on_loopback(argv: list[str]) -> list[str]:
     return out
 
 
+_MINIKN_SERVERS = frozenset({"minikn.modelserver", "minikn.graph"})
+"""minikn's own servers (the model server, an InferenceGraph's router): they take ``--host``
+and KServe's ``--http_port`` (the model server ``--grpc_port``), never a flag not given."""
+
+
 def _runs_model_server(argv: Sequence[str]) -> bool:
-    return any(a == "-m" and b == "minikn.modelserver" for a, b in itertools.pairwise(argv))
+    return any(a == "-m" and b in _MINIKN_SERVERS for a, b in itertools.pairwise(argv))
 
 
 def process_command(
