@@ -23,7 +23,7 @@ from minikn.core.clock import Clock, SystemClock
 from minikn.core.errors import InvalidInput, MiniknError, NotFound
 from minikn.core.terminal import console as stdout_console
 from minikn.loadtest.api import PlatformClient, ReplicaPoller
-from minikn.loadtest.coldstart import analyze_cold_start
+from minikn.loadtest.coldstart import align_ready, analyze_cold_start
 from minikn.loadtest.output import write_csv, write_plot, write_sweep_plot
 from minikn.loadtest.report import print_report, print_sweep
 from minikn.loadtest.runner import LoadPlan, LoadRunner
@@ -266,10 +266,12 @@ async def run_load(
                     stop.set()
     records = runner.records
     samples = poller.samples if poller is not None else []
+    # Polled counts lag: the levels read them as the chart does, agreeing with the responses.
+    aligned = align_ready(samples, records)
     sweep: list[LevelSummary] = []
     for level, (start, end) in zip(levels, spans, strict=False):
         mine = [r for r in records if start <= r.start < end]
-        sweep.append(summarize_level(level, mine, samples, start=start, end=end))
+        sweep.append(summarize_level(level, mine, aligned, start=start, end=end))
     summary = summarize(records)
     cold = analyze_cold_start(records, samples)
     failures = check_thresholds(summary, thresholds)
@@ -299,13 +301,14 @@ async def _sweep(  # noqa: PLR0917 - the run's parts
     clock: Clock,
     origin: float,
 ) -> list[tuple[float, float]]:
-    """Run each level in turn (``first`` collects every record); each level's window."""
+    """Run each level in turn (``first`` collects every record); each level's window. Times run
+    from the sweep's ``origin``, so a level's ``-z`` ends that long after the level starts."""
     spans: list[tuple[float, float]] = []
     for level in levels:
-        runner = LoadRunner(
-            target, replace(plan, concurrency=level), session=session, clock=clock, origin=origin
-        )
         start = clock.monotonic() - origin
+        duration = None if plan.duration is None else start + plan.duration
+        level_plan = replace(plan, concurrency=level, duration=duration)
+        runner = LoadRunner(target, level_plan, session=session, clock=clock, origin=origin)
         await runner.run()
         spans.append((start, clock.monotonic() - origin))
         first.records.extend(runner.records)

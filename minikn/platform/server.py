@@ -41,6 +41,7 @@ from minikn.core.revision import RevisionSpec
 from minikn.core.routes import RouteTable
 from minikn.platform.dataplane import DataPlane
 from minikn.platform.graph_metrics import graph_router_metrics
+from minikn.platform.statelock import StateDirLock
 from minikn.platform.watch import DirectoryWatcher
 from minikn.telemetry.metrics import Metrics
 
@@ -123,6 +124,7 @@ class Platform:
         self.token = options.token or secrets.token_urlsafe(32)
         """The API's bearer token (clients read it from ``token_file``)."""
         self.token_file = options.state_dir / TOKEN_FILE
+        self.state_lock = StateDirLock(options.state_dir)
         self.settings = settings
         self.options = options
         self.clock: Clock = clock or SystemClock()
@@ -188,6 +190,7 @@ class Platform:
 
     async def start(self) -> None:
         raise_open_file_limit()  # every proxied request holds two sockets
+        self.state_lock.acquire()  # before anything in the state dir is read or written
         await asyncio.to_thread(write_token, self.token_file, self.token)
         await self.controller.start()
         if self.dataplane is not None:
@@ -227,6 +230,8 @@ class Platform:
         log.info("Kubernetes API listening on %s", server)
 
     async def close(self) -> None:
+        if self.state_lock.refused:
+            return  # another platform owns the state dir: nothing here started, touch nothing
         for task in reversed(self._tasks):
             task.cancel()
         for task in self._tasks:
@@ -240,6 +245,7 @@ class Platform:
             grace = self.settings.minikn.server.shutdown_grace
             await self.dataplane.close(grace=grace, stop_replicas=self.options.stop_replicas)
         await self.controller.close()
+        self.state_lock.release()
 
 
 async def run_platform(settings: Settings, options: PlatformOptions) -> None:

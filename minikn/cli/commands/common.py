@@ -84,14 +84,17 @@ def age(timestamp: str | None, now: float | None = None) -> str:
     return f"{seconds}s"
 
 
-def listen_error(exc: OSError, *, ingress_port: int, api_port: int) -> str | None:
+def listen_error(
+    exc: OSError, *, ingress_port: int, api_port: int, kube_port: int = -1
+) -> str | None:
     """One line for a server that could not listen (a port in use), None for other errors."""
     if exc.errno not in (errno.EADDRINUSE, errno.EACCES, errno.EADDRNOTAVAIL):
         return None
     # asyncio and uvloop name the address as "... on address ('HOST', PORT): ..."
     found = re.search(r"\('([^']*)', (\d+)\)", str(exc))
     host, port = (found.group(1), int(found.group(2))) if found else ("", 0)
-    flag = {ingress_port: "--port", api_port: "--api-port"}.get(port, "--port/--api-port")
+    flags = {kube_port: "--kube-port", ingress_port: "--port", api_port: "--api-port"}
+    flag = flags.get(port, "--port/--api-port")
     if exc.errno == errno.EADDRINUSE:
         return f"port {port} is in use: another minikn serve? choose a free one with {flag}"
     return f"cannot listen on {host}:{port} ({exc.strerror}); choose another with {flag}"
@@ -107,7 +110,9 @@ def loop_factory() -> Callable[[], asyncio.AbstractEventLoop] | None:
     return factory
 
 
-def run_server(main: Coroutine[Any, Any, int], *, ingress_port: int, api_port: int) -> int:
+def run_server(
+    main: Coroutine[Any, Any, int], *, ingress_port: int, api_port: int, kube_port: int = -1
+) -> int:
     """Run ``minikn serve``/``demo``'s main coroutine; an expected failure is one line, no
     traceback (a port in use names the flag that picks another)."""
     try:
@@ -116,7 +121,9 @@ def run_server(main: Coroutine[Any, Any, int], *, ingress_port: int, api_port: i
     except MiniknError as exc:
         return fail(exc.message)
     except OSError as exc:
-        message = listen_error(exc, ingress_port=ingress_port, api_port=api_port)
+        message = listen_error(
+            exc, ingress_port=ingress_port, api_port=api_port, kube_port=kube_port
+        )
         if message is None:
             raise
         return fail(message)

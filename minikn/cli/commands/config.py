@@ -53,6 +53,7 @@ def export(args: argparse.Namespace) -> int:
         args.output.write_text(text)
     except OSError as exc:
         return fail(f"cannot write {args.output}: {exc.strerror}")
-    print(f"{len(docs)} ConfigMaps written to {args.output}; on a cluster: kubectl apply -f "
-          f"{args.output}")  # fmt: skip
+    # Server-side apply with its own manager keeps the keys the installation set (README).
+    print(f"{len(docs)} ConfigMaps written to {args.output}; on a cluster: kubectl apply "
+          f"--server-side --field-manager=minikn --force-conflicts -f {args.output}")  # fmt: skip
     return 0

@@ -13,6 +13,7 @@ import argparse
 import asyncio
 import json
 import logging
+import shlex
 import signal
 from pathlib import Path
 from typing import Any
@@ -96,7 +97,7 @@ async def _demo(settings: Any, options: PlatformOptions, *, once: bool) -> int:
         print(
             "\nTry it:\n"
             f"  curl -H 'Host: {host}' {url} -d '{json.dumps(INPUT)}'\n"
-            f"  minikn get isvc --server http://127.0.0.1:{platform.api_port}\n"
+            f"  {_client_env(options)}minikn get isvc --server http://127.0.0.1:{platform.api_port}\n"
             "Ctrl-C stops the platform and its replicas."
         )
         if not once:
@@ -104,6 +105,13 @@ async def _demo(settings: Any, options: PlatformOptions, *, once: bool) -> int:
         return 0 if resp.status == 200 else 1
     finally:
         await platform.close()
+
+
+def _client_env(options: PlatformOptions) -> str:
+    """What the CLI needs to find the demo's token (its state dir is not the CLI's default)."""
+    if options.token is not None:  # $MINIKN_API_TOKEN: the CLI reads it too
+        return ""
+    return f"MINIKN_STATE_DIR={shlex.quote(str(options.state_dir))} "
 
 
 async def _wait_ready(platform: Platform, *, seconds: float) -> bool:

@@ -68,7 +68,10 @@ def run(args: argparse.Namespace) -> int:
         token=token_from_env(),
     )
     return run_server(
-        _serve(settings, options), ingress_port=options.ingress_port, api_port=options.api_port
+        _serve(settings, options),
+        ingress_port=options.ingress_port,
+        api_port=options.api_port,
+        kube_port=options.kube_port,
     )
 
 

@@ -339,3 +339,20 @@ async def test_report_to_a_pipe_is_not_cut_to_80_columns(
     assert code == 0, out
     assert "…" not in out
     assert max(len(line) for line in out.splitlines()) > 80  # tables at their natural width
+
+
+async def test_a_timed_sweep_runs_every_level_for_its_own_duration(
+    platform: tuple[FakePlatform, str], examples: Path, tmp_path: Path
+) -> None:
+    # -z is per level: the second level once found the first's deadline passed and sent nothing.
+    fake, base = platform
+    fake.cold_start = 0.0
+    out_csv = tmp_path / "sweep.csv"
+    args = _args(base, examples, "--sweep", "1,2,3", "-z", "0.3s", "--csv", str(out_csv))
+    code, text = await _run(args)
+    assert code == 0, text
+    with out_csv.open() as fh:
+        rows = list(csv.DictReader(fh))
+    assert [r["concurrency"] for r in rows] == ["1", "2", "3"]
+    assert all(int(r["requests"]) > 0 for r in rows), rows
+    assert all(float(r["end_s"]) - float(r["start_s"]) >= 0.3 for r in rows), rows

@@ -38,13 +38,14 @@ def _one_error_line(result: subprocess.CompletedProcess[str]) -> str:
     return errors[0]
 
 
-@pytest.mark.parametrize(("flag", "other"), [("--api-port", "--port"), ("--port", "--api-port")])
+@pytest.mark.parametrize("flag", ["--api-port", "--port", "--kube-port"])
 def test_serve_on_a_port_in_use_says_which_flag_to_change(
-    busy_port: int, flag: str, other: str, tmp_path: Path
+    busy_port: int, flag: str, tmp_path: Path
 ) -> None:
+    ports = {"--port": "0", "--api-port": "0", "--kube-port": "-1", flag: str(busy_port)}
     result = _minikn(
         "serve", "--backend", "process", "--state-dir", str(tmp_path), "--host", "127.0.0.1",
-        flag, str(busy_port), other, "0", "--log-level", "WARNING",
+        *(a for kv in ports.items() for a in kv), "--log-level", "WARNING",
     )  # fmt: skip
     assert _one_error_line(result) == (
         f"error: port {busy_port} is in use: another minikn serve? choose a free one with {flag}"
@@ -71,3 +72,38 @@ def test_client_command_without_a_server_says_to_start_one() -> None:
     line = _one_error_line(result)
     assert line.startswith(f"error: cannot reach the minikn API at http://127.0.0.1:{free}")
     assert "is `minikn serve` running?" in line
+
+
+def test_serve_on_a_state_dir_another_serve_runs_on_is_refused_and_leaves_it_alone(
+    tmp_path: Path,
+) -> None:
+    state = tmp_path / "state"
+    env = {**os.environ, "MINIKN_API_TOKEN": ""}
+    with subprocess.Popen(
+        [sys.executable, "-m", "minikn.cli.main", "serve", "--backend", "process",
+         "--state-dir", str(state), "--host", "127.0.0.1", "--port", "0", "--api-port", "0",
+         "--log-level", "WARNING"],
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env,
+    ) as first:  # fmt: skip
+        try:
+            assert first.stdout is not None
+            for line in first.stdout:  # it prints its addresses once it listens
+                if line.startswith("minikn: ingress on"):
+                    break
+            assert first.poll() is None, "the first minikn serve exited"
+            token = (state / "api-token").read_text()
+            kubeconfig = (state / "kubeconfig").read_text()
+            result = _minikn(
+                "serve", "--backend", "process", "--state-dir", str(state),
+                "--host", "127.0.0.1", "--port", "0", "--api-port", "0", "--log-level", "WARNING",
+            )  # fmt: skip
+            line = _one_error_line(result)
+            assert line.startswith(f"error: state dir {state} is in use by another running")
+            assert "--state-dir" in line
+            # The first platform's token and kubeconfig are as it wrote them; it still runs.
+            assert (state / "api-token").read_text() == token
+            assert (state / "kubeconfig").read_text() == kubeconfig
+            assert first.poll() is None
+        finally:
+            first.terminate()
+            first.wait(timeout=60)
