@@ -180,7 +180,10 @@ class Autoscaler:
         entry = self._entries.get(stats.revision)
         if entry is None:
             return
-        self._idle.discard(stats.revision)
+        if stats.concurrency != 0 or stats.rps != 0:
+            # A zero stat (the activator reports every revision each second) adds no signal:
+            # a revision settled at zero stays settled (see ``_settled``).
+            self._idle.discard(stats.revision)
         entry.scaler.record(stats.time, concurrency=stats.concurrency, rps=stats.rps)
         if stats.concurrency > 0 and entry.scaler.desired == 0:
             self._evaluate(stats.revision, entry, self._clock.monotonic())

@@ -373,6 +373,13 @@ async def test_a_revision_settled_at_zero_is_skipped_by_ticks_until_demand_arriv
     st = a.status(REV)
     assert st is not None
     assert st.last_decision == settled_at  # not evaluated: nothing could have changed
+    for _ in range(3):  # the activator's per-second zero stats add no signal
+        a.record(RevisionStats(REV, rig.clock.monotonic(), concurrency=0.0, rps=0.0))
+        await rig.clock.advance(1.0)
+    a.tick(rig.clock.monotonic())
+    st = a.status(REV)
+    assert st is not None
+    assert st.last_decision == settled_at
     a.record(RevisionStats(REV, rig.clock.monotonic(), concurrency=1.0, rps=1.0))
     assert rig.scaler.desired[REV][-1] == 1  # demand wakes it at once
     await rig.clock.advance(2.0)
