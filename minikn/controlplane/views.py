@@ -32,7 +32,7 @@ def isvc_resource(
     ``extras`` (the lead's hook) adds per-revision runtime data (autoscaler, replicas) under
     ``status.revisions``.
     """
-    body = tree_copy(isvc.doc)
+    body: dict[str, Any] = tree_copy(isvc.doc)
     meta = body.setdefault("metadata", {})
     meta.setdefault("namespace", isvc.namespace)
     meta["generation"] = isvc.generation
