@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from minikn.controlplane.controller import Controller
-from minikn.core.errors import Conflict, InvalidInput
+from minikn.core.errors import Conflict, InvalidInput, NotFound
 from minikn.testing.manifests import docs_of, isvc_doc
 
 from .conftest import RecordingListener
@@ -337,3 +337,22 @@ async def test_bad_resource_quantity_is_refused_naming_the_document(controller: 
     assert info.value.message.startswith("q.yaml[0] InferenceService/iris: spec.predictor: ")
     assert "lots" in info.value.message
     assert controller.list_isvcs() == []
+
+
+async def test_a_name_held_in_another_namespace_is_refused_until_that_isvc_is_deleted(
+    controller: Controller,
+) -> None:
+    other = isvc_doc()
+    other["metadata"]["namespace"] = "team-b"
+    await controller.apply(docs_of(other))
+    with pytest.raises(Conflict, match="exists in namespace team-b"):
+        await controller.apply(docs_of(isvc_doc("again"), isvc_doc()))
+    with pytest.raises(NotFound):  # the refused apply changed nothing
+        controller.get("default", "again")
+    second = copy.deepcopy(other)
+    second["metadata"]["name"] = "x"
+    with pytest.raises(Conflict, match="exists in namespace team-b"):  # within one apply
+        await controller.apply(docs_of(second, _v("gs://b/2", name="x")))
+    await controller.delete("team-b", "iris")
+    [result] = await controller.apply(docs_of(isvc_doc()))
+    assert result.action == "created"
