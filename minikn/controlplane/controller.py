@@ -125,6 +125,11 @@ class Controller:
         """Each ISVC's (live, routable) revisions as last computed (rebuilt only on change)."""
         self._live_dirty: set[str] = set()
         self._live_view: tuple[list[str], set[str]] | None = None
+        self._live_specs: list[RevisionSpec] | None = None
+        self._live_version = 0
+        """Bumped when ``live()`` changed; with ``_route_version``, what was last published."""
+        self._route_version = 0
+        self._published: tuple[int, int] | None = None
         """Every live revision's name, sorted, and the routable ones (None: to recompute)."""
         self._owners: dict[str, dict[str, str]] = {}
         """name -> {namespace: kind} of the stored ISVCs and graphs (revision names are global)."""
@@ -158,7 +163,8 @@ class Controller:
             self._unsaved.add(isvc.key)
             self._dirty.set()
         self._routes, self._route_keys, self._route_tuple = {}, None, None
-        self._live_of, self._live_view = {}, None
+        self._live_of, self._live_view, self._live_specs = {}, None, None
+        self._published = None
         self._owners = {}
         self._index_owners(self._state, self._state.isvcs)
         self._publish()
@@ -528,20 +534,27 @@ class Controller:
         isvcs = self._state.isvcs
         if not self._live_of and isvcs:
             self._live_dirty = set(isvcs)
-        if self._live_dirty or self._live_view is None:
-            for key in self._live_dirty:
-                isvc = isvcs.get(key)
-                if isvc is None:
-                    self._live_of.pop(key, None)
-                else:
-                    self._live_of[key] = live_revisions(isvc)
-            self._live_dirty = set()
-            views = self._live_of.values()
-            names = sorted(set().union(*(lv for lv, _ in views)))
-            self._live_view = (names, set().union(*(rt for _, rt in views)))
-        names, routable = self._live_view
+        changed = self._live_view is None
+        for key in self._live_dirty:
+            isvc = isvcs.get(key)
+            if isvc is None:
+                changed |= self._live_of.pop(key, None) is not None
+            else:
+                now = live_revisions(isvc)
+                changed |= self._live_of.get(key) != now
+                self._live_of[key] = now
+        self._live_dirty = set()
         revisions = self._state.revisions
-        return [revisions[r] for r in names if r in revisions], set(routable)
+        if not changed and self._live_specs is not None:
+            specs = self._live_specs
+            if all(revisions.get(s.name) is s for s in specs):
+                return specs, set(self._live_view[1] if self._live_view else ())
+        views = self._live_of.values()
+        names = sorted(set().union(*(lv for lv, _ in views)))
+        self._live_view = (names, set().union(*(rt for _, rt in views)))
+        self._live_specs = [revisions[r] for r in names if r in revisions]
+        self._live_version += 1
+        return self._live_specs, set(self._live_view[1])
 
     def route_table(self) -> RouteTable:
         """The routes of every ISVC; only those of ISVCs changed since the last call are built
@@ -556,14 +569,20 @@ class Controller:
                     self._routes.pop(key, None)
                     self._route_keys = None
                 else:
-                    if key not in self._routes:
+                    old, route = self._routes.get(key), isvc_route(isvc)
+                    if old is None:
                         self._route_keys = None
-                    self._routes[key] = isvc_route(isvc)
+                    if route != old:
+                        self._routes[key] = route
+                        self._route_tuple = None
             self._routes_dirty = set()
             if self._route_keys is None or len(self._routes) != before:
                 self._route_keys = sorted(self._routes)
-            routes = self._routes
-            self._route_tuple = tuple(routes[k] for k in self._route_keys)
+                self._route_tuple = None
+            if self._route_tuple is None:
+                routes = self._routes
+                self._route_tuple = tuple(routes[k] for k in self._route_keys)
+                self._route_version += 1
         return RouteTable.model_construct(
             domain=self.settings.kserve.ingress.ingress_domain, isvcs=self._route_tuple
         )
@@ -629,8 +648,13 @@ class Controller:
                     continue
                 live, routable = self.live()
                 table = self.route_table()
+                versions = (self._live_version, self._route_version)
+                if versions == self._published:
+                    continue  # the listener holds exactly this already (level-triggered)
+                self._published = None
                 self._listener.revisions_changed(live, routable)
                 self._listener.routes_changed(table)
+                self._published = versions
         except BaseException:
             self._stale = True  # what failed to publish is still to publish
             raise
