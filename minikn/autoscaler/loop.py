@@ -9,12 +9,10 @@ the clock, talks to the :class:`Scaler` (the replica manager) and reports.
 
 from __future__ import annotations
 
-import contextlib
+import heapq
 import logging
 from dataclasses import dataclass
 from typing import Protocol
-
-from prometheus_client import Gauge
 
 from minikn.autoscaler.engine import (
     Evaluation,
@@ -30,6 +28,7 @@ from minikn.core.endpoints import RevisionStats
 from minikn.core.listeners import RevisionListener
 from minikn.core.revision import RevisionSpec
 from minikn.core.usage import ResourceUsage
+from minikn.telemetry.autoscaler_metrics import RevisionGauges
 from minikn.telemetry.metrics import Metrics
 
 __all__ = [
@@ -45,18 +44,6 @@ TICK_INTERVAL = 2.0
 """Knative's ``tickInterval`` (multiscaler.go)."""
 
 log = logging.getLogger("minikn.autoscaler")
-
-_GAUGES = (
-    "desired_pods",
-    "target_concurrency",
-    "stable_concurrency",
-    "panic_concurrency",
-    "panic_mode",
-    "excess_burst_capacity",
-)
-"""Metrics attributes set per revision on each decision."""
-_COUNTS = ("actual_pods", "pending_pods")
-"""Replica counts, also set as readiness changes (:meth:`Autoscaler.replicas_changed`)."""
 
 
 class ReplicaCounts(Protocol):
@@ -106,10 +93,8 @@ class ScalerStatus:
 class _Entry:
     scaler: RevisionScaler
     labels: tuple[str, str, str]
-    gauges: tuple[Gauge, ...] = ()
-    """The labelled children, in _GAUGES order (looked up once: labels() is costly)."""
-    counts: tuple[Gauge, ...] = ()
-    """The labelled children of _COUNTS."""
+    gauges: RevisionGauges
+    """Its row of the autoscaler's gauges (rendered at scrape time)."""
 
 
 class Autoscaler:
@@ -132,6 +117,9 @@ class Autoscaler:
         self._entries: dict[str, _Entry] = {}
         self._idle: set[str] = set()
         """Revisions settled at zero: their tick would decide nothing new (see ``_settled``)."""
+        self._timers: list[tuple[float, str]] = []
+        """Heap of (requeue_at, revision) set by evaluations; an entry whose revision's current
+        ``requeue_at`` differs is stale and dropped when it reaches the top."""
 
     # -- revisions -------------------------------------------------------------------------
 
@@ -162,9 +150,7 @@ class Autoscaler:
             return
         scaler = new_scaler(ss, now=now, reachable=routable, ready=ready)  # adopts ready replicas
         labels = (spec.namespace, spec.isvc, spec.name)
-        children = tuple(getattr(self._metrics, g).labels(*labels) for g in _GAUGES)
-        counts = tuple(getattr(self._metrics, g).labels(*labels) for g in _COUNTS)
-        entry = _Entry(scaler, labels, children, counts)
+        entry = _Entry(scaler, labels, self._metrics.autoscaler.series(*labels))
         self._entries[spec.name] = entry
         replicas = scaler.applied
         log.info(
@@ -185,9 +171,7 @@ class Autoscaler:
         self._idle.discard(revision)
         if entry is None:
             return
-        for g in (*_GAUGES, *_COUNTS):
-            with contextlib.suppress(KeyError):
-                getattr(self._metrics, g).remove(*entry.labels)
+        self._metrics.autoscaler.remove(*entry.labels)
 
     # -- data path -------------------------------------------------------------------------
 
@@ -196,7 +180,10 @@ class Autoscaler:
         entry = self._entries.get(stats.revision)
         if entry is None:
             return
-        self._idle.discard(stats.revision)
+        if stats.concurrency != 0 or stats.rps != 0:
+            # A zero stat (the activator reports every revision each second) adds no signal:
+            # a revision settled at zero stays settled (see ``_settled``).
+            self._idle.discard(stats.revision)
         entry.scaler.record(stats.time, concurrency=stats.concurrency, rps=stats.rps)
         if stats.concurrency > 0 and entry.scaler.desired == 0:
             self._evaluate(stats.revision, entry, self._clock.monotonic())
@@ -259,12 +246,8 @@ class Autoscaler:
         next_tick = clock.monotonic() + TICK_INTERVAL
         while True:
             now = clock.monotonic()
-            timers = [
-                e.scaler.last.requeue_at
-                for e in self._entries.values()
-                if e.scaler.last is not None and e.scaler.last.requeue_at is not None
-            ]
-            wake = min([next_tick, *(t for t in timers if t > now)])
+            timer = self._next_timer(now)
+            wake = next_tick if timer is None else min(next_tick, timer)
             await clock.sleep(wake - now)
             now = clock.monotonic()
             if now >= next_tick:
@@ -272,10 +255,41 @@ class Autoscaler:
                     next_tick += TICK_INTERVAL
                 self.tick(now)
             else:
-                for name, entry in list(self._entries.items()):
-                    last = entry.scaler.last
-                    if last is not None and last.requeue_at is not None and last.requeue_at <= now:
+                for name in self._due_timers(now):
+                    entry = self._entries.get(name)
+                    if entry is not None:
                         self._evaluate(name, entry, now)
+
+    def _timer_of(self, name: str) -> float | None:
+        entry = self._entries.get(name)
+        last = None if entry is None else entry.scaler.last
+        return None if last is None else last.requeue_at
+
+    def _next_timer(self, now: float) -> float | None:
+        """The earliest current timer after ``now`` (stale heap entries are dropped; due ones,
+        which the next wake-up evaluates, are kept)."""
+        heap, due, found = self._timers, [], None
+        while heap:
+            t, name = heap[0]
+            if self._timer_of(name) != t:
+                heapq.heappop(heap)
+            elif t <= now:
+                due.append(heapq.heappop(heap))
+            else:
+                found = t
+                break
+        for item in due:
+            heapq.heappush(heap, item)
+        return found
+
+    def _due_timers(self, now: float) -> list[str]:
+        """Revisions whose current timer is due by ``now``, each once (popped from the heap)."""
+        heap, names = self._timers, dict[str, None]()
+        while heap and heap[0][0] <= now:
+            t, name = heapq.heappop(heap)
+            if self._timer_of(name) == t:
+                names[name] = None
+        return list(names)
 
     def tick(self, now: float) -> None:
         """Decide for every revision at ``now``, except those settled at zero (thousands of idle
@@ -291,6 +305,7 @@ class Autoscaler:
     def _evaluate(self, name: str, entry: _Entry, now: float) -> None:
         eng = entry.scaler
         before_desired, before_applied = eng.desired, eng.applied
+        before_timer = None if eng.last is None else eng.last.requeue_at
         before = (eng.decider, eng.kpa) if isinstance(eng, KpaScaler) else None
         try:
             ready = self._scaler.ready_count(name)
@@ -312,6 +327,9 @@ class Autoscaler:
             self._listener.revision_failed(name, "ProgressDeadlineExceeded", msg)
         if ev.recovered:
             self._listener.revision_recovered(name)
+        timer = None if eng.last is None else eng.last.requeue_at
+        if timer is not None and timer != before_timer:
+            heapq.heappush(self._timers, (timer, name))
         self._gauges(entry, ev, ready)
         self._counts(entry, name, ready)
         if _settled(eng, ev, before, ready, now):
@@ -337,20 +355,20 @@ class Autoscaler:
             )  # fmt: skip
 
     def _counts(self, entry: _Entry, revision: str, ready: int) -> None:
-        actual, pending = entry.counts
-        actual.set(ready)
-        pending.set(self._scaler.status(revision).pending)
+        row = entry.gauges
+        row.actual = ready
+        row.pending = self._scaler.status(revision).pending
 
     def _gauges(self, entry: _Entry, ev: Evaluation, ready: int) -> None:
-        desired, target, stable, panic, mode, ebc = entry.gauges
-        eng = entry.scaler
-        desired.set(eng.applied)
-        target.set(eng.spec.target_value)
-        if ev.decision is not None:
-            stable.set(ev.decision.stable)
-            panic.set(ev.decision.panic)
-            mode.set(1 if ev.decision.panic_mode else 0)
-            ebc.set(ev.decision.ebc)
+        row, eng = entry.gauges, entry.scaler
+        row.desired = eng.applied
+        row.target = eng.spec.target_value
+        d = ev.decision
+        if d is not None:
+            row.stable = d.stable
+            row.panic = d.panic
+            row.panic_mode = 1 if d.panic_mode else 0
+            row.ebc = d.ebc
 
 
 def _settled(eng: RevisionScaler, ev: Evaluation, before: object, ready: int, now: float) -> bool:

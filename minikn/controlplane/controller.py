@@ -118,6 +118,23 @@ class Controller:
         self._routes: dict[str, IsvcRoute] = {}
         """Each ISVC's route as last published (rebuilt only for ISVCs that changed)."""
         self._routes_dirty: set[str] = set()
+        self._route_keys: list[str] | None = None
+        """The keys of ``_routes``, sorted (None: to sort again: one was added or removed)."""
+        self._route_tuple: tuple[IsvcRoute, ...] | None = None
+        self._live_of: dict[str, tuple[set[str], set[str]]] = {}
+        """Each ISVC's (live, routable) revisions as last computed (rebuilt only on change)."""
+        self._live_dirty: set[str] = set()
+        self._live_view: tuple[list[str], set[str]] | None = None
+        self._live_specs: list[RevisionSpec] | None = None
+        self._live_version = 0
+        """Bumped when ``live()`` changed; with ``_route_version``, what was last published."""
+        self._route_version = 0
+        self._published: tuple[int, int] | None = None
+        """Every live revision's name, sorted, and the routable ones (None: to recompute)."""
+        self._owners: dict[str, dict[str, str]] = {}
+        """name -> {namespace: kind} of the stored ISVCs and graphs (revision names are global)."""
+        self._reports = 0
+        """Replica reports so far (a write during which none landed has nothing to merge)."""
         self._stale = True
         """The listener's view is behind the state (set by every change, cleared by a publish)."""
         self._publishing = False
@@ -145,7 +162,11 @@ class Controller:
             self._emit(isvc, INVALID_SPEC, message, warning=True)
             self._unsaved.add(isvc.key)
             self._dirty.set()
-        self._routes = {}
+        self._routes, self._route_keys, self._route_tuple = {}, None, None
+        self._live_of, self._live_view, self._live_specs = {}, None, None
+        self._published = None
+        self._owners = {}
+        self._index_owners(self._state, self._state.isvcs)
         self._publish()
         self._saver = asyncio.create_task(self._persist_loop(), name="minikn.platform.persist")
         self._publisher = asyncio.create_task(self._publish_loop(), name="minikn.platform.publish")
@@ -186,21 +207,48 @@ class Controller:
             snapshot = shallow_copy(self._state)  # the thread reads it while reports land
             await asyncio.to_thread(self._store.save, snapshot)
 
-    async def _commit(self, state: PlaneState, keys: set[str], *, runtimes: bool = False) -> None:
+    async def _commit(
+        self,
+        state: PlaneState,
+        keys: set[str],
+        *,
+        runtimes: bool = False,
+        reports: int | None = None,
+    ) -> None:
         """Persist ``state``'s ISVCs ``keys``, then make ``state`` current: a failed write changes
         nothing.
 
         Replica reports may arrive while the journal is written (they do not wait for the lock);
         they went into the current state, so they are merged into ``state`` instead of lost.
+        ``reports``: the report count when ``state`` was copied from the current state (nothing to
+        merge when none landed since); None: always merge.
         """
+        always = reports is None
         saved = (set(state.ready), dict(state.failures))
         change = encode_change(state, keys, runtimes=runtimes)
         await asyncio.to_thread(self._store.write_change, change)
-        merge_reports(state, self._state, saved, self._clock.time())
-        if (state.ready, state.failures) != saved:
-            self._dirty.set()
+        if always or self._reports != reports:  # reports landed in the current state since
+            merge_reports(state, self._state, saved, self._clock.time())
+            if (state.ready, state.failures) != saved:
+                self._dirty.set()
         self._state = state
+        self._index_owners(state, keys)
         self._notify_changed(keys)
+
+    def _index_owners(self, state: PlaneState, keys: Collection[str]) -> None:
+        """Bring the name index up to date for the ISVCs ``keys`` of ``state``."""
+        for key in keys:
+            namespace, _, name = key.partition("/")
+            isvc = state.isvcs.get(key)
+            held = self._owners.get(name)
+            if isvc is not None:
+                if held is None:
+                    held = self._owners[name] = {}
+                held[namespace] = _kind_of(isvc)
+            elif held is not None:
+                held.pop(namespace, None)
+                if not held:
+                    del self._owners[name]
 
     async def _persist_loop(self) -> None:
         """Save after each change; after a failed write, retry with backoff (not on the next
@@ -263,8 +311,9 @@ class Controller:
         """Validate all documents, then commit all of them or none (InvalidInput names each)."""
         async with self._lock:
             state = shallow_copy(self._state)  # copy-on-write: _plan copies what it touches
+            reports = self._reports
             registry = copy.deepcopy(self.registry)
-            owners = {i.name: (i.namespace, _kind_of(i)) for i in state.isvcs.values()}
+            owners: dict[str, tuple[str, str]] = {}  # this apply's; then the stored ones
             results: list[ApplyResult] = []
             problems: list[str] = []
             runtimes = False
@@ -290,7 +339,7 @@ class Controller:
                         continue
                     if create_only and isvc_key(parsed.namespace, parsed.name) in state.isvcs:
                         raise Conflict(f'inferenceservices "{parsed.name}" already exists')
-                    _check_name_is_free(owners, parsed, doc)
+                    _check_name_is_free(owners, self._owners, parsed, doc)
                     results.append(self._plan(state, registry, parsed, doc))
                     owners[parsed.name] = (parsed.namespace, "InferenceService")
                 except InvalidInput as exc:
@@ -308,7 +357,7 @@ class Controller:
                 if r.kind in ("InferenceService", GRAPH_KIND)
             }
             previous, previous_registry = self._state, self.registry
-            await self._commit(state, keys, runtimes=runtimes)
+            await self._commit(state, keys, runtimes=runtimes, reports=reports)
             self.registry = registry
             self._routes_changed(keys)
             self._stale = True
@@ -353,11 +402,12 @@ class Controller:
         async with self._lock:
             self._get(namespace, name, kind=kind)
             state = shallow_copy(self._state)
+            reports = self._reports
             key = isvc_key(namespace, name)
             isvc = state.isvcs.pop(key)
             for cs in isvc.components.values():
                 _forget(state, cs.revisions)
-            await self._commit(state, {key})
+            await self._commit(state, {key}, reports=reports)
             self._routes_changed({key})
             self.events.forget(namespace, name)
             self._stale = True
@@ -371,6 +421,7 @@ class Controller:
         return None if spec is None else self._state.isvcs.get(isvc_key(spec.namespace, spec.isvc))
 
     def _changed(self, isvc: IsvcState) -> None:
+        self._reports += 1
         refresh(
             isvc,
             ready=self._state.ready,
@@ -478,35 +529,67 @@ class Controller:
         return self.events.recent(namespace, name)
 
     def live(self) -> tuple[list[RevisionSpec], set[str]]:
-        live: set[str] = set()
-        routable: set[str] = set()
-        for isvc in self._state.isvcs.values():
-            lv, rt = live_revisions(isvc)
-            live |= lv
-            routable |= rt
-        return [
-            self._state.revisions[r] for r in sorted(live) if r in self._state.revisions
-        ], routable
+        """The live revisions (sorted by name) and the routable ones; only ISVCs changed since
+        the last call are looked at again."""
+        isvcs = self._state.isvcs
+        if not self._live_of and isvcs:
+            self._live_dirty = set(isvcs)
+        changed = self._live_view is None
+        for key in self._live_dirty:
+            isvc = isvcs.get(key)
+            if isvc is None:
+                changed |= self._live_of.pop(key, None) is not None
+            else:
+                now = live_revisions(isvc)
+                changed |= self._live_of.get(key) != now
+                self._live_of[key] = now
+        self._live_dirty = set()
+        revisions = self._state.revisions
+        if not changed and self._live_specs is not None:
+            specs = self._live_specs
+            if all(revisions.get(s.name) is s for s in specs):
+                return specs, set(self._live_view[1] if self._live_view else ())
+        views = self._live_of.values()
+        names = sorted(set().union(*(lv for lv, _ in views)))
+        self._live_view = (names, set().union(*(rt for _, rt in views)))
+        self._live_specs = [revisions[r] for r in names if r in revisions]
+        self._live_version += 1
+        return self._live_specs, set(self._live_view[1])
 
     def route_table(self) -> RouteTable:
         """The routes of every ISVC; only those of ISVCs changed since the last call are built
         again (unchanged ones are the same objects, which the router's index relies on)."""
         if not self._routes and self._state.isvcs:
             self._routes_dirty = set(self._state.isvcs)
-        for key in self._routes_dirty:
-            isvc = self._state.isvcs.get(key)
-            if isvc is None:
-                self._routes.pop(key, None)
-            else:
-                self._routes[key] = isvc_route(isvc)
-        self._routes_dirty = set()
+        if self._routes_dirty or self._route_tuple is None:
+            before = len(self._routes)
+            for key in self._routes_dirty:
+                isvc = self._state.isvcs.get(key)
+                if isvc is None:
+                    self._routes.pop(key, None)
+                    self._route_keys = None
+                else:
+                    old, route = self._routes.get(key), isvc_route(isvc)
+                    if old is None:
+                        self._route_keys = None
+                    if route != old:
+                        self._routes[key] = route
+                        self._route_tuple = None
+            self._routes_dirty = set()
+            if self._route_keys is None or len(self._routes) != before:
+                self._route_keys = sorted(self._routes)
+                self._route_tuple = None
+            if self._route_tuple is None:
+                routes = self._routes
+                self._route_tuple = tuple(routes[k] for k in self._route_keys)
+                self._route_version += 1
         return RouteTable.model_construct(
-            domain=self.settings.kserve.ingress.ingress_domain,
-            isvcs=tuple(route for _, route in sorted(self._routes.items())),
+            domain=self.settings.kserve.ingress.ingress_domain, isvcs=self._route_tuple
         )
 
     def _routes_changed(self, keys: set[str]) -> None:
         self._routes_dirty |= keys
+        self._live_dirty |= keys
 
     # --- change notifications (the Kubernetes API's versions and watches) ----------------------
 
@@ -587,8 +670,13 @@ class Controller:
                     continue
                 live, routable = self.live()
                 table = self.route_table()
+                versions = (self._live_version, self._route_version)
+                if versions == self._published:
+                    continue  # the listener holds exactly this already (level-triggered)
+                self._published = None
                 self._listener.revisions_changed(live, routable)
                 self._listener.routes_changed(table)
+                self._published = versions
         except BaseException:
             self._stale = True  # what failed to publish is still to publish
             raise
@@ -685,12 +773,19 @@ def _kind_of(record: IsvcState) -> str:
 
 
 def _check_name_is_free(
-    owners: dict[str, tuple[str, str]], parsed: ParsedIsvc, doc: Document
+    owners: dict[str, tuple[str, str]],
+    stored: dict[str, dict[str, str]],
+    parsed: ParsedIsvc,
+    doc: Document,
 ) -> None:
     """Revision names and hosts are global in minikn: one name, one ISVC in one namespace
-    (``owners``: name -> (namespace, kind) of what holds it)."""
+    (``owners``: name -> (namespace, kind) planned by this apply; ``stored``: name ->
+    {namespace: kind} of what the state holds)."""
+    mine = (parsed.namespace, "InferenceService")
     other = owners.get(parsed.name)
-    if other is not None and other != (parsed.namespace, "InferenceService"):
+    if other is None:
+        other = next((o for o in stored.get(parsed.name, {}).items() if o != mine), None)
+    if other is not None and other != mine:
         namespace, kind = other
         raise Conflict(
             f"{doc.where()}: metadata.name: an {kind} named {parsed.name} "

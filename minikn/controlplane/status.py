@@ -81,13 +81,31 @@ def compute_conditions(isvc: IsvcState, failures: Mapping[str, tuple[str, str]])
 def merge_conditions(
     old: Collection[Condition], new: list[Condition], now: float
 ) -> list[Condition]:
-    """Keep a condition's lastTransitionTime unless its status changed."""
+    """Keep a condition's lastTransitionTime unless its status changed.
+
+    An unchanged condition is the old object (conditions are never changed in place); a new or
+    changed one is built without validation (``new``'s fields are valid): a refresh of thousands
+    of ISVCs is most of an apply otherwise."""
     before = {c.type: c for c in old}
     merged = []
     for c in new:
         prev = before.get(c.type)
-        stamp = prev.last_transition_time if prev is not None and prev.status == c.status else now
-        merged.append(c.model_copy(update={"last_transition_time": stamp}))
+        if prev is None or prev.status != c.status:
+            stamp = now
+        elif prev.reason == c.reason and prev.message == c.message:
+            merged.append(prev)
+            continue
+        else:
+            stamp = prev.last_transition_time
+        merged.append(
+            Condition.model_construct(
+                type=c.type,
+                status=c.status,
+                reason=c.reason,
+                message=c.message,
+                last_transition_time=stamp,
+            )
+        )
     return merged
 
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import copy
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -12,7 +11,17 @@ from minikn.controlplane.state import IsvcState, PlaneState
 from minikn.controlplane.status import render_status, rfc3339
 from minikn.core.revision import RevisionSpec
 
-__all__ = ["isvc_resource", "revision_rows"]
+__all__ = ["isvc_resource", "revision_rows", "tree_copy"]
+
+
+def tree_copy(value: Any) -> Any:
+    """A deep copy of a parsed YAML/JSON document: new dicts and lists, the (immutable) scalars
+    shared; several times faster than ``copy.deepcopy``, which every list and get pays."""
+    if isinstance(value, dict):
+        return {k: tree_copy(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [tree_copy(v) for v in value]
+    return value
 
 
 def isvc_resource(
@@ -23,7 +32,7 @@ def isvc_resource(
     ``extras`` (the lead's hook) adds per-revision runtime data (autoscaler, replicas) under
     ``status.revisions``.
     """
-    body = copy.deepcopy(isvc.doc)
+    body: dict[str, Any] = tree_copy(isvc.doc)
     meta = body.setdefault("metadata", {})
     meta.setdefault("namespace", isvc.namespace)
     meta["generation"] = isvc.generation

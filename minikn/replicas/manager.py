@@ -201,10 +201,12 @@ class ReplicaManager:
     def reconcile_once(self) -> None:
         """Plan from the current state and apply the actions (starts tasks, never awaits)."""
         now = self._clock.monotonic()
-        views = [rev.view() for rev in self._revs.values()]
-        actions = plan(views, gpu_free_slots=self._gpus.free_slots(), now=now)
+        busy = [rev for rev in self._revs.values() if not _settled(rev)]
+        actions = plan(
+            [rev.view() for rev in busy], gpu_free_slots=self._gpus.free_slots(), now=now
+        )
         waiting = {a.revision for a in actions if isinstance(a, WaitGPU)}
-        for rev in self._revs.values():
+        for rev in busy:
             if rev.failure and rev.failure[0] == "InsufficientGPU" and rev.spec.name not in waiting:
                 rev.failure = None  # enough GPUs now (freed, or fewer replicas wanted)
                 self._listener.revision_recovered(rev.spec.name)
@@ -225,7 +227,7 @@ class ReplicaManager:
             elif isinstance(action, Forget):
                 log.info("revision %s: no longer live, forgotten", action.revision)
                 del self._revs[action.revision]
-        for rev in self._revs.values():
+        for rev in busy:
             if rev.spec.name not in waiting:
                 rev.gpu_wait_since = None
 
@@ -408,3 +410,17 @@ class ReplicaManager:
                         self._usage[rep.replica_id] = await self._backend.usage(rep.handle)
                     except Exception as exc:
                         log.debug("replica %s: usage unavailable: %s", rep.replica_id, exc)
+
+
+def _settled(rev: RevisionRecord) -> bool:
+    """Nothing for a reconcile pass to do: a live revision without replicas that wants none (or
+    has no desired scale yet), neither waiting for GPUs nor failed for the lack of them. ``plan``
+    gives it no action and it takes no GPU, so a pass leaves it out: thousands of revisions at
+    zero cost a check each, not a view and a sort."""
+    return (
+        rev.live
+        and not rev.replicas
+        and not rev.desired
+        and rev.gpu_wait_since is None
+        and (rev.failure is None or rev.failure[0] != "InsufficientGPU")
+    )

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
+from minikn.telemetry.autoscaler_metrics import AutoscalerCollector
 from minikn.telemetry.request_metrics import RequestCollector
 
 __all__ = ["Metrics"]
@@ -45,39 +46,10 @@ class Metrics:
         )
 
     def _autoscaler(self, r: CollectorRegistry) -> None:
-        """Knative autoscaler names."""
-        self.desired_pods = Gauge("autoscaler_desired_pods", "Desired replicas.", _REV, registry=r)
-        self.actual_pods = Gauge("autoscaler_actual_pods", "Ready replicas.", _REV, registry=r)
-        self.pending_pods = Gauge(
-            "autoscaler_pending_pods", "Replicas created but not ready.", _REV, registry=r
-        )
-        self.stable_concurrency = Gauge(
-            "autoscaler_stable_request_concurrency",
-            "Average concurrency over the stable window.",
-            _REV,
-            registry=r,
-        )
-        self.panic_concurrency = Gauge(
-            "autoscaler_panic_request_concurrency",
-            "Average concurrency over the panic window.",
-            _REV,
-            registry=r,
-        )
-        self.target_concurrency = Gauge(
-            "autoscaler_target_concurrency_per_pod",
-            "Per-replica target of the scaling metric.",
-            _REV,
-            registry=r,
-        )
-        self.panic_mode = Gauge(
-            "autoscaler_panic_mode", "1 while the revision is in panic mode.", _REV, registry=r
-        )
-        self.excess_burst_capacity = Gauge(
-            "autoscaler_excess_burst_capacity",
-            "Excess burst capacity (negative keeps the activator in the path).",
-            _REV,
-            registry=r,
-        )
+        """Knative autoscaler names, per revision (``autoscaler.series(...)``; rendered from plain
+        numbers at scrape time: thousands of revisions at zero cost no Gauge children)."""
+        self.autoscaler = AutoscalerCollector()
+        r.register(self.autoscaler)
 
     def _replicas(self, r: CollectorRegistry) -> None:
         self.start_to_ready = Histogram(

@@ -79,8 +79,8 @@ class FakePlatform:
         if not self.metrics_only:
             return web.Response(status=404)
         m = Metrics(CollectorRegistry())
-        m.actual_pods.labels("default", "iris", "iris-predictor-00001").set(self._ready())
-        m.desired_pods.labels("default", "iris", "iris-predictor-00001").set(self._desired())
+        m.autoscaler.series("default", "iris", "iris-predictor-00001").actual = self._ready()
+        m.autoscaler.series("default", "iris", "iris-predictor-00001").desired = self._desired()
         return web.Response(body=generate_latest(m.registry), content_type="text/plain")
 
     async def isvc(self, request: web.Request) -> web.Response:

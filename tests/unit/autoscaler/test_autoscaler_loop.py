@@ -274,6 +274,21 @@ async def test_the_loop_wakes_at_the_kpa_timer_between_ticks(rig: Rig) -> None:
     assert rig.scaler.desired[REV] == [1, 0]
 
 
+async def test_the_loop_wakes_at_each_revisions_own_timer(rig: Rig) -> None:
+    other = "iris-predictor-00002"
+    for name, retention in ((REV, "45s"), (other, "47.5s")):
+        ann = {"autoscaling.knative.dev/scale-to-zero-pod-retention-period": retention}
+        rig.autoscaler.upsert(revision(ann).model_copy(update={"name": name}), routable=False)
+        rig.scaler.ready[name] = 1
+    # Retentions end at +107 and +109.5, both between ticks: each is scaled to zero there.
+    await rig.clock.advance(107.0)
+    assert (rig.scaler.desired[REV], rig.scaler.desired[other]) == ([1, 0], [1])
+    await rig.clock.advance(2.4)
+    assert rig.scaler.desired[other] == [1]
+    await rig.clock.advance(0.1)
+    assert rig.scaler.desired[other] == [1, 0]
+
+
 async def test_hpa_decides_once_per_sync_period(rig: Rig) -> None:
     ann = {"autoscaling.knative.dev/class": "hpa.autoscaling.knative.dev"}
     rig.autoscaler.upsert(revision(ann), routable=True)
@@ -358,6 +373,13 @@ async def test_a_revision_settled_at_zero_is_skipped_by_ticks_until_demand_arriv
     st = a.status(REV)
     assert st is not None
     assert st.last_decision == settled_at  # not evaluated: nothing could have changed
+    for _ in range(3):  # the activator's per-second zero stats add no signal
+        a.record(RevisionStats(REV, rig.clock.monotonic(), concurrency=0.0, rps=0.0))
+        await rig.clock.advance(1.0)
+    a.tick(rig.clock.monotonic())
+    st = a.status(REV)
+    assert st is not None
+    assert st.last_decision == settled_at
     a.record(RevisionStats(REV, rig.clock.monotonic(), concurrency=1.0, rps=1.0))
     assert rig.scaler.desired[REV][-1] == 1  # demand wakes it at once
     await rig.clock.advance(2.0)

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from minikn.controlplane.controller import Controller
-from minikn.core.errors import Conflict, InvalidInput
+from minikn.core.errors import Conflict, InvalidInput, NotFound
 from minikn.testing.manifests import docs_of, isvc_doc
 
 from .conftest import RecordingListener
@@ -279,16 +279,32 @@ async def test_a_starting_revision_of_a_component_with_a_ready_one_is_not_routed
 async def test_a_replica_report_is_published_on_a_later_loop_turn_not_from_the_report(
     controller: Controller, listener: RecordingListener
 ) -> None:
-    await controller.apply(docs_of(_v("gs://b/1"), isvc_doc("other")))
-    published = len(listener.tables)
+    await controller.apply(docs_of(_v("gs://b/1"), _v("gs://b/1", name="other")))
     controller.revision_ready(P1)
     controller.revision_ready("other-predictor-00001")
+    controller.publish_pending()
+    await controller.apply(docs_of(_v("gs://b/2"), _v("gs://b/2", name="other")))
+    published = len(listener.tables)
+    controller.revision_ready(P2)  # traffic moves to the new revisions: the routes change
+    controller.revision_ready("other-predictor-00002")
     assert len(listener.tables) == published  # the report returned without calling the listener
     async with asyncio.timeout(5):
         while listener.tables[-1] is listener.tables[published - 1]:
             await asyncio.sleep(0)
     assert len(listener.tables) == published + 1  # both reports, one publish
+    assert _traffic(controller) == [(P2, 100, None)]
+
+
+async def test_a_report_that_changes_no_route_and_no_live_revision_is_not_published_again(
+    controller: Controller, listener: RecordingListener
+) -> None:
+    await controller.apply(docs_of(_v("gs://b/1")))
+    published = len(listener.tables)
+    controller.revision_ready(P1)  # routed to the latest revision before and after: same routes
+    controller.publish_pending()
     assert _traffic(controller) == [(P1, 100, None)]
+    assert len(listener.tables) == published
+    assert listener.tables[-1].isvcs[0].components[0].targets[0].revision == P1
 
 
 async def test_delete_removes_isvc_and_revisions(
@@ -337,3 +353,22 @@ async def test_bad_resource_quantity_is_refused_naming_the_document(controller: 
     assert info.value.message.startswith("q.yaml[0] InferenceService/iris: spec.predictor: ")
     assert "lots" in info.value.message
     assert controller.list_isvcs() == []
+
+
+async def test_a_name_held_in_another_namespace_is_refused_until_that_isvc_is_deleted(
+    controller: Controller,
+) -> None:
+    other = isvc_doc()
+    other["metadata"]["namespace"] = "team-b"
+    await controller.apply(docs_of(other))
+    with pytest.raises(Conflict, match="exists in namespace team-b"):
+        await controller.apply(docs_of(isvc_doc("again"), isvc_doc()))
+    with pytest.raises(NotFound):  # the refused apply changed nothing
+        controller.get("default", "again")
+    second = copy.deepcopy(other)
+    second["metadata"]["name"] = "x"
+    with pytest.raises(Conflict, match="exists in namespace team-b"):  # within one apply
+        await controller.apply(docs_of(second, _v("gs://b/2", name="x")))
+    await controller.delete("team-b", "iris")
+    [result] = await controller.apply(docs_of(isvc_doc()))
+    assert result.action == "created"

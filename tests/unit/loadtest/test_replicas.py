@@ -41,15 +41,15 @@ def test_counts_from_metrics_sums_the_isvcs_component_revisions() -> None:
         ("iris-predictor-00002", 2, 3),
         ("iris-transformer-00001", 5, 5),
     ]:
-        metrics.actual_pods.labels("default", "iris", rev).set(ready)
-        metrics.desired_pods.labels("default", "iris", rev).set(desired)
-    metrics.actual_pods.labels("other", "iris", "iris-predictor-00001").set(7)
-    metrics.actual_pods.labels("default", "iris2", "iris2-predictor-00001").set(7)
+        metrics.autoscaler.series("default", "iris", rev).actual = ready
+        metrics.autoscaler.series("default", "iris", rev).desired = desired
+    metrics.autoscaler.series("other", "iris", "iris-predictor-00001").actual = 7
+    metrics.autoscaler.series("default", "iris2", "iris2-predictor-00001").actual = 7
     text = generate_latest(metrics.registry).decode()
-    assert counts_from_metrics(text, namespace="default", isvc="iris") == ReplicaCounts(3, 4, None)
+    assert counts_from_metrics(text, namespace="default", isvc="iris") == ReplicaCounts(3, 4, 0)
     assert counts_from_metrics(
         text, namespace="default", isvc="iris", component="transformer"
-    ) == ReplicaCounts(5, 5, None)
+    ) == ReplicaCounts(5, 5, 0)
 
 
 def test_counts_from_metrics_without_the_isvc() -> None:
