@@ -1,14 +1,18 @@
 """gRPC end to end (process backend, real sockets): ``tritonclient.grpc`` calls an ISVC with
 ``protocolVersion: grpc-v2`` through the ingress with nothing but the ingress address and the
 ISVC's host as ``:authority``: warm calls, the first call to a revision at zero held in the
-activator until a replica is ready, a deadline that runs out, an unknown host, a full buffer."""
+activator until a replica is ready, a deadline that runs out, an unknown host; a transformer
+with ``--protocol grpc-v2`` calling its predictor over gRPC through the ingress."""
 
 from __future__ import annotations
 
 import asyncio
+import sys
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
+from typing import Any
 
+import aiohttp
 import numpy as np
 import pytest
 import tritonclient.grpc as grpcclient
@@ -17,9 +21,10 @@ from prometheus_client import generate_latest
 from tritonclient.utils import InferenceServerException
 
 from minikn.api.documents import parse_text
+from minikn.modelserver.examples import IrisTransformer
 from minikn.platform.server import Platform
 
-from .platform_helpers import running_platform
+from .platform_helpers import running_platform, until_ready
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(180)]
 
@@ -135,3 +140,53 @@ async def test_the_first_call_to_a_revision_at_zero_waits_for_its_replica(
         assert "DEADLINE_EXCEEDED" in str(err.value.status())
     finally:
         await client.close()
+
+
+CHAIN = """
+apiVersion: serving.kserve.io/v1beta1
+kind: InferenceService
+metadata: {{name: chain}}
+spec:
+  transformer:
+    containers:
+      - name: kserve-container
+        command: ["{python}", "-m", "minikn.modelserver"]
+        args: [--model_class=minikn.modelserver.examples:IrisTransformer, --protocol=grpc-v2]
+  predictor:
+    model:
+      modelFormat: {{name: sklearn}}
+      protocolVersion: grpc-v2
+      storageUri: file://{model}
+"""
+
+
+async def test_a_grpc_v2_transformer_calls_its_predictor_over_grpc_through_the_ingress(
+    platform: tuple[Platform, Path],
+) -> None:
+    p, model = platform
+    assert p.dataplane is not None
+    activator = p.dataplane.activator
+    served = activator.serve_grpc
+    grpc_calls: list[str] = []
+
+    def spy(revision: str, *args: Any) -> Any:  # the real activator, its gRPC calls recorded
+        grpc_calls.append(revision)
+        return served(revision, *args)
+
+    activator.serve_grpc = spy  # type: ignore[method-assign]
+    await p.controller.apply(parse_text(CHAIN.format(python=sys.executable, model=model), "c.yaml"))
+    await until_ready(p, "chain")
+    rows = [dict(zip(IrisTransformer.FEATURES, map(float, row), strict=True)) for row in IRIS]
+    async with (
+        aiohttp.ClientSession() as http,
+        http.post(
+            f"http://127.0.0.1:{p.ingress_port}/v1/models/chain:predict",
+            json={"instances": rows},
+            headers={"Host": "chain.default.example.com"},
+        ) as resp,
+    ):
+        body = await resp.json()
+        assert resp.status == 200, body
+    assert body == {"predictions": [1, 1], "labels": ["versicolor", "versicolor"]}
+    # The transformer's call reached the predictor as a gRPC call through the ingress.
+    assert grpc_calls == ["chain-predictor-00001"]
