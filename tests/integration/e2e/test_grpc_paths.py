@@ -2,7 +2,8 @@
 ``tests/integration/e2e/grpc_replica.py``, behind a custom container whose port is named ``h2c``):
 a traffic split across two revisions counted per revision, a full buffer answered
 RESOURCE_EXHAUSTED, deadlines that run out in minikn (its own status message, not the client's
-timer), and streaming RPCs passing through message by message."""
+timer), streaming RPCs passing through message by message, also past the payload logger and the
+batcher."""
 
 from __future__ import annotations
 
@@ -16,6 +17,7 @@ import h2.config
 import h2.connection
 import h2.events
 import pytest
+from aiohttp import web
 
 from minikn.api.documents import parse_text
 from minikn.platform.server import Platform
@@ -36,6 +38,7 @@ spec:
     minReplicas: {min}
     timeout: {timeout}
     {canary}
+    {agent}
     containers:
       - name: kserve-container
         command: ["{python}", "{replica}"]
@@ -52,10 +55,11 @@ def _isvc(
     canary: int | None = None,
     timeout: int = 300,
     min_replicas: int = 1,
+    agent: str = "",
 ) -> str:
     return ISVC.format(
         name=name, min=min_replicas, timeout=timeout, python=sys.executable, replica=REPLICA,
-        gate=gate, version=version,
+        gate=gate, version=version, agent=agent,
         canary="" if canary is None else f"canaryTrafficPercent: {canary}",
     )  # fmt: skip
 
@@ -236,3 +240,56 @@ async def test_streaming_calls_pass_through_message_by_message(platform: Platfor
         await call.done_writing()
         assert await call.read() == grpc.aio.EOF
         assert await call.code() == grpc.StatusCode.OK
+
+
+@pytest.fixture
+async def event_sink() -> AsyncIterator[tuple[str, list[dict[str, str]]]]:
+    """A CloudEvents sink for the payload logger: (its URL, the events' headers)."""
+    events: list[dict[str, str]] = []
+
+    async def receive(request: web.Request) -> web.Response:
+        await request.read()
+        events.append(dict(request.headers))
+        return web.Response(status=202)
+
+    app = web.Application()
+    app.router.add_post("/", receive)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    await web.TCPSite(runner, "127.0.0.1", 0).start()
+    try:
+        yield f"http://127.0.0.1:{runner.addresses[0][1]}/", events
+    finally:
+        await runner.cleanup()
+
+
+async def test_grpc_calls_stream_past_the_logger_and_the_batcher_and_their_requests_are_logged(
+    platform: Platform, event_sink: tuple[str, list[dict[str, str]]]
+) -> None:
+    p = platform
+    url, events = event_sink
+    logger = f'logger: {{mode: all, url: "{url}"}}'
+    agents = {"logged": logger, "batched": f"{logger}\n    batcher: {{maxBatchSize: 4}}"}
+    for name, agent in agents.items():
+        await _apply(p, _isvc(name, agent=agent))
+    for name in agents:
+        rev = f"{name}-predictor-00001"
+        await _until(lambda rev=rev: p.dataplane is not None
+                     and p.dataplane.replicas.ready_count(rev) == 1)  # fmt: skip
+        async with _channel(p, f"{name}.default.example.com") as channel:
+            # Bidi ping-pong: a layer that waited for the whole request body would hang it.
+            call = channel.stream_stream(f"{SERVICE}/Chat")(timeout=60)
+            for i in range(5):
+                await call.write(b"ping-%d" % i)
+                assert await call.read() == b"ping-%d" % i
+            await call.done_writing()
+            assert await call.code() == grpc.StatusCode.OK
+            echo = channel.unary_unary(f"{SERVICE}/Echo")
+            assert await echo(b"hello", timeout=60) == b"hello"
+    async with asyncio.timeout(30):
+        while len(events) < 4:
+            await asyncio.sleep(0.05)
+    # One request event per call, with the call's content type; no response events.
+    assert {h["Ce-Type"] for h in events} == {"org.kubeflow.serving.inference.request"}
+    assert all(h["Content-Type"].startswith("application/grpc") for h in events)
+    assert sorted(h["Ce-Inferenceservicename"] for h in events) == ["batched"] * 2 + ["logged"] * 2
