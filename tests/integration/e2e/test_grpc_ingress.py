@@ -2,11 +2,14 @@
 ``protocolVersion: grpc-v2`` through the ingress with nothing but the ingress address and the
 ISVC's host as ``:authority``: warm calls, the first call to a revision at zero held in the
 activator until a replica is ready, a deadline that runs out, an unknown host; a transformer
-with ``--protocol grpc-v2`` calling its predictor over gRPC through the ingress."""
+with ``--protocol grpc-v2`` calling its predictor over gRPC through the ingress; KServe's own
+``InferenceGRPCClient`` (its package in a virtualenv of its own) on a revision at zero."""
 
 from __future__ import annotations
 
 import asyncio
+import json
+import subprocess
 import sys
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
@@ -45,7 +48,11 @@ IRIS = np.array([[6.8, 2.8, 4.8, 1.4], [6.0, 3.4, 4.5, 1.6]], dtype=np.float32)
 
 @pytest.fixture
 async def platform(tmp_path: Path) -> AsyncIterator[tuple[Platform, Path]]:
-    autoscaler = {"stable-window": "6s", "scale-to-zero-grace-period": "2s"}
+    autoscaler = {
+        "stable-window": "6s",
+        "scale-to-zero-grace-period": "2s",
+        "allow-zero-initial-scale": True,
+    }
     async with running_platform(tmp_path, {"config-autoscaler": autoscaler}) as running:
         yield running
 
@@ -190,3 +197,64 @@ async def test_a_grpc_v2_transformer_calls_its_predictor_over_grpc_through_the_i
     assert body == {"predictions": [1, 1], "labels": ["versicolor", "versicolor"]}
     # The transformer's call reached the predictor as a gRPC call through the ingress.
     assert grpc_calls == ["chain-predictor-00001"]
+
+
+KSERVE_VERSION = "0.21.0"
+KSERVE_CLIENT = Path(__file__).with_name("kserve_grpc_client.py")
+
+
+def _imports_kserve(python: Path) -> bool:
+    if not python.exists():
+        return False
+    check = [str(python), "-c", f"import kserve, importlib.metadata as m; "
+             f"assert m.version('kserve') == {KSERVE_VERSION!r}"]  # fmt: skip
+    return subprocess.run(check, capture_output=True, check=False).returncode == 0
+
+
+@pytest.fixture(scope="session")
+def kserve_python() -> Path:
+    """A Python with KServe's own package, in a virtualenv of its own (made once per machine)."""
+    venv = Path.home() / ".cache" / "minikn-test" / f"kserve-venv-{KSERVE_VERSION[:4]}"
+    python = venv / "bin" / "python"
+    if not _imports_kserve(python):
+        subprocess.run([sys.executable, "-m", "venv", "--clear", str(venv)], check=True)
+        pip = [str(python), "-m", "pip", "install", "--quiet", "--disable-pip-version-check"]
+        subprocess.run([*pip, f"kserve=={KSERVE_VERSION}"], check=True, timeout=1200)
+    return python
+
+
+ZERO = """
+apiVersion: serving.kserve.io/v1beta1
+kind: InferenceService
+metadata:
+  name: {name}
+  annotations: {{autoscaling.knative.dev/initial-scale: "0"}}
+spec:
+  predictor:
+    minReplicas: 0
+    model:
+      modelFormat: {{name: sklearn}}
+      protocolVersion: grpc-v2
+      storageUri: file://{model}
+"""
+
+
+async def test_kserves_own_grpc_client_reaches_a_revision_at_zero_with_its_first_call(
+    platform: tuple[Platform, Path], kserve_python: Path
+) -> None:
+    p, model = platform
+    assert p.dataplane is not None
+    await p.controller.apply(parse_text(ZERO.format(name="kgrpc", model=model), "k.yaml"))
+    rev = "kgrpc-predictor-00001"
+    await _until(lambda: p.controller.get("default", "kgrpc")["status"].get("conditions"), 30)
+    assert p.dataplane.replicas.ready_count(rev) == 0
+    proc = await asyncio.create_subprocess_exec(
+        str(kserve_python), str(KSERVE_CLIENT), f"127.0.0.1:{p.ingress_port}",
+        "kgrpc.default.example.com", "kgrpc",
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+    )  # fmt: skip
+    out, err = await proc.communicate()
+    assert proc.returncode == 0, err.decode()[-3000:]
+    got = json.loads(out.decode().strip().splitlines()[-1])
+    assert got == {"predictions": [1, 1], "server_ready": True, "model_ready": True}
+    assert p.dataplane.replicas.ready_count(rev) == 1  # the call started it
