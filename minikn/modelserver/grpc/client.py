@@ -46,7 +46,9 @@ def grpc_target(predictor_host: str) -> tuple[str, str | None]:
 class PredictorClient:
     """Channels to predictors, opened on first use and closed with the model server."""
 
-    def __init__(self, timeout: float | None = None) -> None:
+    def __init__(self, timeout: float = 300.0) -> None:
+        """``timeout``: each call's deadline (sent as ``grpc-timeout``), as the REST forwarder's
+        aiohttp session bounds a call (5 minutes)."""
         self._timeout = timeout
         self._channels: dict[str, tuple[grpc.aio.Channel, Any]] = {}
 
