@@ -42,6 +42,7 @@ from minikn.wire.grpc import (
     parse_grpc_timeout,
     trailers_for,
 )
+from minikn.wire.h2codec import LiteralEncoder
 from minikn.wire.http import BodyStream
 
 __all__ = ["PREFACE", "H2ServerConnection", "ServerStream", "StreamServe"]
@@ -311,10 +312,14 @@ class H2ServerConnection:
         self._serve = serve
         self._limits = limits
         self._now = now
+        # What goes out is a replica's gRPC head and trailers (validated by h2 on their way in
+        # from the replica, names lowercased here) or minikn's own: not validated again.
         config = h2.config.H2Configuration(
-            client_side=False, header_encoding=None, validate_inbound_headers=True
-        )
+            client_side=False, header_encoding=None, validate_inbound_headers=True,
+            validate_outbound_headers=False, normalize_outbound_headers=False,
+        )  # fmt: skip
         conn = self._h2 = h2.connection.H2Connection(config)
+        conn.encoder = LiteralEncoder()
         conn.local_settings = h2.settings.Settings(
             client=False,
             initial_values={
