@@ -71,7 +71,7 @@ class H2Upstream(asyncio.Protocol):
         self.endpoint = endpoint
         self._max_streams = max_streams
         # The request's headers are already valid h2 (the client's, checked on the way in, and
-        # minikn's own, lowercase): h2's outbound checks would cost a quarter of a call's CPU.
+        # minikn's own, lowercase): h2's outbound checks would only cost CPU (tens of µs a call).
         config = h2.config.H2Configuration(
             client_side=True, header_encoding=None,
             validate_outbound_headers=False, normalize_outbound_headers=False,
