@@ -23,11 +23,13 @@ import h2.errors
 import h2.events
 import h2.exceptions
 import h2.settings
+from hpack.struct import NeverIndexedHeaderTuple
 
 from minikn.activator.upstream import NeverReached
 from minikn.core.endpoints import Endpoint
 from minikn.core.errors import BadGateway
 from minikn.wire.grpc import GrpcCall
+from minikn.wire.h2codec import LiteralEncoder
 from minikn.wire.http import BodyStream, ResponseSink
 
 __all__ = ["H2Pool", "H2Upstream"]
@@ -38,6 +40,11 @@ _CONNECT_TIMEOUT = 5.0
 _WINDOW = 16 * 1024 * 1024
 """Flow-control windows minikn grants a replica (per stream and per connection)."""
 _HIGH_WATER = 256 * 1024
+
+
+_UNIQUE = frozenset((b"x-request-id", b"traceparent", b"forwarded", b"x-forwarded-for"))
+"""Headers whose value differs on every call: sent never-indexed, so they do not push the
+repeated ones (content type, user agent, the host) out of the replica's HPACK table."""
 
 
 class _Stream:
@@ -63,8 +70,14 @@ class H2Upstream(asyncio.Protocol):
     def __init__(self, endpoint: Endpoint, max_streams: int) -> None:
         self.endpoint = endpoint
         self._max_streams = max_streams
-        config = h2.config.H2Configuration(client_side=True, header_encoding=None)
+        # The request's headers are already valid h2 (the client's, checked on the way in, and
+        # minikn's own, lowercase): h2's outbound checks would only cost CPU (tens of µs a call).
+        config = h2.config.H2Configuration(
+            client_side=True, header_encoding=None,
+            validate_outbound_headers=False, normalize_outbound_headers=False,
+        )  # fmt: skip
         self._h2 = h2.connection.H2Connection(config)
+        self._h2.encoder = LiteralEncoder()
         self._h2.local_settings = h2.settings.Settings(
             client=True,
             initial_values={
@@ -237,8 +250,10 @@ class H2Upstream(asyncio.Protocol):
         stream = _Stream(sink, call, on_head)
         self._streams[stream_id] = stream
         ended = body is None or body.at_eof
-        self._h2.send_headers(stream_id, list(headers), end_stream=ended)
-        self._flush()
+        block = [NeverIndexedHeaderTuple(n, v) if n in _UNIQUE else (n, v) for n, v in headers]
+        self._h2.send_headers(stream_id, block, end_stream=ended)
+        if ended or body is None or not body.complete:
+            self._flush()  # else the whole body follows at once, in the same write
         try:
             if not ended and body is not None:
                 await self._send_body(stream_id, stream, body)
@@ -272,10 +287,12 @@ class H2Upstream(asyncio.Protocol):
                 size = min(window, conn.max_outbound_frame_size, len(chunk))
                 conn.send_data(stream_id, chunk[:size])
                 chunk = chunk[size:]
-                self._flush()
+                if chunk:
+                    self._flush()
             if body.at_eof:
                 conn.end_stream(stream_id)
-                self._flush()
+            self._flush()  # the chunk's last frame and the end of the stream in one write
+            if body.at_eof:
                 return
 
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from aiohttp import ClientSession
 
@@ -30,6 +30,9 @@ from minikn.modelserver.model import Model, call_maybe_async
 from minikn.modelserver.pipeline import Pipeline
 from minikn.modelserver.tensors import InferRequest
 from minikn.telemetry.tracing import Tracer, tracer_from_env
+
+if TYPE_CHECKING:
+    from minikn.modelserver.grpc.client import PredictorClient
 
 __all__ = ["SERVER_NAME", "SERVER_VERSION", "DataPlane"]
 
@@ -57,6 +60,7 @@ class DataPlane:
         self.loaded = asyncio.Event()
         self._pipelines: dict[str, Pipeline] = {}
         self._session: ClientSession | None = None
+        self._grpc: PredictorClient | None = None
 
     # -- lifecycle -------------------------------------------------------------------------
     async def load_all(self) -> None:
@@ -76,7 +80,9 @@ class DataPlane:
             model.ready = result is not False
             if not model.ready:
                 raise ModelNotReady(model.name, "load() returned False")
-            self._pipelines[model.name] = Pipeline(model, self.session, self.metrics, self.tracer)
+            self._pipelines[model.name] = Pipeline(
+                model, self.session, self.metrics, self.tracer, self.grpc_client
+            )
             self.failures.pop(model.name, None)
             log.info("model %s: ready", model.name)
         except Exception as exc:  # a load failure is reported by the readiness endpoints
@@ -102,10 +108,22 @@ class DataPlane:
             self._session = ClientSession()
         return self._session
 
+    def grpc_client(self) -> PredictorClient:
+        """The gRPC client a ``--protocol grpc-v2`` transformer forwards with (made on first
+        use: grpcio is imported only by servers that use gRPC)."""
+        if self._grpc is None:
+            from minikn.modelserver.grpc.client import PredictorClient
+
+            self._grpc = PredictorClient()
+        return self._grpc
+
     async def close(self) -> None:
         if self._session is not None:
             await self._session.close()
             self._session = None
+        if self._grpc is not None:
+            await self._grpc.close()
+            self._grpc = None
 
     # -- health and metadata ---------------------------------------------------------------
     def live(self) -> bool:

@@ -131,8 +131,11 @@ class IrisTransformer:
         }
 
     def postprocess(self, result: dict[str, Any]) -> dict[str, Any]:
-        labels = [self.CLASSES[int(p)] for p in result.get("predictions", [])]
-        return {"predictions": result.get("predictions", []), "labels": labels}
+        # V1's predictions, or V2's first output (REST or gRPC, --protocol v2/grpc-v2).
+        outputs = result.get("outputs") or [{}]
+        predictions = result.get("predictions", outputs[0].get("data", []))
+        labels = [self.CLASSES[int(p)] for p in predictions]
+        return {"predictions": predictions, "labels": labels}
 
     def explain(self, payload: Any) -> Any:
         raise NotImplementedError("IrisTransformer has no explainer")

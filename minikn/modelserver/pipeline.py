@@ -11,8 +11,8 @@ import contextvars
 import inspect
 import json
 import time
-from collections.abc import Callable, Mapping
-from typing import Any
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any, Protocol
 
 import aiohttp
 
@@ -23,7 +23,19 @@ from minikn.modelserver.model import Model
 from minikn.modelserver.tensors import InferRequest
 from minikn.telemetry.tracing import Tracer, parse_parent, random_id
 
-__all__ = ["Pipeline"]
+__all__ = ["GrpcForwarder", "Pipeline"]
+
+
+class GrpcForwarder(Protocol):
+    """A transformer's gRPC client to its predictor (``minikn.modelserver.grpc.client``)."""
+
+    async def infer(
+        self,
+        predictor_host: str,
+        model_name: str,
+        payload: Any,
+        metadata: Sequence[tuple[str, str]] = (),
+    ) -> dict[str, Any]: ...
 
 
 class _Step:
@@ -115,10 +127,12 @@ class Pipeline:
         session: Callable[[], aiohttp.ClientSession],
         metrics: StepMetrics | None = None,
         tracer: Tracer | None = None,
+        grpc: Callable[[], GrpcForwarder] | None = None,
     ) -> None:
         self.model = model
         self._tracer = tracer
         self._session = session
+        self._grpc = grpc
         steps = metrics or StepMetrics()
         self._h_pre = steps.histogram(model.name, "preprocess")
         self._h_predict = steps.histogram(model.name, "predict")
@@ -192,19 +206,26 @@ class Pipeline:
         return out
 
     async def _forward(self, payload: Any, headers: Mapping[str, str]) -> Any:
-        """Transformer use: send the preprocessed payload to the predictor."""
+        """Transformer use: send the preprocessed payload to the predictor (over gRPC with
+        ``--protocol grpc-v2``, its answer then as the V2 JSON body REST would give)."""
         name = self.model.name
         host = self.model.predictor_host
+        steps = _STEP_PARENT.get()
+        traceparent = None
+        if steps is not None:  # the predictor's hop is a child of this predict step
+            trace_id, _, marks = steps
+            traceparent = f"00-{trace_id}-{_predict_id(marks)}-01"
+        if self.model.protocol == "grpc-v2" and self._grpc is not None and host is not None:
+            metadata = [("traceparent", traceparent)] if traceparent else []
+            return await self._grpc().infer(host, name, payload, metadata)
         if self.model.protocol == "v2" or isinstance(payload, InferRequest):
             url = f"http://{host}/v2/models/{name}/infer"
         else:
             url = f"http://{host}/v1/models/{name}:predict"
         data = json.dumps(_request_json(payload))
         out_headers = {"Content-Type": "application/json"}
-        steps = _STEP_PARENT.get()
-        if steps is not None:  # the predictor's hop is a child of this predict step
-            trace_id, _, marks = steps
-            out_headers["traceparent"] = f"00-{trace_id}-{_predict_id(marks)}-01"
+        if traceparent is not None:
+            out_headers["traceparent"] = traceparent
         async with self._session().post(url, data=data, headers=out_headers) as resp:
             body = await resp.json(content_type=None)
             if resp.status >= 400:

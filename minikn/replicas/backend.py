@@ -25,6 +25,7 @@ from minikn.replicas.types import (
 
 __all__ = [
     "LABEL_GPUS",
+    "LABEL_GRPC_PORT",
     "LABEL_PORT",
     "ReplicaBackend",
     "default_state_dir",
@@ -36,6 +37,8 @@ __all__ = [
 
 LABEL_GPUS = "minikn.io/gpus"
 LABEL_PORT = "minikn.io/port"
+LABEL_GRPC_PORT = "minikn.io/grpc-port"
+"""The container's gRPC (h2c) port, on replicas that serve gRPC."""
 
 
 class ReplicaBackend(Protocol):

@@ -17,7 +17,13 @@ import psutil
 from minikn.config.local import ReplicasConfig
 from minikn.core.revision import RevisionSpec
 from minikn.core.usage import ResourceUsage
-from minikn.replicas.backend import LABEL_GPUS, LABEL_PORT, default_state_dir, platform_id
+from minikn.replicas.backend import (
+    LABEL_GPUS,
+    LABEL_GRPC_PORT,
+    LABEL_PORT,
+    default_state_dir,
+    platform_id,
+)
 from minikn.replicas.docker_spec import (
     close_stream,
     container_config,
@@ -210,10 +216,15 @@ class DockerBackend:
         labels: dict[str, str] = dict(container.labels)
         settings = container.attrs.get("NetworkSettings", {})
         host, host_port = container.name, port
+        grpc = labels.get(LABEL_GRPC_PORT)
+        grpc_port = int(grpc) if grpc and grpc.isdigit() else None
         if self._mode != "name":
-            bound = (settings.get("Ports") or {}).get(f"{port}/tcp")
+            published = settings.get("Ports") or {}
+            bound = published.get(f"{port}/tcp")
             if bound:
                 host, host_port = "127.0.0.1", int(bound[0]["HostPort"])
+                grpc_bound = published.get(f"{grpc_port}/tcp") if grpc_port else None
+                grpc_port = int(grpc_bound[0]["HostPort"]) if grpc_bound else None
             else:
                 nets = settings.get("Networks") or {}
                 host = next((n["IPAddress"] for n in nets.values() if n.get("IPAddress")), host)
@@ -227,6 +238,7 @@ class DockerBackend:
             port=host_port,
             labels=labels,
             gpus=gpus,
+            grpc_port=grpc_port,
         )
 
     async def stop(self, handle: ReplicaHandle, *, grace: float) -> None:

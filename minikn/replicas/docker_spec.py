@@ -10,7 +10,7 @@ from pathlib import Path, PurePosixPath
 from typing import Any
 
 from minikn.core.revision import MODEL_MOUNT, RevisionSpec
-from minikn.replicas.backend import LABEL_PORT, replica_env, replica_labels
+from minikn.replicas.backend import LABEL_GRPC_PORT, LABEL_PORT, replica_env, replica_labels
 from minikn.replicas.types import ReplicaStartError
 
 __all__ = [
@@ -94,13 +94,17 @@ def container_config(
     c = spec.container
     if c.image is None:
         raise ReplicaStartError(f"revision {spec.name} has no image", reason="NoImage")
+    labels = replica_labels(spec, replica_id, gpus, platform=platform) | {LABEL_PORT: str(c.port)}
+    environment = replica_env(spec, c.port)
+    if c.grpc_port is not None:
+        labels[LABEL_GRPC_PORT] = str(c.grpc_port)
+        environment["GRPC_PORT"] = str(c.grpc_port)
     kwargs: dict[str, Any] = {
         "image": c.image,
         "name": f"minikn-{replica_id}",
         "detach": True,
-        "labels": replica_labels(spec, replica_id, gpus, platform=platform)
-        | {LABEL_PORT: str(c.port)},
-        "environment": replica_env(spec, c.port),
+        "labels": labels,
+        "environment": environment,
         "network": network,
         "privileged": False,
         "cap_drop": ["ALL"],
@@ -150,11 +154,13 @@ def _resources(
 
 
 def _networking(spec: RevisionSpec, *, publish: bool, ingress_address: str) -> dict[str, Any]:
-    """The published port (minikn on the host) and the ingress's host name (transformers,
-    explainers and graph routers call through it)."""
+    """The published ports (minikn on the host: HTTP, and gRPC when served on another port) and
+    the ingress's host name (transformers, explainers and graph routers call through it)."""
     kwargs: dict[str, Any] = {}
     if publish:
-        kwargs["ports"] = {f"{spec.container.port}/tcp": ("127.0.0.1", None)}
+        c = spec.container
+        ports = [c.port] if c.grpc_port in (None, c.port) else [c.port, c.grpc_port]
+        kwargs["ports"] = {f"{p}/tcp": ("127.0.0.1", None) for p in ports}
     if spec.predictor_host is not None or spec.component == "router":
         kwargs["extra_hosts"] = {INGRESS_ALIAS: ingress_address}
     return kwargs

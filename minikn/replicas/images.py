@@ -34,7 +34,8 @@ log = logging.getLogger("minikn.replicas.images")
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 DOCKERFILE = REPO_ROOT / "docker" / "modelserver" / "Dockerfile"
-DEFAULT_EXTRAS = "sklearn,xgboost,lightgbm"
+DEFAULT_EXTRAS = "sklearn,xgboost,lightgbm,grpc"
+"""The image's minikn extras: the model formats, and gRPC (``--grpc_port``, grpc-v2)."""
 Progress = Callable[[str], None]
 
 

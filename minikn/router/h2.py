@@ -42,6 +42,7 @@ from minikn.wire.grpc import (
     parse_grpc_timeout,
     trailers_for,
 )
+from minikn.wire.h2codec import LiteralEncoder
 from minikn.wire.http import BodyStream
 
 __all__ = ["PREFACE", "H2ServerConnection", "ServerStream", "StreamServe"]
@@ -311,10 +312,14 @@ class H2ServerConnection:
         self._serve = serve
         self._limits = limits
         self._now = now
+        # What goes out is a replica's gRPC head and trailers (validated by h2 on their way in
+        # from the replica, names lowercased here) or minikn's own: not validated again.
         config = h2.config.H2Configuration(
-            client_side=False, header_encoding=None, validate_inbound_headers=True
-        )
+            client_side=False, header_encoding=None, validate_inbound_headers=True,
+            validate_outbound_headers=False, normalize_outbound_headers=False,
+        )  # fmt: skip
         conn = self._h2 = h2.connection.H2Connection(config)
+        conn.encoder = LiteralEncoder()
         conn.local_settings = h2.settings.Settings(
             client=False,
             initial_values={
@@ -338,6 +343,7 @@ class H2ServerConnection:
         self.frames = 0
         """Frames received (the connection's progress for its idle timeout)."""
         self._idle: dict[int, tuple[int, float]] = {}
+        self._flush_pending = False
         self._flush()
 
     # Bytes in ----------------------------------------------------------------------------------
@@ -451,7 +457,7 @@ class H2ServerConnection:
             return
         if end_stream:
             self._done(stream)
-        self._flush()
+        self._flush_soon()
 
     def pump(self, stream: ServerStream) -> None:
         """Send what ``stream`` has queued that the client's windows admit (then its trailers)."""
@@ -470,7 +476,7 @@ class H2ServerConnection:
                 self._done(stream)
         except h2.exceptions.ProtocolError:
             self._forget(stream)
-        self._flush()
+        self._flush_soon()
 
     def _pump_all(self) -> None:
         for stream in list(self.streams.values()):
@@ -516,6 +522,18 @@ class H2ServerConnection:
         data = self._h2.data_to_send()
         if data and self.transport is not None and not self.transport.is_closing():
             self.transport.write(data)
+
+    def _flush_soon(self) -> None:
+        """Write what is pending once this turn of the event loop is over: a response's head,
+        data and trailers, produced by one read from the replica, go out in one write (a write
+        is a system call, and costs more than the framing)."""
+        if not self._flush_pending:
+            self._flush_pending = True
+            asyncio.get_running_loop().call_soon(self._flush_deferred)
+
+    def _flush_deferred(self) -> None:
+        self._flush_pending = False
+        self._flush()
 
     # Transport events --------------------------------------------------------------------------
 

@@ -7,6 +7,12 @@ and records the hop (the terminal handler may put the replica id in ``request.ct
 it buffers the request, runs :class:`~minikn.activator.agent.chain.Agent` (whose upstream calls the
 inner handler with a capturing sink) and writes the whole answer; with only a logger it buffers
 the request body but lets the response stream through, keeping a copy for the response event.
+
+A gRPC call (``request.ctx.grpc``) is never buffered or batched: the batcher speaks KServe's REST
+batching and would mangle it, so gRPC calls bypass it; the logger logs its request event at once,
+with the body when the whole (framed) body had already arrived, else with none, so a large or
+streaming call never waits for the logger. A gRPC call has no response event (its answer goes
+straight to the client's stream).
 """
 
 from __future__ import annotations
@@ -226,6 +232,14 @@ def _wrap(agent: Agent, inner: Handler) -> Handler:
     return _wrap_buffered(agent, inner)
 
 
+def _log_grpc_request(logger: PayloadLogger | None, request: ProxyRequest) -> None:
+    """A gRPC call's request event, without waiting for its body (module docstring)."""
+    if logger is not None:
+        body = request.body
+        received = b"" if body is None else body.whole()
+        logger.log_request_lines(request.headers, received or b"")
+
+
 class _LoggedResponse(TeeSink):
     """Streams the response to the client and, once it ended, logs it (a 200 only)."""
 
@@ -250,6 +264,9 @@ def _wrap_logger(logger: PayloadLogger, inner: Handler) -> Handler:
     """
 
     def prepare(request: ProxyRequest, sink: ResponseSink) -> ResponseSink | None:
+        if request.ctx.grpc is not None:
+            _log_grpc_request(logger, request)
+            return sink
         body = request.body
         received = b"" if body is None else body.whole()  # left in place for the replica
         if received is None:
@@ -275,6 +292,10 @@ def _wrap_buffered(agent: Agent, inner: Handler) -> Handler:
     """Batcher (and logger): whole requests in, whole answers out."""
 
     async def handle(request: ProxyRequest, sink: ResponseSink) -> None:
+        if request.ctx.grpc is not None:  # passes by the batcher
+            _log_grpc_request(agent.logger, request)
+            await inner(request, sink)
+            return
         received = await read_all(request.body)
         had_body = request.body is not None
         parsed = parse_header_lines(request.headers)

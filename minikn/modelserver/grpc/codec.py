@@ -36,8 +36,10 @@ __all__ = [
     "decode_bytes",
     "decode_parameters",
     "decode_request",
+    "decode_response",
     "encode_bytes",
     "encode_parameters",
+    "encode_request",
     "encode_response",
     "raw_of",
 ]
@@ -303,3 +305,88 @@ def encode_response(
         else:
             _typed(out, array, datatype)
     return response
+
+
+# -- the client's side (a transformer calling its predictor) -----------------------------------
+def _v2_inputs(payload: Any) -> tuple[list[tuple[str, Any, str, dict[str, Any] | None]], Any]:
+    """A transformer's preprocessed payload -> ``[(name, array, datatype, parameters)]`` and
+    the request-level fields: an ``InferRequest``, a V2 ``{"inputs": [...]}`` dict, or a V1
+    ``{"instances": rows}`` dict (one ``input-0`` tensor of the rows, as KServe's V2 servers
+    name a lone input)."""
+    if isinstance(payload, InferRequest):
+        tensors = [(t.name, t.data, t.datatype, t.parameters or None) for t in payload.inputs]
+        return tensors, {"id": payload.id, "parameters": payload.parameters}
+    if isinstance(payload, Mapping) and isinstance(payload.get("inputs"), list):
+        out = []
+        for tensor in payload["inputs"]:
+            if not isinstance(tensor, Mapping):
+                raise InvalidInput("inputs: each input must be an object")
+            array, datatype = _array(tensor)
+            shape = tensor.get("shape")
+            if shape is not None:
+                array = array.reshape(shape)
+            out.append((str(tensor.get("name", "")), array, datatype, tensor.get("parameters")))
+        return out, payload
+    if isinstance(payload, Mapping) and "instances" in payload:
+        array = np.asarray(payload["instances"])
+        datatype = datatype_of(array)
+        if datatype == "BYTES" and array.dtype != object:
+            array = array.astype(object)
+        return [("input-0", array, datatype, None)], {}
+    raise InvalidInput(
+        "a transformer with --protocol grpc-v2 must pass its predictor an InferRequest, "
+        'a {"inputs": [...]} or an {"instances": [...]} payload'
+    )
+
+
+def encode_request(payload: Any, model_name: str) -> pb.ModelInferRequest:
+    """A transformer's payload -> ``ModelInferRequest``, every input raw (as tritonclient and
+    KServe's ``InferenceGRPCClient`` send them)."""
+    tensors, fields = _v2_inputs(payload)
+    request = pb.ModelInferRequest(model_name=model_name, id=str(fields.get("id") or ""))
+    encode_parameters(request.parameters, fields.get("parameters"))
+    for name, array, datatype, params in tensors:
+        if datatype not in DATATYPES:
+            raise InvalidInput(f"input {name}: unsupported datatype {datatype!r}")
+        tensor = request.inputs.add(name=name, datatype=datatype, shape=list(array.shape))
+        encode_parameters(tensor.parameters, params)
+        request.raw_input_contents.append(raw_of(array, datatype))
+    return request
+
+
+def _jsonable(values: list[Any]) -> list[Any]:
+    return [v.decode(errors="replace") if isinstance(v, bytes) else v for v in values]
+
+
+def decode_response(response: pb.ModelInferResponse) -> dict[str, Any]:
+    """``ModelInferResponse`` -> the V2 JSON body REST would have answered (``data`` flat, BYTES
+    as text), so a transformer's postprocess reads both protocols alike."""
+    raw = response.raw_output_contents
+    if raw and len(raw) != len(response.outputs):
+        raise InvalidInput(
+            f"raw_output_contents has {len(raw)} entries for {len(response.outputs)} outputs"
+        )
+    outputs = []
+    for i, tensor in enumerate(response.outputs):
+        name, datatype = tensor.name, tensor.datatype
+        if datatype not in DATATYPES:
+            raise InvalidInput(f"output {name}: unsupported datatype {datatype!r}")
+        array = _from_raw(raw[i], datatype, name) if raw else _from_contents(tensor)  # type: ignore[arg-type]
+        entry: dict[str, Any] = {
+            "name": name,
+            "shape": list(tensor.shape),
+            "datatype": datatype,
+            "data": _jsonable(array.reshape(-1).tolist()),
+        }
+        params = decode_parameters(tensor.parameters)
+        if params:
+            entry["parameters"] = params
+        outputs.append(entry)
+    body: dict[str, Any] = {"model_name": response.model_name, "id": response.id}
+    if response.model_version:
+        body["model_version"] = response.model_version
+    params = decode_parameters(response.parameters)
+    if params:
+        body["parameters"] = params
+    body["outputs"] = outputs
+    return body

@@ -1,14 +1,20 @@
 """gRPC end to end (process backend, real sockets): ``tritonclient.grpc`` calls an ISVC with
 ``protocolVersion: grpc-v2`` through the ingress with nothing but the ingress address and the
 ISVC's host as ``:authority``: warm calls, the first call to a revision at zero held in the
-activator until a replica is ready, a deadline that runs out, an unknown host, a full buffer."""
+activator until a replica is ready, a deadline that runs out, an unknown host; a transformer
+with ``--protocol grpc-v2`` calling its predictor over gRPC through the ingress; KServe's own
+``InferenceGRPCClient`` (its package in a virtualenv of its own) on a revision at zero."""
 
 from __future__ import annotations
 
 import asyncio
+import json
+import sys
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
+from typing import Any
 
+import aiohttp
 import numpy as np
 import pytest
 import tritonclient.grpc as grpcclient
@@ -17,9 +23,11 @@ from prometheus_client import generate_latest
 from tritonclient.utils import InferenceServerException
 
 from minikn.api.documents import parse_text
+from minikn.modelserver.examples import IrisTransformer
 from minikn.platform.server import Platform
+from tests.integration.kserve_env import kserve_virtualenv
 
-from .platform_helpers import running_platform
+from .platform_helpers import running_platform, until_ready
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(180)]
 
@@ -40,7 +48,11 @@ IRIS = np.array([[6.8, 2.8, 4.8, 1.4], [6.0, 3.4, 4.5, 1.6]], dtype=np.float32)
 
 @pytest.fixture
 async def platform(tmp_path: Path) -> AsyncIterator[tuple[Platform, Path]]:
-    autoscaler = {"stable-window": "6s", "scale-to-zero-grace-period": "2s"}
+    autoscaler = {
+        "stable-window": "6s",
+        "scale-to-zero-grace-period": "2s",
+        "allow-zero-initial-scale": True,
+    }
     async with running_platform(tmp_path, {"config-autoscaler": autoscaler}) as running:
         yield running
 
@@ -135,3 +147,99 @@ async def test_the_first_call_to_a_revision_at_zero_waits_for_its_replica(
         assert "DEADLINE_EXCEEDED" in str(err.value.status())
     finally:
         await client.close()
+
+
+CHAIN = """
+apiVersion: serving.kserve.io/v1beta1
+kind: InferenceService
+metadata: {{name: chain}}
+spec:
+  transformer:
+    containers:
+      - name: kserve-container
+        command: ["{python}", "-m", "minikn.modelserver"]
+        args: [--model_class=minikn.modelserver.examples:IrisTransformer, --protocol=grpc-v2]
+  predictor:
+    model:
+      modelFormat: {{name: sklearn}}
+      protocolVersion: grpc-v2
+      storageUri: file://{model}
+"""
+
+
+async def test_a_grpc_v2_transformer_calls_its_predictor_over_grpc_through_the_ingress(
+    platform: tuple[Platform, Path],
+) -> None:
+    p, model = platform
+    assert p.dataplane is not None
+    activator = p.dataplane.activator
+    served = activator.serve_grpc
+    grpc_calls: list[str] = []
+
+    def spy(revision: str, *args: Any) -> Any:  # the real activator, its gRPC calls recorded
+        grpc_calls.append(revision)
+        return served(revision, *args)
+
+    activator.serve_grpc = spy  # type: ignore[method-assign]
+    await p.controller.apply(parse_text(CHAIN.format(python=sys.executable, model=model), "c.yaml"))
+    await until_ready(p, "chain")
+    rows = [dict(zip(IrisTransformer.FEATURES, map(float, row), strict=True)) for row in IRIS]
+    async with (
+        aiohttp.ClientSession() as http,
+        http.post(
+            f"http://127.0.0.1:{p.ingress_port}/v1/models/chain:predict",
+            json={"instances": rows},
+            headers={"Host": "chain.default.example.com"},
+        ) as resp,
+    ):
+        body = await resp.json()
+        assert resp.status == 200, body
+    assert body == {"predictions": [1, 1], "labels": ["versicolor", "versicolor"]}
+    # The transformer's call reached the predictor as a gRPC call through the ingress.
+    assert grpc_calls == ["chain-predictor-00001"]
+
+
+KSERVE_CLIENT = Path(__file__).with_name("kserve_grpc_client.py")
+
+
+@pytest.fixture(scope="session")
+def kserve_python() -> Path:
+    """A Python with KServe's own package, in the shared SDK virtualenv (made once)."""
+    return kserve_virtualenv() / "bin" / "python"
+
+
+ZERO = """
+apiVersion: serving.kserve.io/v1beta1
+kind: InferenceService
+metadata:
+  name: {name}
+  annotations: {{autoscaling.knative.dev/initial-scale: "0"}}
+spec:
+  predictor:
+    minReplicas: 0
+    model:
+      modelFormat: {{name: sklearn}}
+      protocolVersion: grpc-v2
+      storageUri: file://{model}
+"""
+
+
+async def test_kserves_own_grpc_client_reaches_a_revision_at_zero_with_its_first_call(
+    platform: tuple[Platform, Path], kserve_python: Path
+) -> None:
+    p, model = platform
+    assert p.dataplane is not None
+    await p.controller.apply(parse_text(ZERO.format(name="kgrpc", model=model), "k.yaml"))
+    rev = "kgrpc-predictor-00001"
+    await _until(lambda: p.controller.get("default", "kgrpc")["status"].get("conditions"), 30)
+    assert p.dataplane.replicas.ready_count(rev) == 0
+    proc = await asyncio.create_subprocess_exec(
+        str(kserve_python), str(KSERVE_CLIENT), f"127.0.0.1:{p.ingress_port}",
+        "kgrpc.default.example.com", "kgrpc",
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+    )  # fmt: skip
+    out, err = await proc.communicate()
+    assert proc.returncode == 0, err.decode()[-3000:]
+    got = json.loads(out.decode().strip().splitlines()[-1])
+    assert got == {"predictions": [1, 1], "server_ready": True, "model_ready": True}
+    assert p.dataplane.replicas.ready_count(rev) == 1  # the call started it

@@ -153,3 +153,40 @@ def test_replica_user_is_unprivileged_where_the_model_allows(
         spec, "r1", model_dir=None, gpus=[], network="n", publish=False, user=expected
     )
     assert kwargs.get("user") == expected
+
+
+def test_a_grpc_replica_publishes_and_labels_its_grpc_port_too() -> None:
+    spec = _spec(0)
+    spec = spec.model_copy(
+        update={"container": spec.container.model_copy(update={"grpc_port": 8081})}
+    )
+    kwargs = container_config(spec, "r1", model_dir=None, gpus=[], network="n", publish=True)
+    assert kwargs["ports"] == {"8080/tcp": ("127.0.0.1", None), "8081/tcp": ("127.0.0.1", None)}
+    assert kwargs["labels"]["minikn.io/grpc-port"] == "8081"
+    assert kwargs["environment"]["GRPC_PORT"] == "8081"
+
+
+@dataclass
+class InspectedContainer:
+    labels: dict[str, str]
+    attrs: dict[str, Any]
+    name: str = "minikn-r1"
+    id: str = "c1"
+
+
+@pytest.mark.parametrize(
+    ("mode", "expected"),
+    [("published", ("127.0.0.1", 32001, 32002)), ("name", ("minikn-r1", 8080, 8081))],
+)
+def test_the_handle_reaches_the_grpc_port_where_the_http_port_is_reached(
+    mode: str, expected: tuple[str, int, int]
+) -> None:
+    ports = {"8080/tcp": [{"HostPort": "32001"}], "8081/tcp": [{"HostPort": "32002"}]}
+    container = InspectedContainer(
+        labels={"minikn.io/port": "8080", "minikn.io/grpc-port": "8081"},
+        attrs={"NetworkSettings": {"Ports": ports}},
+    )
+    backend = DockerBackend(ReplicasConfig(), client=None)
+    backend._mode = mode  # type: ignore[assignment]  # as start() would find it
+    handle = backend._handle(container, 8080)
+    assert (handle.host, handle.port, handle.grpc_port) == expected

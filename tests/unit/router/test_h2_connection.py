@@ -19,9 +19,11 @@ class FakeTransport:
     def __init__(self) -> None:
         self.out = bytearray()
         self.closed = False
+        self.writes: list[bytes] = []
 
     def write(self, data: bytes) -> None:
         self.out += data
+        self.writes.append(bytes(data))
 
     def is_closing(self) -> bool:
         return self.closed
@@ -104,3 +106,41 @@ async def test_a_protocol_error_answers_goaway_and_closes() -> None:
     events = client.receive_data(bytes(transport.out))
     assert any(isinstance(e, h2.events.ConnectionTerminated) for e in events)
     assert transport.closed
+
+
+async def test_a_whole_answer_given_in_one_turn_goes_out_in_one_write() -> None:
+    served: list[ServerStream] = []
+    conn = ClientConnection(
+        lambda r, s: None, lambda c: None, max_body=1024, limits=RouterConfig(), accepted=0.0,
+        serve_h2=served.append, now=lambda: 0.0,
+    )  # fmt: skip
+    transport = FakeTransport()
+    conn.connection_made(transport)  # type: ignore[arg-type]
+    client = _client()
+    client.send_headers(
+        1,
+        [(b":method", b"POST"), (b":scheme", b"http"), (b":path", b"/inference.X/Y"),
+         (b":authority", b"x.default.example.com"), (b"content-type", b"application/grpc")],
+        end_stream=True,
+    )  # fmt: skip
+    conn.data_received(client.data_to_send())
+    client.receive_data(bytes(transport.out))  # the server's settings and acknowledgements
+    before = len(transport.writes)
+    # The replica's head, one message and its trailers, as one read from the replica gives them.
+    [stream] = served
+    stream.start(200, b"", [(b"content-type", b"application/grpc")], None)
+    stream.write(b"\x00\x00\x00\x00\x02hi")
+    stream.flush()
+    stream.set_trailers([(b"grpc-status", b"0")])
+    stream.end()
+    assert len(transport.writes) == before  # nothing written yet: once, at the end of the turn
+    await asyncio.sleep(0)
+    assert len(transport.writes) == before + 1
+    events = client.receive_data(transport.writes[-1])
+    kinds = [type(e) for e in events if not isinstance(e, h2.events.WindowUpdated)]
+    assert kinds == [
+        h2.events.ResponseReceived,
+        h2.events.DataReceived,
+        h2.events.TrailersReceived,
+        h2.events.StreamEnded,
+    ]

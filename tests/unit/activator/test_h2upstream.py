@@ -1,0 +1,75 @@
+"""The activator's h2c connection to a replica, on a fake transport, read by a real h2 server
+connection: what a gRPC call's request looks like on the wire."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import Sequence
+
+import h2.config
+import h2.connection
+import h2.events
+from hpack.struct import NeverIndexedHeaderTuple
+
+from minikn.activator.h2upstream import H2Upstream
+from minikn.core.endpoints import Endpoint
+from minikn.wire.http import BodyStream
+
+
+class FakeTransport:
+    def __init__(self) -> None:
+        self.writes: list[bytes] = []
+
+    def write(self, data: bytes) -> None:
+        self.writes.append(bytes(data))
+
+    def close(self) -> None: ...
+
+
+class Sink:
+    """The client's side (not reached: the call is cut before the replica answers)."""
+
+    status = 0
+    backlog = 0
+
+    def set_trailers(self, trailers: Sequence[tuple[bytes, bytes]]) -> None: ...
+
+
+HEADERS = [
+    (b":method", b"POST"), (b":scheme", b"http"), (b":path", b"/inference.X/Y"),
+    (b":authority", b"x.default.example.com"), (b"te", b"trailers"),
+    (b"content-type", b"application/grpc"), (b"x-request-id", b"r-1"),
+    (b"traceparent", b"00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"),
+]  # fmt: skip
+
+
+async def test_a_complete_request_goes_out_in_one_write_its_per_call_headers_never_indexed() -> (
+    None
+):
+    upstream = H2Upstream(Endpoint("r1", "127.0.0.1", 1, grpc_port=2), max_streams=100)
+    transport = FakeTransport()
+    upstream.connection_made(transport)  # type: ignore[arg-type]
+    server = h2.connection.H2Connection(
+        h2.config.H2Configuration(client_side=False, header_encoding=None)
+    )
+    server.initiate_connection()
+    server.receive_data(transport.writes.pop())  # the preface and settings
+    body = BodyStream(None)
+    body.feed(b"\x00\x00\x00\x00\x02hi")
+    body.feed_eof()
+    sink = Sink()
+    call = asyncio.ensure_future(upstream.call(HEADERS, body, sink, sink, None))  # type: ignore[arg-type]
+    await asyncio.sleep(0)
+    assert len(transport.writes) == 1  # headers, the message and the end of the stream
+    events = server.receive_data(transport.writes[0])
+    [request] = [e for e in events if isinstance(e, h2.events.RequestReceived)]
+    data = [e.data for e in events if isinstance(e, h2.events.DataReceived)]
+    assert b"".join(d or b"" for d in data) == b"\x00\x00\x00\x00\x02hi"
+    assert any(isinstance(e, h2.events.StreamEnded) for e in events)
+    never = {bytes(h[0]) for h in request.headers or () if isinstance(h, NeverIndexedHeaderTuple)}
+    assert never == {b"x-request-id", b"traceparent"}
+    assert [(bytes(n), bytes(v)) for n, v in request.headers or ()] == HEADERS
+    call.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await call
