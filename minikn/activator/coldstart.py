@@ -9,10 +9,8 @@ coroutine lane sees a cold start (the fast lane never buffers), so the warm path
 
 from __future__ import annotations
 
-import asyncio
-
 from minikn.core.coldstart import COLD_START_HEADER, ColdStart, server_timing
-from minikn.wire.http import ResponseSink
+from minikn.wire.http import PassThroughSink, ResponseSink
 
 __all__ = ["ColdStartLog", "ColdStartSink"]
 
@@ -45,39 +43,16 @@ class ColdStartLog:
         return phases
 
 
-class ColdStartSink:
+class ColdStartSink(PassThroughSink):
     """Passes a response through, adding the cold-start headers to its head."""
 
-    __slots__ = ("_extra", "_sink")
+    __slots__ = ("_extra",)
 
     def __init__(self, sink: ResponseSink, phases: dict[str, float]) -> None:
-        self._sink = sink
+        super().__init__(sink)
         self._extra = [(b"server-timing", server_timing(phases)), (COLD_START_HEADER, b"true")]
-
-    @property
-    def status(self) -> int:
-        return self._sink.status
-
-    @property
-    def started(self) -> bool:
-        return self._sink.started
 
     def start(
         self, status: int, reason: bytes, headers: list[tuple[bytes, bytes]], length: int | None
     ) -> None:
         self._sink.start(status, reason, [*headers, *self._extra], length)
-
-    def write(self, data: bytes) -> None:
-        self._sink.write(data)
-
-    def flush(self) -> None:
-        self._sink.flush()
-
-    def end(self) -> None:
-        self._sink.end()
-
-    def abort(self) -> None:
-        self._sink.abort()
-
-    def bind_producer(self, producer: asyncio.Transport | None) -> None:
-        self._sink.bind_producer(producer)

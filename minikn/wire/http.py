@@ -24,6 +24,7 @@ __all__ = [
     "Handler",
     "HopRecord",
     "Middleware",
+    "PassThroughSink",
     "ProxyRequest",
     "RequestContext",
     "RequestDeadline",
@@ -180,6 +181,44 @@ class ResponseSink(Protocol):
     def bind_producer(self, producer: asyncio.Transport | None) -> None:
         """Pause ``producer`` while the client reads slower than the replica writes."""
         ...
+
+
+class PassThroughSink:
+    """A :class:`ResponseSink` that passes everything to ``sink``; subclasses override the
+    steps they change (a tee keeping the body, extra headers on the head)."""
+
+    __slots__ = ("_sink",)
+
+    def __init__(self, sink: ResponseSink) -> None:
+        self._sink = sink
+
+    @property
+    def status(self) -> int:
+        return self._sink.status
+
+    @property
+    def started(self) -> bool:
+        return self._sink.started
+
+    def start(
+        self, status: int, reason: bytes, headers: list[tuple[bytes, bytes]], length: int | None
+    ) -> None:
+        self._sink.start(status, reason, headers, length)
+
+    def write(self, data: bytes) -> None:
+        self._sink.write(data)
+
+    def flush(self) -> None:
+        self._sink.flush()
+
+    def end(self) -> None:
+        self._sink.end()
+
+    def abort(self) -> None:
+        self._sink.abort()
+
+    def bind_producer(self, producer: asyncio.Transport | None) -> None:
+        self._sink.bind_producer(producer)
 
 
 class RequestDeadline(Protocol):

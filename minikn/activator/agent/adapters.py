@@ -11,7 +11,7 @@ from http import HTTPStatus
 from multidict import CIMultiDict
 
 from minikn.activator.agent.types import UpstreamResponse
-from minikn.wire.http import BodyStream, ResponseSink
+from minikn.wire.http import BodyStream, PassThroughSink, ResponseSink
 
 __all__ = [
     "BufferSink",
@@ -118,43 +118,18 @@ class BufferSink:
         return UpstreamResponse(self._status, headers, b"".join(self.chunks))
 
 
-class TeeSink:
+class TeeSink(PassThroughSink):
     """Passes a response through to the client as it streams, keeping a copy of the body."""
 
-    __slots__ = ("_chunks", "_sink")
+    __slots__ = ("_chunks",)
 
     def __init__(self, sink: ResponseSink) -> None:
-        self._sink = sink
+        super().__init__(sink)
         self._chunks: list[bytes] = []
-
-    @property
-    def status(self) -> int:
-        return self._sink.status
-
-    @property
-    def started(self) -> bool:
-        return self._sink.started
-
-    def start(
-        self, status: int, reason: bytes, headers: list[tuple[bytes, bytes]], length: int | None
-    ) -> None:
-        self._sink.start(status, reason, headers, length)
 
     def write(self, data: bytes) -> None:
         self._chunks.append(data)
         self._sink.write(data)
-
-    def flush(self) -> None:
-        self._sink.flush()
-
-    def end(self) -> None:
-        self._sink.end()
-
-    def abort(self) -> None:
-        self._sink.abort()
-
-    def bind_producer(self, producer: asyncio.Transport | None) -> None:
-        self._sink.bind_producer(producer)
 
     def body(self) -> bytes:
         return b"".join(self._chunks)
