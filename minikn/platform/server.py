@@ -45,7 +45,14 @@ from minikn.platform.statelock import StateDirLock
 from minikn.platform.watch import DirectoryWatcher
 from minikn.telemetry.metrics import Metrics
 
-__all__ = ["ListenerFanOut", "Platform", "PlatformOptions", "RevisionFanOut", "run_platform"]
+__all__ = [
+    "ListenerFanOut",
+    "Platform",
+    "PlatformOptions",
+    "RevisionFanOut",
+    "run_platform",
+    "stop_on_signals",
+]
 
 log = logging.getLogger("minikn.platform.server")
 
@@ -248,13 +255,19 @@ class Platform:
         self.state_lock.release()
 
 
-async def run_platform(settings: Settings, options: PlatformOptions) -> None:
-    """Run until SIGTERM/SIGINT, then shut down gracefully."""
-    platform = Platform(settings, options)
+def stop_on_signals() -> asyncio.Event:
+    """An event SIGTERM or SIGINT sets (on the running loop): when ``minikn serve`` stops."""
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
+    return stop
+
+
+async def run_platform(settings: Settings, options: PlatformOptions) -> None:
+    """Run until SIGTERM/SIGINT, then shut down gracefully."""
+    platform = Platform(settings, options)
+    stop = stop_on_signals()
     try:  # a failed start (a port in use) still stops what it started
         await platform.start()
         print(f"minikn: API on http://{options.api_host}:{platform.api_port}", flush=True)

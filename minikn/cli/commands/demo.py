@@ -14,7 +14,6 @@ import asyncio
 import json
 import logging
 import shlex
-import signal
 from pathlib import Path
 from typing import Any
 
@@ -26,7 +25,7 @@ from minikn.cli.commands.common import SubParsers, fail, run_server
 from minikn.config import ConfigError, load_settings
 from minikn.controlplane.store import default_state_dir
 from minikn.modelserver.examples import ensure_example_models
-from minikn.platform.server import Platform, PlatformOptions, token_from_env
+from minikn.platform.server import Platform, PlatformOptions, stop_on_signals, token_from_env
 
 __all__ = ["register"]
 
@@ -74,10 +73,7 @@ def run(args: argparse.Namespace) -> int:
 
 async def _demo(settings: Any, options: PlatformOptions, *, once: bool) -> int:
     platform = Platform(settings, options)
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(sig, stop.set)
+    stop = stop_on_signals()
     try:  # a failed start (a port in use) still stops what it started
         await platform.start()
         await platform.controller.apply(resolve_storage_paths(load_paths([str(EXAMPLE)])))
