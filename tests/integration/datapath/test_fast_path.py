@@ -178,6 +178,57 @@ async def test_reused_connection_closed_before_answering_is_replayed(
 
 
 @pytest.fixture
+async def echoes_once() -> AsyncIterator[Endpoint]:
+    """A replica that echoes the body of the first request of each connection with keep-alive,
+    then drops the connection when the next one comes, without a byte of answer (a replica that
+    died, or whose idle timeout raced the reuse of a pooled connection)."""
+
+    async def serve(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        head = await reader.readuntil(b"\r\n\r\n")
+        length = 0
+        for line in head.split(b"\r\n"):
+            name, _, value = line.partition(b":")
+            if name.strip().lower() == b"content-length":
+                length = int(value)
+        body = await reader.readexactly(length)
+        writer.write(b"HTTP/1.1 200 OK\r\ncontent-length: %d\r\n\r\n%b" % (len(body), body))
+        await reader.readuntil(b"\r\n\r\n")
+        writer.transport.abort()  # a reset, as from a killed process
+
+    server = await asyncio.start_server(serve, "127.0.0.1", 0)
+    yield Endpoint("echo-1", "127.0.0.1", int(server.sockets[0].getsockname()[1]))
+    server.close()
+
+
+async def test_post_on_a_pooled_connection_the_replica_dropped_is_sent_again_whole(
+    client: aiohttp.ClientSession,
+    echoes_once: Endpoint,
+    exchanges: list[bytes],
+    opened: list[Endpoint],
+) -> None:
+    rev = revision("fast")
+    routes = table(isvc_route("fast", predictor=[to(rev)]))
+
+    async def start(spec: RevisionSpec, replica_id: str) -> StartedReplica:
+        async def nothing() -> None:
+            pass
+
+        return StartedReplica(echoes_once, nothing)
+
+    async with running_datapath(routes, [rev], start, warm=[rev.name]) as dp:
+        for i in range(5):
+            payload = json.dumps({"i": i}).encode()
+            async with client.post(dp.url + PREDICT, data=payload) as resp:
+                assert resp.status == 200, await resp.text()
+                assert await resp.read() == payload  # the whole body, on the retry
+        # Every POST that went out on the fast lane over a pooled connection met a reset before
+        # any answer: it was not served, so it was sent again on a new connection, not a 502.
+        assert len(exchanges) >= 1
+        assert len(opened) == 1 + len(exchanges)
+        assert dp.activator.in_flight(rev.name) == 0
+
+
+@pytest.fixture
 async def sink() -> AsyncIterator[tuple[str, list[tuple[str, bytes]]]]:
     """A CloudEvents sink on loopback: its URL and the (type, body) of each event it got."""
     events: list[tuple[str, bytes]] = []
