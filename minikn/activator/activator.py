@@ -370,6 +370,8 @@ class Activator:
                 self._pool.release(conn)
                 slot.release()
                 return None
+            if request.content_length is None:  # chunked, and all here: sent framed by length
+                request.content_length = len(payload)
             data = _request_head(rev, request) + payload
         else:
             data = _request_head(rev, request)

@@ -133,6 +133,30 @@ async def test_client_leaving_a_fast_path_request_frees_the_slot_and_the_replica
             assert resp.status == 200
 
 
+async def test_chunked_body_whole_at_hand_reaches_the_replica_framed(
+    seen: Seen, exchanges: list[bytes]
+) -> None:
+    """A chunked request that arrived whole in one read goes out on the fast lane framed by its
+    length (not its bare bytes under ``transfer-encoding: chunked``, which the replica would
+    parse as chunk sizes)."""
+    rev = revision("fast")
+    routes = table(isvc_route("fast", predictor=[to(rev)]))
+    async with running_datapath(routes, [rev], aiohttp_factory(seen), warm=[rev.name]) as dp:
+        host, port = dp.url.removeprefix("http://").rsplit(":", 1)
+        for _ in range(3):
+            reader, writer = await asyncio.open_connection(host, int(port))
+            writer.write(
+                b"POST " + PREDICT.encode() + b" HTTP/1.1\r\nHost: fast.default.example.com\r\n"
+                b"content-type: application/json\r\ntransfer-encoding: chunked\r\n"
+                b'connection: close\r\n\r\n8\r\n{"i": 1}\r\n0\r\n\r\n'
+            )
+            answer = await reader.read()
+            writer.close()
+            assert answer.startswith(b"HTTP/1.1 200 "), answer
+            assert b'"bytes": 8' in answer
+        assert exchanges  # the warm ones took the fast lane
+
+
 @pytest.fixture
 async def answers_once() -> AsyncIterator[Endpoint]:
     """A replica that answers the first request of each connection with keep-alive, then closes
