@@ -362,17 +362,21 @@ class Activator:
             slot.release()
             return None
         body = request.body
+        payload = None
         if body is not None:
             try:
-                data = _request_head(rev, request) + body.read_nowait()
+                payload = body.read_nowait()
             except MiniknError:  # the body outgrew the limit: the coroutine path answers it
                 self._pool.release(conn)
                 slot.release()
                 return None
+            if request.content_length is None:  # chunked, and all here: sent framed by length
+                request.content_length = len(payload)
+            data = _request_head(rev, request) + payload
         else:
             data = _request_head(rev, request)
         exchange = Exchange(
-            rev, slot, conn, request, sink, settle, started, rev.spec.timeout_seconds
+            rev, slot, conn, request, sink, settle, started, rev.spec.timeout_seconds, payload
         )
         exchange.send(data, transport)
         return exchange
@@ -528,6 +532,7 @@ class Activator:
                 )  # fmt: skip
                 if exc.refused:
                     rev.throttler.eject(tracker)
+                    self._pool.forget(tracker.endpoint)
                 avoid = tracker
             finally:
                 slot.release()
@@ -573,7 +578,8 @@ class Activator:
                 await send(conn, head, request, out, reused=reused, on_head=on_head)
                 return
             except NeverReached as exc:
-                attempt += 1
+                if not exc.stale:
+                    attempt += 1
                 log.info(
                     "revision %s: replica %s not reached (attempt %d of %d): %s",
                     rev.spec.name,
@@ -582,6 +588,8 @@ class Activator:
                     attempts,
                     exc,
                 )
+                if exc.refused or exc.stale:
+                    self._pool.forget(tracker.endpoint)
                 if exc.refused:
                     rev.throttler.eject(tracker)
                 if attempt >= attempts:

@@ -7,8 +7,10 @@ connection's parser streams the answer straight into the client's sink and calls
 No task, future or coroutine frame is made per request; the bookkeeping (slot, connection,
 accounting, metrics, timeout) is what the coroutine path does, in the same order.
 
-A reused connection that turns out closed before answering sends the request down the coroutine
-path, which retries it on another replica, exactly as a request that started there.
+A pooled connection that turns out closed before a byte of answer (the replica closed it, or died,
+before its close was seen) sends the request, whatever its method, down the coroutine path, which
+retries it (another replica, a fresh connection, or the front of the buffer), exactly as a request
+that started there; the replica's other idle connections are closed first.
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ from typing import Any, Protocol
 from minikn.activator.balance import Tracker
 from minikn.activator.deadlines import Deadlines
 from minikn.activator.throttler import Slot, Throttler
-from minikn.activator.upstream import UpstreamConnection, UpstreamPool, replayable
+from minikn.activator.upstream import UpstreamConnection, UpstreamPool, resend
 from minikn.core.errors import GatewayTimeout, MiniknError, http_status
 from minikn.wire.http import ProxyRequest, RequestContext, ResponseSink, answer_error
 
@@ -62,6 +64,7 @@ class Exchange:
     __slots__ = (
         "_conn",
         "_lane",
+        "_payload",
         "_request",
         "_settle",
         "_sink",
@@ -80,7 +83,9 @@ class Exchange:
         settle: Settle,
         started: float,
         timeout: float,
+        payload: bytes | None,
     ) -> None:
+        """``payload``: the request's whole body, read off ``request`` (sent again on a retry)."""
         self._lane = lane
         self._slot = slot
         self._conn: UpstreamConnection | None = conn
@@ -89,6 +94,7 @@ class Exchange:
         self._settle = settle
         self._started = started
         self._timeout = timeout
+        self._payload = payload
 
     def send(self, data: bytes, transport: asyncio.Transport) -> None:
         """Write the whole request (head and body) to the replica."""
@@ -112,10 +118,14 @@ class Exchange:
             self._finish(lane, self._sink.status)
             self._settle(None)
             return
-        if replayable(conn, self._request, reused=True):
+        if not conn.received:  # a pooled connection the replica had closed: not served
             tracker = self._slot.tracker
             log.info("replica %s: reused connection closed, retrying", tracker.endpoint)
-            self._settle(lane.retry(self._request, self._sink, tracker, self._started))
+            lane.pool.forget(tracker.endpoint)
+            request = self._request
+            if self._payload is not None:
+                request.body = resend(self._payload)
+            self._settle(lane.retry(request, self._sink, tracker, self._started))
             return
         if isinstance(exc, MiniknError):
             answer_error(self._sink, exc)

@@ -18,9 +18,18 @@ import httptools
 
 from minikn.core.endpoints import Endpoint
 from minikn.core.errors import BadGateway
-from minikn.wire.http import ProxyRequest, ResponseSink
+from minikn.wire.http import BodyStream, ProxyRequest, ResponseSink
 
-__all__ = ["ConnState", "NeverReached", "UpstreamConnection", "UpstreamPool", "replayable", "send"]
+__all__ = [
+    "ConnState",
+    "NeverReached",
+    "Retry",
+    "UpstreamConnection",
+    "UpstreamPool",
+    "resend",
+    "send",
+    "verdict",
+]
 
 log = logging.getLogger("minikn.activator.upstream")
 
@@ -34,13 +43,17 @@ _CONNECT_TIMEOUT = 5.0
 class NeverReached(Exception):
     """The request never reached the replica; it is safe to try another.
 
-    ``refused``: the replica did not take a connection at all (refused, timed out, gone), so it
-    should get no more requests for a while; otherwise a reused connection had closed.
+    ``refused``: the replica did not take a connection at all (refused, timed out, gone), or
+    closed a fresh one without a byte of answer, so it should get no more requests for a while.
+    ``stale``: a connection reused from the pool had been closed by the replica (its close not yet
+    seen): the retry is not counted as an attempt, and the replica's other idle connections are
+    closed, so that the next try on it opens a fresh one.
     """
 
-    def __init__(self, message: str, *, refused: bool = False) -> None:
+    def __init__(self, message: str, *, refused: bool = False, stale: bool = False) -> None:
         super().__init__(message)
         self.refused = refused
+        self.stale = stale
 
 
 class ConnState(enum.Enum):
@@ -330,12 +343,13 @@ async def send(
 ) -> None:
     """Send ``request`` over ``conn`` and stream the response into ``sink``.
 
-    Raises NeverReached when a reused connection turned out closed before any answer and the
-    request can be replayed (idempotent, no body); BadGateway when the replica dropped it.
+    Raises NeverReached when the connection failed before any byte of answer and the request may
+    be sent again (:func:`verdict`; a whole body is put back on ``request`` for the next try);
+    BadGateway when the replica dropped it.
     """
     transport = conn.transport
     if transport is None or conn.state is not _IDLE:
-        raise NeverReached("connection closed before use")
+        raise NeverReached("connection closed before use", stale=True)
     done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
 
     def on_end(exc: Exception | None) -> None:
@@ -346,13 +360,26 @@ async def send(
                 done.set_exception(exc)
 
     conn.begin(sink, head_only=request.method == b"HEAD", on_head=on_head, on_end=on_end)
+    body = request.body
+    whole: bytes | None = None
     try:
-        await _write_request(conn, transport, head, request)
+        whole = await _write_request(conn, transport, head, request)
         await done
     except BadGateway:
-        if replayable(conn, request, reused=reused):
-            raise NeverReached("reused connection was closed") from None
-        raise
+        again = verdict(
+            received=conn.received,
+            reused=reused,
+            method=request.method,
+            body=body is not None,
+            resendable=body is None or whole is not None,
+        )
+        if again is Retry.NO:
+            raise
+        if whole is not None:
+            request.body = resend(whole)
+        if again is Retry.STALE:
+            raise NeverReached("reused connection was closed", stale=True) from None
+        raise NeverReached("new connection closed before any answer", refused=True) from None
     finally:
         if not done.done():
             # Cut off before the response ended (the client went away, the timeout, a body over
@@ -364,32 +391,78 @@ async def send(
 
 async def _write_request(
     conn: UpstreamConnection, transport: asyncio.Transport, head: bytes, request: ProxyRequest
-) -> None:
-    """Write the head and stream the body (length-framed or chunked) as the client sends it."""
+) -> bytes | None:
+    """Write the head and stream the body (length-framed or chunked) as the client sends it.
+
+    Returns the whole body when it was all at hand and written in one piece (it can be sent
+    again), else None."""
     body = request.body
     if body is None:
         transport.write(head)
-    elif request.content_length is not None:
+        return None
+    whole = body.complete
+    if request.content_length is not None:
         first = body.read_nowait()
         transport.write(head + first if first else head)
+        if whole:
+            return first
         while not body.at_eof:
             await conn.drain()
             chunk = await body.read()
             if chunk:
                 transport.write(chunk)
-    else:
-        transport.write(head)
-        while True:
-            await conn.drain()
-            chunk = await body.read()
-            if not chunk:
-                break
-            transport.write(b"%x\r\n%b\r\n" % (len(chunk), chunk))
-        transport.write(b"0\r\n\r\n")
+        return None
+    if whole:
+        data = body.read_nowait()
+        if data:
+            transport.write(b"%b%x\r\n%b\r\n0\r\n\r\n" % (head, len(data), data))
+        else:
+            transport.write(head + b"0\r\n\r\n")
+        return data
+    transport.write(head)
+    while True:
+        await conn.drain()
+        chunk = await body.read()
+        if not chunk:
+            break
+        transport.write(b"%x\r\n%b\r\n" % (len(chunk), chunk))
+    transport.write(b"0\r\n\r\n")
+    return None
 
 
-def replayable(conn: UpstreamConnection, request: ProxyRequest, *, reused: bool) -> bool:
-    """True when ``request``, failed on ``conn``, cannot have reached the replica and may be sent
-    to another: a reused connection that closed before any answer, a request without a body
-    whose method is idempotent."""
-    return reused and not conn.received and request.body is None and request.method in _IDEMPOTENT
+def resend(data: bytes) -> BodyStream:
+    """A request body, whole, to send again (the first try read it)."""
+    stream = BodyStream(None)
+    stream.feed(data)
+    stream.feed_eof()
+    return stream
+
+
+class Retry(enum.Enum):
+    """What to do with a request whose replica connection failed (:func:`verdict`)."""
+
+    NO = "no"
+    """Answer 502: the replica may have seen it (or it cannot be sent again)."""
+    STALE = "stale"
+    """Send it again: the replica had closed the pooled connection it went out on."""
+    EJECT = "eject"
+    """Send it again elsewhere: a new connection closed before any answer (the replica is going)."""
+
+
+def verdict(*, received: bool, reused: bool, method: bytes, body: bool, resendable: bool) -> Retry:
+    """Whether a request whose connection failed (EOF, reset) may be sent again.
+
+    Nothing of an answer arrived on a connection reused from the idle pool: the replica closed it
+    before the request got there as far as anyone can know (Envoy's ``retry_on: reset`` on a
+    reused connection, Go's transport), so any method is sent again if its body can be
+    (``resendable``: none, or all of it at hand when written). On a new connection the replica
+    may have read the request before it died: only an idempotent request without a body is.
+    Once a byte of answer arrived, never.
+    """
+    if received:
+        return Retry.NO
+    if reused:
+        return Retry.STALE if resendable else Retry.NO
+    if not body and method in _IDEMPOTENT:
+        return Retry.EJECT
+    return Retry.NO

@@ -133,6 +133,30 @@ async def test_client_leaving_a_fast_path_request_frees_the_slot_and_the_replica
             assert resp.status == 200
 
 
+async def test_chunked_body_whole_at_hand_reaches_the_replica_framed(
+    seen: Seen, exchanges: list[bytes]
+) -> None:
+    """A chunked request that arrived whole in one read goes out on the fast lane framed by its
+    length (not its bare bytes under ``transfer-encoding: chunked``, which the replica would
+    parse as chunk sizes)."""
+    rev = revision("fast")
+    routes = table(isvc_route("fast", predictor=[to(rev)]))
+    async with running_datapath(routes, [rev], aiohttp_factory(seen), warm=[rev.name]) as dp:
+        host, port = dp.url.removeprefix("http://").rsplit(":", 1)
+        for _ in range(3):
+            reader, writer = await asyncio.open_connection(host, int(port))
+            writer.write(
+                b"POST " + PREDICT.encode() + b" HTTP/1.1\r\nHost: fast.default.example.com\r\n"
+                b"content-type: application/json\r\ntransfer-encoding: chunked\r\n"
+                b'connection: close\r\n\r\n8\r\n{"i": 1}\r\n0\r\n\r\n'
+            )
+            answer = await reader.read()
+            writer.close()
+            assert answer.startswith(b"HTTP/1.1 200 "), answer
+            assert b'"bytes": 8' in answer
+        assert exchanges  # the warm ones took the fast lane
+
+
 @pytest.fixture
 async def answers_once() -> AsyncIterator[Endpoint]:
     """A replica that answers the first request of each connection with keep-alive, then closes
@@ -172,6 +196,57 @@ async def test_reused_connection_closed_before_answering_is_replayed(
                 assert await resp.read() == b"ok"
         # Each request that found a pooled connection tried it on the fast lane, found it
         # closed, and was replayed on a new connection: all five answered, none went missing.
+        assert len(exchanges) >= 1
+        assert len(opened) == 1 + len(exchanges)
+        assert dp.activator.in_flight(rev.name) == 0
+
+
+@pytest.fixture
+async def echoes_once() -> AsyncIterator[Endpoint]:
+    """A replica that echoes the body of the first request of each connection with keep-alive,
+    then drops the connection when the next one comes, without a byte of answer (a replica that
+    died, or whose idle timeout raced the reuse of a pooled connection)."""
+
+    async def serve(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        head = await reader.readuntil(b"\r\n\r\n")
+        length = 0
+        for line in head.split(b"\r\n"):
+            name, _, value = line.partition(b":")
+            if name.strip().lower() == b"content-length":
+                length = int(value)
+        body = await reader.readexactly(length)
+        writer.write(b"HTTP/1.1 200 OK\r\ncontent-length: %d\r\n\r\n%b" % (len(body), body))
+        await reader.readuntil(b"\r\n\r\n")
+        writer.transport.abort()  # a reset, as from a killed process
+
+    server = await asyncio.start_server(serve, "127.0.0.1", 0)
+    yield Endpoint("echo-1", "127.0.0.1", int(server.sockets[0].getsockname()[1]))
+    server.close()
+
+
+async def test_post_on_a_pooled_connection_the_replica_dropped_is_sent_again_whole(
+    client: aiohttp.ClientSession,
+    echoes_once: Endpoint,
+    exchanges: list[bytes],
+    opened: list[Endpoint],
+) -> None:
+    rev = revision("fast")
+    routes = table(isvc_route("fast", predictor=[to(rev)]))
+
+    async def start(spec: RevisionSpec, replica_id: str) -> StartedReplica:
+        async def nothing() -> None:
+            pass
+
+        return StartedReplica(echoes_once, nothing)
+
+    async with running_datapath(routes, [rev], start, warm=[rev.name]) as dp:
+        for i in range(5):
+            payload = json.dumps({"i": i}).encode()
+            async with client.post(dp.url + PREDICT, data=payload) as resp:
+                assert resp.status == 200, await resp.text()
+                assert await resp.read() == payload  # the whole body, on the retry
+        # Every POST that went out on the fast lane over a pooled connection met a reset before
+        # any answer: it was not served, so it was sent again on a new connection, not a 502.
         assert len(exchanges) >= 1
         assert len(opened) == 1 + len(exchanges)
         assert dp.activator.in_flight(rev.name) == 0

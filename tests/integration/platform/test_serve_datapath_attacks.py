@@ -216,11 +216,6 @@ def serve(tmp_path: Path) -> Iterator[Serve]:
 # kill -9 of a replica under load -----------------------------------------------------------------
 
 
-@pytest.mark.xfail(
-    reason="open bug: against a real serve, requests sent right after kill -9 often get 502 "
-    "'replica ... closed the connection' (pooled connection to the dead replica not replayed)",
-    strict=False,
-)
 @pytest.mark.timeout(180)
 def test_replica_killed_under_load_fails_none_of_the_requests_that_had_not_reached_it(
     serve: Serve,
@@ -231,9 +226,10 @@ def test_replica_killed_under_load_fails_none_of_the_requests_that_had_not_reach
     errors: list[str] = []
 
     async def scenario() -> tuple[list[int], list[int], int]:
-        # GET (idempotent, no body): a POST sent on a pooled connection that the dead replica's
-        # kernel has closed, before the activator has seen the close, is not replayed (it cannot
-        # tell that the request did not reach the replica) and gets 502 "closed the connection".
+        # GET (idempotent, no body): a request on a pooled connection the dead replica's kernel
+        # closed (its close not yet seen) is sent again whatever its method, but one on a new
+        # connection that the dying process's listening socket still accepted, then reset, may
+        # be sent again only when idempotent and bodiless.
         url = f"http://127.0.0.1:{serve.ingress_port}/v1/models/die"
         headers = {"Host": "die.default.example.com"}
         async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=0)) as session:

@@ -12,9 +12,11 @@ import pytest
 from minikn.activator.upstream import (
     ConnState,
     NeverReached,
+    Retry,
     UpstreamConnection,
     UpstreamPool,
     send,
+    verdict,
 )
 from minikn.core.clock import FakeClock
 from minikn.core.endpoints import Endpoint
@@ -259,23 +261,112 @@ async def test_reused_connection_closed_before_any_answer_is_never_reached_for_a
     task = asyncio.create_task(send(conn, b"H", get(), RecordingSink(), reused=True, on_head=None))
     await asyncio.sleep(0)
     conn.connection_lost(None)
-    with pytest.raises(NeverReached):
+    with pytest.raises(NeverReached) as caught:
         await task
+    assert caught.value.stale
+    assert not caught.value.refused
 
 
-async def test_closed_connection_with_a_body_sent_is_a_bad_gateway_not_a_replay() -> None:
-    conn, _ = connected()
+async def test_pooled_connection_the_peer_closed_is_retried_with_its_body_not_answered_502() -> (
+    None
+):
+    """The replica died with the request on a pooled connection whose close the loop had not yet
+    seen: the POST is sent again, whole, on a fresh connection, instead of a 502."""
+    pool = UpstreamPool(now=FakeClock().monotonic, idle_timeout=4.0)
+    stale, _ = connected()
+    pool.release(stale)
+    conn = pool.idle(EP)
+    assert conn is stale
     body = BodyStream(None)
     body.feed(b"abcd")
     body.feed_eof()
+    request = get(body, b"POST")
+    sink = RecordingSink()
+    task = asyncio.create_task(send(conn, b"H", request, sink, reused=True, on_head=None))
+    await asyncio.sleep(0)
+    conn.connection_lost(ConnectionResetError())  # the FIN/RST that was pending in the loop
+    with pytest.raises(NeverReached) as caught:
+        await task
+    assert caught.value.stale
+    assert sink.status == 0  # nothing answered
+
+    fresh, transport = connected()
+    retry = asyncio.create_task(send(fresh, b"H", request, sink, reused=False, on_head=None))
+    await asyncio.sleep(0)
+    assert bytes(transport.out) == b"Habcd"  # the same body, whole, again
+    fresh.data_received(OK)
+    await retry
+    assert sink.status == 200
+    assert bytes(sink.body) == b"ok"
+
+
+async def test_reused_connection_closed_after_a_streamed_body_is_a_bad_gateway() -> None:
+    conn, _ = connected()
+    body = BodyStream(None)
+    body.feed(b"ab")  # the rest is still coming: what was sent cannot be sent again
     request = get(body, b"POST")
     task = asyncio.create_task(
         send(conn, b"H", request, RecordingSink(), reused=True, on_head=None)
     )
     await asyncio.sleep(0)
     conn.connection_lost(None)
+    body.feed(b"cd")
+    body.feed_eof()
     with pytest.raises(BadGateway):
         await task
+
+
+async def test_new_connection_closed_before_any_answer_replays_only_a_bodiless_get() -> None:
+    conn, _ = connected()
+    task = asyncio.create_task(send(conn, b"H", get(), RecordingSink(), reused=False, on_head=None))
+    await asyncio.sleep(0)
+    conn.connection_lost(ConnectionResetError())
+    with pytest.raises(NeverReached) as caught:
+        await task
+    assert caught.value.refused  # the replica is going: ejected
+
+    conn, _ = connected()
+    body = BodyStream(None)
+    body.feed(b"abcd")
+    body.feed_eof()
+    task = asyncio.create_task(
+        send(conn, b"H", get(body, b"POST"), RecordingSink(), reused=False, on_head=None)
+    )
+    await asyncio.sleep(0)
+    conn.connection_lost(None)
+    with pytest.raises(BadGateway):
+        await task
+
+
+async def test_connection_closed_after_some_answer_is_a_bad_gateway_even_when_reused() -> None:
+    conn, _ = connected()
+    sink = RecordingSink()
+    task = asyncio.create_task(send(conn, b"H", get(), sink, reused=True, on_head=None))
+    await asyncio.sleep(0)
+    conn.data_received(b"HTTP/1.1 200 OK\r\ncontent-length: 9\r\n\r\nok")
+    conn.connection_lost(None)
+    with pytest.raises(BadGateway):
+        await task
+
+
+@pytest.mark.parametrize(
+    ("received", "reused", "method", "body", "resendable", "expected"),
+    [
+        (False, True, b"POST", True, True, Retry.STALE),  # a pooled connection: any method
+        (False, True, b"GET", False, True, Retry.STALE),
+        (False, True, b"POST", True, False, Retry.NO),  # the body streamed: cannot resend
+        (False, False, b"GET", False, True, Retry.EJECT),  # fresh: idempotent, no body
+        (False, False, b"POST", False, True, Retry.NO),
+        (False, False, b"GET", True, True, Retry.NO),
+        (True, True, b"GET", False, True, Retry.NO),  # some answer arrived: it was served
+        (True, False, b"GET", False, True, Retry.NO),
+    ],
+)
+def test_retry_verdict_truth_table(  # noqa: PLR0917 - one row of the table
+    received: bool, reused: bool, method: bytes, body: bool, resendable: bool, expected: Retry
+) -> None:
+    got = verdict(received=received, reused=reused, method=method, body=body, resendable=resendable)
+    assert got is expected
 
 
 async def test_client_cut_off_while_the_body_streams_leaves_no_unretrieved_error() -> None:
