@@ -215,14 +215,14 @@ class DockerBackend:
     def _handle(self, container: Any, port: int) -> ReplicaHandle:
         labels: dict[str, str] = dict(container.labels)
         settings = container.attrs.get("NetworkSettings", {})
-        host, host_port = container.name, port
+        host, host_port, proxied = container.name, port, False
         grpc = labels.get(LABEL_GRPC_PORT)
         grpc_port = int(grpc) if grpc and grpc.isdigit() else None
         if self._mode != "name":
             published = settings.get("Ports") or {}
             bound = published.get(f"{port}/tcp")
             if bound:
-                host, host_port = "127.0.0.1", int(bound[0]["HostPort"])
+                host, host_port, proxied = "127.0.0.1", int(bound[0]["HostPort"]), True
                 grpc_bound = published.get(f"{grpc_port}/tcp") if grpc_port else None
                 grpc_port = int(grpc_bound[0]["HostPort"]) if grpc_bound else None
             else:
@@ -239,6 +239,7 @@ class DockerBackend:
             labels=labels,
             gpus=gpus,
             grpc_port=grpc_port,
+            proxied=proxied,
         )
 
     async def stop(self, handle: ReplicaHandle, *, grace: float) -> None:
