@@ -104,11 +104,10 @@ async def platform(tmp_path: Path, cleanup: None) -> AsyncIterator[Platform]:
     settings = Settings.model_validate(
         {"minikn": {"replicas": {"dockerNetwork": NETWORK, "stopGrace": "2s"}}}
     )
-    # Containers reach the ingress at the host's gateway address (``host-gateway``), which a
-    # loopback-only listener does not answer: the ingress listens on every interface, as
-    # ``minikn serve``'s default does.
+    # The ingress on loopback only: the transformer's container still reaches it (on Linux the
+    # platform listens on the Docker network's gateway too, the address ``minikn-ingress`` names).
     options = PlatformOptions(
-        state_dir=tmp_path / "state", api_port=0, ingress_host="0.0.0.0", ingress_port=0,
+        state_dir=tmp_path / "state", api_port=0, ingress_host="127.0.0.1", ingress_port=0,
         backend="docker",
     )  # fmt: skip
     p = Platform(settings, options)
