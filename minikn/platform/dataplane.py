@@ -80,6 +80,18 @@ def with_predictor_args(spec: RevisionSpec, ingress: str) -> RevisionSpec:
     return spec.model_copy(update={"container": container})
 
 
+_WILDCARDS = frozenset({"", "0.0.0.0", "::"})
+
+
+def _containers_listen_at(host: str, gateway: object) -> str | None:
+    """Where the ingress must listen too for containers (transformers, graph routers) to reach
+    it: the Docker network's gateway, unless the ingress already listens on every interface or
+    there (pure)."""
+    if not isinstance(gateway, str) or not gateway or host in _WILDCARDS or host == gateway:
+        return None
+    return gateway
+
+
 class ActivatorListener:
     """Replica events the data path acts on (the controller gets them from the fan-out): the
     activator's endpoints and failures, and the autoscaler's replica-count gauges."""
@@ -218,6 +230,16 @@ class DataPlane:
         self._ingress = f"{alias}:{bound}"
         live, routable = self._latest
         await self.replicas.start([self._replica_spec(spec) for spec in live])
+        # Known once the backend started (it reads the Docker network).
+        extra = _containers_listen_at(host, getattr(self.backend, "ingress_bind", None))
+        if extra is not None:
+            try:
+                await self.router.also_listen(extra, bound)
+            except OSError as exc:
+                log.warning(
+                    "containers cannot reach the ingress at %s:%d (%s): listen on 0.0.0.0 for "
+                    "transformers and graph routers in containers", extra, bound, exc,
+                )  # fmt: skip
         self._started = True
         self.revisions_changed(live, routable)
         self._autoscaler_task = asyncio.create_task(

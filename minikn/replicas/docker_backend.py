@@ -72,6 +72,9 @@ class DockerBackend:
         self._mode: AddressMode = "published"
         self._own_mounts: list[dict[str, Any]] = []
         self._ingress_address = "host-gateway"
+        self.ingress_bind: str | None = None
+        """The host address containers reach the ingress at (the network's gateway, ``ip``
+        mode): an ingress listening on loopback only listens here too."""
         self._exits: asyncio.Queue[ReplicaExit] = asyncio.Queue()
         self._watch: asyncio.Task[None] | None = None
         self._events: Any = None
@@ -103,7 +106,12 @@ class DockerBackend:
         net = self.client.networks.get(self._config.docker_network)
         gateways = {c.get("Gateway") for c in (net.attrs.get("IPAM", {}).get("Config") or [])}
         local = {a.address for addrs in psutil.net_if_addrs().values() for a in addrs}
-        return "ip" if gateways & local else "published"
+        ours = sorted(str(g) for g in gateways & local)
+        if not ours:
+            return "published"
+        # Containers reach the ingress at the network's gateway (this host, on the network).
+        self._ingress_address = self.ingress_bind = ours[0]
+        return "ip"
 
     def _read_self(self) -> tuple[list[dict[str, Any]], str]:
         """Our own container's mounts and address on the replica network (we run in a container
@@ -215,14 +223,14 @@ class DockerBackend:
     def _handle(self, container: Any, port: int) -> ReplicaHandle:
         labels: dict[str, str] = dict(container.labels)
         settings = container.attrs.get("NetworkSettings", {})
-        host, host_port = container.name, port
+        host, host_port, proxied = container.name, port, False
         grpc = labels.get(LABEL_GRPC_PORT)
         grpc_port = int(grpc) if grpc and grpc.isdigit() else None
         if self._mode != "name":
             published = settings.get("Ports") or {}
             bound = published.get(f"{port}/tcp")
             if bound:
-                host, host_port = "127.0.0.1", int(bound[0]["HostPort"])
+                host, host_port, proxied = "127.0.0.1", int(bound[0]["HostPort"]), True
                 grpc_bound = published.get(f"{grpc_port}/tcp") if grpc_port else None
                 grpc_port = int(grpc_bound[0]["HostPort"]) if grpc_bound else None
             else:
@@ -239,6 +247,7 @@ class DockerBackend:
             labels=labels,
             gpus=gpus,
             grpc_port=grpc_port,
+            proxied=proxied,
         )
 
     async def stop(self, handle: ReplicaHandle, *, grace: float) -> None:

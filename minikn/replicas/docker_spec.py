@@ -88,8 +88,9 @@ def container_config(
     """The keyword arguments of ``containers.create`` for one replica (pure; tested as is).
 
     Transformers and explainers reach the predictor through minikn's ingress under the name
-    ``INGRESS_ALIAS`` (an ``/etc/hosts`` entry): the host's gateway when minikn runs on the
-    host, minikn's own address on the network when it runs in a container.
+    ``INGRESS_ALIAS`` (an ``/etc/hosts`` entry): the replica network's gateway when it is an
+    interface of minikn's host (the ingress listens there too), else the host's gateway
+    (``host-gateway``), and minikn's own address on the network when it runs in a container.
     """
     c = spec.container
     if c.image is None:

@@ -61,6 +61,28 @@ async def _http_get(host: str, port: int, path: str) -> int:
             await writer.wait_closed()
 
 
+PROXY_SETTLE = 0.05
+"""How long a connection through a port proxy must stay open to count as the replica's: the
+proxy closes it at once when nothing listens behind it (Docker's published ports)."""
+
+
+async def _tcp_open(host: str, port: int, *, proxied: bool) -> bool:
+    """A TCP connect succeeds; through a proxy, the connection also survives ``PROXY_SETTLE``
+    (a listening server neither closes nor resets it before a request)."""
+    reader, writer = await asyncio.open_connection(host, port)
+    try:
+        if proxied:
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(PROXY_SETTLE):
+                    if await reader.read(1) == b"":
+                        return False  # closed by the proxy: nothing listens yet
+        return True
+    finally:
+        writer.close()
+        with contextlib.suppress(OSError):
+            await writer.wait_closed()
+
+
 async def probe_once(handle: ReplicaHandle, probe: ProbeSpec, exec_: Exec) -> bool:
     """One probe attempt: True when the replica answers as ready."""
     timeout = probe.timeout_seconds or 1.0
@@ -71,11 +93,7 @@ async def probe_once(handle: ReplicaHandle, probe: ProbeSpec, exec_: Exec) -> bo
                 status = await _http_get(handle.host, port, probe.path or "/")
                 return 200 <= status < 400
             if probe.kind == "tcp":
-                _, writer = await asyncio.open_connection(handle.host, port)
-                writer.close()
-                with contextlib.suppress(OSError):
-                    await writer.wait_closed()
-                return True
+                return await _tcp_open(handle.host, port, proxied=handle.proxied)
             return await exec_(handle, probe.command, timeout) == 0
     except (OSError, TimeoutError, ValueError):
         return False

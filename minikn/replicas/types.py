@@ -58,6 +58,9 @@ class ReplicaHandle:
     gpus: tuple[str, ...] = ()
     grpc_port: int | None = None
     """Where the platform reaches the replica's gRPC (h2c) server, when it serves one."""
+    proxied: bool = False
+    """Reached through a port proxy (Docker's published ports): the proxy accepts a connection
+    before the replica listens, and closes it at once while nothing does."""
 
     @property
     def spec_hash(self) -> str:

@@ -12,7 +12,7 @@ import asyncio
 import contextlib
 import logging
 import random
-from collections.abc import Coroutine
+from collections.abc import Callable, Coroutine
 from typing import Any
 
 from minikn.activator import Activator, BodyStream, ProxyRequest, answer_error
@@ -118,6 +118,9 @@ class Router:
         self._index = RouteIndex(RouteTable())
         self._matches: dict[tuple[bytes, bytes], Match] = {}
         self._server: asyncio.Server | None = None
+        self._factory: Callable[[], ClientConnection] | None = None
+        self._extra: list[asyncio.Server] = []
+        """Further listeners on the same port (``also_listen``)."""
         self._conns: set[ClientConnection] = set()
         self._sweeper: asyncio.Task[None] | None = None
 
@@ -144,6 +147,7 @@ class Router:
             self._conns.add(conn)
             return conn
 
+        self._factory = factory
         loop = asyncio.get_running_loop()
         self._server = await loop.create_server(factory, host, port, backlog=1024)
         self._sweeper = loop.create_task(self._sweep_forever(), name="minikn.router.timeouts")
@@ -151,10 +155,21 @@ class Router:
         log.info("router: listening on %s:%d", host, bound)
         return bound
 
+    async def also_listen(self, host: str, port: int) -> None:
+        """Serve the same ingress on ``host:port`` too (after ``start``): the address containers
+        reach the ingress by, when ``start`` listened on loopback only."""
+        if self._factory is None:
+            raise RuntimeError("also_listen before start")
+        loop = asyncio.get_running_loop()
+        self._extra.append(await loop.create_server(self._factory, host, port, backlog=1024))
+        log.info("router: also listening on %s:%d", host, port)
+
     async def close(self, *, grace: float = 0.0) -> None:
         """Stop accepting; give requests in flight up to ``grace`` seconds, then cut the rest."""
         if self._server is not None:
             self._server.close()
+        for extra in self._extra:
+            extra.close()
         if self._sweeper is not None:
             self._sweeper.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -172,6 +187,9 @@ class Router:
         if self._server is not None:
             await self._server.wait_closed()
             self._server = None
+        for extra in self._extra:
+            await extra.wait_closed()
+        self._extra = []
 
     async def _sweep_forever(self) -> None:
         """One sweep of every connection's timeouts per ``timeoutResolution`` (no timer per

@@ -55,3 +55,26 @@ def kserve_virtualenv() -> Path:
         _run([python, "-m", "pip", "install", "-q", f"kserve=={KSERVE_VERSION}.*", *PINS])
         marker.touch()
     return venv
+
+
+def kserve_wheels() -> Path:
+    """A directory of wheels for ``kserve==<KSERVE_VERSION>.*`` and its dependencies (with
+    ``PINS``), built on the host by the SDK virtualenv's pip once per version and shared by later
+    runs: an image installs them with ``pip install --no-index`` (a container may not reach an
+    index or verify TLS to it). The host's Python must match the image's for compiled wheels."""
+    root = _cache_root()
+    wheels = root / f"kserve-{KSERVE_VERSION}-wheels"
+    marker = wheels / ".built"
+    if marker.is_file():
+        return wheels
+    python = str(kserve_virtualenv() / "bin" / "python")
+    with (root / f"kserve-{KSERVE_VERSION}-wheels.lock").open("w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if marker.is_file():
+            return wheels
+        shutil.rmtree(wheels, ignore_errors=True)
+        wheels.mkdir(parents=True)
+        _run([python, "-m", "pip", "wheel", "-q", "--disable-pip-version-check",
+              "--wheel-dir", str(wheels), f"kserve=={KSERVE_VERSION}.*", *PINS])  # fmt: skip
+        marker.touch()
+    return wheels
