@@ -159,6 +159,7 @@ class Autoscaler:
         )  # fmt: skip
         self._scaler.set_desired(spec.name, replicas)
         self._counts(entry, spec.name, ready)
+        entry.gauges.desired, entry.gauges.target = replicas, ss.target_value  # before a tick
         if replicas == 0 and ss.initial_scale == 0:
             # Knative: with allow-zero-initial-scale a revision that starts at zero is Ready
             # without a pod (its scale target is reached); the route may then send it traffic,
