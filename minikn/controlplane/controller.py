@@ -609,14 +609,15 @@ class Controller:
     def objects(self, keys: Collection[str] | None = None) -> dict[tuple[str, str], dict[str, Any]]:
         """The ISVCs and InferenceGraphs ``keys`` (None: every one) that exist, as the API returns
         them without the live per-revision extras (what a change of ``resourceVersion`` is decided
-        on), keyed by (namespace, name); the object's ``kind`` tells them apart."""
+        on), keyed by (namespace, name); the object's ``kind`` tells them apart. Read-only: an
+        ISVC's spec is the stored document's own."""
         isvcs = self._state.isvcs
         chosen = sorted(isvcs) if keys is None else sorted(k for k in keys if k in isvcs)
         return {
             (isvcs[k].namespace, isvcs[k].name): (
                 graph_resource(isvcs[k], self.settings, None)
                 if is_graph(isvcs[k])
-                else isvc_resource(isvcs[k], self.settings, None)
+                else isvc_resource(isvcs[k], self.settings, None, shared=True)
             )
             for k in chosen
         }
@@ -816,7 +817,9 @@ def _next_isvc(
         refused = mode_change_error(old.deployment_mode, parsed.annotations)
         if refused is not None:
             raise InvalidInput(refused)
-        isvc = old.model_copy(deep=True)
+        # A deep copy of everything but the old document, which the applied one replaces (a big
+        # spec is not copied only to be thrown away).
+        isvc = old.model_copy(update={"doc": {}}).model_copy(deep=True)
         if old.doc.get("spec") != parsed.doc.get("spec"):
             isvc.generation += 1
     isvc.doc, isvc.api_version, isvc.updated_at = parsed.doc, parsed.api_version, now

@@ -25,14 +25,22 @@ def tree_copy(value: Any) -> Any:
 
 
 def isvc_resource(
-    isvc: IsvcState, settings: Settings, extras: Callable[[str], dict[str, Any]] | None = None
+    isvc: IsvcState,
+    settings: Settings,
+    extras: Callable[[str], dict[str, Any]] | None = None,
+    *,
+    shared: bool = False,
 ) -> dict[str, Any]:
     """The applied document with server-set metadata and a KServe status.
 
     ``extras`` (the lead's hook) adds per-revision runtime data (autoscaler, replicas) under
-    ``status.revisions``.
+    ``status.revisions``. ``shared``: only the top level and ``metadata`` are new, the rest is
+    the stored document's own (for readers that never edit it: no copy of a big spec).
     """
-    body: dict[str, Any] = tree_copy(isvc.doc)
+    doc = isvc.doc
+    body: dict[str, Any] = (
+        {**doc, "metadata": dict(doc.get("metadata") or {})} if shared else tree_copy(doc)
+    )
     meta = body.setdefault("metadata", {})
     meta.setdefault("namespace", isvc.namespace)
     meta["generation"] = isvc.generation

@@ -19,7 +19,6 @@ from a version older than the history window is answered 410 Gone (``Expired``).
 from __future__ import annotations
 
 import asyncio
-import copy
 import json
 from collections import deque
 from collections.abc import Callable, Collection
@@ -151,7 +150,10 @@ class ObjectHub:
             self._rv += 1
             uid = derive_uid(str(obj.get("kind")), *key, self._ctl.created_at(*key))
             self._seen[key] = _Seen(self._rv, fp, obj, uid)
-            stamped = self.stamp(key, copy.deepcopy(obj), self._rv, uid)
+            # Its own metadata, the rest shared with ``_seen`` and the stored document (nothing
+            # downstream edits an object but its metadata): no copy of a big spec.
+            own = {**obj, "metadata": dict(obj.get("metadata") or {})}
+            stamped = self.stamp(key, own, self._rv, uid)
             self._publish(Change(self._rv, event, key, stamped))
         removed = (
             [k for k in self._seen if k not in current]
@@ -164,7 +166,8 @@ class ObjectHub:
     def _delete(self, key: Key) -> None:
         seen = self._seen.pop(key)
         self._rv += 1
-        gone = self.stamp(key, seen.object, self._rv, seen.uid)
+        own = {**seen.object, "metadata": dict(seen.object.get("metadata") or {})}
+        gone = self.stamp(key, own, self._rv, seen.uid)
         self._publish(Change(self._rv, "DELETED", key, gone))
 
     def _publish(self, change: Change) -> None:
