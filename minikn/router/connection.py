@@ -43,6 +43,10 @@ from minikn.wire.http import BodyStream, send_error
 
 __all__ = ["ClientConnection", "InFlight", "IncomingRequest", "Pending"]
 
+LINGER_DISCARD_BYTES = 4 * 1024 * 1024
+"""Input discarded after an error answer before reading stops until the close (nginx reads and
+drops for ``lingering_time``; a flood on loopback could push a GiB in that time)."""
+
 log = logging.getLogger("minikn.router.connection")
 
 _BODY_FULL = 1
@@ -151,6 +155,7 @@ class ClientConnection(asyncio.Protocol):
         self._paused = 0  # why reading is paused (_BODY_FULL | _QUEUED | _REFUSED)
         self._refusal: tuple[int, str, Sequence[tuple[bytes, bytes]]] | None = None
         self._lingering = False
+        self._discarded = 0
         self._watch = Watch(Phase.HEAD, accepted)
 
     # asyncio.Protocol --------------------------------------------------------------------------
@@ -176,7 +181,13 @@ class ClientConnection(asyncio.Protocol):
             self._sniff = None
         self._bytes_in += len(data)
         if self._lingering or self._refusal is not None:
-            return  # after an error answer, input is discarded
+            # After an error answer, input is discarded; past LINGER_DISCARD_BYTES it is not read
+            # at all (TCP stops the client) until the sweep closes the connection: the client
+            # keeps its time to read the answer, a flood gets no further.
+            before, self._discarded = self._discarded, self._discarded + len(data)
+            if before <= LINGER_DISCARD_BYTES < self._discarded and self.transport is not None:
+                self.transport.pause_reading()
+            return
         if self._incoming is None:
             self._head_bytes += len(data)
         try:

@@ -13,7 +13,12 @@ from collections.abc import Callable
 import pytest
 
 from minikn.config.router import RouterConfig
-from minikn.router.connection import ClientConnection, IncomingRequest, Pending
+from minikn.router.connection import (
+    LINGER_DISCARD_BYTES,
+    ClientConnection,
+    IncomingRequest,
+    Pending,
+)
 from minikn.router.response import Response
 
 LIMITS = RouterConfig(
@@ -306,5 +311,21 @@ def test_lingering_connection_is_closed_after_the_lingering_time() -> None:
     conn.data_received(b"more bytes the client still sends")
     conn.sweep(5.9)
     assert not transport.closed
+    conn.sweep(6.0)
+    assert transport.closed
+
+
+def test_a_flood_after_the_answer_stops_being_read_until_the_lingering_close() -> None:
+    conn, transport = connect()
+    conn.data_received(b"G@T / HTTP/1.1\r\n\r\n")
+    assert transport.statuses() == [400]
+    chunk = b"x" * 65536
+    for _ in range(LINGER_DISCARD_BYTES // len(chunk)):
+        conn.data_received(chunk)
+    assert transport.reading  # up to the bound: read and discarded, as nginx does
+    conn.data_received(chunk)
+    assert not transport.reading  # past it: TCP holds the flood back
+    assert not transport.closed  # the client keeps its time to read the answer
+    conn.sweep(1.0)
     conn.sweep(6.0)
     assert transport.closed
