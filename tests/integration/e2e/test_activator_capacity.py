@@ -43,51 +43,7 @@ spec:
       storageUri: file://{model}
 """
 
-# The client runs in its own process: 10,000 client sockets plus the platform's 10,000 accepted
-# ones and its replica connections would not fit one process's open-file limit on every machine.
-CLIENT = r"""
-import asyncio, collections, json, resource, sys
-
-soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
-port, host, n = int(sys.argv[1]), sys.argv[2], int(sys.argv[3])
-body = b'{"instances": [[6.8, 2.8, 4.8, 1.4]]}'
-request = (
-    b"POST /v1/models/%s:predict HTTP/1.1\r\nHost: %s\r\ncontent-type: application/json\r\n"
-    b"content-length: %d\r\n\r\n%s" % (host.split(".")[0].encode(), host.encode(), len(body), body)
-)
-
-async def one():
-    for _ in range(50):  # a connect refused while the listen backlog is full is tried again
-        try:
-            reader, writer = await asyncio.open_connection("127.0.0.1", port)
-            break
-        except OSError:
-            await asyncio.sleep(0.1)
-    else:
-        return "connect failed"
-    try:
-        writer.write(request)
-        head = await reader.readuntil(b"\r\n\r\n")
-        status = int(head.split(b" ", 2)[1])
-        length = 0
-        for line in head.split(b"\r\n")[1:]:
-            name, _, value = line.partition(b":")
-            if name.strip().lower() == b"content-length":
-                length = int(value)
-        await reader.readexactly(length)
-        return status
-    except Exception as exc:
-        return type(exc).__name__
-    finally:
-        writer.close()
-
-async def main():
-    results = await asyncio.gather(*(one() for _ in range(n)))
-    print(json.dumps(collections.Counter(str(r) for r in results)))
-
-asyncio.run(main())
-"""
+BURST_CLIENT = Path(__file__).parents[1] / "burst_client.py"
 
 
 @asynccontextmanager
@@ -141,7 +97,7 @@ async def test_cold_burst_of_10000_requests_is_all_200_within_the_connection_bou
 
         peak_fds, peak_held = 0, 0
         client = await asyncio.create_subprocess_exec(
-            sys.executable, "-c", CLIENT, str(p.ingress_port), "burst.default.example.com",
+            sys.executable, str(BURST_CLIENT), str(p.ingress_port), "burst.default.example.com",
             str(BURST), stdout=asyncio.subprocess.PIPE,
         )  # fmt: skip
         done = asyncio.ensure_future(client.communicate())
