@@ -41,6 +41,25 @@ class Served:
             pytest.fail(f"kubectl {' '.join(args)} failed ({out.returncode}): {out.stderr}")
         return out
 
+    def watch_sees_a_label(self, resource: str, name: str) -> None:
+        """``kubectl get RESOURCE NAME -w`` prints the header and the row, then, after a label
+        is set, the object's row again (the MODIFIED event)."""
+        kubectl = shutil.which("kubectl")
+        assert kubectl is not None
+        with subprocess.Popen(
+            [kubectl, "get", resource, name, "-w", "--request-timeout=60s"],
+            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
+            env={**os.environ, "KUBECONFIG": str(self.kubeconfig)},
+        ) as watch:  # fmt: skip
+            try:
+                assert watch.stdout is not None
+                assert watch.stdout.readline().split()[0] == "NAME"
+                assert watch.stdout.readline().split()[0] == name
+                self.kubectl("label", resource, name, "changed=yes")
+                assert watch.stdout.readline().split()[0] == name  # the MODIFIED event, as a row
+            finally:
+                watch.kill()
+
 
 def need_kubectl() -> None:
     """kubectl is required in CI (it fails there when missing); skipped only on a developer

@@ -132,21 +132,7 @@ def test_table_wait_watch_and_describe(served: Served, tmp_path: Path) -> None:
     assert waited.returncode != 0
     assert "timed out" in waited.stderr
 
-    kubectl = shutil.which("kubectl")
-    assert kubectl is not None
-    with subprocess.Popen(
-        [kubectl, "get", "isvc", "kc-b", "-w", "--request-timeout=60s"],
-        stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
-        env={**os.environ, "KUBECONFIG": str(served.kubeconfig)},
-    ) as watch:  # fmt: skip
-        try:
-            assert watch.stdout is not None
-            assert watch.stdout.readline().split()[0] == "NAME"
-            assert watch.stdout.readline().split()[0] == "kc-b"
-            served.kubectl("label", "isvc", "kc-b", "changed=yes")
-            assert watch.stdout.readline().split()[0] == "kc-b"  # the MODIFIED event, as a row
-        finally:
-            watch.kill()
+    served.watch_sees_a_label("isvc", "kc-b")
 
     described = served.kubectl("describe", "isvc", "kc-b").stdout
     assert "Events:" in described

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -129,21 +128,7 @@ def test_kubectl_waits_watches_and_describes_a_graph(served: Served, tmp_path: P
     assert row[1:3] == ["http://kg-b.default.example.com", "True"]
     assert not any(r.startswith("kg-b ") for r in served.kubectl("get", "isvc").stdout.split("\n"))
 
-    kubectl = shutil.which("kubectl")
-    assert kubectl is not None
-    with subprocess.Popen(
-        [kubectl, "get", "ig", "kg-b", "-w", "--request-timeout=60s"],
-        stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
-        env={**os.environ, "KUBECONFIG": str(served.kubeconfig)},
-    ) as watch:  # fmt: skip
-        try:
-            assert watch.stdout is not None
-            assert watch.stdout.readline().split()[0] == "NAME"
-            assert watch.stdout.readline().split()[0] == "kg-b"
-            served.kubectl("label", "ig", "kg-b", "changed=yes")
-            assert watch.stdout.readline().split()[0] == "kg-b"  # the MODIFIED event, as a row
-        finally:
-            watch.kill()
+    served.watch_sees_a_label("ig", "kg-b")
 
     described = served.kubectl("describe", "ig", "kg-b").stdout
     assert "Kind:         InferenceGraph" in described
