@@ -4,7 +4,8 @@ The same predictor and transformer (``kserve_apps/``) and the same YAML as on th
 backend, in an image built offline for the test: kserve 0.21 installed from wheels built on the
 host (``kserve_wheels``), the apps in the image's working directory, tagged by a hash of what it
 is built from. KServe's server listens on its own 8080/8081 in each container; the transformer
-reaches the predictor through minikn's ingress under ``minikn-ingress`` (``--predictor_host``).
+reaches the predictor through minikn's ingress under ``minikn-ingress`` (``--predictor_host``);
+the predictor whose port is named ``h2c`` answers KServe's ``InferenceGRPCClient`` on 8081.
 """
 
 from __future__ import annotations
@@ -22,9 +23,9 @@ from minikn.config import Settings
 from minikn.platform.server import Platform, PlatformOptions
 from minikn.replicas.backend import platform_id
 from minikn.replicas.types import LABEL_COMPONENT, LABEL_ISVC, LABEL_PLATFORM
-from tests.integration.kserve_env import KSERVE_VERSION, PINS, kserve_wheels
+from tests.integration.kserve_env import KSERVE_VERSION, PINS, kserve_virtualenv, kserve_wheels
 
-from .kserve_sdk_checks import apply_and_check_sdk_apps
+from .kserve_sdk_checks import ZERO_ALLOWED, apply_and_check_sdk_apps
 
 pytestmark = [pytest.mark.docker, pytest.mark.slow, pytest.mark.timeout(1800)]
 
@@ -93,7 +94,7 @@ def sdk_image(docker_client: Any, tmp_path_factory: pytest.TempPathFactory) -> s
 def cleanup(docker_client: Any, session_networks: set[str]) -> Iterator[None]:
     session_networks.add(NETWORK)  # removed at the end of the session
     yield
-    for name in ("doubler", "pipeline"):
+    for name in ("doubler", "pipeline", "grpc-doubler"):
         found = docker_client.containers.list(all=True, filters={"label": f"{LABEL_ISVC}={name}"})
         for c in found:
             c.remove(force=True)
@@ -102,7 +103,10 @@ def cleanup(docker_client: Any, session_networks: set[str]) -> Iterator[None]:
 @pytest.fixture
 async def platform(tmp_path: Path, cleanup: None) -> AsyncIterator[Platform]:
     settings = Settings.model_validate(
-        {"minikn": {"replicas": {"dockerNetwork": NETWORK, "stopGrace": "2s"}}}
+        {
+            "minikn": {"replicas": {"dockerNetwork": NETWORK, "stopGrace": "2s"}},
+            "config-autoscaler": ZERO_ALLOWED,
+        }
     )
     # The ingress on loopback only: the transformer's container still reaches it (on Linux the
     # platform listens on the Docker network's gateway too, the address ``minikn-ingress`` names).
@@ -118,10 +122,10 @@ async def platform(tmp_path: Path, cleanup: None) -> AsyncIterator[Platform]:
         await p.close()
 
 
-async def test_kserve_sdk_predictor_and_transformer_in_containers_answer_v1_and_v2(
+async def test_kserve_sdk_predictor_and_transformer_in_containers_answer_v1_v2_and_grpc(
     platform: Platform, sdk_image: str, docker_client: Any, tmp_path: Path
 ) -> None:
-    await apply_and_check_sdk_apps(platform, sdk_image)
+    await apply_and_check_sdk_apps(platform, sdk_image, kserve_virtualenv() / "bin" / "python")
     # Every answer came from the test image's containers: both predictors and the transformer.
     ours = f"{LABEL_PLATFORM}={platform_id(tmp_path / 'state')}"
     running = docker_client.containers.list(filters={"label": ours})
@@ -130,5 +134,6 @@ async def test_kserve_sdk_predictor_and_transformer_in_containers_answer_v1_and_
         if sdk_image in c.image.tags
     )  # fmt: skip
     assert components == [
-        ("doubler", "predictor"), ("pipeline", "predictor"), ("pipeline", "transformer")
+        ("doubler", "predictor"), ("grpc-doubler", "predictor"), ("pipeline", "predictor"),
+        ("pipeline", "transformer"),
     ]  # fmt: skip

@@ -5,6 +5,8 @@ The predictor and transformer are ``kserve.Model`` programs run by KServe's own 
 the directory holding the scripts (``minikn.replicas.processImages``). Nothing in the YAML is
 minikn's: the backend gives each replica free HTTP and gRPC ports as KServe's arguments, and the
 transformer finds the predictor through the ``--predictor_host`` minikn appends, as KServe does.
+A predictor whose container port is named ``h2c`` serves gRPC: it gets the replica's port as
+``--grpc_port``, and KServe's own ``InferenceGRPCClient`` calls it through the ingress.
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ import pytest
 from minikn.platform.server import Platform
 from tests.integration.kserve_env import kserve_virtualenv
 
-from .kserve_sdk_checks import apply_and_check_sdk_apps
+from .kserve_sdk_checks import ZERO_ALLOWED, apply_and_check_sdk_apps
 from .platform_helpers import running_platform
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(900)]
@@ -34,12 +36,15 @@ async def platform(tmp_path: Path) -> AsyncIterator[Platform]:
     app = tmp_path / "app"
     shutil.copytree(APPS, app)
     images = {IMAGE: {"virtualenv": str(venv), "workingDir": str(app)}}
-    config: dict[str, Any] = {"minikn": {"replicas": {"processImages": images}}}
+    config: dict[str, Any] = {
+        "minikn": {"replicas": {"processImages": images}},
+        "config-autoscaler": ZERO_ALLOWED,
+    }
     async with running_platform(tmp_path, config) as (p, _):
         yield p
 
 
-async def test_kserve_sdk_predictor_and_transformer_answer_v1_and_v2_through_the_ingress(
+async def test_kserve_sdk_predictor_and_transformer_answer_v1_v2_and_grpc_through_the_ingress(
     platform: Platform,
 ) -> None:
-    await apply_and_check_sdk_apps(platform, IMAGE)
+    await apply_and_check_sdk_apps(platform, IMAGE, kserve_virtualenv() / "bin" / "python")

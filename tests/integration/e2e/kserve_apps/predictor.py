@@ -1,4 +1,5 @@
-"""A KServe SDK custom predictor, as a KServe user writes one: doubles every number (V1 and V2)."""
+"""A KServe SDK custom predictor, as a KServe user writes one: doubles every number (V1, and V2
+over REST or gRPC)."""
 
 from __future__ import annotations
 
@@ -18,9 +19,12 @@ class Doubler(Model):
         return self.ready
 
     def predict(self, payload: Any, headers: Any = None) -> Any:
-        if isinstance(payload, InferRequest):
-            data = [2 * x for x in payload.inputs[0].data]
-            out = InferOutput(name="output-0", shape=[len(data)], datatype="FP32", data=data)
+        if isinstance(payload, InferRequest):  # V2 over REST or gRPC
+            doubled = 2 * payload.inputs[0].as_numpy()
+            data = doubled.flatten().tolist()
+            out = InferOutput(
+                name="output-0", shape=list(doubled.shape), datatype="FP32", data=data
+            )
             return InferResponse(model_name=self.name, infer_outputs=[out], response_id=payload.id)
         return {"predictions": [[2 * x for x in row] for row in payload["instances"]]}
 
