@@ -37,6 +37,7 @@ __all__ = [
     "ResourceMetricSource",
     "StorageUri",
     "TransformerSpec",
+    "WorkerSpec",
 ]
 
 LEGACY_FRAMEWORKS: tuple[str, ...] = (
@@ -219,6 +220,15 @@ class ModelSpec(PredictorExtensionSpec):
     runtime: str | None = None
 
 
+class WorkerSpec(PodSpecFields):
+    """``predictor.workerSpec``: KServe's multi-node workers (the pod of each worker node)."""
+
+    pipeline_parallel_size: Int | None = None
+    """Nodes a model is split across (KServe's default 1)."""
+    tensor_parallel_size: Int | None = None
+    """GPUs per node (KServe's default 1)."""
+
+
 class PredictorSpec(PodSpecFields, ComponentExtensionSpec):
     """``spec.predictor``: exactly one implementation plus pod and extension fields."""
 
@@ -235,7 +245,7 @@ class PredictorSpec(PodSpecFields, ComponentExtensionSpec):
     model: ModelSpec | None = None
     storage_uris: list[StorageUri] | None = None
     storage_container_name: str | None = None
-    worker_spec: dict[str, Any] | None = None
+    worker_spec: WorkerSpec | None = None
 
     @model_validator(mode="after")
     def _exactly_one(self) -> Self:

@@ -27,6 +27,7 @@ from minikn.api.extension_rules import (
 )
 from minikn.api.graph import GRAPH_KIND
 from minikn.api.graph_validation import ParsedGraph, parse_graph
+from minikn.api.multinode_rules import multinode_rules
 from minikn.api.schema import (
     ComponentExtensionSpec,
     ExplainerSpec,
@@ -416,6 +417,13 @@ def _containers(isvc: InferenceService) -> list[tuple[str, str, Sequence[Any] | 
             env = raw.get("env") if isinstance(raw.get("env"), list) else None
             name = str(raw.get("name", ""))
             out.append((f"spec.{comp_name}.initContainers[{i}].env", name, env))
+    worker = p.worker_spec
+    for i, c in enumerate(worker.containers or () if worker is not None else ()):
+        out.append((f"spec.predictor.workerSpec.containers[{i}].env", c.name or "", c.env))
+    for i, raw in enumerate(worker.init_containers or () if worker is not None else ()):
+        env = raw.get("env") if isinstance(raw.get("env"), list) else None
+        path = f"spec.predictor.workerSpec.initContainers[{i}].env"
+        out.append((path, str(raw.get("name", "")), env))
     art = isvc.spec.explainer.art if isvc.spec.explainer is not None else None
     if art is not None:
         out.append(("spec.explainer.art.env", "kserve-container", art.env))
@@ -494,6 +502,7 @@ def parse_isvc(
         *_metadata_rules(isvc.metadata),
         *_predictor_rules(isvc.spec.predictor),
         *_webhook_rules(isvc),
+        *multinode_rules(isvc),
         *_storage_rules(isvc),
     ]
     meta_ann = isvc.metadata.annotations or {}

@@ -29,6 +29,7 @@ from minikn.core.revision import (
     ContainerSpec,
     LoggerSpec,
     ModelRef,
+    NotRunnable,
     ProtocolVersion,
     RevisionSpec,
 )
@@ -277,6 +278,28 @@ def _batcher(spec: Component, settings: Settings) -> BatcherSpec | None:
     )
 
 
+MULTI_NODE_UNSUPPORTED = "MultiNodeUnsupported"
+
+
+def multi_node_refusal(spec: Component) -> NotRunnable | None:
+    """Why a predictor with KServe's ``workerSpec`` cannot run here (None without one): KServe
+    runs it as a head and worker pods joined by Ray; minikn runs each replica as one process or
+    container (pure)."""
+    worker = spec.worker_spec if isinstance(spec, PredictorSpec) else None
+    if worker is None:
+        return None
+    pps = worker.pipeline_parallel_size or 1
+    tps = worker.tensor_parallel_size or 1
+    return NotRunnable(
+        reason=MULTI_NODE_UNSUPPORTED,
+        message=(
+            "minikn runs one replica per pod; workerSpec needs KServe's multi-node (Ray) "
+            f"runtime (a head and worker pods across {pps} nodes, {tps} GPUs each); remove "
+            "workerSpec to serve the model from one replica"
+        ),
+    )
+
+
 def build_revision(
     *,
     isvc: str,
@@ -327,4 +350,5 @@ def build_revision(
         batcher=_batcher(spec, settings),
         network_internal=annotations.get(INTERNAL_NETWORK, "").lower() == "true",
         created_at=created_at,
+        not_runnable=multi_node_refusal(spec),
     )

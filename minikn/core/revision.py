@@ -22,6 +22,7 @@ __all__ = [
     "ContainerSpec",
     "LoggerSpec",
     "ModelRef",
+    "NotRunnable",
     "ProbeSpec",
     "ProtocolVersion",
     "ResourceSpec",
@@ -124,6 +125,14 @@ class BatcherSpec(_Frozen):
     max_latency_ms: int = 5000
 
 
+class NotRunnable(_Frozen):
+    """Why no backend can run a revision (admitted as KServe admits it, but beyond minikn):
+    every replica start fails at once with this reason and message."""
+
+    reason: str
+    message: str
+
+
 class RevisionSpec(_Frozen):
     """One immutable revision of one ISVC component."""
 
@@ -154,6 +163,16 @@ class RevisionSpec(_Frozen):
     """Replicas on an internal (no egress) network (annotation ``minikn.io/internal-network``)."""
     created_at: float = 0.0
     """Wall-clock Unix seconds."""
+    not_runnable: NotRunnable | None = None
+    """Set when no backend can run it (a multi-node ``workerSpec``)."""
+
+    @model_serializer(mode="wrap")
+    def _without_absent_refusal(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
+        """No ``not_runnable`` key when None: state files of runnable revisions stay as before."""
+        data: dict[str, Any] = handler(self)
+        if self.not_runnable is None:
+            data.pop("not_runnable", None)
+        return data
 
     @property
     def standard_mode(self) -> bool:

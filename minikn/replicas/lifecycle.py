@@ -78,7 +78,10 @@ async def bring_up(
 ) -> None:
     """Create (unless ``rep.handle`` is set: adopted) and probe until Ready; StartFailure if not.
 
-    Records the seconds of each phase in ``rep.phases`` (storage, create, load)."""
+    Records the seconds of each phase in ``rep.phases`` (storage, create, load). A revision no
+    backend can run (``spec.not_runnable``) fails at once with its reason."""
+    if spec.not_runnable is not None:
+        raise StartFailure(spec.not_runnable.reason, spec.not_runnable.message)
     try:
         if rep.handle is None:
             mark = clock.monotonic()

@@ -47,6 +47,41 @@ def sklearn(**fields: Any) -> dict[str, Any]:
     return {"sklearn": {"storageUri": "gs://bucket/model", **fields}}
 
 
+NO_AUTOSCALER = {"serving.kserve.io/autoscalerClass": "none"}
+GPU_TYPES = "serving.kserve.io/gpu-resource-types"
+WORKER = {"name": "worker-container", "image": "kserve/huggingfaceserver:v0.15.2"}
+
+
+def multinode(
+    worker: dict[str, Any] | None = None,
+    annotations: dict[str, str] | None = None,
+    **model: Any,
+) -> dict[str, Any]:
+    """A multi-node huggingface ISVC as KServe admits it (PVC storage, ``none`` autoscaler);
+    ``worker`` and ``model`` override fields, a None value drops one."""
+    spec = {"modelFormat": {"name": "huggingface"}, "storageUri": "pvc://llama/model", **model}
+    workers = {"pipelineParallelSize": 2, "tensorParallelSize": 1, "containers": [WORKER]}
+    workers.update(worker or {})
+    predictor = {
+        "sklearn": None,
+        "model": {k: v for k, v in spec.items() if v is not None},
+        "workerSpec": workers,
+    }
+    return doc(
+        predictor, meta={"annotations": NO_AUTOSCALER if annotations is None else annotations}
+    )
+
+
+def invalid(rule: str, name: str = "iris") -> str:
+    return f'the InferenceService "{name}" is invalid: {rule}'
+
+
+UNKNOWN_GPU = invalid(
+    "Unknown GPU resource type. Set 'serving.kserve.io/gpu-resource-types' annotation to use "
+    "custom gpu resource type"
+)
+
+
 REFUSED = [
     # --- replica counts: KServe's component.go, Knative's int32 bounds, minikn's platform cap
     (
@@ -270,6 +305,111 @@ REFUSED = [
         "storage uri should not be specified in transformer container",
         "collocated-transformer-storage-uri",
     ),
+    # --- KServe's validateMultiNodeVariables (spec.predictor.workerSpec)
+    (
+        multinode({"containers": [WORKER, {**WORKER, "name": "second"}]}),
+        "spec.predictor.workerSpec.containers",
+        invalid("setting multiple containers in workerSpec is not allowed"),
+        "multinode-two-worker-containers",
+    ),
+    (
+        multinode(env=[{"name": "PIPELINE_PARALLEL_SIZE", "value": "2"}]),
+        "spec.predictor.model.env",
+        invalid("setting PIPELINE_PARALLEL_SIZE in environment variables is not allowed"),
+        "multinode-pipeline-parallel-size-env",
+    ),
+    (
+        multinode(env=[{"name": "TENSOR_PARALLEL_SIZE", "value": "2"}]),
+        "spec.predictor.model.env",
+        invalid("setting TENSOR_PARALLEL_SIZE in environment variables is not allowed"),
+        "multinode-tensor-parallel-size-env",
+    ),
+    (
+        multinode(resources={"limits": {"example.com/gpu": 1}}),
+        "spec.predictor.model.resources",
+        UNKNOWN_GPU,
+        "multinode-unknown-gpu-type",
+    ),
+    (
+        multinode(annotations={**NO_AUTOSCALER, GPU_TYPES: '"example.com/gpu"'}),
+        f"metadata.annotations[{GPU_TYPES}]",
+        f'invalid GPU format("example.com/gpu") for {GPU_TYPES} annotation: must be a valid '
+        "JSON array",
+        "multinode-gpu-types-not-a-json-array",
+    ),
+    (
+        multinode(storageUri=None),
+        "spec.predictor.model.storageUri",
+        invalid("StorageURI must be set for multinode enabled"),
+        "multinode-no-storage-uri",
+    ),
+    (
+        multinode(storageUri="hf://meta-llama/Llama-3.1-8B"),
+        "spec.predictor.model.storageUri",
+        invalid("Multinode only supports 'pvc' and 'oci' Storage Protocol(hf)"),
+        "multinode-hf-storage",
+    ),
+    (
+        doc(
+            {
+                "sklearn": None,
+                "huggingface": {"storageUri": "s3://b/m"},
+                "workerSpec": {"containers": [WORKER]},
+            },
+            meta={"annotations": NO_AUTOSCALER},
+        ),
+        "spec.predictor.huggingface.storageUri",
+        invalid("Multinode only supports 'pvc' and 'oci' Storage Protocol(s3)"),
+        "multinode-legacy-framework-key-s3-storage",
+    ),
+    (
+        multinode(annotations={"serving.kserve.io/autoscalerClass": "hpa"}),
+        "metadata.annotations[serving.kserve.io/autoscalerClass]",
+        invalid("Multinode only supports 'none' autoscaler(hpa)"),
+        "multinode-hpa-autoscaler",
+    ),
+    (
+        multinode(annotations={}),
+        "metadata.annotations[serving.kserve.io/autoscalerClass]",
+        invalid("Multinode only supports 'none' autoscaler()"),
+        "multinode-no-autoscaler-class",
+    ),
+    (
+        multinode({"pipelineParallelSize": 0}),
+        "spec.predictor.workerSpec.pipelineParallelSize",
+        invalid("WorkerSpec.PipelineParallelSize cannot be less than 1(0)"),
+        "multinode-pipeline-parallel-size-0",
+    ),
+    (
+        multinode({"tensorParallelSize": 0}),
+        "spec.predictor.workerSpec.tensorParallelSize",
+        invalid("WorkerSpec.TensorParallelSize cannot be less than 1(0)"),
+        "multinode-tensor-parallel-size-0",
+    ),
+    (
+        multinode({"tensorParallelSize": "2"}),
+        "spec.predictor.workerSpec.tensorParallelSize",
+        "valid integer",
+        "multinode-tensor-parallel-size-string",
+    ),
+    (
+        multinode({"containers": [{**WORKER, "resources": {"limits": {"example.com/gpu": 1}}}]}),
+        "spec.predictor.workerSpec.containers[0].resources",
+        UNKNOWN_GPU,
+        "multinode-worker-unknown-gpu-type",
+    ),
+    (
+        multinode({"containers": [{**WORKER, "env": PYPATH}]}),
+        "spec.predictor.workerSpec.containers[0].env",
+        invalid('setting PYTHONPATH in container "worker-container" is not allowed'),
+        "multinode-pythonpath-in-worker",
+    ),
+    (
+        multinode({"initContainers": [{"name": "init", "image": "i", "env": PYPATH}]}),
+        "spec.predictor.workerSpec.initContainers[0].env",
+        invalid('setting PYTHONPATH in container "init" is not allowed'),
+        "multinode-pythonpath-in-worker-init-container",
+    ),
 ]
 
 
@@ -329,6 +469,37 @@ ACCEPTED = [
             }
         ),
         "transformer-storage-uri-as-kserve-docs",
+    ),
+    # --- workerSpec: the nearest values KServe admits
+    (multinode(), "multinode-pvc-none-autoscaler-one-worker-container"),
+    (doc(sklearn(env=[{"name": "PIPELINE_PARALLEL_SIZE", "value": "2"}])), "pps-env-single-node"),
+    (doc(sklearn(env=[{"name": "TENSOR_PARALLEL_SIZE", "value": "2"}])), "tps-env-single-node"),
+    (
+        multinode(
+            annotations={**NO_AUTOSCALER, GPU_TYPES: '["example.com/gpu"]'},
+            resources={"limits": {"example.com/gpu": 1, "nvidia.com/gpu": 1, "cpu": "4"}},
+        ),
+        "multinode-gpu-type-named-by-annotation",
+    ),
+    (multinode(storageUri="oci://registry.example.com/llama:1"), "multinode-oci-storage"),
+    (multinode({"pipelineParallelSize": 1, "tensorParallelSize": 1}), "multinode-sizes-of-one"),
+    (
+        multinode({"containers": [{**WORKER, "resources": {"limits": {"nvidia.com/gpu": 1}}}]}),
+        "multinode-worker-nvidia-gpu",
+    ),
+    (
+        multinode({"containers": [{**WORKER, "env": [{"name": "PYTHONPATHS", "value": "/x"}]}]}),
+        "multinode-worker-env-near-pythonpath",
+    ),
+    (
+        doc(
+            {
+                "sklearn": None,
+                "containers": [{"name": "kserve-container", "image": "me/llm:1"}],
+                "workerSpec": {"containers": [WORKER]},
+            }
+        ),
+        "multinode-custom-container-has-no-model-rules",
     ),
 ]
 

@@ -135,6 +135,27 @@ def test_custom_transformer_container_and_predictor_host() -> None:
     assert rev.model is None
 
 
+def test_a_workerspec_predictor_is_built_not_runnable_with_multinode_unsupported() -> None:
+    spec = PredictorSpec.model_validate(
+        {
+            "model": {"modelFormat": {"name": "huggingface"}, "storageUri": "pvc://p/m"},
+            "workerSpec": {"pipelineParallelSize": 3, "tensorParallelSize": 2},
+        }
+    )
+    rev = _build(spec)
+    assert rev.model is not None
+    assert rev.model.runtime == "kserve-huggingfaceserver"
+    assert rev.not_runnable is not None
+    assert rev.not_runnable.reason == "MultiNodeUnsupported"
+    assert "across 3 nodes, 2 GPUs each" in rev.not_runnable.message
+
+
+def test_a_runnable_revision_dumps_without_a_not_runnable_key() -> None:
+    rev = _build(_pred())
+    assert rev.not_runnable is None
+    assert "not_runnable" not in rev.model_dump()
+
+
 def test_unknown_format_raises_no_supporting_runtime() -> None:
     spec = PredictorSpec.model_validate({"model": {"modelFormat": {"name": "caffe"}}})
     with pytest.raises(NoSupportingRuntime) as info:
