@@ -33,11 +33,13 @@ from minikn.replicas.docker_spec import (
     replica_user,
 )
 from minikn.replicas.types import (
+    BUILT_HERE,
     LABEL_MANAGED,
     LABEL_PLATFORM,
     LABEL_REPLICA,
     LABEL_REVISION,
     BackendError,
+    ErrImagePull,
     ImageNotFound,
     NoGPURuntime,
     ReplicaExit,
@@ -199,7 +201,14 @@ class DockerBackend:
         if spec.network_internal:
             self._ensure_network(network, True)
         try:
-            container = self.client.containers.create(**kwargs)
+            try:
+                container = self.client.containers.create(**kwargs)
+            except docker.errors.ImageNotFound as exc:
+                image = kwargs["image"]
+                if image.startswith(BUILT_HERE):  # built here, never pulled
+                    raise ImageNotFound(image) from exc
+                self._pull(image)  # Kubernetes' IfNotPresent: pull a missing image, once
+                container = self.client.containers.create(**kwargs)
         except docker.errors.ImageNotFound as exc:
             raise ImageNotFound(kwargs["image"]) from exc
         except docker.errors.NotFound as exc:  # the network went away
@@ -219,6 +228,21 @@ class DockerBackend:
                 f"replica {replica_id}: container failed to start: {exc}", reason="StartFailed"
             ) from exc
         return self._handle(container, spec.container.port)
+
+    def _pull(self, image: str) -> None:
+        """Pull ``image`` (its tag or digest; ``latest`` when it names none); ErrImagePull with
+        Docker's own error when the engine cannot (no registry reachable, no such image)."""
+        import docker.errors
+        from docker.utils import parse_repository_tag
+
+        repo, tag = parse_repository_tag(image)
+        log.info("pulling image %s", image)
+        try:
+            for chunk in self.client.api.pull(repo, tag=tag or "latest", stream=True, decode=True):
+                if isinstance(chunk, dict) and chunk.get("error"):
+                    raise ErrImagePull(image, str(chunk["error"]))
+        except docker.errors.APIError as exc:
+            raise ErrImagePull(image, str(exc.explanation or exc)) from exc
 
     def _handle(self, container: Any, port: int) -> ReplicaHandle:
         labels: dict[str, str] = dict(container.labels)

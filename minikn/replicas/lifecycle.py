@@ -15,9 +15,17 @@ from minikn.core.revision import RevisionSpec
 from minikn.replicas.backend import ReplicaBackend
 from minikn.replicas.probe import ReplicaExited, default_probe, wait_ready
 from minikn.replicas.state import ModelStore, ReplicaRecord
-from minikn.replicas.types import ReplicaHandle, ReplicaStartError
+from minikn.replicas.types import ERR_PULL, PULL_BACKOFF, ReplicaHandle, ReplicaStartError
 
-__all__ = ["EXIT_MARKERS", "StartFailure", "bring_up", "exit_reason", "fetch_model", "log_tail"]
+__all__ = [
+    "EXIT_MARKERS",
+    "StartFailure",
+    "bring_up",
+    "exit_reason",
+    "fetch_model",
+    "log_tail",
+    "pull_backoff",
+]
 
 EXIT_MARKERS = ("ModelLoadFailed", "StorageFailed")
 """Reasons a replica may state as its last words, ``<Reason>: <message>`` on a line of its own:
@@ -111,6 +119,14 @@ async def bring_up(
         raise StartFailure("ProgressDeadlineExceeded", message) from exc
     except Exception as exc:  # engine hiccups: the next pass retries after a backoff
         raise StartFailure("ReplicaCreateFailed", str(exc), backend_error=True) from exc
+
+
+def pull_backoff(reason: str, message: str, failures: int) -> tuple[str, str]:
+    """Kubernetes' image pull states: the first failed pull is ``ErrImagePull``; from the second
+    on the kubelet backs off, ``ImagePullBackOff``, still carrying the engine's error (pure)."""
+    if reason != ERR_PULL or failures < 2:
+        return reason, message
+    return PULL_BACKOFF, message.replace("Failed to pull image", "Back-off pulling image", 1)
 
 
 def exit_reason(lines: Sequence[str]) -> tuple[str, str] | None:

@@ -23,7 +23,7 @@ from minikn.core.revision import RevisionSpec
 from minikn.core.usage import ResourceUsage
 from minikn.replicas.backend import ReplicaBackend, spec_hash
 from minikn.replicas.gpus import GpuAllocator
-from minikn.replicas.lifecycle import StartFailure, bring_up
+from minikn.replicas.lifecycle import StartFailure, bring_up, pull_backoff
 from minikn.replicas.logtail import merge_logs
 from minikn.replicas.plan import Create, Forget, Stop, WaitGPU, plan
 from minikn.replicas.state import ModelStore, ReplicaRecord, RevisionRecord, backoff_seconds
@@ -332,12 +332,14 @@ class ReplicaManager:
     async def _start_failed(
         self, rev: RevisionRecord, rep: ReplicaRecord, failure: StartFailure
     ) -> None:
-        reason, message = failure.reason, failure.message
-        log.warning("revision %s: replica %s failed: %s", rev.spec.name, rep.replica_id, message)
+        log.warning(
+            "revision %s: replica %s failed: %s", rev.spec.name, rep.replica_id, failure.message
+        )
         if rep.handle is not None:
             with contextlib.suppress(Exception):
                 await self._backend.stop(rep.handle, grace=0)
         rev.failures += 1
+        reason, message = pull_backoff(failure.reason, failure.message, rev.failures)
         backoff = backoff_seconds(rev.failures)
         rev.backoff_until = self._clock.monotonic() + backoff
         self._set_failure(rev, reason, message)

@@ -8,6 +8,8 @@ from typing import Literal
 from minikn.core.errors import PermanentError, RetryableError
 
 __all__ = [
+    "BUILT_HERE",
+    "ERR_PULL",
     "LABEL_COMPONENT",
     "LABEL_ISVC",
     "LABEL_MANAGED",
@@ -16,7 +18,9 @@ __all__ = [
     "LABEL_REPLICA",
     "LABEL_REVISION",
     "LABEL_SPEC_HASH",
+    "PULL_BACKOFF",
     "BackendError",
+    "ErrImagePull",
     "ImageNotFound",
     "NoGPURuntime",
     "ReplicaExit",
@@ -112,19 +116,42 @@ class ReplicaStartError(PermanentError):
         super().__init__(message, reason=reason)
 
 
+BUILT_HERE = "minikn/modelserver"
+"""The repository of the images ``minikn images build`` makes: built locally, never pulled."""
+
+
 class ImageNotFound(ReplicaStartError):
     """The replica's image is not in the local engine (nothing can be pulled offline)."""
 
     def __init__(self, image: str) -> None:
         hint = (
             "build it with `minikn images build`"
-            if image.startswith("minikn/modelserver")
+            if image.startswith(BUILT_HERE)
             else f"build or load it with `docker build -t {image} ...` / `docker load`"
         )
         super().__init__(
             f"image {image} not found in the Docker engine; {hint}", reason="ImageNotFound"
         )
         self.image = image
+
+
+class ErrImagePull(ReplicaStartError):
+    """The engine could not pull the replica's image (Kubernetes' ``ErrImagePull``); the
+    message carries the engine's error."""
+
+    def __init__(self, image: str, error: str) -> None:
+        super().__init__(f'Failed to pull image "{image}": {clip_error(error)}', reason=ERR_PULL)
+        self.image = image
+
+
+ERR_PULL = "ErrImagePull"
+PULL_BACKOFF = "ImagePullBackOff"
+
+
+def clip_error(error: str, limit: int = 1000) -> str:
+    """An engine's error, one line and at most ``limit`` characters."""
+    line = " ".join(error.split())
+    return line if len(line) <= limit else line[:limit] + "..."
 
 
 class NoGPURuntime(ReplicaStartError):
