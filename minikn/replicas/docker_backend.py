@@ -233,6 +233,7 @@ class DockerBackend:
         """Pull ``image`` (its tag or digest; ``latest`` when it names none); ErrImagePull with
         Docker's own error when the engine cannot (no registry reachable, no such image)."""
         import docker.errors
+        import requests.exceptions
         from docker.utils import parse_repository_tag
 
         repo, tag = parse_repository_tag(image)
@@ -243,6 +244,10 @@ class DockerBackend:
                     raise ErrImagePull(image, str(chunk["error"]))
         except docker.errors.APIError as exc:
             raise ErrImagePull(image, str(exc.explanation or exc)) from exc
+        except (
+            requests.exceptions.RequestException
+        ) as exc:  # no progress within the client's timeout
+            raise ErrImagePull(image, f"the pull made no progress: {exc}") from exc
 
     def _handle(self, container: Any, port: int) -> ReplicaHandle:
         labels: dict[str, str] = dict(container.labels)

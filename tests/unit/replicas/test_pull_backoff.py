@@ -34,3 +34,30 @@ def test_a_long_multi_line_engine_error_is_one_bounded_line() -> None:
     err = ErrImagePull("x:1", "line one\nline two " + "y" * 5000)
     assert "\n" not in err.message
     assert len(err.message) < 1100
+
+
+class _StalledPull:
+    """A Docker API whose pull stream stops making progress: the client's read times out."""
+
+    def pull(self, *_args: object, **_kwargs: object) -> object:
+        import requests.exceptions
+
+        raise requests.exceptions.ReadTimeout("Read timed out. (read timeout=30)")
+
+
+def test_a_pull_that_stops_making_progress_is_err_image_pull_not_a_crash() -> None:
+    import types
+
+    import pytest
+
+    from minikn.config.local import ReplicasConfig
+    from minikn.replicas.docker_backend import DockerBackend
+
+    backend = DockerBackend(
+        ReplicasConfig(), client=types.SimpleNamespace(api=_StalledPull()), platform="t"
+    )
+    with pytest.raises(ErrImagePull) as caught:
+        backend._pull("registry.example/slow:1")
+    assert caught.value.reason == "ErrImagePull"
+    assert "made no progress" in caught.value.message
+    assert "Read timed out" in caught.value.message
