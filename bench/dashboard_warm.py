@@ -252,6 +252,9 @@ def main() -> None:
         )
         print(f"dashboard open     {opened:>10.0f} rps  (runs: {[round(r) for r in rps['open']]})")
         print(f"ratio open/closed  {opened / closed:>10.3f}")
+        same = [o / c for o, c in zip(rps["open"], rps["closed"], strict=True)]
+        text = " ".join(f"{r:.2f}" for r in same)
+        print(f"same-run ratio     {statistics.median(same):>10.3f}  (runs: {text})")
     finally:
         for p in procs:
             p.terminate()

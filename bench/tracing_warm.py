@@ -5,9 +5,10 @@
 Three minikn data paths (router + activator, wired as ``minikn serve``) in front of the same raw
 replica: one with tracing off (the default), two exporting their hops' spans (sample rate 1 and
 0.1) over OTLP/HTTP to a loopback receiver that decodes the export requests (as a collector does)
-and counts the spans. wrk loads each in turn, ``--runs`` times; prints the median throughput of
-each, their ratio to off (goal: rate 1 within 10 % of off) and the spans received against the
-spans the traced requests made.
+and counts the spans. wrk loads each in turn (a different one first in each run, so a drift of
+the machine's load hits all), ``--runs`` times; prints the median throughput of each, their
+ratio to off (goal: rate 1 within 10 % of off) and the spans received against the spans the
+traced requests made.
 
 The receiver stands in for a collector running elsewhere, so it runs at a lower priority
 (``os.nice(10)``) throughout, in the off runs as in the traced ones: it still decodes every
@@ -112,12 +113,12 @@ def main() -> None:
             name: f"http://127.0.0.1:{port}/v1/models/hello:predict"
             for name, port in (("off", off), ("rate 1", on), ("rate 0.1", tenth))
         }
-        for url in urls.values():
-            wrk(url, 10, 1.0)  # warm-up
+        sent: dict[str, int] = {name: wrk(url, 10, 1.0).requests for name, url in urls.items()}
         rps: dict[str, list[float]] = {name: [] for name in urls}
-        sent: dict[str, int] = dict.fromkeys(urls, 0)
-        for _ in range(args.runs):
-            for name, url in urls.items():
+        names = list(urls)
+        for run in range(args.runs):
+            for name in names[run % 3 :] + names[: run % 3]:  # each path first in turn
+                url = urls[name]
                 result = wrk(url, args.concurrency, args.duration)
                 rps[name].append(result.rps)
                 sent[name] += result.requests
@@ -127,10 +128,14 @@ def main() -> None:
             ratio = value / median["off"]
             runs = " ".join(f"{r:.0f}" for r in rps[name])
             print(f"tracing {name:<9} {value:>8.0f} rps  ratio {ratio:.2f}  runs: {runs}")
+        for name in ("rate 1", "rate 0.1"):
+            same = [on / off for on, off in zip(rps[name], rps["off"], strict=True)]
+            text = " ".join(f"{r:.2f}" for r in same)
+            print(f"same-run ratio {name:<8} median {statistics.median(same):.2f}  runs: {text}")
         received = _settled_count(f"http://127.0.0.1:{sink}/count")
         # rate 1: 2 spans a request (ingress, proxy; no wait span when warm); rate 0.1: ~1 in 10
         made = 2 * sent["rate 1"] + round(0.2 * sent["rate 0.1"])
-        print(f"spans received     {received:>8d} of ~{made} the measured requests made")
+        print(f"spans received     {received:>8d} of ~{made} the traced requests made")
     finally:
         for p in procs:
             p.terminate()

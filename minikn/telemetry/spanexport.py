@@ -21,6 +21,7 @@ import contextlib
 import http.client
 import logging
 import marshal
+import os
 import struct
 import threading
 import urllib.parse
@@ -37,6 +38,9 @@ EXPORT_BATCH = 2048
 20 MiB HTTP body limits; fewer, larger requests cost the exporter and collector less than the
 SDK batch processor's 512)."""
 EXPORT_TIMEOUT_S = 10.0
+EXPORT_NICE = 10
+"""How much the export process lowers its priority: it gets the CPU the data path leaves (when
+it falls behind, the tracer's ring drops spans and counts them; requests are not slowed)."""
 
 _KINDS = {"internal": 1, "server": 2, "client": 3, "producer": 4, "consumer": 5}
 _STATUS_ERROR = b"\x7a\x02\x18\x02"  # Span.status (15) = Status{code (3): ERROR (2)}
@@ -309,8 +313,11 @@ class ThreadSink:
 
 
 def serve(conn: Connection, protocol: str, endpoint: str, service: str) -> None:
-    """The export process: batches in (``("b", records)``), ``("f", n)`` answered with ``n``
-    once everything before it is exported, ``("q",)`` (or the pipe closing) ends it."""
+    """The export process, at a lower priority (:data:`EXPORT_NICE`): batches in (``("b",
+    records)``), ``("f", n)`` answered with ``n`` once everything before it is exported, ``("q",)``
+    (or the pipe closing) ends it."""
+    with contextlib.suppress(OSError, AttributeError):  # AttributeError: no os.nice here
+        os.nice(EXPORT_NICE)
     encoder = Encoder(service)
     sender = Sender(protocol, endpoint)
     try:
