@@ -11,7 +11,9 @@ ISVCs with ``minReplicas: 0`` and no requests are). wrk loads the data path with
 closed (nobody polls) and open (``--dashboards`` clients poll ``GET /api/v1/dashboard/state``
 every second with the token, as the page does), alternating (closed first in odd runs, open first
 in even ones, so a drift of the machine's load hits both), ``--runs`` times; prints the median
-throughput of each and their ratio (goal: open within 5 %).
+throughput of each and their ratio (goal: open within 5 %), and the minikn process's CPU time per
+request in each (the cost of the open dashboard to the loop, less sensitive to the shared
+machine's load than the throughput).
 Each poller behaves as the page does: it names the catalog version, the tick and the newest event
 it holds and the revision it charts, and sends the last ETag. The pollers run in a process of
 their own (as a browser does), not in this one.
@@ -33,6 +35,8 @@ import urllib.error
 import urllib.parse
 import urllib.request
 from pathlib import Path
+
+import psutil
 
 from datapath_warm import _free_port, _wait_port, serve_upstream
 from loopback import use_uvloop
@@ -75,7 +79,13 @@ def serve_minikn(port: int, upstream_port: int, api_port: int, isvcs: int) -> No
     from minikn.router import Router
     from minikn.telemetry.metrics import Metrics
 
-    async def main() -> None:
+    async def _cpu(proc: psutil.Process) -> float:
+    """CPU seconds the process (all its threads) has used."""
+    times = proc.cpu_times()
+    return times.user + times.system
+
+
+def main() -> None:
         settings, clock, metrics, sink = Settings(), SystemClock(), Metrics(), DiscardStats()
         spec = RevisionSpec(
             name="hello-predictor-00001",
@@ -225,20 +235,25 @@ def main() -> None:
         wrk(url, 10, 1.0)  # warm-up
         rps: dict[str, list[float]] = {"closed": [], "open": []}
         sizes: list[int] = []
+        cpu: dict[str, list[float]] = {"closed": [], "open": []}
+        loop = psutil.Process(procs[1].pid)
         for run in range(args.runs):
             for name in ("closed", "open") if run % 2 == 0 else ("open", "closed"):
-                if name == "closed":
-                    rps["closed"].append(wrk(url, args.concurrency, args.duration).rps)
-                    continue
-                seconds = str(round(args.duration) + 2.0)
-                pollers = subprocess.Popen(
-                    [sys.executable, me, "--pollers", state, str(args.dashboards), seconds],
-                    stdout=subprocess.PIPE,
-                )
-                time.sleep(1.0)  # the dashboards are open and live before the load starts
-                rps["open"].append(wrk(url, args.concurrency, args.duration).rps)
-                out, _ = pollers.communicate(timeout=60)
-                sizes += json.loads(out)
+                pollers = None
+                if name == "open":
+                    seconds = str(round(args.duration) + 2.0)
+                    pollers = subprocess.Popen(
+                        [sys.executable, me, "--pollers", state, str(args.dashboards), seconds],
+                        stdout=subprocess.PIPE,
+                    )
+                    time.sleep(1.0)  # the dashboards are open and live before the load starts
+                before = _cpu(loop)
+                result = wrk(url, args.concurrency, args.duration)
+                cpu[name].append((_cpu(loop) - before) / max(1, result.requests) * 1e6)
+                rps[name].append(result.rps)
+                if pollers is not None:
+                    out, _ = pollers.communicate(timeout=60)
+                    sizes += json.loads(out)
         closed, opened = (statistics.median(rps[n]) for n in ("closed", "open"))
         size = statistics.median(sizes) if sizes else 0
         print(
@@ -255,6 +270,12 @@ def main() -> None:
         same = [o / c for o, c in zip(rps["open"], rps["closed"], strict=True)]
         text = " ".join(f"{r:.2f}" for r in same)
         print(f"same-run ratio     {statistics.median(same):>10.3f}  (runs: {text})")
+        closed_cpu, open_cpu = (statistics.median(cpu[n]) for n in ("closed", "open"))
+        print(
+            f"minikn CPU per request: closed {closed_cpu:.1f} us, open {open_cpu:.1f} us "
+            f"(ratio closed/open {closed_cpu / open_cpu:.3f}; runs: "
+            f"{[round(c, 1) for c in cpu['closed']]} / {[round(c, 1) for c in cpu['open']]})"
+        )
     finally:
         for p in procs:
             p.terminate()

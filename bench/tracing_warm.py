@@ -26,6 +26,8 @@ import sys
 import time
 import urllib.request
 
+import psutil
+
 from datapath_warm import _free_port, _wait_port, serve_minikn, serve_upstream
 from wrk import wrk
 
@@ -54,6 +56,12 @@ def serve_sink(port: int) -> None:
     app.router.add_post("/v1/traces", export)
     app.router.add_get("/count", count)
     web.run_app(app, host="127.0.0.1", port=port, print=None, access_log=None)
+
+
+def _cpu(proc: psutil.Process) -> float:
+    """CPU seconds the process (all its threads) has used."""
+    times = proc.cpu_times()
+    return times.user + times.system
 
 
 def _settled_count(url: str, deadline_s: float = 60.0) -> int:
@@ -115,11 +123,17 @@ def main() -> None:
         }
         sent: dict[str, int] = {name: wrk(url, 10, 1.0).requests for name, url in urls.items()}
         rps: dict[str, list[float]] = {name: [] for name in urls}
+        cpu: dict[str, list[float]] = {name: [] for name in urls}
+        loops = {n: psutil.Process(p.pid) for n, p in zip(urls, procs[2:], strict=True)}
+        exporters = [*loops["rate 1"].children(), *loops["rate 0.1"].children()]
+        helpers = [psutil.Process(procs[1].pid), *exporters]
+        helpers_before = sum(_cpu(p) for p in helpers)
         names = list(urls)
         for run in range(args.runs):
             for name in names[run % 3 :] + names[: run % 3]:  # each path first in turn
-                url = urls[name]
-                result = wrk(url, args.concurrency, args.duration)
+                before = _cpu(loops[name])
+                result = wrk(urls[name], args.concurrency, args.duration)
+                cpu[name].append((_cpu(loops[name]) - before) / max(1, result.requests) * 1e6)
                 rps[name].append(result.rps)
                 sent[name] += result.requests
         median = {name: statistics.median(runs) for name, runs in rps.items()}
@@ -132,7 +146,19 @@ def main() -> None:
             same = [on / off for on, off in zip(rps[name], rps["off"], strict=True)]
             text = " ".join(f"{r:.2f}" for r in same)
             print(f"same-run ratio {name:<8} median {statistics.median(same):.2f}  runs: {text}")
+        loop_cpu = {name: statistics.median(c) for name, c in cpu.items()}
+        print(
+            "data-path process CPU per request: "
+            + ", ".join(f"{n} {c:.1f} us" for n, c in loop_cpu.items())
+            + f" (rate 1 / off {loop_cpu['rate 1'] / loop_cpu['off']:.3f})"
+        )
         received = _settled_count(f"http://127.0.0.1:{sink}/count")
+        helpers_cpu = sum(_cpu(p) for p in helpers) - helpers_before
+        traced = sent["rate 1"] + sent["rate 0.1"] / 10
+        print(
+            f"exporters and receiver CPU per traced request {helpers_cpu / traced * 1e6:.1f} us "
+            "(the export processes and the receiver, at nice 10; a rate 0.1 request counts 0.1)"
+        )
         # rate 1: 2 spans a request (ingress, proxy; no wait span when warm); rate 0.1: ~1 in 10
         made = 2 * sent["rate 1"] + round(0.2 * sent["rate 0.1"])
         print(f"spans received     {received:>8d} of ~{made} the traced requests made")
