@@ -79,13 +79,7 @@ def serve_minikn(port: int, upstream_port: int, api_port: int, isvcs: int) -> No
     from minikn.router import Router
     from minikn.telemetry.metrics import Metrics
 
-    async def _cpu(proc: psutil.Process) -> float:
-    """CPU seconds the process (all its threads) has used."""
-    times = proc.cpu_times()
-    return times.user + times.system
-
-
-def main() -> None:
+    async def main() -> None:
         settings, clock, metrics, sink = Settings(), SystemClock(), Metrics(), DiscardStats()
         spec = RevisionSpec(
             name="hello-predictor-00001",
@@ -196,6 +190,12 @@ def run_pollers(url: str, count: int, seconds: float) -> None:
     for t in pollers:
         t.join(timeout=15)
     print(json.dumps(sizes))
+
+
+def _cpu(proc: psutil.Process) -> float:
+    """CPU seconds the process (all its threads) has used."""
+    times = proc.cpu_times()
+    return times.user + times.system
 
 
 def main() -> None:
