@@ -37,7 +37,6 @@ import urllib.request
 from pathlib import Path
 
 import psutil
-
 from datapath_warm import _free_port, _wait_port, serve_upstream
 from loopback import use_uvloop
 from wrk import wrk

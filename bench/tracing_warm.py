@@ -27,7 +27,6 @@ import time
 import urllib.request
 
 import psutil
-
 from datapath_warm import _free_port, _wait_port, serve_minikn, serve_upstream
 from wrk import wrk
 
