@@ -69,6 +69,19 @@ class RequestCollector(Collector):
         """A copy of every series: labels, counts by code, observations per latency bucket."""
         return [(k, dict(s.codes), list(s.buckets)) for k, s in self._series.copy().items()]
 
+    def moved(
+        self, seen: dict[tuple[str, str, str, str], int]
+    ) -> list[tuple[tuple[str, str, str, str], dict[int, int], list[int]]]:
+        """A copy of each series whose request count differs from ``seen`` (labels -> count,
+        updated in place): a reader polling every series copies only those that moved."""
+        out = []
+        for key, s in self._series.copy().items():
+            n = sum(s.codes.values())
+            if seen.get(key) != n:
+                seen[key] = n
+                out.append((key, dict(s.codes), list(s.buckets)))
+        return out
+
     def describe(self) -> Iterator[Metric]:
         yield from self._families()
 

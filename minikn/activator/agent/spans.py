@@ -41,39 +41,43 @@ def hop_sampled(tracer: Tracer, trace_id: int, parent_flags: str | None) -> bool
 
 
 class OpenHop:
-    """A sampled hop under way: its ids and start, recorded when :meth:`end` is called."""
+    """A sampled hop under way: its ids and start. It is the request's ``ctx.on_finish``:
+    called with the status code, it records the hop (once)."""
 
-    __slots__ = ("ctx", "ingress", "parent", "proxy", "started", "trace", "where")
+    __slots__ = ("ctx", "ingress", "monotonic", "parent", "proxy", "rng", "started", "trace",
+                 "tracer", "where")  # fmt: skip
 
     def __init__(  # noqa: PLR0917 - one per sampled request
         self,
         ctx: RequestContext,
-        trace: int,
-        proxy: int,
-        parent: int,
-        started: float,
+        tracer: Tracer,
+        clock: Clock,
+        rng: random.Random,
+        ids: tuple[int, int, int],
         where: tuple[str, str, str, str],
     ) -> None:
         self.ctx = ctx
-        self.trace = trace
-        self.proxy = proxy
-        self.parent = parent
-        self.started = started
+        self.tracer = tracer
+        self.monotonic = clock.monotonic
+        self.rng = rng
+        self.trace, self.proxy, self.parent = ids
         self.where = where
-        self.ingress = 0
+        self.started = self.monotonic()
+        self.ingress = rng.getrandbits(64) or 1
 
-    def record(
-        self, tracer: Tracer, rng: random.Random, code: int, ended: float, now_ns: int
-    ) -> None:
-        """Hand the finished hop to ``tracer`` (``ended``: monotonic seconds, at ``now_ns``)."""
+    def __call__(self, code: int) -> None:
+        """Hand the finished hop to the tracer (``code``: the response's status)."""
         ctx = self.ctx
+        ctx.on_finish = None  # once
+        ended = self.monotonic()
+        now_ns = time.time_ns()
         started = self.started
-        acquired = ctx.acquired if ctx.acquired is not None else started
-        acquired = max(acquired, started)
+        acquired = ctx.acquired
+        acquired = started if acquired is None or acquired < started else acquired
         offset = now_ns - int(ended * 1e9)
-        wait = (rng.getrandbits(64) or 1) if acquired - started >= WAIT_SPAN_MIN_S else 0
+        wait = (self.rng.getrandbits(64) or 1) if acquired - started >= WAIT_SPAN_MIN_S else 0
         isvc, namespace, component, revision = self.where
-        tracer.record((
+        self.tracer.record((
             "h", self.trace, self.ingress, self.parent, self.proxy, wait,
             offset + int(started * 1e9), offset + int(acquired * 1e9), now_ns, code,
             isvc, namespace, component, revision, ctx.replica or "-",
@@ -92,15 +96,7 @@ def open_hop(
     where: tuple[str, str, str, str],
 ) -> OpenHop:
     """Open a sampled hop now and have the activator end it (``ctx.on_finish``)."""
-    hop = OpenHop(ctx, trace, proxy, parent, clock.monotonic(), where)
-    hop.ingress = rng.getrandbits(64) or 1
-    monotonic = clock.monotonic
-
-    def finish(code: int) -> None:
-        ctx.on_finish = None  # once
-        hop.record(tracer, rng, code, monotonic(), time.time_ns())
-
-    ctx.on_finish = finish
+    hop = ctx.on_finish = OpenHop(ctx, tracer, clock, rng, (trace, proxy, parent), where)
     return hop
 
 

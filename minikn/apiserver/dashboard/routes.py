@@ -3,14 +3,16 @@
 The page holds no data: everything comes from the state endpoint, which is behind the API's
 bearer token and Host check like every other path. ``?revision=NAME`` picks the revision whose
 full detail is sent (default: the first live one); ``?catalog=VERSION`` names the catalog (ISVC
-rows, revision owners) the page already holds, which is then left out. The live parts are
-computed at most once per ``period`` however many dashboards poll and served as cached bytes;
-``ETag``/``If-None-Match`` answers a repeated poll within a tick with 304.
+rows, revision owners) the page already holds, which is then left out; ``?since=TICK`` names the
+tick the page holds, and only the summary rows changed after it are sent (``summaryFull`` false:
+merge them); ``?events=N`` names the newest event it holds, and only newer ones are sent. The live
+parts are computed at most once per ``period`` however many dashboards poll and served as cached
+bytes; ``ETag``/``If-None-Match`` answers a repeated poll within a tick with 304.
 """
 
 from __future__ import annotations
 
-import heapq
+import dataclasses
 import json
 import math
 import secrets
@@ -29,13 +31,12 @@ from minikn.apiserver.dashboard.snapshot import (
     RevisionOwner,
     build_catalog,
     build_live,
+    is_idle,
     isvc_row,
-    newest_events,
     revision_detail,
 )
 from minikn.controlplane.controller import Controller
 from minikn.core.clock import Clock
-from minikn.core.events import Event
 from minikn.telemetry.request_metrics import RequestCollector
 
 __all__ = ["DASHBOARD_PATH", "STATE_PATH", "DashboardState", "add_dashboard_routes"]
@@ -96,15 +97,28 @@ def _dumps(value: Any) -> bytes:
     return json.dumps(value, separators=(",", ":"), default=str).encode()
 
 
+SWEEP_TICKS = 10
+"""Every revision's live numbers are read at least once per this many ticks, even when nothing
+says they moved (between reads, an idle revision's numbers are taken as unchanged)."""
+_CACHED_ANSWERS = 16
+"""Summary or event parts kept per tick for distinct ``since``/``events`` values."""
+
+
 @dataclass(slots=True)
 class _Tick:
-    """One tick's parts, serialized once; the viewed revisions' details are built on demand."""
+    """One tick's parts, serialized once; the parts that depend on what a page holds (the
+    summary rows changed since its tick, the events after its newest, the viewed revision's
+    detail) are built on demand and cached for the tick."""
 
+    seq: int
     head: bytes
     inputs: LiveInputs
-    previous: Mapping[str, RequestTotals]
+    previous: Mapping[str, RequestTotals | None]
+    """The previous totals of the revisions whose requests moved this tick (None: none)."""
     elapsed: float
     details: dict[str, bytes]
+    summaries: dict[int | None, bytes]
+    events: dict[int, bytes]
 
 
 class DashboardState:
@@ -112,8 +126,11 @@ class DashboardState:
 
     The catalog (ISVC rows, revision owners) is kept: only the ISVCs the controller reports
     changed are rendered again, and it is sent only to a page that does not hold its version
-    yet. Per tick the live numbers of every revision are read directly (no document rendering)
-    into a compact summary; the full detail is built for the revisions pages are viewing.
+    yet. Per tick only the revisions whose numbers may have moved are read again (their request
+    count moved, requests are buffered, their ISVC changed, or they were not idle at the last
+    read), plus a rotating share of the rest; a page is sent only the summary rows that changed
+    since the tick it holds and the events after the newest it holds. The full detail is built
+    for the revisions pages are viewing.
     """
 
     def __init__(
@@ -132,9 +149,22 @@ class DashboardState:
         self._period = period
         self._tick_no = -1
         self._tick: _Tick | None = None
-        self._previous: Mapping[str, RequestTotals] = {}
+        self._previous: dict[str, RequestTotals] = {}
+        """Each revision's request totals at the previous tick."""
         self._previous_at: float | None = None
+        self._totals: dict[str, RequestTotals] = {}
+        self._series: dict[str, dict[tuple[str, str, str, str], RequestTotals]] = {}
+        self._seen: dict[tuple[str, str, str, str], int] = {}
+        self._extras: dict[str, Mapping[str, Any]] = {}
+        """Each live revision's numbers as last read."""
+        self._summary: dict[str, list[Any]] = {}
+        self._changed_at: dict[str, int] = {}
+        """The tick at which each revision's summary row last changed."""
+        self._touched: set[str] = set()
+        """Revisions to read at the next tick whatever their last numbers (new, ISVC changed)."""
+        self._sweep = 0
         self._rows: dict[str, dict[str, Any]] = {}
+        self._listed: set[tuple[str, str]] = set()
         self._dirty: set[str] | None = None
         """ISVC keys changed since the catalog was built (None: all)."""
         self._owners: dict[str, RevisionOwner] = {}
@@ -144,10 +174,13 @@ class DashboardState:
         self._version_no = 0
         self._catalog = b""
         self._cold = ColdStarts()
+        self._event_bytes: dict[int, bytes] = {}
         self.computed = 0
         """How many ticks were computed (tests and benchmarks read it)."""
         self.rendered = 0
         """How many ISVC rows were rendered (tests read it)."""
+        self.read = 0
+        """How many revisions' live numbers were read (tests read it)."""
         controller.add_change_listener(self._note_changed)
 
     def _note_changed(self, keys: Collection[str]) -> None:
@@ -169,76 +202,103 @@ class DashboardState:
         else:
             keys = self._dirty
         self._dirty = set()
+        changed: set[tuple[str, str]] = set()
         for key, view in ctl.views(keys).items():
             if view is None:
                 self._rows.pop(key, None)
             else:
-                self._rows[key] = isvc_row(view)
+                row = self._rows[key] = isvc_row(view)
+                changed.add((row["namespace"], row["name"]))
                 self.rendered += 1
+        self._listed = {(r["namespace"], r["name"]) for r in self._rows.values()}
         live, _ = ctl.live()
         self._owners = {s.name: RevisionOwner(s.namespace, s.isvc, s.component) for s in live}
+        self._touched.update(n for n, o in self._owners.items() if (o.namespace, o.isvc) in changed)
+        for kept in (self._extras, self._summary, self._changed_at, self._previous, self._totals):
+            for name in [n for n in kept if n not in self._owners]:
+                del kept[name]
         self._first = min(self._owners, key=self._order, default=None)
         self._version_no += 1
         self._catalog = _dumps(build_catalog(self._rows.values(), self._owners))
 
-    def _live_inputs(self) -> LiveInputs:
+    def _read_requests(self) -> set[str]:
+        """Update the request totals of the revisions whose count moved; returns them."""
+        moved: set[str] = set()
+        if self._requests is None:
+            return moved
+        for labels, codes, buckets in self._requests.moved(self._seen):
+            rev = labels[3]
+            self._series.setdefault(rev, {})[labels] = RequestTotals(codes, buckets)
+            moved.add(rev)
+        for rev in moved:
+            total: RequestTotals | None = None
+            for one in self._series[rev].values():
+                total = _add(total, dict(one.codes), list(one.buckets))
+            if total is not None and rev in self._owners:
+                self._totals[rev] = total
+        return moved & self._owners.keys()
+
+    def _to_read(self, moved: set[str], buffered: Mapping[str, int]) -> set[str]:
+        """The revisions whose numbers are read this tick."""
         owners = self._owners
+        names = moved | buffered.keys() | {n for n in self._touched if n in owners}
+        self._touched = set()
+        names.update(n for n in owners if n not in self._summary or not is_idle(self._summary[n]))
+        if owners:
+            order = list(owners)
+            share = -(-len(order) // SWEEP_TICKS)
+            start = self._sweep % len(order)
+            names.update(order[start : start + share])
+            self._sweep = start + share
+        return names
+
+    def _live_inputs(self, names: Collection[str], buffered: dict[str, int]) -> LiveInputs:
         hook = self._controller.status_extras
-        extras: dict[str, Mapping[str, Any]] = {}
         if hook is not None:
-            for rev in owners:
-                if found := hook(rev):
-                    extras[rev] = found
-        requests: dict[str, RequestTotals] = {}
-        if self._requests is not None:
-            for (_, _, _, rev), codes, buckets in self._requests.totals():
-                if rev in owners:
-                    requests[rev] = _add(requests.get(rev), codes, buckets)
-        buffered = {r: n for r in owners if (n := self._buffered(r))} if self._buffered else {}
+            for rev in names:
+                found = hook(rev)
+                if found:
+                    self._extras[rev] = found
+                else:
+                    self._extras.pop(rev, None)
+            self.read += len(names)
         return LiveInputs(
             time=self._clock.time(),
-            owners=owners,
-            extras=extras,
-            requests=requests,
+            owners=self._owners,
+            extras=self._extras,
+            requests=self._totals,
             buffered=buffered,
         )
 
-    def _events(self) -> list[Mapping[str, Any]]:
-        """The newest events over every ISVC, oldest first (each ISVC's are oldest first, so
-        each is read from its end only while it beats the newest found so far)."""
-        sink = self._controller.events
-        heap: list[tuple[float, int, Event]] = []
-        seq = 0
-        for row in self._rows.values():
-            for event in reversed(sink.recent(row["namespace"], row["name"])):
-                seq += 1
-                if len(heap) < MAX_EVENTS:
-                    heapq.heappush(heap, (event.time, seq, event))
-                elif event.time > heap[0][0]:
-                    heapq.heapreplace(heap, (event.time, seq, event))
-                else:
-                    break
-        return [e.model_dump(mode="json") for _, _, e in sorted(heap)]
-
     def _compute(self, now: float) -> _Tick:
         self._refresh_catalog()
-        inputs = self._live_inputs()
+        seq = self.computed + 1
+        moved = self._read_requests()
+        buffered = (
+            {r: n for r in self._owners if (n := self._buffered(r))} if self._buffered else {}
+        )
+        names = self._to_read(moved, buffered)
+        inputs = self._live_inputs(names, buffered)
         elapsed = 0.0 if self._previous_at is None else now - self._previous_at
-        previous = self._previous
-        summary = build_live(inputs, previous, elapsed)
+        previous = {r: self._previous.get(r) for r in moved}
+        for name, row in build_live(inputs, self._previous, elapsed, names).items():
+            if self._summary.get(name) != row:
+                self._summary[name] = row
+                self._changed_at[name] = seq
+        for rev in moved:
+            self._previous[rev] = self._totals[rev]
         head = _dumps(
             {
                 "time": round(inputs.time, 3),
                 "interval": round(elapsed, 3),
+                "tick": f"{self._boot}-{seq}",
                 "catalogVersion": self.version,
-                "summary": summary,
-                "coldStarts": self._cold.update(inputs.extras),
-                "events": newest_events(self._events()),
+                "coldStarts": self._cold.update(self._extras),
             }
         )
-        self._previous, self._previous_at = inputs.requests, now
-        self.computed += 1
-        return _Tick(head[:-1], inputs, previous, elapsed, {})
+        self._previous_at = now
+        self.computed = seq
+        return _Tick(seq, head[:-1], inputs, previous, elapsed, {}, {}, {})
 
     def current(self) -> _Tick:
         now = self._clock.monotonic()
@@ -248,12 +308,30 @@ class DashboardState:
             self._tick_no = tick
         return self._tick
 
-    def etag(self, revision: str | None, known: str | None) -> str:
+    def _since(self, since: str | None) -> int | None:
+        """The tick number a page holds, if it is one of this process's and not ahead."""
+        if not since or not since.startswith(self._boot + "-"):
+            return None
+        number = since[len(self._boot) + 1 :]
+        if not number.isdigit() or len(number) > 18:
+            return None
+        held = int(number)
+        return held if held <= self.computed else None
+
+    def etag(
+        self,
+        revision: str | None,
+        known: str | None,
+        since: str | None = None,
+        events: int = 0,
+    ) -> str:
         """Names what :meth:`body` answers for these arguments in the current tick."""
-        self.current()
+        tick = self.current()
         detail = self._detail_name(revision) or ""
         catalog = "" if known == self.version else "c"
-        return f'"{self._boot}-{self._tick_no}-{self._version_no}-{catalog}-{detail}"'
+        held = self._since(since)
+        after = min(events, self._controller.events.emitted)
+        return f'"{self._boot}-{tick.seq}-{self._version_no}-{catalog}-{detail}-{held}-{after}"'
 
     def _detail_name(self, revision: str | None) -> str | None:
         if revision is not None and revision in self._owners:
@@ -264,26 +342,99 @@ class DashboardState:
         o = self._owners[name]
         return (o.namespace, o.isvc, name)
 
-    def body(self, revision: str | None = None, known: str | None = None) -> bytes:
+    def _summary_part(self, tick: _Tick, held: int | None) -> bytes:
+        """The summary rows changed after tick ``held`` (None: every row)."""
+        found = tick.summaries.get(held)
+        if found is None:
+            if held is None:
+                rows = self._summary
+            else:
+                at = self._changed_at
+                rows = {n: r for n, r in self._summary.items() if at.get(n, 0) > held}
+            found = _dumps(rows)
+            if len(tick.summaries) < _CACHED_ANSWERS:
+                tick.summaries[held] = found
+        return found
+
+    def _events_part(self, tick: _Tick, after: int) -> bytes:
+        """The newest events numbered above ``after`` of the listed ISVCs, oldest first, each
+        with its ``seq``."""
+        found = tick.events.get(after)
+        if found is None:
+            cache, listed = self._event_bytes, self._listed
+            parts: list[bytes] = []
+            newest = self._controller.events.after(after)
+            for n, event in newest:
+                if (event.namespace, event.isvc) not in listed:
+                    continue
+                one = cache.get(n)
+                if one is None:
+                    one = cache[n] = _dumps({"seq": n, **event.model_dump(mode="json")})
+                parts.append(one)
+            if len(cache) > 2 * MAX_EVENTS:
+                oldest = newest[0][0] if newest else self._controller.events.emitted
+                for n in [n for n in cache if n < oldest - MAX_EVENTS]:
+                    del cache[n]
+            found = b"[" + b",".join(parts) + b"]"
+            if len(tick.events) < _CACHED_ANSWERS:
+                tick.events[after] = found
+        return found
+
+    def body(
+        self,
+        revision: str | None = None,
+        known: str | None = None,
+        since: str | None = None,
+        events: int = 0,
+    ) -> bytes:
         """The snapshot: the tick's parts, the detail of ``revision`` (default: the first live
-        one), and the catalog unless ``known`` is its current version."""
+        one), the catalog unless ``known`` is its current version, the summary rows changed
+        after the tick ``since`` (``summaryFull``: every row, when ``since`` is not a tick this
+        process answered) and the events numbered above ``events``."""
         tick = self.current()
         name = self._detail_name(revision)
         detail = b"null"
         if name is not None:
             detail = tick.details.get(name, b"")
             if not detail:
-                row = revision_detail(name, tick.inputs, tick.previous, tick.elapsed)
-                detail = tick.details[name] = _dumps(row)
-        parts = [tick.head, b',"detail":', detail]
+                detail = tick.details[name] = _dumps(self._detail(tick, name))
+        held = self._since(since)
+        parts = [
+            tick.head,
+            b',"summaryFull":',
+            b"true" if held is None else b"false",
+            b',"summary":',
+            self._summary_part(tick, held),
+            b',"events":',
+            self._events_part(tick, max(0, events)),
+            b',"detail":',
+            detail,
+        ]
         if known != self.version:
             parts += [b',"catalog":', self._catalog]
         parts.append(b"}")
         return b"".join(parts)
 
-    def snapshot(self, revision: str | None = None, known: str | None = None) -> dict[str, Any]:
+    def _detail(self, tick: _Tick, name: str) -> dict[str, Any] | None:
+        """The viewed revision's detail, its numbers read now."""
+        hook = self._controller.status_extras
+        extras = dict(tick.inputs.extras)
+        if hook is not None and (found := hook(name)):
+            extras[name] = found
+        inputs = dataclasses.replace(tick.inputs, extras=extras)
+        before = tick.previous[name] if name in tick.previous else self._previous.get(name)
+        previous = {} if before is None else {name: before}
+        return revision_detail(name, inputs, previous, tick.elapsed)
+
+    def snapshot(
+        self,
+        revision: str | None = None,
+        known: str | None = None,
+        since: str | None = None,
+        events: int = 0,
+    ) -> dict[str, Any]:
         """:meth:`body` parsed (tests)."""
-        out: dict[str, Any] = json.loads(self.body(revision, known))
+        out: dict[str, Any] = json.loads(self.body(revision, known, since, events))
         return out
 
 
@@ -318,15 +469,23 @@ def add_dashboard_routes(
         raise web.HTTPFound(DASHBOARD_PATH)
 
     async def snapshot(request: web.Request) -> web.Response:
-        revision = request.query.get("revision") or None
-        known = request.query.get("catalog") or None
-        if (revision and len(revision) > _MAX_PARAM) or (known and len(known) > _MAX_PARAM):
-            raise web.HTTPBadRequest(reason="revision and catalog are at most 253 characters")
-        etag = state.etag(revision, known)
+        query = request.query
+        revision = query.get("revision") or None
+        known = query.get("catalog") or None
+        since = query.get("since") or None
+        if any(v and len(v) > _MAX_PARAM for v in (revision, known, since)):
+            raise web.HTTPBadRequest(
+                reason="revision, catalog and since are at most 253 characters"
+            )
+        after = query.get("events") or "0"
+        if not after.isdigit() or len(after) > 18:
+            raise web.HTTPBadRequest(reason="events is the number of an event (0 to 18 digits)")
+        events = int(after)
+        etag = state.etag(revision, known, since, events)
         headers = {"Cache-Control": "no-cache", "ETag": etag}
         if etag in (t.strip() for t in request.headers.get("If-None-Match", "").split(",")):
             return web.Response(status=304, headers=headers)
-        body = state.body(revision, known)
+        body = state.body(revision, known, since, events)
         return web.Response(body=body, headers={**headers, "Content-Type": "application/json"})
 
     app.router.add_get("/dashboard", redirect)

@@ -20,7 +20,7 @@ from typing import Any
 from minikn.telemetry.request_metrics import LATENCY_BUCKETS
 
 __all__ = ["MAX_COLD_STARTS", "MAX_EVENTS", "ColdStarts", "LiveInputs", "RequestTotals",
-           "RevisionOwner", "build_catalog", "build_live", "isvc_row", "newest_events",
+           "RevisionOwner", "build_catalog", "build_live", "is_idle", "isvc_row",
            "quantile", "revision_detail"]  # fmt: skip
 
 MAX_EVENTS = 100
@@ -222,12 +222,15 @@ def build_catalog(
 
 
 def build_live(
-    inputs: LiveInputs, previous: Mapping[str, RequestTotals], elapsed: float
+    inputs: LiveInputs,
+    previous: Mapping[str, RequestTotals],
+    elapsed: float,
+    names: Iterable[str] | None = None,
 ) -> dict[str, list[Any]]:
-    """Every live revision's summary, by name: ``[desired, ready, pending, panic mode (0/1),
-    requests per second (all statuses; 0 on the first tick)]``."""
+    """The summary of the live revisions ``names`` (default: every one), by name: ``[desired,
+    ready, pending, panic mode (0/1), requests per second (all statuses; 0 on the first tick)]``."""
     out: dict[str, list[Any]] = {}
-    for name in inputs.owners:
+    for name in inputs.owners if names is None else names:
         extras = inputs.extras.get(name) or {}
         replicas = extras.get("replicas") or {}
         scaler = extras.get("autoscaler") or {}
@@ -258,7 +261,7 @@ class ColdStarts:
         ``{"revision", "replica", "phases"}``."""
         for rev, e in extras.items():
             cold = e.get("coldStart")
-            if not isinstance(cold, Mapping) or not cold.get("replica"):
+            if cold is None or not isinstance(cold, Mapping) or not cold.get("replica"):
                 continue
             replica = str(cold["replica"])
             key = (rev, replica)
@@ -275,6 +278,6 @@ class ColdStarts:
         return [{"revision": r, "replica": p, "phases": ph} for (r, p), ph in self._recent.items()]
 
 
-def newest_events(events: Iterable[Mapping[str, Any]]) -> list[Mapping[str, Any]]:
-    """The newest :data:`MAX_EVENTS` events, oldest first."""
-    return sorted(events, key=lambda e: float(e.get("time", 0.0)))[-MAX_EVENTS:]
+def is_idle(row: Sequence[Any]) -> bool:
+    """A summary row at zero: no replicas wanted, ready or pending, no panic, no requests."""
+    return not any(row)

@@ -181,5 +181,16 @@ async def test_the_state_endpoint_needs_the_token_and_the_page_does_not(platform
                 assert await r.read() == b""
         async with session.get(f"{known}&revision={'x' * 300}", headers=auth) as r:
             assert r.status == 400
+        # A page holding a tick gets only the summary rows changed after it and the events
+        # after the newest it holds; a malformed event number is a 400.
+        held = f"{known}&since={snap['tick']}&events={snap['events'][-1]['seq']}"
+        async with session.get(held, headers=auth) as r:
+            assert r.status == 200
+            later = await r.json()
+        assert later["summaryFull"] is False
+        assert all(e["seq"] > snap["events"][-1]["seq"] for e in later["events"])
+        for bad in ("-1", "x", "9" * 40):
+            async with session.get(f"{known}&events={bad}", headers=auth) as r:
+                assert r.status == 400
         async with session.get(base + "/dashboard/../api-token") as r:
             assert r.status in (401, 404)

@@ -16,11 +16,12 @@ from minikn.apiserver.dashboard.snapshot import (
     RevisionOwner,
     build_catalog,
     build_live,
+    is_idle,
     isvc_row,
-    newest_events,
     quantile,
     revision_detail,
 )
+from minikn.core.events import Event, EventSink
 from minikn.telemetry.request_metrics import LATENCY_BUCKETS
 
 REV1, REV2 = "iris-predictor-00001", "iris-predictor-00002"
@@ -167,12 +168,23 @@ def test_counters_that_went_backwards_read_as_a_restart() -> None:
     assert row["rps"] == {"200": 5.0}
 
 
-def test_events_are_the_newest_bounded_and_oldest_first() -> None:
-    events = [{"time": float(t), "reason": f"e{t}"} for t in range(MAX_EVENTS + 30, 0, -1)]
-    times = [e["time"] for e in newest_events(events)]
-    assert len(times) == MAX_EVENTS
-    assert times == sorted(times)
-    assert times[-1] == MAX_EVENTS + 30
+def test_the_event_sink_gives_the_newest_after_a_number_bounded_and_oldest_first() -> None:
+    sink = EventSink(newest=MAX_EVENTS)
+    for t in range(MAX_EVENTS + 30):
+        sink.emit(Event(time=float(t), reason=f"e{t}", message="", isvc=f"i{t % 7}"))
+    numbers = [n for n, _ in sink.after(0)]
+    assert numbers == list(range(31, MAX_EVENTS + 31))  # the newest MAX_EVENTS, oldest first
+    assert [e.reason for _, e in sink.after(MAX_EVENTS + 28)] == [
+        f"e{MAX_EVENTS + 28}",
+        f"e{MAX_EVENTS + 29}",
+    ]
+    assert sink.after(sink.emitted) == []
+
+
+def test_a_summary_row_is_idle_only_at_zero() -> None:
+    assert is_idle([0, 0, 0, 0, 0])
+    assert not is_idle([0, 0, 0, 0, 0.5])  # requests still arriving
+    assert not is_idle([1, 0, 1, 0, 0])
 
 
 def _cold(replica: str, **phases: float) -> dict[str, Any]:

@@ -1,7 +1,9 @@
 // minikn dashboard: polls GET /api/v1/dashboard/state once a second with the bearer token,
-// naming the revision it charts (?revision=, whose full detail comes back) and the catalog
-// version it holds (?catalog=, so the ISVC list comes back only when it changed), and keeps the
-// charted revision's time series in bounded ring buffers. The token arrives in the URL
+// naming the revision it charts (?revision=, whose full detail comes back), the catalog
+// version it holds (?catalog=, so the ISVC list comes back only when it changed), the tick it
+// holds (?since=, so only the summary rows changed after it come back, merged here) and its
+// newest event's number (?events=, so only newer events come back), and keeps the charted
+// revision's time series in bounded ring buffers. The token arrives in the URL
 // fragment (#token=...), which browsers never send to a server nor put in a Referer; it is kept
 // in sessionStorage (this tab only) and dropped from the address bar at once.
 "use strict";
@@ -10,6 +12,7 @@
   const POINTS = 300;        // samples kept per revision (5 minutes at 1 s)
   const COLD_STARTS = 20;    // cold-start bars kept
   const LOG_LINES = 500;     // log lines kept
+  const EVENTS = 100;        // events kept
   const PHASES = ["gpu", "storage", "create", "load", "handover"];
   const KEY = "minikn-token";
 
@@ -223,11 +226,23 @@
   let catalog = { isvcs: [], revisions: [] };
   let version = "";
   let etag = "";
+  let tick = "";          // the server tick whose summary this page holds
+  let summary = {};       // revision -> [desired, ready, pending, panic, rps]
+  let events = [];        // the newest events, oldest first
+  let eventSeq = 0;       // the newest event's number
+  function mergeEvents(fresh) {  // true when there was anything new
+    if (!fresh.length) return false;
+    events = events.concat(fresh).slice(-EVENTS);
+    eventSeq = events[events.length - 1].seq;
+    return true;
+  }
   async function poll() {
     try {
       const q = new URLSearchParams();
       if (selected) q.set("revision", selected);
       if (version) q.set("catalog", version);
+      if (tick) q.set("since", tick);
+      if (eventSeq) q.set("events", String(eventSeq));
       const resp = await authGet("/api/v1/dashboard/state?" + q.toString(), undefined, etag);
       if (resp.status === 401) {
         $("conn").textContent = "unauthorized"; $("conn").className = "conn err";
@@ -244,6 +259,12 @@
         version = snap.catalogVersion;
         renderRevisionPicker(catalog.revisions);
       }
+      if (tick.split("-")[0] !== snap.tick.split("-")[0]) {  // another server process
+        events = []; eventSeq = 0;
+      }
+      tick = snap.tick;
+      if (snap.summaryFull) summary = snap.summary; else Object.assign(summary, snap.summary);
+      const newEvents = mergeEvents(snap.events);
       if (snap.time !== lastTime) {  // one sample per server snapshot
         lastTime = snap.time;
         snapshots += 1;
@@ -251,10 +272,10 @@
         if (d && !selected) select(d.name);
         if (d && d.name === selected) push(d.name, snap.time, d);
         lastDetail = d;
-        renderIsvcs(catalog.isvcs, catalog.revisions, snap.summary);
+        renderIsvcs(catalog.isvcs, catalog.revisions, summary);
         renderDetail(d && d.name === selected ? d : null);
         collectColdStarts(snap.coldStarts);
-        renderEvents(snap.events);
+        if (newEvents || snapshots === 1) renderEvents(events);
         drawCharts();
         $("updated").textContent = new Date(snap.time * 1000).toLocaleTimeString();
         $("snapshots").textContent = String(snapshots);
