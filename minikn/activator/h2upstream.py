@@ -29,7 +29,7 @@ from minikn.activator.upstream import NeverReached
 from minikn.core.endpoints import Endpoint
 from minikn.core.errors import BadGateway
 from minikn.wire.grpc import GrpcCall
-from minikn.wire.h2codec import LiteralEncoder
+from minikn.wire.h2codec import CachingDecoder, StaticEncoder
 from minikn.wire.http import BodyStream, ResponseSink
 
 __all__ = ["H2Pool", "H2Upstream"]
@@ -72,12 +72,16 @@ class H2Upstream(asyncio.Protocol):
         self._max_streams = max_streams
         # The request's headers are already valid h2 (the client's, checked on the way in, and
         # minikn's own, lowercase): h2's outbound checks would only cost CPU (tens of µs a call).
+        # The replica's are not checked either: the router keeps only lowercased, non-pseudo,
+        # non-hop-by-hop fields of them, and what else is wrong in one is the client's to refuse.
         config = h2.config.H2Configuration(
             client_side=True, header_encoding=None,
             validate_outbound_headers=False, normalize_outbound_headers=False,
+            validate_inbound_headers=False, normalize_inbound_headers=False,
         )  # fmt: skip
         self._h2 = h2.connection.H2Connection(config)
-        self._h2.encoder = LiteralEncoder()
+        self._h2.encoder = StaticEncoder()
+        self._h2.decoder = CachingDecoder()
         self._h2.local_settings = h2.settings.Settings(
             client=True,
             initial_values={
@@ -285,15 +289,22 @@ class H2Upstream(asyncio.Protocol):
                         return
                     continue
                 size = min(window, conn.max_outbound_frame_size, len(chunk))
-                conn.send_data(stream_id, chunk[:size])
+                last = size == len(chunk) and body.at_eof
+                # The end of the stream rides on the body's last frame (no empty DATA frame).
+                conn.send_data(
+                    stream_id, chunk[:size] if size < len(chunk) else chunk, end_stream=last
+                )
                 chunk = chunk[size:]
+                if last:
+                    self._flush()
+                    return
                 if chunk:
                     self._flush()
             if body.at_eof:
                 conn.end_stream(stream_id)
-            self._flush()  # the chunk's last frame and the end of the stream in one write
-            if body.at_eof:
+                self._flush()
                 return
+            self._flush()
 
 
 class H2Pool:
