@@ -144,3 +144,47 @@ async def test_a_whole_answer_given_in_one_turn_goes_out_in_one_write() -> None:
         h2.events.TrailersReceived,
         h2.events.StreamEnded,
     ]
+
+
+async def test_a_replicas_pseudo_and_hop_by_hop_fields_do_not_reach_the_client() -> None:
+    """The activator does not have h2 check the replica's fields: the router keeps only named,
+    non-pseudo, non-hop-by-hop ones, lowercased, so the client's own h2 checks pass."""
+    served: list[ServerStream] = []
+    conn = ClientConnection(
+        lambda r, s: None, lambda c: None, max_body=1024, limits=RouterConfig(), accepted=0.0,
+        serve_h2=served.append, now=lambda: 0.0,
+    )  # fmt: skip
+    transport = FakeTransport()
+    conn.connection_made(transport)  # type: ignore[arg-type]
+    client = _client()
+    client.send_headers(
+        1,
+        [(b":method", b"POST"), (b":scheme", b"http"), (b":path", b"/inference.X/Y"),
+         (b":authority", b"x.default.example.com"), (b"content-type", b"application/grpc")],
+        end_stream=True,
+    )  # fmt: skip
+    conn.data_received(client.data_to_send())
+    client.receive_data(bytes(transport.out))
+    before = len(transport.out)
+    [stream] = served
+    stream.start(
+        200, b"",
+        [(b"Content-Type", b"application/grpc"), (b":path", b"/x"), (b"connection", b"close"),
+         (b"", b"empty"), (b"X-Model", b"iris")],
+        None,
+    )  # fmt: skip
+    stream.write(b"\x00\x00\x00\x00\x02hi")
+    stream.flush()
+    stream.set_trailers([(b":status", b"200"), (b"Grpc-Status", b"0"), (b"te", b"trailers")])
+    stream.end()
+    await asyncio.sleep(0)
+    events = client.receive_data(bytes(transport.out[before:]))
+    [head] = [e for e in events if isinstance(e, h2.events.ResponseReceived)]
+    [trailers] = [e for e in events if isinstance(e, h2.events.TrailersReceived)]
+    assert [(bytes(n), bytes(v)) for n, v in head.headers or ()] == [
+        (b":status", b"200"),
+        (b"content-type", b"application/grpc"),
+        (b"x-model", b"iris"),
+    ]
+    assert [(bytes(n), bytes(v)) for n, v in trailers.headers or ()] == [(b"grpc-status", b"0")]
+    assert any(isinstance(e, h2.events.StreamEnded) for e in events)
