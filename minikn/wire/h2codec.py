@@ -87,6 +87,11 @@ class StaticEncoder(hpack.Encoder):
             self.header_table.resized = False
         fields = self._fields
         for header in headers:
+            if type(header) is tuple:  # the common case: a plain (name, value) pair, cached
+                encoded = fields.get(header)
+                if encoded is not None:
+                    block.append(encoded)
+                    continue
             name, value = header[0], header[1]
             if isinstance(header, HeaderTuple) and not header.indexable:
                 block.append(encode_field(name, value, never_indexed=True))
