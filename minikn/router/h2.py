@@ -190,6 +190,11 @@ class ServerStream:
     def backlog(self) -> int:
         return self._backlog
 
+    @property
+    def waiting(self) -> bool:
+        """Response data or trailers are queued, not yet sent (the client's window held them)."""
+        return not self.closed and (bool(self._outbox) or self._end_pending)
+
     def on_drained(self, callback: Callable[[], None]) -> None:
         if self._backlog <= _HIGH_WATER:
             callback()
@@ -396,7 +401,16 @@ class H2ServerConnection:
             stream = self.streams.pop(event.stream_id or 0, None)
             if stream is not None:
                 self._drop(stream)
-        elif isinstance(event, h2.events.WindowUpdated | h2.events.RemoteSettingsChanged):
+        elif isinstance(event, h2.events.WindowUpdated):
+            # A client acknowledges every answer: only a stream with output waiting for the
+            # window is pumped (all of them for the connection's window).
+            if event.stream_id:
+                stream = self.streams.get(event.stream_id)
+                if stream is not None and stream.waiting:
+                    self.pump(stream)
+            else:
+                self._pump_all()
+        elif isinstance(event, h2.events.RemoteSettingsChanged):
             self._pump_all()
         elif isinstance(event, h2.events.ConnectionTerminated):
             self._goaway = True
@@ -487,9 +501,8 @@ class H2ServerConnection:
         self._flush_soon()
 
     def _pump_all(self) -> None:
-        for stream in list(self.streams.values()):
-            if stream.backlog or not stream.closed:
-                self.pump(stream)
+        for stream in [s for s in self.streams.values() if s.waiting]:
+            self.pump(stream)
 
     def reset(self, stream: ServerStream, code: h2.errors.ErrorCodes) -> None:
         if stream.closed:
