@@ -272,7 +272,14 @@ class H2Upstream(asyncio.Protocol):
     async def _send_body(self, stream_id: int, stream: _Stream, body: BodyStream) -> None:
         conn = self._h2
         while True:
-            chunk = await body.read()
+            chunk = body.read_nowait()
+            if not chunk and not body.complete:  # wait for more, or for the replica's answer
+                reader = asyncio.ensure_future(body.read())
+                await asyncio.wait((reader, stream.done), return_when=asyncio.FIRST_COMPLETED)
+                if not reader.done():
+                    reader.cancel()
+                    return  # answered (or failed) before the client sent more
+                chunk = reader.result()
             if stream.done.done():
                 return  # answered (or failed) before the client finished sending
             while chunk:
