@@ -233,6 +233,12 @@ async def bench(
             d = await load(direct, None, c, args, minikn, processes=processes)
             k = await load(through, HOST, c, args, minikn, processes=processes)
             runs.append((d, k, k[0] / d[0], k[1] - d[1], k[2] - d[2]))
+            print(
+                f"  c={c}: direct {d[0]:.0f}/s p50 {d[1]:.2f} ms, minikn {k[0]:.0f}/s p50 "
+                f"{k[1]:.2f} ms, ratio {k[0] / d[0]:.2f}, added p50 {k[1] - d[1]:.2f} ms, "
+                f"minikn cpu {k[3]:.0f} us/call (load avg {os.getloadavg()[0]:.1f})",
+                flush=True,
+            )
         med = statistics.median
         rows.append((
             c, processes, med(r[0][0] for r in runs), med(r[1][0] for r in runs),

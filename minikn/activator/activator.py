@@ -99,6 +99,8 @@ class _Revision:
             b"knative-serving-revision: %b\r\nknative-serving-namespace: %b\r\n"
             b"k-proxy-request: activator\r\n" % (spec.name.encode(), spec.namespace.encode())
         )
+        self.grpc_fields = _grpc_fields(self.head_block)
+        """``head_block`` as h2 fields (what a gRPC call to a replica adds)."""
 
     def finished(self, started: float, code: int, ctx: RequestContext | None = None) -> None:
         ended = self.now()
@@ -654,6 +656,19 @@ class _ClientDeadline:
 _GRPC_SKIP = frozenset((b"grpc-timeout", b"host", b"content-length", b"te"))
 
 
+def _grpc_fields(block: bytes) -> list[tuple[bytes, bytes]]:
+    """Header lines -> h2 fields (names lowercased), less those gRPC/h2 carry otherwise."""
+    fields = []
+    for line in block.split(b"\r\n"):
+        name, sep, value = line.partition(b":")
+        if not sep:
+            continue
+        name = name.strip().lower()
+        if name not in _GRPC_SKIP:
+            fields.append((name, value.strip()))
+    return fields
+
+
 def _grpc_headers(
     rev: _Revision, request: ProxyRequest, call: GrpcCall, now: float
 ) -> list[tuple[bytes, bytes]]:
@@ -666,13 +681,8 @@ def _grpc_headers(
         (b":authority", call.authority),
         (b"te", b"trailers"),
     ]
-    for line in (request.headers + rev.head_block).split(b"\r\n"):
-        name, sep, value = line.partition(b":")
-        if not sep:
-            continue
-        name = name.strip().lower()
-        if name not in _GRPC_SKIP:
-            headers.append((name, value.strip()))
+    headers += _grpc_fields(request.headers)
+    headers += rev.grpc_fields
     if call.deadline is not None:
         remaining_ms = max(1, int((call.deadline - now) * 1000))
         headers.append((b"grpc-timeout", b"%dm" % remaining_ms))

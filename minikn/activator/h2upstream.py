@@ -12,24 +12,18 @@ high-water mark), so a slow client slows its replica stream, not minikn's memory
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from collections.abc import Callable, Sequence
 from functools import partial
+from typing import Any
 
-import h2.config
-import h2.connection
-import h2.errors
-import h2.events
-import h2.exceptions
-import h2.settings
 from hpack.struct import NeverIndexedHeaderTuple
 
 from minikn.activator.upstream import NeverReached
 from minikn.core.endpoints import Endpoint
 from minikn.core.errors import BadGateway
 from minikn.wire.grpc import GrpcCall
-from minikn.wire.h2codec import LiteralEncoder
+from minikn.wire.h2client import H2ClientCodec, H2ProtocolError
 from minikn.wire.http import BodyStream, ResponseSink
 
 __all__ = ["H2Pool", "H2Upstream"]
@@ -40,6 +34,8 @@ _CONNECT_TIMEOUT = 5.0
 _WINDOW = 16 * 1024 * 1024
 """Flow-control windows minikn grants a replica (per stream and per connection)."""
 _HIGH_WATER = 256 * 1024
+_NO_ERROR, _REFUSED_STREAM, _CANCEL = 0x0, 0x7, 0x8
+"""HTTP/2 error codes (RFC 9113 section 7)."""
 
 
 _UNIQUE = frozenset((b"x-request-id", b"traceparent", b"forwarded", b"x-forwarded-for"))
@@ -50,7 +46,7 @@ repeated ones (content type, user agent, the host) out of the replica's HPACK ta
 class _Stream:
     """One call on an upstream connection."""
 
-    __slots__ = ("call", "deferred", "done", "head", "on_head", "sink", "window")
+    __slots__ = ("call", "deferred", "done", "head", "on_head", "sent_end", "sink", "window")
 
     def __init__(
         self, sink: ResponseSink, call: GrpcCall, on_head: Callable[[], None] | None
@@ -59,32 +55,23 @@ class _Stream:
         self.call = call
         self.on_head = on_head
         self.head = False
+        self.sent_end = False
+        """The request's END_STREAM went out."""
         self.deferred = 0
         self.done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         self.window: asyncio.Future[None] | None = None
 
 
 class H2Upstream(asyncio.Protocol):
-    """One h2c connection to one replica's gRPC port (client side, h2 sans I/O)."""
+    """One h2c connection to one replica's gRPC port (client side, :mod:`minikn.wire.h2client`).
+
+    The replica's fields are not checked here: the router keeps only named, non-pseudo,
+    non-hop-by-hop ones, lowercased, and what else is wrong in one is the client's to refuse."""
 
     def __init__(self, endpoint: Endpoint, max_streams: int) -> None:
         self.endpoint = endpoint
         self._max_streams = max_streams
-        # The request's headers are already valid h2 (the client's, checked on the way in, and
-        # minikn's own, lowercase): h2's outbound checks would only cost CPU (tens of µs a call).
-        config = h2.config.H2Configuration(
-            client_side=True, header_encoding=None,
-            validate_outbound_headers=False, normalize_outbound_headers=False,
-        )  # fmt: skip
-        self._h2 = h2.connection.H2Connection(config)
-        self._h2.encoder = LiteralEncoder()
-        self._h2.local_settings = h2.settings.Settings(
-            client=True,
-            initial_values={
-                h2.settings.SettingCodes.INITIAL_WINDOW_SIZE: _WINDOW,
-                h2.settings.SettingCodes.ENABLE_PUSH: 0,
-            },
-        )
+        self._h2 = H2ClientCodec(_WINDOW)
         self.transport: asyncio.Transport | None = None
         self._streams: dict[int, _Stream] = {}
         self.usable = False
@@ -102,8 +89,7 @@ class H2Upstream(asyncio.Protocol):
         """New streams this connection may take now."""
         if not self.usable:
             return 0
-        peer = self._h2.remote_settings.max_concurrent_streams
-        return min(peer, self._max_streams) - len(self._streams)
+        return min(self._h2.peer_max_streams, self._max_streams) - len(self._streams)
 
     def close(self) -> None:
         self.usable = False
@@ -114,15 +100,14 @@ class H2Upstream(asyncio.Protocol):
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.transport = transport  # type: ignore[assignment]
-        self._h2.initiate_connection()
-        self._h2.increment_flow_control_window(_WINDOW - 65_535)
+        self._h2.initiate()
         self.usable = True
         self._flush()
 
     def data_received(self, data: bytes) -> None:
         try:
-            events = self._h2.receive_data(data)
-        except h2.exceptions.ProtocolError as exc:
+            events = self._h2.receive(data)
+        except H2ProtocolError as exc:
             self._flush()
             self._fail_all(BadGateway(f"replica {self.endpoint.replica_id}: bad HTTP/2: {exc}"))
             self.close()
@@ -149,59 +134,72 @@ class H2Upstream(asyncio.Protocol):
                     )
         self._streams.clear()
 
-    def _event(self, event: h2.events.Event) -> None:
-        if isinstance(event, h2.events.ResponseReceived):
-            stream = self._streams.get(event.stream_id or 0)
-            if stream is not None:
-                self._head(stream, [(bytes(n), bytes(v)) for n, v in event.headers or ()])
-        elif isinstance(event, h2.events.DataReceived):
-            stream_id = event.stream_id or 0
-            size = event.flow_controlled_length or 0
+    def _event(self, event: tuple[Any, ...]) -> None:
+        kind, stream_id = event[0], event[1]
+        if kind == "data":
+            _, _, data, size, ended = event
             stream = self._streams.get(stream_id)
             if stream is None:
                 if size:
-                    self._h2.acknowledge_received_data(size, stream_id)
+                    self._h2.acknowledge(stream_id, size)
                 return
-            stream.sink.write(event.data or b"")
+            stream.sink.write(data)
             stream.sink.flush()
             if size:
                 if stream.call.backlog <= _HIGH_WATER and not stream.deferred:
-                    self._h2.acknowledge_received_data(size, stream_id)
+                    self._h2.acknowledge(stream_id, size)
                 else:
                     if not stream.deferred:
                         stream.call.on_drained(partial(self._ack, stream, stream_id))
                     stream.deferred += size
-        elif isinstance(event, h2.events.TrailersReceived):
-            stream = self._streams.get(event.stream_id or 0)
+            if ended:
+                self._ended(stream_id)
+        elif kind == "headers":
+            _, _, fields, ended = event
+            stream = self._streams.get(stream_id)
             if stream is not None:
-                stream.call.set_trailers([(bytes(n), bytes(v)) for n, v in event.headers or ()])
-        elif isinstance(event, h2.events.StreamEnded):
-            stream = self._streams.pop(event.stream_id or 0, None)
-            if stream is not None:
-                stream.sink.end()
-                if not stream.done.done():
-                    stream.done.set_result(None)
-        elif isinstance(event, h2.events.StreamReset):
-            stream = self._streams.pop(event.stream_id or 0, None)
+                if not stream.head:
+                    headers = [(bytes(n), bytes(v)) for n, v in fields]
+                    if _informational(headers) and not ended:
+                        return  # a 1xx head: the real one follows
+                    self._head(stream, headers)
+                else:
+                    stream.call.set_trailers([(bytes(n), bytes(v)) for n, v in fields])
+            if ended:
+                self._ended(stream_id)
+        elif kind == "reset":
+            stream = self._streams.pop(stream_id, None)
             if stream is not None and not stream.done.done():
-                code = event.error_code
-                if code == h2.errors.ErrorCodes.REFUSED_STREAM and not stream.head:
+                code = event[2]
+                if code == _REFUSED_STREAM and not stream.head:
                     stream.done.set_exception(NeverReached("the replica refused the stream"))
                 else:
                     stream.done.set_exception(
                         BadGateway(f"replica {self.endpoint.replica_id} reset the call ({code})")
                     )
-        elif isinstance(event, h2.events.WindowUpdated | h2.events.RemoteSettingsChanged):
+        elif kind == "window":
             for stream in self._streams.values():
                 if stream.window is not None and not stream.window.done():
                     stream.window.set_result(None)
-        elif isinstance(event, h2.events.ConnectionTerminated):
+        elif kind == "goaway":
             self.usable = False
-            last = event.last_stream_id or 0
-            for stream_id, stream in list(self._streams.items()):
-                if stream_id > last and not stream.done.done():
-                    del self._streams[stream_id]
+            last = stream_id
+            for other, stream in list(self._streams.items()):
+                if other > last and not stream.done.done():
+                    del self._streams[other]
+                    self._h2.forget(other)
                     stream.done.set_exception(NeverReached("the replica is going away"))
+
+    def _ended(self, stream_id: int) -> None:
+        """The replica ended its side of the stream: the call is over."""
+        stream = self._streams.pop(stream_id, None)
+        if stream is not None:
+            if not stream.sent_end:  # it answered before taking the whole request: stop it
+                self._h2.reset(stream_id, _NO_ERROR)
+            self._h2.forget(stream_id)
+            stream.sink.end()
+            if not stream.done.done():
+                stream.done.set_result(None)
 
     def _head(self, stream: _Stream, headers: list[tuple[bytes, bytes]]) -> None:
         status = 0
@@ -209,7 +207,7 @@ class H2Upstream(asyncio.Protocol):
         grpc: list[tuple[bytes, bytes]] = []
         for name, value in headers:
             if name == b":status":
-                status = int(value)
+                status = int(value) if value.isdigit() else 0
             elif name in (b"grpc-status", b"grpc-message"):
                 grpc.append((name, value))  # a trailers-only answer
             elif not name.startswith(b":"):
@@ -224,7 +222,7 @@ class H2Upstream(asyncio.Protocol):
     def _ack(self, stream: _Stream, stream_id: int) -> None:
         deferred, stream.deferred = stream.deferred, 0
         if deferred and self.transport is not None:
-            self._h2.acknowledge_received_data(deferred, stream_id)
+            self._h2.acknowledge(stream_id, deferred)
             self._flush()
 
     def _flush(self) -> None:
@@ -246,12 +244,17 @@ class H2Upstream(asyncio.Protocol):
         ``sink`` (and the trailers to ``call``). NeverReached when the replica never saw it."""
         if not self.usable or self.transport is None:
             raise NeverReached("connection closed before use")
-        stream_id = self._h2.get_next_available_stream_id()
+        try:
+            stream_id = self._h2.next_stream_id()
+        except H2ProtocolError as exc:
+            self.usable = False
+            raise NeverReached(str(exc)) from None
         stream = _Stream(sink, call, on_head)
         self._streams[stream_id] = stream
         ended = body is None or body.at_eof
         block = [NeverIndexedHeaderTuple(n, v) if n in _UNIQUE else (n, v) for n, v in headers]
         self._h2.send_headers(stream_id, block, end_stream=ended)
+        stream.sent_end = ended
         if ended or body is None or not body.complete:
             self._flush()  # else the whole body follows at once, in the same write
         try:
@@ -263,18 +266,24 @@ class H2Upstream(asyncio.Protocol):
                 self._streams.pop(stream_id, None)
                 stream.done.cancel()
                 if self.transport is not None:
-                    with contextlib.suppress(h2.exceptions.ProtocolError):
-                        self._h2.reset_stream(stream_id, h2.errors.ErrorCodes.CANCEL)
+                    self._h2.reset(stream_id, _CANCEL)
                     self._flush()
 
     async def _send_body(self, stream_id: int, stream: _Stream, body: BodyStream) -> None:
         conn = self._h2
         while True:
-            chunk = await body.read()
+            chunk = body.read_nowait()
+            if not chunk and not body.complete:  # wait for more, or for the replica's answer
+                reader = asyncio.ensure_future(body.read())
+                await asyncio.wait((reader, stream.done), return_when=asyncio.FIRST_COMPLETED)
+                if not reader.done():
+                    reader.cancel()
+                    return  # answered (or failed) before the client sent more
+                chunk = reader.result()
             if stream.done.done():
                 return  # answered (or failed) before the client finished sending
             while chunk:
-                window = conn.local_flow_control_window(stream_id)
+                window = conn.window(stream_id)
                 if window <= 0:
                     stream.window = asyncio.get_running_loop().create_future()
                     await asyncio.wait(
@@ -284,16 +293,31 @@ class H2Upstream(asyncio.Protocol):
                     if stream.done.done():
                         return
                     continue
-                size = min(window, conn.max_outbound_frame_size, len(chunk))
-                conn.send_data(stream_id, chunk[:size])
+                size = min(window, conn.peer_frame_size, len(chunk))
+                last = size == len(chunk) and body.at_eof
+                # The end of the stream rides on the body's last frame (no empty DATA frame).
+                piece = chunk[:size] if size < len(chunk) else chunk
+                conn.send_data(stream_id, piece, end_stream=last)
                 chunk = chunk[size:]
+                if last:
+                    stream.sent_end = True
+                    self._flush()
+                    return
                 if chunk:
                     self._flush()
             if body.at_eof:
-                conn.end_stream(stream_id)
-            self._flush()  # the chunk's last frame and the end of the stream in one write
-            if body.at_eof:
+                conn.send_data(stream_id, b"", end_stream=True)
+                stream.sent_end = True
+                self._flush()
                 return
+            self._flush()
+
+
+def _informational(headers: list[tuple[bytes, bytes]]) -> bool:
+    for name, value in headers:
+        if name == b":status":
+            return value.startswith(b"1") and len(value) == 3
+    return False
 
 
 class H2Pool:

@@ -25,6 +25,7 @@ import numpy as np
 
 from minikn.modelserver.errors import InferenceError, InvalidInput, ModelMissingError
 from minikn.modelserver.model import Model, predict_input, wants_proba
+from minikn.modelserver.sklearn_fast import FastPredict, linear_predictor
 
 __all__ = ["FORMATS", "build_model", "detect_format"]
 
@@ -149,12 +150,14 @@ class SKLearnModel(_FileModel):
     def __init__(self, name: str, model_dir: Path, nthread: int = 1) -> None:
         super().__init__(name, model_dir)
         self.nthread = nthread
+        self._fast: FastPredict | None = None
 
     def load(self) -> bool:
         joblib = _import("joblib", self.fmt)
         _limit_blas_threads(self.nthread)
         path = _model_file(self.model_dir, self.fmt)
         self._model = joblib.load(path)
+        self._fast = linear_predictor(self._model)
         log.info("model %s: loaded sklearn model %s", self.name, path.name)
         self.ready = True
         return True
@@ -162,6 +165,10 @@ class SKLearnModel(_FileModel):
     def _run(self, instances: Any, proba: bool) -> Any:
         if proba and hasattr(self._model, "predict_proba"):
             return self._model.predict_proba(instances)
+        if self._fast is not None:  # a linear classifier on a plain float matrix
+            classes = self._fast(instances)
+            if classes is not None:
+                return classes
         return self._model.predict(instances)
 
     def _features(self) -> int | None:

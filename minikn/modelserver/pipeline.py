@@ -49,6 +49,8 @@ class _Step:
         self.takes_headers = len(params) >= 2 or any(p.kind is p.VAR_POSITIONAL for p in params)
 
     async def __call__(self, value: Any, headers: Mapping[str, str]) -> Any:
+        if self.fn is _identity:  # no preprocess/postprocess: nothing to call or await
+            return value
         result = self.fn(value, headers) if self.takes_headers else self.fn(value)
         if self.is_async or inspect.isawaitable(result):
             return await result
@@ -57,6 +59,15 @@ class _Step:
 
 def _identity(value: Any) -> Any:
     return value
+
+
+def _own(model: Any, step: str) -> Callable[..., Any]:
+    """A model's ``preprocess``/``postprocess``; ``_identity`` when it has none of its own
+    (``Model``'s return their input as is)."""
+    if getattr(type(model), step, None) is getattr(Model, step):
+        return _identity
+    fn: Callable[..., Any] = getattr(model, step, _identity)
+    return fn
 
 
 def _no_explainer(value: Any) -> Any:
@@ -138,8 +149,8 @@ class Pipeline:
         self._h_predict = steps.histogram(model.name, "predict")
         self._h_post = steps.histogram(model.name, "postprocess")
         self._h_explain = steps.histogram(model.name, "explain")
-        self.pre = _Step(getattr(model, "preprocess", _identity))
-        self.post = _Step(getattr(model, "postprocess", _identity))
+        self.pre = _Step(_own(model, "preprocess"))
+        self.post = _Step(_own(model, "postprocess"))
         own_predict = getattr(type(model), "predict", None)
         forwards = model.predictor_host is not None and own_predict in (None, Model.predict)
         self.predict = _Step(self._forward if forwards else model.predict)

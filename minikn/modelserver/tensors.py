@@ -208,9 +208,19 @@ def parse_infer(model_name: str, body: bytes, header_length: str | None) -> Infe
     )
 
 
+_DATATYPE_OF: dict[np.dtype[Any], str] = {}
+"""``datatype_of`` by dtype (a dtype's ``name`` is computed in Python on every access)."""
+
+
 def datatype_of(array: np.ndarray[Any, Any]) -> str:
     """The V2 datatype of a numpy array (strings and objects are BYTES)."""
-    return _BY_KIND.get(array.dtype.name, "BYTES")
+    dtype = array.dtype
+    datatype = _DATATYPE_OF.get(dtype)
+    if datatype is None:
+        datatype = _BY_KIND.get(dtype.name, "BYTES")
+        if len(_DATATYPE_OF) < 256:  # string dtypes differ by length: bounded
+            _DATATYPE_OF[dtype] = datatype
+    return datatype
 
 
 def encode_output(name: str, value: Any) -> dict[str, Any]:

@@ -42,7 +42,7 @@ from minikn.wire.grpc import (
     parse_grpc_timeout,
     trailers_for,
 )
-from minikn.wire.h2codec import LiteralEncoder
+from minikn.wire.h2codec import CachingDecoder, StaticEncoder
 from minikn.wire.http import BodyStream
 
 __all__ = ["PREFACE", "H2ServerConnection", "ServerStream", "StreamServe"]
@@ -67,6 +67,13 @@ _DROP = frozenset(
         b"te",
     )
 )
+
+
+def _kept(name: bytes) -> bool:
+    """A replica's response field goes on to the client: named, not a pseudo-header (only
+    ``:status``, which the router writes itself, is valid in a response), not hop-by-hop."""
+    return bool(name) and name[0] != 0x3A and name.lower() not in _DROP
+
 
 StreamServe = Callable[["ServerStream"], Coroutine[Any, Any, None] | None]
 """Route and serve one stream: None when answered at once, else the coroutine that serves it."""
@@ -158,7 +165,7 @@ class ServerStream:
     # GrpcCall ------------------------------------------------------------------------------------
 
     def set_trailers(self, trailers: Sequence[tuple[bytes, bytes]]) -> None:
-        self._trailers = [(n.lower(), v) for n, v in trailers if n.lower() not in _DROP]
+        self._trailers = [(n.lower(), v) for n, v in trailers if _kept(n)]
         for name, value in self._trailers:
             if name == b"grpc-status" and value.isdigit():
                 self.grpc_status = int(value)
@@ -182,6 +189,11 @@ class ServerStream:
     @property
     def backlog(self) -> int:
         return self._backlog
+
+    @property
+    def waiting(self) -> bool:
+        """Response data or trailers are queued, not yet sent (the client's window held them)."""
+        return not self.closed and (bool(self._outbox) or self._end_pending)
 
     def on_drained(self, callback: Callable[[], None]) -> None:
         if self._backlog <= _HIGH_WATER:
@@ -209,7 +221,7 @@ class ServerStream:
             return
         self.status = status
         head = [(b":status", b"200")]
-        head += [(n.lower(), v) for n, v in headers if n.lower() not in _DROP]
+        head += [(n.lower(), v) for n, v in headers if _kept(n)]
         head += self.extra_headers
         self.conn.send_headers(self, head, end_stream=False)
 
@@ -319,7 +331,8 @@ class H2ServerConnection:
             validate_outbound_headers=False, normalize_outbound_headers=False,
         )  # fmt: skip
         conn = self._h2 = h2.connection.H2Connection(config)
-        conn.encoder = LiteralEncoder()
+        conn.encoder = StaticEncoder()
+        conn.decoder = CachingDecoder()
         conn.local_settings = h2.settings.Settings(
             client=False,
             initial_values={
@@ -388,7 +401,16 @@ class H2ServerConnection:
             stream = self.streams.pop(event.stream_id or 0, None)
             if stream is not None:
                 self._drop(stream)
-        elif isinstance(event, h2.events.WindowUpdated | h2.events.RemoteSettingsChanged):
+        elif isinstance(event, h2.events.WindowUpdated):
+            # A client acknowledges every answer: only a stream with output waiting for the
+            # window is pumped (all of them for the connection's window).
+            if event.stream_id:
+                stream = self.streams.get(event.stream_id)
+                if stream is not None and stream.waiting:
+                    self.pump(stream)
+            else:
+                self._pump_all()
+        elif isinstance(event, h2.events.RemoteSettingsChanged):
             self._pump_all()
         elif isinstance(event, h2.events.ConnectionTerminated):
             self._goaway = True
@@ -479,9 +501,8 @@ class H2ServerConnection:
         self._flush_soon()
 
     def _pump_all(self) -> None:
-        for stream in list(self.streams.values()):
-            if stream.backlog or not stream.closed:
-                self.pump(stream)
+        for stream in [s for s in self.streams.values() if s.waiting]:
+            self.pump(stream)
 
     def reset(self, stream: ServerStream, code: h2.errors.ErrorCodes) -> None:
         if stream.closed:

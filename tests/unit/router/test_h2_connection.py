@@ -8,6 +8,7 @@ import asyncio
 import h2.config
 import h2.connection
 import h2.events
+import h2.settings
 
 from minikn.config.router import RouterConfig
 from minikn.router.connection import ClientConnection
@@ -144,3 +145,101 @@ async def test_a_whole_answer_given_in_one_turn_goes_out_in_one_write() -> None:
         h2.events.TrailersReceived,
         h2.events.StreamEnded,
     ]
+
+
+async def test_a_replicas_pseudo_and_hop_by_hop_fields_do_not_reach_the_client() -> None:
+    """The activator does not have h2 check the replica's fields: the router keeps only named,
+    non-pseudo, non-hop-by-hop ones, lowercased, so the client's own h2 checks pass."""
+    served: list[ServerStream] = []
+    conn = ClientConnection(
+        lambda r, s: None, lambda c: None, max_body=1024, limits=RouterConfig(), accepted=0.0,
+        serve_h2=served.append, now=lambda: 0.0,
+    )  # fmt: skip
+    transport = FakeTransport()
+    conn.connection_made(transport)  # type: ignore[arg-type]
+    client = _client()
+    client.send_headers(
+        1,
+        [(b":method", b"POST"), (b":scheme", b"http"), (b":path", b"/inference.X/Y"),
+         (b":authority", b"x.default.example.com"), (b"content-type", b"application/grpc")],
+        end_stream=True,
+    )  # fmt: skip
+    conn.data_received(client.data_to_send())
+    client.receive_data(bytes(transport.out))
+    before = len(transport.out)
+    [stream] = served
+    stream.start(
+        200, b"",
+        [(b"Content-Type", b"application/grpc"), (b":path", b"/x"), (b"connection", b"close"),
+         (b"", b"empty"), (b"X-Model", b"iris")],
+        None,
+    )  # fmt: skip
+    stream.write(b"\x00\x00\x00\x00\x02hi")
+    stream.flush()
+    stream.set_trailers([(b":status", b"200"), (b"Grpc-Status", b"0"), (b"te", b"trailers")])
+    stream.end()
+    await asyncio.sleep(0)
+    events = client.receive_data(bytes(transport.out[before:]))
+    [head] = [e for e in events if isinstance(e, h2.events.ResponseReceived)]
+    [trailers] = [e for e in events if isinstance(e, h2.events.TrailersReceived)]
+    assert [(bytes(n), bytes(v)) for n, v in head.headers or ()] == [
+        (b":status", b"200"),
+        (b"content-type", b"application/grpc"),
+        (b"x-model", b"iris"),
+    ]
+    assert [(bytes(n), bytes(v)) for n, v in trailers.headers or ()] == [(b"grpc-status", b"0")]
+    assert any(isinstance(e, h2.events.StreamEnded) for e in events)
+
+
+async def test_an_answer_held_by_the_clients_window_goes_on_as_the_window_reopens() -> None:
+    served: list[ServerStream] = []
+    conn = ClientConnection(
+        lambda r, s: None, lambda c: None, max_body=1024, limits=RouterConfig(), accepted=0.0,
+        serve_h2=served.append, now=lambda: 0.0,
+    )  # fmt: skip
+    transport = FakeTransport()
+    conn.connection_made(transport)  # type: ignore[arg-type]
+    client = _client()
+    client.update_settings({h2.settings.SettingCodes.INITIAL_WINDOW_SIZE: 10})
+    request = [
+        (b":method", b"POST"), (b":scheme", b"http"), (b":path", b"/inference.X/Y"),
+        (b":authority", b"x.default.example.com"), (b"content-type", b"application/grpc"),
+    ]  # fmt: skip
+    client.send_headers(1, request, end_stream=True)
+    client.send_headers(3, request, end_stream=True)
+    conn.data_received(client.data_to_send())
+    client.receive_data(bytes(transport.out))
+    conn.data_received(client.data_to_send())  # the settings' acknowledgement
+    first, second = served
+    for stream in served:
+        stream.start(200, b"", [(b"content-type", b"application/grpc")], None)
+        stream.write(b"0123456789abcdefghijklmnopqrst")  # 30 bytes, 3 windows
+        stream.flush()
+        stream.set_trailers([(b"grpc-status", b"0")])
+        stream.end()
+    await asyncio.sleep(0)
+    got: dict[int, bytes] = {1: b"", 3: b""}
+    ended: set[int] = set()
+
+    def read() -> None:
+        for event in client.receive_data(bytes(transport.out)):
+            if isinstance(event, h2.events.DataReceived) and event.stream_id:
+                got[event.stream_id] += event.data or b""
+            elif isinstance(event, h2.events.StreamEnded) and event.stream_id:
+                ended.add(event.stream_id)
+        transport.out.clear()
+
+    read()
+    assert got == {1: b"0123456789", 3: b"0123456789"}
+    for _ in range(3):  # stream 1's window reopens as its data is taken; stream 3's stays shut
+        if 1 in ended:
+            break
+        client.increment_flow_control_window(10, stream_id=1)
+        conn.data_received(client.data_to_send())
+        await asyncio.sleep(0)
+        read()
+    assert got[1] == b"0123456789abcdefghijklmnopqrst"
+    assert ended == {1}
+    assert got[3] == b"0123456789"
+    assert second.waiting
+    assert not first.waiting
