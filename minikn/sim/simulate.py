@@ -28,7 +28,9 @@ loops, started with the platform, not with the first request: the first tick com
 samples by the clock's whole second, so where the trace starts within a second matters too (the
 poke's sample and the first report share a bucket or not). ``SimTiming()`` is the ideal (2 s,
 1 s, on a whole second); :meth:`SimTiming.draw` draws all three phases, and the CLI reports the
-range over several draws.
+range over several draws. The tick loop keeps its 2-second schedule but each tick runs a little
+after it on a busy event loop (``tick_lateness``: a few ms, up to tens of ms on a loaded 2-core
+machine); a replica asked for at a late tick is ready that much later.
 
 Start (``start``). ``"rest"``: the revision as a load test finds it, long idle: at zero when it
 can scale to zero, else at its floor with those replicas ready, its windows holding the zero
@@ -221,8 +223,13 @@ class _Run:
         self, spec: ScalingSpec, *, start_model: StartModel, rng: random.Random, end: float,
         timeout: float, t0: float, overhead: StartModel | None = None,
         buffered_overhead: StartModel | None = None, overhead_rng: random.Random | None = None,
+        tick_lateness: StartModel | None = None, tick_rng: random.Random | None = None,
     ) -> None:  # fmt: skip
         self.spec, self.model, self.rng = spec, start_model, rng
+        self.tick_lateness, self.tick_rng = tick_lateness, tick_rng or random.Random(0)
+        self.next_tick = 0.0
+        """The tick loop's schedule: the next tick is due then (and runs a drawn lateness
+        after it)."""
         self.overhead, self.overhead_rng = overhead, overhead_rng or random.Random(0)
         self.buffered_overhead = buffered_overhead if buffered_overhead is not None else overhead
         self.end, self.timeout, self.t0 = end, timeout, t0
@@ -257,7 +264,7 @@ class _Run:
         else:
             self.scale_to(self.scaler.applied, t0)
         self.push(t0 + timing.report_phase, _REPORT)
-        self.push(t0 + timing.tick_phase, _TICK_EV)
+        self.schedule_tick(t0 + timing.tick_phase)
         self.push(t0 + 1.0, _ROW)
 
     def push(self, at: float, kind: int, rid: int = 0) -> None:
@@ -389,9 +396,15 @@ class _Run:
             self.evaluate(now)
         self.push(now + 1.0, _REPORT)
 
+    def schedule_tick(self, due: float) -> None:
+        """The next tick, due at ``due`` on the loop's schedule, runs its lateness after."""
+        self.next_tick = due
+        late = 0.0 if self.tick_lateness is None else self.tick_lateness.sample(self.tick_rng)
+        self.push(due + late, _TICK_EV)
+
     def tick(self, now: float) -> None:
         self.evaluate(now)
-        self.push(now + _TICK, _TICK_EV)
+        self.schedule_tick(self.next_tick + _TICK)  # the schedule does not drift with lateness
 
     def row(self, now: float) -> None:
         """The second that ends at ``now``, after any decision made at ``now``."""
@@ -460,18 +473,21 @@ def simulate(
     idle: float | None = None,
     overhead: StartModel | None = None,
     buffered_overhead: StartModel | None = None,
+    tick_lateness: StartModel | None = None,
 ) -> SimResult:
     """Run ``trace`` (arrivals relative to ``t0``) against ``spec``; return the summary figures
     and one row per second. ``timing`` defaults to the ideal phases (:class:`SimTiming`).
     ``idle``: seconds the revision sat at rest before t0 (``start="rest"``; None: long).
     ``overhead``: seconds added to the service time of a request served at once,
     ``buffered_overhead`` (default: ``overhead``) to one served from the buffer; both drawn from
-    their own seeded RNG, so they do not change the start-time draws."""
+    their own seeded RNG, so they do not change the start-time draws. ``tick_lateness``: how long
+    after its 2-second schedule each tick runs (default: on time), drawn from a third RNG."""
     timing = timing or SimTiming()
     t0 += timing.clock_phase
     end = t0 + (duration if duration is not None else default_duration(spec, trace))
     run = _Run(spec, start_model=start_model, rng=random.Random(seed), end=end, timeout=timeout,
                t0=t0, overhead=overhead, buffered_overhead=buffered_overhead,
-               overhead_rng=random.Random(f"overhead:{seed}"))  # fmt: skip
+               overhead_rng=random.Random(f"overhead:{seed}"), tick_lateness=tick_lateness,
+               tick_rng=random.Random(f"tick:{seed}"))  # fmt: skip
     run.begin(start, timing, idle)
     return run.run(trace)

@@ -131,6 +131,33 @@ def test_the_tick_report_and_clock_phases_move_the_first_scale_up(
     )  # fmt: skip
 
 
+def test_a_late_tick_delays_its_decision_and_the_replicas_it_asks_for() -> None:
+    fixed = parse_start_model("fixed:3")
+    on_time = simulate(SMALL, TRACE, start_model=fixed)
+    late = simulate(SMALL, TRACE, start_model=fixed, tick_lateness=parse_start_model("0.25"))
+    # The report at t=2 is in before either tick: the same decisions, 0.25 s later each, and
+    # the replicas they asked for ready 0.25 s later (the poke at t=0 is no tick: on time).
+    assert [d.time for d in on_time.decisions[:4]] == [0.0, 2.0, 4.0, 6.0]
+    assert [d.time for d in late.decisions[:4]] == [0.0, 2.25, 4.25, 6.25]  # no drift
+    assert [d.desired for d in late.decisions[:4]] == [d.desired for d in on_time.decisions[:4]]
+    assert (late.first_scale_up, late.all_ready) == (2.25, 11.25)
+    assert (on_time.first_scale_up, on_time.all_ready) == (2.0, 11.0)
+    # Drawn lateness: seeded, each tick on the schedule or 0.5 s after it.
+    drawn = parse_start_model("samples:0,0.5")
+    spread = parse_start_model("samples:2,4")
+    runs = [
+        simulate(SMALL, TRACE, start_model=spread, seed=s, tick_lateness=drawn) for s in (1, 1, 2)
+    ]
+    assert runs[0].decisions == runs[1].decisions
+    late_by = {round(d.time % 2, 6) for r in runs for d in r.decisions[1:]}
+    assert late_by == {0.0, 0.5}
+    # It has its own RNG: drawing it (here always 0) leaves the start-time draws as they were.
+    zero = parse_start_model("samples:0,0")
+    assert simulate(SMALL, TRACE, start_model=spread, seed=1, tick_lateness=zero).summary() == (
+        simulate(SMALL, TRACE, start_model=spread, seed=1).summary()
+    )
+
+
 def test_a_request_overhead_adds_to_the_latency_and_holds_the_slot() -> None:
     # Freshly created: one replica (CC 2) ready at t=3. Three requests at t=10 of 0.25 s each,
     # plus 0.125 s of overhead: two start at once, the third waits for a slot (0.375 s).
