@@ -238,6 +238,7 @@ def figures_of(
     first = results[0][0] - trace[0][0]
     readies: list[tuple[float, float]] = []  # (ready time, took)
     stops: list[float] = []
+    asks: list[float] = []  # when the replica manager was asked for more replicas
     scale_up = None
     for when, msg in events:
         m = re.search(r"replica \S+ ready in ([0-9.]+)s", msg)
@@ -245,8 +246,12 @@ def figures_of(
             readies.append((when - first, float(m.group(1))))
         if "stopping replica" in msg:
             stops.append(when - first)
-        m = re.search(r"desired replicas \S+ -> (\d+)", msg)
-        if m and int(m.group(1)) > 1 and scale_up is None:
+        m = re.search(r"desired replicas (\S+) -> (\d+)", msg)
+        if m and int(m.group(2)) > (0 if m.group(1) == "None" else int(m.group(1))):
+            # From zero the simulator decides at the first request (its poke), not when the
+            # platform's poke reached the replica manager.
+            asks.append(0.0 if m.group(1) in ("0", "None") else when - first)
+        if m and int(m.group(2)) > 1 and scale_up is None:
             scale_up = when - first
     first_ready = min((r for r, _ in readies), default=float("inf"))
     changes = sorted([(r, 1) for r, _ in readies] + [(s, -1) for s in stops])
@@ -260,18 +265,27 @@ def figures_of(
         buckets.append(sum(delta for when, delta in changes if when <= end))
     created = next((when - first for when, msg in events if re.search(r": created, \d+ repl", msg)),
                    0.0)  # fmt: skip
-    ticks = [when - first for when, msg in events if re.search(r"desired \d+, replicas", msg)]
-    tick_phase = (ticks[0] % TICK or TICK) if ticks else TICK  # the first is a tick (-1 -> 0)
+    decided = [
+        (when - first, bool(re.search(r"replicas 0 -> [1-9]", msg)))
+        for when, msg in events
+        if re.search(r"desired \d+, replicas", msg)
+    ]
+    # The first decision is a tick (-1 -> 0); the poke (the first scale from zero once requests
+    # come) is not.
+    poke = next((t for t, from_zero in decided if from_zero and t >= -0.5), None)
+    tick_phase, lateness = tick_schedule([t for t, _ in decided if t != poke])
     warm_from = (all_ready if all_ready is not None else 0.0) + 1.0
     service = trace[0][1]
     overheads = [max(0.0, lat - service) for s, lat, _ in results if s - first >= warm_from]
     # The backlog lasts until the last request that waited (0.25 s over its service) is answered.
     backlog = max((s + lat for s, lat, _ in results if lat > service + 0.25), default=0.0)
-    spans = [(r - took, r) for r, took in readies]
-    # Starts within 5 ms count as together (the log's times are in ms on both ends).
+    # Each start time from the decision that asked for the replica (the simulator starts its
+    # replica then): the replica manager's reconcile pass and the task that starts the replica
+    # come a few ms later on a busy loop, which ``took`` does not count. A start counts the
+    # replicas starting with it: its own decision's and the earlier ones' not yet ready.
+    spans = [(_asked(asks, r - took), r) for r, took in readies]
     samples = [
-        f"{took:.3f}@{sum(1 for a, b in spans if a - 0.005 <= r - took <= b)}"
-        for r, took in readies
+        f"{r - a:.3f}@{sum(1 for a2, b2 in spans if a2 - 0.005 <= a <= b2)}" for a, r in spans
     ]
     lat = sorted(x[1] for x in results)
     return {
@@ -285,19 +299,43 @@ def figures_of(
         "samples": "samples:" + ",".join(samples) if samples else "fixed:2",
         "idle": -created,
         "tick phase": tick_phase,
+        "tick lateness": lateness,
         "overheads": overheads or [0.0],
-        "buffered overheads": turnarounds(replicas, cc=2, until=backlog) or overheads or [0.0],
+        "buffered overheads": turnarounds(replicas, cc=2, until=backlog, service=service)
+        or overheads
+        or [0.0],
         "errors": sum(1 for x in results if x[2] != 200),
         "arrivals": [(s - first, service) for s, _, _ in results],
     }
 
 
-def turnarounds(replicas: str, *, cc: int, until: float) -> list[float]:
-    """From the replicas' (port, start, end) lines: how long a slot sat between one request's end
-    at a replica and the next request's start on it while requests waited in the buffer (starts
-    before ``until``, the end of the backlog), when under 0.5 s: the activator's buffered-lane
-    overhead. Each start takes the latest unmatched end before it on that replica (the slot just
-    freed)."""
+def _asked(asks: list[float], start: float) -> float:
+    """The latest decision for more replicas at or before ``start`` (the log's ms: 1 ms slack)."""
+    return max((a for a in asks if a <= start + 0.001), default=start)
+
+
+def tick_schedule(ticks: list[float]) -> tuple[float, list[float]]:
+    """The tick loop's schedule from the times of its logged decisions (the first one a tick):
+    its phase in (0, 2] and how late each tick ran after it. The loop keeps a 2-second grid and
+    runs each tick when its busy event loop gets to it, so the grid is the earliest of them;
+    a decision more than 0.25 s off the grid is not a tick (a KPA timer)."""
+    if not ticks:
+        return TICK, [0.0]
+    base = ticks[0]
+    off = [(t - base + 1.0) % TICK - 1.0 for t in ticks]
+    on = [o for o in off if abs(o) < 0.25]
+    early = min(on)
+    return ((base + early) % TICK or TICK), [o - early for o in on]
+
+
+def turnarounds(replicas: str, *, cc: int, until: float, service: float) -> list[float]:
+    """From the replicas' (port, start, end) lines: how long a slot was held beyond ``service``
+    per request handed to it from the buffer (starts before ``until``, the end of the backlog;
+    a slot that sat free over 0.5 s does not count): from the previous request's end on that
+    slot to this one's end, less ``service``. That is the activator's buffered-lane overhead
+    (the turnaround between the two) plus what the replica itself took beyond ``service`` (its
+    sleep and its handler run late on a busy machine). Each start takes the latest unmatched
+    end before it on that replica (the slot just freed)."""
     by: dict[str, list[tuple[float, float]]] = {}
     for line in replicas.splitlines():
         port, began, ended = line.split()
@@ -310,7 +348,7 @@ def turnarounds(replicas: str, *, cc: int, until: float) -> list[float]:
             ends = sorted(e for e in ends if e > began - 0.5)  # older ones: an idle slot
             freed = [e for e in ends if e <= began]
             if freed and i >= cc and began <= until:
-                out.append(began - freed[-1])
+                out.append(spans[i][1] - freed[-1] - service)
                 ends.remove(freed[-1])
             ends.append(spans[i][1])
     return out
@@ -370,6 +408,7 @@ def main() -> None:
                            idle=float(real["idle"]),  # type: ignore[arg-type]
                            overhead=overhead, buffered_overhead=buffered,
                            tick_phase=float(real["tick phase"]),  # type: ignore[arg-type]
+                           tick_lateness=StartModel("samples", tuple(real["tick lateness"])),  # type: ignore[arg-type]
                            report_lag=REPORT_LAG)  # fmt: skip
             if args.keep is not None and not args.replay:
                 (args.keep / f"{kind}-run{run + 1}.sim").write_text(
@@ -378,12 +417,15 @@ def main() -> None:
             reals.append(real)
             sims.extend(sim_figures(s) for s in sim)
             shown = {k: v for k, v in real.items()
-                     if k not in ("overheads", "arrivals", "buffered overheads")}  # fmt: skip
+                     if k not in ("overheads", "arrivals", "buffered overheads",
+                                  "tick lateness")}  # fmt: skip
+            late = sorted(real["tick lateness"])  # type: ignore[type-var]
             ov = sorted(real["overheads"])  # type: ignore[type-var]
             bo = sorted(real["buffered overheads"])  # type: ignore[type-var]
             print(f"{kind} run {run + 1}: real {shown}, overhead p50 {ov[len(ov) // 2]:.4f} s "
                   f"({len(ov)} warm requests), buffered {bo[len(bo) // 2]:.4f} s "
-                  f"({len(bo)})")  # fmt: skip
+                  f"({len(bo)}), tick lateness {late[0]:.3f}-{late[-1]:.3f} s "
+                  f"({len(late)} ticks)")  # fmt: skip
         print(f"\n### {kind} ({len(trace)} requests, {len(reals)} real runs, "
               f"{len(sims)} simulated)\n")  # fmt: skip
         print("| figure | real runs | real median | sim min / median / max | goal |")
