@@ -370,6 +370,7 @@ def main() -> None:
     p = argparse.ArgumentParser()
     p.add_argument("--replica", action="store_true", help=argparse.SUPPRESS)
     p.add_argument("--http_port", type=int, default=0, help=argparse.SUPPRESS)
+    p.add_argument("--grpc_port", type=int, default=0, help=argparse.SUPPRESS)  # unused
     p.add_argument("--replica-log", type=Path, help=argparse.SUPPRESS)
     p.add_argument("--runs", type=int, default=3)
     p.add_argument("--start-delay", type=float, default=2.0)
