@@ -158,6 +158,41 @@ def test_a_late_tick_delays_its_decision_and_the_replicas_it_asks_for() -> None:
     )
 
 
+def test_a_ready_replica_takes_requests_after_its_handover() -> None:
+    # Freshly created: one replica (CC 2) ready at t=3; three requests of 0.25 s at t=3.
+    trace = [(3.0, 0.25)] * 3
+    fixed = parse_start_model("fixed:3")
+    plain = simulate(SMALL, trace, start_model=fixed, start="created", duration=10.0)
+    assert plain.waits == [0.0, 0.0, 0.25]
+    # A 0.5 s handover: ready (counted) at 3, the first request taken at 3.5.
+    late = simulate(SMALL, trace, start_model=fixed, start="created", duration=10.0,
+                    handover=parse_start_model("fixed:0.5"))  # fmt: skip
+    assert late.waits == [0.5, 0.5, 0.75]
+    assert [(row.time, row.ready) for row in late.rows[1:3]] == [(2, 0), (3, 1)]
+    assert late.all_ready == 3.0
+    assert late.cold_starts == plain.cold_starts == 0  # ready at 3: no cold start
+    # Tagged by how many are ready with it: the first replica's handover is the 1 s one.
+    tagged = parse_start_model("samples:1@1,0@2")
+    first = simulate(SMALL, trace, start_model=fixed, start="created", duration=10.0,
+                     handover=tagged)  # fmt: skip
+    assert first.waits == [1.0, 1.0, 1.25]
+
+
+def test_a_replica_stopped_during_its_handover_never_takes_a_request() -> None:
+    # A long handover: the scale-down at the end of the trace stops replicas still handing over
+    # (they leave before the ready ones), and nothing is served by a stopped replica.
+    fixed = parse_start_model("fixed:3")
+    r = simulate(SMALL, TRACE, start_model=fixed, handover=parse_start_model("samples:0@1,100@2"))
+    # Only the first replica serves: 40 requests of 1 s, two at a time from t=3; request i
+    # (arrived at i/4) starts at 3 + i//2, so the 39th (9.5) waits longest: 12.5 s. With every
+    # replica serving, far less.
+    assert (r.served, max(r.waits)) == (len(TRACE), 12.5)
+    assert max(simulate(SMALL, TRACE, start_model=fixed).waits) < 6
+    # Scaled to zero in the end: those still handing over left first, then the ready one.
+    assert r.max_replicas > 1
+    assert (r.rows[-1].ready, r.rows[-1].desired) == (0, 0)
+
+
 def test_a_request_overhead_adds_to_the_latency_and_holds_the_slot() -> None:
     # Freshly created: one replica (CC 2) ready at t=3. Three requests at t=10 of 0.25 s each,
     # plus 0.125 s of overhead: two start at once, the third waits for a slot (0.375 s).
