@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import bisect
 import http.server
 import os
 import re
@@ -300,6 +301,7 @@ def figures_of(
         "idle": -created,
         "tick phase": tick_phase,
         "tick lateness": lateness,
+        "handovers": handovers(replicas, [r + first for r, _ in readies], [x[0] for x in results]),
         "overheads": overheads or [0.0],
         "buffered overheads": turnarounds(replicas, cc=2, until=backlog, service=service)
         or overheads
@@ -307,6 +309,34 @@ def figures_of(
         "errors": sum(1 for x in results if x[2] != 200),
         "arrivals": [(s - first, service) for s, _, _ in results],
     }
+
+
+def handovers(replicas: str, readies: list[float], sent: list[float]) -> list[str]:
+    """Each replica's handover (``S@N``: seconds, how many replicas were ready with it, itself
+    included), from the replicas' (port, start, end) lines, the ready times (serve log) and the
+    requests' send times, all wall clock: from a replica's ready time to the start of its first
+    request, for one that became ready while requests waited (at least two sent and not started
+    by then: one may be on its way to a slot just freed elsewhere). The replicas are matched to
+    the ready times in order: each takes the port whose first request is the earliest one after
+    its ready time among the ports not matched yet."""
+    firsts: dict[str, float] = {}
+    starts: list[float] = []
+    for line in replicas.splitlines():
+        port, began, _ = line.split()
+        starts.append(float(began))
+        firsts[port] = min(float(began), firsts.get(port, float("inf")))
+    starts.sort()
+    sent = sorted(sent)
+    free = sorted(firsts.values())
+    out = []
+    for n, ready in enumerate(sorted(readies), start=1):
+        after = [f for f in free if f >= ready - 0.001]  # the log's ms
+        if not after:
+            continue
+        free.remove(after[0])
+        if bisect.bisect(sent, ready) - bisect.bisect(starts, ready) >= 2:
+            out.append(f"{max(0.0, after[0] - ready):.3f}@{n}")
+    return out
 
 
 def _asked(asks: list[float], start: float) -> float:
@@ -410,6 +440,8 @@ def main() -> None:
                            overhead=overhead, buffered_overhead=buffered,
                            tick_phase=float(real["tick phase"]),  # type: ignore[arg-type]
                            tick_lateness=StartModel("samples", tuple(real["tick lateness"])),  # type: ignore[arg-type]
+                           handover=parse_start_model("samples:" + ",".join(real["handovers"]))  # type: ignore[arg-type]
+                           if real["handovers"] else None,
                            report_lag=REPORT_LAG)  # fmt: skip
             if args.keep is not None and not args.replay:
                 (args.keep / f"{kind}-run{run + 1}.sim").write_text(
