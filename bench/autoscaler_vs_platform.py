@@ -1,7 +1,7 @@
 """The simulator against the real platform: a step and a spike trace from zero, side by side.
 
-    python bench/autoscaler_vs_platform.py [--runs 3] [--sims 30] [--start-delay 2.0] [--service 0.1]
-                                           [--keep DIR] [--replay DIR]
+    python bench/autoscaler_vs_platform.py [--runs 3] [--sims 30] [--start-delay 2.0]
+                                           [--service 0.1] [--keep DIR] [--replay DIR]
 
 Each real run starts ``minikn serve`` (process backend, fresh state) with one ISVC at zero
 (``containerConcurrency: 2``, max 5 replicas) whose replica is the tiny server in this file: it
@@ -87,7 +87,13 @@ def replica(port: int, start_delay: float, service: float, log: Path | None) -> 
         def log_message(self, *args: object) -> None:
             pass
 
-    http.server.ThreadingHTTPServer(("127.0.0.1", port), Handler).serve_forever()
+    class Server(http.server.ThreadingHTTPServer):
+        # http.server's default accept queue is 5: on a loaded machine a full one drops a
+        # connection's handshake and the activator's request waits for TCP to retransmit (1 s,
+        # then 2 s more); real model servers listen with a deeper queue (100 and more).
+        request_queue_size = 128
+
+    Server(("127.0.0.1", port), Handler).serve_forever()
 
 
 def isvc_yaml(start_delay: float, service: float, log: Path | None = None) -> str:
