@@ -88,9 +88,10 @@ def replica(port: int, start_delay: float, service: float, log: Path | None) -> 
             pass
 
     class Server(http.server.ThreadingHTTPServer):
-        # http.server's default accept queue is 5: on a loaded machine a full one drops a
-        # connection's handshake and the activator's request waits for TCP to retransmit (1 s,
-        # then 2 s more); real model servers listen with a deeper queue (100 and more).
+        # http.server's default accept queue is 5; real model servers listen with 100 and more.
+        # With 5, runs on the loaded 2-core machine had 0.9-1.3 s handovers and ~3 s stalls
+        # (TCP's 1 s and 2 s retransmit times: a full queue drops the handshake's last packet);
+        # with 128, ten runs had neither.
         request_queue_size = 128
 
     Server(("127.0.0.1", port), Handler).serve_forever()

@@ -34,10 +34,10 @@ machine); a replica asked for at a late tick is ready that much later.
 
 Handover (``handover``). A replica counts as ready (for the autoscaler, the rows, all-ready) when
 the platform finds it ready, but takes its first request a little later: the activator learns of
-it, hands it the head of the buffer and connects to it. A few ms on a quiet machine; on a loaded
-2-core machine up to a second or more for the first replica of a cold start (the one that takes
-the whole backlog). Drawn per replica with ``together`` = how many replicas are ready with it
-(itself included), so ``samples:1.3@1,0.01@2`` says the first is the slow one.
+it, hands it the head of the buffer and connects to it. A few ms, but a second or more when the
+replica is slow to accept connections (a full accept queue costs a TCP retransmit). Drawn per
+replica with ``together`` = how many replicas are ready with it (itself included), so
+``samples:0.9@1,0.01@2`` says the first is the slow one.
 
 Start (``start``). ``"rest"``: the revision as a load test finds it, long idle: at zero when it
 can scale to zero, else at its floor with those replicas ready, its windows holding the zero
