@@ -1,7 +1,7 @@
 """The simulator against the real platform: a step and a spike trace from zero, side by side.
 
-    python bench/autoscaler_vs_platform.py [--runs 3] [--start-delay 2.0] [--service 0.1]
-                                           [--keep DIR] [--replay DIR]
+    python bench/autoscaler_vs_platform.py [--runs 3] [--sims 30] [--start-delay 2.0]
+                                           [--service 0.1] [--keep DIR] [--replay DIR]
 
 Each real run starts ``minikn serve`` (process backend, fresh state) with one ISVC at zero
 (``containerConcurrency: 2``, max 5 replicas) whose replica is the tiny server in this file: it
@@ -11,14 +11,18 @@ are sent open-loop. From the serve log (its timestamped decision and readiness l
 responses come: cold starts (requests sent before the first replica was ready), time to the
 first scale above one replica, time to all ready (the peak ready count first reached), ready
 replicas at the end of each 5-second bucket, and p50/p90/p99 latency. The same arrivals (as
-sent) then go through ``minikn simulate``'s code, 10 runs, given what the run measured: its exact
-start times (each with how many replicas were starting with it), the revision's idle time before
-the first request, the first tick (from the decision log), the fast lane's overhead (latency less
-service of the requests sent once all replicas were ready) and the buffered lane's (a busy
-replica slot's turnaround while requests waited, from the replica's log); the report lag after
-each tick (a fresh platform) and the clock phase are drawn. The table shows the real figures next
-to the simulator's min/median/max, and whether the goal holds (real inside the range; simulator
-median within 10 % of the real median for cold starts and p99, within one tick for the times).
+sent) then go through ``minikn simulate``'s code (``--sims`` runs, 30 by default), given what the
+run measured: each replica's start time from the decision that asked for it (the first request
+for the start from zero), tagged with how many replicas were starting with it; each replica's
+handover (ready to its first request, while requests waited); the revision's idle time before
+the first request; the tick loop's 2-second grid and each tick's lateness after it (from the
+decision log); the fast lane's overhead (latency less service of the requests that did not
+wait, from 1 s after the first replica was ready) and the buffered lane's (how long a busy
+replica slot was held beyond the service time per request handed to it while requests waited,
+from the replica's log); the report lag after each tick (a fresh platform) and the clock phase
+are drawn. The table shows the real figures next to the simulator's min/median/max, and whether
+the goal holds (real inside the range; simulator median within 10 % of the real median for cold
+starts and p99, within one tick for the times).
 ``--keep DIR`` keeps each real run's logs; ``--replay DIR`` simulates against kept runs again.
 """
 
@@ -26,6 +30,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import bisect
 import http.server
 import os
 import re
@@ -82,7 +87,14 @@ def replica(port: int, start_delay: float, service: float, log: Path | None) -> 
         def log_message(self, *args: object) -> None:
             pass
 
-    http.server.ThreadingHTTPServer(("127.0.0.1", port), Handler).serve_forever()
+    class Server(http.server.ThreadingHTTPServer):
+        # http.server's default accept queue is 5; real model servers listen with 100 and more.
+        # With 5, runs on the loaded 2-core machine had 0.9-1.3 s handovers and ~3 s stalls
+        # (TCP's 1 s and 2 s retransmit times: a full queue drops the handshake's last packet);
+        # with 128, ten runs had neither.
+        request_queue_size = 128
+
+    Server(("127.0.0.1", port), Handler).serve_forever()
 
 
 def isvc_yaml(start_delay: float, service: float, log: Path | None = None) -> str:
@@ -238,6 +250,7 @@ def figures_of(
     first = results[0][0] - trace[0][0]
     readies: list[tuple[float, float]] = []  # (ready time, took)
     stops: list[float] = []
+    asks: list[float] = []  # when the replica manager was asked for more replicas
     scale_up = None
     for when, msg in events:
         m = re.search(r"replica \S+ ready in ([0-9.]+)s", msg)
@@ -245,8 +258,12 @@ def figures_of(
             readies.append((when - first, float(m.group(1))))
         if "stopping replica" in msg:
             stops.append(when - first)
-        m = re.search(r"desired replicas \S+ -> (\d+)", msg)
-        if m and int(m.group(1)) > 1 and scale_up is None:
+        m = re.search(r"desired replicas (\S+) -> (\d+)", msg)
+        if m and int(m.group(2)) > (0 if m.group(1) == "None" else int(m.group(1))):
+            # From zero the simulator decides at the first request (its poke), not when the
+            # platform's poke reached the replica manager.
+            asks.append(0.0 if m.group(1) in ("0", "None") else when - first)
+        if m and int(m.group(2)) > 1 and scale_up is None:
             scale_up = when - first
     first_ready = min((r for r, _ in readies), default=float("inf"))
     changes = sorted([(r, 1) for r, _ in readies] + [(s, -1) for s in stops])
@@ -260,18 +277,33 @@ def figures_of(
         buckets.append(sum(delta for when, delta in changes if when <= end))
     created = next((when - first for when, msg in events if re.search(r": created, \d+ repl", msg)),
                    0.0)  # fmt: skip
-    ticks = [when - first for when, msg in events if re.search(r"desired \d+, replicas", msg)]
-    tick_phase = (ticks[0] % TICK or TICK) if ticks else TICK  # the first is a tick (-1 -> 0)
-    warm_from = (all_ready if all_ready is not None else 0.0) + 1.0
+    decided = [
+        (when - first, bool(re.search(r"replicas 0 -> [1-9]", msg)))
+        for when, msg in events
+        if re.search(r"desired \d+, replicas", msg)
+    ]
+    # The first decision is a tick (-1 -> 0); the poke (the first scale from zero once requests
+    # come) is not.
+    poke = next((t for t, from_zero in decided if from_zero and t >= -0.5), None)
+    tick_phase, lateness = tick_schedule([t for t, _ in decided if t != poke])
     service = trace[0][1]
-    overheads = [max(0.0, lat - service) for s, lat, _ in results if s - first >= warm_from]
+    # The fast lane's overhead while the platform carries the trace's load (in a spike too, not
+    # only in the quiet tail once all are ready): requests sent from 1 s after the first replica
+    # was ready that did not wait (answered within 0.1 s of their service time).
+    overheads = [
+        max(0.0, lat - service)
+        for s, lat, _ in results
+        if s - first >= first_ready + 1.0 and lat < service + 0.1
+    ]
     # The backlog lasts until the last request that waited (0.25 s over its service) is answered.
     backlog = max((s + lat for s, lat, _ in results if lat > service + 0.25), default=0.0)
-    spans = [(r - took, r) for r, took in readies]
-    # Starts within 5 ms count as together (the log's times are in ms on both ends).
+    # Each start time from the decision that asked for the replica (the simulator starts its
+    # replica then): the replica manager's reconcile pass and the task that starts the replica
+    # come a few ms later on a busy loop, which ``took`` does not count. A start counts the
+    # replicas starting with it: its own decision's and the earlier ones' not yet ready.
+    spans = [(_asked(asks, r - took), r) for r, took in readies]
     samples = [
-        f"{took:.3f}@{sum(1 for a, b in spans if a - 0.005 <= r - took <= b)}"
-        for r, took in readies
+        f"{r - a:.3f}@{sum(1 for a2, b2 in spans if a2 - 0.005 <= a <= b2)}" for a, r in spans
     ]
     lat = sorted(x[1] for x in results)
     return {
@@ -285,19 +317,72 @@ def figures_of(
         "samples": "samples:" + ",".join(samples) if samples else "fixed:2",
         "idle": -created,
         "tick phase": tick_phase,
+        "tick lateness": lateness,
+        "handovers": handovers(replicas, [r + first for r, _ in readies], [x[0] for x in results]),
         "overheads": overheads or [0.0],
-        "buffered overheads": turnarounds(replicas, cc=2, until=backlog) or overheads or [0.0],
+        "buffered overheads": turnarounds(replicas, cc=2, until=backlog, service=service)
+        or overheads
+        or [0.0],
         "errors": sum(1 for x in results if x[2] != 200),
         "arrivals": [(s - first, service) for s, _, _ in results],
     }
 
 
-def turnarounds(replicas: str, *, cc: int, until: float) -> list[float]:
-    """From the replicas' (port, start, end) lines: how long a slot sat between one request's end
-    at a replica and the next request's start on it while requests waited in the buffer (starts
-    before ``until``, the end of the backlog), when under 0.5 s: the activator's buffered-lane
-    overhead. Each start takes the latest unmatched end before it on that replica (the slot just
-    freed)."""
+def handovers(replicas: str, readies: list[float], sent: list[float]) -> list[str]:
+    """Each replica's handover (``S@N``: seconds, how many replicas were ready with it, itself
+    included), from the replicas' (port, start, end) lines, the ready times (serve log) and the
+    requests' send times, all wall clock: from a replica's ready time to the start of its first
+    request, for one that became ready while requests waited (at least two sent and not started
+    by then: one may be on its way to a slot just freed elsewhere). The replicas are matched to
+    the ready times in order: each takes the port whose first request is the earliest one after
+    its ready time among the ports not matched yet."""
+    firsts: dict[str, float] = {}
+    starts: list[float] = []
+    for line in replicas.splitlines():
+        port, began, _ = line.split()
+        starts.append(float(began))
+        firsts[port] = min(float(began), firsts.get(port, float("inf")))
+    starts.sort()
+    sent = sorted(sent)
+    free = sorted(firsts.values())
+    out = []
+    for n, ready in enumerate(sorted(readies), start=1):
+        after = [f for f in free if f >= ready - 0.001]  # the log's ms
+        if not after:
+            continue
+        free.remove(after[0])
+        if bisect.bisect(sent, ready) - bisect.bisect(starts, ready) >= 2:
+            out.append(f"{max(0.0, after[0] - ready):.3f}@{n}")
+    return out
+
+
+def _asked(asks: list[float], start: float) -> float:
+    """The latest decision for more replicas at or before ``start`` (the log's ms: 1 ms slack)."""
+    return max((a for a in asks if a <= start + 0.001), default=start)
+
+
+def tick_schedule(ticks: list[float]) -> tuple[float, list[float]]:
+    """The tick loop's schedule from the times of its logged decisions (the first one a tick):
+    its phase in (0, 2] and how late each tick ran after it. The loop keeps a 2-second grid and
+    runs each tick when its busy event loop gets to it, so the grid is the earliest of them;
+    a decision more than 0.25 s off the grid is not a tick (a KPA timer)."""
+    if not ticks:
+        return TICK, [0.0]
+    base = ticks[0]
+    off = [(t - base + 1.0) % TICK - 1.0 for t in ticks]
+    on = [o for o in off if abs(o) < 0.25]
+    early = min(on)
+    return ((base + early) % TICK or TICK), [o - early for o in on]
+
+
+def turnarounds(replicas: str, *, cc: int, until: float, service: float) -> list[float]:
+    """From the replicas' (port, start, end) lines: how long a slot was held beyond ``service``
+    per request handed to it from the buffer (starts before ``until``, the end of the backlog;
+    a slot that sat free over 0.5 s does not count): from the previous request's end on that
+    slot to this one's end, less ``service``. That is the activator's buffered-lane overhead
+    (the turnaround between the two) plus what the replica itself took beyond ``service`` (its
+    sleep and its handler run late on a busy machine). Each start takes the latest unmatched
+    end before it on that replica (the slot just freed)."""
     by: dict[str, list[tuple[float, float]]] = {}
     for line in replicas.splitlines():
         port, began, ended = line.split()
@@ -310,7 +395,7 @@ def turnarounds(replicas: str, *, cc: int, until: float) -> list[float]:
             ends = sorted(e for e in ends if e > began - 0.5)  # older ones: an idle slot
             freed = [e for e in ends if e <= began]
             if freed and i >= cc and began <= until:
-                out.append(began - freed[-1])
+                out.append(spans[i][1] - freed[-1] - service)
                 ends.remove(freed[-1])
             ends.append(spans[i][1])
     return out
@@ -332,11 +417,13 @@ def main() -> None:
     p = argparse.ArgumentParser()
     p.add_argument("--replica", action="store_true", help=argparse.SUPPRESS)
     p.add_argument("--http_port", type=int, default=0, help=argparse.SUPPRESS)
+    p.add_argument("--grpc_port", type=int, default=0, help=argparse.SUPPRESS)  # unused
     p.add_argument("--replica-log", type=Path, help=argparse.SUPPRESS)
     p.add_argument("--runs", type=int, default=3)
     p.add_argument("--start-delay", type=float, default=2.0)
     p.add_argument("--service", type=float, default=0.1)
     p.add_argument("--traces", default="step,spike")
+    p.add_argument("--sims", type=int, default=30, help="simulator runs per real run")
     p.add_argument("--keep", type=Path, help="keep each real run's serve log and responses here")
     p.add_argument("--replay", type=Path, help="simulate against the real runs kept here instead")
     args = p.parse_args()
@@ -366,10 +453,13 @@ def main() -> None:
             arrivals: list[tuple[float, float]] = real["arrivals"]  # type: ignore[assignment]
             # The arrivals as sent (a busy sender is late now and then), this run's start times,
             # idle time, tick phase and warm overheads; the report lag and clock phase drawn.
-            sim = run_many(spec, arrivals, start_model=model, seed=run, runs=10, duration=40.0,
-                           idle=float(real["idle"]),  # type: ignore[arg-type]
+            sim = run_many(spec, arrivals, start_model=model, seed=run, runs=args.sims,
+                           duration=40.0, idle=float(real["idle"]),  # type: ignore[arg-type]
                            overhead=overhead, buffered_overhead=buffered,
                            tick_phase=float(real["tick phase"]),  # type: ignore[arg-type]
+                           tick_lateness=StartModel("samples", tuple(real["tick lateness"])),  # type: ignore[arg-type]
+                           handover=parse_start_model("samples:" + ",".join(real["handovers"]))  # type: ignore[arg-type]
+                           if real["handovers"] else None,
                            report_lag=REPORT_LAG)  # fmt: skip
             if args.keep is not None and not args.replay:
                 (args.keep / f"{kind}-run{run + 1}.sim").write_text(
@@ -378,12 +468,15 @@ def main() -> None:
             reals.append(real)
             sims.extend(sim_figures(s) for s in sim)
             shown = {k: v for k, v in real.items()
-                     if k not in ("overheads", "arrivals", "buffered overheads")}  # fmt: skip
+                     if k not in ("overheads", "arrivals", "buffered overheads",
+                                  "tick lateness")}  # fmt: skip
+            late = sorted(real["tick lateness"])  # type: ignore[type-var]
             ov = sorted(real["overheads"])  # type: ignore[type-var]
             bo = sorted(real["buffered overheads"])  # type: ignore[type-var]
             print(f"{kind} run {run + 1}: real {shown}, overhead p50 {ov[len(ov) // 2]:.4f} s "
                   f"({len(ov)} warm requests), buffered {bo[len(bo) // 2]:.4f} s "
-                  f"({len(bo)})")  # fmt: skip
+                  f"({len(bo)}), tick lateness {late[0]:.3f}-{late[-1]:.3f} s "
+                  f"({len(late)} ticks)")  # fmt: skip
         print(f"\n### {kind} ({len(trace)} requests, {len(reals)} real runs, "
               f"{len(sims)} simulated)\n")  # fmt: skip
         print("| figure | real runs | real median | sim min / median / max | goal |")

@@ -435,11 +435,23 @@ class Controller:
         self._notify_changed({isvc.key})
 
     def revision_ready(self, revision: str) -> None:
+        """A replica of ``revision`` is ready: the revision is, and a failure recorded for it no
+        longer holds. The replica manager reports recovery itself only for a failure it saw;
+        one restored from the state file (recorded before a restart) is cleared here."""
         isvc = self._owner(revision)
-        if isvc is None or revision in self._state.ready:
+        if isvc is None:
             return
-        self._state.ready.add(revision)
-        self._emit(isvc, "RevisionReady", f"revision {revision} is ready", revision=revision)
+        fresh = revision not in self._state.ready
+        stale = self._state.failures.pop(revision, None) is not None
+        if not fresh and not stale:
+            return
+        if fresh:
+            self._state.ready.add(revision)
+            self._emit(isvc, "RevisionReady", f"revision {revision} is ready", revision=revision)
+        if stale:
+            self._emit(
+                isvc, "RevisionRecovered", f"revision {revision} recovered", revision=revision
+            )
         self._changed(isvc)
 
     def revision_failed(self, revision: str, reason: str, message: str) -> None:

@@ -98,6 +98,20 @@ def add_simulate_arguments(parser: argparse.ArgumentParser) -> None:
         "-0.03,0.1 in its first minute; negative: before it) instead of at an unrelated phase",
     )
     parser.add_argument(
+        "--tick-lateness",
+        default="fixed:0",
+        help="how long after its 2-second schedule each autoscaler tick runs (a busy event "
+        "loop): fixed:S, uniform:A,B, lognormal:MEDIAN,SIGMA or samples:S1,S2,.. (default "
+        "fixed:0)",
+    )
+    parser.add_argument(
+        "--handover",
+        default="fixed:0",
+        help="how long after it is ready a replica takes its first request (the activator's "
+        "handover): fixed:S, ... or samples:S@N,.. (N: replicas ready with it, itself included; "
+        "default fixed:0)",
+    )
+    parser.add_argument(
         "--ideal-timing",
         action="store_true",
         help="one run, ticks at exactly 2, 4, 6 s and stats at 1, 2, 3 s after the trace starts",
@@ -133,6 +147,8 @@ def simulate_command(args: argparse.Namespace, *, load_revision: LoadRevision) -
         if args.idle is not None and (args.idle < 0 or args.from_created):
             raise InvalidInput("--idle: seconds >= 0, and only for a revision at rest")
         lag = _report_lag(args.report_lag)
+        lateness = _overhead("--tick-lateness", args.tick_lateness)
+        handover = parse_start_model(args.handover)
         trace = load_trace(args.trace, seed=args.seed)
     except (InvalidInput, ConfigError) as exc:
         print(f"minikn simulate: {exc}", file=sys.stderr)
@@ -143,9 +159,10 @@ def simulate_command(args: argparse.Namespace, *, load_revision: LoadRevision) -
     results = run_many(
         spec, trace, start_model=model, seed=args.seed, runs=max(1, args.runs), timings=timings,
         duration=args.duration, timeout=timeout, start=start, idle=args.idle, report_lag=lag,
-        overhead=overhead, buffered_overhead=buffered,
+        overhead=overhead, buffered_overhead=buffered, tick_lateness=lateness, handover=handover,
     )  # fmt: skip
-    _print(spec, results, f"{model}, request overhead {overhead} (buffered {buffered})", start)
+    _print(spec, results, f"{model}, request overhead {overhead} (buffered {buffered}), tick "
+           f"lateness {lateness}, handover {handover}", start)  # fmt: skip
     if args.out is not None:
         for path in write_outputs(results[0], args.out):
             print(f"wrote {path}")
@@ -158,11 +175,13 @@ def run_many(
     timeout: float = 300.0, start: Start = "rest", idle: float | None = None,
     overhead: StartModel | None = None, buffered_overhead: StartModel | None = None,
     tick_phase: float | None = None,
-    report_lag: tuple[float, float] | None = None,
+    report_lag: tuple[float, float] | None = None, tick_lateness: StartModel | None = None,
+    handover: StartModel | None = None,
 ) -> list[SimResult]:  # fmt: skip
     """``runs`` simulations of one trace: run k draws its tick, report and clock phases, its start
     times and its overheads from seed ``seed + k`` (or takes ``timings[k]``); ``tick_phase`` and
-    ``report_lag`` as in :meth:`SimTiming.draw`."""
+    ``report_lag`` as in :meth:`SimTiming.draw`; ``tick_lateness`` and ``handover`` as in
+    :func:`simulate`."""
     if timings is None:
         timings = [
             SimTiming.draw(random.Random(seed + k), tick_phase=tick_phase, report_lag=report_lag)
@@ -171,7 +190,8 @@ def run_many(
     return [
         simulate(spec, trace, start_model=start_model, seed=seed + k, duration=duration,
                  timeout=timeout, start=start, timing=timing, idle=idle, overhead=overhead,
-                 buffered_overhead=buffered_overhead)
+                 buffered_overhead=buffered_overhead, tick_lateness=tick_lateness,
+                 handover=handover)
         for k, timing in enumerate(timings)
     ]  # fmt: skip
 

@@ -28,7 +28,16 @@ loops, started with the platform, not with the first request: the first tick com
 samples by the clock's whole second, so where the trace starts within a second matters too (the
 poke's sample and the first report share a bucket or not). ``SimTiming()`` is the ideal (2 s,
 1 s, on a whole second); :meth:`SimTiming.draw` draws all three phases, and the CLI reports the
-range over several draws.
+range over several draws. The tick loop keeps its 2-second schedule but each tick runs a little
+after it on a busy event loop (``tick_lateness``: a few ms, up to tens of ms on a loaded 2-core
+machine); a replica asked for at a late tick is ready that much later.
+
+Handover (``handover``). A replica counts as ready (for the autoscaler, the rows, all-ready) when
+the platform finds it ready, but takes its first request a little later: the activator learns of
+it, hands it the head of the buffer and connects to it. A few ms, but a second or more when the
+replica is slow to accept connections (a full accept queue costs a TCP retransmit). Drawn per
+replica with ``together`` = how many replicas are ready with it (itself included), so
+``samples:0.9@1,0.01@2`` says the first is the slow one.
 
 Start (``start``). ``"rest"``: the revision as a load test finds it, long idle: at zero when it
 can scale to zero, else at its floor with those replicas ready, its windows holding the zero
@@ -56,9 +65,10 @@ __all__ = ["SimDecision", "SimResult", "SimRow", "SimTiming", "Start", "default_
            "idle_reports", "rest_replicas", "simulate"]  # fmt: skip
 
 _TICK = 2.0
-_READY, _DONE, _TIMEOUT, _REPORT, _TICK_EV, _WAKE, _ROW = range(7)
-"""Event kinds, in the order they run at equal times: replicas turn ready and requests finish
-before stats and ticks, and a second's row is written after that second's tick."""
+_READY, _USABLE, _DONE, _TIMEOUT, _REPORT, _TICK_EV, _WAKE, _ROW = range(8)
+"""Event kinds, in the order they run at equal times: replicas turn ready (and take requests)
+and requests finish before stats and ticks, and a second's row is written after that second's
+tick."""
 
 Start = Literal["rest", "created"]
 
@@ -221,8 +231,17 @@ class _Run:
         self, spec: ScalingSpec, *, start_model: StartModel, rng: random.Random, end: float,
         timeout: float, t0: float, overhead: StartModel | None = None,
         buffered_overhead: StartModel | None = None, overhead_rng: random.Random | None = None,
+        tick_lateness: StartModel | None = None, tick_rng: random.Random | None = None,
+        handover: StartModel | None = None, handover_rng: random.Random | None = None,
     ) -> None:  # fmt: skip
         self.spec, self.model, self.rng = spec, start_model, rng
+        self.tick_lateness, self.tick_rng = tick_lateness, tick_rng or random.Random(0)
+        self.handover, self.handover_rng = handover, handover_rng or random.Random(0)
+        self.handing: dict[int, float] = {}
+        """Ready replicas not yet taking requests: id -> when they take their first."""
+        self.next_tick = 0.0
+        """The tick loop's schedule: the next tick is due then (and runs a drawn lateness
+        after it)."""
         self.overhead, self.overhead_rng = overhead, overhead_rng or random.Random(0)
         self.buffered_overhead = buffered_overhead if buffered_overhead is not None else overhead
         self.end, self.timeout, self.t0 = end, timeout, t0
@@ -234,7 +253,7 @@ class _Run:
         """Ids of buffered requests; one that times out leaves this set (and is skipped later)."""
         self.queue: Fifo[tuple[float, float, int]] = Fifo(lambda item: item[2] in self.waiting)
         """The activator's buffer order (its throttler's ``Fifo``): (arrival, service, id)."""
-        self.seq = self.ready = self.busy = self.load = self.arrivals = 0
+        self.seq = self.ready = self.usable = self.busy = self.load = self.arrivals = 0
         self.cap = 0.0
         self.area = 0.0
         """The integral of ``load`` over time up to ``area_t``."""
@@ -249,7 +268,7 @@ class _Run:
         if start == "rest":
             n = rest_replicas(self.spec)
             self.scaler = KpaScaler.at_rest(self.spec, now=t0, replicas=n)
-            self.ready = n
+            self.ready = self.usable = n
             self.cap = self.capacity()
             self.res.max_replicas = self.res.peak_ready = n
             for at in idle_reports(self.spec, t0, timing.report_phase, idle):
@@ -257,7 +276,7 @@ class _Run:
         else:
             self.scale_to(self.scaler.applied, t0)
         self.push(t0 + timing.report_phase, _REPORT)
-        self.push(t0 + timing.tick_phase, _TICK_EV)
+        self.schedule_tick(t0 + timing.tick_phase)
         self.push(t0 + 1.0, _ROW)
 
     def push(self, at: float, kind: int, rid: int = 0) -> None:
@@ -265,7 +284,7 @@ class _Run:
 
     def capacity(self) -> float:
         cc = self.spec.container_concurrency
-        return float(self.ready * cc) if cc > 0 else (math.inf if self.ready else 0.0)
+        return float(self.usable * cc) if cc > 0 else (math.inf if self.usable else 0.0)
 
     def advance(self, now: float) -> None:
         """Accumulate the load integral up to ``now``."""
@@ -329,10 +348,26 @@ class _Run:
         if self.starting.pop(rid, None) is None:
             return  # stopped while starting
         self.ready += 1
-        self.cap = self.capacity()
         res = self.res
         if self.ready > res.peak_ready:
             res.peak_ready, res.all_ready = self.ready, now - self.t0
+        late = 0.0
+        if self.handover is not None:
+            late = self.handover.sample(self.handover_rng, together=self.ready)
+        if late > 0:
+            self.handing[rid] = now + late
+            self.push(now + late, _USABLE, rid)
+        else:
+            self.take_requests(now)
+
+    def replica_usable(self, now: float, rid: int) -> None:
+        """A ready replica's handover is over (unless it was stopped meanwhile)."""
+        if self.handing.pop(rid, None) is not None:
+            self.take_requests(now)
+
+    def take_requests(self, now: float) -> None:
+        self.usable += 1
+        self.cap = self.capacity()
         self.start_queued(now)
 
     def scale_to(self, n: int, now: float) -> None:
@@ -354,7 +389,13 @@ class _Run:
             for rid in sorted(self.starting, key=lambda r: (-self.starting[r], -r))[:drop]:
                 del self.starting[rid]
                 drop -= 1
-            self.ready -= min(drop, self.ready)
+            for rid in sorted(self.handing, key=lambda r: (-self.handing[r], -r))[:drop]:
+                del self.handing[rid]  # ready, not yet taking requests
+                self.ready -= 1
+                drop -= 1
+            drop = min(drop, self.usable)
+            self.ready -= drop
+            self.usable -= drop
             self.cap = self.capacity()
         res = self.res
         res.max_replicas = max(res.max_replicas, self.ready + len(self.starting))
@@ -389,9 +430,15 @@ class _Run:
             self.evaluate(now)
         self.push(now + 1.0, _REPORT)
 
+    def schedule_tick(self, due: float) -> None:
+        """The next tick, due at ``due`` on the loop's schedule, runs its lateness after."""
+        self.next_tick = due
+        late = 0.0 if self.tick_lateness is None else self.tick_lateness.sample(self.tick_rng)
+        self.push(due + late, _TICK_EV)
+
     def tick(self, now: float) -> None:
         self.evaluate(now)
-        self.push(now + _TICK, _TICK_EV)
+        self.schedule_tick(self.next_tick + _TICK)  # the schedule does not drift with lateness
 
     def row(self, now: float) -> None:
         """The second that ends at ``now``, after any decision made at ``now``."""
@@ -412,6 +459,8 @@ class _Run:
             self.give_up(now, rid)
         elif kind == _READY:
             self.replica_ready(now, rid)
+        elif kind == _USABLE:
+            self.replica_usable(now, rid)
         elif kind == _REPORT:
             self.report(now)
         elif kind == _TICK_EV:
@@ -460,18 +509,25 @@ def simulate(
     idle: float | None = None,
     overhead: StartModel | None = None,
     buffered_overhead: StartModel | None = None,
+    tick_lateness: StartModel | None = None,
+    handover: StartModel | None = None,
 ) -> SimResult:
     """Run ``trace`` (arrivals relative to ``t0``) against ``spec``; return the summary figures
     and one row per second. ``timing`` defaults to the ideal phases (:class:`SimTiming`).
     ``idle``: seconds the revision sat at rest before t0 (``start="rest"``; None: long).
     ``overhead``: seconds added to the service time of a request served at once,
     ``buffered_overhead`` (default: ``overhead``) to one served from the buffer; both drawn from
-    their own seeded RNG, so they do not change the start-time draws."""
+    their own seeded RNG, so they do not change the start-time draws. ``tick_lateness``: how long
+    after its 2-second schedule each tick runs (default: on time), drawn from a third RNG;
+    ``handover``: how long after it is ready a replica takes its first request (default: at
+    once), drawn from a fourth."""
     timing = timing or SimTiming()
     t0 += timing.clock_phase
     end = t0 + (duration if duration is not None else default_duration(spec, trace))
     run = _Run(spec, start_model=start_model, rng=random.Random(seed), end=end, timeout=timeout,
                t0=t0, overhead=overhead, buffered_overhead=buffered_overhead,
-               overhead_rng=random.Random(f"overhead:{seed}"))  # fmt: skip
+               overhead_rng=random.Random(f"overhead:{seed}"), tick_lateness=tick_lateness,
+               tick_rng=random.Random(f"tick:{seed}"), handover=handover,
+               handover_rng=random.Random(f"handover:{seed}"))  # fmt: skip
     run.begin(start, timing, idle)
     return run.run(trace)

@@ -6,6 +6,7 @@ restarts with backoff."""
 from __future__ import annotations
 
 import asyncio
+import shutil
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -13,6 +14,7 @@ from typing import Any
 import pytest
 
 from minikn.api.documents import parse_text
+from minikn.cli.main import main
 from minikn.platform.server import Platform
 
 from .platform_helpers import running_platform
@@ -93,3 +95,44 @@ async def test_model_server_exits_1_with_its_reason_when_the_model_does_not_load
     assert proc.returncode == 1
     last = err.decode().strip().splitlines()[-1]
     assert last.startswith("ModelLoadFailed: model bad: ")
+
+
+async def test_a_failure_from_before_a_restart_is_cleared_once_the_revision_is_ready(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The failure is saved with the state; after a restart the new replica manager never saw
+    it, so it only reports the revision ready: the status and ``describe`` must drop it then."""
+
+    def revision(p: Platform) -> dict[str, Any]:
+        [row] = p.controller.revision_states("default", "broken")
+        return row
+
+    async with running_platform(tmp_path) as (p, iris):
+        broken = iris.parent / "broken"
+        broken.mkdir()
+        (broken / "model.joblib").write_bytes(b"this is not a pickle\n")
+        await p.controller.apply(parse_text(ISVC.format(model=broken), "broken.yaml"))
+        await _until(lambda: _conditions(p).get("Ready", {}).get("reason") == "ModelLoadFailed", 30)
+    # The same revision (same spec) now loads: its model directory was fixed meanwhile.
+    (broken / "model.joblib").unlink()
+    shutil.copytree(iris, broken, dirs_exist_ok=True)
+    async with running_platform(tmp_path) as (p, _):
+        # Restored from the state file, before any replica of this run is ready.
+        assert _conditions(p)["Ready"]["reason"] == "ModelLoadFailed"
+        await _until(lambda: revision(p)["ready"], 60)
+        assert revision(p)["failure"] is None
+        conds = _conditions(p)
+        assert (conds["PredictorReady"]["status"], conds["Ready"]["status"]) == ("True", "True")
+        reasons = [e.reason for e in p.controller.recent_events("default", "broken")]
+        assert "RevisionRecovered" in reasons
+        monkeypatch.setenv("MINIKN_API_TOKEN", p.token)
+        capsys.readouterr()
+        server = f"http://127.0.0.1:{p.api_port}"
+        argv = ["describe", "isvc", "broken", "--server", server]
+        assert await asyncio.to_thread(main, argv) == 0
+        lines = capsys.readouterr().out.splitlines()
+        # The revision row has no FAILURE column text; the Ready condition is True.
+        row = next(line.split() for line in lines if line.split()[:1] == [REV])  # Revisions
+        assert row == [REV, "predictor", "True", "100%", "minikn-sklearnserver"]
+        assert ["Ready", "True"] in [line.split()[:2] for line in lines]
+        assert not [line for line in lines if "ModelLoadFailed" in line]

@@ -248,6 +248,24 @@ async def test_failure_and_recovery_show_in_conditions(controller: Controller) -
     assert _cond(controller, "Ready")["status"] == "True"
 
 
+async def test_a_ready_replica_clears_a_failure_the_replica_manager_never_saw(
+    controller: Controller,
+) -> None:
+    # A failure restored from the state file after a restart: the new replica manager reports
+    # only that the revision is ready, never that it recovered from what it did not see.
+    await controller.apply(docs_of(_v("gs://b/1")))
+    controller.revision_ready(P1)
+    controller.revision_failed(P1, "CrashLoopBackOff", "back-off restarting failed replica")
+    assert _cond(controller, "Ready")["reason"] == "CrashLoopBackOff"
+    controller.revision_ready(P1)
+    controller.revision_ready(P1)
+    assert _cond(controller, "Ready")["status"] == "True"
+    [row] = controller.revision_states("default", "iris")
+    assert (row["ready"], row["failure"]) == (True, None)
+    reasons = [e.reason for e in controller.recent_events("default", "iris")]
+    assert (reasons.count("RevisionReady"), reasons.count("RevisionRecovered")) == (1, 1)
+
+
 async def test_listener_gets_live_routable_and_routes(
     controller: Controller, listener: RecordingListener
 ) -> None:

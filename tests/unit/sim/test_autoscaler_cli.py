@@ -157,9 +157,13 @@ def test_overhead_and_idle_are_printed_and_checked(
         capsys.readouterr().out
     )
     lanes = ("--overhead", "0.01", "--buffered-overhead", "samples:0.04,0.05", "--report-lag",
-             "0.01,0.1")  # fmt: skip
+             "0.01,0.1", "--tick-lateness", "samples:0,0.02", "--handover",
+             "samples:1@1,0@2")  # fmt: skip
     assert simulate_command(parse(*base, *lanes), load_revision=load_revision) == 0
-    assert "request overhead fixed:0.01 (buffered samples:0.04,0.05)" in capsys.readouterr().out
+    assert (
+        "request overhead fixed:0.01 (buffered samples:0.04,0.05), tick lateness samples:0,0.02, "
+        "handover samples:1@1,0@2" in capsys.readouterr().out
+    )
     for bad, message in [
         (("--overhead", "fixed:1+together:1"), "--overhead fixed:1+together:1: no +together"),
         (("--overhead", "gamma:1"), "use fixed, uniform, lognormal or samples"),
@@ -167,6 +171,8 @@ def test_overhead_and_idle_are_printed_and_checked(
         (("--buffered-overhead", "samples:1@2"), "--buffered-overhead samples:1@2: no +together"),
         (("--report-lag", "0.5,0.1"), "--report-lag 0.5,0.1: expected A,B seconds"),
         (("--report-lag", "x"), "--report-lag x: expected A,B seconds"),
+        (("--tick-lateness", "samples:1@2"), "--tick-lateness samples:1@2: no +together"),
+        (("--handover", "samples:1@0"), "give SECONDS@COUNT (COUNT >= 1)"),
         (("--idle", "3", "--from-created"), "only for a revision at rest"),
     ]:
         assert simulate_command(parse(*base, *bad), load_revision=load_revision) == 2

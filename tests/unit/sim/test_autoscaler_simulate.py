@@ -131,6 +131,68 @@ def test_the_tick_report_and_clock_phases_move_the_first_scale_up(
     )  # fmt: skip
 
 
+def test_a_late_tick_delays_its_decision_and_the_replicas_it_asks_for() -> None:
+    fixed = parse_start_model("fixed:3")
+    on_time = simulate(SMALL, TRACE, start_model=fixed)
+    late = simulate(SMALL, TRACE, start_model=fixed, tick_lateness=parse_start_model("0.25"))
+    # The report at t=2 is in before either tick: the same decisions, 0.25 s later each, and
+    # the replicas they asked for ready 0.25 s later (the poke at t=0 is no tick: on time).
+    assert [d.time for d in on_time.decisions[:4]] == [0.0, 2.0, 4.0, 6.0]
+    assert [d.time for d in late.decisions[:4]] == [0.0, 2.25, 4.25, 6.25]  # no drift
+    assert [d.desired for d in late.decisions[:4]] == [d.desired for d in on_time.decisions[:4]]
+    assert (late.first_scale_up, late.all_ready) == (2.25, 11.25)
+    assert (on_time.first_scale_up, on_time.all_ready) == (2.0, 11.0)
+    # Drawn lateness: seeded, each tick on the schedule or 0.5 s after it.
+    drawn = parse_start_model("samples:0,0.5")
+    spread = parse_start_model("samples:2,4")
+    runs = [
+        simulate(SMALL, TRACE, start_model=spread, seed=s, tick_lateness=drawn) for s in (1, 1, 2)
+    ]
+    assert runs[0].decisions == runs[1].decisions
+    late_by = {round(d.time % 2, 6) for r in runs for d in r.decisions[1:]}
+    assert late_by == {0.0, 0.5}
+    # It has its own RNG: drawing it (here always 0) leaves the start-time draws as they were.
+    zero = parse_start_model("samples:0,0")
+    assert simulate(SMALL, TRACE, start_model=spread, seed=1, tick_lateness=zero).summary() == (
+        simulate(SMALL, TRACE, start_model=spread, seed=1).summary()
+    )
+
+
+def test_a_ready_replica_takes_requests_after_its_handover() -> None:
+    # Freshly created: one replica (CC 2) ready at t=3; three requests of 0.25 s at t=3.
+    trace = [(3.0, 0.25)] * 3
+    fixed = parse_start_model("fixed:3")
+    plain = simulate(SMALL, trace, start_model=fixed, start="created", duration=10.0)
+    assert plain.waits == [0.0, 0.0, 0.25]
+    # A 0.5 s handover: ready (counted) at 3, the first request taken at 3.5.
+    late = simulate(SMALL, trace, start_model=fixed, start="created", duration=10.0,
+                    handover=parse_start_model("fixed:0.5"))  # fmt: skip
+    assert late.waits == [0.5, 0.5, 0.75]
+    assert [(row.time, row.ready) for row in late.rows[1:3]] == [(2, 0), (3, 1)]
+    assert late.all_ready == 3.0
+    assert late.cold_starts == plain.cold_starts == 0  # ready at 3: no cold start
+    # Tagged by how many are ready with it: the first replica's handover is the 1 s one.
+    tagged = parse_start_model("samples:1@1,0@2")
+    first = simulate(SMALL, trace, start_model=fixed, start="created", duration=10.0,
+                     handover=tagged)  # fmt: skip
+    assert first.waits == [1.0, 1.0, 1.25]
+
+
+def test_a_replica_stopped_during_its_handover_never_takes_a_request() -> None:
+    # A long handover: the scale-down at the end of the trace stops replicas still handing over
+    # (they leave before the ready ones), and nothing is served by a stopped replica.
+    fixed = parse_start_model("fixed:3")
+    r = simulate(SMALL, TRACE, start_model=fixed, handover=parse_start_model("samples:0@1,100@2"))
+    # Only the first replica serves: 40 requests of 1 s, two at a time from t=3; request i
+    # (arrived at i/4) starts at 3 + i//2, so the 39th (9.5) waits longest: 12.5 s. With every
+    # replica serving, far less.
+    assert (r.served, max(r.waits)) == (len(TRACE), 12.5)
+    assert max(simulate(SMALL, TRACE, start_model=fixed).waits) < 6
+    # Scaled to zero in the end: those still handing over left first, then the ready one.
+    assert r.max_replicas > 1
+    assert (r.rows[-1].ready, r.rows[-1].desired) == (0, 0)
+
+
 def test_a_request_overhead_adds_to_the_latency_and_holds_the_slot() -> None:
     # Freshly created: one replica (CC 2) ready at t=3. Three requests at t=10 of 0.25 s each,
     # plus 0.125 s of overhead: two start at once, the third waits for a slot (0.375 s).
