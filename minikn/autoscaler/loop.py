@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import heapq
 import logging
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -22,6 +23,7 @@ from minikn.autoscaler.engine import (
     updated_scaler,
 )
 from minikn.autoscaler.spec import ScalingSpec, build_spec
+from minikn.autoscaler.window import ZeroReports
 from minikn.config.loader import Settings
 from minikn.core.clock import Clock
 from minikn.core.endpoints import RevisionStats
@@ -89,12 +91,19 @@ class ScalerStatus:
     failed: bool
 
 
+_FORGET_EVERY = 600
+"""Reports of idle zeros kept before every window catches up and they are forgotten (a sweep
+every 10 minutes: a replay per revision, each a few microseconds once the window is cold)."""
+
+
 @dataclass(slots=True)
 class _Entry:
     scaler: RevisionScaler
     labels: tuple[str, str, str]
     gauges: RevisionGauges
     """Its row of the autoscaler's gauges (rendered at scrape time)."""
+    zeros_seen: int = 0
+    """The first idle-zero report (:class:`ZeroReports` number) its windows have not recorded."""
 
 
 class Autoscaler:
@@ -120,6 +129,8 @@ class Autoscaler:
         self._timers: list[tuple[float, str]] = []
         """Heap of (requeue_at, revision) set by evaluations; an entry whose revision's current
         ``requeue_at`` differs is stale and dropped when it reaches the top."""
+        self._zeros = ZeroReports()
+        """The activator's zeros for idle revisions (:meth:`record_all`), recorded lazily."""
 
     # -- revisions -------------------------------------------------------------------------
 
@@ -144,13 +155,14 @@ class Autoscaler:
         ready = self._scaler.ready_count(spec.name)
         entry = self._entries.get(spec.name)
         if entry is not None:
+            self._catch_up(entry)
             entry.scaler = updated_scaler(
                 entry.scaler, ss, reachable=routable, now=now, ready=ready
             )
             return
         scaler = new_scaler(ss, now=now, reachable=routable, ready=ready)  # adopts ready replicas
         labels = (spec.namespace, spec.isvc, spec.name)
-        entry = _Entry(scaler, labels, self._metrics.autoscaler.series(*labels))
+        entry = _Entry(scaler, labels, self._metrics.autoscaler.series(*labels), self._zeros.seq)
         self._entries[spec.name] = entry
         replicas = scaler.applied
         log.info(
@@ -181,6 +193,7 @@ class Autoscaler:
         entry = self._entries.get(stats.revision)
         if entry is None:
             return
+        self._catch_up(entry)
         if stats.concurrency != 0 or stats.rps != 0:
             # A zero stat (the activator reports every revision each second) adds no signal:
             # a revision settled at zero stays settled (see ``_settled``).
@@ -189,11 +202,45 @@ class Autoscaler:
         if stats.concurrency > 0 and entry.scaler.desired == 0:
             self._evaluate(stats.revision, entry, self._clock.monotonic())
 
+    def record_all(self, time: float, stats: Sequence[RevisionStats]) -> None:
+        """One report of the activator: ``stats`` for the revisions it names, and a zero stat at
+        ``time`` for every other revision, as if each came through :meth:`record`.
+
+        The zeros cost nothing per revision here: they are kept once (:class:`ZeroReports`) and
+        a revision's windows record them, with the same effect, the next time they are read or
+        written (a stat, a poke, an evaluation, new settings). Every ``_FORGET_EVERY`` reports
+        every revision catches up and the kept reports are dropped."""
+        zeros = self._zeros
+        seq = zeros.seq
+        for stat in stats:
+            self.record(stat)
+            entry = self._entries.get(stat.revision)
+            if entry is not None:
+                entry.zeros_seen = seq + 1  # this report gave it a stat, not a zero
+        zeros.append(time)
+        if zeros.seq % _FORGET_EVERY == 0:
+            for entry in self._entries.values():
+                self._catch_up(entry)
+            zeros.forget()
+
+    def _catch_up(self, entry: _Entry) -> None:
+        """Record the idle zeros the revision's windows have not seen yet."""
+        zeros = self._zeros
+        seq = zeros.seq
+        if entry.zeros_seen == seq:
+            return
+        scaler = entry.scaler
+        if isinstance(scaler, KpaScaler):  # an HPA scaler records no request stats
+            zeros.replay(scaler.stable_window, entry.zeros_seen)
+            zeros.replay(scaler.panic_window, entry.zeros_seen)
+        entry.zeros_seen = seq
+
     def poke(self, revision: str) -> None:
         """A request waits for ``revision``: when its desired scale is 0, decide now."""
         entry = self._entries.get(revision)
         if entry is None:
             return
+        self._catch_up(entry)
         self._idle.discard(revision)
         now = self._clock.monotonic()
         if entry.scaler.wants_poke(now):
@@ -304,6 +351,7 @@ class Autoscaler:
             self._evaluate(name, entry, now)
 
     def _evaluate(self, name: str, entry: _Entry, now: float) -> None:
+        self._catch_up(entry)
         eng = entry.scaler
         before_desired, before_applied = eng.desired, eng.applied
         before_timer = None if eng.last is None else eng.last.requeue_at
