@@ -1,6 +1,7 @@
 """Idle zeros recorded lazily (ZeroReports) leave every window exactly as the zeros recorded one
-at a time do, and the autoscaler fed whole reports (``record_all``, the idle zeros implied)
-decides exactly as the one fed a stat per revision per second."""
+at a time do, and the autoscaler fed whole reports (``record_all``, the idle zeros implied) and
+ticking over its awake revisions only decides exactly as one fed a stat per revision per second
+and ticking over every revision (the loop before both changes)."""
 
 from __future__ import annotations
 
@@ -116,6 +117,20 @@ _SHAPES: list[dict[str, str]] = [
 ]
 
 
+class _FullScan(Autoscaler):
+    """The tick before it walked only awake revisions: every revision, idle ones skipped unless
+    their timer is due."""
+
+    def tick(self, now: float) -> None:
+        idle = self._idle
+        for name, entry in list(self._entries.items()):
+            if name in idle:
+                last = entry.scaler.last
+                if last is None or last.requeue_at is None or last.requeue_at > now:
+                    continue
+            self._evaluate(name, entry, now)
+
+
 async def test_whole_reports_decide_as_a_stat_per_revision_per_second() -> None:
     settings = Settings.model_validate({"config-autoscaler": {"allow-zero-initial-scale": True}})
     rng = random.Random(5)
@@ -123,7 +138,7 @@ async def test_whole_reports_decide_as_a_stat_per_revision_per_second() -> None:
     clock = FakeClock()
     scalers = {"per-revision": FakeScaler(), "whole": FakeScaler()}
     autoscalers = {
-        key: Autoscaler(
+        key: (_FullScan if key == "per-revision" else Autoscaler)(
             settings, clock=clock, scaler=s, listener=RecordingListener(), metrics=Metrics()
         )
         for key, s in scalers.items()
@@ -132,15 +147,21 @@ async def test_whole_reports_decide_as_a_stat_per_revision_per_second() -> None:
         for a in autoscalers.values():
             a.upsert(_revision(name, _SHAPES[i % len(_SHAPES)]), routable=True)
     next_tick = clock.monotonic() + TICK_INTERVAL
-    for step in range(1500):
-        await clock.advance(_report_gap(rng) if step % 50 else rng.uniform(30.0, 200.0))
+    for step in range(2000):
+        quiet = (step // 100) % 2 == 1  # phases without traffic: revisions settle, timers fire
+        if quiet and step % 100 == 0:  # a new revision at zero settles with a timer pending
+            names.append(f"late{step}")
+            for a in autoscalers.values():
+                a.upsert(_revision(names[-1], _SHAPES[2 if step % 200 else 1]), routable=True)
+        gap = rng.uniform(1.0, 25.0) if quiet and rng.random() < 0.2 else _report_gap(rng)
+        await clock.advance(gap if step % 50 else rng.uniform(30.0, 200.0))
         now = clock.monotonic()
         if rng.random() < 0.1:  # replicas come and go (both scalers see the same)
             name = rng.choice(names)
-            ready = rng.choice([0, 0, 1, 2, 4])
+            ready = rng.choice([0, 0, 0, 1, 2, 4] if not quiet else [0])
             for s in scalers.values():
                 s.ready[name] = ready
-        busy = rng.sample(names, rng.choice([0, 0, 0, 1, 2]))
+        busy = [] if quiet else rng.sample(names, rng.choice([0, 0, 0, 1, 2]))
         stats = [
             RevisionStats(n, now, rng.choice([0.0, 0.4, 1.0, 5.0, 150.0]), rng.choice([0.0, 1.0]))
             for n in busy
@@ -150,16 +171,50 @@ async def test_whole_reports_decide_as_a_stat_per_revision_per_second() -> None:
         for name in names:
             mine = [s for s in stats if s.revision == name]
             per_revision.record(mine[0] if mine else RevisionStats(name, now, 0.0, 0.0))
-        if rng.random() < 0.05:
+        if not quiet and rng.random() < 0.05:
             name = rng.choice(names)
             for a in autoscalers.values():
                 a.poke(name)
-        if now >= next_tick:
+        if now >= next_tick:  # what ``run`` does on a wake: a tick, or the due timers
             while next_tick <= now:
                 next_tick += TICK_INTERVAL
             for a in autoscalers.values():
                 a.tick(now)
+        else:
+            for a in autoscalers.values():
+                for name in a._due_timers(now):
+                    a._evaluate(name, a._entries[name], now)
         assert scalers["whole"].desired == scalers["per-revision"].desired, step
         for name in names:
             assert autoscalers["whole"].status(name) == autoscalers["per-revision"].status(name)
     assert any(len(d) > 2 for d in scalers["whole"].desired.values())  # it did scale
+
+
+async def test_a_tick_decides_for_a_settled_revision_whose_timer_is_due() -> None:
+    settings = Settings.model_validate({"config-autoscaler": {"allow-zero-initial-scale": True}})
+    clock = FakeClock()
+    autoscalers = [
+        kind(settings, clock=clock, scaler=FakeScaler(), listener=RecordingListener(),
+             metrics=Metrics())
+        for kind in (_FullScan, Autoscaler)
+    ]  # fmt: skip
+    for a in autoscalers:
+        a.upsert(_revision("zero", _SHAPES[1]), routable=True)
+    timers = []
+    for dt in (1.0, 1.0, 1.0):  # activating, then inactive with a grace timer, then settled
+        await clock.advance(dt)
+        for a in autoscalers:
+            a.tick(clock.monotonic())
+            last = a._entries["zero"].scaler.last
+            timers.append(None if last is None else last.requeue_at)
+    assert all("zero" in a._idle for a in autoscalers)
+    due = timers[-1]
+    assert due is not None
+    assert due > clock.monotonic()
+    await clock.advance(due - clock.monotonic() + 0.5)
+    for a in autoscalers:
+        a.tick(clock.monotonic())  # no timer wake came first: the tick must see the due timer
+    first, second = (a.status("zero") for a in autoscalers)
+    assert first == second
+    assert first is not None
+    assert first.last_decision == clock.time()
