@@ -11,6 +11,7 @@ changed ``[b2, d1]``, gone ``[]``; new ``[a1, c1]`` -> changed ``[]``, gone ``["
 
 from __future__ import annotations
 
+import operator
 from collections.abc import Callable, Hashable, Sequence
 from typing import TypeVar
 
@@ -31,14 +32,9 @@ def identity_delta(
     two short walks and a key per item in the differing middle.
     """
     n_old, n_new = len(old), len(new)
-    limit = min(n_old, n_new)
-    lo = 0
-    while lo < limit and old[lo] is new[lo]:
-        lo += 1
-    hi_old, hi_new = n_old, n_new
-    while hi_old > lo and hi_new > lo and old[hi_old - 1] is new[hi_new - 1]:
-        hi_old -= 1
-        hi_new -= 1
+    lo = _same_run(old, new)
+    back = _same_run(old[lo:][::-1], new[lo:][::-1])  # the common tail, after the common head
+    hi_old, hi_new = n_old - back, n_new - back
     if lo == hi_old:
         return list(new[lo:hi_new]), []
     before = {key(item): item for item in old[lo:hi_old]}
@@ -48,3 +44,12 @@ def identity_delta(
         if before.pop(k, None) is not item:
             changed.append(item)
     return changed, list(before)
+
+
+def _same_run(a: Sequence[T], b: Sequence[T]) -> int:
+    """How many leading items of ``a`` and ``b`` are the same objects (a loop in C: map)."""
+    same = list(map(operator.is_, a, b))
+    try:
+        return same.index(False)
+    except ValueError:
+        return len(same)
