@@ -5,9 +5,11 @@ does; every full collection walks all of them on the event loop (0.6 s with 10,0
 while the state grows (a restart loading it, a large apply) one comes each time the heap grew by a
 quarter. So the collector is paused while :meth:`HeapKeeper.loading` (the restart's load), and
 what exists is then frozen (``gc.freeze``: moved where no collection looks); after changes that
-touched ``refreeze_after`` objects in all, what survived them is frozen too, on a later loop turn.
-Objects frozen and later dropped are still freed by reference counting; only reference cycles
-among them wait for :meth:`HeapKeeper.close`, which unfreezes.
+touched ``refreeze_after`` objects in all, one full collection runs on a later loop turn and what
+survives it is frozen too. Objects frozen and later dropped are still freed by reference
+counting; only reference cycles among them wait for :meth:`HeapKeeper.close`, which unfreezes.
+The load's own cyclic garbage (if any) is frozen with the state, once; a refreeze collects
+first, so repeated large applies freeze no garbage.
 """
 
 from __future__ import annotations
@@ -69,7 +71,7 @@ class HeapKeeper:
 
     def _refreeze(self) -> None:
         self._scheduled = False
-        gc.collect(1)  # the young generations' garbage is not frozen with the rest
+        gc.collect()  # one full collection: no garbage is frozen with what stays
         self.freeze()
 
     def close(self) -> None:
