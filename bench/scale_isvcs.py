@@ -12,8 +12,10 @@ sklearn iris server) is applied first and kept warm. Per N:
   more ISVC each among the N;
 * platform RSS per ISVC (RSS after minus RSS before, over N);
 * list: the whole namespace in one GET, and paged (``limit=500``, following ``continue``);
-* one autoscaler tick over every revision; the store's write time per single apply; a route
-  lookup by Host (the router's index);
+* one autoscaler tick over every revision; one activator stats report (every second); the
+  store's write time per single apply; a route lookup by Host (the router's index);
+* the longest garbage collection from the apply of all N to the report (gc.callbacks): what a
+  full collection of the grown heap stalls the event loop for;
 * warm-path throughput of ``warm`` (wrk, POST iris, 10 connections) before the N are applied and
   after: the same-run baseline ratio;
 * restart: a new platform on the same state dir, time until ``start`` returns (routes published
@@ -150,6 +152,26 @@ async def _warm_rps(p: Platform, seconds: float) -> float:
     return res.rps
 
 
+class _GcPauses:
+    """The longest garbage collection while installed (gc.callbacks), in seconds."""
+
+    def __init__(self) -> None:
+        self.longest, self._t = 0.0, 0.0
+
+    def __call__(self, phase: str, info: dict[str, int]) -> None:
+        if phase == "start":
+            self._t = time.perf_counter()
+        else:
+            self.longest = max(self.longest, time.perf_counter() - self._t)
+
+    def install(self) -> _GcPauses:
+        gc.callbacks.append(self)
+        return self
+
+    def remove(self) -> None:
+        gc.callbacks.remove(self)
+
+
 async def one_size(n: int, singles: int, wrk_s: float, models: Path) -> dict[str, float]:
     model = models / "sklearn-iris"
     out: dict[str, float] = {}
@@ -164,6 +186,7 @@ async def one_size(n: int, singles: int, wrk_s: float, models: Path) -> dict[str
             await _until_warm(p)
             out["warm_rps_1"] = await _warm_rps(p, wrk_s)
             rss0 = _rss()
+            pauses = _GcPauses().install()
             text = "---\n".join(ZERO.format(name=f"m-{i:05d}", model=model) for i in range(n))
             out["apply_all_s"] = await api.apply(text)
             await asyncio.sleep(0.5)  # let the publisher and persister settle
@@ -189,6 +212,14 @@ async def one_size(n: int, singles: int, wrk_s: float, models: Path) -> dict[str
                 scaler.tick(p.clock.monotonic())
                 ticks.append(time.perf_counter() - t)
             out["tick_ms"] = statistics.median(ticks) * 1000
+            reports = []
+            for _ in range(5):  # the activator's per-second stats report
+                t = time.perf_counter()
+                p.dataplane.activator.report()
+                reports.append(time.perf_counter() - t)
+            out["report_ms"] = statistics.median(reports) * 1000
+            pauses.remove()
+            out["gc_max_ms"] = pauses.longest * 1000
             index = p.dataplane.router._index  # the lookup, timed alone
             host, path = f"m-{n // 2:05d}.default.example.com", "/v1/models/x:predict"
             reps = 100_000
@@ -216,6 +247,8 @@ COLUMNS = [
     ("list_all_s", "list all (s)", "{:.3f}"),
     ("list_paged_s", "list paged (s)", "{:.3f}"),
     ("tick_ms", "tick (ms)", "{:.2f}"),
+    ("report_ms", "report (ms)", "{:.2f}"),
+    ("gc_max_ms", "longest GC (ms)", "{:.0f}"),
     ("store_write_ms", "store write (ms)", "{:.2f}"),
     ("lookup_us", "lookup (us)", "{:.2f}"),
     ("warm_ratio", "warm rps N/1", "{:.3f}"),

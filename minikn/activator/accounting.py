@@ -59,6 +59,12 @@ class ConcurrencyAccount:
         if self._in_flight > 0:
             self._in_flight -= 1
 
+    def restart(self, at: float) -> None:
+        """Start the current bucket at ``at`` if that is later: what closing the buckets that
+        ended by ``at`` would have done, for an account that held nothing since it started."""
+        if at > self._start:
+            self._start = self._last = at
+
     def close(self, now: float) -> Bucket:
         """Close the bucket ending at ``now`` and start the next one there."""
         self._advance(now)

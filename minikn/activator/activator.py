@@ -95,6 +95,8 @@ class _Revision:
         """The chain's layers when all are :class:`Rewrite` (the fast path may apply them)."""
         self.terminal: Handler = partial(forward, self)
         self.cold_starts = ColdStartLog()
+        self.busy = False
+        """Held a request since its last reported bucket: its next bucket may not be a zero."""
         self.head_block = (
             b"knative-serving-revision: %b\r\nknative-serving-namespace: %b\r\n"
             b"k-proxy-request: activator\r\n" % (spec.name.encode(), spec.namespace.encode())
@@ -192,6 +194,15 @@ class Activator:
         )
         self._deadlines = Deadlines(clock.monotonic)
         self._reporter: asyncio.Task[None] | None = None
+        self._busy: dict[str, _Revision] = {}
+        """Revisions whose next bucket may not be a zero (see :meth:`report`)."""
+        self._last_report = clock.monotonic()
+        self._record_all: Callable[[float, Sequence[RevisionStats]], None] | None = getattr(
+            stats, "record_all", None
+        )
+        """The sink's whole-report entry (zeros for idle revisions implied), when it has one."""
+        self._gauges: dict[str, Any] = {}
+        """Each revision's ``buffered`` gauge child (looked up once, not per report)."""
         self._throttlers = throttlers if throttlers is not None else self._throttler
 
     # Control plane ----------------------------------------------------------------------------
@@ -211,6 +222,9 @@ class Activator:
                 self._answering,
             )
             self._revisions[spec.name] = rev
+            gauge = self._metrics.buffered.labels(spec.namespace, spec.isvc, spec.name)
+            gauge.set(0)
+            self._gauges[spec.name] = gauge
         else:
             rev.spec = spec
             rev.throttler.set_container_concurrency(
@@ -246,9 +260,12 @@ class Activator:
 
     def remove_revision(self, revision: str) -> None:
         rev = self._revisions.pop(revision, None)
+        self._busy.pop(revision, None)
+        gauge = self._gauges.pop(revision, None)
         if rev is not None:
             rev.throttler.close(f"revision {revision} was removed")
-            self._metrics.buffered.labels(rev.spec.namespace, rev.spec.isvc, revision).set(0)
+        if gauge is not None:
+            gauge.set(0)
 
     def set_endpoints(self, revision: str, endpoints: Sequence[Endpoint]) -> None:
         rev = self._revisions.get(revision)
@@ -307,15 +324,36 @@ class Activator:
                 log.exception("activator: reporting stats failed")
 
     def report(self) -> None:
-        """Close every revision's 1 s bucket and send it to the stats sink."""
+        """Close the 1 s bucket of every revision that held a request since its last report and
+        send it to the stats sink, and a zero stat for every other revision.
+
+        A revision is busy from its first request after a zero until a bucket closes with
+        nothing in flight; an idle revision's bucket would close empty, as ``(now, 0.0, 0.0)``,
+        so it is not closed: its account restarts at the last report when a request comes
+        (:meth:`_arrive`). A sink with ``record_all`` gets the report whole (the idle zeros
+        implied, so a report costs the busy revisions, not every revision); any other sink gets
+        a stat per revision, as before."""
         now = self._clock.monotonic()
-        for name, rev in list(self._revisions.items()):
+        self._last_report = now
+        busy, gauges = self._busy, self._gauges
+        stats: list[RevisionStats] = []
+        for name, rev in list(busy.items()):
             bucket = rev.account.close(now)
-            spec = rev.spec
-            self._metrics.buffered.labels(spec.namespace, spec.isvc, name).set(
-                rev.throttler.buffered
-            )
-            self._stats.record(RevisionStats(name, bucket.end, bucket.concurrency, bucket.rps))
+            gauges[name].set(rev.throttler.buffered)
+            stats.append(RevisionStats(name, bucket.end, bucket.concurrency, bucket.rps))
+            if rev.account.in_flight == 0:
+                rev.busy = False
+                del busy[name]
+        if self._record_all is not None:
+            self._record_all(now, stats)
+            return
+        record = self._stats.record
+        for stat in stats:
+            record(stat)
+        reported = {stat.revision for stat in stats}
+        for name in self._revisions:
+            if name not in reported:
+                record(RevisionStats(name, now, 0.0, 0.0))
 
     # Data path ----------------------------------------------------------------------------------
 
@@ -394,6 +432,12 @@ class Activator:
         if rev is None or rev.handler is None:
             raise NotFound(f"revision {revision} not found")
         started = self._clock.monotonic()
+        if not rev.busy:
+            # Idle since a report: its account was not closed at the reports since (each would
+            # have closed an empty bucket); start its bucket at the last one, as they would.
+            rev.account.restart(self._last_report)
+            rev.busy = True
+            self._busy[revision] = rev
         rev.account.arrive(started)
         return rev, rev.handler, started
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import heapq
 import logging
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -22,6 +23,7 @@ from minikn.autoscaler.engine import (
     updated_scaler,
 )
 from minikn.autoscaler.spec import ScalingSpec, build_spec
+from minikn.autoscaler.window import ZeroReports
 from minikn.config.loader import Settings
 from minikn.core.clock import Clock
 from minikn.core.endpoints import RevisionStats
@@ -89,12 +91,19 @@ class ScalerStatus:
     failed: bool
 
 
+_FORGET_EVERY = 600
+"""Reports of idle zeros kept before every window catches up and they are forgotten (a sweep
+every 10 minutes: a replay per revision, each a few microseconds once the window is cold)."""
+
+
 @dataclass(slots=True)
 class _Entry:
     scaler: RevisionScaler
     labels: tuple[str, str, str]
     gauges: RevisionGauges
     """Its row of the autoscaler's gauges (rendered at scrape time)."""
+    zeros_seen: int = 0
+    """The first idle-zero report (:class:`ZeroReports` number) its windows have not recorded."""
 
 
 class Autoscaler:
@@ -117,9 +126,16 @@ class Autoscaler:
         self._entries: dict[str, _Entry] = {}
         self._idle: set[str] = set()
         """Revisions settled at zero: their tick would decide nothing new (see ``_settled``)."""
+        self._awake: dict[str, None] = {}
+        """Every other revision, in the order they woke (what a tick evaluates)."""
+        self._overdue: set[str] = set()
+        """Revisions whose timer was already due when an evaluation left it unchanged: a timer
+        wake pops what it evaluates, so such a timer may be in the heap no more."""
         self._timers: list[tuple[float, str]] = []
         """Heap of (requeue_at, revision) set by evaluations; an entry whose revision's current
         ``requeue_at`` differs is stale and dropped when it reaches the top."""
+        self._zeros = ZeroReports()
+        """The activator's zeros for idle revisions (:meth:`record_all`), recorded lazily."""
 
     # -- revisions -------------------------------------------------------------------------
 
@@ -139,19 +155,21 @@ class Autoscaler:
     def upsert(self, spec: RevisionSpec, *, routable: bool) -> None:
         """Start scaling a revision (created with its initial scale) or update its settings."""
         ss = self.scaling_spec(spec)
-        self._idle.discard(spec.name)
         now = self._clock.monotonic()
         ready = self._scaler.ready_count(spec.name)
         entry = self._entries.get(spec.name)
         if entry is not None:
+            self._wake(spec.name)
+            self._catch_up(entry)
             entry.scaler = updated_scaler(
                 entry.scaler, ss, reachable=routable, now=now, ready=ready
             )
             return
         scaler = new_scaler(ss, now=now, reachable=routable, ready=ready)  # adopts ready replicas
         labels = (spec.namespace, spec.isvc, spec.name)
-        entry = _Entry(scaler, labels, self._metrics.autoscaler.series(*labels))
+        entry = _Entry(scaler, labels, self._metrics.autoscaler.series(*labels), self._zeros.seq)
         self._entries[spec.name] = entry
+        self._wake(spec.name)
         replicas = scaler.applied
         log.info(
             "revision %s: created, %d replicas (class %s, metric %s, target %g, routable %s)",
@@ -170,6 +188,8 @@ class Autoscaler:
         """Stop scaling ``revision`` and drop its gauges."""
         entry = self._entries.pop(revision, None)
         self._idle.discard(revision)
+        self._awake.pop(revision, None)
+        self._overdue.discard(revision)
         if entry is None:
             return
         self._metrics.autoscaler.remove(*entry.labels)
@@ -181,20 +201,55 @@ class Autoscaler:
         entry = self._entries.get(stats.revision)
         if entry is None:
             return
+        self._catch_up(entry)
         if stats.concurrency != 0 or stats.rps != 0:
             # A zero stat (the activator reports every revision each second) adds no signal:
             # a revision settled at zero stays settled (see ``_settled``).
-            self._idle.discard(stats.revision)
+            self._wake(stats.revision)
         entry.scaler.record(stats.time, concurrency=stats.concurrency, rps=stats.rps)
         if stats.concurrency > 0 and entry.scaler.desired == 0:
             self._evaluate(stats.revision, entry, self._clock.monotonic())
+
+    def record_all(self, time: float, stats: Sequence[RevisionStats]) -> None:
+        """One report of the activator: ``stats`` for the revisions it names, and a zero stat at
+        ``time`` for every other revision, as if each came through :meth:`record`.
+
+        The zeros cost nothing per revision here: they are kept once (:class:`ZeroReports`) and
+        a revision's windows record them, with the same effect, the next time they are read or
+        written (a stat, a poke, an evaluation, new settings). Every ``_FORGET_EVERY`` reports
+        every revision catches up and the kept reports are dropped."""
+        zeros = self._zeros
+        seq = zeros.seq
+        for stat in stats:
+            self.record(stat)
+            entry = self._entries.get(stat.revision)
+            if entry is not None:
+                entry.zeros_seen = seq + 1  # this report gave it a stat, not a zero
+        zeros.append(time)
+        if zeros.seq % _FORGET_EVERY == 0:
+            for entry in self._entries.values():
+                self._catch_up(entry)
+            zeros.forget()
+
+    def _catch_up(self, entry: _Entry) -> None:
+        """Record the idle zeros the revision's windows have not seen yet."""
+        zeros = self._zeros
+        seq = zeros.seq
+        if entry.zeros_seen == seq:
+            return
+        scaler = entry.scaler
+        if isinstance(scaler, KpaScaler):  # an HPA scaler records no request stats
+            zeros.replay(scaler.stable_window, entry.zeros_seen)
+            zeros.replay(scaler.panic_window, entry.zeros_seen)
+        entry.zeros_seen = seq
 
     def poke(self, revision: str) -> None:
         """A request waits for ``revision``: when its desired scale is 0, decide now."""
         entry = self._entries.get(revision)
         if entry is None:
             return
-        self._idle.discard(revision)
+        self._catch_up(entry)
+        self._wake(revision)
         now = self._clock.monotonic()
         if entry.scaler.wants_poke(now):
             entry.scaler.note_poke(now)
@@ -205,7 +260,7 @@ class Autoscaler:
         gauges follow at once instead of at the next tick."""
         entry = self._entries.get(revision)
         if entry is not None:
-            self._idle.discard(revision)
+            self._wake(revision)
             self._counts(entry, revision, self._scaler.ready_count(revision))
 
     # -- status ----------------------------------------------------------------------------
@@ -293,17 +348,42 @@ class Autoscaler:
         return list(names)
 
     def tick(self, now: float) -> None:
-        """Decide for every revision at ``now``, except those settled at zero (thousands of idle
-        revisions cost a set lookup each, not a decision)."""
-        idle = self._idle
-        for name, entry in list(self._entries.items()):
+        """Decide for every revision at ``now``, except those settled at zero whose timer (if
+        any) is not due: thousands of idle revisions cost nothing here (a tick walks the awake
+        ones, and the timer heap for settled ones whose timer is due). Each revision's decision
+        reads and changes only its own state, so the order they are decided in changes
+        nothing."""
+        entries, idle = self._entries, self._idle
+        names = list(self._awake)
+        for name in dict.fromkeys([*self._due_now(now), *self._overdue]):
             if name in idle:
-                last = entry.scaler.last
-                if last is None or last.requeue_at is None or last.requeue_at > now:
-                    continue  # settled, and its timer (if any) is not due
-            self._evaluate(name, entry, now)
+                last = entries[name].scaler.last
+                if last is not None and last.requeue_at is not None and last.requeue_at <= now:
+                    names.append(name)  # settled, and its timer is due
+        for name in names:
+            entry = entries.get(name)
+            if entry is not None:
+                self._evaluate(name, entry, now)
+
+    def _due_now(self, now: float) -> list[str]:
+        """Revisions whose current timer is in the heap and due by ``now``, each once; unlike
+        :meth:`_due_timers` the heap keeps them (stale entries on the way are dropped)."""
+        heap, due = self._timers, dict[tuple[float, str], None]()
+        while heap and heap[0][0] <= now:
+            t, name = heapq.heappop(heap)
+            if self._timer_of(name) == t:
+                due[(t, name)] = None
+        for item in due:
+            heapq.heappush(heap, item)
+        return list(dict.fromkeys(name for _, name in due))
+
+    def _wake(self, name: str) -> None:
+        """``name`` is no longer settled: ticks decide for it again."""
+        self._idle.discard(name)
+        self._awake[name] = None
 
     def _evaluate(self, name: str, entry: _Entry, now: float) -> None:
+        self._catch_up(entry)
         eng = entry.scaler
         before_desired, before_applied = eng.desired, eng.applied
         before_timer = None if eng.last is None else eng.last.requeue_at
@@ -331,12 +411,17 @@ class Autoscaler:
         timer = None if eng.last is None else eng.last.requeue_at
         if timer is not None and timer != before_timer:
             heapq.heappush(self._timers, (timer, name))
+        if timer is not None and timer == before_timer and timer <= now:
+            self._overdue.add(name)  # due, and maybe no longer in the heap (see ``tick``)
+        else:
+            self._overdue.discard(name)
         self._gauges(entry, ev, ready)
         self._counts(entry, name, ready)
         if _settled(eng, ev, before, ready, now):
             self._idle.add(name)
+            self._awake.pop(name, None)
         else:
-            self._idle.discard(name)
+            self._wake(name)
 
     def _log(self, name: str, eng: RevisionScaler, ev: Evaluation, ready: int, before: int) -> None:
         d = ev.decision

@@ -7,6 +7,7 @@ monotonic clock; a bucket is ``floor(t)`` (Knative uses the Unix second; only di
 
 from __future__ import annotations
 
+import bisect
 import math
 from typing import Protocol
 
@@ -15,6 +16,7 @@ __all__ = [
     "MaxQueue",
     "MetricWindow",
     "WeightedWindow",
+    "ZeroReports",
     "make_window",
     "max_window_push",
     "smoothing_coefficient",
@@ -48,7 +50,7 @@ class LinearWindow:
     * writes older than a window are dropped; samples in the same second are summed.
     """
 
-    __slots__ = ("_buckets", "_first", "_last", "_n", "_total")
+    __slots__ = ("_buckets", "_first", "_hot", "_last", "_n", "_total")
 
     def __init__(self, window: float) -> None:
         self._n = max(1, math.ceil(window))
@@ -56,6 +58,8 @@ class LinearWindow:
         self._first: int | None = None
         self._last: int | None = None
         self._total = 0.0
+        self._hot: int | None = None
+        """The latest bucket a non-zero sample was written to (see :meth:`_cold`)."""
 
     @property
     def size(self) -> int:
@@ -87,6 +91,14 @@ class LinearWindow:
                 self._last = b
         self._buckets[b % n] += value
         self._total += value
+        if value and (self._hot is None or b > self._hot):
+            self._hot = b
+
+    def _cold(self) -> bool:
+        """Every bucket holds 0.0: no non-zero sample was written, or the window has moved a
+        whole window past the latest one (each advance zeroes the buckets it passes)."""
+        hot, last = self._hot, self._last
+        return hot is None or (last is not None and last - hot >= self._n)
 
     def is_empty(self, now: float) -> bool:
         """No write within the window (Knative's ``IsEmpty``: now - lastWrite > window)."""
@@ -170,6 +182,97 @@ class WeightedWindow(LinearWindow):
             ret += buckets[(last - i) % n] * multiplier
             multiplier *= 1.0 - alpha
         return ret
+
+
+class ZeroReports:
+    """Zero stats reported at once to every idle revision, recorded into each window lazily.
+
+    minikn's activator reports a stat for every revision every second, a zero for each idle one
+    (and the autoscaler's windows count it: the zeros move a window's last write on, which decides
+    its stale tail and whether the next demand starts a partial window). Recording those zeros
+    one by one costs every idle revision every second. Instead the report's time is appended here
+    once (:meth:`append`); a window that must be read or written first catches up
+    (:meth:`replay`), with exactly the state the zeros recorded one at a time would have left.
+
+    How replay stays cheap: a zero changes a window whose buckets are all 0.0 (it is "cold") only
+    through ``_last`` (moved to the zero's second), and, when it comes ``n`` or more seconds after
+    the last write, a reset (``_first`` to that second, ``_total`` to 0.0). So the zeros a cold
+    window has not seen collapse to: ``_last`` = the latest one's second; and the reset of the
+    latest report that came ``n`` or more seconds after the one before it, found in a stack of the
+    gaps between reports that no later gap equals or exceeds (gaps are small integers, so the
+    stack is a few entries). Until a window is cold (at most ``n`` seconds of zeros) the zeros
+    are recorded one at a time.
+
+    Reports are numbered from 0 (:attr:`seq` is the next number); :meth:`forget` drops every
+    report once every window has seen them (the caller's periodic sweep)."""
+
+    __slots__ = ("_base", "_gap_neg", "_gap_seq", "_prev", "_times")
+
+    def __init__(self) -> None:
+        self._base = 0
+        """Number of the first report in ``_times``."""
+        self._times: list[int] = []
+        """The second (floored time) of each report not yet forgotten."""
+        self._gap_seq: list[int] = []
+        self._gap_neg: list[int] = []
+        """Stack of (report number, -gap to the report before it): strictly decreasing gaps, so
+        the negated ones ascend (bisect)."""
+        self._prev: int | None = None
+
+    @property
+    def seq(self) -> int:
+        """The number the next report gets (= reports so far)."""
+        return self._base + len(self._times)
+
+    def append(self, t: float) -> None:
+        """A zero at ``t`` for every idle revision (times never go back)."""
+        b = math.floor(t)
+        if self._prev is not None:
+            gap = b - self._prev
+            seqs, negs = self._gap_seq, self._gap_neg
+            while negs and -negs[-1] <= gap:
+                negs.pop()
+                seqs.pop()
+            seqs.append(self.seq)
+            negs.append(-gap)
+        self._prev = b
+        self._times.append(b)
+
+    def forget(self) -> None:
+        """Drop the reports so far: every window has replayed them."""
+        self._base = self.seq
+        self._times = []
+        self._gap_seq.clear()
+        self._gap_neg.clear()
+
+    def replay(self, window: LinearWindow, since: int) -> None:
+        """Record into ``window`` a zero at every report numbered ``since`` or later, leaving the
+        state ``window.record(t, 0.0)`` for each in turn would."""
+        times, base = self._times, self._base
+        i, end = since - base, len(times)
+        if i < 0:
+            raise ValueError(f"report {since} was forgotten (reports start at {base})")
+        b = 0
+        while i < end:
+            b = times[i]
+            last = window._last
+            if last is not None and b > last and window._cold():
+                break
+            window.record(b, 0.0)
+            i += 1
+        else:
+            return
+        assert last is not None
+        n = window._n
+        reset = b if b - last >= n else None
+        k = bisect.bisect_right(self._gap_neg, -n) - 1  # the latest report with gap >= n
+        if k >= 0 and self._gap_seq[k] - base > i:
+            reset = times[self._gap_seq[k] - base]
+        if reset is not None:
+            window._first = reset
+            window._buckets = [0.0] * n
+            window._total = 0.0
+        window._last = times[end - 1]
 
 
 def make_window(algorithm: str, window: float) -> LinearWindow:

@@ -38,7 +38,11 @@ class RevisionStats:
 
 
 class StatsSink(Protocol):
-    """Where the data path reports per-revision metrics (the autoscaler)."""
+    """Where the data path reports per-revision metrics (the autoscaler).
+
+    A sink may also have ``record_all(time, stats)``: one whole report, ``stats`` for the
+    revisions named and a zero stat at ``time`` for every other one; the activator then sends
+    its reports that way (see ``Autoscaler.record_all``), else a stat per revision."""
 
     def record(self, stats: RevisionStats) -> None: ...
 

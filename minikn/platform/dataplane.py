@@ -26,6 +26,7 @@ from minikn.activator.agent import AgentMiddleware, TraceMiddleware, trace_middl
 from minikn.autoscaler.loop import Autoscaler
 from minikn.config import Settings
 from minikn.core.clock import Clock
+from minikn.core.delta import identity_delta
 from minikn.core.endpoints import Endpoint
 from minikn.core.events import EventSink
 from minikn.core.listeners import RevisionListener
@@ -44,6 +45,10 @@ __all__ = ["ActivatorListener", "DataPlane", "with_predictor_args"]
 log = logging.getLogger("minikn.platform.dataplane")
 
 BackendKind = Literal["auto", "docker", "process"]
+
+
+def _name(spec: RevisionSpec) -> str:
+    return spec.name
 
 
 def _has_arg(args: Sequence[str], name: str) -> bool:
@@ -170,6 +175,8 @@ class DataPlane:
         self.router = Router(settings, self.activator, clock=clock, metrics=metrics)
         self.activator_listener = ActivatorListener(self.activator, self.autoscaler)
         self._live: dict[str, RevisionSpec] = {}
+        self._live_list: tuple[RevisionSpec, ...] = ()
+        """The live revisions as last published (the next publish is compared with it)."""
         self._routable: set[str] = set()
         self._latest: tuple[Sequence[RevisionSpec], set[str]] = ((), set())
         self._started = False
@@ -182,29 +189,38 @@ class DataPlane:
     def revisions_changed(self, live: Sequence[RevisionSpec], routable: set[str]) -> None:
         """Level-triggered: make every part hold exactly the live revisions.
 
-        Only revisions that are new, changed or changed routability are upserted, so a publish
-        after one apply among thousands of revisions costs a comparison per revision."""
+        Only revisions that are new, changed (another spec object) or changed routability are
+        upserted, and only those and the removed ones reach the replica manager: the delta is
+        found by identity (:func:`~minikn.core.delta.identity_delta`), so a publish after one
+        apply among thousands of revisions costs a walk of identity checks, not a comparison and
+        a replica spec per revision."""
         self._latest = (live, routable)
         if not self._started:
             return  # start() applies the latest state once the replicas are adopted
-        current = {spec.name: spec for spec in live}
-        changed = [
-            spec
-            for spec in live
-            if self._live.get(spec.name) is not spec
-            or (spec.name in routable) != (spec.name in self._routable)
-        ]
+        changed, gone = identity_delta(self._live_list, live, _name)
+        current = self._live
+        for name in gone:
+            del current[name]
+        for spec in changed:
+            current[spec.name] = spec
+        if routable != self._routable:
+            upserting = {spec.name for spec in changed}
+            for name in routable ^ self._routable:
+                flipped = current.get(name)
+                if flipped is not None and name not in upserting:
+                    changed.append(flipped)
+            self._routable = set(routable)
+        self._live_list = tuple(live)
         # Replicas first: the autoscaler's upsert sets the initial scale on them at once.
-        if changed or self._live.keys() != current.keys():
-            self.replicas.sync([self._replica_spec(spec) for spec in live])
-        for name in self._live.keys() - current.keys():
+        if changed or gone:
+            self.replicas.sync_changed([self._replica_spec(spec) for spec in changed], gone)
+        for name in gone:
             self.autoscaler.remove(name)
             self.activator.remove_revision(name)
             self.agents.discard(name)
         for spec in changed:
             self.activator.upsert_revision(spec)
             self.autoscaler.upsert(spec, routable=spec.name in routable)
-        self._live, self._routable = current, set(routable)
 
     def routes_changed(self, table: RouteTable) -> None:
         self.router.update_routes(table)

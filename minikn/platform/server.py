@@ -41,6 +41,7 @@ from minikn.core.revision import RevisionSpec
 from minikn.core.routes import RouteTable
 from minikn.platform.dataplane import DataPlane
 from minikn.platform.graph_metrics import graph_router_metrics
+from minikn.platform.heap import HeapKeeper
 from minikn.platform.statelock import StateDirLock
 from minikn.platform.watch import DirectoryWatcher
 from minikn.telemetry.metrics import Metrics
@@ -147,6 +148,9 @@ class Platform:
             listener=self.fanout,
         )
         self.revision_listener = RevisionFanOut(self.controller)
+        self.heap = HeapKeeper()
+        """Keeps full collections off the loaded state (paused while loading, then frozen)."""
+        self.controller.add_change_listener(self.heap.changed)
         self.metrics = Metrics()
         self.api_app = create_api_app(self.controller, token=self.token, bind_host=options.api_host)
         self.api_app.router.add_get("/metrics", self._metrics_handler)
@@ -199,14 +203,17 @@ class Platform:
         raise_open_file_limit()  # every proxied request holds two sockets
         self.state_lock.acquire()  # before anything in the state dir is read or written
         await asyncio.to_thread(write_token, self.token_file, self.token)
-        await self.controller.start()
-        if self.dataplane is not None:
-            self.ingress_port = await self.dataplane.start(
-                self.options.ingress_host, self.options.ingress_port
-            )
-            log.info(
-                "ingress listening on http://%s:%d", self.options.ingress_host, self.ingress_port
-            )
+        with self.heap.loading():  # the state and the routes of every ISVC: all long-lived
+            await self.controller.start()
+            if self.dataplane is not None:
+                self.ingress_port = await self.dataplane.start(
+                    self.options.ingress_host, self.options.ingress_port
+                )
+                log.info(
+                    "ingress listening on http://%s:%d",
+                    self.options.ingress_host,
+                    self.ingress_port,
+                )
         self._runner = web.AppRunner(self.api_app, handle_signals=False, access_log=None)
         await self._runner.setup()
         site = web.TCPSite(self._runner, self.options.api_host, self.options.api_port)
@@ -252,6 +259,7 @@ class Platform:
             grace = self.settings.minikn.server.shutdown_grace
             await self.dataplane.close(grace=grace, stop_replicas=self.options.stop_replicas)
         await self.controller.close()
+        self.heap.close()
         self.state_lock.release()
 
 

@@ -11,7 +11,7 @@ import contextlib
 import logging
 import secrets
 from collections import deque
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Collection, Sequence
 
 from minikn.config.loader import Settings
 from minikn.core.clock import Clock
@@ -134,6 +134,23 @@ class ReplicaManager:
             if name not in names:
                 rev.live = False
         self._wake.set()
+
+    def sync_changed(self, upserted: Sequence[RevisionSpec], removed: Collection[str]) -> None:
+        """:meth:`sync` by difference: ``upserted`` are live (new or with a new spec), ``removed``
+        no longer are; every other revision stays as it is."""
+        revs = self._revs
+        for spec in upserted:
+            rev = revs.get(spec.name)
+            if rev is None:
+                revs[spec.name] = RevisionRecord(spec)
+            else:
+                rev.spec, rev.live = spec, True
+        for name in removed:
+            gone = revs.get(name)
+            if gone is not None:
+                gone.live = False
+        if upserted or removed:
+            self._wake.set()
 
     def set_desired(self, revision: str, replicas: int) -> None:
         rev = self._revs.get(revision)

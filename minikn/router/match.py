@@ -23,6 +23,7 @@ from __future__ import annotations
 import random
 from dataclasses import dataclass, field, replace
 
+from minikn.core.delta import identity_delta
 from minikn.core.errors import NotFound, Unavailable
 from minikn.core.revision import ComponentName
 from minikn.core.routes import ComponentRoute, IsvcRoute, RouteTable, TrafficTarget
@@ -58,6 +59,10 @@ def _resolved(
     return Match(route, component, tag, explicit, targets=targets)
 
 
+def _route_key(route: IsvcRoute) -> tuple[str, str]:
+    return (route.namespace, route.name)
+
+
 def split_host(host: str) -> str:
     """Lower-case ``host`` without its port (``[::1]:8080`` keeps its brackets)."""
     host = host.strip().lower()
@@ -78,33 +83,44 @@ def _model_from_path(path: str) -> str | None:
 
 
 class RouteIndex:
-    """A :class:`RouteTable` indexed by every host and model name it serves (built per table)."""
+    """A :class:`RouteTable` indexed by every host and model name it serves, kept up to date in
+    place by :meth:`update` (the router holds one; the event loop is its only user)."""
 
     def __init__(self, table: RouteTable) -> None:
-        self.domain = table.domain.lower().strip(".")
+        self.domain = ""
         self._hosts: dict[str, Match] = {}
         self._models: dict[tuple[str, str], Match] = {}
         self._routes: dict[tuple[str, str], IsvcRoute] = {}
-        """The route each ISVC was indexed from (by identity, for :meth:`updated`)."""
+        """The route each ISVC was indexed from (by identity, for :meth:`update`)."""
+        self._table: tuple[IsvcRoute, ...] = ()
+        """The routes of the last table (the next one is compared with it)."""
+        self._rebuild(table)
+
+    def _rebuild(self, table: RouteTable) -> None:
+        self.domain = table.domain.lower().strip(".")
+        self._hosts, self._models, self._routes = {}, {}, {}
         for isvc in table.isvcs:
             self._add_isvc(isvc)
+        self._table = table.isvcs
 
-    def updated(self, table: RouteTable) -> RouteIndex:
-        """The index of ``table``, reusing this one's entries for the ISVC routes that are the
-        same objects: a new table that changed one ISVC among thousands re-indexes that one."""
+    def update(self, table: RouteTable) -> None:
+        """Index ``table`` instead, re-indexing only the ISVC routes that are not the same objects
+        as in the last table: a table that changed one ISVC among thousands costs that one's
+        names (and an identity walk of the table), not a rebuild or a copy of the index."""
         if table.domain.lower().strip(".") != self.domain:
-            return RouteIndex(table)
-        new = RouteIndex(RouteTable(domain=table.domain))
-        new._hosts, new._models = dict(self._hosts), dict(self._models)
-        wanted = {(r.namespace, r.name): r for r in table.isvcs}
-        new._routes = dict(self._routes)
-        for key, old in self._routes.items():
-            if wanted.get(key) is not old:
-                new._remove_isvc(old)
-        for key, route in wanted.items():
-            if self._routes.get(key) is not route:
-                new._add_isvc(route)
-        return new
+            self._rebuild(table)  # every host name changes
+            return
+        changed, gone = identity_delta(self._table, table.isvcs, _route_key)
+        routes = self._routes
+        for key in gone:
+            self._remove_isvc(routes[key])
+        for route in changed:
+            old = routes.get((route.namespace, route.name))
+            if old is not None:
+                self._remove_isvc(old)
+        for route in changed:
+            self._add_isvc(route)
+        self._table = table.isvcs
 
     def _remove_isvc(self, isvc: IsvcRoute) -> None:
         """Drop the names that lead to ``isvc`` (another ISVC's entries stay)."""

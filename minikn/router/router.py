@@ -127,7 +127,7 @@ class Router:
     def update_routes(self, table: RouteTable) -> None:
         """Serve ``table`` from the next request on (ISVC routes that are the same objects as in
         the last table keep their index entries)."""
-        self._index = self._index.updated(table)
+        self._index.update(table)
         self._matches = {}
 
     async def start(self, host: str, port: int) -> int:
