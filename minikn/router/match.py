@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import random
 from dataclasses import dataclass, field, replace
+from typing import Generic, TypeVar
 
 from minikn.core.delta import identity_delta
 from minikn.core.errors import NotFound, Unavailable
@@ -33,6 +34,7 @@ __all__ = ["HOST_PREFIX", "Match", "RouteIndex", "pick_revision", "split_host"]
 _LOCAL_SUFFIXES = ("", ".svc", ".svc.cluster.local")
 DEFAULT_NAMESPACE = "default"
 HOST_PREFIX = "/_host/"
+K = TypeVar("K")
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,6 +74,45 @@ def split_host(host: str) -> str:
     return host.partition(":")[0]
 
 
+class _Claims(Generic[K]):
+    """Names (hosts, model names) claimed by ISVCs, the first claim winning (Knative's
+    ``DomainClaim``: a name stays with the first owner until it lets go). ISVC ``foo``'s
+    predictor host ``foo-predictor.<ns>...`` is also ISVC ``foo-predictor``'s own host: the later
+    claimant waits and takes the name over when the owner goes, whatever order updates come in.
+    Only contested names keep a waiting list."""
+
+    __slots__ = ("owner", "waiting")
+
+    def __init__(self) -> None:
+        self.owner: dict[K, Match] = {}
+        self.waiting: dict[K, dict[tuple[str, str], Match]] = {}
+
+    def get(self, name: K) -> Match | None:
+        return self.owner.get(name)
+
+    def claim(self, name: K, match: Match) -> None:
+        current = self.owner.get(name)
+        key = _route_key(match.route)
+        if current is None or _route_key(current.route) == key:
+            self.owner[name] = match
+        else:
+            self.waiting.setdefault(name, {})[key] = match
+
+    def release(self, name: K, key: tuple[str, str]) -> None:
+        current = self.owner.get(name)
+        waiting = self.waiting.get(name)
+        if current is not None and _route_key(current.route) == key:
+            if waiting:
+                next_key = next(iter(waiting))
+                self.owner[name] = waiting.pop(next_key)
+            else:
+                del self.owner[name]
+        elif waiting:
+            waiting.pop(key, None)
+        if waiting is not None and not waiting:
+            del self.waiting[name]
+
+
 def _model_from_path(path: str) -> str | None:
     """``/v1/models/iris:predict`` -> ``iris``; ``/v2/models/iris/infer`` -> ``iris``."""
     for prefix in ("/v1/models/", "/v2/models/"):
@@ -88,8 +129,8 @@ class RouteIndex:
 
     def __init__(self, table: RouteTable) -> None:
         self.domain = ""
-        self._hosts: dict[str, Match] = {}
-        self._models: dict[tuple[str, str], Match] = {}
+        self._hosts: _Claims[str] = _Claims()
+        self._models: _Claims[tuple[str, str]] = _Claims()
         self._routes: dict[tuple[str, str], IsvcRoute] = {}
         """The route each ISVC was indexed from (by identity, for :meth:`update`)."""
         self._table: tuple[IsvcRoute, ...] = ()
@@ -98,7 +139,7 @@ class RouteIndex:
 
     def _rebuild(self, table: RouteTable) -> None:
         self.domain = table.domain.lower().strip(".")
-        self._hosts, self._models, self._routes = {}, {}, {}
+        self._hosts, self._models, self._routes = _Claims(), _Claims(), {}
         for isvc in table.isvcs:
             self._add_isvc(isvc)
         self._table = table.isvcs
@@ -116,22 +157,31 @@ class RouteIndex:
             self._remove_isvc(routes[key])
         for route in changed:
             old = routes.get((route.namespace, route.name))
-            if old is not None:
-                self._remove_isvc(old)
+            if old is not None:  # let go of the names it no longer has; keep its place on the rest
+                self._remove_isvc(old, keep=self._isvc_names(route))
         for route in changed:
             self._add_isvc(route)
         self._table = table.isvcs
 
-    def _remove_isvc(self, isvc: IsvcRoute) -> None:
-        """Drop the names that lead to ``isvc`` (another ISVC's entries stay)."""
-        self._routes.pop((isvc.namespace, isvc.name), None)
-        for host in [h for h in self._isvc_hosts(isvc) if h in self._hosts]:
-            if self._hosts[host].route is isvc:
-                del self._hosts[host]
-        for model in isvc.model_names or (isvc.name,):
-            found = self._models.get((isvc.namespace, model))
-            if found is not None and found.route is isvc:
-                del self._models[(isvc.namespace, model)]
+    def _remove_isvc(
+        self, isvc: IsvcRoute, keep: tuple[set[str], set[tuple[str, str]]] | None = None
+    ) -> None:
+        """Let go of the names that lead to ``isvc`` (but those in ``keep``); a name another ISVC
+        claimed too passes to it."""
+        key = _route_key(isvc)
+        self._routes.pop(key, None)
+        hosts, models = self._isvc_names(isvc)
+        if keep is not None:
+            hosts, models = hosts - keep[0], models - keep[1]
+        for host in hosts:
+            self._hosts.release(host, key)
+        for model in models:
+            self._models.release(model, key)
+
+    def _isvc_names(self, isvc: IsvcRoute) -> tuple[set[str], set[tuple[str, str]]]:
+        """Every host and (namespace, model) name ``isvc`` claims."""
+        models = {(isvc.namespace, m) for m in isvc.model_names or (isvc.name,)}
+        return set(self._isvc_hosts(isvc)), models
 
     def _isvc_hosts(self, isvc: IsvcRoute) -> list[str]:
         names = [isvc.name]
@@ -147,9 +197,9 @@ class RouteIndex:
         return out
 
     def _add_names(self, name: str, namespace: str, match: Match) -> None:
-        self._hosts[f"{name}.{namespace}.{self.domain}"] = match
+        self._hosts.claim(f"{name}.{namespace}.{self.domain}", match)
         for suffix in _LOCAL_SUFFIXES:
-            self._hosts[f"{name}.{namespace}{suffix}"] = match
+            self._hosts.claim(f"{name}.{namespace}{suffix}", match)
 
     def _add_isvc(self, isvc: IsvcRoute) -> None:
         ns = isvc.namespace
@@ -164,7 +214,7 @@ class RouteIndex:
                         tagged = _resolved(isvc, comp.component, target.tag, explicit=True)
                         self._add_names(f"{target.tag}-{svc}", ns, tagged)
         for model in isvc.model_names or (isvc.name,):
-            self._models.setdefault((ns, model), _resolved(isvc, isvc.entry))
+            self._models.claim((ns, model), _resolved(isvc, isvc.entry))
 
     def match(self, host: str, path: str) -> Match:
         """The component a request for ``host`` and ``path`` reaches, or :class:`NotFound`.

@@ -83,3 +83,43 @@ def test_a_new_domain_reindexes_every_host() -> None:
     index.update(RouteTable(domain="other.dev", isvcs=(a,)))
     assert _answer(index, "a.default.example.com") is None
     assert index.match("a.default.other.dev", "/").route is a
+
+
+def _owner(index: RouteIndex, host: str) -> str | None:
+    try:
+        return index.match(host, "/").route.name
+    except NotFound:
+        return None
+
+
+def test_a_host_two_isvcs_claim_stays_with_the_first_and_passes_on_when_it_goes() -> None:
+    # ISVC foo's predictor host is also ISVC foo-predictor's own host.
+    foo, squatter = _route("foo", "foo-1"), _route("foo-predictor", "fp-1")
+    contested = "foo-predictor.default.example.com"
+    index = RouteIndex(RouteTable(isvcs=(foo,)))
+    index.update(RouteTable(isvcs=(foo, squatter)))
+    assert _owner(index, contested) == "foo"  # the first claim wins
+    index.update(RouteTable(isvcs=(_route("foo", "foo-2"), squatter)))
+    assert _owner(index, contested) == "foo"  # an update of the owner keeps its claim
+    assert index.match(contested, "/").targets == (TrafficTarget(revision="foo-2", percent=100),)
+    index.update(RouteTable(isvcs=(squatter,)))
+    assert _owner(index, contested) == "foo-predictor"  # the owner went: the next claim
+    index.update(RouteTable(isvcs=()))
+    assert _owner(index, contested) is None
+
+
+def test_deleting_the_later_claimant_leaves_the_owner_serving() -> None:
+    foo, squatter = _route("foo", "foo-1"), _route("foo-predictor", "fp-1")
+    index = RouteIndex(RouteTable(isvcs=(foo, squatter)))
+    index.update(RouteTable(isvcs=(foo,)))
+    assert _owner(index, "foo-predictor.default.example.com") == "foo"
+    assert _owner(index, "foo-predictor.default.svc") == "foo"
+
+
+def test_a_model_name_two_isvcs_serve_passes_to_the_other_when_one_goes() -> None:
+    a = _route("a", "a-1").model_copy(update={"model_names": ("model",)})
+    b = _route("b", "b-1").model_copy(update={"model_names": ("model",)})
+    index = RouteIndex(RouteTable(isvcs=(a, b)))
+    assert index.match("localhost", "/v1/models/model:predict").route is a
+    index.update(RouteTable(isvcs=(b,)))
+    assert index.match("localhost", "/v1/models/model:predict").route is b
