@@ -38,7 +38,7 @@ from aiohttp import web
 
 from minikn.api.documents import Document
 from minikn.api.graph import GRAPH_KIND
-from minikn.apiserver.bodies import parse_sized_body
+from minikn.apiserver.bodies import parse_sized_documents
 from minikn.apiserver.kube.context import EPOCH
 from minikn.apiserver.kube.install import install_kube_api
 from minikn.apiserver.kube.objects import KubeError, status_body
@@ -47,7 +47,6 @@ from minikn.apiserver.parsing import PARSER, BodyParser
 from minikn.config.api import ApiConfig
 from minikn.controlplane.controller import Controller, validate_documents
 from minikn.core.errors import (
-    InvalidInput,
     MiniknError,
     PermanentError,
     RetryableError,
@@ -262,37 +261,6 @@ async def _errors(request: web.Request, handler: Handler) -> web.StreamResponse:
         return status_response(exc)
 
 
-def _unwrap(bodies: list[Any]) -> list[Document]:
-    """The documents of a body; the CLI's envelope ``{"documents": [{"source", "index", "body",
-    "error"}]}`` keeps file names for messages."""
-    if len(bodies) == 1 and isinstance(bodies[0], dict) and set(bodies[0]) == {"documents"}:
-        items = bodies[0]["documents"]
-        if not isinstance(items, list):
-            raise InvalidInput("documents: must be a list")
-        docs = []
-        for i, d in enumerate(items):
-            if not isinstance(d, dict) or not set(d) <= {"source", "index", "body", "error"}:
-                raise InvalidInput(
-                    f"documents[{i}]: must be a mapping of source, index, body and error"
-                )
-            source, index, error = d.get("source", "<request>"), d.get("index", i), d.get("error")
-            if not isinstance(source, str) or len(source) > 4096:
-                raise InvalidInput(f"documents[{i}].source: must be a string (a file name)")
-            if isinstance(index, bool) or not isinstance(index, int):
-                raise InvalidInput(f"documents[{i}].index: must be an integer")
-            if error is not None and not isinstance(error, str):
-                raise InvalidInput(f"documents[{i}].error: must be a string or null")
-            if d.get("body") is None and error is None:
-                continue  # an empty document, as in a YAML stream
-            docs.append(Document(source, index, d.get("body"), error))
-        bodies_docs = docs
-    else:
-        bodies_docs = [Document("<request>", i, b) for i, b in enumerate(bodies)]
-    if not bodies_docs:
-        raise InvalidInput("no documents in the request body: send YAML or JSON documents")
-    return bodies_docs
-
-
 async def _documents(request: web.Request) -> list[Document]:
     return (await _sized_documents(request))[0]
 
@@ -301,8 +269,7 @@ async def _sized_documents(request: web.Request) -> tuple[list[Document], int]:
     """The body's documents and its length in characters."""
     limits: ApiConfig = request.app[CONTROLLER].settings.minikn.api
     as_json = request.content_type in _JSON_TYPES
-    bodies, size = await parse_sized_body(request, limits, as_json=as_json)
-    return _unwrap(bodies), size
+    return await parse_sized_documents(request, limits, as_json=as_json)
 
 
 def _json(data: Any, status: int = 200) -> web.Response:

@@ -143,6 +143,9 @@ class Controller:
         self.status_extras: Callable[[str], dict[str, Any]] | None = None
         """Hook: per-revision extras (autoscaler, replicas) merged into GET responses."""
         self._change_listeners: list[Callable[[Collection[str]], None]] = []
+        self._applied: dict[str, str] = {}
+        """ISVC key -> content digest of the document its record was planned from by an apply
+        (while the runtimes have not changed since): a re-apply of it is a no-op."""
 
     # --- lifecycle -----------------------------------------------------------------------------
 
@@ -312,15 +315,29 @@ class Controller:
         async with self._lock:
             state = shallow_copy(self._state)  # copy-on-write: _plan copies what it touches
             reports = self._reports
-            registry = copy.deepcopy(self.registry)
+            registry = self.registry  # copied before the first change (a runtime document)
             owners: dict[str, tuple[str, str]] = {}  # this apply's; then the stored ones
             results: list[ApplyResult] = []
             problems: list[str] = []
             runtimes = False
+            unchanged: set[int] = set()
+            """Results of documents equal to what is stored: nothing planned, nothing written."""
+            digests: dict[str, str | None] = {}
+            """ISVC key -> digest of the document planned for it (None: not known)."""
             for doc in docs:
                 try:
+                    if not runtimes and not create_only and self._is_unchanged(doc, digests):
+                        _check_name_is_free(owners, self._owners, doc.name, doc.namespace, doc)
+                        unchanged.add(len(results))
+                        results.append(
+                            ApplyResult(doc.where(), doc.kind, doc.name, doc.namespace, "unchanged")
+                        )
+                        owners[doc.name] = (doc.namespace, "InferenceService")
+                        continue
                     parsed = parse_document(doc, self.settings, self._check)
                     if isinstance(parsed, ParsedRuntime):
+                        if registry is self.registry:
+                            registry = copy.deepcopy(registry)
                         registry.add(parsed.doc)
                         state.runtimes = [
                             d
@@ -339,25 +356,34 @@ class Controller:
                         continue
                     if create_only and isvc_key(parsed.namespace, parsed.name) in state.isvcs:
                         raise Conflict(f'inferenceservices "{parsed.name}" already exists')
-                    _check_name_is_free(owners, self._owners, parsed, doc)
-                    results.append(self._plan(state, registry, parsed, doc))
+                    _check_name_is_free(owners, self._owners, parsed.name, parsed.namespace, doc)
+                    result = self._plan(state, registry, parsed, doc)
+                    results.append(result)
                     owners[parsed.name] = (parsed.namespace, "InferenceService")
+                    key = isvc_key(parsed.namespace, parsed.name)
+                    digests[key] = None if result.warnings or runtimes else doc.digest
                 except InvalidInput as exc:
                     problems.append(named(doc, exc))
             if problems:
                 raise InvalidInput("\n".join(problems), reason="Invalid")
+            if len(unchanged) == len(results):
+                return results  # kubectl apply of what is stored: a no-op
             now = self._clock.time()
-            touched = [state.isvcs.get(isvc_key(r.namespace, r.name)) for r in results]
+            touched = [
+                None if i in unchanged else state.isvcs.get(isvc_key(r.namespace, r.name))
+                for i, r in enumerate(results)
+            ]
             for isvc in touched:
                 if isvc is not None:
                     refresh(isvc, ready=state.ready, failures=state.failures, now=now)
             keys = {
                 isvc_key(r.namespace, r.name)
-                for r in results
-                if r.kind in ("InferenceService", GRAPH_KIND)
+                for i, r in enumerate(results)
+                if r.kind in ("InferenceService", GRAPH_KIND) and i not in unchanged
             }
             previous, previous_registry = self._state, self.registry
             await self._commit(state, keys, runtimes=runtimes, reports=reports)
+            self._note_applied(keys, digests, runtimes=runtimes)
             self.registry = registry
             self._routes_changed(keys)
             self._stale = True
@@ -373,6 +399,32 @@ class Controller:
                         self._emit(isvc, reason, message, warning=True)
         return results
 
+    def _is_unchanged(self, doc: Document, planned: Collection[str]) -> bool:
+        """``doc`` is an ISVC document equal to the one its stored ISVC was planned from, with
+        the runtimes of then, and this apply planned nothing for that ISVC before it: applying
+        it would change nothing (planning is a function of the document, the runtimes and the
+        settings)."""
+        if doc.digest is None or doc.kind != "InferenceService":
+            return False
+        key = isvc_key(doc.namespace, doc.name)
+        return (
+            key not in planned and key in self._state.isvcs and self._applied.get(key) == doc.digest
+        )
+
+    def _note_applied(
+        self, keys: Collection[str], digests: dict[str, str | None], *, runtimes: bool
+    ) -> None:
+        """Remember the digest of the document each ISVC of ``keys`` was planned from; a change
+        of the runtimes may plan any document differently: every digest is forgotten."""
+        if runtimes:
+            self._applied.clear()
+        for key in keys:
+            digest = digests.get(key)
+            if digest is None or runtimes:
+                self._applied.pop(key, None)
+            else:
+                self._applied[key] = digest
+
     async def _roll_back(
         self,
         previous: PlaneState,
@@ -384,6 +436,7 @@ class Controller:
         """Undo a stored apply the data plane refused: the old state, stored and published."""
         log.error("apply could not be published; rolling it back", exc_info=exc)
         await self._commit(shallow_copy(previous), keys, runtimes=runtimes)
+        self._note_applied(keys, {}, runtimes=runtimes)
         self.registry = registry
         self._routes_changed(keys)
         self._stale = True
@@ -408,6 +461,7 @@ class Controller:
             for cs in isvc.components.values():
                 _forget(state, cs.revisions)
             await self._commit(state, {key}, reports=reports)
+            self._applied.pop(key, None)
             self._routes_changed({key})
             self.events.forget(namespace, name)
             self._stale = True
@@ -776,21 +830,22 @@ def _kind_of(record: IsvcState) -> str:
 def _check_name_is_free(
     owners: dict[str, tuple[str, str]],
     stored: dict[str, dict[str, str]],
-    parsed: ParsedIsvc,
+    name: str,
+    namespace: str,
     doc: Document,
 ) -> None:
     """Revision names and hosts are global in minikn: one name, one ISVC in one namespace
     (``owners``: name -> (namespace, kind) planned by this apply; ``stored``: name ->
     {namespace: kind} of what the state holds)."""
-    mine = (parsed.namespace, "InferenceService")
-    other = owners.get(parsed.name)
+    mine = (namespace, "InferenceService")
+    other = owners.get(name)
     if other is None:
-        other = next((o for o in stored.get(parsed.name, {}).items() if o != mine), None)
+        other = next((o for o in stored.get(name, {}).items() if o != mine), None)
     if other is not None and other != mine:
-        namespace, kind = other
+        other_namespace, kind = other
         raise Conflict(
-            f"{doc.where()}: metadata.name: an {kind} named {parsed.name} "
-            f"exists in namespace {namespace} (revision names are global in minikn)"
+            f"{doc.where()}: metadata.name: an {kind} named {name} "
+            f"exists in namespace {other_namespace} (revision names are global in minikn)"
         )
 
 
