@@ -45,6 +45,7 @@ from minikn.controlplane.reconcile import (
     plan_component,
     refresh,
 )
+from minikn.controlplane.sortedmap import SortedMap
 from minikn.controlplane.state import IsvcState, PlaneState, isvc_key
 from minikn.controlplane.store import StateStore
 from minikn.controlplane.views import isvc_resource, revision_rows
@@ -115,17 +116,18 @@ class Controller:
         self._unsaved: set[str] = set()
         """ISVC keys changed by replica reports and not journaled yet."""
         self._runtimes_unsaved = False
-        self._routes: dict[str, IsvcRoute] = {}
-        """Each ISVC's route as last published (rebuilt only for ISVCs that changed)."""
+        self._routes: SortedMap[IsvcRoute] = SortedMap()
+        """Each ISVC's route as last published, by key (rebuilt only for ISVCs that changed)."""
         self._routes_dirty: set[str] = set()
-        self._route_keys: list[str] | None = None
-        """The keys of ``_routes``, sorted (None: to sort again: one was added or removed)."""
         self._route_tuple: tuple[IsvcRoute, ...] | None = None
         self._live_of: dict[str, tuple[set[str], set[str]]] = {}
         """Each ISVC's (live, routable) revisions as last computed (rebuilt only on change)."""
         self._live_dirty: set[str] = set()
-        self._live_view: tuple[list[str], set[str]] | None = None
-        self._live_specs: list[RevisionSpec] | None = None
+        self._live_specs: SortedMap[RevisionSpec] = SortedMap()
+        """Every live revision's spec, by name; with the reference counts below, kept up to date
+        from the changed ISVCs alone (a publish among 10,000 ISVCs looks at one)."""
+        self._live_refs: dict[str, int] = {}
+        self._routable_refs: dict[str, int] = {}
         self._live_version = 0
         """Bumped when ``live()`` changed; with ``_route_version``, what was last published."""
         self._route_version = 0
@@ -165,8 +167,9 @@ class Controller:
             self._emit(isvc, INVALID_SPEC, message, warning=True)
             self._unsaved.add(isvc.key)
             self._dirty.set()
-        self._routes, self._route_keys, self._route_tuple = {}, None, None
-        self._live_of, self._live_view, self._live_specs = {}, None, None
+        self._routes, self._route_tuple = SortedMap(), None
+        self._live_of, self._live_specs = {}, SortedMap()
+        self._live_refs, self._routable_refs = {}, {}
         self._published = None
         self._owners = {}
         self._index_owners(self._state, self._state.isvcs)
@@ -585,58 +588,56 @@ class Controller:
     def live(self) -> tuple[list[RevisionSpec], set[str]]:
         """The live revisions (sorted by name) and the routable ones; only ISVCs changed since
         the last call are looked at again."""
-        isvcs = self._state.isvcs
+        isvcs, revisions = self._state.isvcs, self._state.revisions
         if not self._live_of and isvcs:
             self._live_dirty = set(isvcs)
-        changed = self._live_view is None
+        changed = False
         for key in self._live_dirty:
+            old_live, old_routable = self._live_of.pop(key, _NO_REVISIONS)
             isvc = isvcs.get(key)
-            if isvc is None:
-                changed |= self._live_of.pop(key, None) is not None
-            else:
-                now = live_revisions(isvc)
-                changed |= self._live_of.get(key) != now
-                self._live_of[key] = now
+            new_live, new_routable = _NO_REVISIONS if isvc is None else live_revisions(isvc)
+            if isvc is not None:
+                self._live_of[key] = (new_live, new_routable)
+            for rev in old_live - new_live:
+                if _unref(self._live_refs, rev):
+                    changed |= self._live_specs.remove(rev)
+            for rev in new_live - old_live:
+                self._live_refs[rev] = self._live_refs.get(rev, 0) + 1
+            for rev in new_live:  # a revision's spec is replaced only with its ISVC's change
+                spec = revisions.get(rev)
+                if spec is None:
+                    changed |= self._live_specs.remove(rev)
+                else:
+                    changed |= self._live_specs.set(rev, spec)
+            for rev in old_routable - new_routable:
+                changed |= _unref(self._routable_refs, rev)
+            for rev in new_routable - old_routable:
+                count = self._routable_refs.get(rev, 0)
+                self._routable_refs[rev] = count + 1
+                changed |= count == 0
         self._live_dirty = set()
-        revisions = self._state.revisions
-        if not changed and self._live_specs is not None:
-            specs = self._live_specs
-            if all(revisions.get(s.name) is s for s in specs):
-                return specs, set(self._live_view[1] if self._live_view else ())
-        views = self._live_of.values()
-        names = sorted(set().union(*(lv for lv, _ in views)))
-        self._live_view = (names, set().union(*(rt for _, rt in views)))
-        self._live_specs = [revisions[r] for r in names if r in revisions]
-        self._live_version += 1
-        return self._live_specs, set(self._live_view[1])
+        if changed:
+            self._live_version += 1
+        return self._live_specs.values(), set(self._routable_refs)
 
     def route_table(self) -> RouteTable:
         """The routes of every ISVC; only those of ISVCs changed since the last call are built
         again (unchanged ones are the same objects, which the router's index relies on)."""
-        if not self._routes and self._state.isvcs:
+        if not len(self._routes) and self._state.isvcs:
             self._routes_dirty = set(self._state.isvcs)
-        if self._routes_dirty or self._route_tuple is None:
-            before = len(self._routes)
-            for key in self._routes_dirty:
-                isvc = self._state.isvcs.get(key)
-                if isvc is None:
-                    self._routes.pop(key, None)
-                    self._route_keys = None
-                else:
-                    old, route = self._routes.get(key), isvc_route(isvc)
-                    if old is None:
-                        self._route_keys = None
-                    if route != old:
-                        self._routes[key] = route
-                        self._route_tuple = None
-            self._routes_dirty = set()
-            if self._route_keys is None or len(self._routes) != before:
-                self._route_keys = sorted(self._routes)
-                self._route_tuple = None
-            if self._route_tuple is None:
-                routes = self._routes
-                self._route_tuple = tuple(routes[k] for k in self._route_keys)
-                self._route_version += 1
+        changed = self._route_tuple is None
+        for key in self._routes_dirty:
+            isvc = self._state.isvcs.get(key)
+            if isvc is None:
+                changed |= self._routes.remove(key)
+            else:
+                route = isvc_route(isvc)
+                if route != self._routes.get(key):
+                    changed |= self._routes.set(key, route)
+        self._routes_dirty = set()
+        if changed or self._route_tuple is None:
+            self._route_tuple = tuple(self._routes.values())
+            self._route_version += 1
         return RouteTable.model_construct(
             domain=self.settings.kserve.ingress.ingress_domain, isvcs=self._route_tuple
         )
@@ -776,6 +777,18 @@ class Controller:
                 revision=revision,
             )
         )
+
+
+_NO_REVISIONS: tuple[set[str], set[str]] = (set(), set())
+
+
+def _unref(refs: dict[str, int], name: str) -> bool:
+    """Drop one reference to ``name``; True when that was the last."""
+    count = refs.get(name, 0) - 1
+    if count > 0:
+        refs[name] = count
+        return False
+    return refs.pop(name, None) is not None
 
 
 def shallow_copy(state: PlaneState) -> PlaneState:
