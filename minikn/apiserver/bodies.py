@@ -15,8 +15,8 @@ __all__ = [
     "UnsupportedMediaType",
     "decode_body",
     "parse_body",
+    "parse_raw_documents",
     "parse_sized_body",
-    "parse_sized_documents",
     "read_body",
 ]
 
@@ -72,19 +72,24 @@ async def parse_sized_body(
     return bodies, len(text)
 
 
-async def parse_sized_documents(
-    request: web.Request, limits: ApiConfig, *, as_json: bool
+async def parse_raw_documents(
+    request: web.Request, raw: bytes, limits: ApiConfig, *, as_json: bool
 ) -> tuple[list[Document], int]:
-    """The documents of an apply body (bare, or the CLI's envelope) with their content digests,
-    and its length in characters: parsed, unwrapped and digested off the loop."""
-    text, bounds = await _read_text(request, limits)
+    """The documents of an apply body read as ``raw`` (bare, or the CLI's envelope) with their
+    content digests, and its length in characters: parsed, unwrapped and digested off the
+    loop."""
+    text, bounds = _text_of(raw, request.charset, limits)
     docs = await request.app[PARSER].parse_documents(text, "<request>", bounds, as_json=as_json)
     return docs, len(text)
 
 
 async def _read_text(request: web.Request, limits: ApiConfig) -> tuple[str, DocumentLimits]:
     raw = await read_body(request, limits.max_body_bytes)
-    text = decode_body(raw, request.charset)
+    return _text_of(raw, request.charset, limits)
+
+
+def _text_of(raw: bytes, charset: str | None, limits: ApiConfig) -> tuple[str, DocumentLimits]:
+    text = decode_body(raw, charset)
     if not text.strip():
         raise InvalidInput("no documents in the request body: send YAML or JSON documents")
     return text, DocumentLimits(limits.max_document_nodes, limits.max_document_depth)

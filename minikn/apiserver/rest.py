@@ -38,7 +38,8 @@ from aiohttp import web
 
 from minikn.api.documents import Document
 from minikn.api.graph import GRAPH_KIND
-from minikn.apiserver.bodies import parse_sized_documents
+from minikn.apiserver.bodies import parse_raw_documents, read_body
+from minikn.apiserver.heads import HEADS, BodyHeads, body_key
 from minikn.apiserver.kube.context import EPOCH
 from minikn.apiserver.kube.install import install_kube_api
 from minikn.apiserver.kube.objects import KubeError, status_body
@@ -261,15 +262,12 @@ async def _errors(request: web.Request, handler: Handler) -> web.StreamResponse:
         return status_response(exc)
 
 
-async def _documents(request: web.Request) -> list[Document]:
-    return (await _sized_documents(request))[0]
-
-
 async def _sized_documents(request: web.Request) -> tuple[list[Document], int]:
     """The body's documents and its length in characters."""
     limits: ApiConfig = request.app[CONTROLLER].settings.minikn.api
+    raw = await read_body(request, limits.max_body_bytes)
     as_json = request.content_type in _JSON_TYPES
-    return await parse_sized_documents(request, limits, as_json=as_json)
+    return await parse_raw_documents(request, raw, limits, as_json=as_json)
 
 
 def _json(data: Any, status: int = 200) -> web.Response:
@@ -277,8 +275,20 @@ def _json(data: Any, status: int = 200) -> web.Response:
 
 
 async def _apply(request: web.Request) -> web.Response:
+    """Apply the body's documents. A body equal to a recent one is first checked against the
+    store from the documents' heads alone: when every document is what is stored, nothing is
+    parsed (``kubectl apply`` of unchanged objects costs almost nothing)."""
     ctl = request.app[CONTROLLER]
-    results = await ctl.apply(await _documents(request))
+    limits = ctl.settings.minikn.api
+    raw = await read_body(request, limits.max_body_bytes)
+    as_json = request.content_type in _JSON_TYPES
+    key = body_key(raw, request.charset, as_json)
+    known = request.app[HEADS].get(key)
+    results = None if known is None else ctl.apply_unchanged(known)
+    if results is None:
+        docs, _ = await parse_raw_documents(request, raw, limits, as_json=as_json)
+        request.app[HEADS].put(key, docs)
+        results = await ctl.apply(docs)
     return _json({"results": [r.as_dict() for r in results]})
 
 
@@ -336,6 +346,7 @@ def create_api_app(
     api = controller.settings.minikn.api
     parser = BodyParser(workers=api.parse_workers, process_bytes=api.parse_in_process_bytes)
     app[PARSER] = parser
+    app[HEADS] = BodyHeads()
 
     async def close_parser(app: web.Application) -> None:
         parser.close()

@@ -402,6 +402,24 @@ class Controller:
                         self._emit(isvc, reason, message, warning=True)
         return results
 
+    def apply_unchanged(self, docs: Sequence[Document]) -> list[ApplyResult] | None:
+        """The results of applying ``docs`` when every one is an ISVC document equal to the one
+        stored (by :attr:`Document.digest`; the bodies need not be there): all ``unchanged``,
+        nothing done. None when any is not: :meth:`apply` them. Reads the committed state
+        only (no await), so it needs no lock."""
+        owners: dict[str, tuple[str, str]] = {}
+        results = []
+        for doc in docs:
+            if not self._is_unchanged(doc, ()):
+                return None
+            try:
+                _check_name_is_free(owners, self._owners, doc.name, doc.namespace, doc)
+            except Conflict:
+                return None  # apply says why
+            owners[doc.name] = (doc.namespace, "InferenceService")
+            results.append(ApplyResult(doc.where(), doc.kind, doc.name, doc.namespace, "unchanged"))
+        return results or None
+
     def _is_unchanged(self, doc: Document, planned: Collection[str]) -> bool:
         """``doc`` is an ISVC document equal to the one its stored ISVC was planned from, with
         the runtimes of then, and this apply planned nothing for that ISVC before it: applying
