@@ -80,7 +80,7 @@ def content_digest(body: Any) -> str:
     another digest, which only costs the work the digest would have saved.
     """
     text = repr(body).encode("utf-8", "backslashreplace")
-    return hashlib.blake2b(text, digest_size=20).hexdigest()
+    return hashlib.sha256(text).hexdigest()
 
 
 def parse_text(text: str, source: str) -> list[Document]:

@@ -17,7 +17,7 @@ __all__ = ["HEADS", "BodyHeads", "body_key"]
 def body_key(raw: bytes, charset: str | None, as_json: bool) -> str:
     """The digest of a body as received (bytes, charset, JSON or YAML): equal keys parse to
     equal documents (the parse is a function of these and the server's fixed limits)."""
-    h = hashlib.blake2b(raw, digest_size=20)
+    h = hashlib.sha256(raw)
     h.update(f"\0{charset}\0{as_json}".encode())
     return h.hexdigest()
 

@@ -25,6 +25,7 @@ document neither fills memory nor stalls the data path.
 
 from __future__ import annotations
 
+import asyncio
 import errno
 import hmac
 import ipaddress
@@ -282,7 +283,8 @@ async def _apply(request: web.Request) -> web.Response:
     limits = ctl.settings.minikn.api
     raw = await read_body(request, limits.max_body_bytes)
     as_json = request.content_type in _JSON_TYPES
-    key = body_key(raw, request.charset, as_json)
+    # hashlib lets go of the GIL for large buffers: in a thread, the loop serves meanwhile.
+    key = await asyncio.to_thread(body_key, raw, request.charset, as_json)
     known = request.app[HEADS].get(key)
     results = None if known is None else ctl.apply_unchanged(known)
     if results is None:
