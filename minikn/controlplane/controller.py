@@ -36,7 +36,7 @@ from minikn.api.validate import (
 from minikn.config import Settings
 from minikn.controlplane.graphs import graph_resource, is_graph, plan_graph
 from minikn.controlplane.persisted import encode_change
-from minikn.controlplane.quarantine import INVALID_SPEC, quarantine_invalid
+from minikn.controlplane.quarantine import INVALID_SPEC, admission_rules, quarantine_invalid
 from minikn.controlplane.reconcile import (
     TAG_ROUTING,
     PlanContext,
@@ -145,6 +145,8 @@ class Controller:
         self.status_extras: Callable[[str], dict[str, Any]] | None = None
         """Hook: per-revision extras (autoscaler, replicas) merged into GET responses."""
         self._change_listeners: list[Callable[[Collection[str]], None]] = []
+        self._rules = admission_rules(settings, check_annotations)
+        """The admission rules' fingerprint recorded with each accepted ISVC."""
         self._applied: dict[str, str] = {}
         """ISVC key -> content digest of the document its record was planned from by an apply
         (while the runtimes have not changed since): a re-apply of it is a no-op."""
@@ -154,7 +156,7 @@ class Controller:
     async def start(self) -> None:
         """Restore the saved state, publish it, start the persister."""
         self._state = await asyncio.to_thread(self._store.load)
-        refused = quarantine_invalid(self._state, self.settings, self._check)
+        refused = quarantine_invalid(self._state, self.settings, self._check, rules=self._rules)
         for doc in self._state.runtimes:
             self.registry.add(doc)
         now = self._clock.time()
@@ -283,6 +285,7 @@ class Controller:
         now = self._clock.time()
         old = state.isvcs.get(isvc_key(parsed.namespace, parsed.name))
         isvc = _next_isvc(old, parsed, now, self.settings)
+        isvc.admitted = self._rules
         ctx = PlanContext(
             isvc=parsed.name,
             namespace=parsed.namespace,
@@ -355,6 +358,7 @@ class Controller:
                         continue
                     if isinstance(parsed, ParsedGraph):
                         results.append(self._plan_graph(state, parsed, doc, create_only))
+                        state.isvcs[isvc_key(parsed.namespace, parsed.name)].admitted = self._rules
                         owners[parsed.name] = (parsed.namespace, GRAPH_KIND)
                         continue
                     if create_only and isvc_key(parsed.namespace, parsed.name) in state.isvcs:
