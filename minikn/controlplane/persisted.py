@@ -202,12 +202,14 @@ def _decode_component(isvc: str, component: ComponentName, sc: StoredComponent) 
     return ComponentState.model_construct(
         revisions=revisions,
         hashes=dict(zip(revisions, sc.digests, strict=True)),
+        latest_ready=None,
         latest_rolledout=sc.latest_rolledout,
         previous_rolledout=sc.previous_rolledout,
         canary_percent=sc.canary_percent,
         pinned_stable=sc.pinned_stable,
         error_reason=sc.error_reason,
         error_message=sc.error_message,
+        traffic=[],  # every field given: pydantic's model_construct inspects default factories
     )
 
 

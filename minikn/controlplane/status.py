@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Collection, Mapping
 from datetime import UTC, datetime
 from typing import Any, Literal
@@ -21,26 +22,37 @@ COMPONENT_CONDITION: dict[ComponentName, str] = {
 Status = Literal["True", "False", "Unknown"]
 
 
+@functools.lru_cache(maxsize=4096)
 def rfc3339(ts: float) -> str:
+    """``ts`` as Kubernetes writes times (cached: a list renders the same few times again)."""
     return datetime.fromtimestamp(ts, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _condition(
+    *, type: str, status: Status, reason: str | None = None, message: str | None = None
+) -> Condition:
+    """A condition built without validation (its fields are this module's own values)."""
+    return Condition.model_construct(
+        type=type, status=status, reason=reason, message=message, last_transition_time=0.0
+    )
 
 
 def _component_condition(
     ctype: str, cs: ComponentState, failures: Mapping[str, tuple[str, str]]
 ) -> Condition:
     if cs.error_reason:
-        return Condition(
+        return _condition(
             type=ctype, status="False", reason=cs.error_reason, message=cs.error_message
         )
     latest = cs.latest_created
     if latest is not None and latest in failures:
         reason, message = failures[latest]
-        return Condition(type=ctype, status="False", reason=reason, message=f"{latest}: {message}")
+        return _condition(type=ctype, status="False", reason=reason, message=f"{latest}: {message}")
     if latest is not None and cs.latest_ready == latest and cs.traffic:
-        return Condition(type=ctype, status="True")
+        return _condition(type=ctype, status="True")
     if latest is None:
-        return Condition(type=ctype, status="Unknown", reason="RevisionMissing")
-    return Condition(
+        return _condition(type=ctype, status="Unknown", reason="RevisionMissing")
+    return _condition(
         type=ctype,
         status="Unknown",
         reason="RevisionNotReady",
@@ -55,7 +67,7 @@ def compute_conditions(isvc: IsvcState, failures: Mapping[str, tuple[str, str]])
         for name, cs in sorted(isvc.components.items())
     ]
     routed = all(cs.traffic for cs in isvc.components.values())
-    ingress = Condition(
+    ingress = _condition(
         type="IngressReady",
         status="True" if routed else "Unknown",
         reason=None if routed else "RoutesNotReady",
@@ -64,14 +76,14 @@ def compute_conditions(isvc: IsvcState, failures: Mapping[str, tuple[str, str]])
     out.append(ingress)
     failed = next((c for c in out if c.status == "False"), None)
     if failed is not None:
-        ready = Condition(
+        ready = _condition(
             type="Ready", status="False", reason=failed.reason, message=failed.message
         )
     elif all(c.status == "True" for c in out):
-        ready = Condition(type="Ready", status="True")
+        ready = _condition(type="Ready", status="True")
     else:
         waiting = next(c for c in out if c.status == "Unknown")
-        ready = Condition(
+        ready = _condition(
             type="Ready", status="Unknown", reason=waiting.reason, message=waiting.message
         )
     out.append(ready)
