@@ -545,20 +545,24 @@ class Controller:
             raise NotFound(f'{plural} "{name}" not found in namespace {namespace}')
         return isvc
 
-    def resource(self, isvc: IsvcState) -> dict[str, Any]:
-        """The ISVC (or graph) as the API returns it: the applied document plus a KServe status."""
+    def resource(self, isvc: IsvcState, *, shared: bool = False) -> dict[str, Any]:
+        """The ISVC (or graph) as the API returns it: the applied document plus a KServe status.
+        ``shared``: only the top level, ``metadata`` and ``status`` are the caller's own, the
+        rest is the stored document's (for readers that edit nothing else: no copy of a spec)."""
         if is_graph(isvc):
             return graph_resource(isvc, self.settings, self.status_extras)
-        return isvc_resource(isvc, self.settings, self.status_extras)
+        return isvc_resource(isvc, self.settings, self.status_extras, shared=shared)
 
     def get(self, namespace: str, name: str, *, kind: str = "InferenceService") -> dict[str, Any]:
         return self.resource(self._get(namespace, name, kind=kind))
 
     def list_isvcs(
-        self, namespace: str | None = None, *, kind: str = "InferenceService"
+        self, namespace: str | None = None, *, kind: str = "InferenceService", shared: bool = False
     ) -> list[dict[str, Any]]:
+        """Every ISVC (or graph) in ``namespace`` as the API returns it (``shared``: as in
+        :meth:`resource`)."""
         return [
-            self.resource(i)
+            self.resource(i, shared=shared)
             for _, i in sorted(self._state.isvcs.items())
             if (namespace is None or i.namespace == namespace)
             and is_graph(i) == (kind == GRAPH_KIND)

@@ -158,7 +158,7 @@ class StateStore:
         """Write ``state`` whole as a new snapshot (a compaction) and start an empty journal."""
         self.directory.mkdir(parents=True, exist_ok=True)
         generation = self._generation + 1
-        data = encode(state, journal=generation).model_dump_json(indent=1).encode()
+        data = encode(state, journal=generation).model_dump_json().encode()
         fd, tmp = tempfile.mkstemp(prefix=".state-", suffix=".tmp", dir=self.directory)
         try:
             with os.fdopen(fd, "wb") as f:
