@@ -1,9 +1,9 @@
-"""What recent apply bodies held (each document's identity and content digest), by the body's
-digest: a body sent again is recognised as unchanged without being parsed again."""
+"""What recent apply bodies held (each document's identity and content digest), kept with the
+bodies' bytes: a body sent again is recognised as unchanged by one comparison of its bytes,
+without being parsed (or hashed) again."""
 
 from __future__ import annotations
 
-import hashlib
 from collections import OrderedDict
 from collections.abc import Sequence
 
@@ -11,15 +11,16 @@ from aiohttp import web
 
 from minikn.api.documents import Document
 
-__all__ = ["HEADS", "BodyHeads", "body_key"]
+__all__ = ["HEADS", "BodyHeads"]
+
+_EDGE = 512
+"""Bytes of each end of a body in its lookup key (the full bytes are compared after)."""
+
+_Key = tuple[int, bytes, bytes, str | None, bool]
 
 
-def body_key(raw: bytes, charset: str | None, as_json: bool) -> str:
-    """The digest of a body as received (bytes, charset, JSON or YAML): equal keys parse to
-    equal documents (the parse is a function of these and the server's fixed limits)."""
-    h = hashlib.sha256(raw)
-    h.update(f"\0{charset}\0{as_json}".encode())
-    return h.hexdigest()
+def _key(raw: bytes, charset: str | None, as_json: bool) -> _Key:
+    return (len(raw), raw[:_EDGE], raw[-_EDGE:], charset, as_json)
 
 
 def _head(doc: Document) -> Document:
@@ -34,32 +35,53 @@ def _too_long(doc: Document) -> bool:
 
 
 class BodyHeads:
-    """The documents' heads of the last ``entries`` bodies, at most ``documents`` heads in all
-    (least recently used dropped first)."""
+    """The documents' heads of the last ``entries`` bodies, with their bytes: at most
+    ``documents`` heads and ``max_bytes`` bytes in all (least recently used dropped first). A body
+    of the same bytes, charset and type parses to the same documents (the server's limits are
+    fixed), so its heads stand for it."""
 
-    def __init__(self, *, entries: int = 8, documents: int = 20_000) -> None:
+    def __init__(
+        self, *, entries: int = 8, documents: int = 20_000, max_bytes: int = 32 << 20
+    ) -> None:
         self._entries = entries
         self._documents = documents
-        self._held = 0
-        self._heads: OrderedDict[str, list[Document]] = OrderedDict()
+        self._max_bytes = max_bytes
+        self._docs_held = 0
+        self._bytes_held = 0
+        self._bodies: OrderedDict[_Key, tuple[bytes, list[Document]]] = OrderedDict()
 
-    def get(self, key: str) -> list[Document] | None:
-        heads = self._heads.get(key)
-        if heads is not None:
-            self._heads.move_to_end(key)
-        return heads
+    def get(self, raw: bytes, charset: str | None, as_json: bool) -> list[Document] | None:
+        key = _key(raw, charset, as_json)
+        held = self._bodies.get(key)
+        if held is None or held[0] != raw:
+            return None
+        self._bodies.move_to_end(key)
+        return held[1]
 
-    def put(self, key: str, docs: Sequence[Document]) -> None:
+    def put(self, raw: bytes, charset: str | None, as_json: bool, docs: Sequence[Document]) -> None:
         """Remember ``docs``' heads when every one has a digest (else nothing is recognised)."""
-        if not docs or len(docs) > self._documents or key in self._heads:
+        if not docs or len(docs) > self._documents or len(raw) > self._max_bytes:
             return
         if any(d.digest is None or d.error is not None or _too_long(d) for d in docs):
             return  # never recognised as stored: nothing to remember
-        self._heads[key] = [_head(d) for d in docs]
-        self._held += len(docs)
-        while len(self._heads) > self._entries or self._held > self._documents:
-            _, dropped = self._heads.popitem(last=False)
-            self._held -= len(dropped)
+        key = _key(raw, charset, as_json)
+        old = self._bodies.pop(key, None)
+        if old is not None:
+            self._drop(old)
+        self._bodies[key] = (raw, [_head(d) for d in docs])
+        self._docs_held += len(docs)
+        self._bytes_held += len(raw)
+        while (
+            len(self._bodies) > self._entries
+            or self._docs_held > self._documents
+            or self._bytes_held > self._max_bytes
+        ):
+            _, dropped = self._bodies.popitem(last=False)
+            self._drop(dropped)
+
+    def _drop(self, held: tuple[bytes, list[Document]]) -> None:
+        self._docs_held -= len(held[1])
+        self._bytes_held -= len(held[0])
 
 
 HEADS = web.AppKey("body_heads", BodyHeads)

@@ -25,7 +25,6 @@ document neither fills memory nor stalls the data path.
 
 from __future__ import annotations
 
-import asyncio
 import errno
 import hmac
 import ipaddress
@@ -40,7 +39,7 @@ from aiohttp import web
 from minikn.api.documents import Document
 from minikn.api.graph import GRAPH_KIND
 from minikn.apiserver.bodies import parse_raw_documents, read_body
-from minikn.apiserver.heads import HEADS, BodyHeads, body_key
+from minikn.apiserver.heads import HEADS, BodyHeads
 from minikn.apiserver.kube.context import EPOCH
 from minikn.apiserver.kube.install import install_kube_api
 from minikn.apiserver.kube.objects import KubeError, status_body
@@ -283,13 +282,11 @@ async def _apply(request: web.Request) -> web.Response:
     limits = ctl.settings.minikn.api
     raw = await read_body(request, limits.max_body_bytes)
     as_json = request.content_type in _JSON_TYPES
-    # hashlib lets go of the GIL for large buffers: in a thread, the loop serves meanwhile.
-    key = await asyncio.to_thread(body_key, raw, request.charset, as_json)
-    known = request.app[HEADS].get(key)
+    known = request.app[HEADS].get(raw, request.charset, as_json)
     results = None if known is None else ctl.apply_unchanged(known)
     if results is None:
         docs, _ = await parse_raw_documents(request, raw, limits, as_json=as_json)
-        request.app[HEADS].put(key, docs)
+        request.app[HEADS].put(raw, request.charset, as_json, docs)
         results = await ctl.apply(docs)
     return _json({"results": [r.as_dict() for r in results]})
 
