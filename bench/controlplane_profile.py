@@ -5,7 +5,8 @@
 A real platform in-process (process backend, fresh state dir, the settings of
 ``scale_isvcs.py``): applies N zero-scale ISVCs in one file, then ``--singles`` single ISVCs,
 lists the namespace, closes and starts again on the same state dir; each step's wall time is
-printed with the profile of that step (the profiler slows each step down about twofold).
+printed with the profile of that step (the profiler slows each step down about twofold); steps
+left out of ``--steps`` are timed without the profiler (``--steps none``: only timings).
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ import asyncio
 import cProfile
 import io
 import pstats
+import statistics
 import sys
 import tempfile
 import time
@@ -78,6 +80,11 @@ async def main(argv: list[str]) -> int:
 
             if "single" in steps:
                 await _profiled(f"{args.singles} single applies", singles, args.top, args.sort)
+            elif args.singles:
+                one = []
+                for i in range(args.singles):
+                    one.append(await api.apply(ZERO.format(name=f"one-{i:03d}", model=model)))
+                print(f"=== single apply: median {statistics.median(one) * 1000:.1f} ms")
             if "list" in steps:
                 await _profiled("list all", lambda: api.list(None), args.top, args.sort)
         await p.close()
