@@ -3,6 +3,7 @@ load without it, in the same run (issue 12's goal: within 10 %).
 
     python bench/api_apply_under_load.py [--duration 5] [--runs 3] [--concurrency 10]
         [--entries 15000] [--content-type application/yaml] [--parse-in-thread]
+        [--interval 0] [--vary]
 
 One process holds what ``minikn serve`` holds on one event loop: the router + activator of
 ``datapath_warm.py`` (raw replica) and the REST API over a controller with a temporary state dir.
@@ -14,7 +15,10 @@ without the applier, then with it. The document is one InferenceService whose pr
 of throughput and p50 and their ratios (with / without; also the median of each run's own
 ratio, steadier when the machine's load drifts), and the applies' count and p50.
 ``--parse-in-thread`` parses every body in a thread, as before the process pool
-(``minikn.api.parseInProcessBytes`` out of reach), for comparison.
+(``minikn.api.parseInProcessBytes`` out of reach), for comparison. By default the same document
+is applied back to back (after the first, a no-op: the API recognises the body); ``--interval``
+paces the applies (one started every N s), ``--vary`` adds a new label to each (a changed
+object: parsed, validated, planned and stored every time).
 Needs ``wrk`` on PATH (``apt-get install wrk``).
 """
 
@@ -90,15 +94,31 @@ def serve_platform(
 
 
 class Applier:
-    """POSTs the body to the API back to back in a thread until stopped."""
+    """POSTs the body to the API in a thread until stopped: back to back, or one apply started
+    every ``interval`` seconds; ``vary`` changes a label each time (a new object to store, no
+    new revision), so every apply is parsed, validated and planned."""
 
-    def __init__(self, url: str, body: bytes, content_type: str) -> None:
-        self._req = lambda: urllib.request.Request(
-            url,
-            data=body,
-            method="POST",
-            headers={"Authorization": f"Bearer {TOKEN}", "Content-Type": content_type},
-        )
+    def __init__(
+        self, url: str, body: bytes, content_type: str, *, interval: float = 0.0, vary: bool = False
+    ) -> None:
+        self._count = 0
+
+        def req() -> urllib.request.Request:
+            self._count += 1
+            data = body
+            if vary:
+                data = body.replace(
+                    b"name: big\n", f"name: big\n  labels: {{n: '{self._count}'}}\n".encode(), 1
+                )
+            return urllib.request.Request(
+                url,
+                data=data,
+                method="POST",
+                headers={"Authorization": f"Bearer {TOKEN}", "Content-Type": content_type},
+            )
+
+        self._req = req
+        self._interval = interval
         self._stop = threading.Event()
         self.seconds: list[float] = []
         self.errors: list[str] = []
@@ -111,6 +131,11 @@ class Applier:
     def _run(self) -> None:
         while not self._stop.is_set():
             started = time.perf_counter()
+            if self.seconds and self._interval > 0:
+                pause = self._interval - self.seconds[-1]
+                if pause > 0 and self._stop.wait(pause):
+                    return
+                started = time.perf_counter()
             try:
                 self.once()
             except (urllib.error.URLError, OSError) as exc:
@@ -136,6 +161,12 @@ def main() -> None:
     parser.add_argument("--content-type", default="application/yaml")
     parser.add_argument("--serve-upstream", type=int, help=argparse.SUPPRESS)
     parser.add_argument("--parse-in-thread", action="store_true")
+    parser.add_argument(
+        "--interval", type=float, default=0.0, help="start one apply every N s (0: back to back)"
+    )
+    parser.add_argument(
+        "--vary", action="store_true", help="a new label each apply: every apply does the work"
+    )
     parser.add_argument("--serve-platform", nargs=4, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.serve_upstream is not None:
@@ -169,7 +200,10 @@ def main() -> None:
         wrk(url, args.concurrency, 1.0)  # warm-up
         for _ in range(args.runs):
             without.append(wrk(url, args.concurrency, args.duration))
-            with Applier(applier_url, body, args.content_type) as applier:
+            applier = Applier(
+                applier_url, body, args.content_type, interval=args.interval, vary=args.vary
+            )
+            with applier:
                 loaded.append(wrk(url, args.concurrency, args.duration))
             if applier.errors:
                 sys.exit(f"apply failed: {applier.errors[0]}")
@@ -187,9 +221,11 @@ def main() -> None:
     count = statistics.median(len(a) for a in applies)
     apply_p50 = statistics.median(s for a in applies for s in a) if any(applies) else float("nan")
     where = "a thread" if args.parse_in_thread else "a worker process"
+    pace = f"one every {args.interval:g} s" if args.interval > 0 else "back to back"
     print(
         f"document: {len(body) / 2**20:.2f} MiB, {args.entries} env entries, "
-        f"{args.content_type}, parsed in {where}"
+        f"{args.content_type}, parsed in {where}; applies {pace}"
+        + (", a new label each" if args.vary else ", the same document each")
     )
     print(f"{'':>24} {'rps':>8} {'p50':>9}")
     print(f"{'without applies':>24} {rps0:>8.0f} {p50_0:>7.3f}ms")

@@ -5,6 +5,7 @@ A document remembers where it came from (file and index) so that every error can
 
 from __future__ import annotations
 
+import hashlib
 import json
 import sys
 from collections.abc import Iterable, Sequence
@@ -21,6 +22,7 @@ __all__ = [
     "Document",
     "DocumentLimits",
     "TooComplex",
+    "content_digest",
     "load_paths",
     "parse_bounded",
     "parse_text",
@@ -42,6 +44,9 @@ class Document:
     """The parsed YAML (None when ``error`` is set)."""
     error: str | None = None
     """Why the text could not be parsed as YAML."""
+    digest: str | None = None
+    """:func:`content_digest` of ``body``, when the reader computed it (the API does, off the
+    event loop): an apply of a document equal to the one stored skips all work."""
 
     @property
     def kind(self) -> str:
@@ -64,6 +69,18 @@ class Document:
         if self.kind or self.name:
             label += f" {self.kind or '?'}/{self.name or '?'}"
         return label
+
+
+def content_digest(body: Any) -> str:
+    """A digest of a parsed document: equal digests mean equal documents, key order included.
+
+    ``repr`` of what YAML and JSON parsing produce (dicts, lists, strings, numbers, booleans,
+    None, dates) is exact and unambiguous (strings are quoted and escaped, ``1``, ``1.0`` and
+    ``True`` differ), and it is one C call; a document that differs only in key order gets
+    another digest, which only costs the work the digest would have saved.
+    """
+    text = repr(body).encode("utf-8", "backslashreplace")
+    return hashlib.sha256(text).hexdigest()
 
 
 def parse_text(text: str, source: str) -> list[Document]:

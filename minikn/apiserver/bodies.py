@@ -6,7 +6,7 @@ from typing import Any
 
 from aiohttp import web
 
-from minikn.api.documents import DocumentLimits
+from minikn.api.documents import Document, DocumentLimits
 from minikn.apiserver.parsing import PARSER
 from minikn.config.api import ApiConfig
 from minikn.core.errors import InvalidInput, PayloadTooLarge, PermanentError
@@ -15,6 +15,7 @@ __all__ = [
     "UnsupportedMediaType",
     "decode_body",
     "parse_body",
+    "parse_raw_documents",
     "parse_sized_body",
     "read_body",
 ]
@@ -66,10 +67,29 @@ async def parse_sized_body(
 ) -> tuple[list[Any], int]:
     """The documents of the body and its length in characters (bounded in bytes, nodes and
     depth; parsed off the loop by the app's :class:`BodyParser`: large bodies in a process)."""
-    raw = await read_body(request, limits.max_body_bytes)
-    text = decode_body(raw, request.charset)
-    if not text.strip():
-        raise InvalidInput("no documents in the request body: send YAML or JSON documents")
-    bounds = DocumentLimits(limits.max_document_nodes, limits.max_document_depth)
+    text, bounds = await _read_text(request, limits)
     bodies = await request.app[PARSER].parse(text, "<request>", bounds, as_json=as_json)
     return bodies, len(text)
+
+
+async def parse_raw_documents(
+    request: web.Request, raw: bytes, limits: ApiConfig, *, as_json: bool
+) -> tuple[list[Document], int]:
+    """The documents of an apply body read as ``raw`` (bare, or the CLI's envelope) with their
+    content digests, and its length in characters: parsed, unwrapped and digested off the
+    loop."""
+    text, bounds = _text_of(raw, request.charset, limits)
+    docs = await request.app[PARSER].parse_documents(text, "<request>", bounds, as_json=as_json)
+    return docs, len(text)
+
+
+async def _read_text(request: web.Request, limits: ApiConfig) -> tuple[str, DocumentLimits]:
+    raw = await read_body(request, limits.max_body_bytes)
+    return _text_of(raw, request.charset, limits)
+
+
+def _text_of(raw: bytes, charset: str | None, limits: ApiConfig) -> tuple[str, DocumentLimits]:
+    text = decode_body(raw, charset)
+    if not text.strip():
+        raise InvalidInput("no documents in the request body: send YAML or JSON documents")
+    return text, DocumentLimits(limits.max_document_nodes, limits.max_document_depth)

@@ -17,7 +17,8 @@ from typing import Any, TypeVar
 
 from aiohttp import web
 
-from minikn.api.documents import DocumentLimits, parse_bounded
+from minikn.api.documents import Document, DocumentLimits, parse_bounded
+from minikn.apiserver.envelope import unwrap_documents
 from minikn.core.errors import RetryableError
 
 __all__ = ["PARSER", "BodyParser"]
@@ -40,6 +41,12 @@ class BodyParser:
         self, text: str, source: str, limits: DocumentLimits, *, as_json: bool
     ) -> list[Any]:
         return await self.run(len(text), _parse, text, source, limits, as_json)
+
+    async def parse_documents(
+        self, text: str, source: str, limits: DocumentLimits, *, as_json: bool
+    ) -> list[Document]:
+        """The documents of an apply body (:func:`unwrap_documents`), with their digests."""
+        return await self.run(len(text), _parse_documents, text, source, limits, as_json)
 
     async def run(self, size: int, fn: Callable[..., T], *args: Any) -> T:
         """``fn(*args)`` for a body of ``size`` characters: in a thread below ``process_bytes``,
@@ -93,6 +100,12 @@ def _exit_with_parent() -> None:
 
 def _parse(text: str, source: str, limits: DocumentLimits, as_json: bool) -> list[Any]:
     return parse_bounded(text, source, limits, as_json=as_json)
+
+
+def _parse_documents(
+    text: str, source: str, limits: DocumentLimits, as_json: bool
+) -> list[Document]:
+    return unwrap_documents(parse_bounded(text, source, limits, as_json=as_json))
 
 
 PARSER = web.AppKey("body_parser", BodyParser)

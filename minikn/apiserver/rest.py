@@ -38,7 +38,8 @@ from aiohttp import web
 
 from minikn.api.documents import Document
 from minikn.api.graph import GRAPH_KIND
-from minikn.apiserver.bodies import parse_sized_body
+from minikn.apiserver.bodies import parse_raw_documents, read_body
+from minikn.apiserver.heads import HEADS, BodyHeads
 from minikn.apiserver.kube.context import EPOCH
 from minikn.apiserver.kube.install import install_kube_api
 from minikn.apiserver.kube.objects import KubeError, status_body
@@ -47,7 +48,6 @@ from minikn.apiserver.parsing import PARSER, BodyParser
 from minikn.config.api import ApiConfig
 from minikn.controlplane.controller import Controller, validate_documents
 from minikn.core.errors import (
-    InvalidInput,
     MiniknError,
     PermanentError,
     RetryableError,
@@ -262,47 +262,12 @@ async def _errors(request: web.Request, handler: Handler) -> web.StreamResponse:
         return status_response(exc)
 
 
-def _unwrap(bodies: list[Any]) -> list[Document]:
-    """The documents of a body; the CLI's envelope ``{"documents": [{"source", "index", "body",
-    "error"}]}`` keeps file names for messages."""
-    if len(bodies) == 1 and isinstance(bodies[0], dict) and set(bodies[0]) == {"documents"}:
-        items = bodies[0]["documents"]
-        if not isinstance(items, list):
-            raise InvalidInput("documents: must be a list")
-        docs = []
-        for i, d in enumerate(items):
-            if not isinstance(d, dict) or not set(d) <= {"source", "index", "body", "error"}:
-                raise InvalidInput(
-                    f"documents[{i}]: must be a mapping of source, index, body and error"
-                )
-            source, index, error = d.get("source", "<request>"), d.get("index", i), d.get("error")
-            if not isinstance(source, str) or len(source) > 4096:
-                raise InvalidInput(f"documents[{i}].source: must be a string (a file name)")
-            if isinstance(index, bool) or not isinstance(index, int):
-                raise InvalidInput(f"documents[{i}].index: must be an integer")
-            if error is not None and not isinstance(error, str):
-                raise InvalidInput(f"documents[{i}].error: must be a string or null")
-            if d.get("body") is None and error is None:
-                continue  # an empty document, as in a YAML stream
-            docs.append(Document(source, index, d.get("body"), error))
-        bodies_docs = docs
-    else:
-        bodies_docs = [Document("<request>", i, b) for i, b in enumerate(bodies)]
-    if not bodies_docs:
-        raise InvalidInput("no documents in the request body: send YAML or JSON documents")
-    return bodies_docs
-
-
-async def _documents(request: web.Request) -> list[Document]:
-    return (await _sized_documents(request))[0]
-
-
 async def _sized_documents(request: web.Request) -> tuple[list[Document], int]:
     """The body's documents and its length in characters."""
     limits: ApiConfig = request.app[CONTROLLER].settings.minikn.api
+    raw = await read_body(request, limits.max_body_bytes)
     as_json = request.content_type in _JSON_TYPES
-    bodies, size = await parse_sized_body(request, limits, as_json=as_json)
-    return _unwrap(bodies), size
+    return await parse_raw_documents(request, raw, limits, as_json=as_json)
 
 
 def _json(data: Any, status: int = 200) -> web.Response:
@@ -310,8 +275,19 @@ def _json(data: Any, status: int = 200) -> web.Response:
 
 
 async def _apply(request: web.Request) -> web.Response:
+    """Apply the body's documents. A body equal to a recent one is first checked against the
+    store from the documents' heads alone: when every document is what is stored, nothing is
+    parsed (``kubectl apply`` of unchanged objects costs almost nothing)."""
     ctl = request.app[CONTROLLER]
-    results = await ctl.apply(await _documents(request))
+    limits = ctl.settings.minikn.api
+    raw = await read_body(request, limits.max_body_bytes)
+    as_json = request.content_type in _JSON_TYPES
+    known = request.app[HEADS].get(raw, request.charset, as_json)
+    results = None if known is None else ctl.apply_unchanged(known)
+    if results is None:
+        docs, _ = await parse_raw_documents(request, raw, limits, as_json=as_json)
+        request.app[HEADS].put(raw, request.charset, as_json, docs)
+        results = await ctl.apply(docs)
     return _json({"results": [r.as_dict() for r in results]})
 
 
@@ -369,6 +345,7 @@ def create_api_app(
     api = controller.settings.minikn.api
     parser = BodyParser(workers=api.parse_workers, process_bytes=api.parse_in_process_bytes)
     app[PARSER] = parser
+    app[HEADS] = BodyHeads()
 
     async def close_parser(app: web.Application) -> None:
         parser.close()

@@ -36,7 +36,7 @@ from minikn.api.validate import (
 from minikn.config import Settings
 from minikn.controlplane.graphs import graph_resource, is_graph, plan_graph
 from minikn.controlplane.persisted import encode_change
-from minikn.controlplane.quarantine import INVALID_SPEC, quarantine_invalid
+from minikn.controlplane.quarantine import INVALID_SPEC, admission_rules, quarantine_invalid
 from minikn.controlplane.reconcile import (
     TAG_ROUTING,
     PlanContext,
@@ -45,6 +45,7 @@ from minikn.controlplane.reconcile import (
     plan_component,
     refresh,
 )
+from minikn.controlplane.sortedmap import SortedMap
 from minikn.controlplane.state import IsvcState, PlaneState, isvc_key
 from minikn.controlplane.store import StateStore
 from minikn.controlplane.views import isvc_resource, revision_rows
@@ -115,17 +116,18 @@ class Controller:
         self._unsaved: set[str] = set()
         """ISVC keys changed by replica reports and not journaled yet."""
         self._runtimes_unsaved = False
-        self._routes: dict[str, IsvcRoute] = {}
-        """Each ISVC's route as last published (rebuilt only for ISVCs that changed)."""
+        self._routes: SortedMap[IsvcRoute] = SortedMap()
+        """Each ISVC's route as last published, by key (rebuilt only for ISVCs that changed)."""
         self._routes_dirty: set[str] = set()
-        self._route_keys: list[str] | None = None
-        """The keys of ``_routes``, sorted (None: to sort again: one was added or removed)."""
         self._route_tuple: tuple[IsvcRoute, ...] | None = None
         self._live_of: dict[str, tuple[set[str], set[str]]] = {}
         """Each ISVC's (live, routable) revisions as last computed (rebuilt only on change)."""
         self._live_dirty: set[str] = set()
-        self._live_view: tuple[list[str], set[str]] | None = None
-        self._live_specs: list[RevisionSpec] | None = None
+        self._live_specs: SortedMap[RevisionSpec] = SortedMap()
+        """Every live revision's spec, by name; with the reference counts below, kept up to date
+        from the changed ISVCs alone (a publish among 10,000 ISVCs looks at one)."""
+        self._live_refs: dict[str, int] = {}
+        self._routable_refs: dict[str, int] = {}
         self._live_version = 0
         """Bumped when ``live()`` changed; with ``_route_version``, what was last published."""
         self._route_version = 0
@@ -143,13 +145,18 @@ class Controller:
         self.status_extras: Callable[[str], dict[str, Any]] | None = None
         """Hook: per-revision extras (autoscaler, replicas) merged into GET responses."""
         self._change_listeners: list[Callable[[Collection[str]], None]] = []
+        self._rules = admission_rules(settings, check_annotations)
+        """The admission rules' fingerprint recorded with each accepted ISVC."""
+        self._applied: dict[str, str] = {}
+        """ISVC key -> content digest of the document its record was planned from by an apply
+        (while the runtimes have not changed since): a re-apply of it is a no-op."""
 
     # --- lifecycle -----------------------------------------------------------------------------
 
     async def start(self) -> None:
         """Restore the saved state, publish it, start the persister."""
         self._state = await asyncio.to_thread(self._store.load)
-        refused = quarantine_invalid(self._state, self.settings, self._check)
+        refused = quarantine_invalid(self._state, self.settings, self._check, rules=self._rules)
         for doc in self._state.runtimes:
             self.registry.add(doc)
         now = self._clock.time()
@@ -162,8 +169,9 @@ class Controller:
             self._emit(isvc, INVALID_SPEC, message, warning=True)
             self._unsaved.add(isvc.key)
             self._dirty.set()
-        self._routes, self._route_keys, self._route_tuple = {}, None, None
-        self._live_of, self._live_view, self._live_specs = {}, None, None
+        self._routes, self._route_tuple = SortedMap(), None
+        self._live_of, self._live_specs = {}, SortedMap()
+        self._live_refs, self._routable_refs = {}, {}
         self._published = None
         self._owners = {}
         self._index_owners(self._state, self._state.isvcs)
@@ -277,6 +285,7 @@ class Controller:
         now = self._clock.time()
         old = state.isvcs.get(isvc_key(parsed.namespace, parsed.name))
         isvc = _next_isvc(old, parsed, now, self.settings)
+        isvc.admitted = self._rules
         ctx = PlanContext(
             isvc=parsed.name,
             namespace=parsed.namespace,
@@ -312,15 +321,29 @@ class Controller:
         async with self._lock:
             state = shallow_copy(self._state)  # copy-on-write: _plan copies what it touches
             reports = self._reports
-            registry = copy.deepcopy(self.registry)
+            registry = self.registry  # copied before the first change (a runtime document)
             owners: dict[str, tuple[str, str]] = {}  # this apply's; then the stored ones
             results: list[ApplyResult] = []
             problems: list[str] = []
             runtimes = False
+            unchanged: set[int] = set()
+            """Results of documents equal to what is stored: nothing planned, nothing written."""
+            digests: dict[str, str | None] = {}
+            """ISVC key -> digest of the document planned for it (None: not known)."""
             for doc in docs:
                 try:
+                    if not runtimes and not create_only and self._is_unchanged(doc, digests):
+                        _check_name_is_free(owners, self._owners, doc.name, doc.namespace, doc)
+                        unchanged.add(len(results))
+                        results.append(
+                            ApplyResult(doc.where(), doc.kind, doc.name, doc.namespace, "unchanged")
+                        )
+                        owners[doc.name] = (doc.namespace, "InferenceService")
+                        continue
                     parsed = parse_document(doc, self.settings, self._check)
                     if isinstance(parsed, ParsedRuntime):
+                        if registry is self.registry:
+                            registry = copy.deepcopy(registry)
                         registry.add(parsed.doc)
                         state.runtimes = [
                             d
@@ -335,29 +358,39 @@ class Controller:
                         continue
                     if isinstance(parsed, ParsedGraph):
                         results.append(self._plan_graph(state, parsed, doc, create_only))
+                        state.isvcs[isvc_key(parsed.namespace, parsed.name)].admitted = self._rules
                         owners[parsed.name] = (parsed.namespace, GRAPH_KIND)
                         continue
                     if create_only and isvc_key(parsed.namespace, parsed.name) in state.isvcs:
                         raise Conflict(f'inferenceservices "{parsed.name}" already exists')
-                    _check_name_is_free(owners, self._owners, parsed, doc)
-                    results.append(self._plan(state, registry, parsed, doc))
+                    _check_name_is_free(owners, self._owners, parsed.name, parsed.namespace, doc)
+                    result = self._plan(state, registry, parsed, doc)
+                    results.append(result)
                     owners[parsed.name] = (parsed.namespace, "InferenceService")
+                    key = isvc_key(parsed.namespace, parsed.name)
+                    digests[key] = None if result.warnings or runtimes else doc.digest
                 except InvalidInput as exc:
                     problems.append(named(doc, exc))
             if problems:
                 raise InvalidInput("\n".join(problems), reason="Invalid")
+            if len(unchanged) == len(results):
+                return results  # kubectl apply of what is stored: a no-op
             now = self._clock.time()
-            touched = [state.isvcs.get(isvc_key(r.namespace, r.name)) for r in results]
+            touched = [
+                None if i in unchanged else state.isvcs.get(isvc_key(r.namespace, r.name))
+                for i, r in enumerate(results)
+            ]
             for isvc in touched:
                 if isvc is not None:
                     refresh(isvc, ready=state.ready, failures=state.failures, now=now)
             keys = {
                 isvc_key(r.namespace, r.name)
-                for r in results
-                if r.kind in ("InferenceService", GRAPH_KIND)
+                for i, r in enumerate(results)
+                if r.kind in ("InferenceService", GRAPH_KIND) and i not in unchanged
             }
             previous, previous_registry = self._state, self.registry
             await self._commit(state, keys, runtimes=runtimes, reports=reports)
+            self._note_applied(keys, digests, runtimes=runtimes)
             self.registry = registry
             self._routes_changed(keys)
             self._stale = True
@@ -373,6 +406,50 @@ class Controller:
                         self._emit(isvc, reason, message, warning=True)
         return results
 
+    def apply_unchanged(self, docs: Sequence[Document]) -> list[ApplyResult] | None:
+        """The results of applying ``docs`` when every one is an ISVC document equal to the one
+        stored (by :attr:`Document.digest`; the bodies need not be there): all ``unchanged``,
+        nothing done. None when any is not: :meth:`apply` them. Reads the committed state
+        only (no await), so it needs no lock."""
+        owners: dict[str, tuple[str, str]] = {}
+        results = []
+        for doc in docs:
+            if not self._is_unchanged(doc, ()):
+                return None
+            try:
+                _check_name_is_free(owners, self._owners, doc.name, doc.namespace, doc)
+            except Conflict:
+                return None  # apply says why
+            owners[doc.name] = (doc.namespace, "InferenceService")
+            results.append(ApplyResult(doc.where(), doc.kind, doc.name, doc.namespace, "unchanged"))
+        return results or None
+
+    def _is_unchanged(self, doc: Document, planned: Collection[str]) -> bool:
+        """``doc`` is an ISVC document equal to the one its stored ISVC was planned from, with
+        the runtimes of then, and this apply planned nothing for that ISVC before it: applying
+        it would change nothing (planning is a function of the document, the runtimes and the
+        settings)."""
+        if doc.digest is None or doc.kind != "InferenceService":
+            return False
+        key = isvc_key(doc.namespace, doc.name)
+        return (
+            key not in planned and key in self._state.isvcs and self._applied.get(key) == doc.digest
+        )
+
+    def _note_applied(
+        self, keys: Collection[str], digests: dict[str, str | None], *, runtimes: bool
+    ) -> None:
+        """Remember the digest of the document each ISVC of ``keys`` was planned from; a change
+        of the runtimes may plan any document differently: every digest is forgotten."""
+        if runtimes:
+            self._applied.clear()
+        for key in keys:
+            digest = digests.get(key)
+            if digest is None or runtimes:
+                self._applied.pop(key, None)
+            else:
+                self._applied[key] = digest
+
     async def _roll_back(
         self,
         previous: PlaneState,
@@ -384,6 +461,7 @@ class Controller:
         """Undo a stored apply the data plane refused: the old state, stored and published."""
         log.error("apply could not be published; rolling it back", exc_info=exc)
         await self._commit(shallow_copy(previous), keys, runtimes=runtimes)
+        self._note_applied(keys, {}, runtimes=runtimes)
         self.registry = registry
         self._routes_changed(keys)
         self._stale = True
@@ -408,6 +486,7 @@ class Controller:
             for cs in isvc.components.values():
                 _forget(state, cs.revisions)
             await self._commit(state, {key}, reports=reports)
+            self._applied.pop(key, None)
             self._routes_changed({key})
             self.events.forget(namespace, name)
             self._stale = True
@@ -478,20 +557,24 @@ class Controller:
             raise NotFound(f'{plural} "{name}" not found in namespace {namespace}')
         return isvc
 
-    def resource(self, isvc: IsvcState) -> dict[str, Any]:
-        """The ISVC (or graph) as the API returns it: the applied document plus a KServe status."""
+    def resource(self, isvc: IsvcState, *, shared: bool = False) -> dict[str, Any]:
+        """The ISVC (or graph) as the API returns it: the applied document plus a KServe status.
+        ``shared``: only the top level, ``metadata`` and ``status`` are the caller's own, the
+        rest is the stored document's (for readers that edit nothing else: no copy of a spec)."""
         if is_graph(isvc):
             return graph_resource(isvc, self.settings, self.status_extras)
-        return isvc_resource(isvc, self.settings, self.status_extras)
+        return isvc_resource(isvc, self.settings, self.status_extras, shared=shared)
 
     def get(self, namespace: str, name: str, *, kind: str = "InferenceService") -> dict[str, Any]:
         return self.resource(self._get(namespace, name, kind=kind))
 
     def list_isvcs(
-        self, namespace: str | None = None, *, kind: str = "InferenceService"
+        self, namespace: str | None = None, *, kind: str = "InferenceService", shared: bool = False
     ) -> list[dict[str, Any]]:
+        """Every ISVC (or graph) in ``namespace`` as the API returns it (``shared``: as in
+        :meth:`resource`)."""
         return [
-            self.resource(i)
+            self.resource(i, shared=shared)
             for _, i in sorted(self._state.isvcs.items())
             if (namespace is None or i.namespace == namespace)
             and is_graph(i) == (kind == GRAPH_KIND)
@@ -543,58 +626,56 @@ class Controller:
     def live(self) -> tuple[list[RevisionSpec], set[str]]:
         """The live revisions (sorted by name) and the routable ones; only ISVCs changed since
         the last call are looked at again."""
-        isvcs = self._state.isvcs
+        isvcs, revisions = self._state.isvcs, self._state.revisions
         if not self._live_of and isvcs:
             self._live_dirty = set(isvcs)
-        changed = self._live_view is None
+        changed = False
         for key in self._live_dirty:
+            old_live, old_routable = self._live_of.pop(key, _NO_REVISIONS)
             isvc = isvcs.get(key)
-            if isvc is None:
-                changed |= self._live_of.pop(key, None) is not None
-            else:
-                now = live_revisions(isvc)
-                changed |= self._live_of.get(key) != now
-                self._live_of[key] = now
+            new_live, new_routable = _NO_REVISIONS if isvc is None else live_revisions(isvc)
+            if isvc is not None:
+                self._live_of[key] = (new_live, new_routable)
+            for rev in old_live - new_live:
+                if _unref(self._live_refs, rev):
+                    changed |= self._live_specs.remove(rev)
+            for rev in new_live - old_live:
+                self._live_refs[rev] = self._live_refs.get(rev, 0) + 1
+            for rev in new_live:  # a revision's spec is replaced only with its ISVC's change
+                spec = revisions.get(rev)
+                if spec is None:
+                    changed |= self._live_specs.remove(rev)
+                else:
+                    changed |= self._live_specs.set(rev, spec)
+            for rev in old_routable - new_routable:
+                changed |= _unref(self._routable_refs, rev)
+            for rev in new_routable - old_routable:
+                count = self._routable_refs.get(rev, 0)
+                self._routable_refs[rev] = count + 1
+                changed |= count == 0
         self._live_dirty = set()
-        revisions = self._state.revisions
-        if not changed and self._live_specs is not None:
-            specs = self._live_specs
-            if all(revisions.get(s.name) is s for s in specs):
-                return specs, set(self._live_view[1] if self._live_view else ())
-        views = self._live_of.values()
-        names = sorted(set().union(*(lv for lv, _ in views)))
-        self._live_view = (names, set().union(*(rt for _, rt in views)))
-        self._live_specs = [revisions[r] for r in names if r in revisions]
-        self._live_version += 1
-        return self._live_specs, set(self._live_view[1])
+        if changed:
+            self._live_version += 1
+        return self._live_specs.values(), set(self._routable_refs)
 
     def route_table(self) -> RouteTable:
         """The routes of every ISVC; only those of ISVCs changed since the last call are built
         again (unchanged ones are the same objects, which the router's index relies on)."""
-        if not self._routes and self._state.isvcs:
+        if not len(self._routes) and self._state.isvcs:
             self._routes_dirty = set(self._state.isvcs)
-        if self._routes_dirty or self._route_tuple is None:
-            before = len(self._routes)
-            for key in self._routes_dirty:
-                isvc = self._state.isvcs.get(key)
-                if isvc is None:
-                    self._routes.pop(key, None)
-                    self._route_keys = None
-                else:
-                    old, route = self._routes.get(key), isvc_route(isvc)
-                    if old is None:
-                        self._route_keys = None
-                    if route != old:
-                        self._routes[key] = route
-                        self._route_tuple = None
-            self._routes_dirty = set()
-            if self._route_keys is None or len(self._routes) != before:
-                self._route_keys = sorted(self._routes)
-                self._route_tuple = None
-            if self._route_tuple is None:
-                routes = self._routes
-                self._route_tuple = tuple(routes[k] for k in self._route_keys)
-                self._route_version += 1
+        changed = self._route_tuple is None
+        for key in self._routes_dirty:
+            isvc = self._state.isvcs.get(key)
+            if isvc is None:
+                changed |= self._routes.remove(key)
+            else:
+                route = isvc_route(isvc)
+                if route != self._routes.get(key):
+                    changed |= self._routes.set(key, route)
+        self._routes_dirty = set()
+        if changed or self._route_tuple is None:
+            self._route_tuple = tuple(self._routes.values())
+            self._route_version += 1
         return RouteTable.model_construct(
             domain=self.settings.kserve.ingress.ingress_domain, isvcs=self._route_tuple
         )
@@ -736,6 +817,18 @@ class Controller:
         )
 
 
+_NO_REVISIONS: tuple[set[str], set[str]] = (set(), set())
+
+
+def _unref(refs: dict[str, int], name: str) -> bool:
+    """Drop one reference to ``name``; True when that was the last."""
+    count = refs.get(name, 0) - 1
+    if count > 0:
+        refs[name] = count
+        return False
+    return refs.pop(name, None) is not None
+
+
 def shallow_copy(state: PlaneState) -> PlaneState:
     """A copy of ``state``'s containers sharing its ISVC records: an apply replaces the records
     it touches (``_next_isvc`` copies one) instead of deep-copying every ISVC."""
@@ -788,21 +881,22 @@ def _kind_of(record: IsvcState) -> str:
 def _check_name_is_free(
     owners: dict[str, tuple[str, str]],
     stored: dict[str, dict[str, str]],
-    parsed: ParsedIsvc,
+    name: str,
+    namespace: str,
     doc: Document,
 ) -> None:
     """Revision names and hosts are global in minikn: one name, one ISVC in one namespace
     (``owners``: name -> (namespace, kind) planned by this apply; ``stored``: name ->
     {namespace: kind} of what the state holds)."""
-    mine = (parsed.namespace, "InferenceService")
-    other = owners.get(parsed.name)
+    mine = (namespace, "InferenceService")
+    other = owners.get(name)
     if other is None:
-        other = next((o for o in stored.get(parsed.name, {}).items() if o != mine), None)
+        other = next((o for o in stored.get(name, {}).items() if o != mine), None)
     if other is not None and other != mine:
-        namespace, kind = other
+        other_namespace, kind = other
         raise Conflict(
-            f"{doc.where()}: metadata.name: an {kind} named {parsed.name} "
-            f"exists in namespace {namespace} (revision names are global in minikn)"
+            f"{doc.where()}: metadata.name: an {kind} named {name} "
+            f"exists in namespace {other_namespace} (revision names are global in minikn)"
         )
 
 

@@ -66,6 +66,8 @@ class StoredIsvc(_Model):
     """``status.deploymentMode`` as recorded at creation (an update may not change it)."""
     components: dict[ComponentName, StoredComponent] = Field(default_factory=dict)
     conditions: list[Condition] = Field(default_factory=list)
+    admitted: str | None = None
+    """The admission rules' fingerprint ``doc`` passed (None: validated again at start)."""
 
 
 class StoredPlane(_Model):
@@ -197,21 +199,23 @@ def isvc_identity(doc: dict[str, Any]) -> tuple[str, str, str, bool]:
 
 def _decode_component(isvc: str, component: ComponentName, sc: StoredComponent) -> ComponentState:
     revisions = [revision_name(isvc, component, n) for n in range(1, len(sc.digests) + 1)]
-    return ComponentState(
+    return ComponentState.model_construct(
         revisions=revisions,
         hashes=dict(zip(revisions, sc.digests, strict=True)),
+        latest_ready=None,
         latest_rolledout=sc.latest_rolledout,
         previous_rolledout=sc.previous_rolledout,
         canary_percent=sc.canary_percent,
         pinned_stable=sc.pinned_stable,
         error_reason=sc.error_reason,
         error_message=sc.error_message,
+        traffic=[],  # every field given: pydantic's model_construct inspects default factories
     )
 
 
 def _decode_isvc(si: StoredIsvc) -> IsvcState:
     name, namespace, api_version, tag_routing = isvc_identity(si.doc)
-    return IsvcState(
+    return IsvcState.model_construct(
         name=name,
         namespace=namespace,
         api_version=api_version,
@@ -223,13 +227,14 @@ def _decode_isvc(si: StoredIsvc) -> IsvcState:
         tag_routing=tag_routing,
         components={c: _decode_component(name, c, sc) for c, sc in si.components.items()},
         conditions=si.conditions,
+        admitted=si.admitted,
     )
 
 
 def decode(stored: StoredPlane) -> PlaneState:
     """The in-memory state, less what ``reconcile.refresh`` recomputes (latestReady, traffic)."""
     isvcs = [_decode_isvc(si) for si in stored.isvcs]
-    return PlaneState(
+    return PlaneState.model_construct(
         isvcs={i.key: i for i in isvcs},
         revisions={r.name: r for r in stored.revisions},
         ready=set(stored.ready),
@@ -259,6 +264,7 @@ def _stored_isvc(i: IsvcState) -> StoredIsvc:
         deployment_mode=i.deployment_mode,
         components={c: _encode_component(cs) for c, cs in i.components.items()},
         conditions=i.conditions,
+        admitted=i.admitted,
     )
 
 

@@ -7,7 +7,7 @@ field                                         on load
 ============================================  ===================================================
 ``IsvcState.doc``, ``created_at``,            saved (what the user applied, and history)
 ``updated_at``, ``generation``,
-``conditions``
+``conditions``, ``admitted``
 ``IsvcState.name``/``namespace``/             derived from ``doc`` as admission does
 ``api_version``/``tag_routing``
 ``ComponentState.revisions``                  derived: ``<isvc>-<component>-<n>`` for n = 1..count
@@ -104,6 +104,9 @@ class IsvcState(_Model):
     tag_routing: bool = False
     components: dict[ComponentName, ComponentState] = Field(default_factory=dict)
     conditions: list[Condition] = Field(default_factory=list)
+    admitted: str | None = None
+    """The fingerprint of the admission rules ``doc`` was accepted under (``quarantine.
+    admission_rules``); None: not known to pass today's rules (validated again at start)."""
 
     @property
     def key(self) -> str:

@@ -12,6 +12,7 @@ never acknowledged: the caller returns only after the fsync).
 from __future__ import annotations
 
 import contextlib
+import gc
 import logging
 import os
 import tempfile
@@ -83,7 +84,20 @@ class StateStore:
         return self._journal_bytes > max(_COMPACT_MIN_BYTES, self._snapshot_bytes)
 
     def load(self) -> PlaneState:
-        """The saved state (snapshot plus journal), or an empty one when nothing was saved."""
+        """The saved state (snapshot plus journal), or an empty one when nothing was saved.
+
+        The cyclic garbage collector is paused meanwhile: reading 10,000 ISVCs allocates millions
+        of objects (none of them garbage), which otherwise set off full collections of the
+        growing heap again and again (a third of the load's time)."""
+        paused = gc.isenabled()
+        gc.disable()
+        try:
+            return self._load()
+        finally:
+            if paused:
+                gc.enable()
+
+    def _load(self) -> PlaneState:
         try:
             text = self.path.read_bytes()
         except FileNotFoundError:
@@ -158,7 +172,7 @@ class StateStore:
         """Write ``state`` whole as a new snapshot (a compaction) and start an empty journal."""
         self.directory.mkdir(parents=True, exist_ok=True)
         generation = self._generation + 1
-        data = encode(state, journal=generation).model_dump_json(indent=1).encode()
+        data = encode(state, journal=generation).model_dump_json().encode()
         fd, tmp = tempfile.mkstemp(prefix=".state-", suffix=".tmp", dir=self.directory)
         try:
             with os.fdopen(fd, "wb") as f:

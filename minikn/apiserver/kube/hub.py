@@ -3,7 +3,8 @@ history, watchers.
 
 The hub notes each change the controller reports and, on the next loop turn (or before a read),
 compares every changed object's rendered form (without the live per-revision extras) with the
-last one seen: a new object is ADDED, a different one MODIFIED, a missing one DELETED. Each
+last one seen (structurally, :func:`same`; no serialisation): a new object is ADDED, a
+different one MODIFIED, a missing one DELETED. Each
 event takes the next value of one global counter, which becomes the object's
 ``resourceVersion``; the counter starts from the wall clock in microseconds, so versions keep
 increasing across restarts. Objects are keyed by (namespace, name): minikn gives one name to one
@@ -19,7 +20,7 @@ from a version older than the history window is answered 410 Gone (``Expired``).
 from __future__ import annotations
 
 import asyncio
-import json
+import math
 from collections import deque
 from collections.abc import Callable, Collection
 from dataclasses import dataclass, field
@@ -28,7 +29,7 @@ from typing import Any
 from minikn.apiserver.kube.objects import KubeError, derive_uid
 from minikn.controlplane.controller import Controller
 
-__all__ = ["Change", "ObjectHub", "Watcher"]
+__all__ = ["Change", "ObjectHub", "Watcher", "same"]
 
 Key = tuple[str, str]
 
@@ -68,11 +69,28 @@ class Watcher:
         self.wake.set()
 
 
+def same(a: Any, b: Any) -> bool:
+    """``a`` and ``b`` are the same JSON value: as ``==``, but a bool, an int and a float never
+    equal each other (``1``, ``1.0`` and ``true`` are different documents), and NaN equals NaN.
+    Subtrees shared with the stored document compare by identity, so an object whose spec did
+    not change costs a walk of its metadata and status only."""
+    if a is b:
+        return True
+    ta = type(a)
+    if ta is not type(b):
+        return False
+    if ta is dict:
+        return a.keys() == b.keys() and all(same(v, b[k]) for k, v in a.items())
+    if ta is list:
+        return len(a) == len(b) and all(same(x, y) for x, y in zip(a, b, strict=True))
+    return bool(a == b) or (ta is float and math.isnan(a) and math.isnan(b))
+
+
 @dataclass
 class _Seen:
     rv: int
-    fingerprint: str
     object: dict[str, Any]
+    """As last rendered (compared with :func:`same` on the next change)."""
     uid: str
 
     @property
@@ -139,9 +157,8 @@ class ObjectHub:
             return
         current = self._ctl.objects(pending)
         for key, obj in current.items():
-            fp = json.dumps(obj, sort_keys=True, default=str)
             seen = self._seen.get(key)
-            if seen is not None and seen.fingerprint == fp:
+            if seen is not None and same(seen.object, obj):
                 continue
             if seen is not None and seen.kind != obj.get("kind"):
                 self._delete(key)
@@ -149,7 +166,7 @@ class ObjectHub:
             event = "ADDED" if seen is None else "MODIFIED"
             self._rv += 1
             uid = derive_uid(str(obj.get("kind")), *key, self._ctl.created_at(*key))
-            self._seen[key] = _Seen(self._rv, fp, obj, uid)
+            self._seen[key] = _Seen(self._rv, obj, uid)
             # Its own metadata, the rest shared with ``_seen`` and the stored document (nothing
             # downstream edits an object but its metadata): no copy of a big spec.
             own = {**obj, "metadata": dict(obj.get("metadata") or {})}

@@ -140,7 +140,9 @@ class _Handlers:
         labels = parse_label_selector(request.query.get("labelSelector", ""))
         fields = parse_field_selector(request.query.get("fieldSelector", ""), _FIELDS)
         out = []
-        for obj in ctl.list_isvcs(ns, kind=self.served.kind):
+        # Shared with the store below metadata and status: stamped, converted (a copy) or
+        # serialised, never edited.
+        for obj in ctl.list_isvcs(ns, kind=self.served.kind, shared=True):
             meta = obj.get("metadata", {})
             key = (meta.get("namespace", "default"), meta.get("name", ""))
             if not _visible(obj, self.api_version, self.served) or not labels_match(

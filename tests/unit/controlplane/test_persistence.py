@@ -146,6 +146,7 @@ async def test_saved_state_keeps_only_what_cannot_be_derived(
         "deployment_mode",
         "components",
         "conditions",
+        "admitted",
     }
     assert iris["components"]["predictor"] == {
         "digests": iris["components"]["predictor"]["digests"],  # one per revision, oldest first

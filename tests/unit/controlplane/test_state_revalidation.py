@@ -3,9 +3,14 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
+import pytest
+
+from minikn.api.documents import Document
 from minikn.api.runtimes import default_registry
 from minikn.config import Settings
+from minikn.controlplane import quarantine
 from minikn.controlplane.controller import Controller
 from minikn.controlplane.store import StateStore
 from minikn.core.clock import FakeClock
@@ -106,3 +111,47 @@ async def test_it_can_be_deleted_and_the_pruned_state_is_saved(
         assert [i["metadata"]["name"] for i in ctl.list_isvcs()] == ["good"]
     finally:
         await ctl.close()
+
+
+def _count_validations(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """The names of the saved ISVCs validated at start (the real validation runs)."""
+    seen: list[str] = []
+    real = quarantine.parse_document
+
+    def counted(doc: Document, *args: Any) -> Any:
+        seen.append(doc.name)
+        return real(doc, *args)
+
+    monkeypatch.setattr(quarantine, "parse_document", counted)
+    return seen
+
+
+async def test_isvcs_admitted_under_the_same_rules_are_not_validated_again(
+    tmp_path: Path, fake_clock: FakeClock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    first = _controller(tmp_path, fake_clock, Settings())
+    await first.start()
+    await first.apply(docs_of(isvc_doc("a"), isvc_doc("b")))
+    await first.close()
+    validated = _count_validations(monkeypatch)
+    second = _controller(tmp_path, fake_clock, Settings())
+    await second.start()
+    await second.close()
+    assert validated == []
+
+
+async def test_a_refused_isvc_is_validated_and_refused_again_at_every_start(
+    tmp_path: Path, fake_clock: FakeClock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    await _saved_under_lax_rules(tmp_path, fake_clock)
+    validated = _count_validations(monkeypatch)
+    for _ in range(2):
+        ctl = _controller(tmp_path, fake_clock, Settings())
+        await ctl.start()
+        try:
+            assert _ready(ctl.get("default", "bad"))["reason"] == "InvalidSpec"
+        finally:
+            await ctl.close()
+    # Under the new rules: both at the first start (saved under the old ones), then only the
+    # refused one (the other was admitted under these).
+    assert validated == ["bad", "good", "bad"]
