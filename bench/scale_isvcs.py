@@ -79,7 +79,12 @@ def _settings(models: Path) -> Settings:
 
 def _options(state: Path) -> PlatformOptions:
     return PlatformOptions(
-        state_dir=state, api_port=0, ingress_host="127.0.0.1", ingress_port=0, backend="process"
+        state_dir=state,
+        api_port=0,
+        ingress_host="127.0.0.1",
+        ingress_port=0,
+        backend="process",
+        prestart_parser=True,  # as `minikn serve` does
     )
 
 

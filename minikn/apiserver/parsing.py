@@ -11,7 +11,7 @@ import multiprocessing.connection
 import os
 import threading
 from collections.abc import Callable
-from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from typing import Any, TypeVar
 
@@ -64,6 +64,11 @@ class BodyParser:
                 "the process parsing the request body died; nothing was changed: try again"
             ) from exc
 
+    def prestart(self) -> Future[None]:
+        """Start the worker process now, in the background, so that the first large body does not
+        wait for a fresh interpreter to import minikn (about a second)."""
+        return self._ensure_pool().submit(_ready)
+
     def _ensure_pool(self) -> ProcessPoolExecutor:
         if self._pool is None:
             log.info("parsing large request bodies in up to %d process(es)", self._workers)
@@ -82,6 +87,10 @@ class BodyParser:
     def close(self) -> None:
         if self._pool is not None:
             self._drop_pool(self._pool)
+
+
+def _ready() -> None:
+    """In a worker: nothing (submitted by :meth:`BodyParser.prestart` to start the worker)."""
 
 
 def _exit_with_parent() -> None:

@@ -28,6 +28,7 @@ from minikn.apiserver.dashboard.routes import add_dashboard_routes
 from minikn.apiserver.kube.kubeconfig import kubeconfig
 from minikn.apiserver.kube.tls import ensure_certificate, server_ssl_context
 from minikn.apiserver.logs import add_logs_route
+from minikn.apiserver.parsing import PARSER
 from minikn.apiserver.rest import TOKEN_ENV, check_bind, create_api_app
 from minikn.apiserver.starts import add_start_times_route
 from minikn.config import Settings
@@ -120,6 +121,9 @@ class PlatformOptions:
     """Stop replicas on shutdown (a crash leaves them for the next start to adopt)."""
     token: str | None = field(default=None, repr=False)
     """The API's bearer token; None = a random one, written to ``<state_dir>/api-token``."""
+    prestart_parser: bool = False
+    """Start the API's body-parsing worker process with the server (``minikn serve``) rather
+    than at the first large body (tests and embedded platforms, which rarely send one)."""
 
 
 class Platform:
@@ -220,6 +224,8 @@ class Platform:
         await site.start()
         self.api_port = int(self._runner.addresses[0][1])
         log.info("API listening on http://%s:%d", self.options.api_host, self.api_port)
+        if self.options.prestart_parser:
+            self.api_app[PARSER].prestart()
         if self.options.kube_port >= 0:
             await self._start_kube_site()
         if self.options.watch is not None:

@@ -66,6 +66,7 @@ def run(args: argparse.Namespace) -> int:
         backend=args.backend or settings.minikn.replicas.backend,
         watch=args.watch,
         token=token_from_env(),
+        prestart_parser=True,
     )
     return run_server(
         _serve(settings, options),
