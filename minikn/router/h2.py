@@ -11,10 +11,11 @@ GOAWAY), header lists over ``maxRequestHeadBytes`` (GOAWAY ENHANCE_YOUR_CALM) or
 ``maxRequestHeaders`` fields (the stream ends RESOURCE_EXHAUSTED), ``h2StreamWindowBytes`` /
 ``h2ConnectionWindowBytes`` of request data held per stream / connection (acknowledged as the
 replica takes it, so a slow or absent replica stops the client, not minikn's memory),
-``h2MaxFrameBytes``; any protocol error answers GOAWAY (h2's) and closes. The router's sweep ends
-a stream without a frame either way for ``h2StreamIdleTimeout`` (DEADLINE_EXCEEDED) and closes an
-idle connection after ``keepAliveTimeout`` (GOAWAY NO_ERROR), one waiting for its preface after
-``requestHeadTimeout``.
+``h2MaxFrameBytes``; any protocol error answers GOAWAY (h2's) and closes, a malformed request
+header list or trailers too (h2's own checks, run here so that a list repeated call after call
+is checked once per connection). The router's sweep ends a stream without a frame either way
+for ``h2StreamIdleTimeout`` (DEADLINE_EXCEEDED) and closes an idle connection after
+``keepAliveTimeout`` (GOAWAY NO_ERROR), one waiting for its preface after ``requestHeadTimeout``.
 """
 
 from __future__ import annotations
