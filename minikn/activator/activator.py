@@ -656,42 +656,16 @@ class _ClientDeadline:
 _GRPC_SKIP = frozenset((b"grpc-timeout", b"host", b"content-length", b"te"))
 
 
-_LINES = 512
-"""Distinct metadata lines whose h2 field is remembered (then the memory starts over)."""
-_LINE_BYTES = 256
-"""Longer lines are parsed every time (the memory stays under ``_LINES`` x this)."""
-_PER_CALL_LINES = (b"x-request-id:", b"traceparent:", b"tracestate:", b"forwarded:",
-                   b"x-forwarded-for:")  # fmt: skip
-"""Lines whose value differs from call to call: parsed every time, not remembered."""
-_line_fields: dict[bytes, tuple[bytes, bytes] | None] = {}
-
-
-def _grpc_field(line: bytes) -> tuple[bytes, bytes] | None:
-    """One header line -> its h2 field (name lowercased), None for a line that is not one or
-    that gRPC/h2 carry otherwise."""
-    name, sep, value = line.partition(b":")
-    if not sep:
-        return None
-    name = name.strip().lower()
-    return None if name in _GRPC_SKIP else (name, value.strip())
-
-
 def _grpc_fields(block: bytes) -> list[tuple[bytes, bytes]]:
-    """Header lines -> h2 fields (names lowercased), less those gRPC/h2 carry otherwise; a line
-    that repeats from call to call is parsed once."""
+    """Header lines -> h2 fields (names lowercased), less those gRPC/h2 carry otherwise."""
     fields = []
-    known = _line_fields
     for line in block.split(b"\r\n"):
-        if line in known:
-            field = known[line]
-        else:
-            field = _grpc_field(line)
-            if len(line) <= _LINE_BYTES and not line.lower().startswith(_PER_CALL_LINES):
-                if len(known) >= _LINES:
-                    known.clear()
-                known[line] = field
-        if field is not None:
-            fields.append(field)
+        name, sep, value = line.partition(b":")
+        if not sep:
+            continue
+        name = name.strip().lower()
+        if name not in _GRPC_SKIP:
+            fields.append((name, value.strip()))
     return fields
 
 
