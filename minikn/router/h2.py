@@ -75,8 +75,10 @@ _REQUEST_FLAGS = h2.utilities.HeaderValidationFlags(
     is_client=False, is_trailer=False, is_response_header=False, is_push_promise=False
 )
 _TRAILER_FLAGS = _REQUEST_FLAGS._replace(is_trailer=True)
-_VALIDATED = 256
+_VALIDATED = 64
 """Distinct request header lists a connection remembers as valid (then it starts over)."""
+_VALIDATED_BYTES = 4096
+"""Larger lists are checked every time (a connection keeps at most 64 x 4 KiB of them)."""
 _PER_CALL = frozenset((b"grpc-timeout", b"x-request-id", b"traceparent", b"tracestate"))
 """Request fields whose value differs from call to call: a list with one is validated, not kept."""
 
@@ -417,7 +419,8 @@ class H2ServerConnection:
         if key in self._valid:
             return
         validate_request_headers(headers)
-        if not any(name in _PER_CALL for name, _ in headers):
+        size = sum(len(name) + len(value) for name, value in headers)
+        if size <= _VALIDATED_BYTES and not any(name in _PER_CALL for name, _ in headers):
             if len(self._valid) >= _VALIDATED:
                 self._valid.clear()
             self._valid.add(key)

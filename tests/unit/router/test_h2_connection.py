@@ -335,3 +335,20 @@ async def test_request_trailers_with_a_pseudo_header_answer_goaway_protocol_erro
     await asyncio.sleep(0)
     assert _goaway_code(client, bytes(transport.out)) == 1
     assert transport.closed
+
+
+async def test_a_connection_remembers_only_small_valid_lists_without_per_call_fields() -> None:
+    conn, _, served = _serving()
+    client = _lax_client()
+    lists = [
+        _REQUEST,
+        [*_REQUEST, (b"x-big", b"v" * 5000)],  # over 4 KiB: checked every time
+        [*_REQUEST, (b"grpc-timeout", b"5S")],  # a per-call field
+    ]
+    for stream_id, headers in zip((1, 3, 5), lists, strict=True):
+        client.send_headers(stream_id, headers, end_stream=True)
+        conn.data_received(client.data_to_send())
+    await asyncio.sleep(0)
+    assert len(served) == 3
+    assert conn._h2 is not None
+    assert conn._h2._valid == {tuple(_REQUEST)}
