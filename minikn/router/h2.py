@@ -11,10 +11,11 @@ GOAWAY), header lists over ``maxRequestHeadBytes`` (GOAWAY ENHANCE_YOUR_CALM) or
 ``maxRequestHeaders`` fields (the stream ends RESOURCE_EXHAUSTED), ``h2StreamWindowBytes`` /
 ``h2ConnectionWindowBytes`` of request data held per stream / connection (acknowledged as the
 replica takes it, so a slow or absent replica stops the client, not minikn's memory),
-``h2MaxFrameBytes``; any protocol error answers GOAWAY (h2's) and closes. The router's sweep ends
-a stream without a frame either way for ``h2StreamIdleTimeout`` (DEADLINE_EXCEEDED) and closes an
-idle connection after ``keepAliveTimeout`` (GOAWAY NO_ERROR), one waiting for its preface after
-``requestHeadTimeout``.
+``h2MaxFrameBytes``; any protocol error answers GOAWAY (h2's) and closes, a malformed request
+header list or trailers too (h2's own checks, run here so that a list repeated call after call
+is checked once per connection). The router's sweep ends a stream without a frame either way
+for ``h2StreamIdleTimeout`` (DEADLINE_EXCEEDED) and closes an idle connection after
+``keepAliveTimeout`` (GOAWAY NO_ERROR), one waiting for its preface after ``requestHeadTimeout``.
 """
 
 from __future__ import annotations
@@ -34,6 +35,7 @@ import h2.errors
 import h2.events
 import h2.exceptions
 import h2.settings
+import h2.utilities
 
 from minikn.config.router import RouterConfig
 from minikn.wire.grpc import (
@@ -67,6 +69,31 @@ _DROP = frozenset(
         b"te",
     )
 )
+
+
+_REQUEST_FLAGS = h2.utilities.HeaderValidationFlags(
+    is_client=False, is_trailer=False, is_response_header=False, is_push_promise=False
+)
+_TRAILER_FLAGS = _REQUEST_FLAGS._replace(is_trailer=True)
+_VALIDATED = 64
+"""Distinct request header lists a connection remembers as valid (then it starts over)."""
+_VALIDATED_BYTES = 4096
+"""Larger lists are checked every time (a connection keeps at most 64 x 4 KiB of them)."""
+_PER_CALL = frozenset((b"grpc-timeout", b"x-request-id", b"traceparent", b"tracestate"))
+"""Request fields whose value differs from call to call: a list with one is validated, not kept."""
+
+
+def validate_request_headers(
+    headers: Sequence[tuple[bytes, bytes]], *, trailers: bool = False
+) -> None:
+    """Raise :class:`h2.exceptions.ProtocolError` for a header list RFC 9113 section 8.2 calls
+    malformed: h2's own inbound checks (illegal characters, empty or uppercase names,
+    connection-specific fields, ``te`` other than ``trailers``, pseudo-headers missing,
+    repeated, unknown, after a regular field, or in trailers), run by the router instead of by h2
+    so that a repeated list is checked once (see :class:`H2ServerConnection`)."""
+    flags = _TRAILER_FLAGS if trailers else _REQUEST_FLAGS
+    for _ in h2.utilities.validate_headers(headers, flags):
+        pass
 
 
 def _kept(name: bytes) -> bool:
@@ -324,10 +351,12 @@ class H2ServerConnection:
         self._serve = serve
         self._limits = limits
         self._now = now
-        # What goes out is a replica's gRPC head and trailers (validated by h2 on their way in
-        # from the replica, names lowercased here) or minikn's own: not validated again.
+        # What goes out is a replica's gRPC head and trailers (names lowercased, pseudo and
+        # hop-by-hop fields dropped here) or minikn's own: not validated again. What comes in is
+        # validated by the router with h2's own checks (``validate_request_headers``), each
+        # distinct header list once per connection, not by h2 on every block.
         config = h2.config.H2Configuration(
-            client_side=False, header_encoding=None, validate_inbound_headers=True,
+            client_side=False, header_encoding=None, validate_inbound_headers=False,
             validate_outbound_headers=False, normalize_outbound_headers=False,
         )  # fmt: skip
         conn = self._h2 = h2.connection.H2Connection(config)
@@ -357,6 +386,7 @@ class H2ServerConnection:
         """Frames received (the connection's progress for its idle timeout)."""
         self._idle: dict[int, tuple[int, float]] = {}
         self._flush_pending = False
+        self._valid: set[tuple[tuple[bytes, bytes], ...]] = set()
         self._flush()
 
     # Bytes in ----------------------------------------------------------------------------------
@@ -371,12 +401,35 @@ class H2ServerConnection:
             return
         self.frames += 1
         for event in events:
-            self._event(event)
+            try:
+                self._event(event)
+            except h2.exceptions.ProtocolError as exc:  # a malformed header list
+                log.info("router: h2 protocol error: %s", exc)
+                with contextlib.suppress(h2.exceptions.ProtocolError):
+                    self._h2.close_connection(error_code=exc.error_code)
+                self._flush()
+                self._close_all()
+                return
         self._flush()
+
+    def _validate(self, headers: list[tuple[bytes, bytes]]) -> None:
+        """Raise ProtocolError for a malformed request header list; a valid one without a
+        per-call field is remembered, and its repeats pass without a second check."""
+        key = tuple(headers)
+        if key in self._valid:
+            return
+        validate_request_headers(headers)
+        size = sum(len(name) + len(value) for name, value in headers)
+        if size <= _VALIDATED_BYTES and not any(name in _PER_CALL for name, _ in headers):
+            if len(self._valid) >= _VALIDATED:
+                self._valid.clear()
+            self._valid.add(key)
 
     def _event(self, event: h2.events.Event) -> None:
         if isinstance(event, h2.events.RequestReceived):
             self._request(event)
+        elif isinstance(event, h2.events.TrailersReceived):
+            validate_request_headers(list(event.headers or ()), trailers=True)
         elif isinstance(event, h2.events.DataReceived):
             stream = self.streams.get(event.stream_id or 0)
             size = event.flow_controlled_length or 0
@@ -420,6 +473,7 @@ class H2ServerConnection:
     def _request(self, event: h2.events.RequestReceived) -> None:
         stream_id = event.stream_id or 0
         headers = [(bytes(n), bytes(v)) for n, v in event.headers or ()]
+        self._validate(headers)
         deadline = None
         for name, value in headers:
             if name == b"grpc-timeout":

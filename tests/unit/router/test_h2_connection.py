@@ -243,3 +243,112 @@ async def test_an_answer_held_by_the_clients_window_goes_on_as_the_window_reopen
     assert got[3] == b"0123456789"
     assert second.waiting
     assert not first.waiting
+
+
+_REQUEST = [
+    (b":method", b"POST"), (b":scheme", b"http"), (b":path", b"/inference.X/Y"),
+    (b":authority", b"x.default.example.com"), (b"content-type", b"application/grpc"),
+]  # fmt: skip
+
+
+def _lax_client() -> h2.connection.H2Connection:
+    """A client that sends what it is given, malformed or not (h2's checks off)."""
+    client = h2.connection.H2Connection(
+        h2.config.H2Configuration(
+            client_side=True,
+            header_encoding=None,
+            validate_outbound_headers=False,
+            normalize_outbound_headers=False,
+        )
+    )
+    client.initiate_connection()
+    return client
+
+
+def _serving() -> tuple[ClientConnection, FakeTransport, list[ServerStream]]:
+    served: list[ServerStream] = []
+
+    def serve(stream: ServerStream) -> None:
+        served.append(stream)
+        stream.fail(GrpcStatus.NOT_FOUND, "no InferenceService serves host 'x'")
+
+    conn = ClientConnection(
+        lambda r, s: None, lambda c: None, max_body=1024, limits=RouterConfig(), accepted=0.0,
+        serve_h2=serve, now=lambda: 0.0,
+    )  # fmt: skip
+    transport = FakeTransport()
+    conn.connection_made(transport)  # type: ignore[arg-type]
+    return conn, transport, served
+
+
+def _goaway_code(client: h2.connection.H2Connection, out: bytes) -> int | None:
+    for event in client.receive_data(out):
+        if isinstance(event, h2.events.ConnectionTerminated):
+            return int(event.error_code or 0)
+    return None
+
+
+async def test_malformed_request_headers_answer_goaway_protocol_error_and_are_not_served() -> None:
+    malformed = [
+        [*_REQUEST, (b"Content-Type", b"x")],  # an uppercase name
+        [*_REQUEST, (b"connection", b"close")],  # a connection-specific field
+        [*_REQUEST, (b"te", b"gzip")],  # te other than trailers
+        [*_REQUEST[1:]],  # no :method
+        [*_REQUEST, (b":method", b"GET")],  # a repeated pseudo-header
+        [_REQUEST[4], *_REQUEST[:4]],  # a pseudo-header after a regular field
+        [*_REQUEST, (b"x-bad", b"a\r\nb")],  # an illegal character
+    ]
+    for headers in malformed:
+        conn, transport, served = _serving()
+        client = _lax_client()
+        client.send_headers(1, headers, end_stream=True)
+        conn.data_received(client.data_to_send())
+        await asyncio.sleep(0)
+        assert served == [], headers
+        assert _goaway_code(client, bytes(transport.out)) == 1, headers  # PROTOCOL_ERROR
+        assert transport.closed
+
+
+async def test_a_malformed_list_after_valid_ones_on_the_same_connection_is_still_refused() -> None:
+    conn, transport, served = _serving()
+    client = _lax_client()
+    for stream_id in (1, 3):  # the same valid list twice: the second passes as already checked
+        client.send_headers(stream_id, _REQUEST, end_stream=True)
+        conn.data_received(client.data_to_send())
+    await asyncio.sleep(0)
+    assert len(served) == 2
+    client.send_headers(5, [*_REQUEST, (b"connection", b"close")], end_stream=True)
+    conn.data_received(client.data_to_send())
+    await asyncio.sleep(0)
+    assert len(served) == 2
+    assert _goaway_code(client, bytes(transport.out)) == 1
+    assert transport.closed
+
+
+async def test_request_trailers_with_a_pseudo_header_answer_goaway_protocol_error() -> None:
+    conn, transport, _ = _serving()
+    client = _lax_client()
+    client.send_headers(1, _REQUEST, end_stream=False)
+    client.send_data(1, b"\x00\x00\x00\x00\x00")
+    client.send_headers(1, [(b":path", b"/x")], end_stream=True)
+    conn.data_received(client.data_to_send())
+    await asyncio.sleep(0)
+    assert _goaway_code(client, bytes(transport.out)) == 1
+    assert transport.closed
+
+
+async def test_a_connection_remembers_only_small_valid_lists_without_per_call_fields() -> None:
+    conn, _, served = _serving()
+    client = _lax_client()
+    lists = [
+        _REQUEST,
+        [*_REQUEST, (b"x-big", b"v" * 5000)],  # over 4 KiB: checked every time
+        [*_REQUEST, (b"grpc-timeout", b"5S")],  # a per-call field
+    ]
+    for stream_id, headers in zip((1, 3, 5), lists, strict=True):
+        client.send_headers(stream_id, headers, end_stream=True)
+        conn.data_received(client.data_to_send())
+    await asyncio.sleep(0)
+    assert len(served) == 3
+    assert conn._h2 is not None
+    assert conn._h2._valid == {tuple(_REQUEST)}
