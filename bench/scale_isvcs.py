@@ -16,8 +16,10 @@ sklearn iris server) is applied first and kept warm. Per N:
   store's write time per single apply; a route lookup by Host (the router's index);
 * the longest garbage collection from the apply of all N to the report (gc.callbacks): what a
   full collection of the grown heap stalls the event loop for;
-* warm-path throughput of ``warm`` (wrk, POST iris, 10 connections) before the N are applied and
-  after: the same-run baseline ratio;
+* warm-path throughput of ``warm`` (wrk, POST iris, 10 connections; median of 3 runs) before the
+  N are applied and after: the same-run baseline ratio; and the platform's CPU time per warm
+  request after against before (this process is the platform: the figure the machine's noise
+  moves least);
 * restart: a new platform on the same state dir, time until ``start`` returns (routes published
   to the ingress), and the route of the last ISVC checked.
 
@@ -148,13 +150,26 @@ def _timed_store(p: Platform) -> list[float]:
     return spent
 
 
-async def _warm_rps(p: Platform, seconds: float) -> float:
+async def _warm_rps(p: Platform, seconds: float, runs: int = 3) -> tuple[float, float]:
+    """The warm ISVC's throughput (median of ``runs`` wrk runs) and the platform's CPU time per
+    request over them (this process is the platform; wrk and the replica are other processes),
+    which the machine's noise moves far less than throughput."""
     url = f"http://127.0.0.1:{p.ingress_port}/v1/models/warm:predict"
     headers = {"Host": "warm.default.example.com", "Content-Type": "application/json"}
-    res = await asyncio.to_thread(wrk, url, 10, seconds, method="POST", body=IRIS, headers=headers)
-    if res.non_2xx:
-        raise RuntimeError(f"warm path: {res.non_2xx} non-2xx answers")
-    return res.rps
+    rates, cpu, served = [], 0.0, 0.0
+    me = psutil.Process()
+    for _ in range(runs):
+        before = me.cpu_times()
+        res = await asyncio.to_thread(
+            wrk, url, 10, seconds, method="POST", body=IRIS, headers=headers
+        )
+        after = me.cpu_times()
+        if res.non_2xx:
+            raise RuntimeError(f"warm path: {res.non_2xx} non-2xx answers")
+        rates.append(res.rps)
+        cpu += (after.user - before.user) + (after.system - before.system)
+        served += res.rps * max(1, round(seconds))
+    return statistics.median(rates), cpu / max(1.0, served) * 1e6
 
 
 class _GcPauses:
@@ -189,7 +204,7 @@ async def one_size(n: int, singles: int, wrk_s: float, models: Path) -> dict[str
             api = _Api(session, p)
             await api.apply(WARM.format(name="warm", model=model))
             await _until_warm(p)
-            out["warm_rps_1"] = await _warm_rps(p, wrk_s)
+            out["warm_rps_1"], out["warm_cpu_1"] = await _warm_rps(p, wrk_s)
             rss0 = _rss()
             pauses = _GcPauses().install()
             text = "---\n".join(ZERO.format(name=f"m-{i:05d}", model=model) for i in range(n))
@@ -232,7 +247,7 @@ async def one_size(n: int, singles: int, wrk_s: float, models: Path) -> dict[str
             for _ in range(reps):
                 index.match(host, path)
             out["lookup_us"] = (time.perf_counter() - t) / reps * 1e6
-            out["warm_rps_n"] = await _warm_rps(p, wrk_s)
+            out["warm_rps_n"], out["warm_cpu_n"] = await _warm_rps(p, wrk_s)
         await p.close()
         gc.collect()
         t = time.perf_counter()
@@ -257,6 +272,7 @@ COLUMNS = [
     ("store_write_ms", "store write (ms)", "{:.2f}"),
     ("lookup_us", "lookup (us)", "{:.2f}"),
     ("warm_ratio", "warm rps N/1", "{:.3f}"),
+    ("warm_cpu_ratio", "CPU/request N/1", "{:.3f}"),
     ("restart_s", "restart (s)", "{:.2f}"),
 ]
 
@@ -278,6 +294,7 @@ async def main(argv: list[str]) -> int:
             for _ in range(args.runs):
                 r = await one_size(n, args.singles, args.wrk_seconds, models)
                 r["warm_ratio"] = r["warm_rps_n"] / r["warm_rps_1"]
+                r["warm_cpu_ratio"] = r["warm_cpu_n"] / r["warm_cpu_1"]
                 runs.append(r)
             med = {k: statistics.median(r[k] for r in runs) for k in runs[0]}
             cells = [fmt.format(med[k]) for k, _, fmt in COLUMNS]
