@@ -51,6 +51,13 @@ BAD = _isvc(
     {"minReplicas": True, "sklearn": {"storageUri": "gs://b/1", "bogus": 1}},
     annotations={"autoscaling.knative.dev/target": "-3"},
 )
+GRAPH = {
+    "apiVersion": "serving.kserve.io/v1alpha1",
+    "kind": "InferenceGraph",
+    "metadata": {"name": "ab"},
+    "spec": {"nodes": {"root": {"routerType": "Splitter", "steps": [
+        {"serviceName": "iris", "weight": 50}, {"serviceName": "caffe", "weight": 50}]}}},
+}  # fmt: skip
 BAD_ANNOTATION = _isvc(
     "bad2",
     {"sklearn": {"storageUri": "gs://b/1"}},
@@ -64,6 +71,7 @@ BODIES: list[list[dict[str, Any]]] = [
     [{"kind": "InferenceService", "metadata": {"name": "x"}}, {"apiVersion": "v1", "kind": "Pod"}],
     [RUNTIME, CAFFE],  # a runtime and an ISVC that needs it, in one body
     [_isvc("iris", {"sklearn": {"storageUri": "gs://b/2"}})],  # back to the same spec: reused
+    [GRAPH],
 ]
 
 
@@ -109,9 +117,9 @@ async def test_a_body_validated_in_the_worker_applies_and_is_refused_as_one_vali
     )
     assert worker_replies == loop_replies
     assert worker_state == loop_state
-    assert (worker_on_loop, loop_on_loop) == (0, 10)
+    assert (worker_on_loop, loop_on_loop) == (0, 11)
     statuses = [status for status, _ in worker_replies]
-    assert statuses == [200, 200, 200, 400, 400, 200, 200]
+    assert statuses == [200, 200, 200, 400, 400, 200, 200, 200]
     refusal = worker_replies[3][1]["message"]
     assert "spec.predictor.minReplicas" in refusal
     assert "spec.predictor.sklearn.bogus: unknown field" in refusal
