@@ -97,6 +97,11 @@ class ComponentIntent:
     stable: Component | None = None
     """v1alpha2 only: the default endpoint's spec, pinned as the rolled-out revision."""
     canary_percent: int | None = None
+    spec_hash: str | None = None
+    """The revision hash of ``spec`` with the ISVC's annotations, when computed where it was
+    parsed (the API's parse worker); None: the planner computes it."""
+    stable_hash: str | None = None
+    """The same for ``stable``."""
 
 
 @dataclass(frozen=True)

@@ -8,12 +8,15 @@ from aiohttp import web
 
 from minikn.api.documents import Document, DocumentLimits
 from minikn.apiserver.parsing import PARSER
+from minikn.config import Settings
 from minikn.config.api import ApiConfig
+from minikn.controlplane.prevalidate import Prevalidated
 from minikn.core.errors import InvalidInput, PayloadTooLarge, PermanentError
 
 __all__ = [
     "UnsupportedMediaType",
     "decode_body",
+    "parse_apply_documents",
     "parse_body",
     "parse_raw_documents",
     "parse_sized_body",
@@ -81,6 +84,18 @@ async def parse_raw_documents(
     text, bounds = _text_of(raw, request.charset, limits)
     docs = await request.app[PARSER].parse_documents(text, "<request>", bounds, as_json=as_json)
     return docs, len(text)
+
+
+async def parse_apply_documents(
+    request: web.Request, raw: bytes, limits: ApiConfig, *, as_json: bool, settings: Settings
+) -> tuple[list[Document], list[Prevalidated] | None]:
+    """:func:`parse_raw_documents` for an apply; a body large enough to be parsed in a worker
+    process is also validated there (with ``settings``): the controller takes the results
+    instead of validating on the event loop."""
+    text, bounds = _text_of(raw, request.charset, limits)
+    return await request.app[PARSER].parse_apply(
+        text, "<request>", bounds, as_json=as_json, settings=settings
+    )
 
 
 async def _read_text(request: web.Request, limits: ApiConfig) -> tuple[str, DocumentLimits]:

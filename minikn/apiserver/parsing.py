@@ -5,6 +5,7 @@ path)."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import multiprocessing
 import multiprocessing.connection
@@ -19,12 +20,17 @@ from aiohttp import web
 
 from minikn.api.documents import Document, DocumentLimits, parse_bounded
 from minikn.apiserver.envelope import unwrap_documents
+from minikn.config import Settings
+from minikn.controlplane.prevalidate import Prevalidated, prevalidate
 from minikn.core.errors import RetryableError
 
-__all__ = ["PARSER", "BodyParser"]
+__all__ = ["PARSER", "PARSE_NICE", "BodyParser"]
 
 log = logging.getLogger("minikn.apiserver.parsing")
 T = TypeVar("T")
+
+PARSE_NICE = 10
+"""How much a parse worker lowers its priority: it parses with the CPU the data path leaves."""
 
 
 class BodyParser:
@@ -47,6 +53,24 @@ class BodyParser:
     ) -> list[Document]:
         """The documents of an apply body (:func:`unwrap_documents`), with their digests."""
         return await self.run(len(text), _parse_documents, text, source, limits, as_json)
+
+    async def parse_apply(
+        self,
+        text: str,
+        source: str,
+        limits: DocumentLimits,
+        *,
+        as_json: bool,
+        settings: Settings,
+    ) -> tuple[list[Document], list[Prevalidated] | None]:
+        """:meth:`parse_documents`; for a body parsed in a worker process, also each document
+        validated there (:func:`prevalidate`: the controller then does not validate it on the
+        event loop). Small bodies: (documents, None), as before."""
+        if len(text) < self._process_bytes:
+            return await self.parse_documents(text, source, limits, as_json=as_json), None
+        return await self.run(
+            len(text), _parse_and_prevalidate, text, source, limits, as_json, settings
+        )
 
     async def run(self, size: int, fn: Callable[..., T], *args: Any) -> T:
         """``fn(*args)`` for a body of ``size`` characters: in a thread below ``process_bytes``,
@@ -75,7 +99,7 @@ class BodyParser:
             self._pool = ProcessPoolExecutor(
                 max_workers=self._workers,
                 mp_context=multiprocessing.get_context("spawn"),
-                initializer=_exit_with_parent,
+                initializer=_init_worker,
             )
         return self._pool
 
@@ -91,6 +115,13 @@ class BodyParser:
 
 def _ready() -> None:
     """In a worker: nothing (submitted by :meth:`BodyParser.prestart` to start the worker)."""
+
+
+def _init_worker() -> None:
+    """In a worker: yield the CPU to the server (:data:`PARSE_NICE`), exit with it."""
+    with contextlib.suppress(OSError, AttributeError):  # AttributeError: no os.nice here
+        os.nice(PARSE_NICE)
+    _exit_with_parent()
 
 
 def _exit_with_parent() -> None:
@@ -115,6 +146,13 @@ def _parse_documents(
     text: str, source: str, limits: DocumentLimits, as_json: bool
 ) -> list[Document]:
     return unwrap_documents(parse_bounded(text, source, limits, as_json=as_json))
+
+
+def _parse_and_prevalidate(
+    text: str, source: str, limits: DocumentLimits, as_json: bool, settings: Settings
+) -> tuple[list[Document], list[Prevalidated]]:
+    docs = _parse_documents(text, source, limits, as_json)
+    return docs, prevalidate(docs, settings)
 
 
 PARSER = web.AppKey("body_parser", BodyParser)

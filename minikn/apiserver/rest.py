@@ -38,7 +38,7 @@ from aiohttp import web
 
 from minikn.api.documents import Document
 from minikn.api.graph import GRAPH_KIND
-from minikn.apiserver.bodies import parse_raw_documents, read_body
+from minikn.apiserver.bodies import parse_apply_documents, parse_raw_documents, read_body
 from minikn.apiserver.heads import HEADS, BodyHeads
 from minikn.apiserver.kube.context import EPOCH
 from minikn.apiserver.kube.install import install_kube_api
@@ -285,9 +285,17 @@ async def _apply(request: web.Request) -> web.Response:
     known = request.app[HEADS].get(raw, request.charset, as_json)
     results = None if known is None else ctl.apply_unchanged(known)
     if results is None:
-        docs, _ = await parse_raw_documents(request, raw, limits, as_json=as_json)
+        if ctl.prevalidates:
+            docs, checked = await parse_apply_documents(
+                request, raw, limits, as_json=as_json, settings=ctl.settings
+            )
+        else:
+            docs, checked = (
+                (await parse_raw_documents(request, raw, limits, as_json=as_json))[0],
+                None,
+            )
         request.app[HEADS].put(raw, request.charset, as_json, docs)
-        results = await ctl.apply(docs)
+        results = await ctl.apply(docs, prevalidated=checked)
     return _json({"results": [r.as_dict() for r in results]})
 
 

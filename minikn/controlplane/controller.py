@@ -36,6 +36,7 @@ from minikn.api.validate import (
 from minikn.config import Settings
 from minikn.controlplane.graphs import graph_resource, is_graph, plan_graph
 from minikn.controlplane.persisted import encode_change
+from minikn.controlplane.prevalidate import Prevalidated
 from minikn.controlplane.quarantine import INVALID_SPEC, admission_rules, quarantine_invalid
 from minikn.controlplane.reconcile import (
     TAG_ROUTING,
@@ -314,10 +315,25 @@ class Controller:
         now = self._clock.time()
         return plan_graph(state, parsed, doc.where(), settings=self.settings, now=now)
 
+    @property
+    def prevalidates(self) -> bool:
+        """Whether :meth:`apply` takes documents validated elsewhere by :func:`prevalidate` (its
+        annotation validator is the default one, a function of the settings alone)."""
+        return self._check is None
+
     async def apply(
-        self, docs: Sequence[Document], *, create_only: bool = False
+        self,
+        docs: Sequence[Document],
+        *,
+        create_only: bool = False,
+        prevalidated: Sequence[Prevalidated] | None = None,
     ) -> list[ApplyResult]:
-        """Validate all documents, then commit all of them or none (InvalidInput names each)."""
+        """Validate all documents, then commit all of them or none (InvalidInput names each).
+
+        ``prevalidated``: :func:`prevalidate` of ``docs`` with these settings (done off the event
+        loop), taken instead of validating here when :attr:`prevalidates`."""
+        if prevalidated is not None and (not self.prevalidates or len(prevalidated) != len(docs)):
+            prevalidated = None
         async with self._lock:
             state = shallow_copy(self._state)  # copy-on-write: _plan copies what it touches
             reports = self._reports
@@ -330,7 +346,7 @@ class Controller:
             """Results of documents equal to what is stored: nothing planned, nothing written."""
             digests: dict[str, str | None] = {}
             """ISVC key -> digest of the document planned for it (None: not known)."""
-            for doc in docs:
+            for i, doc in enumerate(docs):
                 try:
                     if not runtimes and not create_only and self._is_unchanged(doc, digests):
                         _check_name_is_free(owners, self._owners, doc.name, doc.namespace, doc)
@@ -340,7 +356,8 @@ class Controller:
                         )
                         owners[doc.name] = (doc.namespace, "InferenceService")
                         continue
-                    parsed = parse_document(doc, self.settings, self._check)
+                    parsed = _validated(doc, None if prevalidated is None else prevalidated[i])
+                    parsed = parsed or parse_document(doc, self.settings, self._check)
                     if isinstance(parsed, ParsedRuntime):
                         if registry is self.registry:
                             registry = copy.deepcopy(registry)
@@ -876,6 +893,16 @@ def _forget(state: PlaneState, revisions: Sequence[str]) -> None:
 
 def _kind_of(record: IsvcState) -> str:
     return GRAPH_KIND if is_graph(record) else "InferenceService"
+
+
+def _validated(
+    doc: Document, done: Prevalidated
+) -> ParsedIsvc | ParsedRuntime | ParsedGraph | None:
+    """The document as validated by :func:`prevalidate`, raising the InvalidInput it met
+    (named for ``doc`` as :func:`parse_document` names it); None: not validated there."""
+    if isinstance(done, InvalidInput):
+        raise InvalidInput(done.message, reason=done.reason)
+    return done
 
 
 def _check_name_is_free(

@@ -65,6 +65,7 @@ def _ensure(
     spec: Component,
     *,
     reuse_any: bool,
+    digest: str | None = None,
 ) -> str | None:
     """The revision for ``spec``: an existing one when nothing changed, else a new one.
 
@@ -72,7 +73,8 @@ def _ensure(
     latest one counts, as in Knative (going back to an old spec makes a new revision).
     """
     cs = planned.state
-    digest = component_hash(spec, ctx.meta_annotations)
+    if digest is None:
+        digest = component_hash(spec, ctx.meta_annotations)
     if reuse_any:
         found = _find(cs, digest)
         if found is not None:
@@ -110,8 +112,10 @@ def plan_component(
     planned = Planned(cs)
     cs.pinned_stable = None
     if intent.stable is not None:
-        cs.pinned_stable = _ensure(planned, ctx, component, intent.stable, reuse_any=True)
-    _ensure(planned, ctx, component, intent.spec, reuse_any=False)
+        cs.pinned_stable = _ensure(
+            planned, ctx, component, intent.stable, reuse_any=True, digest=intent.stable_hash
+        )
+    _ensure(planned, ctx, component, intent.spec, reuse_any=False, digest=intent.spec_hash)
     if planned.errors:
         cs.error_reason, cs.error_message = planned.errors[-1]
     # Standard (raw) mode has no revision traffic split: KServe ignores canaryTrafficPercent.
