@@ -615,10 +615,11 @@ class Controller:
             if k.startswith(prefix) and is_graph(i) == graphs
         )
 
-    def resources(self, keys: Sequence[str]) -> list[dict[str, Any]]:
-        """The API view of the ISVCs ``keys`` that still exist, in that order."""
+    def resources(self, keys: Sequence[str], *, shared: bool = False) -> list[dict[str, Any]]:
+        """The API view of the ISVCs ``keys`` that still exist, in that order (``shared``: as
+        in :meth:`resource`)."""
         isvcs = self._state.isvcs
-        return [self.resource(isvcs[k]) for k in keys if k in isvcs]
+        return [self.resource(isvcs[k], shared=shared) for k in keys if k in isvcs]
 
     def revisions(
         self, namespace: str, name: str, *, kind: str = "InferenceService"

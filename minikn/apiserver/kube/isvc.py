@@ -41,7 +41,7 @@ from minikn.apiserver.kube.objects import (
 from minikn.apiserver.kube.patch import json_patch, merge_patch
 from minikn.apiserver.kube.table import table
 from minikn.apiserver.kube.watch import stream_watch
-from minikn.apiserver.paging import page, parse_limit
+from minikn.apiserver.paging import Page, page, parse_limit
 from minikn.core.errors import NotFound
 
 __all__ = ["GRAPHS", "ISVCS", "ServedKind", "graph_routes", "isvc_routes", "served_routes"]
@@ -154,6 +154,35 @@ class _Handlers:
             out.append(_view(hub.stamp(key, obj), self.api_version))
         return out
 
+    def _list_page(
+        self, request: web.Request, ns: str | None
+    ) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+        """The items of a list request and the metadata that leads to its next page. A page
+        without selectors renders only its own objects (a page of 500 among 10,000 costs 500);
+        selectors read every object first, as kube-apiserver's do. Like kube-apiserver's, a page
+        may hold fewer than ``limit`` items (objects not served at this version are skipped)."""
+        limit, token = parse_limit(request.query)
+        if limit is None and token is None:
+            return self._listed(request, ns), {}
+        if request.query.get("labelSelector") or request.query.get("fieldSelector"):
+            return self._paged(request, self._listed(request, ns))
+        ctl, hub = request.app[KCTL], request.app[HUB]
+        chosen = page(
+            ctl.isvc_keys(ns, kind=self.served.kind),
+            limit=limit,
+            token=token,
+            now=ctl.clock.time(),
+            epoch=request.app[EPOCH],
+        )
+        items = []
+        for obj in ctl.resources(chosen.keys, shared=True):
+            if not _visible(obj, self.api_version, self.served):
+                continue
+            meta = obj.get("metadata", {})
+            key = (meta.get("namespace", "default"), meta.get("name", ""))
+            items.append(_view(hub.stamp(key, obj), self.api_version))
+        return items, _continue(chosen)
+
     @staticmethod
     def _paged(
         request: web.Request, items: list[dict[str, Any]]
@@ -171,10 +200,7 @@ class _Handlers:
             now=request.app[KCTL].clock.time(),
             epoch=request.app[EPOCH],
         )
-        more: dict[str, Any] = {}
-        if chosen.continue_token is not None:
-            more = {"continue": chosen.continue_token, "remainingItemCount": chosen.remaining}
-        return [by_key[k] for k in chosen.keys], more
+        return [by_key[k] for k in chosen.keys], _continue(chosen)
 
     def _render(self, request: web.Request, obj: dict[str, Any]) -> dict[str, Any]:
         if wants_table_output(request):
@@ -193,7 +219,7 @@ class _Handlers:
         if request.query.get("watch") in ("1", "true", "True"):
             return await self._watch(request, ns)
         hub = request.app[HUB]
-        items, more = self._paged(request, self._listed(request, ns))
+        items, more = self._list_page(request, ns)
         rv = str(hub.resource_version)
         if wants_table_output(request):
             body = table(
@@ -459,3 +485,10 @@ def isvc_routes(api_version: str) -> list[web.RouteDef]:
 
 def graph_routes() -> list[web.RouteDef]:
     return served_routes(GRAPH_API_VERSION, GRAPHS)
+
+
+def _continue(chosen: Page) -> dict[str, Any]:
+    """The list metadata that leads to the page after ``chosen`` (none after the last)."""
+    if chosen.continue_token is None:
+        return {}
+    return {"continue": chosen.continue_token, "remainingItemCount": chosen.remaining}

@@ -162,3 +162,32 @@ def test_a_graph_watch_resumes_from_a_version_and_sees_graphs_only(api: client.A
         )
     assert taken.value.status == 409
     objs.delete_namespaced_custom_object(G, V, "default", P, "py-not-a-graph")
+
+
+def _pages(objs: Any, **kw: Any) -> list[list[str]]:
+    pages, token = [], None
+    while True:
+        got = objs.list_namespaced_custom_object(G, V, "default", P, _continue=token, **kw)
+        pages.append([i["metadata"]["name"] for i in got["items"]])
+        token = got["metadata"].get("continue")
+        if not token:
+            return pages
+
+
+def test_a_list_in_pages_is_the_whole_list_in_order(api: client.ApiClient) -> None:
+    objs = client.CustomObjectsApi(api)
+    for i in range(5):
+        body = _body(f"py-page-{i}")
+        body["metadata"]["labels"] = {"paged": "yes", "odd": str(i % 2)}
+        objs.create_namespaced_custom_object(G, V, "default", P, body)
+    whole = [
+        i["metadata"]["name"]
+        for i in objs.list_namespaced_custom_object(G, V, "default", P)["items"]
+    ]
+    pages = _pages(objs, limit=2)
+    assert all(len(p) <= 2 for p in pages)
+    assert [n for p in pages for n in p] == whole  # every object once, in the list's order
+    first = objs.list_namespaced_custom_object(G, V, "default", P, limit=2)
+    assert first["metadata"]["remainingItemCount"] == len(whole) - 2
+    odd = _pages(objs, limit=1, label_selector="paged=yes,odd=1")  # selectors, then pages
+    assert [n for p in odd for n in p] == ["py-page-1", "py-page-3"]
