@@ -21,6 +21,7 @@ the path: ``/v1/models/<name>...`` and ``/v2/models/<name>...`` reach the ISVC s
 from __future__ import annotations
 
 import random
+from collections.abc import Collection
 from dataclasses import dataclass, field, replace
 from typing import Generic, TypeVar
 
@@ -141,7 +142,7 @@ class RouteIndex:
         self.domain = table.domain.lower().strip(".")
         self._hosts, self._models, self._routes = _Claims(), _Claims(), {}
         for isvc in table.isvcs:
-            self._add_isvc(isvc)
+            self._add_isvc(isvc, self._names(isvc))
         self._table = table.isvcs
 
     def update(self, table: RouteTable) -> None:
@@ -155,66 +156,63 @@ class RouteIndex:
         routes = self._routes
         for key in gone:
             self._remove_isvc(routes[key])
-        for route in changed:
-            old = routes.get((route.namespace, route.name))
+        claimed = [(route, self._names(route)) for route in changed]
+        for route, (hosts, models) in claimed:
+            old = routes.get(_route_key(route))
             if old is not None:  # let go of the names it no longer has; keep its place on the rest
-                self._remove_isvc(old, keep=self._isvc_names(route))
-        for route in changed:
-            self._add_isvc(route)
+                self._remove_isvc(old, keep=(hosts.keys(), models.keys()))
+        for route, names in claimed:
+            self._add_isvc(route, names)
         self._table = table.isvcs
 
     def _remove_isvc(
-        self, isvc: IsvcRoute, keep: tuple[set[str], set[tuple[str, str]]] | None = None
+        self,
+        isvc: IsvcRoute,
+        keep: tuple[Collection[str], Collection[tuple[str, str]]] = ((), ()),
     ) -> None:
         """Let go of the names that lead to ``isvc`` (but those in ``keep``); a name another ISVC
         claimed too passes to it."""
         key = _route_key(isvc)
         self._routes.pop(key, None)
-        hosts, models = self._isvc_names(isvc)
-        if keep is not None:
-            hosts, models = hosts - keep[0], models - keep[1]
-        for host in hosts:
+        hosts, models = self._names(isvc)
+        for host in hosts.keys() - keep[0]:
             self._hosts.release(host, key)
-        for model in models:
+        for model in models.keys() - keep[1]:
             self._models.release(model, key)
 
-    def _isvc_names(self, isvc: IsvcRoute) -> tuple[set[str], set[tuple[str, str]]]:
-        """Every host and (namespace, model) name ``isvc`` claims."""
-        models = {(isvc.namespace, m) for m in isvc.model_names or (isvc.name,)}
-        return set(self._isvc_hosts(isvc)), models
+    def _names(self, isvc: IsvcRoute) -> tuple[dict[str, Match], dict[tuple[str, str], Match]]:
+        """Every host and (namespace, model) name ``isvc`` claims, with where each leads."""
+        ns, hosts = isvc.namespace, {}
 
-    def _isvc_hosts(self, isvc: IsvcRoute) -> list[str]:
-        names = [isvc.name]
+        def add(name: str, match: Match) -> None:
+            hosts[f"{name}.{ns}.{self.domain}"] = match
+            for suffix in _LOCAL_SUFFIXES:
+                hosts[f"{name}.{ns}{suffix}"] = match
+
+        entry = _resolved(isvc, isvc.entry)
+        add(isvc.name, entry)
         for comp in isvc.components:
             service = f"{isvc.name}-{comp.component}"
             for svc in (service, f"{service}-default"):
-                names.append(svc)
-                names.extend(f"{t.tag}-{svc}" for t in comp.targets if t.tag)
-        ns, out = isvc.namespace, []
-        for name in names:
-            out.append(f"{name}.{ns}.{self.domain}")
-            out.extend(f"{name}.{ns}{suffix}" for suffix in _LOCAL_SUFFIXES)
-        return out
-
-    def _add_names(self, name: str, namespace: str, match: Match) -> None:
-        self._hosts.claim(f"{name}.{namespace}.{self.domain}", match)
-        for suffix in _LOCAL_SUFFIXES:
-            self._hosts.claim(f"{name}.{namespace}{suffix}", match)
-
-    def _add_isvc(self, isvc: IsvcRoute) -> None:
-        ns = isvc.namespace
-        self._routes[(ns, isvc.name)] = isvc
-        self._add_names(isvc.name, ns, _resolved(isvc, isvc.entry))
-        for comp in isvc.components:
-            service = f"{isvc.name}-{comp.component}"
-            for svc in (service, f"{service}-default"):
-                self._add_names(svc, ns, _resolved(isvc, comp.component, explicit=True))
+                add(svc, _resolved(isvc, comp.component, explicit=True))
                 for target in comp.targets:
                     if target.tag:
                         tagged = _resolved(isvc, comp.component, target.tag, explicit=True)
-                        self._add_names(f"{target.tag}-{svc}", ns, tagged)
-        for model in isvc.model_names or (isvc.name,):
-            self._models.claim((ns, model), _resolved(isvc, isvc.entry))
+                        add(f"{target.tag}-{svc}", tagged)
+        models = {(ns, model): entry for model in isvc.model_names or (isvc.name,)}
+        return hosts, models
+
+    def _add_isvc(
+        self,
+        isvc: IsvcRoute,
+        names: tuple[dict[str, Match], dict[tuple[str, str], Match]],
+    ) -> None:
+        self._routes[_route_key(isvc)] = isvc
+        hosts, models = names
+        for host, match in hosts.items():
+            self._hosts.claim(host, match)
+        for model, match in models.items():
+            self._models.claim(model, match)
 
     def match(self, host: str, path: str) -> Match:
         """The component a request for ``host`` and ``path`` reaches, or :class:`NotFound`.
