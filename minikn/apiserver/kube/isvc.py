@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import copy
 import secrets
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -135,14 +136,20 @@ class _Handlers:
             raise _not_found(self.api_version, self.plural, name)
         return _view(hub.stamp((ns, name), obj), self.api_version)
 
-    def _listed(self, request: web.Request, ns: str | None) -> list[dict[str, Any]]:
+    def _listed(
+        self, request: web.Request, ns: str | None, objs: Iterable[dict[str, Any]] | None = None
+    ) -> list[dict[str, Any]]:
+        """``objs`` (default: every object in ``ns``) that this version serves and the request's
+        selectors match, stamped and viewed at this version."""
         ctl, hub = request.app[KCTL], request.app[HUB]
         labels = parse_label_selector(request.query.get("labelSelector", ""))
         fields = parse_field_selector(request.query.get("fieldSelector", ""), _FIELDS)
+        if objs is None:
+            # Shared with the store below metadata and status: stamped, converted (a copy) or
+            # serialised, never edited.
+            objs = ctl.list_isvcs(ns, kind=self.served.kind, shared=True)
         out = []
-        # Shared with the store below metadata and status: stamped, converted (a copy) or
-        # serialised, never edited.
-        for obj in ctl.list_isvcs(ns, kind=self.served.kind, shared=True):
+        for obj in objs:
             meta = obj.get("metadata", {})
             key = (meta.get("namespace", "default"), meta.get("name", ""))
             if not _visible(obj, self.api_version, self.served) or not labels_match(
@@ -157,50 +164,23 @@ class _Handlers:
     def _list_page(
         self, request: web.Request, ns: str | None
     ) -> tuple[list[dict[str, Any]], dict[str, Any]]:
-        """The items of a list request and the metadata that leads to its next page. A page
-        without selectors renders only its own objects (a page of 500 among 10,000 costs 500);
-        selectors read every object first, as kube-apiserver's do. Like kube-apiserver's, a page
-        may hold fewer than ``limit`` items (objects not served at this version are skipped)."""
+        """The items of a list request (Kubernetes' ``limit``/``continue`` paging) and the list
+        metadata that leads to its next page. A page without selectors renders only its own
+        objects (a page of 500 among 10,000 costs 500); selectors read every object first, as
+        kube-apiserver's do. Like kube-apiserver's, a page may hold fewer than ``limit`` items
+        (objects not served at this version are skipped)."""
         limit, token = parse_limit(request.query)
         if limit is None and token is None:
             return self._listed(request, ns), {}
+        ctl = request.app[KCTL]
         if request.query.get("labelSelector") or request.query.get("fieldSelector"):
-            return self._paged(request, self._listed(request, ns))
-        ctl, hub = request.app[KCTL], request.app[HUB]
-        chosen = page(
-            ctl.isvc_keys(ns, kind=self.served.kind),
-            limit=limit,
-            token=token,
-            now=ctl.clock.time(),
-            epoch=request.app[EPOCH],
-        )
-        items = []
-        for obj in ctl.resources(chosen.keys, shared=True):
-            if not _visible(obj, self.api_version, self.served):
-                continue
-            meta = obj.get("metadata", {})
-            key = (meta.get("namespace", "default"), meta.get("name", ""))
-            items.append(_view(hub.stamp(key, obj), self.api_version))
-        return items, _continue(chosen)
-
-    @staticmethod
-    def _paged(
-        request: web.Request, items: list[dict[str, Any]]
-    ) -> tuple[list[dict[str, Any]], dict[str, Any]]:
-        """The page of ``items`` that ``limit``/``continue`` ask for (Kubernetes' list paging),
-        and the list metadata that leads to the next page."""
-        limit, token = parse_limit(request.query)
-        if limit is None and token is None:
-            return items, {}
-        by_key = {f"{o['metadata']['namespace']}/{o['metadata']['name']}": o for o in items}
-        chosen = page(
-            list(by_key),
-            limit=limit,
-            token=token,
-            now=request.app[KCTL].clock.time(),
-            epoch=request.app[EPOCH],
-        )
-        return [by_key[k] for k in chosen.keys], _continue(chosen)
+            items = self._listed(request, ns)
+            by_key = {f"{o['metadata']['namespace']}/{o['metadata']['name']}": o for o in items}
+            chosen = _page_of(request, list(by_key), limit, token)
+            return [by_key[k] for k in chosen.keys], _continue(chosen)
+        chosen = _page_of(request, ctl.isvc_keys(ns, kind=self.served.kind), limit, token)
+        shown = self._listed(request, ns, ctl.resources(chosen.keys, shared=True))
+        return shown, _continue(chosen)
 
     def _render(self, request: web.Request, obj: dict[str, Any]) -> dict[str, Any]:
         if wants_table_output(request):
@@ -485,6 +465,12 @@ def isvc_routes(api_version: str) -> list[web.RouteDef]:
 
 def graph_routes() -> list[web.RouteDef]:
     return served_routes(GRAPH_API_VERSION, GRAPHS)
+
+
+def _page_of(request: web.Request, keys: list[str], limit: int | None, token: str | None) -> Page:
+    """The page of the sorted ``keys`` that ``limit`` and ``token`` ask for."""
+    now, epoch = request.app[KCTL].clock.time(), request.app[EPOCH]
+    return page(keys, limit=limit, token=token, now=now, epoch=epoch)
 
 
 def _continue(chosen: Page) -> dict[str, Any]:
