@@ -349,12 +349,8 @@ class Controller:
             for i, doc in enumerate(docs):
                 try:
                     if not runtimes and not create_only and self._is_unchanged(doc, digests):
-                        _check_name_is_free(owners, self._owners, doc.name, doc.namespace, doc)
-                        unchanged.add(len(results))
-                        results.append(
-                            ApplyResult(doc.where(), doc.kind, doc.name, doc.namespace, "unchanged")
-                        )
-                        owners[doc.name] = (doc.namespace, "InferenceService")
+                        results.append(self._unchanged(doc, owners))
+                        unchanged.add(len(results) - 1)
                         continue
                     parsed = _validated(doc, None if prevalidated is None else prevalidated[i])
                     parsed = parsed or parse_document(doc, self.settings, self._check)
@@ -434,12 +430,17 @@ class Controller:
             if not self._is_unchanged(doc, ()):
                 return None
             try:
-                _check_name_is_free(owners, self._owners, doc.name, doc.namespace, doc)
+                results.append(self._unchanged(doc, owners))
             except Conflict:
                 return None  # apply says why
-            owners[doc.name] = (doc.namespace, "InferenceService")
-            results.append(ApplyResult(doc.where(), doc.kind, doc.name, doc.namespace, "unchanged"))
         return results or None
+
+    def _unchanged(self, doc: Document, owners: dict[str, tuple[str, str]]) -> ApplyResult:
+        """The result of an ISVC document equal to the stored one (:meth:`_is_unchanged`), its
+        name taken in ``owners``; Conflict when this apply gave the name to another kind."""
+        _check_name_is_free(owners, self._owners, doc.name, doc.namespace, doc)
+        owners[doc.name] = (doc.namespace, "InferenceService")
+        return ApplyResult(doc.where(), doc.kind, doc.name, doc.namespace, "unchanged")
 
     def _is_unchanged(self, doc: Document, planned: Collection[str]) -> bool:
         """``doc`` is an ISVC document equal to the one its stored ISVC was planned from, with
