@@ -4,6 +4,7 @@ stream is served by the router's stream callback, a routing error ends it traile
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 
 import h2.config
 import h2.connection
@@ -47,26 +48,65 @@ def _client() -> h2.connection.H2Connection:
     return client
 
 
-async def test_a_stream_the_router_refuses_ends_trailers_only_with_its_grpc_status() -> None:
+_REQUEST = [
+    (b":method", b"POST"), (b":scheme", b"http"), (b":path", b"/inference.X/Y"),
+    (b":authority", b"x.default.example.com"), (b"content-type", b"application/grpc"),
+]  # fmt: skip
+
+
+def _lax_client() -> h2.connection.H2Connection:
+    """A client that sends what it is given, malformed or not (h2's checks off)."""
+    client = h2.connection.H2Connection(
+        h2.config.H2Configuration(
+            client_side=True,
+            header_encoding=None,
+            validate_outbound_headers=False,
+            normalize_outbound_headers=False,
+        )
+    )
+    client.initiate_connection()
+    return client
+
+
+def _connection(
+    serve: Callable[[ServerStream], None] | None = None,
+) -> tuple[ClientConnection, FakeTransport, list[ServerStream]]:
+    """A router connection on a fake transport; the streams it serves are kept (and given to
+    ``serve``)."""
     served: list[ServerStream] = []
 
-    def serve(stream: ServerStream) -> None:
+    def on_stream(stream: ServerStream) -> None:
         served.append(stream)
-        stream.fail(GrpcStatus.NOT_FOUND, "no InferenceService serves host 'x'")
+        if serve is not None:
+            serve(stream)
 
     conn = ClientConnection(
         lambda r, s: None, lambda c: None, max_body=1024, limits=RouterConfig(), accepted=0.0,
-        serve_h2=serve, now=lambda: 0.0,
+        serve_h2=on_stream, now=lambda: 0.0,
     )  # fmt: skip
     transport = FakeTransport()
     conn.connection_made(transport)  # type: ignore[arg-type]
+    return conn, transport, served
+
+
+def _serving() -> tuple[ClientConnection, FakeTransport, list[ServerStream]]:
+    """A connection whose every stream is refused as for an unknown host."""
+    return _connection(
+        lambda s: s.fail(GrpcStatus.NOT_FOUND, "no InferenceService serves host 'x'")
+    )
+
+
+def _goaway_code(client: h2.connection.H2Connection, out: bytes) -> int | None:
+    for event in client.receive_data(out):
+        if isinstance(event, h2.events.ConnectionTerminated):
+            return int(event.error_code or 0)
+    return None
+
+
+async def test_a_stream_the_router_refuses_ends_trailers_only_with_its_grpc_status() -> None:
+    conn, transport, served = _serving()
     client = _client()
-    client.send_headers(
-        1,
-        [(b":method", b"POST"), (b":scheme", b"http"), (b":path", b"/inference.X/Y"),
-         (b":authority", b"x.default.example.com"), (b"content-type", b"application/grpc")],
-        end_stream=True,
-    )  # fmt: skip
+    client.send_headers(1, _REQUEST, end_stream=True)
     data = client.data_to_send()
     conn.data_received(data[:10])  # the preface split across reads
     conn.data_received(data[10:])
@@ -110,20 +150,9 @@ async def test_a_protocol_error_answers_goaway_and_closes() -> None:
 
 
 async def test_a_whole_answer_given_in_one_turn_goes_out_in_one_write() -> None:
-    served: list[ServerStream] = []
-    conn = ClientConnection(
-        lambda r, s: None, lambda c: None, max_body=1024, limits=RouterConfig(), accepted=0.0,
-        serve_h2=served.append, now=lambda: 0.0,
-    )  # fmt: skip
-    transport = FakeTransport()
-    conn.connection_made(transport)  # type: ignore[arg-type]
+    conn, transport, served = _connection()
     client = _client()
-    client.send_headers(
-        1,
-        [(b":method", b"POST"), (b":scheme", b"http"), (b":path", b"/inference.X/Y"),
-         (b":authority", b"x.default.example.com"), (b"content-type", b"application/grpc")],
-        end_stream=True,
-    )  # fmt: skip
+    client.send_headers(1, _REQUEST, end_stream=True)
     conn.data_received(client.data_to_send())
     client.receive_data(bytes(transport.out))  # the server's settings and acknowledgements
     before = len(transport.writes)
@@ -150,20 +179,9 @@ async def test_a_whole_answer_given_in_one_turn_goes_out_in_one_write() -> None:
 async def test_a_replicas_pseudo_and_hop_by_hop_fields_do_not_reach_the_client() -> None:
     """The activator does not have h2 check the replica's fields: the router keeps only named,
     non-pseudo, non-hop-by-hop ones, lowercased, so the client's own h2 checks pass."""
-    served: list[ServerStream] = []
-    conn = ClientConnection(
-        lambda r, s: None, lambda c: None, max_body=1024, limits=RouterConfig(), accepted=0.0,
-        serve_h2=served.append, now=lambda: 0.0,
-    )  # fmt: skip
-    transport = FakeTransport()
-    conn.connection_made(transport)  # type: ignore[arg-type]
+    conn, transport, served = _connection()
     client = _client()
-    client.send_headers(
-        1,
-        [(b":method", b"POST"), (b":scheme", b"http"), (b":path", b"/inference.X/Y"),
-         (b":authority", b"x.default.example.com"), (b"content-type", b"application/grpc")],
-        end_stream=True,
-    )  # fmt: skip
+    client.send_headers(1, _REQUEST, end_stream=True)
     conn.data_received(client.data_to_send())
     client.receive_data(bytes(transport.out))
     before = len(transport.out)
@@ -192,21 +210,11 @@ async def test_a_replicas_pseudo_and_hop_by_hop_fields_do_not_reach_the_client()
 
 
 async def test_an_answer_held_by_the_clients_window_goes_on_as_the_window_reopens() -> None:
-    served: list[ServerStream] = []
-    conn = ClientConnection(
-        lambda r, s: None, lambda c: None, max_body=1024, limits=RouterConfig(), accepted=0.0,
-        serve_h2=served.append, now=lambda: 0.0,
-    )  # fmt: skip
-    transport = FakeTransport()
-    conn.connection_made(transport)  # type: ignore[arg-type]
+    conn, transport, served = _connection()
     client = _client()
     client.update_settings({h2.settings.SettingCodes.INITIAL_WINDOW_SIZE: 10})
-    request = [
-        (b":method", b"POST"), (b":scheme", b"http"), (b":path", b"/inference.X/Y"),
-        (b":authority", b"x.default.example.com"), (b"content-type", b"application/grpc"),
-    ]  # fmt: skip
-    client.send_headers(1, request, end_stream=True)
-    client.send_headers(3, request, end_stream=True)
+    client.send_headers(1, _REQUEST, end_stream=True)
+    client.send_headers(3, _REQUEST, end_stream=True)
     conn.data_received(client.data_to_send())
     client.receive_data(bytes(transport.out))
     conn.data_received(client.data_to_send())  # the settings' acknowledgement
@@ -243,49 +251,6 @@ async def test_an_answer_held_by_the_clients_window_goes_on_as_the_window_reopen
     assert got[3] == b"0123456789"
     assert second.waiting
     assert not first.waiting
-
-
-_REQUEST = [
-    (b":method", b"POST"), (b":scheme", b"http"), (b":path", b"/inference.X/Y"),
-    (b":authority", b"x.default.example.com"), (b"content-type", b"application/grpc"),
-]  # fmt: skip
-
-
-def _lax_client() -> h2.connection.H2Connection:
-    """A client that sends what it is given, malformed or not (h2's checks off)."""
-    client = h2.connection.H2Connection(
-        h2.config.H2Configuration(
-            client_side=True,
-            header_encoding=None,
-            validate_outbound_headers=False,
-            normalize_outbound_headers=False,
-        )
-    )
-    client.initiate_connection()
-    return client
-
-
-def _serving() -> tuple[ClientConnection, FakeTransport, list[ServerStream]]:
-    served: list[ServerStream] = []
-
-    def serve(stream: ServerStream) -> None:
-        served.append(stream)
-        stream.fail(GrpcStatus.NOT_FOUND, "no InferenceService serves host 'x'")
-
-    conn = ClientConnection(
-        lambda r, s: None, lambda c: None, max_body=1024, limits=RouterConfig(), accepted=0.0,
-        serve_h2=serve, now=lambda: 0.0,
-    )  # fmt: skip
-    transport = FakeTransport()
-    conn.connection_made(transport)  # type: ignore[arg-type]
-    return conn, transport, served
-
-
-def _goaway_code(client: h2.connection.H2Connection, out: bytes) -> int | None:
-    for event in client.receive_data(out):
-        if isinstance(event, h2.events.ConnectionTerminated):
-            return int(event.error_code or 0)
-    return None
 
 
 async def test_malformed_request_headers_answer_goaway_protocol_error_and_are_not_served() -> None:
