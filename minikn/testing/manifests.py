@@ -25,3 +25,18 @@ def isvc_doc(name: str = "iris", **predictor: Any) -> dict[str, Any]:
 def docs_of(*bodies: dict[str, Any], source: str = "test.yaml") -> list[Document]:
     """``bodies`` as the documents of one multi-document YAML file named ``source``."""
     return parse_text(yaml.safe_dump_all(bodies), source)
+
+
+def caffe_runtime() -> dict[str, Any]:
+    """A ClusterServingRuntime ``caffe-rt`` serving model format ``caffe`` (KServe V1) from image
+    ``me/caffe:1``: a runtime no built-in one covers."""
+    return {
+        "apiVersion": "serving.kserve.io/v1alpha1",
+        "kind": "ClusterServingRuntime",
+        "metadata": {"name": "caffe-rt"},
+        "spec": {
+            "supportedModelFormats": [{"name": "caffe", "autoSelect": True}],
+            "protocolVersions": ["v1"],
+            "containers": [{"name": "kserve-container", "image": "me/caffe:1"}],
+        },
+    }

@@ -13,21 +13,13 @@ import yaml
 from minikn.api.validate import parse_document
 from minikn.config import Settings
 from minikn.controlplane import controller
+from minikn.testing.manifests import caffe_runtime
 
 from .conftest import start_api
 
 APPLY = "/api/v1/apply"
 YAML = {"Content-Type": "application/yaml"}
-RUNTIME = {
-    "apiVersion": "serving.kserve.io/v1alpha1",
-    "kind": "ClusterServingRuntime",
-    "metadata": {"name": "caffe-rt"},
-    "spec": {
-        "supportedModelFormats": [{"name": "caffe", "autoSelect": True}],
-        "protocolVersions": ["v1"],
-        "containers": [{"name": "kserve-container", "image": "me/caffe:1"}],
-    },
-}
+RUNTIME = caffe_runtime()
 
 
 def _isvc(name: str, predictor: dict[str, Any], **meta: Any) -> dict[str, Any]:

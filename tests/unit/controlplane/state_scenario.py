@@ -13,20 +13,11 @@ from typing import Any
 
 from minikn.controlplane.controller import Controller
 from minikn.core.clock import FakeClock
-from minikn.testing.manifests import docs_of, isvc_doc
+from minikn.testing.manifests import caffe_runtime, docs_of, isvc_doc
 
 ISVCS = [("default", "iris"), ("default", "legacy"), ("default", "broken"), ("team-a", "caffe")]
 
-_CAFFE_RUNTIME = {
-    "apiVersion": "serving.kserve.io/v1alpha1",
-    "kind": "ClusterServingRuntime",
-    "metadata": {"name": "caffe-rt"},
-    "spec": {
-        "supportedModelFormats": [{"name": "caffe", "autoSelect": True}],
-        "protocolVersions": ["v1"],
-        "containers": [{"name": "kserve-container", "image": "me/caffe:1"}],
-    },
-}
+_CAFFE_RUNTIME = caffe_runtime()
 
 
 def iris_doc(uri: str, **predictor: Any) -> dict[str, Any]:

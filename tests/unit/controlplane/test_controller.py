@@ -10,7 +10,7 @@ import pytest
 
 from minikn.controlplane.controller import Controller
 from minikn.core.errors import Conflict, InvalidInput, NotFound
-from minikn.testing.manifests import docs_of, isvc_doc
+from minikn.testing.manifests import caffe_runtime, docs_of, isvc_doc
 
 from .conftest import RecordingListener
 
@@ -198,16 +198,7 @@ async def test_no_supporting_runtime_is_a_condition_not_a_refusal(controller: Co
 
 
 async def test_runtime_applied_with_the_isvc_resolves_it(controller: Controller) -> None:
-    runtime = {
-        "apiVersion": "serving.kserve.io/v1alpha1",
-        "kind": "ClusterServingRuntime",
-        "metadata": {"name": "caffe-rt"},
-        "spec": {
-            "supportedModelFormats": [{"name": "caffe", "autoSelect": True}],
-            "protocolVersions": ["v1"],
-            "containers": [{"name": "kserve-container", "image": "me/caffe:1"}],
-        },
-    }
+    runtime = caffe_runtime()
     doc = isvc_doc(model={"modelFormat": {"name": "caffe"}, "storageUri": "gs://b/1"})
     results = await controller.apply(docs_of(runtime, doc))
     assert results[1].revisions == [P1]

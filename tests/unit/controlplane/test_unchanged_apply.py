@@ -13,21 +13,12 @@ import pytest
 from minikn.api.documents import Document, content_digest
 from minikn.controlplane.controller import Controller
 from minikn.core.errors import Conflict
-from minikn.testing.manifests import docs_of, isvc_doc
+from minikn.testing.manifests import caffe_runtime, docs_of, isvc_doc
 
 from .conftest import RecordingListener
 
 P1, P2, P3 = "iris-predictor-00001", "iris-predictor-00002", "iris-predictor-00003"
-CAFFE_RUNTIME = {
-    "apiVersion": "serving.kserve.io/v1alpha1",
-    "kind": "ClusterServingRuntime",
-    "metadata": {"name": "caffe-rt"},
-    "spec": {
-        "supportedModelFormats": [{"name": "caffe", "autoSelect": True}],
-        "protocolVersions": ["v1"],
-        "containers": [{"name": "kserve-container", "image": "me/caffe:1"}],
-    },
-}
+CAFFE_RUNTIME = caffe_runtime()
 
 
 def _digested(*bodies: dict[str, Any]) -> list[Document]:
