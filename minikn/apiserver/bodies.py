@@ -87,11 +87,16 @@ async def parse_raw_documents(
 
 
 async def parse_apply_documents(
-    request: web.Request, raw: bytes, limits: ApiConfig, *, as_json: bool, settings: Settings
+    request: web.Request,
+    raw: bytes,
+    limits: ApiConfig,
+    *,
+    as_json: bool,
+    settings: Settings | None,
 ) -> tuple[list[Document], list[Prevalidated] | None]:
     """:func:`parse_raw_documents` for an apply; a body large enough to be parsed in a worker
-    process is also validated there (with ``settings``): the controller takes the results
-    instead of validating on the event loop."""
+    process is also validated there (with ``settings``; None: not validated): the controller
+    takes the results instead of validating on the event loop."""
     text, bounds = _text_of(raw, request.charset, limits)
     return await request.app[PARSER].parse_apply(
         text, "<request>", bounds, as_json=as_json, settings=settings

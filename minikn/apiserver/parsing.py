@@ -61,12 +61,12 @@ class BodyParser:
         limits: DocumentLimits,
         *,
         as_json: bool,
-        settings: Settings,
+        settings: Settings | None,
     ) -> tuple[list[Document], list[Prevalidated] | None]:
         """:meth:`parse_documents`; for a body parsed in a worker process, also each document
-        validated there (:func:`prevalidate`: the controller then does not validate it on the
-        event loop). Small bodies: (documents, None), as before."""
-        if len(text) < self._process_bytes:
+        validated there with ``settings`` (:func:`prevalidate`: the controller then does not
+        validate it on the event loop). Small bodies, or no ``settings``: (documents, None)."""
+        if settings is None or len(text) < self._process_bytes:
             return await self.parse_documents(text, source, limits, as_json=as_json), None
         return await self.run(
             len(text), _parse_and_prevalidate, text, source, limits, as_json, settings

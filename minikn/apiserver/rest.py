@@ -285,15 +285,10 @@ async def _apply(request: web.Request) -> web.Response:
     known = request.app[HEADS].get(raw, request.charset, as_json)
     results = None if known is None else ctl.apply_unchanged(known)
     if results is None:
-        if ctl.prevalidates:
-            docs, checked = await parse_apply_documents(
-                request, raw, limits, as_json=as_json, settings=ctl.settings
-            )
-        else:
-            docs, checked = (
-                (await parse_raw_documents(request, raw, limits, as_json=as_json))[0],
-                None,
-            )
+        settings = ctl.settings if ctl.prevalidates else None
+        docs, checked = await parse_apply_documents(
+            request, raw, limits, as_json=as_json, settings=settings
+        )
         request.app[HEADS].put(raw, request.charset, as_json, docs)
         results = await ctl.apply(docs, prevalidated=checked)
     return _json({"results": [r.as_dict() for r in results]})
