@@ -19,10 +19,11 @@ the first request; the tick loop's 2-second grid and each tick's lateness after 
 decision log); the fast lane's overhead (latency less service of the requests that did not
 wait, from 1 s after the first replica was ready) and the buffered lane's (how long a busy
 replica slot was held beyond the service time per request handed to it while requests waited,
-from the replica's log); the report lag after each tick (a fresh platform) and the clock phase
-are drawn. The table shows the real figures next to the simulator's min/median/max, and whether
-the goal holds (real inside the range; simulator median within 10 % of the real median for cold
-starts and p99, within one tick for the times).
+from the replica's log). The stats reports and the clock's second follow from the tick grid
+(``minikn.core.cadence``: each report 50 ms before a tick). The table shows the real figures
+next to the simulator's min/median/max, and whether the goal holds (real inside the range;
+simulator median within 10 % of the real median for cold starts and p99, within one tick for
+the times).
 ``--keep DIR`` keeps each real run's logs; ``--replay DIR`` simulates against kept runs again.
 """
 
@@ -55,10 +56,6 @@ from minikn.sim.simulate import SimResult  # noqa: E402
 from minikn.sim.traces import StartModel, parse_start_model  # noqa: E402
 
 TICK = 2.0
-REPORT_LAG = (-0.03, 0.1)
-"""A fresh platform's stats report comes this long after each tick (fitted to the decision logs:
-the first decisions' panic averages match reports from just before the tick to 0.1 s after it;
-the report loop starts first and drifts later by its own work each second)."""
 _CONFIG = "config-autoscaler:\n  allow-zero-initial-scale: true\n"
 NAME = "simbench"
 
@@ -71,6 +68,11 @@ def replica(port: int, start_delay: float, service: float, log: Path | None) -> 
 
     class Handler(http.server.BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
+        # TCP_NODELAY, as model servers set it: http.server writes the head and the body in two
+        # sends, and with Nagle on, the body waits for the head's ACK, which the platform's
+        # side delays by up to 40 ms on a connection in use (Linux's delayed ACK): 40 ms more
+        # per request handed a slot from the buffer, and none for one on a fresh connection.
+        disable_nagle_algorithm = True
 
         def do_GET(self) -> None:
             began = time.time()
@@ -452,15 +454,15 @@ def main() -> None:
             buffered = StartModel("samples", tuple(real["buffered overheads"]))  # type: ignore[arg-type]
             arrivals: list[tuple[float, float]] = real["arrivals"]  # type: ignore[assignment]
             # The arrivals as sent (a busy sender is late now and then), this run's start times,
-            # idle time, tick phase and warm overheads; the report lag and clock phase drawn.
+            # idle time, tick phase (the report's and the clock's follow: minikn.core.cadence) and
+            # overheads.
             sim = run_many(spec, arrivals, start_model=model, seed=run, runs=args.sims,
                            duration=40.0, idle=float(real["idle"]),  # type: ignore[arg-type]
                            overhead=overhead, buffered_overhead=buffered,
                            tick_phase=float(real["tick phase"]),  # type: ignore[arg-type]
                            tick_lateness=StartModel("samples", tuple(real["tick lateness"])),  # type: ignore[arg-type]
                            handover=parse_start_model("samples:" + ",".join(real["handovers"]))  # type: ignore[arg-type]
-                           if real["handovers"] else None,
-                           report_lag=REPORT_LAG)  # fmt: skip
+                           if real["handovers"] else None)  # fmt: skip
             if args.keep is not None and not args.replay:
                 (args.keep / f"{kind}-run{run + 1}.sim").write_text(
                     "\n".join(str(d) for r in sim for d in [r.first_scale_up, *r.decisions[:6]])

@@ -29,6 +29,7 @@ from minikn.activator.h2upstream import H2Pool
 from minikn.activator.throttler import Throttler
 from minikn.activator.upstream import NeverReached, UpstreamPool, send
 from minikn.config import Settings
+from minikn.core.cadence import REPORT_INTERVAL, next_beat
 from minikn.core.clock import Clock
 from minikn.core.coldstart import ColdStart
 from minikn.core.endpoints import Endpoint, RevisionStats, ScalePoker, StatsSink
@@ -57,8 +58,6 @@ from minikn.wire.http import (
 __all__ = ["Activator"]
 
 log = logging.getLogger("minikn.activator")
-
-_REPORT_PERIOD = 1.0
 
 
 class _Revision:
@@ -300,9 +299,14 @@ class Activator:
 
     # Lifecycle ----------------------------------------------------------------------------------
 
-    async def start(self) -> None:
+    async def start(self, first_report: float | None = None) -> None:
+        """Report stats every second from ``first_report`` on (default: 1 s from now), on a grid
+        (:mod:`minikn.core.cadence`): its own work does not push the next report later."""
         if self._reporter is None:
-            self._reporter = asyncio.create_task(self._report_loop(), name="activator-stats")
+            first = (
+                self._clock.monotonic() + REPORT_INTERVAL if first_report is None else first_report
+            )
+            self._reporter = asyncio.create_task(self._report_loop(first), name="activator-stats")
 
     async def close(self) -> None:
         if self._reporter is not None:
@@ -315,13 +319,17 @@ class Activator:
         self._pool.close()
         self._h2pool.close()
 
-    async def _report_loop(self) -> None:
+    async def _report_loop(self, first: float) -> None:
+        clock, due = self._clock, first
         while True:
-            await self._clock.sleep(_REPORT_PERIOD)
+            now = clock.monotonic()
+            if due > now:
+                await clock.sleep(due - now)
             try:
                 self.report()
             except Exception:
                 log.exception("activator: reporting stats failed")
+            due = next_beat(due, REPORT_INTERVAL, clock.monotonic())  # skips missed reports
 
     def report(self) -> None:
         """Close the 1 s bucket of every revision that held a request since its last report and

@@ -25,6 +25,7 @@ from minikn.autoscaler.engine import (
 from minikn.autoscaler.spec import ScalingSpec, build_spec
 from minikn.autoscaler.window import ZeroReports
 from minikn.config.loader import Settings
+from minikn.core.cadence import TICK_INTERVAL, next_beat
 from minikn.core.clock import Clock
 from minikn.core.endpoints import RevisionStats
 from minikn.core.listeners import RevisionListener
@@ -42,8 +43,6 @@ __all__ = [
     "ScalerStatus",
 ]
 
-TICK_INTERVAL = 2.0
-"""Knative's ``tickInterval`` (multiscaler.go)."""
 
 log = logging.getLogger("minikn.autoscaler")
 
@@ -296,10 +295,12 @@ class Autoscaler:
 
     # -- the loop --------------------------------------------------------------------------
 
-    async def run(self) -> None:
-        """Tick every 2 s (and wake at the KPA's timers) until cancelled."""
+    async def run(self, anchor: float | None = None) -> None:
+        """Tick every 2 s (and wake at the KPA's timers) until cancelled: at ``anchor + 2k``
+        from the first of them after now (default anchor: now; see :mod:`minikn.core.cadence`)."""
         clock = self._clock
-        next_tick = clock.monotonic() + TICK_INTERVAL
+        now = clock.monotonic()
+        next_tick = next_beat(now if anchor is None else anchor, TICK_INTERVAL, now)
         while True:
             now = clock.monotonic()
             timer = self._next_timer(now)

@@ -62,6 +62,12 @@ class FakeClock:
         heapq.heappush(self._sleepers, (self._now + max(0.0, seconds), next(self._seq), fut))
         await fut
 
+    def spend(self, seconds: float) -> None:
+        """Time passes inside the caller's synchronous work (a slow report, a long tick): the
+        clock moves on, but sleepers wake only at the next :meth:`advance`, late, as a busy
+        event loop wakes them."""
+        self._now += seconds
+
     async def advance(self, seconds: float) -> None:
         """Move time forward, waking each sleeper whose deadline passes, in order."""
         target = self._now + seconds

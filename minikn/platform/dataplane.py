@@ -25,6 +25,7 @@ from minikn.activator import Activator
 from minikn.activator.agent import AgentMiddleware, TraceMiddleware, trace_middleware
 from minikn.autoscaler.loop import Autoscaler
 from minikn.config import Settings
+from minikn.core.cadence import first_report, grid_anchor
 from minikn.core.clock import Clock
 from minikn.core.delta import identity_delta
 from minikn.core.endpoints import Endpoint
@@ -135,6 +136,7 @@ class DataPlane:
         metrics: Metrics,
     ) -> None:
         self.settings = settings
+        self._clock = clock
         rcfg = settings.minikn.replicas
         self.backend = select_backend(backend, settings, state_dir=state_dir)
         inventory = rcfg.gpus if rcfg.gpus is not None else discover_gpus()
@@ -240,7 +242,9 @@ class DataPlane:
 
     async def start(self, host: str, port: int) -> int:
         """Adopt replicas, start the loops and the ingress; returns the ingress port."""
-        await self.activator.start()
+        # Both loops on one grid: each stats report 50 ms before a tick (minikn.core.cadence).
+        anchor = grid_anchor(self._clock.monotonic())
+        await self.activator.start(first_report=first_report(anchor))
         bound = await self.router.start(host, port)
         alias = INGRESS_ALIAS if self.backend.name == "docker" else "127.0.0.1"
         self._ingress = f"{alias}:{bound}"
@@ -259,7 +263,7 @@ class DataPlane:
         self._started = True
         self.revisions_changed(live, routable)
         self._autoscaler_task = asyncio.create_task(
-            self.autoscaler.run(), name="minikn.autoscaler.run"
+            self.autoscaler.run(anchor), name="minikn.autoscaler.run"
         )
         self._autoscaler_task.add_done_callback(_log_crash)
         return bound

@@ -88,14 +88,14 @@ def add_simulate_arguments(parser: argparse.ArgumentParser) -> None:
         "--runs",
         type=int,
         default=10,
-        help="runs with random tick and stats-report phases (the platform's loops are not in "
-        "step with the first request); prints min/median/max of each figure (default 10)",
+        help="runs with a random phase of the platform's tick (and stats-report) grid against "
+        "the first request; prints min/median/max of each figure (default 10)",
     )
     parser.add_argument(
         "--report-lag",
         metavar="A,B",
-        help="a freshly started platform: its stats report comes A..B s after each tick (about "
-        "-0.03,0.1 in its first minute; negative: before it) instead of at an unrelated phase",
+        help="each stats report comes A..B s after a tick (negative: before it) instead of "
+        "0.05 s before it, as the platform places it",
     )
     parser.add_argument(
         "--tick-lateness",

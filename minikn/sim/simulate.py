@@ -22,15 +22,16 @@ whole panic window (6 s by default), not over the one second since the first req
 activator sends a revision's zero report once and then nothing, so its windows empty out and the
 first demand reads undiluted; the platform differs, and the simulator follows the platform.)
 
-Timing (:class:`SimTiming`). On the platform the tick and the stats reports run on their own
-loops, started with the platform, not with the first request: the first tick comes somewhere in
-(0, 2] s after the trace starts and the first report somewhere in (0, 1] s. The windows bucket
-samples by the clock's whole second, so where the trace starts within a second matters too (the
-poke's sample and the first report share a bucket or not). ``SimTiming()`` is the ideal (2 s,
-1 s, on a whole second); :meth:`SimTiming.draw` draws all three phases, and the CLI reports the
-range over several draws. The tick loop keeps its 2-second schedule but each tick runs a little
-after it on a busy event loop (``tick_lateness``: a few ms, up to tens of ms on a loaded 2-core
-machine); a replica asked for at a late tick is ready that much later.
+Timing (:class:`SimTiming`). On the platform the tick and the stats reports run on one grid
+(:mod:`minikn.core.cadence`), started with the platform, not with the first request: ticks every
+2 s on a whole second of the clock, a report 50 ms before each tick and one between ticks. So
+the first tick comes somewhere in (0, 2] s after the trace starts, and that one phase sets the
+report's and the clock's (the windows bucket samples by the clock's whole second: the poke's
+sample and the first report share a bucket or not). ``SimTiming()`` is the ideal (2 s, 1 s, on
+a whole second); :meth:`SimTiming.draw` draws the phase, and the CLI reports the range over
+several draws. The tick loop keeps its 2-second schedule but each tick runs a little after it on
+a busy event loop (``tick_lateness``: a few ms, up to tens of ms on a loaded 2-core machine); a
+replica asked for at a late tick is ready that much later.
 
 Handover (``handover``). A replica counts as ready (for the autoscaler, the rows, all-ready) when
 the platform finds it ready, but takes its first request a little later: the activator learns of
@@ -59,6 +60,7 @@ from typing import Literal
 from minikn.activator.fifo import Fifo
 from minikn.autoscaler.engine import KpaScaler
 from minikn.autoscaler.spec import ScalingSpec
+from minikn.core.cadence import REPORT_LEAD
 from minikn.sim.traces import StartModel, Trace
 
 __all__ = ["SimDecision", "SimResult", "SimRow", "SimTiming", "Start", "default_duration",
@@ -90,21 +92,18 @@ class SimTiming:
         cls, rng: random.Random, *, tick_phase: float | None = None,
         report_lag: tuple[float, float] | None = None,
     ) -> SimTiming:  # fmt: skip
-        """Uniform phases: the platform started at an unknown time before the first request.
+        """The platform's grid (:mod:`minikn.core.cadence`) at a phase drawn uniformly: the first
+        request falls anywhere on it. Ticks come on a whole second of the clock, so the clock's
+        phase follows from the tick's, and each report ``REPORT_LEAD`` before a tick (and one
+        between ticks).
 
         ``tick_phase``: the first tick is known (it is in the platform's decision log).
-        ``report_lag``: the report loop is tied to the tick loop, each report coming
-        ``uniform(*report_lag)`` s after a tick. A freshly started platform starts both loops
-        together, its report loop first, drifting later by its own work each second (from just
-        before the tick to 0.1 s after it in the first minute on a busy 2-core machine); after
-        a while the two are unrelated (the default)."""
-        tick = _TICK - rng.uniform(0.0, _TICK)
-        report = 1.0 - rng.random()
-        if tick_phase is not None:
-            tick = tick_phase
-        if report_lag is not None:
-            report = 1.0 - (-(tick + rng.uniform(*report_lag)) % 1.0)
-        return cls(tick, report, rng.random())
+        ``report_lag``: each report comes ``uniform(*report_lag)`` s after a tick instead
+        (negative: before it), to see what a report at another phase would change (Knative's
+        activator and autoscaler run at unrelated phases)."""
+        tick = _TICK - rng.uniform(0.0, _TICK) if tick_phase is None else tick_phase
+        lag = -REPORT_LEAD if report_lag is None else rng.uniform(*report_lag)
+        return cls(tick, 1.0 - (-(tick + lag) % 1.0), -tick % 1.0)
 
 
 @dataclass(frozen=True, slots=True)

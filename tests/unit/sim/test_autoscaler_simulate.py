@@ -10,6 +10,7 @@ import pytest
 
 from minikn.autoscaler.spec import build_spec
 from minikn.config.autoscaler import AutoscalerConfig
+from minikn.core.cadence import REPORT_LEAD
 from minikn.core.errors import InvalidInput
 from minikn.sim.simulate import SimDecision, SimRow, SimTiming, idle_reports, simulate
 from minikn.sim.traces import builtin_trace, load_trace, parse_start_model
@@ -225,16 +226,20 @@ def test_a_request_overhead_adds_to_the_latency_and_holds_the_slot() -> None:
     assert len({tuple(x) for x in drawn}) > 1
 
 
-def test_drawn_timings_cover_all_three_phases() -> None:
+def test_drawn_timings_put_the_platform_grid_at_a_random_phase() -> None:
     import random
 
     rng = random.Random(5)
     draws = [SimTiming.draw(rng) for _ in range(200)]
     assert all(0 < d.tick_phase <= 2 and 0 < d.report_phase <= 1 for d in draws)
-    assert all(0 <= d.clock_phase < 1 for d in draws)
-    assert min(d.clock_phase for d in draws) < 0.1
-    assert max(d.clock_phase for d in draws) > 0.9
-    # A fresh platform: the tick known, each report a fixed lag after (or before) a tick.
+    assert min(d.tick_phase for d in draws) < 0.1
+    assert max(d.tick_phase for d in draws) > 1.9
+    for d in draws:
+        # Ticks on the clock's whole second; each report 50 ms before a tick, one between.
+        on_second = (d.tick_phase + d.clock_phase) % 1.0
+        assert min(on_second, 1.0 - on_second) == pytest.approx(0.0, abs=1e-9)
+        assert (d.tick_phase - d.report_phase) % 1.0 == pytest.approx(REPORT_LEAD)
+    # A report at another phase (as in Knative): each report a fixed lag after (or before) a tick.
     for tick, lag, report in [(0.6, 0.05, 0.65), (1.95, 0.05, 1.0), (0.05, -0.1, 0.95)]:
         d = SimTiming.draw(rng, tick_phase=tick, report_lag=(lag, lag))
         assert (d.tick_phase, d.report_phase) == pytest.approx((tick, report))
