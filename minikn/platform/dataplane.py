@@ -25,7 +25,13 @@ from minikn.activator import Activator
 from minikn.activator.agent import AgentMiddleware, TraceMiddleware, trace_middleware
 from minikn.autoscaler.loop import Autoscaler
 from minikn.config import Settings
-from minikn.core.cadence import first_report, grid_anchor
+from minikn.core.cadence import (
+    REPORT_INTERVAL,
+    REPORT_LEAD,
+    TICK_INTERVAL,
+    first_report,
+    grid_anchor,
+)
 from minikn.core.clock import Clock
 from minikn.core.delta import identity_delta
 from minikn.core.endpoints import Endpoint
@@ -243,8 +249,14 @@ class DataPlane:
     async def start(self, host: str, port: int) -> int:
         """Adopt replicas, start the loops and the ingress; returns the ingress port."""
         # Both loops on one grid: each stats report 50 ms before a tick (minikn.core.cadence).
-        anchor = grid_anchor(self._clock.monotonic())
-        await self.activator.start(first_report=first_report(anchor))
+        now = self._clock.monotonic()
+        anchor = grid_anchor(now)
+        first = first_report(anchor)
+        await self.activator.start(first_report=first)
+        log.info(
+            "stats reported every %g s from +%.3f s; autoscaler ticks every %g s, %g s after one",
+            REPORT_INTERVAL, first - now, TICK_INTERVAL, REPORT_LEAD,
+        )  # fmt: skip
         bound = await self.router.start(host, port)
         alias = INGRESS_ALIAS if self.backend.name == "docker" else "127.0.0.1"
         self._ingress = f"{alias}:{bound}"
