@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import logging
+import os
+import socket
 from pathlib import Path
 from typing import Any, Literal
 
@@ -24,6 +26,9 @@ def docker_client_or_none(timeout: int = PING_TIMEOUT) -> Any:
 
     Blocking: callers on the event loop run it in a thread.
     """
+    if _unix_socket_refuses(os.environ.get("DOCKER_HOST", _DEFAULT_HOST), timeout):
+        log.debug("no Docker engine answers: its socket refuses connections")
+        return None
     try:
         from docker.client import from_env
 
@@ -34,6 +39,24 @@ def docker_client_or_none(timeout: int = PING_TIMEOUT) -> Any:
         return None
     client.api.timeout = 60  # pings are quick; builds, stops and logs are not
     return client
+
+
+_DEFAULT_HOST = "unix:///var/run/docker.sock"
+
+
+def _unix_socket_refuses(host: str, timeout: float) -> bool:
+    """The engine's unix socket is missing or nobody listens on it (a stopped ``dockerd`` leaves
+    the file behind). Checked before docker-py, whose client asks the engine for its version
+    while it is built and leaves that connection's socket open when the engine is not there."""
+    if not host.startswith("unix://"):
+        return False
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as probe:
+        probe.settimeout(timeout)
+        try:
+            probe.connect(host.removeprefix("unix://"))
+        except OSError:
+            return True
+    return False
 
 
 def _state_dir(state_dir: Path | None) -> Path:

@@ -103,3 +103,19 @@ def test_auto_picks_docker_when_an_engine_answers(
 ) -> None:
     monkeypatch.setattr(select, "docker_client_or_none", lambda timeout=2: object())
     assert isinstance(select.select_backend("auto", Settings(), state_dir=tmp_path), DockerBackend)
+
+
+def test_a_stopped_engine_socket_means_no_engine_and_leaks_no_socket(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    import gc
+    import socket
+
+    path = tmp_path / "docker.sock"
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as stopped:
+        stopped.bind(str(path))  # the file stays, nobody listens: what a stopped dockerd leaves
+    monkeypatch.setenv("DOCKER_HOST", f"unix://{path}")
+    assert select.docker_client_or_none(timeout=1) is None
+    monkeypatch.setenv("DOCKER_HOST", f"unix://{tmp_path / 'missing.sock'}")
+    assert select.docker_client_or_none(timeout=1) is None
+    gc.collect()  # docker-py's client, built against it, left its socket open (ResourceWarning)
