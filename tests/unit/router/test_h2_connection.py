@@ -71,16 +71,15 @@ def _lax_client() -> h2.connection.H2Connection:
 
 
 def _connection(
-    serve: Callable[[ServerStream], None] | None = None,
+    serve: Callable[[ServerStream], Any] | None = None,
 ) -> tuple[ClientConnection, FakeTransport, list[ServerStream]]:
     """A router connection on a fake transport; the streams it serves are kept (and given to
-    ``serve``)."""
+    ``serve``, whose coroutine, if it returns one, serves the stream)."""
     served: list[ServerStream] = []
 
-    def on_stream(stream: ServerStream) -> None:
+    def on_stream(stream: ServerStream) -> Any:
         served.append(stream)
-        if serve is not None:
-            serve(stream)
+        return serve(stream) if serve is not None else None
 
     conn = ClientConnection(
         lambda r, s: None, lambda c: None, max_body=1024, limits=RouterConfig(), accepted=0.0,
@@ -323,21 +322,11 @@ async def test_a_connection_remembers_only_small_valid_lists_without_per_call_fi
 
 async def test_a_stream_the_client_breaks_is_reset_and_its_serving_task_cancelled() -> None:
     release = asyncio.Event()
-    served: list[ServerStream] = []
 
     async def held(stream: ServerStream) -> None:
         await release.wait()  # the replica never answers
 
-    def serve(stream: ServerStream) -> Any:
-        served.append(stream)
-        return held(stream)
-
-    conn = ClientConnection(
-        lambda r, s: None, lambda c: None, max_body=1024, limits=RouterConfig(), accepted=0.0,
-        serve_h2=serve, now=lambda: 0.0,
-    )  # fmt: skip
-    transport = FakeTransport()
-    conn.connection_made(transport)  # type: ignore[arg-type]
+    conn, transport, served = _connection(held)
     client = _client()
     client.send_headers(1, _REQUEST, end_stream=False)
     conn.data_received(client.data_to_send())
