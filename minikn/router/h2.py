@@ -11,17 +11,19 @@ GOAWAY), header lists over ``maxRequestHeadBytes`` (GOAWAY ENHANCE_YOUR_CALM) or
 ``maxRequestHeaders`` fields (the stream ends RESOURCE_EXHAUSTED), ``h2StreamWindowBytes`` /
 ``h2ConnectionWindowBytes`` of request data held per stream / connection (acknowledged as the
 replica takes it, so a slow or absent replica stops the client, not minikn's memory),
-``h2MaxFrameBytes``; any protocol error answers GOAWAY (h2's) and closes, a malformed request
-header list or trailers too (h2's own checks, run here so that a list repeated call after call
-is checked once per connection). The router's sweep ends a stream without a frame either way
-for ``h2StreamIdleTimeout`` (DEADLINE_EXCEEDED) and closes an idle connection after
-``keepAliveTimeout`` (GOAWAY NO_ERROR), one waiting for its preface after ``requestHeadTimeout``.
+``h2MaxFrameBytes``. Frames are read and written by minikn's own framer
+(:class:`~minikn.wire.h2server.H2ServerCodec`, which checks everything RFC 9113 asks of a server
+facing an untrusted client); a connection error answers GOAWAY with its code and closes, a
+malformed request header list or trailers too (``h2``'s own checks, run here so that a list
+repeated call after call is checked once per connection). The router's sweep ends a stream
+without a frame either way for ``h2StreamIdleTimeout`` (DEADLINE_EXCEEDED) and closes an idle
+connection after ``keepAliveTimeout`` (GOAWAY NO_ERROR), one waiting for its preface after
+``requestHeadTimeout``.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
 import logging
 from collections import deque
@@ -29,12 +31,7 @@ from collections.abc import Callable, Coroutine, Sequence
 from functools import partial
 from typing import Any
 
-import h2.config
-import h2.connection
-import h2.errors
-import h2.events
 import h2.exceptions
-import h2.settings
 import h2.utilities
 
 from minikn.config.router import RouterConfig
@@ -44,15 +41,20 @@ from minikn.wire.grpc import (
     parse_grpc_timeout,
     trailers_for,
 )
-from minikn.wire.h2codec import CachingDecoder, StaticEncoder
+from minikn.wire.h2frames import (
+    CANCEL,
+    INTERNAL_ERROR,
+    NO_ERROR,
+    PREFACE,
+    PROTOCOL_ERROR,
+    H2ProtocolError,
+)
+from minikn.wire.h2server import H2ServerCodec
 from minikn.wire.http import BodyStream
 
 __all__ = ["PREFACE", "H2ServerConnection", "ServerStream", "StreamServe"]
 
 log = logging.getLogger("minikn.router.h2")
-
-PREFACE = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"
-"""The client connection preface (RFC 9113 section 3.4)."""
 
 _HIGH_WATER = 256 * 1024
 """Response bytes queued for one stream above which its replica stream is not acknowledged."""
@@ -285,7 +287,7 @@ class ServerStream:
         self.conn.pump(self)
 
     def abort(self) -> None:
-        self.conn.reset(self, h2.errors.ErrorCodes.INTERNAL_ERROR)
+        self.conn.reset(self, INTERNAL_ERROR)
 
     def bind_producer(self, producer: asyncio.Transport | None) -> None:
         """Flow control is per stream (``backlog``/``on_drained``): nothing to bind."""
@@ -336,7 +338,7 @@ def _error_message(status: int, body: bytes) -> str:
 
 
 class H2ServerConnection:
-    """The HTTP/2 state of one client connection (h2, sans I/O) and its streams."""
+    """The HTTP/2 state of one client connection (minikn's framer, sans I/O) and its streams."""
 
     def __init__(
         self,
@@ -353,37 +355,21 @@ class H2ServerConnection:
         self._now = now
         # What goes out is a replica's gRPC head and trailers (names lowercased, pseudo and
         # hop-by-hop fields dropped here) or minikn's own: not validated again. What comes in is
-        # validated by the router with h2's own checks (``validate_request_headers``), each
-        # distinct header list once per connection, not by h2 on every block.
-        config = h2.config.H2Configuration(
-            client_side=False, header_encoding=None, validate_inbound_headers=False,
-            validate_outbound_headers=False, normalize_outbound_headers=False,
-        )  # fmt: skip
-        conn = self._h2 = h2.connection.H2Connection(config)
-        conn.encoder = StaticEncoder()
-        conn.decoder = CachingDecoder()
-        conn.local_settings = h2.settings.Settings(
-            client=False,
-            initial_values={
-                h2.settings.SettingCodes.MAX_CONCURRENT_STREAMS: limits.h2_max_concurrent_streams,
-                h2.settings.SettingCodes.MAX_HEADER_LIST_SIZE: limits.max_request_head_bytes,
-                h2.settings.SettingCodes.INITIAL_WINDOW_SIZE: limits.h2_stream_window_bytes,
-                h2.settings.SettingCodes.MAX_FRAME_SIZE: limits.h2_max_frame_bytes,
-                h2.settings.SettingCodes.ENABLE_PUSH: 0,
-            },
+        # validated here with h2's own checks (``validate_request_headers``), each distinct
+        # header list once per connection; the framer checks the frames.
+        self._h2 = H2ServerCodec(
+            max_concurrent_streams=limits.h2_max_concurrent_streams,
+            max_header_list_size=limits.max_request_head_bytes,
+            stream_window=limits.h2_stream_window_bytes,
+            connection_window=limits.h2_connection_window_bytes,
+            max_frame_size=limits.h2_max_frame_bytes,
         )
-        # Enforced from the first frame on, not only once the client acknowledges the settings.
-        conn.decoder.max_header_list_size = limits.max_request_head_bytes
-        conn.max_inbound_frame_size = limits.h2_max_frame_bytes
-        conn.initiate_connection()
-        grow = limits.h2_connection_window_bytes - 65_535
-        if grow > 0:
-            conn.increment_flow_control_window(grow)
+        self._h2.initiate()
         self.streams: dict[int, ServerStream] = {}
         self._write_paused = False
         self._goaway = False
         self.frames = 0
-        """Frames received (the connection's progress for its idle timeout)."""
+        """Reads with frames (the connection's progress for its idle timeout)."""
         self._idle: dict[int, tuple[int, float]] = {}
         self._flush_pending = False
         self._valid: set[tuple[tuple[bytes, bytes], ...]] = set()
@@ -393,8 +379,8 @@ class H2ServerConnection:
 
     def data_received(self, data: bytes) -> None:
         try:
-            events = self._h2.receive_data(data)
-        except h2.exceptions.ProtocolError as exc:
+            events = self._h2.receive(data)
+        except H2ProtocolError as exc:
             log.info("router: h2 protocol error: %s", exc)
             self._flush()
             self._close_all()
@@ -405,8 +391,7 @@ class H2ServerConnection:
                 self._event(event)
             except h2.exceptions.ProtocolError as exc:  # a malformed header list
                 log.info("router: h2 protocol error: %s", exc)
-                with contextlib.suppress(h2.exceptions.ProtocolError):
-                    self._h2.close_connection(error_code=exc.error_code)
+                self._h2.close(PROTOCOL_ERROR)
                 self._flush()
                 self._close_all()
                 return
@@ -425,54 +410,52 @@ class H2ServerConnection:
                 self._valid.clear()
             self._valid.add(key)
 
-    def _event(self, event: h2.events.Event) -> None:
-        if isinstance(event, h2.events.RequestReceived):
-            self._request(event)
-        elif isinstance(event, h2.events.TrailersReceived):
-            validate_request_headers(list(event.headers or ()), trailers=True)
-        elif isinstance(event, h2.events.DataReceived):
-            stream = self.streams.get(event.stream_id or 0)
-            size = event.flow_controlled_length or 0
+    def _event(self, event: tuple[Any, ...]) -> None:
+        kind, stream_id = event[0], event[1]
+        if kind == "data":
+            _, _, data, size, end_stream = event
+            stream = self.streams.get(stream_id)
             if stream is None or stream.closed:
-                if size:  # nobody reads it: give the window back at once (h2 skips a closed
-                    # stream's own window and updates the connection's)
-                    self._h2.acknowledge_received_data(size, event.stream_id or 0)
+                if size:  # nobody reads it: the window goes back at once
+                    self._h2.acknowledge(stream_id, size)
                 return
             stream.progress += 1
-            stream.body.feed(event.data or b"")
+            stream.body.feed(data)
             if size:
                 if stream.paused:
                     stream.deferred += size
                 else:
-                    self._h2.acknowledge_received_data(size, stream.stream_id)
-        elif isinstance(event, h2.events.StreamEnded):
-            stream = self.streams.get(event.stream_id or 0)
-            if stream is not None:
-                stream.progress += 1
+                    self._h2.acknowledge(stream_id, size)
+            if end_stream:
                 stream.body.feed_eof()
-        elif isinstance(event, h2.events.StreamReset):
-            stream = self.streams.pop(event.stream_id or 0, None)
-            if stream is not None:
-                self._drop(stream)
-        elif isinstance(event, h2.events.WindowUpdated):
+        elif kind == "request":
+            self._request(stream_id, event[2], event[3])
+        elif kind == "window":
             # A client acknowledges every answer: only a stream with output waiting for the
-            # window is pumped (all of them for the connection's window).
-            if event.stream_id:
-                stream = self.streams.get(event.stream_id)
+            # window is pumped (all of them for the connection's window and settings).
+            if stream_id:
+                stream = self.streams.get(stream_id)
                 if stream is not None and stream.waiting:
                     self.pump(stream)
             else:
                 self._pump_all()
-        elif isinstance(event, h2.events.RemoteSettingsChanged):
-            self._pump_all()
-        elif isinstance(event, h2.events.ConnectionTerminated):
+        elif kind == "trailers":
+            validate_request_headers(list(event[2]), trailers=True)
+            stream = self.streams.get(stream_id)
+            if stream is not None:
+                stream.progress += 1
+                stream.body.feed_eof()
+        elif kind == "reset":
+            stream = self.streams.pop(stream_id, None)
+            if stream is not None:
+                self._drop(stream)
+        elif kind == "goaway":
             self._goaway = True
             if not self.streams and self.transport is not None:
                 self.transport.close()
 
-    def _request(self, event: h2.events.RequestReceived) -> None:
-        stream_id = event.stream_id or 0
-        headers = [(bytes(n), bytes(v)) for n, v in event.headers or ()]
+    def _request(self, stream_id: int, fields: list[Any], end_stream: bool) -> None:
+        headers = [(bytes(n), bytes(v)) for n, v in fields]
         self._validate(headers)
         deadline = None
         for name, value in headers:
@@ -482,7 +465,7 @@ class H2ServerConnection:
                     deadline = self._now() + seconds
         stream = ServerStream(self, stream_id, headers, deadline)
         self.streams[stream_id] = stream
-        if event.stream_ended is not None:
+        if end_stream:
             stream.body.feed_eof()
         if len(headers) > self._limits.max_request_headers:
             stream.fail(
@@ -513,11 +496,10 @@ class H2ServerConnection:
     # Bytes out -----------------------------------------------------------------------------------
 
     def acknowledge(self, stream_id: int, size: int) -> None:
-        if stream_id in self.streams and self.transport is not None:
-            try:
-                self._h2.acknowledge_received_data(size, stream_id)
-            except h2.exceptions.StreamClosedError:
-                return
+        """Request bytes of ``stream_id`` were taken (the connection's window comes back even
+        when the stream is over)."""
+        if self.transport is not None:
+            self._h2.acknowledge(stream_id, size)
             self._flush()
 
     def send_headers(
@@ -526,9 +508,7 @@ class H2ServerConnection:
         if stream.closed or self.transport is None:
             return
         stream.progress += 1
-        try:
-            self._h2.send_headers(stream.stream_id, headers, end_stream=end_stream)
-        except h2.exceptions.ProtocolError:
+        if not self._h2.send_headers(stream.stream_id, headers, end_stream=end_stream):
             self._forget(stream)
             return
         if end_stream:
@@ -540,44 +520,42 @@ class H2ServerConnection:
         if stream.closed or self.transport is None:
             return
         conn = self._h2
-        try:
-            window = 0 if self._write_paused else conn.local_flow_control_window(stream.stream_id)
-            chunks, last = stream.send_pending(window, conn.max_outbound_frame_size)
-            for chunk in chunks:
-                conn.send_data(stream.stream_id, chunk)
-            if chunks:
-                stream.progress += 1
-            if last:
-                conn.send_headers(stream.stream_id, stream.trailers(), end_stream=True)
+        stream_id = stream.stream_id
+        window = 0 if self._write_paused else conn.window(stream_id)
+        chunks, last = stream.send_pending(window, conn.peer_frame_size)
+        for chunk in chunks:
+            conn.send_data(stream_id, chunk)
+        if chunks:
+            stream.progress += 1
+        if last:
+            if conn.send_headers(stream_id, stream.trailers(), end_stream=True):
                 self._done(stream)
-        except h2.exceptions.ProtocolError:
-            self._forget(stream)
+            else:
+                self._forget(stream)
         self._flush_soon()
 
     def _pump_all(self) -> None:
         for stream in [s for s in self.streams.values() if s.waiting]:
             self.pump(stream)
 
-    def reset(self, stream: ServerStream, code: h2.errors.ErrorCodes) -> None:
+    def reset(self, stream: ServerStream, code: int) -> None:
         if stream.closed:
             return
-        with contextlib.suppress(h2.exceptions.ProtocolError):
-            self._h2.reset_stream(stream.stream_id, code)
+        self._h2.reset(stream.stream_id, code)
         self._forget(stream)
         self._flush()
 
     def _done(self, stream: ServerStream) -> None:
         """Our side of the stream ended; it is over once the client's has too."""
         stream.closing()
-        if stream.body.complete:
-            self._forget(stream)
-        else:  # the client still sends: it is told to stop, and what it sent is not kept
-            with contextlib.suppress(h2.exceptions.ProtocolError):
-                self._h2.reset_stream(stream.stream_id, h2.errors.ErrorCodes.NO_ERROR)
-            self._forget(stream)
+        if not stream.body.complete:
+            # The client still sends: it is told to stop, and what it sent is not kept.
+            self._h2.reset(stream.stream_id, NO_ERROR)
+        self._forget(stream)
 
     def _forget(self, stream: ServerStream) -> None:
         stream.closing()
+        self._give_back(stream)
         if self.streams.get(stream.stream_id) is stream:
             del self.streams[stream.stream_id]
         self._idle.pop(stream.stream_id, None)
@@ -585,13 +563,21 @@ class H2ServerConnection:
             self.transport.close()
 
     def _drop(self, stream: ServerStream) -> None:
-        """The client reset the stream: stop serving it."""
+        """The stream is over (the client reset it, or it broke the protocol): stop serving it."""
         stream.closing()
+        self._give_back(stream)
         stream.detached = True
         stream.body.feed_eof()
         self._idle.pop(stream.stream_id, None)
         if stream.task is not None and not stream.task.done():
             stream.task.cancel()
+
+    def _give_back(self, stream: ServerStream) -> None:
+        """Request bytes held unacknowledged (the body was paused) give the connection's window
+        back when the stream ends unread."""
+        if stream.deferred:
+            deferred, stream.deferred = stream.deferred, 0
+            self._h2.acknowledge(stream.stream_id, deferred)
 
     def _flush(self) -> None:
         data = self._h2.data_to_send()
@@ -650,7 +636,7 @@ class H2ServerConnection:
                     stream.task.cancel()
                 stream.fail(GrpcStatus.DEADLINE_EXCEEDED, f"stream idle for {limit:g} s")
                 if not stream.closed:
-                    self.reset(stream, h2.errors.ErrorCodes.CANCEL)
+                    self.reset(stream, CANCEL)
         progress = self.frames + sum(s.progress for s in self.streams.values())
         if self.streams or progress != idle[0]:
             return progress, now
@@ -662,7 +648,6 @@ class H2ServerConnection:
         """GOAWAY (no error) and close: the router shuts down or the connection idled."""
         if self.transport is None:
             return
-        with contextlib.suppress(h2.exceptions.ProtocolError):
-            self._h2.close_connection()
+        self._h2.close()
         self._flush()
         self._close_all()

@@ -3,7 +3,7 @@
 a traffic split across two revisions counted per revision, a full buffer answered
 RESOURCE_EXHAUSTED, deadlines that run out in minikn (its own status message, not the client's
 timer), streaming RPCs passing through message by message, also past the payload logger and the
-batcher."""
+batcher, and messages larger than the flow-control windows both ways."""
 
 from __future__ import annotations
 
@@ -240,6 +240,24 @@ async def test_streaming_calls_pass_through_message_by_message(platform: Platfor
         await call.done_writing()
         assert await call.read() == grpc.aio.EOF
         assert await call.code() == grpc.StatusCode.OK
+
+
+async def test_large_messages_pass_both_ways_within_the_windows_of_both_hops(
+    platform: Platform,
+) -> None:
+    # 3 MiB each way per call, four calls at once on one client connection: over the ingress's
+    # stream window (1 MiB) and grpc's own (64 KiB), so both directions of both hops wait for
+    # WINDOW_UPDATEs and every byte arrives.
+    p = platform
+    assert p.dataplane is not None
+    await _apply(p, _isvc("large"))
+    rev = "large-predictor-00001"
+    await _until(lambda: p.dataplane is not None and p.dataplane.replicas.ready_count(rev) == 1)
+    async with _channel(p, "large.default.example.com") as channel:
+        echo = channel.unary_unary(f"{SERVICE}/Echo")
+        bodies = [bytes([i]) * (3 * 1024 * 1024) for i in range(4)]
+        answers = await asyncio.gather(*(echo(body, timeout=60) for body in bodies))
+        assert answers == bodies
 
 
 @pytest.fixture

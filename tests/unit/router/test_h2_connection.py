@@ -5,9 +5,11 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable
+from typing import Any
 
 import h2.config
 import h2.connection
+import h2.errors
 import h2.events
 import h2.settings
 
@@ -69,16 +71,15 @@ def _lax_client() -> h2.connection.H2Connection:
 
 
 def _connection(
-    serve: Callable[[ServerStream], None] | None = None,
+    serve: Callable[[ServerStream], Any] | None = None,
 ) -> tuple[ClientConnection, FakeTransport, list[ServerStream]]:
     """A router connection on a fake transport; the streams it serves are kept (and given to
-    ``serve``)."""
+    ``serve``, whose coroutine, if it returns one, serves the stream)."""
     served: list[ServerStream] = []
 
-    def on_stream(stream: ServerStream) -> None:
+    def on_stream(stream: ServerStream) -> Any:
         served.append(stream)
-        if serve is not None:
-            serve(stream)
+        return serve(stream) if serve is not None else None
 
     conn = ClientConnection(
         lambda r, s: None, lambda c: None, max_body=1024, limits=RouterConfig(), accepted=0.0,
@@ -317,3 +318,32 @@ async def test_a_connection_remembers_only_small_valid_lists_without_per_call_fi
     assert len(served) == 3
     assert conn._h2 is not None
     assert conn._h2._valid == {tuple(_REQUEST)}
+
+
+async def test_a_stream_the_client_breaks_is_reset_and_its_serving_task_cancelled() -> None:
+    release = asyncio.Event()
+
+    async def held(stream: ServerStream) -> None:
+        await release.wait()  # the replica never answers
+
+    conn, transport, served = _connection(held)
+    client = _client()
+    client.send_headers(1, _REQUEST, end_stream=False)
+    conn.data_received(client.data_to_send())
+    await asyncio.sleep(0)
+    [stream] = served
+    assert stream.task is not None
+    client.receive_data(bytes(transport.out))
+    transport.out.clear()
+    # A WINDOW_UPDATE of 0 on an open stream is a stream error (RFC 9113 6.9).
+    conn.data_received(b"\x00\x00\x04\x08\x00\x00\x00\x00\x01\x00\x00\x00\x00")
+    events = client.receive_data(bytes(transport.out))
+    [reset] = [e for e in events if isinstance(e, h2.events.StreamReset)]
+    assert reset.stream_id == 1
+    assert reset.error_code == h2.errors.ErrorCodes.PROTOCOL_ERROR
+    await asyncio.sleep(0)
+    assert stream.task.cancelled()
+    assert stream.detached
+    assert conn._h2 is not None
+    assert not conn._h2.streams
+    assert not transport.closed  # the connection goes on
