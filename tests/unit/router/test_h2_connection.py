@@ -71,7 +71,7 @@ def _lax_client() -> h2.connection.H2Connection:
 
 
 def _connection(
-    serve: Callable[[ServerStream], Any] | None = None,
+    serve: Callable[[ServerStream], Any] | None = None, limits: RouterConfig | None = None
 ) -> tuple[ClientConnection, FakeTransport, list[ServerStream]]:
     """A router connection on a fake transport; the streams it serves are kept (and given to
     ``serve``, whose coroutine, if it returns one, serves the stream)."""
@@ -82,7 +82,8 @@ def _connection(
         return serve(stream) if serve is not None else None
 
     conn = ClientConnection(
-        lambda r, s: None, lambda c: None, max_body=1024, limits=RouterConfig(), accepted=0.0,
+        lambda r, s: None, lambda c: None, max_body=1024, limits=limits or RouterConfig(),
+        accepted=0.0,
         serve_h2=on_stream, now=lambda: 0.0,
     )  # fmt: skip
     transport = FakeTransport()
@@ -136,7 +137,8 @@ async def test_http1_requests_are_not_taken_for_h2() -> None:
 
 async def test_a_protocol_error_answers_goaway_and_closes() -> None:
     conn = ClientConnection(
-        lambda r, s: None, lambda c: None, max_body=1024, limits=RouterConfig(), accepted=0.0,
+        lambda r, s: None, lambda c: None, max_body=1024, limits=RouterConfig(),
+        accepted=0.0,
         serve_h2=lambda s: None, now=lambda: 0.0,
     )  # fmt: skip
     transport = FakeTransport()
@@ -347,3 +349,89 @@ async def test_a_stream_the_client_breaks_is_reset_and_its_serving_task_cancelle
     assert conn._h2 is not None
     assert not conn._h2.streams
     assert not transport.closed  # the connection goes on
+
+
+def _ping(n: int) -> bytes:
+    return b"\x00\x00\x08\x06\x00\x00\x00\x00\x00" + n.to_bytes(8, "big")
+
+
+_SMALL_WINDOW = RouterConfig(h2ConnectionWindowBytes=65_535)
+
+
+async def test_a_client_that_sends_pings_while_it_reads_nothing_is_told_to_calm_down() -> None:
+    conn, transport, _ = _connection(limits=_SMALL_WINDOW)
+    client = _client()
+    conn.data_received(client.data_to_send())
+    client.receive_data(bytes(transport.out))
+    transport.out.clear()
+    conn.pause_writing()  # the client reads nothing: its socket buffer is full
+    chunk = b"".join(_ping(i) for i in range(4096))  # 68 KiB a read
+    window = _SMALL_WINDOW.h2_connection_window_bytes
+    reads = 0
+    while not transport.closed:
+        conn.data_received(chunk)
+        reads += 1
+        assert reads * len(chunk) <= window + (1 << 20) + len(chunk)
+    assert _goaway_code(client, bytes(transport.out)) == h2.errors.ErrorCodes.ENHANCE_YOUR_CALM
+
+
+async def test_pings_while_the_client_reads_are_answered_without_limit() -> None:
+    conn, transport, _ = _connection(limits=_SMALL_WINDOW)
+    client = _client()
+    conn.data_received(client.data_to_send())
+    chunk = b"".join(_ping(i) for i in range(4096))
+    window = _SMALL_WINDOW.h2_connection_window_bytes
+    for _ in range((window + (1 << 20)) // len(chunk) + 2):
+        conn.pause_writing()
+        conn.data_received(chunk)
+        conn.resume_writing()  # it reads what it was sent
+    assert not transport.closed
+
+
+async def test_a_client_that_resets_every_stream_it_opens_is_told_to_calm_down() -> None:
+    release = asyncio.Event()
+
+    async def held(stream: ServerStream) -> None:
+        await release.wait()  # an answer takes a while: the client never waits for it
+
+    conn, transport, served = _connection(held)
+    client = _client()
+    sid = 1
+    while not transport.closed:
+        client.send_headers(sid, _REQUEST, end_stream=True)
+        client.reset_stream(sid)
+        conn.data_received(client.data_to_send())
+        sid += 2
+        assert sid < 2 * 1000
+    assert 200 < len(served) < 210
+    await asyncio.sleep(0)
+    assert all(s.task is not None and s.task.cancelled() for s in served)
+    events = client.receive_data(bytes(transport.out))
+    [goaway] = [e for e in events if isinstance(e, h2.events.ConnectionTerminated)]
+    assert goaway.error_code == h2.errors.ErrorCodes.ENHANCE_YOUR_CALM
+
+
+async def test_a_client_that_cancels_some_calls_among_answered_ones_keeps_its_connection() -> None:
+    async def answered(stream: ServerStream) -> None:
+        stream.fail(GrpcStatus.OK, "")
+
+    release = asyncio.Event()
+
+    async def held(stream: ServerStream) -> None:
+        await release.wait()
+
+    conn, transport, served = _connection(
+        lambda s: held(s) if s.stream_id % 4 == 3 else answered(s)
+    )
+    client = _client()
+    for sid in range(1, 1200, 2):  # every other call is cancelled (a deadline) before its answer
+        client.send_headers(sid, _REQUEST, end_stream=True)
+        conn.data_received(client.data_to_send())
+        await asyncio.sleep(0)
+        if sid % 4 == 3:
+            client.reset_stream(sid)
+            conn.data_received(client.data_to_send())
+        client.receive_data(bytes(transport.out))
+        transport.out.clear()
+    assert len(served) == 600
+    assert not transport.closed
