@@ -106,6 +106,10 @@ _FLAGS = h2.utilities.HeaderValidationFlags(
 )
 _VALIDATED = 64
 """Distinct request header lists a connection remembers as valid (then it starts over)."""
+_VALIDATED_BYTES = 4096
+"""Larger lists are checked every time (a connection keeps at most 64 x 4 KiB of them)."""
+_MESSAGE = 1024
+"""Characters of a ``grpc-message`` sent (as the ingress; a client bounds its trailers' size)."""
 
 
 class _Call:
@@ -249,9 +253,10 @@ class _Connection(asyncio.Protocol):
                 log.info("gRPC: malformed request headers: %s", exc)
                 self.codec.reset(stream_id, PROTOCOL_ERROR)
                 return
-            if len(self.valid) >= _VALIDATED:
-                self.valid.clear()
-            self.valid.add(key)
+            if sum(len(n) + len(v) for n, v in fields) <= _VALIDATED_BYTES:
+                if len(self.valid) >= _VALIDATED:
+                    self.valid.clear()
+                self.valid.add(key)
         method = path = content_type = b""
         timeout = encoding = None
         metadata: dict[str, str] = {}
@@ -431,7 +436,7 @@ class _Connection(asyncio.Protocol):
         call.finished = True
         trailers = [*_HEAD, *extra, (b"grpc-status", b"%d" % status)]
         if message:
-            trailers.append((b"grpc-message", percent_encode(message)))
+            trailers.append((b"grpc-message", percent_encode(message[:_MESSAGE])))
         self.codec.send_headers(call.stream_id, trailers, end_stream=True)
         self._done(call)
         self._flush_soon()

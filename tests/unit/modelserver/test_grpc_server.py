@@ -383,3 +383,15 @@ async def test_an_ipv6_host_binds_and_serves(start: Start) -> None:
     async with aio.insecure_channel(f"[::1]:{port}") as channel:
         stub = pb_grpc.GRPCInferenceServiceStub(channel)
         assert (await stub.ServerLive(pb.ServerLiveRequest())).live
+
+
+async def test_a_models_error_reaches_the_client_percent_encoded_and_decoded(start: Start) -> None:
+    class Failing(Doubler):
+        def predict(self, payload: Any, headers: Mapping[str, str] | None = None) -> Any:
+            raise ValueError("naïve 100% → no\r\nline")
+
+    _, port = await start(Failing("fail"))
+    async with aio.insecure_channel(f"127.0.0.1:{port}") as channel:
+        stub = pb_grpc.GRPCInferenceServiceStub(channel)
+        code, details = await code_of(stub.ModelInfer(infer_request("fail", [1.0])))
+    assert (code, details) == (grpc.StatusCode.INTERNAL, "ValueError : naïve 100% → no\r\nline")
