@@ -16,6 +16,7 @@ import grpc
 import h2.config
 import h2.connection
 import h2.events
+import h2.settings
 import numpy as np
 import pytest
 from grpc import aio
@@ -395,3 +396,18 @@ async def test_a_models_error_reaches_the_client_percent_encoded_and_decoded(sta
         stub = pb_grpc.GRPCInferenceServiceStub(channel)
         code, details = await code_of(stub.ModelInfer(infer_request("fail", [1.0])))
     assert (code, details) == (grpc.StatusCode.INTERNAL, "ValueError : naïve 100% → no\r\nline")
+
+
+async def test_the_stream_bound_is_the_servers_max_concurrent_streams_setting(
+    start: Start,
+) -> None:
+    _, port = await start(Doubler("double"), max_concurrent_streams=3)
+    client = await RawClient.open(port)
+    settings: dict[int, int] = {}
+    async with asyncio.timeout(10):
+        while not settings:
+            for event in client.conn.receive_data(await client.reader.read(65536)):
+                if isinstance(event, h2.events.RemoteSettingsChanged):
+                    settings = {k: v.new_value for k, v in event.changed_settings.items()}
+    client.close()
+    assert settings[h2.settings.SettingCodes.MAX_CONCURRENT_STREAMS] == 3
