@@ -23,16 +23,18 @@ servers do:
 - a compressed message: ``gzip`` and ``deflate`` are decompressed (as grpc's defaults), bounded by
   ``max_receive_bytes``; another ``grpc-encoding`` is UNIMPLEMENTED with ``grpc-accept-encoding``;
   the compressed flag without an encoding is INTERNAL (as grpc-go);
-- no request message, or more than one, on these unary calls: INTERNAL (as grpc-java and grpc-go);
+- no request message, or more than one, on these unary calls: INTERNAL (grpc-java's answer and
+  text);
 - ``grpc-timeout``: the call is cancelled and answered DEADLINE_EXCEEDED when it runs out;
 - a client's RST_STREAM cancels the call's task.
 
 Bounds: one connection holds at most ``max_concurrent_streams`` calls (SETTINGS; one more is a
-connection error); a connection that has not sent the HTTP/2 preface and its SETTINGS within
-``preface_timeout_s`` is closed, one without a frame for ``idle_timeout_s`` while no call runs
-gets GOAWAY and is closed. ``stop`` stops listening, tells each client (GOAWAY) to open no more
-streams, lets the calls in flight finish for ``grace_s``, answers the rest UNAVAILABLE, then
-GOAWAY and close.
+connection error) and at most ``max_buffered_bytes`` of their unfinished request messages (the
+call that crosses it is RESOURCE_EXHAUSTED; data is acknowledged as it arrives); a connection
+that has not sent the HTTP/2 preface and its SETTINGS within ``preface_timeout_s`` is closed,
+one without a frame for ``idle_timeout_s`` while no call runs gets GOAWAY and is closed.
+``stop`` stops listening, tells each client (GOAWAY) to open no more streams, lets the calls in
+flight finish for ``grace_s``, answers the rest UNAVAILABLE, then GOAWAY and close.
 """
 
 from __future__ import annotations
@@ -90,6 +92,9 @@ class GrpcSettings:
     """Request bytes a client may send on one call before it is given window back."""
     connection_window_bytes: int = 16 << 20
     """Request bytes a client may send on one connection before it is given window back."""
+    max_buffered_bytes: int = 64 << 20
+    """Request bytes one connection's unfinished messages may hold together (at least one
+    message of ``max_receive_bytes``); beyond, the call that crosses it is RESOURCE_EXHAUSTED."""
 
 
 _HEAD = ((b":status", b"200"), (b"content-type", b"application/grpc"))
@@ -166,6 +171,9 @@ class _Connection(asyncio.Protocol):
             connection_window=s.connection_window_bytes,
         )
         self.calls: dict[int, _Call] = {}
+        self.held = 0
+        """Request bytes received for calls not yet dispatched (bounded by ``budget``)."""
+        self.budget = max(s.max_buffered_bytes, s.max_receive_bytes + 5)
         self.greeted = False
         """The client's preface and SETTINGS have come."""
         self.frames = 0
@@ -316,6 +324,14 @@ class _Connection(asyncio.Protocol):
                 buf += data
             else:
                 call.buf = buf = bytearray(buf) + data
+            self.held += len(data)
+            if self.held > self.budget:
+                self._fail(
+                    call,
+                    GrpcStatus.RESOURCE_EXHAUSTED,
+                    f"request data held for this connection's calls above {self.budget} bytes",
+                )
+                return
             if call.length < 0 and len(buf) >= 5:
                 call.length = int.from_bytes(buf[1:5], "big")
                 limit = self.settings.max_receive_bytes
@@ -335,13 +351,12 @@ class _Connection(asyncio.Protocol):
 
     def _end_of_request(self, call: _Call) -> None:
         call.ended = True
-        buf = call.buf
+        buf = self._take(call)
         if call.length < 0 or len(buf) != 5 + call.length:
             self._fail(call, GrpcStatus.INTERNAL, "Half-closed without a request")
             return
         flag = buf[0]
         message = bytes(buf[5:]) if len(buf) > 5 else b""
-        call.buf = b""
         if flag:
             decompressed = self._decompress(call, flag, message)
             if decompressed is None:
@@ -434,6 +449,7 @@ class _Connection(asyncio.Protocol):
         if call.finished:
             return
         call.finished = True
+        self._take(call)
         trailers = [*_HEAD, *extra, (b"grpc-status", b"%d" % status)]
         if message:
             trailers.append((b"grpc-message", percent_encode(message[:_MESSAGE])))
@@ -493,12 +509,19 @@ class _Connection(asyncio.Protocol):
     def _abandon(self, call: _Call) -> None:
         """The client reset the stream or left: stop the call."""
         call.finished = True
+        self._take(call)
         call.out = b""
         if call.timer is not None:
             call.timer.cancel()
             call.timer = None
         if call.task is not None and not call.task.done():
             call.task.cancel()
+
+    def _take(self, call: _Call) -> bytes | bytearray:
+        """The call's request bytes, no longer held for it."""
+        buf, call.buf = call.buf, b""
+        self.held -= len(buf)
+        return buf
 
     def _flush(self) -> None:
         data = self.codec.data_to_send()

@@ -411,3 +411,23 @@ async def test_the_stream_bound_is_the_servers_max_concurrent_streams_setting(
                     settings = {k: v.new_value for k, v in event.changed_settings.items()}
     client.close()
     assert settings[h2.settings.SettingCodes.MAX_CONCURRENT_STREAMS] == 3
+
+
+async def test_unfinished_messages_of_one_connection_are_bounded_together(start: Start) -> None:
+    _, port = await start(Doubler("double"), max_receive_bytes=4096, max_buffered_bytes=5000)
+    client = await RawClient.open(port)
+    for stream_id in (1, 3):  # two calls, each 3,000 bytes of a 4,000-byte message, unfinished
+        client.conn.send_headers(stream_id, grpc_headers(port))
+        client.conn.send_data(stream_id, struct.pack(">BI", 0, 4000) + b"\0" * 2995)
+    client.flush()
+    fields, _, _ = await client.answer(3)
+    assert fields["grpc-status"] == "8"
+    assert fields["grpc-message"] == (
+        "request data held for this connection's calls above 5000 bytes"
+    )
+    # The first call goes on, and its message can still end.
+    client.conn.send_data(1, b"\0" * 1005, end_stream=True)
+    client.flush()
+    fields, _, _ = await client.answer(1)
+    client.close()
+    assert fields["grpc-status"] == "13"  # the zero bytes are not a ModelInferRequest's model
