@@ -38,7 +38,7 @@ class ModelLoadFailed(Exception):
 
 
 # KServe's constants.MAX_GRPC_MESSAGE_LENGTH (minikn.modelserver.grpc.server has the same; not
-# imported from there so that REST-only servers never import grpcio).
+# imported from there so that REST-only servers never import protobuf).
 _MAX_GRPC_MESSAGE_LENGTH = 8 * 2**20
 
 

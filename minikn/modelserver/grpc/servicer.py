@@ -1,8 +1,9 @@
 """``inference.GRPCInferenceService`` answered from the ``DataPlane``, and the status table.
 
 Each RPC is a thin step as the REST handlers are: decode (``codec``), call the ``DataPlane``,
-encode. Errors are mapped once, in ``grpc_status`` (after KServe's
-``ExceptionToStatusInterceptor``), and every RPC handler is wrapped by ``_answering_errors``:
+encode. An RPC takes the request message and the call's metadata (as the headers a model's steps
+get) and returns the response message or raises; the server (``server``) answers what it raises
+with ``grpc_status``, the one table (after KServe's ``ExceptionToStatusInterceptor``):
 
 | error                                             | status           |
 |---------------------------------------------------|------------------|
@@ -24,137 +25,86 @@ for an unknown model is NOT_FOUND, as KServe.
 
 from __future__ import annotations
 
-import functools
-import logging
-from collections.abc import Awaitable, Callable
-from typing import Any, TypeVar
-
-import grpc
+from collections.abc import Awaitable, Callable, Mapping
+from typing import Any
 
 from minikn.core.errors import MiniknError, NotFound, PayloadTooLarge, Unavailable
 from minikn.modelserver.dataplane import DataPlane
 from minikn.modelserver.errors import InvalidInput, NotImplementedByModel, error_message
 from minikn.modelserver.grpc import grpc_predict_v2_pb2 as pb
 from minikn.modelserver.grpc.codec import decode_request, encode_response, wants_raw
+from minikn.wire.grpc import GrpcStatus
 
-__all__ = ["SERVICE", "InferenceServicer", "grpc_status"]
+__all__ = ["SERVICE", "InferenceServicer", "Rpc", "grpc_status"]
 
-log = logging.getLogger("minikn.modelserver.grpc")
 SERVICE = "inference.GRPCInferenceService"
 
-Req = TypeVar("Req")
-Resp = TypeVar("Resp")
-Method = Callable[[Req, Any], Awaitable[Resp]]
+Headers = Mapping[str, str]
+Rpc = tuple[Callable[[Any, Headers], Awaitable[Any]], Any]
+"""An RPC's coroutine function ``(request, headers) -> response`` and its request class."""
 
 
-def grpc_status(exc: BaseException) -> tuple[grpc.StatusCode, str]:
+def grpc_status(exc: BaseException) -> tuple[GrpcStatus, str]:
     """The one table: an exception -> (gRPC status code, message)."""
     if isinstance(exc, InvalidInput):
-        return grpc.StatusCode.INVALID_ARGUMENT, exc.message
+        return GrpcStatus.INVALID_ARGUMENT, exc.message
     if isinstance(exc, NotFound):
-        return grpc.StatusCode.NOT_FOUND, exc.message
+        return GrpcStatus.NOT_FOUND, exc.message
     if isinstance(exc, Unavailable):
-        return grpc.StatusCode.UNAVAILABLE, exc.message
+        return GrpcStatus.UNAVAILABLE, exc.message
     if isinstance(exc, PayloadTooLarge):
-        return grpc.StatusCode.RESOURCE_EXHAUSTED, exc.message
+        return GrpcStatus.RESOURCE_EXHAUSTED, exc.message
     if isinstance(exc, NotImplementedByModel):
-        return grpc.StatusCode.UNIMPLEMENTED, exc.message
+        return GrpcStatus.UNIMPLEMENTED, exc.message
     if isinstance(exc, NotImplementedError):
-        return grpc.StatusCode.UNIMPLEMENTED, str(exc) or "not implemented"
+        return GrpcStatus.UNIMPLEMENTED, str(exc) or "not implemented"
     if isinstance(exc, MiniknError):
-        return grpc.StatusCode.INTERNAL, exc.message
-    return grpc.StatusCode.INTERNAL, error_message(exc)
-
-
-def _answering_errors(method: Method[Req, Resp]) -> Method[Req, Resp]:
-    """Wrap an RPC so any exception aborts the call with ``grpc_status``'s code."""
-
-    @functools.wraps(method)
-    async def guarded(request: Req, context: Any) -> Resp:
-        try:
-            return await method(request, context)
-        except Exception as exc:
-            code, message = grpc_status(exc)
-            if code is grpc.StatusCode.INTERNAL:
-                log.error("%s: %s", method.__name__, message)
-            await context.abort(code, message)
-            raise  # pragma: no cover - abort raises
-
-    return guarded
-
-
-def _headers(context: Any) -> dict[str, str]:
-    """The call's metadata as the headers a model's steps get (binary ``-bin`` keys left out)."""
-    return {
-        key: value for key, value in (context.invocation_metadata() or ()) if isinstance(value, str)
-    }
+        return GrpcStatus.INTERNAL, exc.message
+    return GrpcStatus.INTERNAL, error_message(exc)
 
 
 class InferenceServicer:
-    """The RPCs of ``inference.GRPCInferenceService``; ``handlers()`` registers them."""
+    """The RPCs of ``inference.GRPCInferenceService``; ``rpcs()`` names them by path."""
 
     def __init__(self, dataplane: DataPlane) -> None:
         self.dataplane = dataplane
 
-    def handlers(self) -> Any:
-        """A ``grpc.GenericRpcHandler`` for the service (typed here rather than through the
-        generated ``*_pb2_grpc`` module, which carries no annotations)."""
-        methods: dict[str, tuple[Method[Any, Any], Any, Any]] = {
-            "ServerLive": (self.ServerLive, pb.ServerLiveRequest, pb.ServerLiveResponse),
-            "ServerReady": (self.ServerReady, pb.ServerReadyRequest, pb.ServerReadyResponse),
-            "ModelReady": (self.ModelReady, pb.ModelReadyRequest, pb.ModelReadyResponse),
-            "ServerMetadata": (
-                self.ServerMetadata,
-                pb.ServerMetadataRequest,
-                pb.ServerMetadataResponse,
-            ),
-            "ModelMetadata": (
-                self.ModelMetadata,
-                pb.ModelMetadataRequest,
-                pb.ModelMetadataResponse,
-            ),
-            "ModelInfer": (self.ModelInfer, pb.ModelInferRequest, pb.ModelInferResponse),
-            "RepositoryModelLoad": (
-                self.RepositoryModelLoad,
-                pb.RepositoryModelLoadRequest,
-                pb.RepositoryModelLoadResponse,
-            ),
+    def rpcs(self) -> dict[bytes, Rpc]:
+        """Each RPC by its ``:path`` (``/inference.GRPCInferenceService/Name``); any other path
+        is UNIMPLEMENTED (Triton's RPCs among them)."""
+        methods: dict[str, Rpc] = {
+            "ServerLive": (self.ServerLive, pb.ServerLiveRequest),
+            "ServerReady": (self.ServerReady, pb.ServerReadyRequest),
+            "ModelReady": (self.ModelReady, pb.ModelReadyRequest),
+            "ServerMetadata": (self.ServerMetadata, pb.ServerMetadataRequest),
+            "ModelMetadata": (self.ModelMetadata, pb.ModelMetadataRequest),
+            "ModelInfer": (self.ModelInfer, pb.ModelInferRequest),
+            "RepositoryModelLoad": (self.RepositoryModelLoad, pb.RepositoryModelLoadRequest),
             "RepositoryModelUnload": (
                 self.RepositoryModelUnload,
                 pb.RepositoryModelUnloadRequest,
-                pb.RepositoryModelUnloadResponse,
             ),
         }
-        return grpc.method_handlers_generic_handler(
-            SERVICE,
-            {
-                name: grpc.unary_unary_rpc_method_handler(
-                    _answering_errors(fn),
-                    request_deserializer=request.FromString,
-                    response_serializer=response.SerializeToString,
-                )
-                for name, (fn, request, response) in methods.items()
-            },
-        )
+        return {f"/{SERVICE}/{name}".encode(): rpc for name, rpc in methods.items()}
 
     # -- health and metadata ---------------------------------------------------------------
     async def ServerLive(
-        self, request: pb.ServerLiveRequest, context: Any
+        self, request: pb.ServerLiveRequest, headers: Headers
     ) -> pb.ServerLiveResponse:
         return pb.ServerLiveResponse(live=self.dataplane.live())
 
     async def ServerReady(
-        self, request: pb.ServerReadyRequest, context: Any
+        self, request: pb.ServerReadyRequest, headers: Headers
     ) -> pb.ServerReadyResponse:
         return pb.ServerReadyResponse(ready=self.dataplane.ready())
 
     async def ModelReady(
-        self, request: pb.ModelReadyRequest, context: Any
+        self, request: pb.ModelReadyRequest, headers: Headers
     ) -> pb.ModelReadyResponse:
         return pb.ModelReadyResponse(ready=self.dataplane.model_ready(request.name))
 
     async def ServerMetadata(
-        self, request: pb.ServerMetadataRequest, context: Any
+        self, request: pb.ServerMetadataRequest, headers: Headers
     ) -> pb.ServerMetadataResponse:
         meta = self.dataplane.metadata()
         return pb.ServerMetadataResponse(
@@ -162,7 +112,7 @@ class InferenceServicer:
         )
 
     async def ModelMetadata(
-        self, request: pb.ModelMetadataRequest, context: Any
+        self, request: pb.ModelMetadataRequest, headers: Headers
     ) -> pb.ModelMetadataResponse:
         meta = self.dataplane.model_metadata(request.name)
         tensor = pb.ModelMetadataResponse.TensorMetadata
@@ -182,23 +132,23 @@ class InferenceServicer:
 
     # -- inference -------------------------------------------------------------------------
     async def ModelInfer(
-        self, request: pb.ModelInferRequest, context: Any
+        self, request: pb.ModelInferRequest, headers: Headers
     ) -> pb.ModelInferResponse:
         name = request.model_name
         self.dataplane.pipeline(name)  # NOT_FOUND/UNAVAILABLE before decoding, as REST
         infer = decode_request(request)
-        result = await self.dataplane.infer(name, infer, _headers(context))
+        result = await self.dataplane.infer(name, infer, headers)
         return encode_response(result, name, infer.id, raw=wants_raw(request))
 
     # -- model repository extension (KServe's messages, not Triton's) ------------------------
     async def RepositoryModelLoad(
-        self, request: pb.RepositoryModelLoadRequest, context: Any
+        self, request: pb.RepositoryModelLoadRequest, headers: Headers
     ) -> pb.RepositoryModelLoadResponse:
         await self.dataplane.load(request.model_name)
         return pb.RepositoryModelLoadResponse(model_name=request.model_name, isLoaded=True)
 
     async def RepositoryModelUnload(
-        self, request: pb.RepositoryModelUnloadRequest, context: Any
+        self, request: pb.RepositoryModelUnloadRequest, headers: Headers
     ) -> pb.RepositoryModelUnloadResponse:
         self.dataplane.unload(request.model_name)
         return pb.RepositoryModelUnloadResponse(model_name=request.model_name, isUnloaded=True)

@@ -6,7 +6,6 @@ from __future__ import annotations
 import struct
 from typing import Any
 
-import grpc
 import numpy as np
 import pytest
 
@@ -29,6 +28,7 @@ from minikn.modelserver.grpc.codec import (
     wants_raw,
 )
 from minikn.modelserver.grpc.servicer import grpc_status
+from minikn.wire.grpc import GrpcStatus
 
 # One sample per datatype, with each type's extremes where it has them.
 SAMPLES: dict[str, np.ndarray[Any, Any]] = {
@@ -262,18 +262,18 @@ def test_a_ready_response_message_passes_through() -> None:
 @pytest.mark.parametrize(
     ("exc", "code"),
     [
-        (InvalidInput("bad"), grpc.StatusCode.INVALID_ARGUMENT),
-        (ModelNotFound("m"), grpc.StatusCode.NOT_FOUND),
-        (ModelNotReady("m"), grpc.StatusCode.UNAVAILABLE),
-        (ServerNotReady(), grpc.StatusCode.UNAVAILABLE),
-        (PayloadTooLarge("big"), grpc.StatusCode.RESOURCE_EXHAUSTED),
-        (NotImplementedByModel("no"), grpc.StatusCode.UNIMPLEMENTED),
-        (NotImplementedError("no"), grpc.StatusCode.UNIMPLEMENTED),
-        (InferenceError("boom"), grpc.StatusCode.INTERNAL),
-        (ZeroDivisionError("division by zero"), grpc.StatusCode.INTERNAL),
+        (InvalidInput("bad"), GrpcStatus.INVALID_ARGUMENT),
+        (ModelNotFound("m"), GrpcStatus.NOT_FOUND),
+        (ModelNotReady("m"), GrpcStatus.UNAVAILABLE),
+        (ServerNotReady(), GrpcStatus.UNAVAILABLE),
+        (PayloadTooLarge("big"), GrpcStatus.RESOURCE_EXHAUSTED),
+        (NotImplementedByModel("no"), GrpcStatus.UNIMPLEMENTED),
+        (NotImplementedError("no"), GrpcStatus.UNIMPLEMENTED),
+        (InferenceError("boom"), GrpcStatus.INTERNAL),
+        (ZeroDivisionError("division by zero"), GrpcStatus.INTERNAL),
     ],
 )
-def test_errors_map_to_kserves_status_codes(exc: Exception, code: grpc.StatusCode) -> None:
+def test_errors_map_to_kserves_status_codes(exc: Exception, code: GrpcStatus) -> None:
     assert grpc_status(exc)[0] is code
 
 
