@@ -1,9 +1,13 @@
 """gRPC through minikn (router h2c + activator + h2c upstream) vs the same replica called directly.
 
     .venv/bin/python bench/grpc_ingress.py [--runs 3] [--seconds 5] [--warmup 1]
-        [--concurrency 1 64] [--clients 2]
+        [--concurrency 1 64] [--clients 2] [--replica modelserver|grpcio]
 
-The replica is minikn's model server (sklearn iris, ``--grpc_port``) in its own process; minikn is
+The replica (``--replica``) runs in its own process: ``modelserver`` is minikn's model server
+(sklearn iris, ``--grpc_port``); ``grpcio`` is a server on grpcio's own ``grpc.aio`` stack, the
+one KServe's model server and most Python gRPC containers run on, answering every ModelInfer
+with the same prepared response and doing no work (the gRPC counterpart of section 5's aiohttp
+hello replica). minikn is
 the router and activator wired as ``minikn serve`` wires them (trace and agent middlewares) in
 another, its revision's endpoint the replica's gRPC port. The same ``ModelInferRequest`` (2x4 FP32,
 ``raw_input_contents``) goes direct to the replica and through minikn with the ISVC's host as
@@ -86,6 +90,38 @@ def serve_replica(http_port: int, grpc_port: int) -> None:
     args = ["--model_name", "hello", "--model_dir", str(models["sklearn-iris"])]
     args += ["--http_port", str(http_port), "--grpc_port", str(grpc_port)]
     os.execv(sys.executable, [sys.executable, "-m", "minikn.modelserver", *args])
+
+
+def serve_grpcio_replica(grpc_port: int) -> None:
+    import grpc
+    import numpy as np
+    from grpc import aio
+
+    from minikn.modelserver.grpc import grpc_predict_v2_pb2 as pb
+
+    answer = pb.ModelInferResponse(
+        model_name="hello",
+        outputs=[
+            pb.ModelInferResponse.InferOutputTensor(name="output-0", datatype="INT64", shape=[2])
+        ],
+        raw_output_contents=[np.array([1, 1], dtype=np.int64).tobytes()],
+    ).SerializeToString()
+
+    async def infer(request: bytes, context: object) -> bytes:
+        return answer
+
+    handler = grpc.method_handlers_generic_handler(
+        "inference.GRPCInferenceService", {"ModelInfer": grpc.unary_unary_rpc_method_handler(infer)}
+    )
+
+    async def main() -> None:
+        server = aio.server()
+        server.add_generic_rpc_handlers((handler,))
+        server.add_insecure_port(f"127.0.0.1:{grpc_port}")
+        await server.start()
+        await server.wait_for_termination()
+
+    asyncio.run(main())
 
 
 def serve_minikn(port: int, http_port: int, grpc_port: int) -> None:
@@ -264,12 +300,17 @@ def main() -> None:
     parser.add_argument("--warmup", type=float, default=1.0)
     parser.add_argument("--concurrency", type=int, nargs="+", default=[1, 64])
     parser.add_argument("--clients", type=int, default=2, help="client processes above c=1")
+    parser.add_argument("--replica", choices=["modelserver", "grpcio"], default="modelserver")
     parser.add_argument("--serve-replica", type=int, nargs=2, help=argparse.SUPPRESS)
+    parser.add_argument("--serve-grpcio", type=int, help=argparse.SUPPRESS)
     parser.add_argument("--serve-minikn", type=int, nargs=3, help=argparse.SUPPRESS)
     parser.add_argument("--client", nargs=5, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.serve_replica:
         serve_replica(*args.serve_replica)
+        return
+    if args.serve_grpcio:
+        serve_grpcio_replica(args.serve_grpcio)
         return
     if args.serve_minikn:
         serve_minikn(*args.serve_minikn)
@@ -281,9 +322,14 @@ def main() -> None:
     ports = (free_port(), free_port(), free_port())
     kn_port, http_port, grpc_port = ports
     me = str(Path(__file__).resolve())
+    replica = (
+        ["--serve-replica", str(http_port), str(grpc_port)]
+        if args.replica == "modelserver"
+        else ["--serve-grpcio", str(grpc_port)]
+    )
     procs = [
         subprocess.Popen(
-            [sys.executable, me, "--serve-replica", str(http_port), str(grpc_port)],
+            [sys.executable, me, *replica],
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
         ),
@@ -292,7 +338,10 @@ def main() -> None:
         ),
     ]
     try:
-        wait_ready(http_port)
+        if args.replica == "modelserver":
+            wait_ready(http_port)
+        else:
+            wait_port(grpc_port)
         wait_port(kn_port)
         asyncio.run(bench(args, ports, psutil.Process(procs[1].pid)))
     finally:
