@@ -100,6 +100,15 @@ async def _apply(p: Platform, text: str) -> None:
     await p.controller.apply(parse_text(text, "isvc.yaml"))
 
 
+async def _warm(p: Platform, isvc: str, revision: str) -> None:
+    """Apply ``isvc`` and wait until its revision has a ready replica."""
+    assert p.dataplane is not None
+    await _apply(p, isvc)
+    await _until(
+        lambda: p.dataplane is not None and p.dataplane.replicas.ready_count(revision) == 1
+    )
+
+
 async def test_a_canary_split_sends_calls_to_both_revisions_counted_per_revision(
     platform: Platform,
 ) -> None:
@@ -209,10 +218,7 @@ async def test_the_component_timeout_ends_a_stalled_call_before_the_clients_dead
     platform: Platform,
 ) -> None:
     p = platform
-    assert p.dataplane is not None
-    await _apply(p, _isvc("stall", timeout=1))
-    rev = "stall-predictor-00001"
-    await _until(lambda: p.dataplane is not None and p.dataplane.replicas.ready_count(rev) == 1)
+    await _warm(p, _isvc("stall", timeout=1), "stall-predictor-00001")
     async with _channel(p, "stall.default.example.com") as channel:
         stall = channel.unary_unary(f"{SERVICE}/Stall")
         with pytest.raises(grpc.aio.AioRpcError) as err:
@@ -223,10 +229,7 @@ async def test_the_component_timeout_ends_a_stalled_call_before_the_clients_dead
 
 async def test_streaming_calls_pass_through_message_by_message(platform: Platform) -> None:
     p = platform
-    assert p.dataplane is not None
-    await _apply(p, _isvc("stream"))
-    rev = "stream-predictor-00001"
-    await _until(lambda: p.dataplane is not None and p.dataplane.replicas.ready_count(rev) == 1)
+    await _warm(p, _isvc("stream"), "stream-predictor-00001")
     async with _channel(p, "stream.default.example.com") as channel:
         count = channel.unary_stream(f"{SERVICE}/Count")
         assert [m async for m in count(b"50", timeout=60)] == [b"%d" % i for i in range(50)]
@@ -249,10 +252,7 @@ async def test_large_messages_pass_both_ways_within_the_windows_of_both_hops(
     # stream window (1 MiB) and grpc's own (64 KiB), so both directions of both hops wait for
     # WINDOW_UPDATEs and every byte arrives.
     p = platform
-    assert p.dataplane is not None
-    await _apply(p, _isvc("large"))
-    rev = "large-predictor-00001"
-    await _until(lambda: p.dataplane is not None and p.dataplane.replicas.ready_count(rev) == 1)
+    await _warm(p, _isvc("large"), "large-predictor-00001")
     async with _channel(p, "large.default.example.com") as channel:
         echo = channel.unary_unary(f"{SERVICE}/Echo")
         bodies = [bytes([i]) * (3 * 1024 * 1024) for i in range(4)]
