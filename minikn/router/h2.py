@@ -18,10 +18,9 @@ malformed request header list or trailers too (``h2``'s own checks, run here so 
 repeated call after call is checked once per connection). The router's sweep ends a stream
 without a frame either way for ``h2StreamIdleTimeout`` (DEADLINE_EXCEEDED) and closes an idle
 connection after ``keepAliveTimeout`` (GOAWAY NO_ERROR), one waiting for its preface after
-``requestHeadTimeout``. Two floods end a connection with GOAWAY ENHANCE_YOUR_CALM: a client
-that keeps sending (PINGs, SETTINGS: each queues an answer) while it reads nothing, past the
-connection window and 1 MiB more; and a client that resets more streams than it lets be
-answered, past 200 (the rapid reset of CVE-2023-44487).
+``requestHeadTimeout``. Two floods end a connection with GOAWAY ENHANCE_YOUR_CALM
+(:class:`~minikn.wire.h2server.FloodGuard`): a client that keeps sending while it reads nothing,
+and one that resets more streams than it lets be answered (rapid reset).
 """
 
 from __future__ import annotations
@@ -53,7 +52,7 @@ from minikn.wire.h2frames import (
     PROTOCOL_ERROR,
     H2ProtocolError,
 )
-from minikn.wire.h2server import H2ServerCodec
+from minikn.wire.h2server import FloodGuard, H2ServerCodec
 from minikn.wire.http import BodyStream
 
 __all__ = ["PREFACE", "H2ServerConnection", "ServerStream", "StreamServe"]
@@ -341,13 +340,6 @@ def _error_message(status: int, body: bytes) -> str:
     return f"HTTP {status} from upstream"
 
 
-_UNREAD_FLOOD = 1 << 20
-"""Bytes beyond the connection window a client may send while it reads nothing."""
-_RESET_FLOOR = 200
-"""Client-reset streams a connection may have before :meth:`H2ServerConnection._rapid_reset`
-compares them with the answered ones."""
-
-
 class _Calm(Exception):
     """The client floods the connection (answered GOAWAY ENHANCE_YOUR_CALM)."""
 
@@ -388,26 +380,16 @@ class H2ServerConnection:
         self._idle: dict[int, tuple[int, float]] = {}
         self._flush_pending = False
         self._valid: set[tuple[tuple[bytes, bytes], ...]] = set()
-        self._unread_in = 0
-        """Bytes received since writing paused (the client does not read what it is sent)."""
-        self._answered = 0
-        self._abandoned = 0
-        """Streams answered, and streams the client reset before their answer (see
-        :meth:`_rapid_reset`)."""
+        self._guard = FloodGuard(limits.h2_connection_window_bytes)
         self._flush()
 
     # Bytes in ----------------------------------------------------------------------------------
 
     def data_received(self, data: bytes) -> None:
-        if self._write_paused:
-            # Every frame may queue an answer (PING, SETTINGS, a reset): a client that sends
-            # while it reads nothing grows that queue. What it may send meanwhile that is not a
-            # flood is request data, bounded by the connection's window (Go's server allows
-            # 10,000 queued control frames; this is ~1 MiB of them).
-            self._unread_in += len(data)
-            if self._unread_in > self._limits.h2_connection_window_bytes + _UNREAD_FLOOD:
-                self._calm("sends while it reads nothing")
-                return
+        flood = self._guard.read(len(data))
+        if flood is not None:
+            self._calm(flood)
+            return
         try:
             events = self._h2.receive(data)
         except H2ProtocolError as exc:
@@ -429,13 +411,6 @@ class H2ServerConnection:
                 self._calm(str(exc))
                 return
         self._flush()
-
-    def _rapid_reset(self) -> bool:
-        """The client resets more streams than it lets be answered, past a floor: opening a
-        stream and resetting it at once costs the client two frames and the router a routed,
-        dispatched call each (CVE-2023-44487); a gRPC client cancelling now and then stays far
-        below it."""
-        return self._abandoned > _RESET_FLOOR and self._abandoned > self._answered
 
     def _calm(self, why: str) -> None:
         """GOAWAY ENHANCE_YOUR_CALM and close: the client floods the connection."""
@@ -496,9 +471,9 @@ class H2ServerConnection:
             stream = self.streams.pop(stream_id, None)
             if stream is not None:
                 self._drop(stream)
-                self._abandoned += 1
-                if self._rapid_reset():
-                    raise _Calm("resets the streams it opens (rapid reset)")
+                flood = self._guard.abandoned()
+                if flood is not None:
+                    raise _Calm(flood)
         elif kind == "goaway":
             self._goaway = True
             if not self.streams and self.transport is not None:
@@ -597,7 +572,7 @@ class H2ServerConnection:
 
     def _done(self, stream: ServerStream) -> None:
         """Our side of the stream ended; it is over once the client's has too."""
-        self._answered += 1
+        self._guard.answered()
         stream.closing()
         if not stream.body.complete:
             # The client still sends: it is told to stop, and what it sent is not kept.
@@ -651,10 +626,11 @@ class H2ServerConnection:
 
     def pause_writing(self) -> None:
         self._write_paused = True
+        self._guard.pause()
 
     def resume_writing(self) -> None:
         self._write_paused = False
-        self._unread_in = 0
+        self._guard.resume()
         self._pump_all()
 
     def connection_lost(self) -> None:

@@ -65,7 +65,7 @@ from minikn.wire.h2frames import (
     unpad,
 )
 
-__all__ = ["H2ServerCodec"]
+__all__ = ["FloodGuard", "H2ServerCodec"]
 
 _CONTINUATIONS = 64
 """CONTINUATION frames one header block may take (``h2``'s bound; beyond: PROTOCOL_ERROR)."""
@@ -410,3 +410,60 @@ class H2ServerCodec(H2Framer):
             self._stream_error(stream_id, FLOW_CONTROL_ERROR, events)
             return
         events.append(("window", stream_id))
+
+
+UNREAD_FLOOD = 1 << 20
+"""Bytes beyond the connection window a client may send while it reads nothing."""
+RESET_FLOOR = 200
+"""Client-reset streams a connection may have before they are compared with answered ones."""
+
+
+class FloodGuard:
+    """Two floods a server ends with GOAWAY ENHANCE_YOUR_CALM, which the framer alone cannot see:
+
+    - a client that keeps sending while it reads nothing (the transport paused writing): every
+      frame may queue an answer (PING, SETTINGS, a reset), so that queue grows. What it may send
+      meanwhile that is not a flood is request data, bounded by the connection's window, so past
+      the window and ``UNREAD_FLOOD`` more it is one (Go's server allows 10,000 queued control
+      frames; this is ~60,000 PINGs);
+    - a client that resets more streams than it lets be answered, past ``RESET_FLOOR``: opening
+      a stream and resetting it at once costs it two frames and the server a dispatched call
+      each (the rapid reset of CVE-2023-44487); a client cancelling a call now and then stays
+      far below it.
+
+    The connection reports what happens; a method that returns a reason means: calm it down."""
+
+    __slots__ = ("_abandoned", "_allowance", "_answered", "_paused", "_unread")
+
+    def __init__(self, connection_window: int) -> None:
+        self._allowance = connection_window + UNREAD_FLOOD
+        self._paused = False
+        self._unread = 0
+        self._answered = 0
+        self._abandoned = 0
+
+    def pause(self) -> None:
+        """The client stopped reading (the transport's buffer is full)."""
+        self._paused = True
+
+    def resume(self) -> None:
+        self._paused = False
+        self._unread = 0
+
+    def read(self, size: int) -> str | None:
+        if self._paused:
+            self._unread += size
+            if self._unread > self._allowance:
+                return "sends while it reads nothing"
+        return None
+
+    def answered(self) -> None:
+        """A stream was answered."""
+        self._answered += 1
+
+    def abandoned(self) -> str | None:
+        """The client reset a stream before its answer."""
+        self._abandoned += 1
+        if self._abandoned > RESET_FLOOR and self._abandoned > self._answered:
+            return "resets the streams it opens (rapid reset)"
+        return None

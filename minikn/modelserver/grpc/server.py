@@ -32,7 +32,9 @@ Bounds: one connection holds at most ``max_concurrent_streams`` calls (SETTINGS;
 connection error) and at most ``max_buffered_bytes`` of their unfinished request messages (the
 call that crosses it is RESOURCE_EXHAUSTED; data is acknowledged as it arrives); a connection
 that has not sent the HTTP/2 preface and its SETTINGS within ``preface_timeout_s`` is closed,
-one without a frame for ``idle_timeout_s`` while no call runs gets GOAWAY and is closed.
+one without a frame for ``idle_timeout_s`` while no call runs gets GOAWAY and is closed; a client
+that floods the connection (:class:`~minikn.wire.h2server.FloodGuard`: sending while it reads
+nothing, or resetting the calls it opens) gets GOAWAY ENHANCE_YOUR_CALM and is closed.
 ``stop`` stops listening, tells each client (GOAWAY) to open no more streams, lets the calls in
 flight finish for ``grace_s``, answers the rest UNAVAILABLE, then GOAWAY and close.
 """
@@ -53,6 +55,7 @@ from minikn.modelserver.dataplane import DataPlane
 from minikn.modelserver.grpc.servicer import InferenceServicer, Rpc, grpc_status
 from minikn.wire.grpc import GrpcStatus, parse_grpc_timeout, percent_encode
 from minikn.wire.h2frames import (
+    ENHANCE_YOUR_CALM,
     GOAWAY,
     NO_ERROR,
     PROTOCOL_ERROR,
@@ -60,7 +63,7 @@ from minikn.wire.h2frames import (
     H2ProtocolError,
     frame,
 )
-from minikn.wire.h2server import H2ServerCodec
+from minikn.wire.h2server import FloodGuard, H2ServerCodec
 
 __all__ = ["MAX_GRPC_MESSAGE_LENGTH", "GrpcServer", "GrpcSettings"]
 
@@ -185,6 +188,7 @@ class _Connection(asyncio.Protocol):
         self.goaway = False
         self.flush_pending = False
         self.valid: set[tuple[Any, ...]] = set()
+        self.guard = FloodGuard(s.connection_window_bytes)
 
     # Transport events ----------------------------------------------------------------------------
 
@@ -204,15 +208,21 @@ class _Connection(asyncio.Protocol):
 
     def pause_writing(self) -> None:
         self.write_paused = True
+        self.guard.pause()
 
     def resume_writing(self) -> None:
         self.write_paused = False
+        self.guard.resume()
         for call in list(self.calls.values()):
             if call.out:
                 self._pump(call)
         self._flush()
 
     def data_received(self, data: bytes) -> None:
+        flood = self.guard.read(len(data))
+        if flood is not None:
+            self._calm(flood)
+            return
         try:
             events = self.codec.receive(data)
         except H2ProtocolError as exc:
@@ -238,6 +248,10 @@ class _Connection(asyncio.Protocol):
                 call = self.calls.pop(event[1], None)
                 if call is not None:
                     self._abandon(call)
+                    flood = self.guard.abandoned()
+                    if flood is not None:
+                        self._calm(flood)
+                        return
             elif kind == "goaway":
                 self.goaway = True
         if self.goaway and not self.calls:
@@ -496,6 +510,7 @@ class _Connection(asyncio.Protocol):
 
     def _done(self, call: _Call) -> None:
         """The response is sent: the call is over (a client still sending is told to stop)."""
+        self.guard.answered()
         if call.timer is not None:
             call.timer.cancel()
             call.timer = None
@@ -560,6 +575,16 @@ class _Connection(asyncio.Protocol):
             self._fail(call, GrpcStatus.UNAVAILABLE, message)
             self.calls.pop(call.stream_id, None)
         self._goodbye()
+
+    def _calm(self, why: str) -> None:
+        """GOAWAY ENHANCE_YOUR_CALM and close: the client floods the connection."""
+        log.info("gRPC: a client %s: closing its connection", why)
+        for call in list(self.calls.values()):
+            self._abandon(call)
+        self.calls.clear()
+        self.codec.close(ENHANCE_YOUR_CALM)
+        self._flush()
+        self._close_transport()
 
     def _goodbye(self) -> None:
         """GOAWAY (no error) and close once written."""

@@ -15,6 +15,7 @@ from typing import Any
 import grpc
 import h2.config
 import h2.connection
+import h2.errors
 import h2.events
 import h2.settings
 import numpy as np
@@ -431,3 +432,22 @@ async def test_unfinished_messages_of_one_connection_are_bounded_together(start:
     fields, _, _ = await client.answer(1)
     client.close()
     assert fields["grpc-status"] == "13"  # the zero bytes are not a ModelInferRequest's model
+
+
+async def test_a_client_that_resets_every_call_it_opens_is_told_to_calm_down(start: Start) -> None:
+    _, port = await start(Gated("gated"))  # a call takes a while: the client never waits for it
+    client = await RawClient.open(port)
+    body = message(infer_request("gated", [1.0]).SerializeToString())
+    terminated: list[int] = []
+    async with asyncio.timeout(30):
+        for stream_id in range(1, 2 * 400, 2):
+            client.conn.send_headers(stream_id, grpc_headers(port))
+            client.conn.send_data(stream_id, body, end_stream=True)
+            client.conn.reset_stream(stream_id)
+        client.flush()
+        while chunk := await client.reader.read(65536):
+            for event in client.conn.receive_data(chunk):
+                if isinstance(event, h2.events.ConnectionTerminated):
+                    terminated.append(event.error_code)
+    client.close()
+    assert terminated == [h2.errors.ErrorCodes.ENHANCE_YOUR_CALM]
