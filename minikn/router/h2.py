@@ -34,7 +34,6 @@ from functools import partial
 from typing import Any
 
 import h2.exceptions
-import h2.utilities
 
 from minikn.config.router import RouterConfig
 from minikn.wire.grpc import (
@@ -52,7 +51,12 @@ from minikn.wire.h2frames import (
     PROTOCOL_ERROR,
     H2ProtocolError,
 )
-from minikn.wire.h2server import FloodGuard, H2ServerCodec
+from minikn.wire.h2server import (
+    FloodGuard,
+    H2ServerCodec,
+    ValidHeaderLists,
+    validate_request_headers,
+)
 from minikn.wire.http import BodyStream
 
 __all__ = ["PREFACE", "H2ServerConnection", "ServerStream", "StreamServe"]
@@ -74,31 +78,6 @@ _DROP = frozenset(
         b"te",
     )
 )
-
-
-_REQUEST_FLAGS = h2.utilities.HeaderValidationFlags(
-    is_client=False, is_trailer=False, is_response_header=False, is_push_promise=False
-)
-_TRAILER_FLAGS = _REQUEST_FLAGS._replace(is_trailer=True)
-_VALIDATED = 64
-"""Distinct request header lists a connection remembers as valid (then it starts over)."""
-_VALIDATED_BYTES = 4096
-"""Larger lists are checked every time (a connection keeps at most 64 x 4 KiB of them)."""
-_PER_CALL = frozenset((b"grpc-timeout", b"x-request-id", b"traceparent", b"tracestate"))
-"""Request fields whose value differs from call to call: a list with one is validated, not kept."""
-
-
-def validate_request_headers(
-    headers: Sequence[tuple[bytes, bytes]], *, trailers: bool = False
-) -> None:
-    """Raise :class:`h2.exceptions.ProtocolError` for a header list RFC 9113 section 8.2 calls
-    malformed: h2's own inbound checks (illegal characters, empty or uppercase names,
-    connection-specific fields, ``te`` other than ``trailers``, pseudo-headers missing,
-    repeated, unknown, after a regular field, or in trailers), run by the router instead of by h2
-    so that a repeated list is checked once (see :class:`H2ServerConnection`)."""
-    flags = _TRAILER_FLAGS if trailers else _REQUEST_FLAGS
-    for _ in h2.utilities.validate_headers(headers, flags):
-        pass
 
 
 def _kept(name: bytes) -> bool:
@@ -362,7 +341,7 @@ class H2ServerConnection:
         self._now = now
         # What goes out is a replica's gRPC head and trailers (names lowercased, pseudo and
         # hop-by-hop fields dropped here) or minikn's own: not validated again. What comes in is
-        # validated here with h2's own checks (``validate_request_headers``), each distinct
+        # validated here with h2's own checks (``ValidHeaderLists``), each distinct
         # header list once per connection; the framer checks the frames.
         self._h2 = H2ServerCodec(
             max_concurrent_streams=limits.h2_max_concurrent_streams,
@@ -379,7 +358,7 @@ class H2ServerConnection:
         """Reads with frames (the connection's progress for its idle timeout)."""
         self._idle: dict[int, tuple[int, float]] = {}
         self._flush_pending = False
-        self._valid: set[tuple[tuple[bytes, bytes], ...]] = set()
+        self._valid = ValidHeaderLists()
         self._guard = FloodGuard(limits.h2_connection_window_bytes)
         self._flush()
 
@@ -418,19 +397,6 @@ class H2ServerConnection:
         self._h2.close(ENHANCE_YOUR_CALM)
         self._flush()
         self._close_all()
-
-    def _validate(self, headers: list[tuple[bytes, bytes]]) -> None:
-        """Raise ProtocolError for a malformed request header list; a valid one without a
-        per-call field is remembered, and its repeats pass without a second check."""
-        key = tuple(headers)
-        if key in self._valid:
-            return
-        validate_request_headers(headers)
-        size = sum(len(name) + len(value) for name, value in headers)
-        if size <= _VALIDATED_BYTES and not any(name in _PER_CALL for name, _ in headers):
-            if len(self._valid) >= _VALIDATED:
-                self._valid.clear()
-            self._valid.add(key)
 
     def _event(self, event: tuple[Any, ...]) -> None:
         kind, stream_id = event[0], event[1]
@@ -481,7 +447,7 @@ class H2ServerConnection:
 
     def _request(self, stream_id: int, fields: list[Any], end_stream: bool) -> None:
         headers = [(bytes(n), bytes(v)) for n, v in fields]
-        self._validate(headers)
+        self._valid.check(headers)
         deadline = None
         for name, value in headers:
             if name == b"grpc-timeout":

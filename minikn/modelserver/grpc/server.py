@@ -49,7 +49,6 @@ from dataclasses import dataclass
 from typing import Any, cast
 
 import h2.exceptions
-import h2.utilities
 
 from minikn.modelserver.dataplane import DataPlane
 from minikn.modelserver.grpc.servicer import InferenceServicer, Rpc, grpc_status
@@ -63,7 +62,7 @@ from minikn.wire.h2frames import (
     H2ProtocolError,
     frame,
 )
-from minikn.wire.h2server import FloodGuard, H2ServerCodec
+from minikn.wire.h2server import FloodGuard, H2ServerCodec, ValidHeaderLists
 
 __all__ = ["MAX_GRPC_MESSAGE_LENGTH", "GrpcServer", "GrpcSettings"]
 
@@ -109,13 +108,6 @@ _NOT_METADATA = frozenset(
     (b"content-type", b"te", b"grpc-timeout", b"grpc-encoding", b"grpc-accept-encoding")
 )
 """Request fields grpc consumes itself: not in the metadata a model's steps get."""
-_FLAGS = h2.utilities.HeaderValidationFlags(
-    is_client=False, is_trailer=False, is_response_header=False, is_push_promise=False
-)
-_VALIDATED = 64
-"""Distinct request header lists a connection remembers as valid (then it starts over)."""
-_VALIDATED_BYTES = 4096
-"""Larger lists are checked every time (a connection keeps at most 64 x 4 KiB of them)."""
 _MESSAGE = 1024
 """Characters of a ``grpc-message`` sent (as the ingress; a client bounds its trailers' size)."""
 
@@ -187,7 +179,7 @@ class _Connection(asyncio.Protocol):
         self.write_paused = False
         self.goaway = False
         self.flush_pending = False
-        self.valid: set[tuple[Any, ...]] = set()
+        self.valid = ValidHeaderLists()
         self.guard = FloodGuard(s.connection_window_bytes)
 
     # Transport events ----------------------------------------------------------------------------
@@ -266,19 +258,12 @@ class _Connection(asyncio.Protocol):
         if self.draining:
             self.codec.reset(stream_id, REFUSED_STREAM)
             return
-        key = tuple(fields)
-        if key not in self.valid:
-            try:
-                for _ in h2.utilities.validate_headers(fields, _FLAGS):
-                    pass
-            except h2.exceptions.ProtocolError as exc:  # malformed: a stream error (8.1.1)
-                log.info("gRPC: malformed request headers: %s", exc)
-                self.codec.reset(stream_id, PROTOCOL_ERROR)
-                return
-            if sum(len(n) + len(v) for n, v in fields) <= _VALIDATED_BYTES:
-                if len(self.valid) >= _VALIDATED:
-                    self.valid.clear()
-                self.valid.add(key)
+        try:
+            self.valid.check(fields)
+        except h2.exceptions.ProtocolError as exc:  # malformed: a stream error (8.1.1)
+            log.info("gRPC: malformed request headers: %s", exc)
+            self.codec.reset(stream_id, PROTOCOL_ERROR)
+            return
         method = path = content_type = b""
         timeout = encoding = None
         metadata: dict[str, str] = {}

@@ -319,7 +319,8 @@ async def test_a_connection_remembers_only_small_valid_lists_without_per_call_fi
     await asyncio.sleep(0)
     assert len(served) == 3
     assert conn._h2 is not None
-    assert conn._h2._valid == {tuple(_REQUEST)}
+    assert len(conn._h2._valid) == 1
+    assert tuple(_REQUEST) in conn._h2._valid
 
 
 async def test_a_stream_the_client_breaks_is_reset_and_its_serving_task_cancelled() -> None:
