@@ -6,6 +6,7 @@ express the case, the ``h2`` library as a raw client where it cannot."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import socket
 import struct
 import zlib
@@ -288,13 +289,23 @@ async def test_metadata_reaches_the_models_steps_without_grpcs_own_fields(start:
     assert not {"token-bin", "grpc-timeout", "content-type", "te", ":path"} & set(seen[0])
 
 
-async def test_a_client_cancel_stops_the_call(start: Start) -> None:
+@contextlib.asynccontextmanager
+async def held_call(
+    start: Start, value: float, **settings: Any
+) -> AsyncIterator[tuple[GrpcServer, Gated, Any, Any]]:
+    """A server whose model holds its calls, a stub on a channel to it, and one call that the
+    model has entered: (server, model, stub, call)."""
     model = Gated("gated")
-    _, port = await start(model)
+    server, port = await start(model, **settings)
     async with aio.insecure_channel(f"127.0.0.1:{port}") as channel:
         stub = pb_grpc.GRPCInferenceServiceStub(channel)
-        call = stub.ModelInfer(infer_request("gated", [1.0]))
+        call = stub.ModelInfer(infer_request("gated", [value]))
         await model.entered.wait()
+        yield server, model, stub, call
+
+
+async def test_a_client_cancel_stops_the_call(start: Start) -> None:
+    async with held_call(start, 1.0) as (_, model, stub, call):
         call.cancel()
         async with asyncio.timeout(10):
             await model.cancelled.wait()
@@ -304,12 +315,7 @@ async def test_a_client_cancel_stops_the_call(start: Start) -> None:
 
 
 async def test_stop_lets_a_call_in_flight_finish_and_refuses_new_ones(start: Start) -> None:
-    model = Gated("gated")
-    server, port = await start(model, grace_s=30.0)
-    async with aio.insecure_channel(f"127.0.0.1:{port}") as channel:
-        stub = pb_grpc.GRPCInferenceServiceStub(channel)
-        call = stub.ModelInfer(infer_request("gated", [3.0]))
-        await model.entered.wait()
+    async with held_call(start, 3.0, grace_s=30.0) as (server, model, stub, call):
         stopping = asyncio.create_task(server.stop())
         await asyncio.sleep(0)
         assert not stopping.done()
@@ -323,12 +329,7 @@ async def test_stop_lets_a_call_in_flight_finish_and_refuses_new_ones(start: Sta
 
 
 async def test_stop_answers_calls_still_running_after_the_grace_unavailable(start: Start) -> None:
-    model = Gated("gated")
-    server, port = await start(model, grace_s=0.1)
-    async with aio.insecure_channel(f"127.0.0.1:{port}") as channel:
-        stub = pb_grpc.GRPCInferenceServiceStub(channel)
-        call = stub.ModelInfer(infer_request("gated", [1.0]))
-        await model.entered.wait()
+    async with held_call(start, 1.0, grace_s=0.1) as (server, model, _, call):
         await server.stop()
         code, details = await code_of(call)
     assert (code, details) == (grpc.StatusCode.UNAVAILABLE, "the server is shutting down")
