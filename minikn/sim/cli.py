@@ -211,8 +211,8 @@ def _report_lag(text: str | None) -> tuple[float, float] | None:
         lag = (float(low), float(high or low))
     except ValueError:
         lag = (-1.0, -1.0)
-    if not -1 < lag[0] <= lag[1] < 1:
-        raise InvalidInput(f"--report-lag {text}: expected A,B seconds with -1 < A <= B < 1")
+    if not -1 <= lag[0] <= lag[1] < 1:
+        raise InvalidInput(f"--report-lag {text}: expected A,B seconds with -1 <= A <= B < 1")
     return lag
 
 
