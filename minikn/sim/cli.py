@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import csv
+import math
 import random
 import statistics
 import sys
@@ -210,7 +211,7 @@ def _report_lag(text: str | None) -> tuple[float, float] | None:
     try:
         lag = (float(low), float(high or low))
     except ValueError:
-        lag = (-1.0, -1.0)
+        lag = (math.nan, math.nan)  # fails the check below
     if not -1 <= lag[0] <= lag[1] < 1:
         raise InvalidInput(f"--report-lag {text}: expected A,B seconds with -1 <= A <= B < 1")
     return lag
