@@ -297,8 +297,13 @@ class DockerBackend:
             self._prev_cpu.pop(handle.ref, None)
 
     async def list_replicas(self) -> list[ReplicaHandle]:
+        # A container removed between docker-py's listing and its inspect of it is skipped
+        # (a replica being stopped while this runs), not a 404 that fails the whole list.
         containers = await asyncio.to_thread(
-            self.client.containers.list, all=True, filters={"label": self._ours}
+            self.client.containers.list,
+            all=True,
+            filters={"label": self._ours},
+            ignore_removed=True,
         )
         handles = []
         for c in containers:

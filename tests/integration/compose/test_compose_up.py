@@ -225,5 +225,9 @@ def test_compose_up_serves_the_example_and_down_leaves_no_replica(
     assert replicas, "the prediction came back but no replica container is on the network"
 
     stack("down", "--timeout", "60", timeout=300)
-    left = {c.id for c in docker_client.containers.list(all=True) if c.id in replicas}
+    left = {
+        c.id
+        for c in docker_client.containers.list(ignore_removed=True, all=True)
+        if c.id in replicas
+    }
     assert not left, f"replica containers left behind by `down`: {sorted(left)}"

@@ -50,7 +50,9 @@ def isvc(docker_client: Any, session_networks: set[str]) -> Iterator[str]:
     session_networks.add(NETWORK)  # removed at the end of the session
     name = f"grpc{secrets.token_hex(3)}"
     yield name
-    for c in docker_client.containers.list(all=True, filters={"label": f"{LABEL_ISVC}={name}"}):
+    for c in docker_client.containers.list(
+        ignore_removed=True, all=True, filters={"label": f"{LABEL_ISVC}={name}"}
+    ):
         c.remove(force=True)
 
 
@@ -99,7 +101,9 @@ spec:
       storageUri: file://{model}
 """
     await p.controller.apply(parse_text(doc, "grpc.yaml"))
-    assert not docker_client.containers.list(filters={"label": f"{LABEL_ISVC}={isvc}"})
+    assert not docker_client.containers.list(
+        ignore_removed=True, filters={"label": f"{LABEL_ISVC}={isvc}"}
+    )
     client = grpcaio.InferenceServerClient(
         f"127.0.0.1:{p.ingress_port}",
         channel_args=[("grpc.default_authority", f"{isvc}.default.example.com")],
@@ -112,6 +116,8 @@ spec:
         assert await client.is_model_ready(isvc)
     finally:
         await client.close()
-    (container,) = docker_client.containers.list(filters={"label": f"{LABEL_ISVC}={isvc}"})
+    (container,) = docker_client.containers.list(
+        ignore_removed=True, filters={"label": f"{LABEL_ISVC}={isvc}"}
+    )
     assert any(t.endswith(f":{image_tag}") for t in container.image.tags)
     assert container.labels["minikn.io/grpc-port"] == "8081"

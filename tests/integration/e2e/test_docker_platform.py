@@ -51,7 +51,9 @@ def isvc(docker_client: Any, session_networks: set[str]) -> Iterator[str]:
     session_networks.add(NETWORK)  # removed at the end of the session
     name = f"e2e{secrets.token_hex(3)}"
     yield name
-    for c in docker_client.containers.list(all=True, filters={"label": f"{LABEL_ISVC}={name}"}):
+    for c in docker_client.containers.list(
+        ignore_removed=True, all=True, filters={"label": f"{LABEL_ISVC}={name}"}
+    ):
         c.remove(force=True)
 
 
@@ -104,7 +106,9 @@ def _replica_predicts(docker_client: Any, isvc: str, model: str) -> float:
     The burst makes the autoscaler panic and add replicas; one still starting has served none.
     """
     total = 0.0
-    for container in docker_client.containers.list(filters={"label": f"{LABEL_ISVC}={isvc}"}):
+    for container in docker_client.containers.list(
+        ignore_removed=True, filters={"label": f"{LABEL_ISVC}={isvc}"}
+    ):
         ip = next(iter(container.attrs["NetworkSettings"]["Networks"].values()))["IPAddress"]
         try:
             with urllib.request.urlopen(f"http://{ip}:8080/metrics", timeout=5) as resp:
@@ -122,7 +126,9 @@ async def test_1000_requests_during_a_docker_cold_start_all_succeed_exactly_once
 ) -> None:
     doc = _isvc_yaml(isvc, models, min_replicas=0, zero_start=True)
     await platform.controller.apply(parse_text(doc, "e2e.yaml"))
-    assert not docker_client.containers.list(filters={"label": f"{LABEL_ISVC}={isvc}"})
+    assert not docker_client.containers.list(
+        ignore_removed=True, filters={"label": f"{LABEL_ISVC}={isvc}"}
+    )
 
     url = f"http://127.0.0.1:{platform.ingress_port}/v1/models/{isvc}:predict"
     host = {"Host": f"{isvc}.default.example.com"}
@@ -190,7 +196,9 @@ def _predict(ingress: str, isvc: str) -> int:
 
 
 def _running(docker_client: Any, isvc: str) -> list[tuple[str, str]]:
-    found = docker_client.containers.list(all=True, filters={"label": f"{LABEL_ISVC}={isvc}"})
+    found = docker_client.containers.list(
+        ignore_removed=True, all=True, filters={"label": f"{LABEL_ISVC}={isvc}"}
+    )
     return [(c.id, c.attrs["State"]["StartedAt"]) for c in found]
 
 

@@ -57,7 +57,9 @@ def _runtime_with_unpullable_image() -> tuple[str, str]:
 def cleanup(docker_client: Any, session_networks: set[str]) -> Iterator[None]:
     session_networks.add(NETWORK)
     yield
-    for c in docker_client.containers.list(all=True, filters={"label": f"{LABEL_ISVC}=hf"}):
+    for c in docker_client.containers.list(
+        ignore_removed=True, all=True, filters={"label": f"{LABEL_ISVC}=hf"}
+    ):
         c.remove(force=True)
 
 

@@ -95,7 +95,9 @@ def cleanup(docker_client: Any, session_networks: set[str]) -> Iterator[None]:
     session_networks.add(NETWORK)  # removed at the end of the session
     yield
     for name in ("doubler", "pipeline", "grpc-doubler"):
-        found = docker_client.containers.list(all=True, filters={"label": f"{LABEL_ISVC}={name}"})
+        found = docker_client.containers.list(
+            ignore_removed=True, all=True, filters={"label": f"{LABEL_ISVC}={name}"}
+        )
         for c in found:
             c.remove(force=True)
 
@@ -128,7 +130,7 @@ async def test_kserve_sdk_predictor_and_transformer_in_containers_answer_v1_v2_a
     await apply_and_check_sdk_apps(platform, sdk_image, kserve_virtualenv() / "bin" / "python")
     # Every answer came from the test image's containers: both predictors and the transformer.
     ours = f"{LABEL_PLATFORM}={platform_id(tmp_path / 'state')}"
-    running = docker_client.containers.list(filters={"label": ours})
+    running = docker_client.containers.list(ignore_removed=True, filters={"label": ours})
     components = sorted(
         (c.labels[LABEL_ISVC], c.labels[LABEL_COMPONENT]) for c in running
         if sdk_image in c.image.tags

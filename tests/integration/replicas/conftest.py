@@ -75,7 +75,9 @@ def isvc_name(docker_client: Any, session_networks: set[str]) -> Iterator[str]:
     session_networks.update({TEST_NETWORK, f"{TEST_NETWORK}-internal"})
     name = f"t{secrets.token_hex(4)}"
     yield name
-    for c in docker_client.containers.list(all=True, filters={"label": f"{LABEL_ISVC}={name}"}):
+    for c in docker_client.containers.list(
+        ignore_removed=True, all=True, filters={"label": f"{LABEL_ISVC}={name}"}
+    ):
         c.remove(force=True)
 
 

@@ -60,7 +60,9 @@ async def _post(host: str, port: int, path: str, body: dict[str, Any]) -> tuple[
 
 def _process_uids(docker_client: Any, revision: str) -> set[int]:
     """The real uids of every process in the revision's container (from its /proc)."""
-    (container,) = docker_client.containers.list(filters={"label": f"{LABEL_REVISION}={revision}"})
+    (container,) = docker_client.containers.list(
+        ignore_removed=True, filters={"label": f"{LABEL_REVISION}={revision}"}
+    )
     script = "grep -h '^Uid:' /proc/[0-9]*/status"
     out = container.exec_run(["sh", "-c", script]).output.decode()
     return {int(line.split()[1]) for line in out.splitlines()}
