@@ -10,7 +10,7 @@ import json
 import os
 import signal
 import sys
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager, suppress
 from pathlib import Path
 from typing import Any
@@ -22,7 +22,9 @@ import pytest
 from minikn.api.documents import parse_text
 from minikn.config import Settings
 from minikn.modelserver.examples import ensure_example_models
-from minikn.platform.server import Platform, PlatformOptions
+from minikn.platform.server import Platform
+
+from .platform_helpers import started_platform, until
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(240)]
 
@@ -57,22 +59,8 @@ async def _platform(
         # Cold: the revision starts at zero replicas and the burst wakes it.
         "config-autoscaler": {"initial-scale": 0, "allow-zero-initial-scale": True},
     }
-    options = PlatformOptions(
-        state_dir=tmp_path / "state", api_port=0, ingress_host="127.0.0.1", ingress_port=0,
-        backend="process",
-    )  # fmt: skip
-    p = Platform(Settings.model_validate(data), options)
-    await p.start()
-    try:
+    async with started_platform(tmp_path, Settings.model_validate(data)) as p:
         yield p, models / "sklearn-iris"
-    finally:
-        await p.close()
-
-
-async def _until(predicate: Callable[[], bool], seconds: float) -> None:
-    async with asyncio.timeout(seconds):
-        while not predicate():
-            await asyncio.sleep(0.05)
 
 
 def _replica_processes() -> list[psutil.Process]:
@@ -123,7 +111,7 @@ async def test_replica_killed_between_requests_fails_none_of_the_next_requests(
         rev = "die-predictor-00001"
         doc = ISVC.format(name="die", min=1, max=1, model=model)
         await p.controller.apply(parse_text(doc, "d.yaml"))
-        await _until(lambda: replicas.ready_count(rev) == 1, 60)
+        await until(lambda: replicas.ready_count(rev) == 1, 60)
         url = f"http://127.0.0.1:{p.ingress_port}/v1/models/die"
         headers = {"Host": "die.default.example.com"}
         async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=0)) as session:

@@ -18,8 +18,10 @@ import tritonclient.grpc.aio as grpcaio
 from minikn.api.documents import parse_text
 from minikn.config import Settings
 from minikn.modelserver.examples import ensure_example_models
-from minikn.platform.server import Platform, PlatformOptions
+from minikn.platform.server import Platform
 from minikn.replicas.types import LABEL_ISVC
+
+from .platform_helpers import started_platform
 
 pytestmark = [pytest.mark.docker, pytest.mark.slow, pytest.mark.timeout(600)]
 
@@ -69,16 +71,8 @@ async def platform(tmp_path: Path) -> AsyncIterator[tuple[Platform, Path]]:
             "storage": {"allowedRoots": [str(models)]},
         },
     })  # fmt: skip
-    options = PlatformOptions(
-        state_dir=tmp_path / "state", api_port=0, ingress_host="127.0.0.1", ingress_port=0,
-        backend="docker",
-    )  # fmt: skip
-    p = Platform(settings, options)
-    await p.start()
-    try:
+    async with started_platform(tmp_path, settings, "docker") as p:
         yield p, models / "sklearn-iris"
-    finally:
-        await p.close()
 
 
 async def test_a_grpc_call_starts_a_docker_replica_from_zero_and_reaches_its_grpc_port(

@@ -29,8 +29,10 @@ import pytest
 from minikn.api.documents import parse_text
 from minikn.config import Settings
 from minikn.modelserver.examples import ensure_example_models
-from minikn.platform.server import Platform, PlatformOptions
+from minikn.platform.server import Platform
 from minikn.replicas.types import LABEL_ISVC
+
+from .platform_helpers import started_platform
 
 pytestmark = [pytest.mark.docker, pytest.mark.slow, pytest.mark.timeout(300)]
 
@@ -85,19 +87,8 @@ def _settings(models: Path) -> Settings:
 async def platform(
     models: Path, tmp_path: Path, model_server_image: str
 ) -> AsyncIterator[Platform]:
-    options = PlatformOptions(
-        state_dir=tmp_path / "state",
-        api_port=0,
-        ingress_host="127.0.0.1",
-        ingress_port=0,
-        backend="docker",
-    )
-    p = Platform(_settings(models), options)
-    await p.start()
-    try:
+    async with started_platform(tmp_path, _settings(models), "docker") as p:
         yield p
-    finally:
-        await p.close()
 
 
 def _replica_predicts(docker_client: Any, isvc: str, model: str) -> float:

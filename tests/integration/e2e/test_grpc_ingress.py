@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import json
 import sys
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -27,7 +27,7 @@ from minikn.modelserver.examples import IrisTransformer
 from minikn.platform.server import Platform
 from tests.integration.kserve_env import kserve_virtualenv
 
-from .platform_helpers import running_platform, until_ready
+from .platform_helpers import running_platform, until, until_ready
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(180)]
 
@@ -57,12 +57,6 @@ async def platform(tmp_path: Path) -> AsyncIterator[tuple[Platform, Path]]:
         yield running
 
 
-async def _until(predicate: Callable[[], bool], seconds: float) -> None:
-    async with asyncio.timeout(seconds):
-        while not predicate():
-            await asyncio.sleep(0.1)
-
-
 def _client(p: Platform, host: str) -> grpcaio.InferenceServerClient:
     # The ISVC's host travels as :authority (the channel's default authority).
     return grpcaio.InferenceServerClient(
@@ -83,7 +77,7 @@ async def test_grpc_calls_reach_a_grpc_v2_isvc_through_the_ingress(
     assert p.dataplane is not None
     await p.controller.apply(parse_text(ISVC.format(name="iris", min=1, model=model), "i.yaml"))
     rev = "iris-predictor-00001"
-    await _until(lambda: p.dataplane is not None and p.dataplane.replicas.ready_count(rev) == 1, 60)
+    await until(lambda: p.dataplane is not None and p.dataplane.replicas.ready_count(rev) == 1, 60)
     client = _client(p, "iris.default.example.com")
     try:
         assert await client.is_server_live()
@@ -132,8 +126,8 @@ async def test_the_first_call_to_a_revision_at_zero_waits_for_its_replica(
     replicas = p.dataplane.replicas
     await p.controller.apply(parse_text(ISVC.format(name="cold", min=0, model=model), "c.yaml"))
     rev = "cold-predictor-00001"
-    await _until(lambda: replicas.ready_count(rev) == 1, 60)
-    await _until(lambda: replicas.status(rev).ready == 0 and replicas.status(rev).desired == 0, 60)
+    await until(lambda: replicas.ready_count(rev) == 1, 60)
+    await until(lambda: replicas.status(rev).ready == 0 and replicas.status(rev).desired == 0, 60)
     client = _client(p, "cold.default.example.com")
     try:
         result = await client.infer("cold", _inputs(), client_timeout=60)
@@ -141,7 +135,7 @@ async def test_the_first_call_to_a_revision_at_zero_waits_for_its_replica(
         assert replicas.ready_count(rev) == 1
         # A deadline shorter than the call can take: DEADLINE_EXCEEDED, from the replica or from
         # minikn (the call is held while the replica is stopped below).
-        await _until(lambda: replicas.status(rev).ready == 0, 60)
+        await until(lambda: replicas.status(rev).ready == 0, 60)
         with pytest.raises(InferenceServerException) as err:
             await client.infer("cold", _inputs(), client_timeout=0.05)
         assert "DEADLINE_EXCEEDED" in str(err.value.status())
@@ -231,7 +225,7 @@ async def test_kserves_own_grpc_client_reaches_a_revision_at_zero_with_its_first
     assert p.dataplane is not None
     await p.controller.apply(parse_text(ZERO.format(name="kgrpc", model=model), "k.yaml"))
     rev = "kgrpc-predictor-00001"
-    await _until(lambda: p.controller.get("default", "kgrpc")["status"].get("conditions"), 30)
+    await until(lambda: p.controller.get("default", "kgrpc")["status"].get("conditions"), 30)
     assert p.dataplane.replicas.ready_count(rev) == 0
     proc = await asyncio.create_subprocess_exec(
         str(kserve_python), str(KSERVE_CLIENT), f"127.0.0.1:{p.ingress_port}",

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import sys
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import grpc
@@ -22,7 +22,7 @@ from aiohttp import web
 from minikn.api.documents import parse_text
 from minikn.platform.server import Platform
 
-from .platform_helpers import running_platform
+from .platform_helpers import running_platform, until
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(180)]
 
@@ -71,12 +71,6 @@ async def platform(tmp_path: Path) -> AsyncIterator[Platform]:
         yield p
 
 
-async def _until(predicate: Callable[[], bool], seconds: float = 60) -> None:
-    async with asyncio.timeout(seconds):
-        while not predicate():
-            await asyncio.sleep(0.05)
-
-
 def _channel(p: Platform, host: str) -> grpc.aio.Channel:
     return grpc.aio.insecure_channel(
         f"127.0.0.1:{p.ingress_port}", options=[("grpc.default_authority", host)]
@@ -104,9 +98,7 @@ async def _warm(p: Platform, isvc: str, revision: str) -> None:
     """Apply ``isvc`` and wait until its revision has a ready replica."""
     assert p.dataplane is not None
     await _apply(p, isvc)
-    await _until(
-        lambda: p.dataplane is not None and p.dataplane.replicas.ready_count(revision) == 1
-    )
+    await until(lambda: p.dataplane is not None and p.dataplane.replicas.ready_count(revision) == 1)
 
 
 async def test_a_canary_split_sends_calls_to_both_revisions_counted_per_revision(
@@ -117,10 +109,10 @@ async def test_a_canary_split_sends_calls_to_both_revisions_counted_per_revision
     replicas = p.dataplane.replicas
     await _apply(p, _isvc("split"))
     one, two = "split-predictor-00001", "split-predictor-00002"
-    await _until(lambda: replicas.ready_count(one) == 1)
+    await until(lambda: replicas.ready_count(one) == 1)
     await _apply(p, _isvc("split", version=2, canary=50))
-    await _until(lambda: replicas.ready_count(two) == 1)
-    await _until(lambda: p.controller.get("default", "split")["status"]
+    await until(lambda: replicas.ready_count(two) == 1)
+    await until(lambda: p.controller.get("default", "split")["status"]
                  .get("components", {}).get("predictor", {}).get("traffic", [{}])[0]
                  .get("revisionName") == two)  # fmt: skip
     async with _channel(p, "split.default.example.com") as channel:
@@ -143,11 +135,11 @@ async def test_calls_beyond_a_full_buffer_are_resource_exhausted_and_held_ones_c
     gate = tmp_path / "gate"
     await _apply(p, _isvc("held", gate=gate))
     rev = "held-predictor-00001"
-    await _until(lambda: p.dataplane is not None and p.dataplane.replicas.status(rev).desired == 1)
+    await until(lambda: p.dataplane is not None and p.dataplane.replicas.status(rev).desired == 1)
     async with _channel(p, "held.default.example.com") as channel:
         echo = channel.unary_unary(f"{SERVICE}/Echo")
         held = [asyncio.ensure_future(echo(b"held-%d" % i, timeout=120)) for i in range(2)]
-        await _until(lambda: p.dataplane is not None and p.dataplane.activator.buffered(rev) == 2)
+        await until(lambda: p.dataplane is not None and p.dataplane.activator.buffered(rev) == 2)
         with pytest.raises(grpc.aio.AioRpcError) as err:
             await echo(b"one too many", timeout=60)
         assert err.value.code() == grpc.StatusCode.RESOURCE_EXHAUSTED
@@ -202,7 +194,7 @@ async def test_a_grpc_timeout_runs_out_in_minikn_while_the_call_is_held(
     assert p.dataplane is not None
     await _apply(p, _isvc("late", gate=tmp_path / "never"))
     rev = "late-predictor-00001"
-    await _until(lambda: p.dataplane is not None and p.dataplane.replicas.status(rev).desired == 1)
+    await until(lambda: p.dataplane is not None and p.dataplane.replicas.status(rev).desired == 1)
     # The call carries a 1 s grpc-timeout and the client keeps no timer of its own: only minikn
     # can end it, with its own message.
     answer = await _raw_call(
@@ -292,7 +284,7 @@ async def test_grpc_calls_stream_past_the_logger_and_the_batcher_and_their_reque
         await _apply(p, _isvc(name, agent=agent))
     for name in agents:
         rev = f"{name}-predictor-00001"
-        await _until(lambda rev=rev: p.dataplane is not None
+        await until(lambda rev=rev: p.dataplane is not None
                      and p.dataplane.replicas.ready_count(rev) == 1)  # fmt: skip
         async with _channel(p, f"{name}.default.example.com") as channel:
             # Bidi ping-pong: a layer that waited for the whole request body would hang it.

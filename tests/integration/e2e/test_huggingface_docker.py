@@ -11,7 +11,7 @@ downloads the real multi-GB image)."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -22,8 +22,10 @@ import yaml
 from minikn.cli.main import main
 from minikn.config import Settings
 from minikn.config.paths import config_dir
-from minikn.platform.server import Platform, PlatformOptions
+from minikn.platform.server import Platform
 from minikn.replicas.types import LABEL_ISVC
+
+from .platform_helpers import started_platform, until
 
 pytestmark = [pytest.mark.docker, pytest.mark.slow, pytest.mark.timeout(180)]
 
@@ -66,22 +68,8 @@ def cleanup(docker_client: Any, session_networks: set[str]) -> Iterator[None]:
 @pytest.fixture
 async def platform(tmp_path: Path, cleanup: None) -> AsyncIterator[Platform]:
     settings = Settings.model_validate({"minikn": {"replicas": {"dockerNetwork": NETWORK}}})
-    options = PlatformOptions(
-        state_dir=tmp_path / "state", api_port=0, ingress_host="127.0.0.1", ingress_port=0,
-        backend="docker",
-    )  # fmt: skip
-    p = Platform(settings, options)
-    await p.start()
-    try:
+    async with started_platform(tmp_path, settings, "docker") as p:
         yield p
-    finally:
-        await p.close()
-
-
-async def _until(predicate: Callable[[], bool], seconds: float) -> None:
-    async with asyncio.timeout(seconds):
-        while not predicate():
-            await asyncio.sleep(0.05)
 
 
 def _conditions(p: Platform) -> dict[str, dict[str, Any]]:
@@ -114,7 +102,7 @@ async def test_huggingface_selects_kserves_runtime_and_a_failed_pull_says_why(
         assert "--model_name=hf" in rev.container.args
 
         # The first failed pull: ErrImagePull with Docker's error, one event.
-        await _until(lambda: "ErrImagePull" in _reasons(p), 60)
+        await until(lambda: "ErrImagePull" in _reasons(p), 60)
         ready = _conditions(p)["Ready"]
         assert ready["status"] == "False"
         assert ready["reason"] in ("ErrImagePull", "ImagePullBackOff")
@@ -122,7 +110,7 @@ async def test_huggingface_selects_kserves_runtime_and_a_failed_pull_says_why(
         assert "connection refused" in ready["message"]  # Docker's own words
 
         # The next attempt backs off, as the kubelet does, still carrying Docker's error.
-        await _until(lambda: "ImagePullBackOff" in _reasons(p), 60)
+        await until(lambda: "ImagePullBackOff" in _reasons(p), 60)
         assert _reasons(p).count("ErrImagePull") == 1
         ready = _conditions(p)["Ready"]
         assert ready["reason"] == "ImagePullBackOff"

@@ -6,9 +6,8 @@ Ensemble, with ``x-user`` propagated and one trace id across the steps."""
 
 from __future__ import annotations
 
-import asyncio
 import sys
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import aiohttp
@@ -17,7 +16,7 @@ import pytest
 from minikn.api.documents import parse_text
 from minikn.platform.server import Platform
 
-from .platform_helpers import running_platform
+from .platform_helpers import running_platform, until
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(180)]
 
@@ -98,12 +97,6 @@ async def platform(tmp_path: Path) -> AsyncIterator[tuple[Platform, Path]]:
         yield running
 
 
-async def _until(predicate: Callable[[], bool], seconds: float) -> None:
-    async with asyncio.timeout(seconds):
-        while not predicate():
-            await asyncio.sleep(0.1)
-
-
 async def test_graphs_from_zero_answer_their_first_request(
     platform: tuple[Platform, Path],
 ) -> None:
@@ -155,7 +148,7 @@ async def test_graphs_from_zero_answer_their_first_request(
 
     graph = p.controller.get("default", "router", kind="InferenceGraph")
     assert graph["status"]["url"] == "http://router.default.example.com"
-    await _until(
+    await until(
         lambda: any(
             c["type"] == "Ready" and c["status"] == "True"
             for c in p.controller.get("default", "pipeline", kind="InferenceGraph")["status"][

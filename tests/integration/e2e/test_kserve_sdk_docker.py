@@ -20,12 +20,13 @@ from typing import Any
 import pytest
 
 from minikn.config import Settings
-from minikn.platform.server import Platform, PlatformOptions
+from minikn.platform.server import Platform
 from minikn.replicas.backend import platform_id
 from minikn.replicas.types import LABEL_COMPONENT, LABEL_ISVC, LABEL_PLATFORM
 from tests.integration.kserve_env import KSERVE_VERSION, PINS, kserve_virtualenv, kserve_wheels
 
 from .kserve_sdk_checks import ZERO_ALLOWED, apply_and_check_sdk_apps
+from .platform_helpers import started_platform
 
 pytestmark = [pytest.mark.docker, pytest.mark.slow, pytest.mark.timeout(1800)]
 
@@ -112,16 +113,8 @@ async def platform(tmp_path: Path, cleanup: None) -> AsyncIterator[Platform]:
     )
     # The ingress on loopback only: the transformer's container still reaches it (on Linux the
     # platform listens on the Docker network's gateway too, the address ``minikn-ingress`` names).
-    options = PlatformOptions(
-        state_dir=tmp_path / "state", api_port=0, ingress_host="127.0.0.1", ingress_port=0,
-        backend="docker",
-    )  # fmt: skip
-    p = Platform(settings, options)
-    await p.start()
-    try:
+    async with started_platform(tmp_path, settings, "docker") as p:
         yield p
-    finally:
-        await p.close()
 
 
 async def test_kserve_sdk_predictor_and_transformer_in_containers_answer_v1_v2_and_grpc(

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import asyncio
 import shutil
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -17,7 +16,7 @@ from minikn.api.documents import parse_text
 from minikn.cli.main import main
 from minikn.platform.server import Platform
 
-from .platform_helpers import running_platform
+from .platform_helpers import running_platform, until
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(120)]
 
@@ -34,12 +33,6 @@ spec:
 REV = "broken-predictor-00001"
 
 
-async def _until(predicate: Callable[[], bool], seconds: float) -> None:
-    async with asyncio.timeout(seconds):
-        while not predicate():
-            await asyncio.sleep(0.05)
-
-
 def _conditions(p: Platform) -> dict[str, dict[str, Any]]:
     status = p.controller.get("default", "broken")["status"]
     return {c["type"]: c for c in status.get("conditions", [])}
@@ -54,7 +47,7 @@ async def test_model_that_fails_to_load_fails_the_isvc_with_the_servers_error(
         (broken / "model.joblib").write_bytes(b"this is not a pickle\n")
         await p.controller.apply(parse_text(ISVC.format(model=broken), "broken.yaml"))
 
-        await _until(lambda: _conditions(p).get("Ready", {}).get("status") == "False", 30)
+        await until(lambda: _conditions(p).get("Ready", {}).get("status") == "False", 30)
         # The reason is the server's (its first exit), not a progress deadline's.
         conds = _conditions(p)
         for kind in ("PredictorReady", "Ready"):
@@ -72,7 +65,7 @@ async def test_model_that_fails_to_load_fails_the_isvc_with_the_servers_error(
 
         # The second exit (after a 1 s backoff) starts the crash loop: the condition keeps its
         # reason and message, and neither event is recorded again.
-        await _until(lambda: "CrashLoopBackOff" in reasons(), 30)
+        await until(lambda: "CrashLoopBackOff" in reasons(), 30)
         assert reasons().count("ModelLoadFailed") == 1
         assert reasons().count("CrashLoopBackOff") == 1
         assert _conditions(p)["Ready"]["reason"] == "ModelLoadFailed"
@@ -112,14 +105,14 @@ async def test_a_failure_from_before_a_restart_is_cleared_once_the_revision_is_r
         broken.mkdir()
         (broken / "model.joblib").write_bytes(b"this is not a pickle\n")
         await p.controller.apply(parse_text(ISVC.format(model=broken), "broken.yaml"))
-        await _until(lambda: _conditions(p).get("Ready", {}).get("reason") == "ModelLoadFailed", 30)
+        await until(lambda: _conditions(p).get("Ready", {}).get("reason") == "ModelLoadFailed", 30)
     # The same revision (same spec) now loads: its model directory was fixed meanwhile.
     (broken / "model.joblib").unlink()
     shutil.copytree(iris, broken, dirs_exist_ok=True)
     async with running_platform(tmp_path) as (p, _):
         # Restored from the state file, before any replica of this run is ready.
         assert _conditions(p)["Ready"]["reason"] == "ModelLoadFailed"
-        await _until(lambda: revision(p)["ready"], 60)
+        await until(lambda: revision(p)["ready"], 60)
         assert revision(p)["failure"] is None
         conds = _conditions(p)
         assert (conds["PredictorReady"]["status"], conds["Ready"]["status"]) == ("True", "True")

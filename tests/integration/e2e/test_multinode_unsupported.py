@@ -5,7 +5,6 @@ status conditions, one event, ``minikn describe`` and the ingress's 503 body all
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -15,7 +14,7 @@ import pytest
 from minikn.cli.main import main
 from minikn.platform.server import Platform
 
-from .platform_helpers import running_platform
+from .platform_helpers import running_platform, until
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(120)]
 
@@ -38,12 +37,6 @@ spec:
 REV = "llama-predictor-00001"
 
 
-async def _until(predicate: Callable[[], bool], seconds: float) -> None:
-    async with asyncio.timeout(seconds):
-        while not predicate():
-            await asyncio.sleep(0.05)
-
-
 def _conditions(p: Platform) -> dict[str, dict[str, Any]]:
     status = p.controller.get("default", "llama")["status"]
     return {c["type"]: c for c in status.get("conditions", [])}
@@ -59,7 +52,7 @@ async def test_a_workerspec_isvc_is_admitted_and_fails_with_multinode_unsupporte
             async with session.post(f"{api}/api/v1/apply", data=ISVC, headers=auth) as resp:
                 assert resp.status == 200, await resp.text()
 
-            await _until(lambda: _conditions(p).get("Ready", {}).get("status") == "False", 30)
+            await until(lambda: _conditions(p).get("Ready", {}).get("status") == "False", 30)
             conds = _conditions(p)
             for kind in ("PredictorReady", "Ready"):
                 assert conds[kind]["reason"] == "MultiNodeUnsupported"

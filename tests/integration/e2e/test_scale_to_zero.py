@@ -5,8 +5,7 @@ request wakes it: a cold start answered 200 through the activator."""
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import aiohttp
@@ -15,7 +14,7 @@ import pytest
 from minikn.api.documents import parse_text
 from minikn.platform.server import Platform
 
-from .platform_helpers import running_platform
+from .platform_helpers import running_platform, until
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(150)]
 
@@ -40,12 +39,6 @@ async def platform(tmp_path: Path) -> AsyncIterator[tuple[Platform, Path]]:
         yield running
 
 
-async def _until(predicate: Callable[[], bool], seconds: float) -> None:
-    async with asyncio.timeout(seconds):
-        while not predicate():
-            await asyncio.sleep(0.1)
-
-
 async def test_scales_to_zero_when_idle_and_back_on_the_next_request(
     platform: tuple[Platform, Path],
 ) -> None:
@@ -54,7 +47,7 @@ async def test_scales_to_zero_when_idle_and_back_on_the_next_request(
     replicas = p.dataplane.replicas
     await p.controller.apply(parse_text(ISVC.format(model=model), "z.yaml"))
     # Initial scale 1 (Knative's default): the revision gets ready once.
-    await _until(lambda: replicas.ready_count(REV) == 1, 60)
+    await until(lambda: replicas.ready_count(REV) == 1, 60)
 
     url = f"http://127.0.0.1:{p.ingress_port}/v1/models/zero-iris:predict"
     headers = {"Host": "zero-iris.default.example.com"}
@@ -65,7 +58,7 @@ async def test_scales_to_zero_when_idle_and_back_on_the_next_request(
         # Not at once: the replica stays while the stable window (6 s) holds the request.
         assert replicas.status(REV).desired >= 1
         # Idle: the stable window empties, then the grace period (2 s) passes.
-        await _until(
+        await until(
             lambda: replicas.status(REV).ready == 0 and replicas.status(REV).desired == 0, 40
         )
         status = p.dataplane.autoscaler.status(REV)
