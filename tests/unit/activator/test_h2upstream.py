@@ -44,9 +44,9 @@ HEADERS = [
 ]  # fmt: skip
 
 
-async def test_a_complete_request_goes_out_in_one_write_its_per_call_headers_never_indexed() -> (
-    None
-):
+def _connected() -> tuple[H2Upstream, FakeTransport, h2.connection.H2Connection]:
+    """An upstream connection on a fake transport, and the replica's side (an ``h2`` server)
+    that has read the upstream's preface and settings."""
     upstream = H2Upstream(Endpoint("r1", "127.0.0.1", 1, grpc_port=2), max_streams=100)
     transport = FakeTransport()
     upstream.connection_made(transport)  # type: ignore[arg-type]
@@ -55,6 +55,13 @@ async def test_a_complete_request_goes_out_in_one_write_its_per_call_headers_nev
     )
     server.initiate_connection()
     server.receive_data(transport.writes.pop())  # the preface and settings
+    return upstream, transport, server
+
+
+async def test_a_complete_request_goes_out_in_one_write_its_per_call_headers_never_indexed() -> (
+    None
+):
+    upstream, transport, server = _connected()
     body = BodyStream(None)
     body.feed(b"\x00\x00\x00\x00\x02hi")
     body.feed_eof()
@@ -98,14 +105,7 @@ class Answer:
 
 
 async def test_an_answer_before_the_whole_request_ends_the_call_and_resets_the_stream() -> None:
-    upstream = H2Upstream(Endpoint("r1", "127.0.0.1", 1, grpc_port=2), max_streams=100)
-    transport = FakeTransport()
-    upstream.connection_made(transport)  # type: ignore[arg-type]
-    server = h2.connection.H2Connection(
-        h2.config.H2Configuration(client_side=False, header_encoding=None)
-    )
-    server.initiate_connection()
-    server.receive_data(transport.writes.pop())
+    upstream, transport, server = _connected()
     upstream.data_received(server.data_to_send())  # the replica's settings
     server.receive_data(transport.writes.pop())  # their acknowledgement
     body = BodyStream(None)
