@@ -10,7 +10,6 @@ downloads the real multi-GB image)."""
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
@@ -19,13 +18,12 @@ import aiohttp
 import pytest
 import yaml
 
-from minikn.cli.main import main
 from minikn.config import Settings
 from minikn.config.paths import config_dir
 from minikn.platform.server import Platform
 from minikn.replicas.types import LABEL_ISVC
 
-from .platform_helpers import started_platform, until
+from .platform_helpers import conditions, describe, event_reasons, started_platform, until
 
 pytestmark = [pytest.mark.docker, pytest.mark.slow, pytest.mark.timeout(180)]
 
@@ -72,15 +70,6 @@ async def platform(tmp_path: Path, cleanup: None) -> AsyncIterator[Platform]:
         yield p
 
 
-def _conditions(p: Platform) -> dict[str, dict[str, Any]]:
-    status = p.controller.get("default", "hf")["status"]
-    return {c["type"]: c for c in status.get("conditions", [])}
-
-
-def _reasons(p: Platform) -> list[str]:
-    return [e.reason for e in p.controller.recent_events("default", "hf")]
-
-
 async def test_huggingface_selects_kserves_runtime_and_a_failed_pull_says_why(
     platform: Platform, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -102,17 +91,17 @@ async def test_huggingface_selects_kserves_runtime_and_a_failed_pull_says_why(
         assert "--model_name=hf" in rev.container.args
 
         # The first failed pull: ErrImagePull with Docker's error, one event.
-        await until(lambda: "ErrImagePull" in _reasons(p), 60)
-        ready = _conditions(p)["Ready"]
+        await until(lambda: "ErrImagePull" in event_reasons(p, "hf"), 60)
+        ready = conditions(p, "hf")["Ready"]
         assert ready["status"] == "False"
         assert ready["reason"] in ("ErrImagePull", "ImagePullBackOff")
         assert image in ready["message"]
         assert "connection refused" in ready["message"]  # Docker's own words
 
         # The next attempt backs off, as the kubelet does, still carrying Docker's error.
-        await until(lambda: "ImagePullBackOff" in _reasons(p), 60)
-        assert _reasons(p).count("ErrImagePull") == 1
-        ready = _conditions(p)["Ready"]
+        await until(lambda: "ImagePullBackOff" in event_reasons(p, "hf"), 60)
+        assert event_reasons(p, "hf").count("ErrImagePull") == 1
+        ready = conditions(p, "hf")["Ready"]
         assert ready["reason"] == "ImagePullBackOff"
         assert f'Back-off pulling image "{image}"' in ready["message"]
         assert "connection refused" in ready["message"]
@@ -125,10 +114,7 @@ async def test_huggingface_selects_kserves_runtime_and_a_failed_pull_says_why(
         assert "ImagePullBackOff" in body
         assert image in body
 
-    monkeypatch.setenv("MINIKN_API_TOKEN", p.token)
-    capsys.readouterr()
-    assert await asyncio.to_thread(main, ["describe", "isvc", "hf", "--server", api]) == 0
-    described = capsys.readouterr().out
+    described = await describe(p, "hf", monkeypatch, capsys)
     assert "ImagePullBackOff" in described
     assert "ErrImagePull" in described
     assert p.dataplane is not None

@@ -13,10 +13,9 @@ from typing import Any
 import pytest
 
 from minikn.api.documents import parse_text
-from minikn.cli.main import main
 from minikn.platform.server import Platform
 
-from .platform_helpers import running_platform, until
+from .platform_helpers import conditions, describe, event_reasons, running_platform, until
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(120)]
 
@@ -33,11 +32,6 @@ spec:
 REV = "broken-predictor-00001"
 
 
-def _conditions(p: Platform) -> dict[str, dict[str, Any]]:
-    status = p.controller.get("default", "broken")["status"]
-    return {c["type"]: c for c in status.get("conditions", [])}
-
-
 async def test_model_that_fails_to_load_fails_the_isvc_with_the_servers_error(
     tmp_path: Path,
 ) -> None:
@@ -47,9 +41,9 @@ async def test_model_that_fails_to_load_fails_the_isvc_with_the_servers_error(
         (broken / "model.joblib").write_bytes(b"this is not a pickle\n")
         await p.controller.apply(parse_text(ISVC.format(model=broken), "broken.yaml"))
 
-        await until(lambda: _conditions(p).get("Ready", {}).get("status") == "False", 30)
+        await until(lambda: conditions(p, "broken").get("Ready", {}).get("status") == "False", 30)
         # The reason is the server's (its first exit), not a progress deadline's.
-        conds = _conditions(p)
+        conds = conditions(p, "broken")
         for kind in ("PredictorReady", "Ready"):
             assert conds[kind]["status"] == "False"
             assert conds[kind]["reason"] == "ModelLoadFailed"
@@ -60,15 +54,12 @@ async def test_model_that_fails_to_load_fails_the_isvc_with_the_servers_error(
         status = p.dataplane.replicas.status(REV)
         assert (status.ready, status.reason) == (0, "ModelLoadFailed")
 
-        def reasons() -> list[str]:
-            return [e.reason for e in p.controller.recent_events("default", "broken")]
-
         # The second exit (after a 1 s backoff) starts the crash loop: the condition keeps its
         # reason and message, and neither event is recorded again.
-        await until(lambda: "CrashLoopBackOff" in reasons(), 30)
-        assert reasons().count("ModelLoadFailed") == 1
-        assert reasons().count("CrashLoopBackOff") == 1
-        assert _conditions(p)["Ready"]["reason"] == "ModelLoadFailed"
+        await until(lambda: "CrashLoopBackOff" in event_reasons(p, "broken"), 30)
+        assert event_reasons(p, "broken").count("ModelLoadFailed") == 1
+        assert event_reasons(p, "broken").count("CrashLoopBackOff") == 1
+        assert conditions(p, "broken")["Ready"]["reason"] == "ModelLoadFailed"
         assert p.dataplane.replicas.status(REV).reason == "ModelLoadFailed"
 
 
@@ -105,25 +96,21 @@ async def test_a_failure_from_before_a_restart_is_cleared_once_the_revision_is_r
         broken.mkdir()
         (broken / "model.joblib").write_bytes(b"this is not a pickle\n")
         await p.controller.apply(parse_text(ISVC.format(model=broken), "broken.yaml"))
-        await until(lambda: _conditions(p).get("Ready", {}).get("reason") == "ModelLoadFailed", 30)
+        await until(
+            lambda: conditions(p, "broken").get("Ready", {}).get("reason") == "ModelLoadFailed", 30
+        )
     # The same revision (same spec) now loads: its model directory was fixed meanwhile.
     (broken / "model.joblib").unlink()
     shutil.copytree(iris, broken, dirs_exist_ok=True)
     async with running_platform(tmp_path) as (p, _):
         # Restored from the state file, before any replica of this run is ready.
-        assert _conditions(p)["Ready"]["reason"] == "ModelLoadFailed"
+        assert conditions(p, "broken")["Ready"]["reason"] == "ModelLoadFailed"
         await until(lambda: revision(p)["ready"], 60)
         assert revision(p)["failure"] is None
-        conds = _conditions(p)
+        conds = conditions(p, "broken")
         assert (conds["PredictorReady"]["status"], conds["Ready"]["status"]) == ("True", "True")
-        reasons = [e.reason for e in p.controller.recent_events("default", "broken")]
-        assert "RevisionRecovered" in reasons
-        monkeypatch.setenv("MINIKN_API_TOKEN", p.token)
-        capsys.readouterr()
-        server = f"http://127.0.0.1:{p.api_port}"
-        argv = ["describe", "isvc", "broken", "--server", server]
-        assert await asyncio.to_thread(main, argv) == 0
-        lines = capsys.readouterr().out.splitlines()
+        assert "RevisionRecovered" in event_reasons(p, "broken")
+        lines = (await describe(p, "broken", monkeypatch, capsys)).splitlines()
         # The revision row has no FAILURE column text; the Ready condition is True.
         row = next(line.split() for line in lines if line.split()[:1] == [REV])  # Revisions
         assert row == [REV, "predictor", "True", "100%", "minikn-sklearnserver"]

@@ -4,17 +4,12 @@ status conditions, one event, ``minikn describe`` and the ingress's 503 body all
 
 from __future__ import annotations
 
-import asyncio
 from pathlib import Path
-from typing import Any
 
 import aiohttp
 import pytest
 
-from minikn.cli.main import main
-from minikn.platform.server import Platform
-
-from .platform_helpers import running_platform, until
+from .platform_helpers import conditions, describe, event_reasons, running_platform, until
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(120)]
 
@@ -37,11 +32,6 @@ spec:
 REV = "llama-predictor-00001"
 
 
-def _conditions(p: Platform) -> dict[str, dict[str, Any]]:
-    status = p.controller.get("default", "llama")["status"]
-    return {c["type"]: c for c in status.get("conditions", [])}
-
-
 async def test_a_workerspec_isvc_is_admitted_and_fails_with_multinode_unsupported_everywhere(
     tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -52,14 +42,15 @@ async def test_a_workerspec_isvc_is_admitted_and_fails_with_multinode_unsupporte
             async with session.post(f"{api}/api/v1/apply", data=ISVC, headers=auth) as resp:
                 assert resp.status == 200, await resp.text()
 
-            await until(lambda: _conditions(p).get("Ready", {}).get("status") == "False", 30)
-            conds = _conditions(p)
+            await until(
+                lambda: conditions(p, "llama").get("Ready", {}).get("status") == "False", 30
+            )
+            conds = conditions(p, "llama")
             for kind in ("PredictorReady", "Ready"):
                 assert conds[kind]["reason"] == "MultiNodeUnsupported"
                 assert "KServe's multi-node (Ray) runtime" in conds[kind]["message"]
                 assert "across 2 nodes, 1 GPUs each" in conds[kind]["message"]
-            reasons = [e.reason for e in p.controller.recent_events("default", "llama")]
-            assert reasons.count("MultiNodeUnsupported") == 1
+            assert event_reasons(p, "llama").count("MultiNodeUnsupported") == 1
 
             url = f"http://127.0.0.1:{p.ingress_port}/v1/models/llama:predict"
             host = {"Host": "llama.default.example.com"}
@@ -69,10 +60,7 @@ async def test_a_workerspec_isvc_is_admitted_and_fails_with_multinode_unsupporte
             assert "MultiNodeUnsupported" in body
             assert "workerSpec" in body
 
-        monkeypatch.setenv("MINIKN_API_TOKEN", p.token)
-        capsys.readouterr()
-        assert await asyncio.to_thread(main, ["describe", "isvc", "llama", "--server", api]) == 0
-        described = capsys.readouterr().out
+        described = await describe(p, "llama", monkeypatch, capsys)
         assert "MultiNodeUnsupported" in described
         assert "KServe's multi-node (Ray) runtime" in described
         assert p.dataplane is not None
