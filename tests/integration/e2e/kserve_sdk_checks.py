@@ -75,6 +75,20 @@ spec:
 """
 
 
+async def kserve_grpc_client(kserve_python: Path, p: Platform, isvc: str) -> dict[str, Any]:
+    """Run KServe's ``InferenceGRPCClient`` (``kserve_grpc_client.py``, in KServe's own
+    virtualenv) against the ingress with the ISVC's host; what it printed last (JSON)."""
+    proc = await asyncio.create_subprocess_exec(
+        str(kserve_python), str(KSERVE_CLIENT), f"127.0.0.1:{p.ingress_port}",
+        f"{isvc}.default.example.com", isvc,
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+    )  # fmt: skip
+    out, err = await proc.communicate()
+    assert proc.returncode == 0, err.decode()[-3000:]
+    got: dict[str, Any] = json.loads(out.decode().strip().splitlines()[-1])
+    return got
+
+
 def isvcs(image: str) -> str:
     """The three ISVCs, as a KServe user writes them, on ``image``."""
     return ISVCS.format(image=image)
@@ -99,14 +113,7 @@ async def _grpc_first_call_at_zero(p: Platform, kserve_python: Path, ready_s: fl
         }:
             await asyncio.sleep(0.1)
     assert p.dataplane.replicas.ready_count(GRPC_REVISION) == 0
-    proc = await asyncio.create_subprocess_exec(
-        str(kserve_python), str(KSERVE_CLIENT), f"127.0.0.1:{p.ingress_port}",
-        "grpc-doubler.default.example.com", "grpc-doubler",
-        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
-    )  # fmt: skip
-    out, err = await proc.communicate()
-    assert proc.returncode == 0, err.decode()[-3000:]
-    got = json.loads(out.decode().strip().splitlines()[-1])
+    got = await kserve_grpc_client(kserve_python, p, "grpc-doubler")
     doubled = np.array([[13.6, 5.6, 9.6, 2.8], [12.0, 6.8, 9.0, 3.2]], dtype=np.float32)
     assert np.array_equal(np.array(got["predictions"], dtype=np.float32), doubled), got
     assert (got["server_ready"], got["model_ready"]) == (True, True)

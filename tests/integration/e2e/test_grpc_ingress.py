@@ -8,7 +8,6 @@ with ``--protocol grpc-v2`` calling its predictor over gRPC through the ingress;
 from __future__ import annotations
 
 import asyncio
-import json
 import sys
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -27,6 +26,7 @@ from minikn.modelserver.examples import IrisTransformer
 from minikn.platform.server import Platform
 from tests.integration.kserve_env import kserve_virtualenv
 
+from .kserve_sdk_checks import kserve_grpc_client
 from .platform_helpers import running_platform, until, until_ready
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(180)]
@@ -193,9 +193,6 @@ async def test_a_grpc_v2_transformer_calls_its_predictor_over_grpc_through_the_i
     assert grpc_calls == ["chain-predictor-00001"]
 
 
-KSERVE_CLIENT = Path(__file__).with_name("kserve_grpc_client.py")
-
-
 @pytest.fixture(scope="session")
 def kserve_python() -> Path:
     """A Python with KServe's own package, in the shared SDK virtualenv (made once)."""
@@ -227,13 +224,6 @@ async def test_kserves_own_grpc_client_reaches_a_revision_at_zero_with_its_first
     rev = "kgrpc-predictor-00001"
     await until(lambda: p.controller.get("default", "kgrpc")["status"].get("conditions"), 30)
     assert p.dataplane.replicas.ready_count(rev) == 0
-    proc = await asyncio.create_subprocess_exec(
-        str(kserve_python), str(KSERVE_CLIENT), f"127.0.0.1:{p.ingress_port}",
-        "kgrpc.default.example.com", "kgrpc",
-        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
-    )  # fmt: skip
-    out, err = await proc.communicate()
-    assert proc.returncode == 0, err.decode()[-3000:]
-    got = json.loads(out.decode().strip().splitlines()[-1])
+    got = await kserve_grpc_client(kserve_python, p, "kgrpc")
     assert got == {"predictions": [1, 1], "server_ready": True, "model_ready": True}
     assert p.dataplane.replicas.ready_count(rev) == 1  # the call started it
